@@ -1,0 +1,3 @@
+module github.com/dqnn/dqnn
+
+go 1.26

@@ -1,0 +1,199 @@
+// Package ir is dqnn's intermediate representation of a model: a graph of
+// nodes (Keras layers, later fused and lowered kernels) connected by tensors.
+//
+// The importer (package keras) builds a Graph with Keras's inference
+// semantics; passes rewrite it; the emitter reads the planned result. Shapes
+// leave out the batch dimension and are channels last.
+package ir
+
+import (
+	"fmt"
+
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// Graph is a model: its tensors and nodes in a topological order.
+type Graph struct {
+	Name    string    // model name (Keras model name, or file stem)
+	Source  string    // where it came from: file path(s) as given by the user
+	Inputs  []*Tensor // model inputs, in Keras order
+	Outputs []*Tensor // model outputs, in Keras order
+	Nodes   []*Node   // topologically sorted: every input of a node is produced earlier
+}
+
+// Tensor is an activation tensor flowing between nodes.
+type Tensor struct {
+	Name  string
+	Shape []int // without the batch dimension, channels last
+	Quant Quant // how its values are represented
+}
+
+// Quant describes how a tensor's (or a weight's) real values are stored.
+//
+//	F32: the value itself.
+//	S8:  real = Scale[c] * (q - ZeroPoint), q in [QMin, QMax] (before the zero
+//	     point; QMin+ZeroPoint >= -128 and QMax+ZeroPoint <= 127).
+//	S1:  real = Scale[c] * (+1 or -1).
+//
+// Scale has one entry (per tensor) or one per channel (last axis).
+type Quant struct {
+	DType      dtype.DType
+	Scale      []float32
+	ZeroPoint  int32
+	QMin, QMax int32
+	Bits       int        // bits of the quantizer that produced it (1 for sign, <= 8 for s8)
+	Quantizer  *Quantizer // the quantizer applied to produce these values, nil if none
+}
+
+// Float is the Quant of an unquantized tensor.
+func Float() Quant { return Quant{DType: dtype.F32} }
+
+// Quantizer is a Keras quantizer as written in the model file, canonicalised:
+// Class is the canonical lower-case name ("ste_sign", "approx_sign",
+// "swish_sign", "dorefa", "quantized_bits", "quantized_relu", "quantized_tanh",
+// "binary", "stochastic_binary", "ternary", "quantized_po2",
+// "quantized_relu_po2", "magnitude_aware_sign", "ste_heaviside", "ste_tern",
+// "no_op") and Args the arguments that affect inference, with defaults filled in.
+type Quantizer struct {
+	Class string
+	Args  map[string]any
+	Text  string // as written in the file, for messages and reports
+}
+
+// Node is one operation.
+type Node struct {
+	Name    string // unique; the Keras layer name, plus a suffix for nodes a pass derived
+	Class   string // Keras class it came from ("QConv2D", "QuantDense", ...), "" if synthetic
+	Op      Op
+	Inputs  []*Tensor
+	Outputs []*Tensor
+	Attrs   any // one of the *XxxAttrs types below, matching Op
+}
+
+// Op is the kind of a node.
+type Op string
+
+// Ops produced by the importer.
+const (
+	OpDense           Op = "dense"            // *DenseAttrs
+	OpConv2D          Op = "conv2d"           // *ConvAttrs
+	OpDepthwiseConv   Op = "depthwise_conv2d" // *ConvAttrs
+	OpConv2DTranspose Op = "conv2d_transpose" // *ConvAttrs
+	OpBatchNorm       Op = "batch_norm"       // *BatchNormAttrs
+	OpMaxPool         Op = "max_pool"         // *PoolAttrs
+	OpAvgPool         Op = "avg_pool"         // *PoolAttrs
+	OpQuantize        Op = "quantize"         // *QuantizeAttrs: QActivation, input_quantizer
+	OpActivation      Op = "activation"       // *ActivationAttrs: relu, softmax, tanh, sigmoid, linear
+	OpReshape         Op = "reshape"          // nil: Flatten, Reshape (row-major, free)
+	OpConcat          Op = "concat"           // *ConcatAttrs
+	OpAdd             Op = "add"              // nil
+)
+
+// Weights is a constant tensor: row-major float32 values in Keras's layout.
+type Weights struct {
+	Shape []int
+	Data  []float32
+}
+
+// DenseAttrs: out = activation(input_quantizer(x) · kernel_quantizer(W) + b).
+type DenseAttrs struct {
+	Units          int
+	InputQuantizer *Quantizer // Larq input_quantizer; nil if none
+	Kernel         Weights    // (in, units): quantized values as Keras uses them at inference
+	KernelQuant    Quant      // how Kernel's values are stored (F32, S8 codes, S1 signs)
+	Bias           *Weights   // (units) or nil; already passed through a QKeras bias_quantizer
+	Activation     string     // "linear", "relu", ...; a quantizer activation becomes its own OpQuantize node
+}
+
+// ConvAttrs covers Conv2D, DepthwiseConv2D and Conv2DTranspose.
+type ConvAttrs struct {
+	Filters              int // output channels (Conv2D, Conv2DTranspose)
+	DepthMultiplier      int // DepthwiseConv2D
+	KernelH, KernelW     int
+	StrideH, StrideW     int
+	DilationH, DilationW int
+	Padding              string  // "valid" or "same"
+	PadValue             float32 // Larq pad_values: 0 = zero padding (native SAME)
+	InputQuantizer       *Quantizer
+	Kernel               Weights // Conv2D (kh,kw,in,out); Depthwise (kh,kw,in,mult); Transpose (kh,kw,out,in)
+	KernelQuant          Quant
+	Bias                 *Weights
+	Activation           string
+}
+
+// BatchNormAttrs: inference-time batch normalization over the last axis.
+// Fused reports which TF formula Keras uses (rank-4 input: fused_batch_norm,
+// y = (x-μ)·(rsqrt(σ²+ε)·γ) + β; rank 2: y = x·inv + (β - μ·inv), inv = rsqrt(σ²+ε)·γ).
+type BatchNormAttrs struct {
+	Gamma, Beta, Mean, Variance []float32 // Gamma all 1 when scale=False, Beta 0 when center=False
+	Epsilon                     float32
+	Fused                       bool
+}
+
+// PoolAttrs: MaxPooling2D / AveragePooling2D.
+type PoolAttrs struct {
+	PoolH, PoolW     int
+	StrideH, StrideW int
+	Padding          string // "valid" or "same"
+}
+
+// QuantizeAttrs applies an activation quantizer element-wise.
+type QuantizeAttrs struct {
+	Quantizer *Quantizer
+}
+
+// ActivationAttrs applies a Keras activation function.
+type ActivationAttrs struct {
+	Function string // "relu", "softmax", "tanh", "sigmoid", "linear"
+}
+
+// ConcatAttrs: concatenation along an axis (only the last axis is supported).
+type ConcatAttrs struct {
+	Axis int
+}
+
+// NumElements returns the product of a shape.
+func NumElements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Verify checks the structural invariants every pass must keep: unique node
+// and tensor names, every input produced before use (or a graph input), each
+// tensor produced once, outputs produced, and valid data types.
+func (g *Graph) Verify() error {
+	produced := map[*Tensor]string{}
+	names := map[string]bool{}
+	for _, t := range g.Inputs {
+		produced[t] = "graph input"
+	}
+	for _, n := range g.Nodes {
+		if names[n.Name] {
+			return fmt.Errorf("ir: node name %q is used twice", n.Name)
+		}
+		names[n.Name] = true
+		for _, in := range n.Inputs {
+			if _, ok := produced[in]; !ok {
+				return fmt.Errorf("ir: node %q reads tensor %q before it is produced", n.Name, in.Name)
+			}
+		}
+		for _, out := range n.Outputs {
+			if by, ok := produced[out]; ok {
+				return fmt.Errorf("ir: tensor %q is produced by both %s and node %q", out.Name, by, n.Name)
+			}
+			produced[out] = "node " + n.Name
+			if !out.Quant.DType.Valid() {
+				return fmt.Errorf("ir: tensor %q (node %q) has no data type", out.Name, n.Name)
+			}
+		}
+	}
+	for _, t := range g.Outputs {
+		if _, ok := produced[t]; !ok {
+			return fmt.Errorf("ir: graph output %q is never produced", t.Name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+/* dq_types.h - types, status codes and bit helpers shared by every dqnn kernel.
+ *
+ * Hand-written; the one place that states the conventions every generated
+ * kernel and every generated model follows.
+ *
+ * Tensors are single images (batch 1), channels last: [H][W][C] for
+ * feature maps, [N] for vectors.
+ *
+ * s1 layout (X-CUBE-AI DQNN spec 6.2, Larq Compute Engine bitpack.h):
+ *   - packed into uint32_t words along the last (channel) axis, so a pixel of
+ *     C channels takes DQ_WORDS(C) words and rows start on word boundaries;
+ *   - element i of a 32-element group is bit i of its word (LSB first);
+ *   - bit 1 = -1 (value < 0), bit 0 = +1 (value >= 0: sign(0) = +1);
+ *   - unused high bits of a pixel's last word are 0.
+ *   A binary dot product over K elements is K - 2 * popcount(x ^ w).
+ *
+ * s8 is affine: real = scale * (q - zero_point); scales live in the output
+ * stage, zero points in the op parameters.
+ *
+ * Kernels never allocate, print or keep state; they return a dq_status.
+ * Floating-point: every kernel is written so that it computes the same
+ * float32 operations in the same order as dqnn's reference interpreter; build
+ * with -ffp-contract=off so that no a*b+c is fused into one rounding.
+ */
+#ifndef DQ_TYPES_H
+#define DQ_TYPES_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Status returned by every kernel. */
+typedef enum {
+  DQ_OK = 0,          /**< success */
+  DQ_ERR_SHAPE = -1,  /**< a dimension is out of range or inconsistent */
+  DQ_ERR_PARAM = -2   /**< a required pointer is NULL or a parameter is invalid */
+} dq_status;
+
+/** Number of uint32_t words that hold n packed s1 elements. */
+#define DQ_WORDS(n) (((n) + 31) / 32)
+
+/** Population count of a word, portable (no libgcc call on cores without a popcount instruction). */
+static inline int32_t dq_popcount32(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+  return (int32_t)((x * 0x01010101u) >> 24);
+}
+
+/** Value (+1 or -1) of s1 element i of a packed row. */
+static inline int32_t dq_s1_get(const uint32_t *row, int32_t i) {
+  return ((row[i >> 5] >> (i & 31)) & 1u) ? -1 : 1;
+}
+
+/** Mask of the valid bits of the last word of a row of n elements. */
+static inline uint32_t dq_s1_tail_mask(int32_t n) {
+  return (n & 31) ? ((1u << (n & 31)) - 1u) : 0xFFFFFFFFu;
+}
+
+/** Padding of a convolution's input. */
+typedef enum {
+  DQ_PAD_ZERO = 0,  /**< padded taps are 0 (Keras/QKeras padding="same"; Larq pad_values=0) */
+  DQ_PAD_VALUE = 1  /**< padded taps take pad_value (Larq pad_values=+1/-1, after input quantization) */
+} dq_pad_mode;
+
+/** Activation applied inside the output stage, after bias and before batch-norm. */
+typedef enum {
+  DQ_ACT_NONE = 0,
+  DQ_ACT_RELU = 1
+} dq_act;
+
+/**
+ * Output stage, shared by every kernel that produces per-channel results
+ * from an accumulator acc (int32 for s1/s8 inputs with s1/s8 weights, float
+ * otherwise). For output channel c:
+ *
+ *   f32 and s8 outputs:
+ *     y = (float)acc * mul[c] + add[c]            (two roundings, never fused)
+ *     if act == DQ_ACT_RELU: y = max(y, 0)
+ *     if bn_mul != NULL: y = (y - bn_sub[c]) * bn_mul[c] + bn_add[c]
+ *   f32 output: y.
+ *   s8 output:  q = clamp(round_half_even(y * out_inv_scale), q_min, q_max) + out_zp,
+ *               stored as int8_t (q_min + out_zp >= -128, q_max + out_zp <= 127).
+ *
+ *   s1 output (batch-norm + sign folded into a threshold by the compiler):
+ *     +1 (bit 0) iff acc >= thr[c], or iff acc <= thr[c] when bit c of flip is set;
+ *     -1 (bit 1) otherwise. Integer accumulators use thr_i, float ones thr_f.
+ *     A constant channel uses thr_i = INT32_MIN (always +1) / INT32_MAX, or +-INFINITY.
+ */
+typedef struct {
+  const float *mul;       /**< [out_c] multiplier of the accumulator (f32/s8 outputs) */
+  const float *add;       /**< [out_c] offset, e.g. the bias (f32/s8 outputs) */
+  int32_t act;            /**< dq_act applied after mul/add */
+  const float *bn_sub;    /**< [out_c] second stage, or all three NULL */
+  const float *bn_mul;    /**< [out_c] */
+  const float *bn_add;    /**< [out_c] */
+  float out_inv_scale;    /**< s8 output: 1 / output scale */
+  int32_t q_min, q_max;   /**< s8 output: clamp range of q before the zero point */
+  int32_t out_zp;         /**< s8 output: zero point added after clamping */
+  const int32_t *thr_i;   /**< [out_c] s1 output, integer accumulator */
+  const float *thr_f;     /**< [out_c] s1 output, float accumulator */
+  const uint32_t *flip;   /**< [DQ_WORDS(out_c)] s1 output: bit c set = compare with <=; NULL = none */
+} dq_output_stage;
+
+/** Dense (fully connected): out[o] = sum_i x[i] * w[o][i]. Weights are [out_n][in_n], rows packed per type. */
+typedef struct {
+  int32_t in_n;   /**< input length, >= 1 */
+  int32_t out_n;  /**< output length, >= 1 */
+  int32_t in_zp;  /**< s8 input: zero point subtracted from every input element */
+} dq_dense_params;
+
+/**
+ * 2-D convolution (also pointwise and depthwise), input [in_h][in_w][in_c],
+ * output [out_h][out_w][out_c].
+ * Weights: conv2d / pointwise: [out_c][k_h][k_w][in_c] (OHWI), rows of in_c packed per type;
+ *          depthwise: [k_h][k_w][in_c * depth_multiplier] (channel = i * depth_multiplier + m,
+ *          as Keras orders depthwise outputs), rows packed per type.
+ * Input pixel of output (oy, ox), tap (ky, kx):
+ *   iy = oy * stride_h + ky * dil_h - pad_top, ix = ox * stride_w + kx * dil_w - pad_left.
+ * Taps outside the input are padding (pad_mode). Accumulation order: ky, kx, then input channel,
+ * ascending.
+ * Fused max-pool (pool_h * pool_w > 1): the conv is computed for every pixel of each
+ * pool window (valid pooling, window pool_h x pool_w, stride pool_stride_*), the maximum
+ * accumulator of the window goes through the output stage; out_h/out_w are then the pooled sizes
+ * and conv_h/conv_w the sizes before pooling.
+ */
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w;
+  int32_t dil_h, dil_w;
+  int32_t pad_top, pad_left;
+  int32_t pad_mode;          /**< dq_pad_mode */
+  float pad_value;           /**< DQ_PAD_VALUE: value of a padded tap (s1: +1 or -1) */
+  int32_t in_zp;             /**< s8 input zero point */
+  int32_t depth_multiplier;  /**< depthwise only; out_c = in_c * depth_multiplier */
+  int32_t conv_h, conv_w;    /**< size before the fused max-pool (= out_h/out_w without one) */
+  int32_t pool_h, pool_w;    /**< fused max-pool window; 1 x 1 = none */
+  int32_t pool_stride_h, pool_stride_w;
+} dq_conv_params;
+
+/** Pooling: input [in_h][in_w][c] -> output [out_h][out_w][c]; padded positions are ignored. */
+typedef struct {
+  int32_t in_h, in_w, c;
+  int32_t out_h, out_w;
+  int32_t pool_h, pool_w;
+  int32_t stride_h, stride_w;
+  int32_t pad_top, pad_left;
+} dq_pool_params;
+
+/** Element-wise and per-channel ops over rows rows of c channels. */
+typedef struct {
+  int32_t rows;          /**< number of pixels (product of all but the last dimension) */
+  int32_t c;             /**< channels (last dimension) */
+  float scale;           /**< conversions from s8: real = scale * (q - zp) */
+  float inv_scale;       /**< conversions to s8: q = clamp(round_half_even(x * inv_scale), q_min, q_max) + zp */
+  int32_t zp;
+  int32_t q_min, q_max;
+} dq_elementwise_params;
+
+/** Concatenation along channels of n inputs, each [rows][c_i], into [rows][sum c_i]. */
+typedef struct {
+  int32_t rows;
+  int32_t n;              /**< number of inputs, >= 1 */
+  const int32_t *c;       /**< [n] channels of each input */
+} dq_concat_params;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DQ_TYPES_H */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, vet, generated files up to date,
+# the Bazel build (when bazel is installed or --bazel is given), and all Go tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go generate leaves the tree unchanged"
+before=$(git status --porcelain)
+go generate ./...
+after=$(git status --porcelain)
+if [ "$before" != "$after" ]; then
+  echo "go generate ./... changed files:"; diff <(echo "$before") <(echo "$after") || true
+  git --no-pager diff --stat
+  exit 1
+fi
+
+if [ -x .ci/bazel.sh ] && { [ "${1:-}" = "--bazel" ] || [ -n "${CI:-}" ]; }; then
+  echo "== bazel"
+  .ci/bazel.sh
+fi
+
+echo "== go test"
+go test -count=1 -timeout 40m ./...

@@ -1,0 +1,256 @@
+// Package hdf5 reads the subset of HDF5 that h5py writes by default, which is
+// everything Keras writes: a version-0 superblock, version-1 object headers,
+// old-style groups (v1 B-trees, symbol-table nodes and local heaps),
+// attributes stored in object headers (fixed-length and variable-length
+// strings, numbers) and contiguous, compact or chunked datasets (gzip,
+// shuffle and fletcher32 filters).
+//
+// Every offset and length read from the file is checked against the file
+// size before use, allocations are capped, and B-tree and continuation walks
+// refuse cycles, so a corrupt or hostile file yields an error, never a panic.
+// A File is immutable after Open and safe for concurrent readers.
+package hdf5
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// signature opens every HDF5 superblock.
+var signature = []byte("\x89HDF\r\n\x1a\n")
+
+// undefined is the "no address" value for 8-byte offsets; shorter offsets
+// are widened with all ones so the same constant works for them too.
+const undefined = ^uint64(0)
+
+// minDatasetLimit is the smallest cap on the bytes one dataset read may
+// materialise; the actual cap grows with the file size because deflate can
+// expand data about 1000-fold.
+const (
+	minDatasetLimit = 16 << 20
+	maxDatasetLimit = 1 << 31
+)
+
+// File is an open HDF5 file held in memory.
+type File struct {
+	name    string
+	data    []byte
+	base    uint64 // absolute position that file addresses are relative to
+	offSize int    // size of addresses in bytes
+	lenSize int    // size of lengths in bytes
+	limit   uint64 // cap on the bytes materialised for one dataset
+	root    *Group
+}
+
+// Open reads the file at path into memory and parses its root group.
+// Errors start with path.
+func Open(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // *PathError already names the path
+	}
+	return OpenBytes(path, data)
+}
+
+// OpenBytes parses an HDF5 file held in data; name is used in error
+// messages. data must not be modified while the File is in use.
+func OpenBytes(name string, data []byte) (*File, error) {
+	f := &File{name: name, data: data}
+	f.limit = uint64(len(data)) * 1100
+	if f.limit < minDatasetLimit {
+		f.limit = minDatasetLimit
+	}
+	if f.limit > maxDatasetLimit {
+		f.limit = maxDatasetLimit
+	}
+	rootAddr, err := f.readSuperblock()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	root, err := f.openGroup("/", rootAddr)
+	if err != nil {
+		return nil, err
+	}
+	f.root = root
+	return f, nil
+}
+
+// Name returns the name given to Open or OpenBytes.
+func (f *File) Name() string { return f.name }
+
+// Root returns the root group "/".
+func (f *File) Root() *Group { return f.root }
+
+// readSuperblock finds and parses the superblock and returns the address of
+// the root group's object header.
+func (f *File) readSuperblock() (uint64, error) {
+	// The superblock sits at 0 or, after a user block, at 512, 1024, 2048, ...
+	pos := -1
+	for p := 0; p+len(signature) <= len(f.data); p = nextSuperblockPos(p) {
+		if bytes.Equal(f.data[p:p+len(signature)], signature) {
+			pos = p
+			break
+		}
+	}
+	if pos < 0 {
+		return 0, errors.New("not an HDF5 file (no superblock signature found)")
+	}
+	r := &reader{b: f.data[pos:]}
+	r.skip(len(signature))
+	version := r.u8()
+	if r.err != nil {
+		return 0, errTruncated("superblock")
+	}
+	if version > 1 {
+		return 0, fmt.Errorf("HDF5 superblock version %d (newer file format) is not supported; "+
+			"re-save with h5py defaults (libver='earliest')", version)
+	}
+	r.skip(4) // free-space, root symbol entry and shared-header versions, reserved
+	f.offSize = int(r.u8())
+	f.lenSize = int(r.u8())
+	r.skip(1)
+	if r.err != nil {
+		return 0, errTruncated("superblock")
+	}
+	if !validSize(f.offSize) || !validSize(f.lenSize) {
+		return 0, fmt.Errorf("superblock: unsupported address/length sizes %d/%d", f.offSize, f.lenSize)
+	}
+	r.offSize, r.lenSize = f.offSize, f.lenSize
+	r.skip(4) // group leaf and internal node K
+	r.skip(4) // file consistency flags
+	if version == 1 {
+		r.skip(4) // indexed storage internal node K, reserved
+	}
+	f.base = r.addr()
+	r.addr() // free-space info
+	r.addr() // end of file
+	r.addr() // driver information block
+	ent := f.readSymbolEntry(r)
+	if r.err != nil {
+		return 0, errTruncated("superblock")
+	}
+	if f.base == undefined || f.base > uint64(len(f.data)) {
+		return 0, fmt.Errorf("superblock: base address %#x outside the file", f.base)
+	}
+	return ent.header, nil
+}
+
+func nextSuperblockPos(p int) int {
+	if p == 0 {
+		return 512
+	}
+	return p * 2
+}
+
+func validSize(n int) bool { return n == 2 || n == 4 || n == 8 }
+
+// at returns n bytes at file address addr (relative to the base address),
+// or an error when they are not all inside the file.
+func (f *File) at(addr, n uint64) ([]byte, error) {
+	if addr == undefined {
+		return nil, errors.New("undefined address")
+	}
+	size := uint64(len(f.data))
+	if addr > size || f.base > size-addr {
+		return nil, fmt.Errorf("address %#x is outside the file (%d bytes)", addr, size)
+	}
+	start := f.base + addr
+	if n > size-start {
+		return nil, fmt.Errorf("%d bytes at address %#x run past the end of the file (%d bytes)", n, addr, size)
+	}
+	return f.data[start : start+n : start+n], nil
+}
+
+// rest returns everything from addr to the end of the file.
+func (f *File) rest(addr uint64) ([]byte, error) {
+	if addr == undefined || addr > uint64(len(f.data)) || f.base > uint64(len(f.data))-addr {
+		return nil, fmt.Errorf("address %#x is outside the file (%d bytes)", addr, len(f.data))
+	}
+	return f.data[f.base+addr:], nil
+}
+
+// errorf formats an error that names the file and the object path.
+func (f *File) errorf(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", f.name, path, fmt.Errorf(format, args...))
+}
+
+func errTruncated(what string) error { return fmt.Errorf("%s is truncated", what) }
+
+// reader is a little-endian cursor over a byte slice. The first read past
+// the end sets err; later reads return zero, so parsers check err once.
+type reader struct {
+	b       []byte
+	off     int
+	err     error
+	offSize int
+	lenSize int
+}
+
+func (f *File) newReader(b []byte) *reader {
+	return &reader{b: b, offSize: f.offSize, lenSize: f.lenSize}
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b)-r.off {
+		r.err = errors.New("unexpected end of data")
+		r.off = len(r.b)
+		return nil
+	}
+	p := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
+	return p
+}
+
+func (r *reader) skip(n int) { r.bytes(n) }
+
+func (r *reader) uint(n int) uint64 {
+	p := r.bytes(n)
+	var v uint64
+	for i := len(p) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(p[i])
+	}
+	return v
+}
+
+func (r *reader) u8() uint8   { return uint8(r.uint(1)) }
+func (r *reader) u16() uint16 { return uint16(r.uint(2)) }
+func (r *reader) u32() uint32 { return uint32(r.uint(4)) }
+
+// addr reads a file address; all-ones (undefined) is widened to undefined.
+func (r *reader) addr() uint64 {
+	v := r.uint(r.offSize)
+	if r.offSize < 8 && v == 1<<(8*r.offSize)-1 {
+		return undefined
+	}
+	return v
+}
+
+func (r *reader) length() uint64 { return r.uint(r.lenSize) }
+
+func (r *reader) left() int { return len(r.b) - r.off }
+
+// align skips to the next multiple of n relative to the start of the data.
+func (r *reader) align(n int) {
+	if pad := (n - r.off%n) % n; pad > 0 && r.left() >= pad {
+		r.off += pad
+	} else if pad > 0 {
+		r.off = len(r.b)
+	}
+}
+
+// mulCheck multiplies sizes and reports overflow beyond limit.
+func mulCheck(limit uint64, vals ...uint64) (uint64, bool) {
+	p := uint64(1)
+	for _, v := range vals {
+		if v != 0 && p > limit/v {
+			return 0, false
+		}
+		p *= v
+	}
+	return p, p <= limit
+}

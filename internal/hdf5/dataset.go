@@ -31,14 +31,12 @@ type Dataset struct {
 
 func (f *File) datasetFromHeader(p string, h *objectHeader) (*Dataset, error) {
 	d := &Dataset{f: f, path: p}
+	if _, isGroup := h.find(msgSymbolTable); isGroup {
+		return nil, f.errorf(p, "is a group, not a dataset")
+	}
 	for _, typ := range []uint16{msgDatatype, msgDataspace, msgLayout, msgFilters, msgFill, msgFillOld} {
 		m, ok := h.find(typ)
 		if !ok {
-			if typ == msgLayout {
-				if _, isGroup := h.find(msgSymbolTable); isGroup {
-					return nil, f.errorf(p, "is a group, not a dataset")
-				}
-			}
 			if typ == msgDatatype || typ == msgDataspace || typ == msgLayout {
 				return nil, f.errorf(p, "is not a dataset (no message %#x)", typ)
 			}

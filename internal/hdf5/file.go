@@ -35,13 +35,14 @@ const (
 
 // File is an open HDF5 file held in memory.
 type File struct {
-	name    string
-	data    []byte
-	base    uint64 // absolute position that file addresses are relative to
-	offSize int    // size of addresses in bytes
-	lenSize int    // size of lengths in bytes
-	limit   uint64 // cap on the bytes materialised for one dataset
-	root    *Group
+	name     string
+	data     []byte
+	base     uint64 // absolute position that file addresses are relative to
+	offSize  int    // size of addresses in bytes
+	lenSize  int    // size of lengths in bytes
+	limit    uint64 // cap on the bytes materialised for one dataset
+	checkEOF bool   // compare the file size with the superblock's end address
+	root     *Group
 }
 
 // Open reads the file at path into memory and parses its root group.
@@ -57,7 +58,13 @@ func Open(path string) (*File, error) {
 // OpenBytes parses an HDF5 file held in data; name is used in error
 // messages. data must not be modified while the File is in use.
 func OpenBytes(name string, data []byte) (*File, error) {
-	f := &File{name: name, data: data}
+	return openBytes(name, data, true)
+}
+
+// openBytes is OpenBytes with the end-of-file check optional, so tests can
+// drive the parsers over truncated data.
+func openBytes(name string, data []byte, checkEOF bool) (*File, error) {
+	f := &File{name: name, data: data, checkEOF: checkEOF}
 	f.limit = uint64(len(data)) * 1100
 	if f.limit < minDatasetLimit {
 		f.limit = minDatasetLimit
@@ -125,7 +132,7 @@ func (f *File) readSuperblock() (uint64, error) {
 	}
 	f.base = r.addr()
 	r.addr() // free-space info
-	r.addr() // end of file
+	eof := r.addr()
 	r.addr() // driver information block
 	ent := f.readSymbolEntry(r)
 	if r.err != nil {
@@ -133,6 +140,13 @@ func (f *File) readSuperblock() (uint64, error) {
 	}
 	if f.base == undefined || f.base > uint64(len(f.data)) {
 		return 0, fmt.Errorf("superblock: base address %#x outside the file", f.base)
+	}
+	// A short file is the common corruption (interrupted copy or download).
+	// h5py files with a user block store the absolute end here, so compare
+	// with the whole file.
+	if f.checkEOF && (eof == undefined || eof > uint64(len(f.data))) {
+		return 0, fmt.Errorf("file is truncated: the superblock records %d bytes, the file has %d",
+			eof, len(f.data))
 	}
 	return ent.header, nil
 }

@@ -39,6 +39,7 @@ def basic():
         f.attrs["uint8_array"] = np.array([0, 200, 255], dtype=np.uint8)
         f.attrs["float32_array"] = np.array([1.5, -2.25], dtype=np.float32)
         f.attrs["be_int16"] = np.array([-300, 300], dtype=">i2")
+        f.attrs["flag"] = True                                    # enum over int8
 
         mw = f.create_group("model_weights")
         mw.attrs["layer_names"] = np.array([b"dense", b"q_conv2d"], dtype="S")
@@ -48,6 +49,8 @@ def basic():
         d.create_dataset("dense/bias:0", data=ramp((4,), np.float32, 1, 10))
         q = mw.create_group("q_conv2d")
         q.attrs["weight_names"] = []
+        f["link_to_dense"] = h5py.SoftLink("/model_weights/dense")
+        f["dangling"] = h5py.SoftLink("/no/such/object")
 
         # Element types, both byte orders.
         t = f.create_group("types")
@@ -70,6 +73,7 @@ def basic():
         lay.create_dataset("contiguous", data=ramp((4, 3), np.float32, 1.0, 0.0))
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         dcpl.set_layout(h5py.h5d.COMPACT)
+        dcpl.set_obj_track_times(False)  # keeps the output byte-identical across runs
         space = h5py.h5s.create_simple((2, 3))
         dsid = h5py.h5d.create(lay.id, b"compact", h5py.h5t.IEEE_F64LE, space, dcpl=dcpl)
         dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, ramp((2, 3), np.float64, 1.5, 1.0))
@@ -100,6 +104,8 @@ def basic():
 def big_group():
     with h5py.File(out("big_group.h5"), "w") as f:
         g = f.create_group("layers")
+        # Spans several global heap collections (4 KiB each by default).
+        g.attrs["names"] = ["layer_%03d_with_a_longer_name" % i for i in range(320)]
         for i in range(320):
             if i % 2 == 0:
                 g.create_group("layer_%03d" % i).attrs["index"] = i
@@ -124,7 +130,7 @@ def h5py2_style():
 
 def latest():
     with h5py.File(out("latest.h5"), "w", libver="latest") as f:
-        f.create_dataset("x", data=np.arange(3, dtype=np.float32))
+        f.create_dataset("x", data=np.arange(3, dtype=np.float32), track_times=False)
 
 
 def userblock():
@@ -134,7 +140,50 @@ def userblock():
         f.create_dataset("x", data=ramp((5,), np.float64, 1, 1))
 
 
+def small():
+    # A compact seed for the fuzzer: every structure in about 4 KiB.
+    with h5py.File(out("small.h5"), "w") as f:
+        f.attrs["s"] = "vlen"
+        f.attrs["l"] = ["a", "bc"]
+        f.attrs["x"] = np.array([b"fixed"], dtype="S")
+        g = f.create_group("g")
+        g.create_dataset("c", data=ramp((5, 3), np.float32, 0.5, -1),
+                         chunks=(2, 2), compression="gzip", shuffle=True, fletcher32=True)
+        g.create_dataset("d", data=ramp((4,), ">i2", 1, -2))
+
+
+def manifest():
+    """Records shape and sum of every dataset in the shared model files, so
+    the Go tests can check values read from them against h5py."""
+    import glob
+    import hashlib
+    import json
+    root = "/work/shared/models"
+    result = {}
+    for path in sorted(glob.glob(root + "/**/*.h5", recursive=True)):
+        entry = {"datasets": {}, "strings": {}}
+        with h5py.File(path, "r") as f:
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    v = obj[()].astype(np.float64)
+                    entry["datasets"]["/" + name] = [list(obj.shape), float(v.sum()),
+                                                     float(np.abs(v).sum())]
+            f.visititems(visit)
+            for key in ("model_config", "keras_version", "backend"):
+                if key in f.attrs:
+                    v = f.attrs[key]
+                    v = v if isinstance(v, bytes) else str(v).encode()
+                    # A digest, not the text: the model files stay out of the repo.
+                    entry["strings"][key] = [len(v), hashlib.sha256(v).hexdigest()]
+        result[os.path.relpath(path, root)] = entry
+    with open(out("models_expected.json"), "w") as fh:
+        json.dump(result, fh, indent=1, sort_keys=True)
+
+
 if __name__ == "__main__":
+    small()
+    if os.path.isdir("/work/shared/models"):
+        manifest()
     basic()
     big_group()
     h5py2_style()

@@ -169,6 +169,46 @@ typedef struct {
   const int32_t *c;       /**< [n] channels of each input */
 } dq_concat_params;
 
+/* ---- Additions by the kernel generator (gen/) ---------------------------- */
+
+/**
+ * q = clamp(round_half_even(v), q_min, q_max) for q_min <= q_max, both within
+ * [-2^23, 2^23]. Written without libm and without depending on the rounding
+ * mode so it is bit-exact on every target: clamping first is exact (the
+ * bounds are integers), the truncation of a value of magnitude <= 2^23 is
+ * exact, and ties are resolved explicitly to the even neighbour.
+ * NaN maps to q_min.
+ */
+static inline int32_t dq_quantize(float v, int32_t q_min, int32_t q_max) {
+  int32_t t;
+  float frac;
+  if (!(v >= (float)q_min)) return q_min;
+  if (v > (float)q_max) return q_max;
+  t = (int32_t)v;
+  frac = v - (float)t;
+  if (frac > 0.5f || (frac == 0.5f && (t & 1))) return t + 1;
+  if (frac < -0.5f || (frac == -0.5f && (t & 1))) return t - 1;
+  return t;
+}
+
+/** Bit (0 = +1, 1 = -1) of s1 element i of a packed row. */
+static inline uint32_t dq_s1_bit(const uint32_t *row, int32_t i) {
+  return (row[i >> 5] >> (i & 31)) & 1u;
+}
+
+/*
+ * Conventions the generated kernels follow beyond the fields above:
+ *   - dq_output_stage.mul == NULL means 1 and add == NULL means 0; bn_sub,
+ *     bn_mul and bn_add are all set or all NULL.
+ *   - DQ_PAD_VALUE: a padded tap takes pad_value as the input element value
+ *     the kernel multiplies with: x for f32 input, (q - in_zp) for s8 input
+ *     (pad_value is then an integer), sign(pad_value) for s1 input.
+ *   - Without a fused pool (pool_h * pool_w <= 1) conv_h/conv_w are ignored.
+ *     With one, conv_h/conv_w are the convolution's sizes, every pool window
+ *     lies inside them, and pool_stride_* >= 1.
+ *   - Pooling windows with no valid position return DQ_ERR_SHAPE.
+ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,77 @@
+package kernelgen
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/gen/matrix"
+	"github.com/dqnn/dqnn/gen/render"
+)
+
+// The repository root, from this package's directory.
+const root = "../.."
+
+// TestGenerateDeterministic renders twice and checks byte equality and the marker.
+func TestGenerateDeterministic(t *testing.T) {
+	a, err := Generate(matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate(matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(matrix.Rows)+2 {
+		t.Errorf("got %d files, want %d kernels + dq_kernels.h + docs", len(a), len(matrix.Rows))
+	}
+	for p, src := range a {
+		if !bytes.Equal(src, b[p]) {
+			t.Errorf("%s: output differs between two runs", p)
+		}
+		if !bytes.HasPrefix(src, []byte(render.Marker+"\n")) {
+			t.Errorf("%s: first line is not the generated-code marker", p)
+		}
+		if bytes.Contains(src, []byte("<no value>")) || bytes.Contains(src, []byte("/work/")) {
+			t.Errorf("%s: contains a missing value or an absolute path", p)
+		}
+	}
+}
+
+// TestCommittedUpToDate fails when a committed generated file differs from
+// what the generator produces now, or a stale generated file remains: run
+// `go generate ./gen/...`.
+func TestCommittedUpToDate(t *testing.T) {
+	files, err := Generate(matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Paths(files) {
+		got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil {
+			t.Errorf("%s: %v (run go generate ./gen/...)", p, err)
+			continue
+		}
+		if !bytes.Equal(got, files[p]) {
+			t.Errorf("%s is stale: run go generate ./gen/...", p)
+		}
+	}
+	stale, err := render.Stale(root, files, Managed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) > 0 {
+		t.Errorf("stale generated files (run go generate ./gen/...): %s", strings.Join(stale, ", "))
+	}
+}
+
+// TestValidateRejects checks that impossible rows are refused before anything is rendered.
+func TestValidateRejects(t *testing.T) {
+	bad := append([]matrix.Row(nil), matrix.Rows...)
+	bad = append(bad, matrix.Row{Kernel: matrix.Kernel{Op: matrix.MaxPool, In: 1, Out: 2}, Covers: "x"})
+	if _, err := Generate(bad); err == nil || !strings.Contains(err.Error(), "dq_maxpool_f32_s8") {
+		t.Errorf("Generate with a maxpool f32->s8 row: err = %v, want an error naming the kernel", err)
+	}
+}

@@ -1,0 +1,31 @@
+/* dq_rt.h - the small runtime dqnn links into its test and benchmark programs
+ * (host and Cortex-M under QEMU). Not part of a generated model library. */
+#ifndef DQ_RT_H
+#define DQ_RT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Marker: called right before the code to measure. Never inlined; its entry
+ *  address is what the instruction counter watches. */
+void dq_bench_begin(void);
+
+/** Marker: called right after the code to measure. */
+void dq_bench_end(void);
+
+/** Writes n bytes to the console (stdout on the host, semihosting under QEMU). */
+void dq_rt_write(const char *s, int32_t n);
+
+/** Writes a NUL-terminated string to the console. */
+void dq_rt_puts(const char *s);
+
+/** Writes v as 8 lower-case hex digits (no prefix). */
+void dq_rt_hex32(uint32_t v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DQ_RT_H */

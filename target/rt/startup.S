@@ -1,0 +1,140 @@
+/* startup.S - vector table and reset handler for dqnn's Cortex-M test images.
+ *
+ * Written in assembly so that no compiler-generated code (which may use the
+ * FPU or, on the M55, MVE) runs before the FPU is enabled.
+ * Layout symbols come from dq_sections.ld.
+ */
+	.syntax unified
+	.thumb
+
+	.section .vectors, "a"
+	.align 9
+	.globl dq_vectors
+dq_vectors:
+	.word _estack              /* 0: initial main stack pointer */
+	.word Reset_Handler        /* 1 */
+	.word dq_nmi_handler       /* 2: NMI */
+	.word dq_hardfault_handler /* 3: HardFault */
+	.word dq_memmanage_handler /* 4: MemManage */
+	.word dq_busfault_handler  /* 5: BusFault */
+	.word dq_usagefault_handler/* 6: UsageFault */
+	.word dq_securefault_handler /* 7: SecureFault (v8-M), reserved on v7-M */
+	.word dq_other_handler     /* 8-10: reserved */
+	.word dq_other_handler
+	.word dq_other_handler
+	.word dq_other_handler     /* 11: SVCall */
+	.word dq_other_handler     /* 12: DebugMonitor */
+	.word dq_other_handler     /* 13: reserved */
+	.word dq_other_handler     /* 14: PendSV */
+	.word dq_other_handler     /* 15: SysTick */
+	.rept 96                   /* external interrupts: none is enabled, but be safe */
+	.word dq_other_handler
+	.endr
+
+	.text
+	.thumb_func
+	.globl Reset_Handler
+	.type Reset_Handler, %function
+Reset_Handler:
+	ldr r0, =_estack
+	mov sp, r0
+#if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
+	/* v8-M: a stack overflow raises a precise UsageFault (STKOF). */
+	ldr r0, =_sstack
+	msr msplim, r0
+#endif
+	/* Point VTOR at our table (QEMU already does, real boards may not). */
+	ldr r0, =0xE000ED08
+	ldr r1, =dq_vectors
+	str r1, [r0]
+	/* Enable usage faults for divide by zero, bus and memory faults as
+	 * their own exceptions (SHCSR), so the report names them. */
+	ldr r0, =0xE000ED24
+	ldr r1, [r0]
+	orr r1, r1, #(7 << 16)
+	str r1, [r0]
+	ldr r0, =0xE000ED14        /* CCR: trap divide by zero */
+	ldr r1, [r0]
+	orr r1, r1, #(1 << 4)
+	str r1, [r0]
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+	/* CPACR: full access to CP10 and CP11 (FPU, MVE) before any float instruction. */
+	ldr r0, =0xE000ED88
+	ldr r1, [r0]
+	orr r1, r1, #(0xF << 20)
+	str r1, [r0]
+	dsb
+	isb
+#endif
+	/* Copy .data from its load address, zero .bss. */
+	ldr r0, =_sidata
+	ldr r1, =_sdata
+	ldr r2, =_edata
+1:	cmp r1, r2
+	bhs 2f
+	ldr r3, [r0], #4
+	str r3, [r1], #4
+	b 1b
+2:	ldr r1, =_sbss
+	ldr r2, =_ebss
+	movs r3, #0
+3:	cmp r1, r2
+	bhs 4f
+	str r3, [r1], #4
+	b 3b
+4:	bl main
+	bl exit                    /* newlib's exit: flushes stdio, then _exit -> semihosting */
+5:	b 5b
+	.size Reset_Handler, . - Reset_Handler
+
+/* Every fault vector: r0 = fault id, r1 = the stack frame pointer at the
+ * fault; then move SP to a safe place (the old one may be what
+ * overflowed) and report through semihosting. */
+	.macro DQ_FAULT name, id
+	.thumb_func
+	.globl \name
+	.type \name, %function
+\name:
+	movs r0, #\id
+	b dq_fault_entry
+	.size \name, . - \name
+	.endm
+
+	DQ_FAULT dq_nmi_handler, 1
+	DQ_FAULT dq_hardfault_handler, 2
+	DQ_FAULT dq_memmanage_handler, 3
+	DQ_FAULT dq_busfault_handler, 4
+	DQ_FAULT dq_usagefault_handler, 5
+	DQ_FAULT dq_securefault_handler, 6
+	DQ_FAULT dq_other_handler, 7
+
+	.thumb_func
+	.type dq_fault_entry, %function
+dq_fault_entry:
+	tst lr, #4
+	ite eq
+	mrseq r1, msp
+	mrsne r1, psp
+#if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
+	movs r2, #0
+	msr msplim, r2
+#endif
+	/* New stack: just below the frame when the frame is inside the stack
+	 * with room to spare (so the frame survives), else the top of the stack. */
+	ldr r2, =_sstack
+	add r2, r2, #512
+	cmp r1, r2
+	blo 7f
+	ldr r3, =_estack
+	cmp r1, r3
+	bhs 7f
+	bic r2, r1, #7
+	mov sp, r2
+	b 8f
+7:	ldr r2, =_estack
+	mov sp, r2
+8:	bl dq_fault
+6:	b 6b
+	.size dq_fault_entry, . - dq_fault_entry
+
+	.pool

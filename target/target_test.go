@@ -1,0 +1,291 @@
+package target
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const helloC = `#include <stdio.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "dq_rt.h"
+
+static volatile float x = 2.0f;
+volatile int32_t zeroed[1000];
+static int32_t inited[4] = {1, 2, 3, 4};
+
+int main(void) {
+  float y = sqrtf(x) * 3.0f;
+  uint32_t bits;
+  memcpy(&bits, &y, 4);
+  for (int i = 0; i < 1000; i++) {
+    if (zeroed[i] != 0) return 3;
+  }
+  printf("hello %d %08lx\n", (int)(inited[0] + inited[1] + inited[2] + inited[3]), (unsigned long)bits);
+  dq_rt_puts("puts ok\n");
+  return 7;
+}
+`
+
+const faultC = `#include <stdint.h>
+int main(void) {
+  volatile uint32_t *p = (volatile uint32_t *)0xF0000000u;
+  return (int)*p;
+}
+`
+
+const hangC = `int main(void) {
+  volatile int x = 0;
+  for (;;) { x++; }
+  return x;
+}
+`
+
+const hostFaultC = `#include <stddef.h>
+int main(void) {
+  volatile int *p = NULL;
+  return *p;
+}
+`
+
+const countC = `#include <stdint.h>
+#include "dq_rt.h"
+
+int32_t work(int32_t n);
+__attribute__((noinline)) int32_t work(int32_t n) {
+  int32_t s = 0;
+  for (volatile int32_t i = 0; i < n; i++) s += i;
+  return s;
+}
+
+int main(void) {
+  int32_t r = 0;
+  dq_bench_begin();
+  dq_bench_end();
+  dq_bench_begin();
+  r += work(100);
+  dq_bench_end();
+  return r == 4950 ? 0 : 1;
+}
+`
+
+func writeC(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func needs(t *testing.T, cpu CPU) {
+	t.Helper()
+	if err := Available(cpu); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+func build(t *testing.T, cpu CPU, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	exe, err := Build(context.Background(), cpu, []string{writeC(t, dir, "main.c", src)}, nil, dir, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+func TestParseCPU(t *testing.T) {
+	for in, want := range map[string]CPU{"host": Host, "cortex-m4": CortexM4, "M7": CortexM7, "m33": CortexM33, "Cortex-M55": CortexM55} {
+		got, err := ParseCPU(in)
+		if err != nil || got != want {
+			t.Errorf("ParseCPU(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseCPU("cortex-m0"); err == nil || !strings.Contains(err.Error(), "cortex-m55") {
+		t.Errorf("ParseCPU(cortex-m0) error = %v, want one listing the targets", err)
+	}
+}
+
+func TestHello(t *testing.T) {
+	for _, cpu := range CPUs {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, helloC)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// sqrtf(2)*3 = 4.2426405 = 0x4087c3b6 in float32.
+			want := "hello 10 4087c3b6\nputs ok\n"
+			if res.Stdout != want || res.ExitCode != 7 || res.Fault != "" || res.TimedOut {
+				t.Errorf("got stdout %q exit %d fault %q timeout %v; want %q exit 7\nstderr: %s", res.Stdout, res.ExitCode, res.Fault, res.TimedOut, want, res.Stderr)
+			}
+		})
+	}
+}
+
+func TestFault(t *testing.T) {
+	for _, cpu := range CPUs[1:] {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, faultC)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Fault == "" || res.OK() || res.Err() == nil {
+				t.Fatalf("no fault reported: %+v", res)
+			}
+			if !strings.Contains(res.FaultMsg, "pc=") {
+				t.Errorf("fault report %q lacks the PC", res.FaultMsg)
+			}
+			t.Logf("%s: %s", cpu, res.FaultMsg)
+		})
+	}
+}
+
+func TestHostFault(t *testing.T) {
+	needs(t, Host)
+	exe := build(t, Host, hostFaultC)
+	res, err := Run(context.Background(), Host, exe, RunOptions{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fault != "SIGSEGV" {
+		t.Errorf("fault = %q, want SIGSEGV (%+v)", res.Fault, res)
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	needs(t, Host)
+	dir := t.TempDir()
+	src := `int main(int argc, char **argv) { int a[4] = {0}; (void)argv; return a[argc + 3]; }`
+	exe, err := Build(context.Background(), Host, []string{writeC(t, dir, "m.c", src)}, nil, dir, BuildOptions{Sanitize: true})
+	if err != nil {
+		t.Skipf("skipping: sanitizer runtime not usable here: %v", err)
+	}
+	res, err := Run(context.Background(), Host, exe, RunOptions{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Fault, "Sanitizer") {
+		t.Errorf("fault = %q, want a sanitizer; stderr:\n%s", res.Fault, res.Stderr)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	for _, cpu := range []CPU{Host, CortexM4} {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, hangC)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.TimedOut || res.OK() {
+				t.Errorf("hang not reported as a timeout: %+v", res)
+			}
+		})
+	}
+}
+
+func TestBuildError(t *testing.T) {
+	needs(t, Host)
+	dir := t.TempDir()
+	_, err := Build(context.Background(), Host, []string{writeC(t, dir, "bad.c", "int main(void) { int unused; return 0; }\n")}, nil, dir, BuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), "unused") {
+		t.Errorf("Build of a program with a warning: err = %v, want the diagnostic", err)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for _, cpu := range CPUs[1:] {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, countC)
+			opt := RunOptions{Timeout: 30 * time.Second, CountBetween: [][2]string{{"dq_bench_begin", "dq_bench_end"}, {"work", "dq_bench_end"}}}
+			var first *Result
+			for i := 0; i < 2; i++ {
+				res, err := Run(context.Background(), cpu, exe, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := res.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Marks) != 5 {
+					t.Fatalf("marks = %+v, want begin, end, begin, work, end", res.Marks)
+				}
+				if i == 0 {
+					first = res
+					continue
+				}
+				for k, v := range first.Instructions {
+					if res.Instructions[k] != v {
+						t.Errorf("%s: %d then %d instructions: not repeatable", k, v, res.Instructions[k])
+					}
+				}
+			}
+			empty := first.Marks[1].Count - first.Marks[0].Count
+			loop := first.Marks[4].Count - first.Marks[2].Count
+			if empty == 0 || empty > 10 {
+				t.Errorf("empty begin..end = %d instructions, want a few", empty)
+			}
+			// 100 iterations of a loop with a volatile counter: several instructions each.
+			if loop < 400 || loop > 2000 {
+				t.Errorf("work(100) = %d instructions, want 400..2000", loop)
+			}
+			if got := first.Instructions["dq_bench_begin..dq_bench_end"]; got != empty+loop {
+				t.Errorf("sum over intervals = %d, want %d", got, empty+loop)
+			}
+			if first.Instructions["total"] <= loop {
+				t.Errorf("total %d <= loop %d", first.Instructions["total"], loop)
+			}
+			t.Logf("%s: empty-call overhead %d, work(100) %d, work..end %d, total %d", cpu, empty, loop, first.Instructions["work..dq_bench_end"], first.Instructions["total"])
+		})
+	}
+}
+
+func TestStackOverflow(t *testing.T) {
+	for _, cpu := range []CPU{CortexM4, CortexM33} {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			src := `#include <stdint.h>
+__attribute__((noinline)) static int32_t deep(volatile int32_t *p, int32_t n) {
+  volatile int32_t buf[256];
+  buf[0] = *p + n;
+  if (n == 0) return buf[0];
+  return deep(buf, n - 1) + buf[0];
+}
+int main(void) { volatile int32_t z = 1; return (int)deep(&z, 1000000); }
+`
+			exe := build(t, cpu, src)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Fault == "" {
+				t.Fatalf("stack overflow not reported as a fault: %+v", res)
+			}
+			t.Logf("%s: %s", cpu, res.FaultMsg)
+		})
+	}
+}
+
+func TestImageSize(t *testing.T) {
+	needs(t, CortexM4)
+	exe := build(t, CortexM4, helloC)
+	sz, err := ImageSize(context.Background(), exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sz.Text == 0 || sz.BSS < 64*1024+4000 {
+		t.Errorf("size = %+v, want text > 0 and bss >= 64 KB stack + 4000", sz)
+	}
+}

@@ -286,6 +286,7 @@ func (d *Dataset) readChunked(total uint64) ([]byte, error) {
 		return nil, d.f.errorf(d.path, "chunk index: %w", err)
 	}
 	seen := make(map[string]bool, len(refs))
+	var z inflater
 	for _, c := range refs {
 		key := fmt.Sprint(c.offset)
 		if seen[key] {
@@ -301,7 +302,7 @@ func (d *Dataset) readChunked(total uint64) ([]byte, error) {
 		if err != nil {
 			return nil, d.f.errorf(d.path, "chunk at %v: %w", c.offset, err)
 		}
-		data, err := applyFilters(d.filters, c.mask, stored, chunkBytes, d.dt.size)
+		data, err := applyFilters(&z, d.filters, c.mask, stored, chunkBytes, d.dt.size)
 		if err != nil {
 			return nil, d.f.errorf(d.path, "chunk at %v: %w", c.offset, err)
 		}

@@ -92,7 +92,7 @@ func filterName(id uint16) string {
 
 // applyFilters undoes the pipeline on one stored chunk, last filter first.
 // want is the decoded chunk size, used to cap decompression.
-func applyFilters(fs []filter, mask uint32, data []byte, want uint64, esize int) ([]byte, error) {
+func applyFilters(z *inflater, fs []filter, mask uint32, data []byte, want uint64, esize int) ([]byte, error) {
 	for i := len(fs) - 1; i >= 0; i-- {
 		if mask&(1<<uint(i)) != 0 {
 			continue // this filter was skipped when the chunk was written
@@ -100,7 +100,7 @@ func applyFilters(fs []filter, mask uint32, data []byte, want uint64, esize int)
 		var err error
 		switch f := fs[i]; f.id {
 		case filterDeflate:
-			data, err = inflate(data, want+4)
+			data, err = z.inflate(data, want+4)
 		case filterShuffle:
 			size := esize
 			if len(f.params) > 0 {
@@ -117,16 +117,25 @@ func applyFilters(fs []filter, mask uint32, data []byte, want uint64, esize int)
 	return data, nil
 }
 
+// inflater decompresses zlib streams, reusing one decoder (and its 32 KiB
+// window) across the chunks of a dataset.
+type inflater struct{ zr io.ReadCloser }
+
 // inflate decompresses zlib data, refusing more than max bytes.
-func inflate(data []byte, max uint64) ([]byte, error) {
-	zr, err := zlib.NewReader(bytes.NewReader(data))
+func (z *inflater) inflate(data []byte, max uint64) ([]byte, error) {
+	var err error
+	if z.zr == nil {
+		z.zr, err = zlib.NewReader(bytes.NewReader(data))
+	} else {
+		err = z.zr.(zlib.Resetter).Reset(bytes.NewReader(data), nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gzip filter: %w", err)
 	}
 	var out bytes.Buffer
 	// Deflate expands at most ~1032:1, so this presizes without trusting max.
 	out.Grow(int(min(max, uint64(len(data))*1032+64)))
-	n, err := io.Copy(&out, io.LimitReader(zr, int64(max)+1))
+	n, err := io.Copy(&out, io.LimitReader(z.zr, int64(max)+1))
 	if err != nil {
 		return nil, fmt.Errorf("gzip filter: %w", err)
 	}

@@ -1,0 +1,111 @@
+package ir
+
+import "github.com/dqnn/dqnn/ir/dtype"
+
+// Lowered nodes. The compiler's passes rewrite the importer's Keras-level
+// nodes into OpKernel nodes, each one call of a C kernel from the kernel
+// matrix, and OpAlias nodes, which cost nothing (Flatten, Reshape, identity
+// quantizers): their output shares its input's storage.
+const (
+	OpKernel Op = "kernel" // *KernelAttrs
+	OpAlias  Op = "alias"  // nil: output = input, same bytes
+)
+
+// KernelAttrs describes one kernel call. Kind is the kernel matrix's op name
+// ("dense", "conv2d", "pwconv2d", "dwconv2d", "maxpool", "avgpool",
+// "concat", "convert", "affine", "softmax", "relu", "tanh", "sigmoid",
+// "add"); In, W and Out are the data types of the (first) input, the weights
+// (dtype.Invalid without weights) and the output. Name is the C function,
+// filled by kernel selection.
+type KernelAttrs struct {
+	Kind       string
+	In, W, Out dtype.DType
+	Name       string   // C kernel name, "" until kernels are selected
+	Fused      []string // names of the source nodes folded into this call, in graph order
+	Layer      string   // Keras layer the call comes from (m_id in reports)
+
+	Dense   *DenseGeom
+	Conv    *ConvGeom
+	Pool    *PoolGeom
+	Weights *KernelWeights
+	Stage   *Stage // dense, conv*, affine: output stage in Keras terms
+
+	// Elementwise/affine/convert: rows x C.
+	Rows, C int
+	// Concat: channels of each input.
+	ConcatC []int
+}
+
+// DenseGeom is a dense layer's shape.
+type DenseGeom struct{ InN, OutN int }
+
+// ConvGeom is a (depthwise) convolution's geometry, with an optional fused
+// max-pool (PoolH*PoolW > 1, valid pooling).
+type ConvGeom struct {
+	InH, InW, InC            int
+	OutH, OutW, OutC         int // after the fused pool, if any
+	ConvH, ConvW             int // before the fused pool
+	KH, KW                   int
+	StrideH, StrideW         int
+	DilH, DilW               int
+	PadTop, PadLeft          int
+	PadValue                 float32 // Larq pad_values (0 = zero padding)
+	DepthMultiplier          int     // dwconv2d only
+	PoolH, PoolW             int     // 1x1 = no fused pool
+	PoolStrideH, PoolStrideW int
+}
+
+// PoolGeom is a standalone pooling call.
+type PoolGeom struct {
+	InH, InW, C      int
+	OutH, OutW       int
+	PoolH, PoolW     int
+	StrideH, StrideW int
+	PadTop, PadLeft  int
+}
+
+// KernelWeights are a kernel's weights in the kernel's layout (dense
+// [out][in], conv OHWI, depthwise [kh][kw][c*mult]) as real values as Keras
+// uses them; DType says how they are stored (S1: sign bits, S8: Codes with
+// per-channel Scale, F32: Data). Scale has one entry per output channel.
+type KernelWeights struct {
+	DType dtype.DType
+	Shape []int     // kernel layout
+	Data  []float32 // real values, kernel layout
+	Codes []int32   // S1: ±1, S8: integer codes; nil for F32
+	Scale []float32 // per output channel: real = Scale[c] * code (all 1 for F32)
+}
+
+// Stage is the output stage of a compute kernel stated in Keras terms: what
+// Keras computes after the accumulation, before the kernel-level constants
+// (multipliers, thresholds) are derived from it for the selected input type.
+//
+//	y = fl32(r + Bias[c])          r = the real accumulator (Σ x·w)
+//	y = relu(y)                    if Relu
+//	y = BN(y)                      if BN != nil (Keras's fused or rank-2 formula)
+//	output = OutQuant applied to y (s1: sign; s8: the quantizer's grid; f32: y)
+type Stage struct {
+	Bias   []float32
+	Relu   bool
+	BN     *BatchNormAttrs
+	BNName string // layer name of the folded batch-norm
+
+	// Kernel-level constants, derived after kernel selection (see dq_output_stage).
+	Mul, Add            []float32
+	BnSub, BnMul, BnAdd []float32
+	OutInvScale         float32
+	QMin, QMax, OutZP   int32
+	ThrI                []int32
+	ThrF                []float32
+	Flip                []bool // nil when no channel is flipped
+}
+
+// IsLowered reports whether every node of g is a kernel call or an alias.
+func (g *Graph) IsLowered() bool {
+	for _, n := range g.Nodes {
+		if n.Op != OpKernel && n.Op != OpAlias {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,218 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// lowerRest lowers every node that no fusion absorbed: pools, activations,
+// concatenation, addition, quantizers that could not fold into a producer
+// (they become convert calls), reshapes (free aliases, except for s1
+// tensors whose packed layout changes) and compute calls whose output type
+// nothing fixed (f32).
+func lowerRest(s *State) error {
+	var nodes []*ir.Node
+	for _, n := range s.G.Nodes {
+		add, err := s.lowerOne(n)
+		if err != nil {
+			return fmt.Errorf("layer %q (%s): %w", layerOf(n), className(n), err)
+		}
+		nodes = append(nodes, add...)
+	}
+	s.G.Nodes = nodes
+	return nil
+}
+
+func className(n *ir.Node) string {
+	if n.Class != "" {
+		return n.Class
+	}
+	return string(n.Op)
+}
+
+func alias(n *ir.Node) *ir.Node {
+	return &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpAlias, Inputs: n.Inputs[:1], Outputs: n.Outputs}
+}
+
+func elemKernel(n *ir.Node, kind string, in, out dtype.DType) *ir.Node {
+	t := n.Outputs[0]
+	c := 1
+	if len(t.Shape) > 0 {
+		c = t.Shape[len(t.Shape)-1]
+	}
+	return &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpKernel, Inputs: n.Inputs, Outputs: n.Outputs,
+		Attrs: &ir.KernelAttrs{Kind: kind, In: in, Out: out, Layer: layerOf(n), Fused: []string{n.Name}, Rows: ir.NumElements(t.Shape) / max(c, 1), C: c}}
+}
+
+func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
+	if len(n.Inputs) == 0 || len(n.Outputs) != 1 {
+		return nil, fmt.Errorf("node has %d inputs and %d outputs; dqnn lowers single-output nodes with inputs", len(n.Inputs), len(n.Outputs))
+	}
+	in, out := n.Inputs[0], n.Outputs[0]
+	din := in.Quant.DType
+	switch n.Op {
+	case ir.OpKernel:
+		k := kattrs(n)
+		if k.Out == dtype.Invalid {
+			k.Out = dtype.F32
+		}
+		if out.Quant.DType != k.Out {
+			out.Quant = ir.Float()
+		}
+		return []*ir.Node{n}, nil
+	case ir.OpAlias:
+		return []*ir.Node{n}, nil
+	case ir.OpQuantize:
+		dout := out.Quant.DType
+		var qz *ir.Quantizer
+		if a, ok := n.Attrs.(*ir.QuantizeAttrs); ok {
+			qz = a.Quantizer
+		}
+		switch {
+		case dout == dtype.F32 && (qz == nil || qz.Class == "no_op") && din == dtype.F32:
+			return []*ir.Node{alias(n)}, nil
+		case dout == dtype.F32:
+			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
+		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
+			return []*ir.Node{alias(n)}, nil // idempotent on these values: same bits
+		}
+		if dout == dtype.S8 {
+			if err := checkS8(out); err != nil {
+				return nil, err
+			}
+			if !isPow2(out.Quant.Scale[0]) {
+				s.note(Note{Layer: layerOf(n), Kind: "inexact", Reason: fmt.Sprintf("quantizer %s has a scale (%g) that is not a power of two", quantText(out.Quant), out.Quant.Scale[0]),
+					Hint: "use a power-of-two quantizer for bit-exact results"})
+			}
+		}
+		return []*ir.Node{elemKernel(n, "convert", din, dout)}, nil
+	case ir.OpActivation:
+		a, _ := n.Attrs.(*ir.ActivationAttrs)
+		if a == nil {
+			return nil, fmt.Errorf("activation without ActivationAttrs")
+		}
+		switch a.Function {
+		case "linear", "":
+			out.Quant = in.Quant
+			return []*ir.Node{alias(n)}, nil
+		case "relu", "softmax", "tanh", "sigmoid":
+			out.Quant = ir.Float()
+			return []*ir.Node{elemKernel(n, a.Function, din, dtype.F32)}, nil
+		}
+		return nil, fmt.Errorf("activation %q is not supported; use relu, softmax, tanh, sigmoid or linear", a.Function)
+	case ir.OpMaxPool, ir.OpAvgPool:
+		pa, _ := n.Attrs.(*ir.PoolAttrs)
+		if pa == nil || len(in.Shape) != 3 || len(out.Shape) != 3 {
+			return nil, fmt.Errorf("pooling needs PoolAttrs and rank-3 tensors")
+		}
+		pg := &ir.PoolGeom{InH: in.Shape[0], InW: in.Shape[1], C: in.Shape[2], PoolH: pa.PoolH, PoolW: pa.PoolW,
+			StrideH: max(pa.StrideH, 1), StrideW: max(pa.StrideW, 1)}
+		var err error
+		if pg.OutH, pg.PadTop, err = convOut(pg.InH, pg.PoolH, pg.StrideH, 1, pa.Padding); err != nil {
+			return nil, err
+		}
+		if pg.OutW, pg.PadLeft, err = convOut(pg.InW, pg.PoolW, pg.StrideW, 1, pa.Padding); err != nil {
+			return nil, err
+		}
+		if pg.OutH != out.Shape[0] || pg.OutW != out.Shape[1] {
+			return nil, fmt.Errorf("output shape %s does not match the pooling arithmetic", shapeStr(out.Shape))
+		}
+		kind, dt := "maxpool", din
+		if n.Op == ir.OpAvgPool {
+			kind, dt = "avgpool", dtype.F32
+		}
+		out.Quant = in.Quant
+		if dt == dtype.F32 {
+			out.Quant = ir.Float()
+		}
+		kn := elemKernel(n, kind, din, dt)
+		kattrs(kn).Pool = pg
+		return []*ir.Node{kn}, nil
+	case ir.OpReshape:
+		if ir.NumElements(in.Shape) != ir.NumElements(out.Shape) {
+			return nil, fmt.Errorf("reshape from %s to %s changes the number of elements", shapeStr(in.Shape), shapeStr(out.Shape))
+		}
+		out.Quant = in.Quant
+		if din != dtype.S1 || sameS1Layout(in.Shape, out.Shape) {
+			return []*ir.Node{alias(n)}, nil
+		}
+		// Packed s1 rows are padded to 32 bits per pixel: the flattened
+		// layout differs. Go through f32 (exact for ±1) and say so.
+		f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: append([]int(nil), in.Shape...), Quant: ir.Float()}
+		f2 := &ir.Tensor{Name: s.uniqueName(out.Name + "/f32"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
+		c1 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/unpack"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, "convert", dtype.S1, dtype.F32)
+		a := &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpAlias, Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{f2}}
+		c2 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/pack"), Inputs: []*ir.Tensor{f2}, Outputs: []*ir.Tensor{out}}, "convert", dtype.F32, dtype.S1)
+		kattrs(c1).Layer, kattrs(c2).Layer = n.Name, n.Name
+		s.note(Note{Layer: n.Name, Kind: "fallback", Wanted: "free s1 reshape", Used: "dq_convert_s1_f32 + dq_convert_f32_s1",
+			Reason: fmt.Sprintf("s1 tensor %q has %d channels, not a multiple of 32, so its packed rows are padded and %s cannot be an alias", in.Name, in.Shape[len(in.Shape)-1], shapeStr(out.Shape)),
+			Hint:   "use 32·k channels"})
+		return []*ir.Node{c1, a, c2}, nil
+	case ir.OpConcat:
+		ca, _ := n.Attrs.(*ir.ConcatAttrs)
+		rank := len(out.Shape)
+		if ca == nil || (ca.Axis != -1 && ca.Axis != rank) {
+			return nil, fmt.Errorf("only concatenation along the last axis is supported")
+		}
+		dt := din
+		cs := make([]int, len(n.Inputs))
+		for i, t := range n.Inputs {
+			if t.Quant.DType != din || (din == dtype.S8 && !sameQuant(t.Quant, in.Quant)) {
+				dt = dtype.F32
+			}
+			cs[i] = t.Shape[len(t.Shape)-1]
+		}
+		out.Quant = in.Quant
+		if dt == dtype.F32 {
+			out.Quant = ir.Float()
+		}
+		kn := elemKernel(n, "concat", dt, dt)
+		kattrs(kn).ConcatC = cs
+		return []*ir.Node{kn}, nil
+	case ir.OpAdd:
+		if len(n.Inputs) != 2 {
+			return nil, fmt.Errorf("add of %d inputs is not supported (two inputs)", len(n.Inputs))
+		}
+		out.Quant = ir.Float()
+		return []*ir.Node{elemKernel(n, "add", din, dtype.F32)}, nil
+	}
+	return nil, fmt.Errorf("op %s is not supported by the compiler", n.Op)
+}
+
+// sameS1Layout reports whether a reshape keeps the packed s1 bytes: both
+// last dimensions are multiples of 32 (no padding bits), or the last
+// dimension is unchanged.
+func sameS1Layout(a, b []int) bool {
+	la, lb := a[len(a)-1], b[len(b)-1]
+	return la == lb || (la%32 == 0 && lb%32 == 0)
+}
+
+// ioTypes converts model outputs to f32 (and f32 model inputs to what their
+// readers need is done by kernel selection) unless QuantizedIO.
+func ioTypes(s *State) error {
+	if s.Opt.QuantizedIO {
+		return nil
+	}
+	for i, in := range s.G.Inputs {
+		if in.Quant.DType == dtype.F32 {
+			continue
+		}
+		// The caller passes floats: convert them to the declared type.
+		f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: in.Shape, Quant: ir.Float()}
+		c := elemKernel(&ir.Node{Name: s.uniqueName(in.Name + "/quantize"), Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{in}}, "convert", dtype.F32, in.Quant.DType)
+		s.G.Inputs[i] = f
+		s.G.Nodes = append([]*ir.Node{c}, s.G.Nodes...)
+	}
+	for i, o := range s.G.Outputs {
+		if o.Quant.DType == dtype.F32 {
+			continue
+		}
+		f := &ir.Tensor{Name: s.uniqueName(o.Name + "/f32"), Shape: o.Shape, Quant: ir.Float()}
+		c := elemKernel(&ir.Node{Name: s.uniqueName(o.Name + "/dequantize"), Inputs: []*ir.Tensor{o}, Outputs: []*ir.Tensor{f}}, "convert", o.Quant.DType, dtype.F32)
+		s.G.Outputs[i] = f
+		s.G.Nodes = append(s.G.Nodes, c)
+	}
+	return nil
+}

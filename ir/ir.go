@@ -19,6 +19,9 @@ type Graph struct {
 	Inputs  []*Tensor // model inputs, in Keras order
 	Outputs []*Tensor // model outputs, in Keras order
 	Nodes   []*Node   // topologically sorted: every input of a node is produced earlier
+	// Notes are importer remarks for the user (accepted but slower
+	// constructs, architecture-only imports, ...); they never change semantics.
+	Notes []string
 }
 
 // Tensor is an activation tensor flowing between nodes.

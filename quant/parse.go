@@ -146,7 +146,7 @@ func parseDict(m map[string]any) (*ir.Quantizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.Text = dictText(cn, cfg)
+	q.Text = cn + "(" + argsText(q) + ")"
 	return q, nil
 }
 
@@ -427,6 +427,11 @@ func Canonical(q *ir.Quantizer) string {
 	if q == nil {
 		return ""
 	}
+	return q.Class + "(" + argsText(q) + ")"
+}
+
+// argsText lists q's arguments that differ from the defaults, sorted.
+func argsText(q *ir.Quantizer) string {
 	info := classes[q.Class]
 	var parts []string
 	for _, p := range info.params {
@@ -437,7 +442,7 @@ func Canonical(q *ir.Quantizer) string {
 		parts = append(parts, fmt.Sprintf("%s=%v", p.name, fmtVal(v)))
 	}
 	sort.Strings(parts)
-	return q.Class + "(" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, ", ")
 }
 
 func fmtVal(v any) string {
@@ -450,20 +455,6 @@ func fmtVal(v any) string {
 		return strconv.FormatFloat(t, 'g', -1, 64)
 	}
 	return fmt.Sprint(v)
-}
-
-// dictText renders a dict-form quantizer like its string form:
-// class(k=v, ...) with the inference-relevant config keys, sorted.
-func dictText(class string, cfg map[string]any) string {
-	var parts []string
-	for k, v := range cfg {
-		if ignoredKeys[k] {
-			continue
-		}
-		parts = append(parts, k+"="+fmtVal(normalise(v)))
-	}
-	sort.Strings(parts)
-	return class + "(" + strings.Join(parts, ", ") + ")"
 }
 
 func describe(v any) string {

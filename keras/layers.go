@@ -1,0 +1,657 @@
+package keras
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/quant"
+)
+
+// supported lists the layer classes the importer converts, for messages.
+var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
+	"AveragePooling2D", "Flatten", "Reshape", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
+	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
+	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D"}
+
+// convert adds the nodes of one layer and returns its output tensor.
+func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
+	c := cfg(l.config)
+	if df, err := c.str("data_format", "channels_last"); err != nil {
+		return nil, err
+	} else if df != "channels_last" {
+		return nil, fmt.Errorf("data_format=%q is not supported; use channels_last", df)
+	}
+	if l.class != "Concatenate" && l.class != "Add" && len(ins) != 1 {
+		return nil, fmt.Errorf("the layer takes one input, got %d", len(ins))
+	}
+	in := ins[0]
+	switch l.class {
+	case "Dropout", "SpatialDropout2D":
+		return in, nil // identity at inference
+	case "Flatten":
+		return b.add(l.name, l.class, ir.OpReshape, ins, []int{ir.NumElements(in.Shape)}, passQuant(in.Quant), nil), nil
+	case "Reshape":
+		return b.reshape(l, c, in)
+	case "Activation":
+		fn, q, err := activation(c["activation"])
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			return b.quantizeNode(l.name, l.class, in, q, "activation")
+		}
+		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: fn}), nil
+	case "ReLU":
+		for _, k := range []string{"max_value", "negative_slope", "threshold"} {
+			if v, _ := c.float(k, 0); v != 0 {
+				return nil, fmt.Errorf("argument %s=%v is not supported; use a plain ReLU", k, v)
+			}
+		}
+		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "relu"}), nil
+	case "Softmax":
+		if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+			return nil, err
+		}
+		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "softmax"}), nil
+	case "QActivation":
+		fn, q, err := activation(c["activation"])
+		if err != nil {
+			return nil, err
+		}
+		if q == nil {
+			return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: fn}), nil
+		}
+		return b.quantizeNode(l.name, l.class, in, q, "activation")
+	case "Dense", "QDense", "QuantDense":
+		return b.dense(l, c, in)
+	case "Conv2D", "QConv2D", "QuantConv2D", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
+		return b.conv(l, c, in)
+	case "BatchNormalization", "QBatchNormalization":
+		return b.batchNorm(l, c, in)
+	case "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D":
+		return b.pool(l, c, in)
+	case "Concatenate":
+		return b.concat(l, c, ins)
+	case "Add":
+		if len(ins) < 2 {
+			return nil, fmt.Errorf("Add needs at least two inputs, got %d", len(ins))
+		}
+		for _, t := range ins[1:] {
+			if !slices.Equal(t.Shape, in.Shape) {
+				return nil, fmt.Errorf("inputs have different shapes %s and %s; broadcasting is not supported", shapeStr(in.Shape), shapeStr(t.Shape))
+			}
+		}
+		return b.add(l.name, l.class, ir.OpAdd, ins, slices.Clone(in.Shape), ir.Float(), nil), nil
+	case "QDenseBatchnorm", "QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm":
+		return nil, fmt.Errorf("folded batch-norm layer %s is not supported: its inference result depends on QKeras's folding mode; replace it by %s followed by BatchNormalization (same weights) and re-save the model", l.class, strings.TrimSuffix(l.class, "Batchnorm"))
+	}
+	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
+}
+
+func lastAxis(c cfg, key string, rank int) error {
+	var a int
+	switch v := c[key].(type) {
+	case nil:
+		return nil
+	case float64:
+		a = int(v)
+	case []any:
+		if len(v) != 1 {
+			return fmt.Errorf("argument %s=%s: only the last axis is supported", key, compactJSON(v))
+		}
+		f, ok := v[0].(float64)
+		if !ok {
+			return fmt.Errorf("argument %s=%s must be an integer", key, compactJSON(v))
+		}
+		a = int(f)
+	default:
+		return fmt.Errorf("argument %s=%s must be an integer", key, compactJSON(v))
+	}
+	if a != -1 && a != rank {
+		return fmt.Errorf("argument %s=%d: only the last (channel) axis is supported (-1 or %d)", key, a, rank)
+	}
+	return nil
+}
+
+func (b *builder) reshape(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	ts, ok := c["target_shape"].([]any)
+	if !ok || len(ts) == 0 {
+		return nil, fmt.Errorf("argument target_shape must be a non-empty list, got %s", compactJSON(c["target_shape"]))
+	}
+	n := ir.NumElements(in.Shape)
+	shape := make([]int, len(ts))
+	unknown := -1
+	known := 1
+	for i, v := range ts {
+		f, ok := v.(float64)
+		if !ok || f != math.Trunc(f) || f == 0 || f < -1 || f > 1<<24 {
+			return nil, fmt.Errorf("target_shape %s: entries must be positive integers or one -1", compactJSON(ts))
+		}
+		if f == -1 {
+			if unknown >= 0 {
+				return nil, fmt.Errorf("target_shape %s: at most one -1", compactJSON(ts))
+			}
+			unknown = i
+			continue
+		}
+		shape[i] = int(f)
+		known *= int(f)
+	}
+	if unknown >= 0 {
+		if known == 0 || n%known != 0 {
+			return nil, fmt.Errorf("target_shape %s does not fit %d elements", compactJSON(ts), n)
+		}
+		shape[unknown] = n / known
+	} else if known != n {
+		return nil, fmt.Errorf("target_shape %s has %d elements, the input %s has %d", compactJSON(ts), known, shapeStr(in.Shape), n)
+	}
+	return b.add(l.name, l.class, ir.OpReshape, []*ir.Tensor{in}, shape, passQuant(in.Quant), nil), nil
+}
+
+// weights returns the saved arrays of l named want (in that order), checking
+// their shapes; nil slices in architecture-only mode.
+func (b *builder) weights(l *layer, want []string, shapes [][]int) ([][]float32, error) {
+	out := make([][]float32, len(want))
+	if b.w == nil {
+		return out, nil
+	}
+	arrays, err := b.w.layer(l)
+	if err != nil {
+		return nil, fmt.Errorf("reading weights from %s: %w", b.w.file(), err)
+	}
+	if len(arrays) == 0 {
+		return nil, fmt.Errorf("no weights saved for this layer in %s (want %s); is this the weights file of this model?", b.w.file(), strings.Join(want, ", "))
+	}
+	named := arrays[0].name != ""
+	var found []string
+	for _, a := range arrays {
+		found = append(found, a.base())
+	}
+	for i, w := range want {
+		var a *array
+		if named {
+			for j := range arrays {
+				if arrays[j].base() == w {
+					a = &arrays[j]
+					break
+				}
+			}
+			if a == nil {
+				return nil, fmt.Errorf("weight %q is missing in %s (found %s)", w, b.w.file(), strings.Join(found, ", "))
+			}
+		} else {
+			if i >= len(arrays) {
+				return nil, fmt.Errorf("%s holds %d weights for this layer, want %d (%s)", b.w.file(), len(arrays), len(want), strings.Join(want, ", "))
+			}
+			a = &arrays[i]
+		}
+		if !slices.Equal(a.shape, shapes[i]) {
+			return nil, fmt.Errorf("weight %q has shape %s in %s, the layer config implies %s", w, shapeStr(a.shape), b.w.file(), shapeStr(shapes[i]))
+		}
+		if len(a.data) != ir.NumElements(shapes[i]) {
+			return nil, fmt.Errorf("weight %q has %d values for shape %s", w, len(a.data), shapeStr(shapes[i]))
+		}
+		out[i] = a.data
+	}
+	return out, nil
+}
+
+// layerQuantizers returns the input, kernel and bias quantizers of a weight layer.
+func layerQuantizers(class string, c cfg) (in, kernel, bias *ir.Quantizer, err error) {
+	parse := func(key string) (*ir.Quantizer, error) {
+		q, err := quant.Parse(c[key])
+		if err != nil {
+			return nil, fmt.Errorf("argument %s: %w", key, err)
+		}
+		if err := checkEvaluable(q); err != nil {
+			return nil, fmt.Errorf("argument %s: %w", key, err)
+		}
+		return q, nil
+	}
+	kkey := "kernel_quantizer"
+	if strings.Contains(class, "Depthwise") {
+		kkey = "depthwise_quantizer"
+	}
+	switch {
+	case strings.HasPrefix(class, "Quant"): // Larq
+		if in, err = parse("input_quantizer"); err != nil {
+			return
+		}
+		kernel, err = parse(kkey)
+	case strings.HasPrefix(class, "Q"): // QKeras
+		if c.has("mask") {
+			return nil, nil, nil, fmt.Errorf("argument mask is not supported; apply the mask to the kernel and remove it")
+		}
+		if kernel, err = parse(kkey); err != nil {
+			return
+		}
+		kernel = quant.ForKernel(kernel)
+		bias, err = parse("bias_quantizer")
+	}
+	return
+}
+
+// quantizeKernel applies the kernel quantizer to the latent weights and
+// picks the storage type; view is the (rows, output channels) shape used to
+// decide per-channel scales.
+func quantizeKernel(q *ir.Quantizer, w *ir.Weights, view []int) (ir.Quant, error) {
+	if q == nil {
+		return ir.Float(), nil
+	}
+	if w.Data == nil {
+		return ir.Quant{DType: ir.Float().DType, Quantizer: q}, nil
+	}
+	v, err := quant.Apply(q, w.Data, w.Shape)
+	if err != nil {
+		return ir.Quant{}, fmt.Errorf("kernel quantizer: %w", err)
+	}
+	w.Data = v
+	return quant.KernelQuant(q, v, view), nil
+}
+
+// finish adds the node, then the QKeras quantizer activation if any.
+func (b *builder) finish(l *layer, op ir.Op, ins []*ir.Tensor, shape []int, attrs any, actQ *ir.Quantizer) (*ir.Tensor, error) {
+	t := b.add(l.name, l.class, op, ins, shape, ir.Float(), attrs)
+	if actQ != nil {
+		return b.quantizeNode(l.name+"/activation", l.class, t, actQ, "activation")
+	}
+	return t, nil
+}
+
+func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) != 1 {
+		return nil, fmt.Errorf("input has shape %s (rank %d with the batch); %s needs a rank-2 input [batch, features]: add a Flatten before it", shapeStr(in.Shape), len(in.Shape)+1, l.class)
+	}
+	units, err := c.integer("units", 0)
+	if err != nil || units < 1 {
+		return nil, fmt.Errorf("argument units must be a positive integer, got %s", compactJSON(c["units"]))
+	}
+	useBias, err := c.boolean("use_bias", true)
+	if err != nil {
+		return nil, err
+	}
+	inQ, kQ, bQ, err := layerQuantizers(l.class, c)
+	if err != nil {
+		return nil, err
+	}
+	fn, actQ, err := activation(c["activation"])
+	if err != nil {
+		return nil, err
+	}
+	x := in
+	if inQ != nil {
+		if x, err = b.quantizeNode(l.name+"/input_quantizer", l.class, in, inQ, "input_quantizer"); err != nil {
+			return nil, err
+		}
+	}
+	kshape := []int{in.Shape[0], units}
+	want, shapes := []string{"kernel"}, [][]int{kshape}
+	if useBias {
+		want, shapes = append(want, "bias"), append(shapes, []int{units})
+	}
+	ws, err := b.weights(l, want, shapes)
+	if err != nil {
+		return nil, err
+	}
+	a := &ir.DenseAttrs{Units: units, InputQuantizer: inQ, Kernel: ir.Weights{Shape: kshape, Data: ws[0]}, Activation: fn}
+	if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, kshape); err != nil {
+		return nil, err
+	}
+	if useBias {
+		if a.Bias, err = biasWeights(bQ, ws[1], units); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish(l, ir.OpDense, []*ir.Tensor{x}, []int{units}, a, actQ)
+}
+
+func biasWeights(q *ir.Quantizer, data []float32, n int) (*ir.Weights, error) {
+	w := &ir.Weights{Shape: []int{n}, Data: data}
+	if q != nil && data != nil {
+		v, err := quant.Apply(q, data, w.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("bias quantizer: %w", err)
+		}
+		w.Data = v
+	}
+	return w, nil
+}
+
+// outSize is TF's output size along one spatial axis.
+func outSize(in, k, stride, dil int, padding string) int {
+	if padding == "same" {
+		return (in + stride - 1) / stride
+	}
+	eff := (k-1)*dil + 1
+	if in < eff {
+		return 0
+	}
+	return (in-eff)/stride + 1
+}
+
+func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) != 3 {
+		return nil, fmt.Errorf("input has shape %s; %s needs a rank-4 input [batch, height, width, channels]", shapeStr(in.Shape), l.class)
+	}
+	depthwise := strings.Contains(l.class, "Depthwise")
+	transpose := l.class == "QConv2DTranspose"
+	larq := strings.HasPrefix(l.class, "Quant")
+	k, err := c.pair("kernel_size", [2]int{0, 0})
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.pair("strides", [2]int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.pair("dilation_rate", [2]int{1, 1})
+	if err != nil {
+		return nil, err
+	}
+	padding, err := c.str("padding", "valid")
+	if err != nil {
+		return nil, err
+	}
+	padding = strings.ToLower(padding)
+	if padding != "valid" && padding != "same" {
+		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
+	}
+	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
+		return nil, fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
+	}
+	if g, err := c.integer("groups", 1); err != nil || g != 1 {
+		return nil, fmt.Errorf("argument groups=%s is not supported; use groups=1", compactJSON(c["groups"]))
+	}
+	useBias, err := c.boolean("use_bias", true)
+	if err != nil {
+		return nil, err
+	}
+	padValue := 0.0
+	if larq {
+		if padValue, err = c.float("pad_values", 0); err != nil {
+			return nil, err
+		}
+	}
+	inQ, kQ, bQ, err := layerQuantizers(l.class, c)
+	if err != nil {
+		return nil, err
+	}
+	fn, actQ, err := activation(c["activation"])
+	if err != nil {
+		return nil, err
+	}
+	H, W, C := in.Shape[0], in.Shape[1], in.Shape[2]
+	a := &ir.ConvAttrs{KernelH: k[0], KernelW: k[1], StrideH: s[0], StrideW: s[1], DilationH: d[0], DilationW: d[1],
+		Padding: padding, PadValue: float32(padValue), InputQuantizer: inQ, Activation: fn}
+	var kshape, view []int
+	var outC, oh, ow int
+	op := ir.OpConv2D
+	switch {
+	case transpose:
+		if padding != "valid" || s != [2]int{1, 1} {
+			return nil, fmt.Errorf("QConv2DTranspose needs padding='valid' and strides=(1, 1) (got padding=%q, strides=%v); change the layer or use an up-sampling + QConv2D", padding, s)
+		}
+		if d != [2]int{1, 1} {
+			return nil, fmt.Errorf("QConv2DTranspose with dilation_rate %v is not supported; use dilation_rate=(1, 1)", d)
+		}
+		if outC, err = c.integer("filters", 0); err != nil || outC < 1 {
+			return nil, fmt.Errorf("argument filters must be a positive integer, got %s", compactJSON(c["filters"]))
+		}
+		a.Filters = outC
+		kshape = []int{k[0], k[1], outC, C}
+		view = kshape
+		oh, ow = H+k[0]-1, W+k[1]-1
+		op = ir.OpConv2DTranspose
+	case depthwise:
+		mult, err := c.integer("depth_multiplier", 1)
+		if err != nil || mult < 1 {
+			return nil, fmt.Errorf("argument depth_multiplier must be a positive integer, got %s", compactJSON(c["depth_multiplier"]))
+		}
+		a.DepthMultiplier = mult
+		outC = C * mult
+		kshape = []int{k[0], k[1], C, mult}
+		view = []int{k[0] * k[1], outC}
+		oh, ow = outSize(H, k[0], s[0], d[0], padding), outSize(W, k[1], s[1], d[1], padding)
+		op = ir.OpDepthwiseConv
+	default:
+		if outC, err = c.integer("filters", 0); err != nil || outC < 1 {
+			return nil, fmt.Errorf("argument filters must be a positive integer, got %s", compactJSON(c["filters"]))
+		}
+		a.Filters = outC
+		kshape = []int{k[0], k[1], C, outC}
+		view = kshape
+		oh, ow = outSize(H, k[0], s[0], d[0], padding), outSize(W, k[1], s[1], d[1], padding)
+	}
+	if oh < 1 || ow < 1 {
+		return nil, fmt.Errorf("input %s is smaller than the kernel %v (dilation %v) with padding=%q", shapeStr(in.Shape), k, d, padding)
+	}
+	kname := "kernel"
+	if depthwise {
+		kname = "depthwise_kernel"
+	}
+	want, shapes := []string{kname}, [][]int{kshape}
+	if useBias {
+		want, shapes = append(want, "bias"), append(shapes, []int{outC})
+	}
+	ws, err := b.weights(l, want, shapes)
+	if err != nil {
+		return nil, err
+	}
+	x := in
+	if inQ != nil {
+		if x, err = b.quantizeNode(l.name+"/input_quantizer", l.class, in, inQ, "input_quantizer"); err != nil {
+			return nil, err
+		}
+	}
+	a.Kernel = ir.Weights{Shape: kshape, Data: ws[0]}
+	if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, view); err != nil {
+		return nil, err
+	}
+	if transpose && len(a.KernelQuant.Scale) > 1 {
+		// Per-channel scales of a transposed kernel are per input channel: store as float.
+		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
+	}
+	if useBias {
+		if a.Bias, err = biasWeights(bQ, ws[1], outC); err != nil {
+			return nil, err
+		}
+	}
+	padded := (oh-1)*s[0]+(k[0]-1)*d[0]+1 > H || (ow-1)*s[1]+(k[1]-1)*d[1]+1 > W
+	if larq && padding == "same" && padded && padValue == 0 && quant.IsSign(inQ) {
+		b.note("%s: layer %q (%s): binary convolution with padding=\"same\" and pad_values=0 is computed exactly with zero padding; pad_values=1.0 (or -1.0) pads with ±1 and lets the all-binary kernel run faster", b.file, l.name, l.class)
+	}
+	return b.finish(l, op, []*ir.Tensor{x}, []int{oh, ow, outC}, a, actQ)
+}
+
+func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) == 0 {
+		return nil, fmt.Errorf("input has no channel axis")
+	}
+	if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+		return nil, err
+	}
+	eps, err := c.float("epsilon", 1e-3)
+	if err != nil {
+		return nil, err
+	}
+	center, err := c.boolean("center", true)
+	if err != nil {
+		return nil, err
+	}
+	scale, err := c.boolean("scale", true)
+	if err != nil {
+		return nil, err
+	}
+	if r, _ := c.boolean("renorm", false); r {
+		return nil, fmt.Errorf("argument renorm=True is not supported")
+	}
+	C := in.Shape[len(in.Shape)-1]
+	var want []string
+	if scale {
+		want = append(want, "gamma")
+	}
+	if center {
+		want = append(want, "beta")
+	}
+	want = append(want, "moving_mean", "moving_variance")
+	shapes := make([][]int, len(want))
+	for i := range shapes {
+		shapes[i] = []int{C}
+	}
+	ws, err := b.weights(l, want, shapes)
+	if err != nil {
+		return nil, err
+	}
+	get := func(name string) []float32 {
+		for i, w := range want {
+			if w == name {
+				return ws[i]
+			}
+		}
+		return nil
+	}
+	a := &ir.BatchNormAttrs{Mean: get("moving_mean"), Variance: get("moving_variance"), Epsilon: float32(eps),
+		Fused: len(in.Shape) == 3 && l.class == "BatchNormalization"}
+	a.Gamma, a.Beta = get("gamma"), get("beta")
+	if b.w != nil {
+		if !scale {
+			a.Gamma = fill(C, 1)
+		}
+		if !center {
+			a.Beta = fill(C, 0)
+		}
+	}
+	if l.class == "QBatchNormalization" {
+		if err := qbnParams(c, a, scale, center, b.w != nil); err != nil {
+			return nil, err
+		}
+	}
+	return b.add(l.name, l.class, ir.OpBatchNorm, []*ir.Tensor{in}, slices.Clone(in.Shape), ir.Float(), a), nil
+}
+
+// qbnDefaults are QBatchNormalization's constructor defaults, used when the
+// config lacks the key (a null value means "no quantizer").
+var qbnDefaults = map[string]string{
+	"gamma_quantizer":    "quantized_relu_po2(6, 2048)",
+	"beta_quantizer":     "quantized_po2(5)",
+	"mean_quantizer":     "quantized_po2(5)",
+	"variance_quantizer": "quantized_relu_po2(6, quadratic_approximation=True)",
+}
+
+func qbnParams(c cfg, a *ir.BatchNormAttrs, scale, center, haveWeights bool) error {
+	if c.has("inverse_quantizer") {
+		return fmt.Errorf("argument inverse_quantizer is not supported; set it to None")
+	}
+	keys := []string{"gamma_quantizer", "beta_quantizer", "mean_quantizer", "variance_quantizer"}
+	params := []*[]float32{&a.Gamma, &a.Beta, &a.Mean, &a.Variance}
+	use := []bool{scale, center, true, true}
+	for i, k := range keys {
+		v, present := c[k]
+		if !present {
+			v = qbnDefaults[k]
+		}
+		q, err := quant.Parse(v)
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", k, err)
+		}
+		if q == nil || !use[i] || !haveWeights {
+			continue
+		}
+		out, err := quant.Apply(q, *params[i], []int{len(*params[i])})
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", k, err)
+		}
+		*params[i] = out
+	}
+	return nil
+}
+
+func fill(n int, v float32) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func (b *builder) pool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) != 3 {
+		return nil, fmt.Errorf("input has shape %s; %s needs a rank-4 input", shapeStr(in.Shape), l.class)
+	}
+	p, err := c.pair("pool_size", [2]int{2, 2})
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.pair("strides", p)
+	if err != nil {
+		return nil, err
+	}
+	padding, err := c.str("padding", "valid")
+	if err != nil {
+		return nil, err
+	}
+	padding = strings.ToLower(padding)
+	if padding != "valid" && padding != "same" {
+		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
+	}
+	oh, ow := outSize(in.Shape[0], p[0], s[0], 1, padding), outSize(in.Shape[1], p[1], s[1], 1, padding)
+	if oh < 1 || ow < 1 {
+		return nil, fmt.Errorf("input %s is smaller than pool_size %v with padding=%q", shapeStr(in.Shape), p, padding)
+	}
+	a := &ir.PoolAttrs{PoolH: p[0], PoolW: p[1], StrideH: s[0], StrideW: s[1], Padding: padding}
+	op, q := ir.OpMaxPool, passQuant(in.Quant)
+	if strings.HasPrefix(l.class, "Av") {
+		op, q = ir.OpAvgPool, ir.Float()
+	}
+	return b.add(l.name, l.class, op, []*ir.Tensor{in}, []int{oh, ow, in.Shape[2]}, q, a), nil
+}
+
+func (b *builder) concat(l *layer, c cfg, ins []*ir.Tensor) (*ir.Tensor, error) {
+	if len(ins) < 2 {
+		return nil, fmt.Errorf("Concatenate needs at least two inputs, got %d", len(ins))
+	}
+	rank := len(ins[0].Shape)
+	if err := lastAxis(c, "axis", rank); err != nil {
+		return nil, err
+	}
+	shape := slices.Clone(ins[0].Shape)
+	shape[rank-1] = 0
+	q := ins[0].Quant
+	for _, t := range ins {
+		if len(t.Shape) != rank || !slices.Equal(t.Shape[:rank-1], ins[0].Shape[:rank-1]) {
+			return nil, fmt.Errorf("inputs %s and %s differ in more than the last axis", shapeStr(ins[0].Shape), shapeStr(t.Shape))
+		}
+		shape[rank-1] += t.Shape[rank-1]
+		if !sameQuant(q, t.Quant) {
+			q = ir.Float()
+		}
+	}
+	return b.add(l.name, l.class, ir.OpConcat, ins, shape, passQuant(q), &ir.ConcatAttrs{Axis: rank - 1}), nil
+}
+
+// Params returns the number of saved parameters a node holds (kernel, bias,
+// batch-norm gamma/beta/mean/variance), as Keras's count_params counts them.
+func Params(n *ir.Node) int {
+	switch a := n.Attrs.(type) {
+	case *ir.DenseAttrs:
+		p := ir.NumElements(a.Kernel.Shape)
+		if a.Bias != nil {
+			p += ir.NumElements(a.Bias.Shape)
+		}
+		return p
+	case *ir.ConvAttrs:
+		p := ir.NumElements(a.Kernel.Shape)
+		if a.Bias != nil {
+			p += ir.NumElements(a.Bias.Shape)
+		}
+		return p
+	case *ir.BatchNormAttrs:
+		if len(n.Outputs) == 1 && len(n.Outputs[0].Shape) > 0 {
+			return 4 * n.Outputs[0].Shape[len(n.Outputs[0].Shape)-1]
+		}
+	}
+	return 0
+}

@@ -1,0 +1,238 @@
+// Package keras imports trained Keras models that use QKeras and Larq
+// layers into dqnn's IR (package ir), with Keras's inference semantics:
+// kernel quantizers are applied to the saved latent weights at import,
+// activation quantizers become OpQuantize nodes, and every tensor's storage
+// type is filled in.
+//
+// Containers: Keras 2 model.save .h5 (model_config + /model_weights),
+// architecture .json + save_weights .h5 (hls4ml style), Keras 3 legacy .h5
+// and Keras 3 .keras zips. Larq/TF SavedModel directories are refused with
+// a message saying how to convert them.
+package keras
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dqnn/dqnn/internal/hdf5"
+	"github.com/dqnn/dqnn/ir"
+)
+
+// Options tunes Load.
+type Options struct {
+	// Weights is the weights file of a .json model. "" means the sibling
+	// <stem>_weights.h5, then <stem>.h5.
+	Weights string
+}
+
+// Load imports the model at path (.h5, .hdf5, .keras, or .json plus a
+// weights file) into an ir.Graph. It fails when the weights are missing.
+func Load(path string, opt Options) (*ir.Graph, error) { return load(path, opt, false) }
+
+// LoadArchitecture imports a model like Load but accepts an architecture
+// without weights (e.g. a .json alone): kernels then have no values
+// (Weights.Data == nil) and Graph.Notes says so. Such a graph can be
+// inspected, not run or compiled.
+func LoadArchitecture(path string, opt Options) (*ir.Graph, error) { return load(path, opt, true) }
+
+var (
+	hdf5Magic = []byte("\x89HDF\r\n\x1a\n")
+	zipMagic  = []byte("PK\x03\x04")
+)
+
+func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, dirError(path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var g *ir.Graph
+	switch {
+	case bytes.HasPrefix(data, hdf5Magic):
+		g, err = loadH5(path, data, archOK)
+	case bytes.HasPrefix(data, zipMagic):
+		g, err = loadZip(path, data)
+	case looksJSON(data):
+		g, err = loadJSON(path, data, opt, archOK)
+	default:
+		if filepath.Base(path) == "saved_model.pb" || filepath.Base(path) == "keras_metadata.pb" {
+			return nil, dirError(filepath.Dir(path))
+		}
+		return nil, fmt.Errorf("%s: not a Keras model file (want a .h5/.hdf5 HDF5 file, a .keras zip or a .json architecture)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.Name == "" {
+		g.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return g, nil
+}
+
+func dirError(path string) error {
+	for _, f := range []string{"keras_metadata.pb", "saved_model.pb"} {
+		if _, err := os.Stat(filepath.Join(path, f)); err == nil {
+			return fmt.Errorf("%s: TensorFlow SavedModel directories (Larq/Keras 2 model.save without .h5) are not supported: their weights are in a TensorFlow checkpoint. Load the model in Python (tf.keras.models.load_model with the larq/qkeras custom objects) and re-save it with model.save(\"model.h5\") or model.save(\"model.keras\")", path)
+		}
+	}
+	return fmt.Errorf("%s is a directory, not a model file", path)
+}
+
+func looksJSON(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '"')
+}
+
+func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
+	f, err := hdf5.OpenBytes(path, data)
+	if err != nil {
+		return nil, err
+	}
+	root := f.Root()
+	a, ok := root.Attr("model_config")
+	if !ok {
+		if _, has := root.Attr("layer_names"); has {
+			return nil, fmt.Errorf("%s holds weights only (save_weights): import the architecture .json and pass this file as its weights (--weights %s)", path, path)
+		}
+		return nil, fmt.Errorf("%s: HDF5 file without a model_config attribute: not a Keras model.save file", path)
+	}
+	cfgText, err := a.String()
+	if err != nil {
+		return nil, fmt.Errorf("%s: attribute model_config: %w", path, err)
+	}
+	m, err := parseModelJSON([]byte(cfgText))
+	if err != nil {
+		return nil, fmt.Errorf("%s: model_config: %w", path, err)
+	}
+	var w weightSource
+	switch {
+	case root.IsGroup("model_weights"):
+		g, err := root.Group("model_weights")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if w, err = newH5Weights(path, g); err != nil {
+			return nil, err
+		}
+	case archOK:
+	default:
+		return nil, fmt.Errorf("%s: the file has a model_config but no /model_weights group (saved with include_optimizer only?); re-save with model.save", path)
+	}
+	g, err := build(path, m, w)
+	if err != nil {
+		return nil, err
+	}
+	g.Source = path
+	if w == nil {
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights found", path))
+	}
+	return g, nil
+}
+
+func loadZip(path string, data []byte) (*ir.Graph, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a valid .keras zip: %w", path, err)
+	}
+	read := func(name string) ([]byte, error) {
+		f, err := zr.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, 1<<31))
+	}
+	cfgData, err := read("config.json")
+	if err != nil {
+		return nil, fmt.Errorf("%s: .keras archive has no config.json: %w", path, err)
+	}
+	m, err := parseModelJSON(cfgData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config.json: %w", path, err)
+	}
+	wData, err := read("model.weights.h5")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, e2 := read("model.weights.npz"); e2 == nil {
+				return nil, fmt.Errorf("%s: weights are stored as model.weights.npz; re-save with the default HDF5 weights format", path)
+			}
+		}
+		return nil, fmt.Errorf("%s: .keras archive has no model.weights.h5: %w", path, err)
+	}
+	wf, err := hdf5.OpenBytes(path+"/model.weights.h5", wData)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newZipWeights(path+"/model.weights.h5", wf, m)
+	if err != nil {
+		return nil, err
+	}
+	g, err := build(path, m, w)
+	if err != nil {
+		return nil, err
+	}
+	g.Source = path
+	return g, nil
+}
+
+func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
+	m, err := parseModelJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	wpath := opt.Weights
+	if wpath == "" {
+		stem := strings.TrimSuffix(path, filepath.Ext(path))
+		for _, c := range []string{stem + "_weights.h5", stem + ".h5"} {
+			if _, err := os.Stat(c); err == nil {
+				wpath = c
+				break
+			}
+		}
+	}
+	if wpath == "" {
+		if !archOK {
+			stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			return nil, fmt.Errorf("%s: no weights file: looked for %s_weights.h5 and %s.h5 next to it; pass the weights file explicitly (--weights FILE)", path, stem, stem)
+		}
+		g, err := build(path, m, nil)
+		if err != nil {
+			return nil, err
+		}
+		g.Source = path
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))))
+		return g, nil
+	}
+	f, err := hdf5.Open(wpath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: weights: %w", path, err)
+	}
+	root := f.Root()
+	if root.IsGroup("model_weights") {
+		if root, err = root.Group("model_weights"); err != nil {
+			return nil, fmt.Errorf("%s: %w", wpath, err)
+		}
+	}
+	w, err := newH5Weights(wpath, root)
+	if err != nil {
+		return nil, err
+	}
+	g, err := build(path, m, w)
+	if err != nil {
+		return nil, err
+	}
+	g.Source = path + " + " + wpath
+	return g, nil
+}

@@ -1,0 +1,488 @@
+// Package interp is dqnn's reference interpreter: it runs an imported
+// ir.Graph with Keras's inference semantics in float32 and is the oracle the
+// generated C is validated against. It deliberately shares no code with the
+// C templates or the kernel generator.
+//
+// Numerics (see the team's numerics conventions): every operation rounds to
+// float32; dot products sum in the canonical order (ascending ky, kx, input
+// channel; dense: ascending input index) from 0 and add the bias after the
+// sum; zero padding contributes nothing, Larq pad_values pads with the value
+// after input quantization; batch normalization uses TF's fused (rank 4) or
+// non-fused (rank 2) formula; quantizers are evaluated by package quant.
+//
+// Larq input quantizers and QKeras quantizer activations are OpQuantize
+// nodes in an imported graph; DenseAttrs/ConvAttrs.InputQuantizer only
+// records them and is not applied again here.
+package interp
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/quant"
+)
+
+// Run evaluates g on one sample: inputs[i] holds the row-major values of
+// g.Inputs[i]. It returns the values of g.Outputs in order.
+func Run(g *ir.Graph, inputs [][]float32) ([][]float32, error) {
+	vals, err := run(g, inputs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(g.Outputs))
+	for i, t := range g.Outputs {
+		out[i] = vals[t]
+	}
+	return out, nil
+}
+
+// RunTrace evaluates g like Run and returns every tensor's values (inputs
+// included) by tensor name.
+func RunTrace(g *ir.Graph, inputs [][]float32) (map[string][]float32, error) {
+	vals, err := run(g, inputs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]float32, len(vals))
+	for t, v := range vals {
+		out[t.Name] = v
+	}
+	return out, nil
+}
+
+func run(g *ir.Graph, inputs [][]float32) (map[*ir.Tensor][]float32, error) {
+	if len(inputs) != len(g.Inputs) {
+		return nil, fmt.Errorf("model %s: %d inputs given, the model has %d", g.Name, len(inputs), len(g.Inputs))
+	}
+	vals := map[*ir.Tensor][]float32{}
+	for i, t := range g.Inputs {
+		if n := ir.NumElements(t.Shape); len(inputs[i]) != n {
+			return nil, fmt.Errorf("model %s: input %q has %d values, want %d for shape %v", g.Name, t.Name, len(inputs[i]), n, t.Shape)
+		}
+		vals[t] = inputs[i]
+	}
+	for _, n := range g.Nodes {
+		ins := make([][]float32, len(n.Inputs))
+		for i, t := range n.Inputs {
+			v, ok := vals[t]
+			if !ok {
+				return nil, fmt.Errorf("node %q: input %q is not computed yet (graph not topologically sorted?)", n.Name, t.Name)
+			}
+			ins[i] = v
+		}
+		if len(n.Outputs) != 1 {
+			return nil, fmt.Errorf("node %q: %d outputs; every op has exactly one", n.Name, len(n.Outputs))
+		}
+		out, err := eval(n, ins)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s %s): %w", n.Name, n.Class, n.Op, err)
+		}
+		if want := ir.NumElements(n.Outputs[0].Shape); len(out) != want {
+			return nil, fmt.Errorf("node %q: computed %d values for output shape %v", n.Name, len(out), n.Outputs[0].Shape)
+		}
+		vals[n.Outputs[0]] = out
+	}
+	return vals, nil
+}
+
+func eval(n *ir.Node, ins [][]float32) ([]float32, error) {
+	in0 := n.Inputs[0]
+	out0 := n.Outputs[0]
+	switch n.Op {
+	case ir.OpQuantize:
+		a, ok := n.Attrs.(*ir.QuantizeAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		return quant.Apply(a.Quantizer, ins[0], in0.Shape)
+	case ir.OpDense:
+		a, ok := n.Attrs.(*ir.DenseAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		y, err := dense(a, ins[0], in0.Shape)
+		if err != nil {
+			return nil, err
+		}
+		return activate(a.Activation, y, out0.Shape)
+	case ir.OpConv2D, ir.OpDepthwiseConv, ir.OpConv2DTranspose:
+		a, ok := n.Attrs.(*ir.ConvAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		y, err := conv(n.Op, a, ins[0], in0.Shape, out0.Shape)
+		if err != nil {
+			return nil, err
+		}
+		return activate(a.Activation, y, out0.Shape)
+	case ir.OpBatchNorm:
+		a, ok := n.Attrs.(*ir.BatchNormAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		return batchNorm(a, ins[0], in0.Shape)
+	case ir.OpMaxPool, ir.OpAvgPool:
+		a, ok := n.Attrs.(*ir.PoolAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		return pool(n.Op == ir.OpMaxPool, a, ins[0], in0.Shape, out0.Shape)
+	case ir.OpActivation:
+		a, ok := n.Attrs.(*ir.ActivationAttrs)
+		if !ok {
+			return nil, attrsErr(n)
+		}
+		return activate(a.Function, ins[0], out0.Shape)
+	case ir.OpReshape:
+		return append([]float32(nil), ins[0]...), nil
+	case ir.OpConcat:
+		return concat(n, ins)
+	case ir.OpAdd:
+		out := append([]float32(nil), ins[0]...)
+		for k, v := range ins[1:] {
+			if len(v) != len(out) {
+				return nil, fmt.Errorf("input %d has %d values, input 0 has %d", k+1, len(v), len(out))
+			}
+			for i := range out {
+				out[i] = float32(out[i] + v[i])
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("op %q is not supported by the reference interpreter", n.Op)
+}
+
+func attrsErr(n *ir.Node) error {
+	return fmt.Errorf("attributes have type %T, not the one op %q needs", n.Attrs, n.Op)
+}
+
+func needWeights(name string, data []float32, n int) error {
+	if data == nil {
+		return fmt.Errorf("%s has no values (architecture-only import?); load the model with its weights", name)
+	}
+	if len(data) != n {
+		return fmt.Errorf("%s has %d values, want %d", name, len(data), n)
+	}
+	return nil
+}
+
+func dense(a *ir.DenseAttrs, x []float32, inShape []int) ([]float32, error) {
+	nin := len(x)
+	u := a.Units
+	if err := needWeights("kernel", a.Kernel.Data, nin*u); err != nil {
+		return nil, err
+	}
+	if a.Bias != nil {
+		if err := needWeights("bias", a.Bias.Data, u); err != nil {
+			return nil, err
+		}
+	}
+	w := a.Kernel.Data
+	out := make([]float32, u)
+	for o := 0; o < u; o++ {
+		var acc float32
+		for i := 0; i < nin; i++ {
+			acc = float32(acc + float32(x[i]*w[i*u+o]))
+		}
+		if a.Bias != nil {
+			acc = float32(acc + a.Bias.Data[o])
+		}
+		out[o] = acc
+	}
+	return out, nil
+}
+
+// padBefore is TF's SAME split: total = max((out-1)·s + (k-1)·d + 1 - in, 0), before = total/2.
+func padBefore(padding string, in, out, k, s, d int) int {
+	if padding != "same" {
+		return 0
+	}
+	total := (out-1)*s + (k-1)*d + 1 - in
+	if total < 0 {
+		return 0
+	}
+	return total / 2
+}
+
+func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]float32, error) {
+	if len(inShape) != 3 || len(outShape) != 3 {
+		return nil, fmt.Errorf("needs rank-3 (HWC) input and output shapes, got %v and %v", inShape, outShape)
+	}
+	H, W, C := inShape[0], inShape[1], inShape[2]
+	OH, OW, OC := outShape[0], outShape[1], outShape[2]
+	kh, kw := a.KernelH, a.KernelW
+	sh, sw, dh, dw := max(a.StrideH, 1), max(a.StrideW, 1), max(a.DilationH, 1), max(a.DilationW, 1)
+	if err := needWeights("kernel", a.Kernel.Data, ir.NumElements(a.Kernel.Shape)); err != nil {
+		return nil, err
+	}
+	if a.Bias != nil {
+		if err := needWeights("bias", a.Bias.Data, OC); err != nil {
+			return nil, err
+		}
+	}
+	w := a.Kernel.Data
+	out := make([]float32, OH*OW*OC)
+	bias := func(co int, acc float32) float32 {
+		if a.Bias != nil {
+			return float32(acc + a.Bias.Data[co])
+		}
+		return acc
+	}
+	switch op {
+	case ir.OpConv2D:
+		if ir.NumElements(a.Kernel.Shape) != kh*kw*C*OC {
+			return nil, fmt.Errorf("kernel shape %v does not match (%d,%d,%d,%d)", a.Kernel.Shape, kh, kw, C, OC)
+		}
+		pt, pl := padBefore(a.Padding, H, OH, kh, sh, dh), padBefore(a.Padding, W, OW, kw, sw, dw)
+		pv := a.PadValue
+		for oy := 0; oy < OH; oy++ {
+			for ox := 0; ox < OW; ox++ {
+				for co := 0; co < OC; co++ {
+					var acc float32
+					for ky := 0; ky < kh; ky++ {
+						iy := oy*sh + ky*dh - pt
+						for kx := 0; kx < kw; kx++ {
+							ix := ox*sw + kx*dw - pl
+							wb := ((ky*kw+kx)*C)*OC + co
+							if iy < 0 || iy >= H || ix < 0 || ix >= W {
+								if pv != 0 {
+									for ci := 0; ci < C; ci++ {
+										acc = float32(acc + float32(pv*w[wb+ci*OC]))
+									}
+								}
+								continue
+							}
+							xb := (iy*W + ix) * C
+							for ci := 0; ci < C; ci++ {
+								acc = float32(acc + float32(x[xb+ci]*w[wb+ci*OC]))
+							}
+						}
+					}
+					out[(oy*OW+ox)*OC+co] = bias(co, acc)
+				}
+			}
+		}
+	case ir.OpDepthwiseConv:
+		m := max(a.DepthMultiplier, 1)
+		if OC != C*m || ir.NumElements(a.Kernel.Shape) != kh*kw*C*m {
+			return nil, fmt.Errorf("kernel shape %v / output channels %d do not match input channels %d × multiplier %d", a.Kernel.Shape, OC, C, m)
+		}
+		pt, pl := padBefore(a.Padding, H, OH, kh, sh, dh), padBefore(a.Padding, W, OW, kw, sw, dw)
+		pv := a.PadValue
+		for oy := 0; oy < OH; oy++ {
+			for ox := 0; ox < OW; ox++ {
+				for co := 0; co < OC; co++ {
+					ci := co / m
+					var acc float32
+					for ky := 0; ky < kh; ky++ {
+						iy := oy*sh + ky*dh - pt
+						for kx := 0; kx < kw; kx++ {
+							ix := ox*sw + kx*dw - pl
+							wv := w[(ky*kw+kx)*OC+co]
+							if iy < 0 || iy >= H || ix < 0 || ix >= W {
+								if pv != 0 {
+									acc = float32(acc + float32(pv*wv))
+								}
+								continue
+							}
+							acc = float32(acc + float32(x[(iy*W+ix)*C+ci]*wv))
+						}
+					}
+					out[(oy*OW+ox)*OC+co] = bias(co, acc)
+				}
+			}
+		}
+	case ir.OpConv2DTranspose:
+		// Stride 1, valid: out[oy][ox][co] = Σ_{ky,kx,ci} x[oy-ky][ox-kx][ci] · W[ky][kx][co][ci].
+		if sh != 1 || sw != 1 || dh != 1 || dw != 1 || a.Padding != "valid" {
+			return nil, fmt.Errorf("transposed convolution is supported with strides 1, dilation 1, padding valid only")
+		}
+		if ir.NumElements(a.Kernel.Shape) != kh*kw*OC*C {
+			return nil, fmt.Errorf("kernel shape %v does not match (%d,%d,%d,%d)", a.Kernel.Shape, kh, kw, OC, C)
+		}
+		for oy := 0; oy < OH; oy++ {
+			for ox := 0; ox < OW; ox++ {
+				for co := 0; co < OC; co++ {
+					var acc float32
+					for ky := 0; ky < kh; ky++ {
+						iy := oy - ky
+						if iy < 0 || iy >= H {
+							continue
+						}
+						for kx := 0; kx < kw; kx++ {
+							ix := ox - kx
+							if ix < 0 || ix >= W {
+								continue
+							}
+							xb := (iy*W + ix) * C
+							wb := ((ky*kw+kx)*OC + co) * C
+							for ci := 0; ci < C; ci++ {
+								acc = float32(acc + float32(x[xb+ci]*w[wb+ci]))
+							}
+						}
+					}
+					out[(oy*OW+ox)*OC+co] = bias(co, acc)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func batchNorm(a *ir.BatchNormAttrs, x []float32, shape []int) ([]float32, error) {
+	if len(shape) == 0 {
+		return nil, fmt.Errorf("input has no channel axis")
+	}
+	C := shape[len(shape)-1]
+	for name, p := range map[string][]float32{"gamma": a.Gamma, "beta": a.Beta, "moving_mean": a.Mean, "moving_variance": a.Variance} {
+		if err := needWeights(name, p, C); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]float32, len(x))
+	for c := 0; c < C; c++ {
+		inv := float32(1 / float32(math.Sqrt(float64(float32(a.Variance[c]+a.Epsilon)))))
+		if a.Fused {
+			sf := float32(inv * a.Gamma[c])
+			for i := c; i < len(x); i += C {
+				out[i] = float32(float32(float32(x[i]-a.Mean[c])*sf) + a.Beta[c])
+			}
+			continue
+		}
+		inv2 := float32(inv * a.Gamma[c])
+		off := float32(a.Beta[c] - float32(a.Mean[c]*inv2))
+		for i := c; i < len(x); i += C {
+			out[i] = float32(float32(x[i]*inv2) + off)
+		}
+	}
+	return out, nil
+}
+
+func pool(isMax bool, a *ir.PoolAttrs, x []float32, inShape, outShape []int) ([]float32, error) {
+	if len(inShape) != 3 || len(outShape) != 3 {
+		return nil, fmt.Errorf("needs rank-3 (HWC) shapes, got %v and %v", inShape, outShape)
+	}
+	H, W, C := inShape[0], inShape[1], inShape[2]
+	OH, OW := outShape[0], outShape[1]
+	sh, sw := max(a.StrideH, 1), max(a.StrideW, 1)
+	pt, pl := padBefore(a.Padding, H, OH, a.PoolH, sh, 1), padBefore(a.Padding, W, OW, a.PoolW, sw, 1)
+	out := make([]float32, OH*OW*C)
+	for oy := 0; oy < OH; oy++ {
+		for ox := 0; ox < OW; ox++ {
+			for c := 0; c < C; c++ {
+				var acc float32
+				n := 0
+				for ky := 0; ky < a.PoolH; ky++ {
+					iy := oy*sh + ky - pt
+					if iy < 0 || iy >= H {
+						continue
+					}
+					for kx := 0; kx < a.PoolW; kx++ {
+						ix := ox*sw + kx - pl
+						if ix < 0 || ix >= W {
+							continue
+						}
+						v := x[(iy*W+ix)*C+c]
+						switch {
+						case n == 0:
+							acc = v
+						case isMax:
+							if v > acc {
+								acc = v
+							}
+						default:
+							acc = float32(acc + v)
+						}
+						n++
+					}
+				}
+				if !isMax && n > 0 {
+					acc = float32(acc / float32(n))
+				}
+				out[(oy*OW+ox)*C+c] = acc
+			}
+		}
+	}
+	return out, nil
+}
+
+func activate(fn string, x []float32, shape []int) ([]float32, error) {
+	switch fn {
+	case "", "linear":
+		return x, nil
+	case "relu":
+		out := make([]float32, len(x))
+		for i, v := range x {
+			if v > 0 {
+				out[i] = v
+			}
+		}
+		return out, nil
+	case "tanh":
+		out := make([]float32, len(x))
+		for i, v := range x {
+			out[i] = float32(math.Tanh(float64(v)))
+		}
+		return out, nil
+	case "sigmoid":
+		out := make([]float32, len(x))
+		for i, v := range x {
+			e := float32(math.Exp(float64(-v)))
+			out[i] = float32(1 / float32(1+e))
+		}
+		return out, nil
+	case "softmax":
+		n := 1
+		if len(shape) > 0 {
+			n = shape[len(shape)-1]
+		}
+		out := make([]float32, len(x))
+		for r := 0; r+n <= len(x); r += n {
+			row := x[r : r+n]
+			m := row[0]
+			for _, v := range row[1:] {
+				if v > m {
+					m = v
+				}
+			}
+			var s float32
+			for i, v := range row {
+				e := float32(math.Exp(float64(float32(v - m))))
+				out[r+i] = e
+				s = float32(s + e)
+			}
+			for i := range row {
+				out[r+i] = float32(out[r+i] / s)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("activation %q is not supported", fn)
+}
+
+func concat(n *ir.Node, ins [][]float32) ([]float32, error) {
+	out := make([]float32, 0, ir.NumElements(n.Outputs[0].Shape))
+	rows := -1
+	widths := make([]int, len(ins))
+	for i, t := range n.Inputs {
+		if len(t.Shape) == 0 {
+			return nil, fmt.Errorf("input %q has no axis to concatenate", t.Name)
+		}
+		widths[i] = t.Shape[len(t.Shape)-1]
+		r := 0
+		if widths[i] > 0 {
+			r = len(ins[i]) / widths[i]
+		}
+		if rows >= 0 && r != rows {
+			return nil, fmt.Errorf("inputs differ in more than the last axis")
+		}
+		rows = r
+	}
+	for r := 0; r < rows; r++ {
+		for i, v := range ins {
+			out = append(out, v[r*widths[i]:(r+1)*widths[i]]...)
+		}
+	}
+	return out, nil
+}

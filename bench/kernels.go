@@ -1,0 +1,291 @@
+// Package bench measures generated code on emulated Cortex-M cores: the
+// executed instructions of every layer of a generated model, and of the
+// generated kernels on a fixed suite of shapes.
+//
+// Instruction counts come from QEMU (package target's counting plugin): they
+// are exact and repeatable, and a proxy for cycles, not cycles: on a
+// Cortex-M4 a load takes 2 cycles, SMLAD does 2 MACs in one instruction, a
+// Cortex-M7 dual-issues, and QEMU models no caches or wait states.
+package bench
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"text/template"
+	"time"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/dqnn/dqnn/gen/matrix"
+	"github.com/dqnn/dqnn/ir/dtype"
+	kernelsc "github.com/dqnn/dqnn/kernels_c"
+	"github.com/dqnn/dqnn/target"
+)
+
+// Shape is one benchmark shape.
+type Shape struct {
+	Name string
+	Op   matrix.Op
+	// Dense: InN -> OutN. Conv: InH x InW x InC -> OutC with a K x K kernel,
+	// stride 1, valid padding.
+	InN, OutN     int
+	InH, InW, InC int
+	OutC, K       int
+}
+
+// Shapes is the fixed suite: the shapes X-CUBE-AI and CMSIS-NN are usually
+// compared on (see /docs/bench.md for reference figures).
+var Shapes = []Shape{
+	{Name: "dense 576->64", Op: matrix.Dense, InN: 576, OutN: 64},
+	{Name: "conv 3x3 13x13x32->64 valid", Op: matrix.Conv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 3},
+	{Name: "pointwise 13x13x32->64", Op: matrix.PWConv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 1},
+}
+
+// Types are the (input, weights, output) combinations of the suite.
+var Types = [][3]dtype.DType{
+	{dtype.S1, dtype.S1, dtype.S1},
+	{dtype.S8, dtype.S8, dtype.S8},
+	{dtype.F32, dtype.F32, dtype.F32},
+	{dtype.F32, dtype.S1, dtype.F32},
+}
+
+// KernelResult is one kernel on one shape.
+type KernelResult struct {
+	Kernel       string  `json:"kernel"`
+	Shape        string  `json:"shape"`
+	MACs         uint64  `json:"macs"`
+	Instructions uint64  `json:"instructions"` // net of the empty marker pair
+	MACsPerInsn  float64 `json:"macs_per_instruction"`
+	CodeBytes    uint64  `json:"code_bytes"` // size of the kernel function
+}
+
+// KernelReport is the whole suite on one CPU.
+type KernelReport struct {
+	Target   string         `json:"target"`
+	Overhead uint64         `json:"marker_overhead_instructions"` // subtracted from every count
+	Results  []KernelResult `json:"results"`
+	Note     string         `json:"note"`
+	Elapsed  time.Duration  `json:"-"`
+}
+
+// ProxyNote is printed with every instruction count.
+const ProxyNote = "instruction counts are a proxy for cycles (QEMU counts executed instructions; real cores differ in cycles per instruction, dual issue, wait states and caches)"
+
+//go:embed kernels_bench.c.tmpl
+var suiteTemplate string
+
+type suiteCase struct {
+	Index                     int
+	Label, Kernel             string
+	Dense                     bool
+	InN, OutN                 int
+	InH, InW, InC, OutH, OutW int
+	OutC, K                   int
+	InElems, WElems           int
+	InKind, WKind             int
+	Channels                  int
+	InCType, WCType, OutCType string
+	macs                      uint64
+	shape                     string
+}
+
+type suiteData struct {
+	Cases                           []suiteCase
+	InWords, WWords, OutWords, MaxC int
+}
+
+func kind(t dtype.DType) int {
+	switch t {
+	case dtype.F32:
+		return 1
+	case dtype.S8:
+		return 2
+	}
+	return 3
+}
+
+// storageWords is how many 32-bit words n rows of c elements of t take.
+func storageWords(t dtype.DType, rows, c int) int { return (rows*t.RowBytes(c) + 3) / 4 }
+
+func buildSuite() (suiteData, []string, error) {
+	var d suiteData
+	var names []string
+	for _, sh := range Shapes {
+		for _, ty := range Types {
+			k, ok := matrix.Find(sh.Op, ty[0], ty[1], ty[2])
+			if !ok {
+				return d, nil, fmt.Errorf("bench: no kernel %s %s/%s/%s in gen/matrix", sh.Op, ty[0], ty[1], ty[2])
+			}
+			c := suiteCase{Index: len(d.Cases), Kernel: k.Name(), Label: k.Name() + ", " + sh.Name, shape: sh.Name,
+				InKind: kind(ty[0]), WKind: kind(ty[1]), InCType: ty[0].CType(), WCType: ty[1].CType(), OutCType: ty[2].CType()}
+			var inWords, wWords, outWords int
+			if sh.Op == matrix.Dense {
+				c.Dense, c.InN, c.OutN, c.Channels = true, sh.InN, sh.OutN, sh.OutN
+				c.InElems = ty[0].RowElems(sh.InN)
+				c.WElems = sh.OutN * ty[1].RowElems(sh.InN)
+				inWords, wWords, outWords = storageWords(ty[0], 1, sh.InN), storageWords(ty[1], sh.OutN, sh.InN), storageWords(ty[2], 1, sh.OutN)
+				c.macs = uint64(sh.InN * sh.OutN)
+			} else {
+				c.InH, c.InW, c.InC, c.OutC, c.K = sh.InH, sh.InW, sh.InC, sh.OutC, sh.K
+				c.OutH, c.OutW = sh.InH-sh.K+1, sh.InW-sh.K+1
+				c.Channels = sh.OutC
+				c.InElems = sh.InH * sh.InW * ty[0].RowElems(sh.InC)
+				c.WElems = sh.OutC * sh.K * sh.K * ty[1].RowElems(sh.InC)
+				inWords = storageWords(ty[0], sh.InH*sh.InW, sh.InC)
+				wWords = storageWords(ty[1], sh.OutC*sh.K*sh.K, sh.InC)
+				outWords = storageWords(ty[2], c.OutH*c.OutW, sh.OutC)
+				c.macs = uint64(c.OutH * c.OutW * sh.OutC * sh.K * sh.K * sh.InC)
+			}
+			d.InWords, d.WWords, d.OutWords = max(d.InWords, inWords), max(d.WWords, wWords), max(d.OutWords, outWords)
+			d.MaxC = max(d.MaxC, c.Channels)
+			d.Cases = append(d.Cases, c)
+			names = append(names, k.Name())
+		}
+	}
+	return d, names, nil
+}
+
+// SuiteSource returns the benchmark program's C source and the kernels it calls.
+func SuiteSource() ([]byte, []string, error) {
+	d, names, err := buildSuite()
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := template.New("kernels_bench.c").Funcs(sprig.HermeticTxtFuncMap()).Option("missingkey=error").Parse(suiteTemplate)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, nil, err
+	}
+	return b.Bytes(), names, nil
+}
+
+// WriteKernels copies the kernel library's headers and the named kernels'
+// sources from kernelsc.FS into dir and returns the paths of the .c files.
+func WriteKernels(dir string, names []string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	hdrs, err := fs.Glob(kernelsc.FS, "*.h")
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hdrs {
+		data, err := kernelsc.FS.ReadFile(h)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, h), data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	var srcs []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		data, err := kernelsc.FS.ReadFile(n + ".c")
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", n, err)
+		}
+		p := filepath.Join(dir, n+".c")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, p)
+	}
+	return srcs, nil
+}
+
+var caseLine = regexp.MustCompile(`(?m)^case (\d+) status (-?\d+)$`)
+
+// Kernels runs the kernel suite on cpu (a Cortex-M) in workDir.
+func Kernels(ctx context.Context, cpu target.CPU, workDir string) (*KernelReport, error) {
+	if !cpu.IsCortexM() {
+		return nil, fmt.Errorf("bench --kernels: target %s: instruction counting needs a Cortex-M target (it runs under QEMU)", cpu)
+	}
+	if err := target.Available(cpu); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	d, _, err := buildSuite()
+	if err != nil {
+		return nil, err
+	}
+	src, names, err := SuiteSource()
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := WriteKernels(workDir, names)
+	if err != nil {
+		return nil, err
+	}
+	main := filepath.Join(workDir, "kernels_bench.c")
+	if err := os.WriteFile(main, src, 0o644); err != nil {
+		return nil, err
+	}
+	exe, err := target.Build(ctx, cpu, append([]string{main}, srcs...), []string{workDir}, workDir, target.BuildOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := target.Run(ctx, cpu, exe, target.RunOptions{Timeout: 5 * time.Minute, CountBetween: [][2]string{{"dq_bench_begin", "dq_bench_end"}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("bench --kernels on %s: %w\n%s", cpu, err, res.Stdout)
+	}
+	for _, m := range caseLine.FindAllStringSubmatch(res.Stdout, -1) {
+		if m[2] != "0" {
+			i, _ := strconv.Atoi(m[1])
+			return nil, fmt.Errorf("bench --kernels: %s returned status %s", d.Cases[i].Label, m[2])
+		}
+	}
+	spans := spansOf(res.Marks, "dq_bench_begin", "dq_bench_end")
+	if len(spans) != len(d.Cases)+1 {
+		return nil, fmt.Errorf("bench --kernels: %d measured intervals, want %d", len(spans), len(d.Cases)+1)
+	}
+	sizes, _, err := target.SymbolSizes(ctx, exe, func(s string) bool { return len(s) > 3 && s[:3] == "dq_" })
+	if err != nil {
+		return nil, err
+	}
+	rep := &KernelReport{Target: string(cpu), Overhead: spans[0], Note: ProxyNote}
+	for i, c := range d.Cases {
+		n := spans[i+1] - spans[0]
+		r := KernelResult{Kernel: c.Kernel, Shape: c.shape, MACs: c.macs, Instructions: n, CodeBytes: sizes[c.Kernel]}
+		if n > 0 {
+			r.MACsPerInsn = float64(c.macs) / float64(n)
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// spansOf returns the length of every a..b interval in marks, in order.
+func spansOf(marks []target.Mark, a, b string) []uint64 {
+	var out []uint64
+	var start uint64
+	open := false
+	for _, m := range marks {
+		switch {
+		case m.Symbol == a:
+			open, start = true, m.Count
+		case m.Symbol == b && open:
+			out = append(out, m.Count-start)
+			open = false
+		}
+	}
+	return out
+}

@@ -1,0 +1,254 @@
+package compiler
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
+	"github.com/dqnn/dqnn/passes"
+)
+
+// Report is what `dqnn analyze` prints: the figures of §7 of the X-CUBE-AI
+// DQNN reference, counted by the rules in docs/analyze.md.
+type Report struct {
+	Model              string           `json:"model"`
+	Params             int64            `json:"params"`
+	MACC               int64            `json:"macc"`
+	WeightsROBytes     int              `json:"weights_ro_bytes"`
+	FloatModelBytes    int64            `json:"float_model_bytes"`
+	ActivationsRWBytes int              `json:"activations_rw_bytes"`
+	InputBytes         int              `json:"input_bytes"`
+	OutputBytes        int              `json:"output_bytes"`
+	RAMTotalBytes      int              `json:"ram_total_bytes"`
+	Layers             []Layer          `json:"layers"`
+	OpTypes            map[string]int64 `json:"op_types"`
+	Fallbacks          []Fallback       `json:"fallbacks"`
+	Inexact            []Fallback       `json:"inexact"`
+}
+
+// Layer is one generated C-layer (kernel call).
+type Layer struct {
+	CID    int      `json:"c_id"`
+	MID    int      `json:"m_id"` // index of the Keras layer it comes from
+	Name   string   `json:"name"`
+	Type   string   `json:"type"` // kernel family
+	Ops    int64    `json:"ops"`
+	OpType string   `json:"op_type"` // sxor_s1_s1, smul_f32_s1, conv_f32_s1, op_s1_s1, ...
+	Kernel string   `json:"kernel"`
+	Fused  []string `json:"fused,omitempty"`
+}
+
+// Fallback is a layer that does not run on the kernel it asked for (or is
+// not bit-exact), with why and what to change.
+type Fallback struct {
+	Layer  string `json:"layer"`
+	Wanted string `json:"wanted,omitempty"`
+	Used   string `json:"used,omitempty"`
+	Reason string `json:"reason"`
+	Hint   string `json:"hint"`
+}
+
+func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Report {
+	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}}
+	r.Params = countParams(orig)
+	r.FloatModelBytes = 4 * r.Params
+	r.ActivationsRWBytes = st.Plan.ArenaSize
+	for _, t := range g.Inputs {
+		r.InputBytes += t.Quant.DType.Bytes(t.Shape)
+	}
+	for _, t := range g.Outputs {
+		r.OutputBytes += t.Quant.DType.Bytes(t.Shape)
+	}
+	r.RAMTotalBytes = r.ActivationsRWBytes + r.InputBytes + r.OutputBytes
+	cid := 0
+	for _, n := range g.Nodes {
+		k, ok := n.Attrs.(*ir.KernelAttrs)
+		if n.Op != ir.OpKernel || !ok {
+			continue
+		}
+		ops, typ := countOps(n, k)
+		mid, ok := mids[k.Layer]
+		if !ok {
+			mid = -1
+		}
+		r.Layers = append(r.Layers, Layer{CID: cid, MID: mid, Name: k.Layer, Type: k.Kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused})
+		r.MACC += ops
+		r.OpTypes[typ] += ops
+		cid++
+	}
+	for _, nt := range st.Notes {
+		f := Fallback{Layer: nt.Layer, Wanted: nt.Wanted, Used: nt.Used, Reason: nt.Reason, Hint: nt.Hint}
+		if nt.Kind == "fallback" {
+			r.Fallbacks = append(r.Fallbacks, f)
+		} else {
+			r.Inexact = append(r.Inexact, f)
+		}
+	}
+	return r
+}
+
+func (r *Report) finish() {}
+
+// countParams counts parameters in the reference tool's convention (derived
+// exactly in the semantics spec §5): every kernel and bias element, and two
+// folded values per batch-norm channel.
+func countParams(g *ir.Graph) int64 {
+	var p int64
+	for _, n := range g.Nodes {
+		switch a := n.Attrs.(type) {
+		case *ir.DenseAttrs:
+			p += int64(len(a.Kernel.Data))
+			if a.Bias != nil {
+				p += int64(len(a.Bias.Data))
+			}
+		case *ir.ConvAttrs:
+			p += int64(len(a.Kernel.Data))
+			if a.Bias != nil {
+				p += int64(len(a.Bias.Data))
+			}
+		case *ir.BatchNormAttrs:
+			p += 2 * int64(len(a.Gamma))
+		}
+	}
+	return p
+}
+
+// countOps counts a call's operations and names their type, in the
+// reference tool's convention (docs/analyze.md).
+func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
+	tag := func(t dtype.DType) string { return t.Tag() }
+	elems := int64(ir.NumElements(n.Outputs[0].Shape))
+	bias := k.Stage != nil && k.Stage.Bias != nil
+	mulType := func() string {
+		if k.In == dtype.S1 && k.W == dtype.S1 {
+			return "sxor_s1_s1"
+		}
+		return "smul_" + tag(k.In) + "_" + tag(k.W)
+	}
+	switch k.Kind {
+	case "dense":
+		ops := int64(k.Dense.InN) * int64(k.Dense.OutN)
+		if bias {
+			ops += int64(k.Dense.OutN)
+		}
+		return ops, mulType()
+	case "conv2d", "pwconv2d", "dwconv2d":
+		c := k.Conv
+		per := int64(c.KH * c.KW * c.InC)
+		if k.Kind == "dwconv2d" {
+			per = int64(c.KH * c.KW)
+		}
+		ops := int64(c.ConvH*c.ConvW*c.OutC) * per
+		if bias {
+			ops += int64(c.OutC)
+		}
+		if c.PoolH*c.PoolW > 1 {
+			ops += int64(c.OutH*c.OutW*c.OutC) * int64(c.PoolH*c.PoolW)
+		}
+		return ops, mulType()
+	case "maxpool", "avgpool":
+		return elems * int64(k.Pool.PoolH*k.Pool.PoolW), "op_" + tag(k.In) + "_" + tag(k.Out)
+	case "convert":
+		return 2 * elems, "conv_" + tag(k.In) + "_" + tag(k.Out)
+	case "affine":
+		return 2 * elems, "op_" + tag(k.In) + "_" + tag(k.Out)
+	case "softmax":
+		return 15 * elems, "op_f32_f32"
+	case "concat":
+		return 0, "op_" + tag(k.In) + "_" + tag(k.Out)
+	}
+	return elems, "op_" + tag(k.In) + "_" + tag(k.Out)
+}
+
+// group prints n with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func kib(n int64) string { return fmt.Sprintf("%.2f KiB", float64(n)/1024) }
+
+// WriteText prints the report in the layout of the reference's analyze
+// command (§7), followed by the fallbacks with a hint each.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, " model                : %s\n", r.Model)
+	fmt.Fprintf(w, " params #             : %s items (%s)\n", group(r.Params), kib(4*r.Params))
+	fmt.Fprintf(w, " macc                 : %s\n", group(r.MACC))
+	diff := int64(r.WeightsROBytes) - r.FloatModelBytes
+	pct := 0.0
+	if r.FloatModelBytes > 0 {
+		pct = 100 * float64(diff) / float64(r.FloatModelBytes)
+	}
+	fmt.Fprintf(w, " weights (ro)         : %s B (%s) (1 segment) / %s(%.1f%%) vs float model\n", group(int64(r.WeightsROBytes)), kib(int64(r.WeightsROBytes)), group(diff), pct)
+	fmt.Fprintf(w, " activations (rw)     : %s B (%s) (1 segment)\n", group(int64(r.ActivationsRWBytes)), kib(int64(r.ActivationsRWBytes)))
+	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
+		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, " Number of operations and param per C-layer")
+	line := " " + strings.Repeat("-", 100)
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, " %-7s %-6s %-48s %15s %s\n", "c_id", "m_id", "name (type)", "#op", "(type)")
+	fmt.Fprintln(w, line)
+	for _, l := range r.Layers {
+		fmt.Fprintf(w, " %-7d %-6d %-48s %15s (%s)\n", l.CID, l.MID, l.Name+" ("+l.Type+")", group(l.Ops), l.OpType)
+	}
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, " %-63s %15s\n", "total", group(r.MACC))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "   Number of operation types")
+	fmt.Fprintln(w, "   "+strings.Repeat("-", 45))
+	for _, t := range r.opTypeOrder() {
+		pct := 0.0
+		if r.MACC > 0 {
+			pct = 100 * float64(r.OpTypes[t]) / float64(r.MACC)
+		}
+		fmt.Fprintf(w, "   %-20s %15s %10.1f%%\n", t, group(r.OpTypes[t]), pct)
+	}
+	fmt.Fprintln(w)
+	if len(r.Fallbacks) == 0 {
+		fmt.Fprintln(w, " fallbacks: none (every layer runs on the kernel its types ask for)")
+	} else {
+		fmt.Fprintf(w, " fallbacks to f32: %d\n", len(r.Fallbacks))
+		for _, f := range r.Fallbacks {
+			fmt.Fprintf(w, "   %s: %s not available, using %s: %s\n     hint: %s\n", f.Layer, f.Wanted, f.Used, f.Reason, f.Hint)
+		}
+	}
+	for _, f := range r.Inexact {
+		fmt.Fprintf(w, " not bit-exact: %s: %s\n     hint: %s\n", f.Layer, f.Reason, f.Hint)
+	}
+}
+
+// opTypeOrder lists op types in order of first appearance in the layer table.
+func (r *Report) opTypeOrder() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range r.Layers {
+		if !seen[l.OpType] {
+			seen[l.OpType] = true
+			out = append(out, l.OpType)
+		}
+	}
+	var rest []string
+	for t := range r.OpTypes {
+		if !seen[t] {
+			rest = append(rest, t)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}

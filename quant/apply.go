@@ -59,7 +59,9 @@ func Apply(q *ir.Quantizer, x []float32, shape []int) ([]float32, error) {
 	case "quantized_relu":
 		err = quantizedRelu(q, x, out)
 	case "quantized_tanh":
-		quantizedTanh(q, x, out)
+		if _, err = intArg(q, "bits", 1, 32); err == nil {
+			quantizedTanh(q, x, out)
+		}
 	case "binary", "stochastic_binary":
 		err = binary(q, x, ch, out)
 	case "ternary":
@@ -470,7 +472,10 @@ func ternary(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 				s[c] = po2Round(s[c])
 			}
 		}
-		n, _ := Num(q, "number_of_unrolls")
+		n, err := intArg(q, "number_of_unrolls", 0, 100)
+		if err != nil {
+			return err
+		}
 		qv := make([]float32, len(x))
 		quant := func() {
 			for i, v := range x {

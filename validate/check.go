@@ -1,0 +1,273 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dqnn/dqnn/interp"
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/target"
+)
+
+// Library is a generated model library: its C prefix and its files (name ->
+// content) as the compiler returns them.
+type Library struct {
+	Name  string
+	Files map[string][]byte
+}
+
+// CheckOptions tunes Check.
+type CheckOptions struct {
+	Target   target.CPU
+	PerLayer bool // compile with -DDQNN_TRACE and compare every traced tensor
+	Sanitize bool // host only: AddressSanitizer + UndefinedBehaviorSanitizer
+	Compiler string
+	Tol      Tolerances
+	WorkDir  string        // build directory; "" = a temporary one, removed afterwards
+	Timeout  time.Duration // of the run; default 2 minutes
+}
+
+// Report is the outcome of a validation.
+type Report struct {
+	Model          string         `json:"model"`
+	Target         string         `json:"target"`
+	Samples        int            `json:"samples"`
+	InputSource    string         `json:"inputs"`
+	Tolerances     Tolerances     `json:"tolerances"`
+	Outputs        []OutputReport `json:"outputs"`
+	Layers         []LayerReport  `json:"layers,omitempty"`
+	FirstDiverging string         `json:"first_diverging,omitempty"`
+	Pass           bool           `json:"pass"`
+	// CodeOutputs are the C library's outputs, [sample][output].
+	CodeOutputs [][][]float32 `json:"-"`
+	BuildTime   time.Duration `json:"-"`
+	RunTime     time.Duration `json:"-"`
+}
+
+// Check builds lib with a generated runner for opt.Target, runs it on
+// inputs (inputs[s][i]: sample s of graph input i) and compares the results
+// with the reference interpreter running g.
+func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, opt CheckOptions) (*Report, error) {
+	if opt.Tol == (Tolerances{}) {
+		opt.Tol = DefaultTolerances
+	}
+	if opt.Target == "" {
+		opt.Target = target.Host
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 2 * time.Minute
+	}
+	dir := opt.WorkDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "dqnn-validate-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	libDir := filepath.Join(dir, "lib")
+	if err := os.MkdirAll(libDir, 0o755); err != nil {
+		return nil, err
+	}
+	var srcs []string
+	names := make([]string, 0, len(lib.Files))
+	for n := range lib.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if n != filepath.Base(n) {
+			return nil, fmt.Errorf("library file %q: names must not contain directories", n)
+		}
+		p := filepath.Join(libDir, n)
+		if err := os.WriteFile(p, lib.Files[n], 0o644); err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(n, ".c") {
+			srcs = append(srcs, p)
+		}
+	}
+	r, err := NewRunner(g, lib.Name, inputs)
+	if err != nil {
+		return nil, err
+	}
+	runC, inC := filepath.Join(dir, "runner.c"), filepath.Join(dir, "runner_inputs.c")
+	if err := os.WriteFile(runC, r.Main, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(inC, r.Inputs, 0o644); err != nil {
+		return nil, err
+	}
+	bopt := target.BuildOptions{Sanitize: opt.Sanitize, Compiler: opt.Compiler}
+	if opt.PerLayer {
+		bopt.CFlags = append(bopt.CFlags, "-DDQNN_TRACE")
+	}
+	start := time.Now()
+	exe, err := target.Build(ctx, opt.Target, append([]string{runC, inC}, srcs...), []string{libDir}, dir, bopt)
+	if err != nil {
+		return nil, fmt.Errorf("building model %s for %s: %w", lib.Name, opt.Target, err)
+	}
+	rep := &Report{Model: g.Name, Target: string(opt.Target), Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
+	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	rep.RunTime = res.Duration
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("model %s on %s: the runner %w", lib.Name, opt.Target, err)
+	}
+	out, err := ParseRunner(res.Stdout, len(inputs), len(g.Outputs))
+	if err != nil {
+		return nil, fmt.Errorf("model %s on %s: %w", lib.Name, opt.Target, err)
+	}
+	rep.CodeOutputs = out.Outputs
+
+	// The oracle.
+	want := make([][][]float32, len(inputs))
+	traces := make([]map[string][]float32, len(inputs))
+	for s, in := range inputs {
+		if opt.PerLayer {
+			tr, err := interp.RunTrace(g, in)
+			if err != nil {
+				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+			}
+			traces[s] = tr
+			for _, t := range g.Outputs {
+				want[s] = append(want[s], tr[t.Name])
+			}
+		} else {
+			o, err := interp.Run(g, in)
+			if err != nil {
+				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+			}
+			want[s] = o
+		}
+	}
+	rep.Pass = true
+	for o, t := range g.Outputs {
+		got := make([][]float32, len(inputs))
+		exp := make([][]float32, len(inputs))
+		for s := range inputs {
+			got[s], exp[s] = out.Outputs[s][o], want[s][o]
+		}
+		or, err := compareOutput(t, got, exp, opt.Tol)
+		if err != nil {
+			return nil, err
+		}
+		rep.Outputs = append(rep.Outputs, or)
+		rep.Pass = rep.Pass && or.Pass
+	}
+	if opt.PerLayer {
+		if len(out.Traces) == 0 {
+			return nil, fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
+		}
+		tensors := map[string]*ir.Tensor{}
+		for _, t := range g.Inputs {
+			tensors[t.Name] = t
+		}
+		for _, n := range g.Nodes {
+			for _, t := range n.Outputs {
+				tensors[t.Name] = t
+			}
+		}
+		index := map[string]int{}
+		for _, tr := range out.Traces {
+			i, ok := index[tr.Name]
+			if !ok {
+				i = len(rep.Layers)
+				index[tr.Name] = i
+				rep.Layers = append(rep.Layers, LayerReport{Tensor: tr.Name, Pass: true})
+			}
+			lr := &rep.Layers[i]
+			t, ok := tensors[tr.Name]
+			if !ok {
+				lr.Error = "not a tensor of the imported graph: not compared"
+				continue
+			}
+			if tr.Sample < 0 || tr.Sample >= len(traces) {
+				return nil, fmt.Errorf("trace of %q for sample %d: no such sample", tr.Name, tr.Sample)
+			}
+			if err := compareTrace(tr, t, traces[tr.Sample][tr.Name], opt.Tol, lr); err != nil {
+				lr.Error = err.Error()
+				lr.Pass = false
+				continue
+			}
+			if lr.Mismatches > 0 {
+				lr.Pass = false
+			}
+		}
+		for _, lr := range rep.Layers {
+			if !lr.Pass {
+				rep.Pass = false
+				if rep.FirstDiverging == "" {
+					rep.FirstDiverging = lr.Tensor
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
+// WriteText prints the report as tables for a terminal.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "model %s on %s, %d samples (%s)\n", r.Model, r.Target, r.Samples, r.InputSource)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
+	for _, o := range r.Outputs {
+		acc := "-"
+		if !math.IsNaN(o.Acc) {
+			acc = fmt.Sprintf("%.4f", o.Acc)
+		}
+		res := "PASS"
+		if !o.Pass {
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.RMSE, o.MAE, o.L2R, o.Cos, o.MaxAbs, res)
+	}
+	tw.Flush()
+	for _, o := range r.Outputs {
+		for _, f := range o.Failures {
+			fmt.Fprintf(w, "  %s: %s\n", o.Name, f)
+		}
+	}
+	if len(r.Layers) > 0 {
+		fmt.Fprintln(w, "\nper layer (s1/s8 bit for bit, f32 within tolerance):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "tensor\ttype\telements\tmismatches\tmax abs\tresult\t")
+		for _, l := range r.Layers {
+			res := "ok"
+			switch {
+			case l.Error != "" && l.Pass:
+				res = "skipped: " + l.Error
+			case l.Error != "":
+				res = "FAIL: " + l.Error
+			case !l.Pass:
+				res = "FAIL: " + l.FirstBad
+			}
+			maxAbs := "-"
+			if l.DType == "f32" {
+				maxAbs = fmt.Sprintf("%.3g", l.MaxAbs)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t\n", l.Tensor, l.DType, l.Elements, l.Mismatches, maxAbs, res)
+		}
+		tw.Flush()
+	}
+	t := r.Tolerances
+	fmt.Fprintf(w, "\ntolerances: |d| <= %g + %g*|ref| per element, l2r <= %g, cos >= %g, argmax agreement >= %g\n", t.ATol, t.RTol, t.MaxL2R, t.MinCos, t.MinAcc)
+	if r.Pass {
+		fmt.Fprintln(w, "PASS")
+	} else if r.FirstDiverging != "" {
+		fmt.Fprintf(w, "FAIL: first diverging tensor %q\n", r.FirstDiverging)
+	} else {
+		fmt.Fprintln(w, "FAIL")
+	}
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/keras"
+	"github.com/dqnn/dqnn/passes"
+)
+
+func init() {
+	register("analyze", command{summary: "report sizes, operation counts and f32 fallbacks of a compiled model", run: runAnalyze})
+}
+
+// exampleModel is the bundled example, relative to the module root.
+const exampleModel = "examples/mnist_bnn/mnist_bnn.h5"
+
+func runAnalyze(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	verbose := fs.Bool("v", false, "also print the lowered graph and its memory plan")
+	qio := fs.Bool("quantized-io", false, "analyze the model with quantized inputs/outputs (as generate --quantized-io)")
+	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
+			"Compiles MODEL (.h5, .keras or .json; default: the bundled %s) in memory and\n"+
+			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
+			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
+			"Counting rules: docs/analyze.md.\n\n", exampleModel)
+		fs.PrintDefaults()
+	}
+	pos, ok := parseInterleaved(fs, args)
+	if !ok {
+		return 2
+	}
+	if len(pos) > 1 {
+		fs.Usage()
+		return 2
+	}
+	model := ""
+	if len(pos) == 1 {
+		model = pos[0]
+	} else {
+		var err error
+		if model, err = findExample(); err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
+			return 1
+		}
+	}
+	opt := compiler.Options{QuantizedIO: *qio}
+	if *ref {
+		opt.Matrix = compiler.ReferenceOnly{}
+	}
+	res, _, err := compileModel(model, *weights, opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res.Report); err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	res.Report.WriteText(stdout)
+	if *verbose {
+		fmt.Fprintln(stdout)
+		fmt.Fprint(stdout, passes.Dump(res.Graph, res.Plan))
+	}
+	return 0
+}
+
+// compileModel loads and compiles a model file; it fills the provenance hash.
+func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	g, err := keras.Load(model, keras.Options{Weights: weights})
+	if err != nil {
+		return nil, nil, err
+	}
+	files := []string{model}
+	if weights != "" {
+		files = append(files, weights)
+	}
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.Write(b)
+	}
+	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
+	if opt.Name == "" {
+		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
+		opt.Name = compiler.CName(stem)
+	}
+	res, err := compiler.Compile(g, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, g, nil
+}
+
+// findExample locates the bundled example relative to the current
+// directory or to the root of the dqnn module containing it.
+func findExample() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, exampleModel)
+		if _, err := os.Stat(p); err == nil {
+			if rel, err := filepath.Rel(dir, p); err == nil {
+				return rel, nil
+			}
+			return p, nil
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/dqnn/dqnn\n") {
+			break
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments ("dqnn generate model.h5 -o out").
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, bool) {
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return nil, false
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			return pos, true
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+}

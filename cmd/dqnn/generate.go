@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/gen/render"
+)
+
+func init() {
+	register("generate", command{summary: "compile a model into a standalone C library", run: runGenerate})
+}
+
+func runGenerate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "output `DIR` (created if missing)")
+	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
+	name := fs.String("name", "", "C prefix and file stem `NAME` (default: the model file's stem)")
+	target := fs.String("target", "cortex-m4", "target: "+strings.Join(compiler.Targets, ", "))
+	qio := fs.Bool("quantized-io", false, "NAME_run takes and returns the quantized (s8/s1) types of the model's inputs and outputs")
+	amal := fs.Bool("amalgamate", false, "write exactly NAME.h and NAME.c (types, kernels and data inlined), for build systems with fixed outputs")
+	quiet := fs.Bool("q", false, "print nothing on success")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate]\n\n"+
+			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
+			"uses into DIR (or only NAME.h and NAME.c with --amalgamate). Paths are relative to the\n"+
+			"current directory, so it works from go generate:\n\n"+
+			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
+			"Unchanged files are not rewritten; stale generated kernel files in DIR are removed.")
+		fs.PrintDefaults()
+	}
+	pos, ok := parseInterleaved(fs, args)
+	if !ok {
+		return 2
+	}
+	if len(pos) != 1 || *out == "" {
+		fs.Usage()
+		return 2
+	}
+	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
+		return 1
+	}
+	written, deleted, err := writeLibrary(*out, res.Files)
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
+		return 1
+	}
+	if !*quiet {
+		r := res.Report
+		fmt.Fprintf(stdout, "dqnn generate: %s -> %s: %d files (%d written, %d unchanged, %d stale removed); weights %d B, arena %d B, %d fallbacks\n",
+			pos[0], *out, len(res.Files), len(written), len(res.Files)-len(written), len(deleted), r.WeightsROBytes, r.ActivationsRWBytes, len(r.Fallbacks))
+	}
+	return 0
+}
+
+// writeLibrary writes files into dir atomically, skipping unchanged ones,
+// and removes generated kernel files (dq_*.c carrying the generated-file
+// marker) that the model no longer uses.
+func writeLibrary(dir string, files map[string][]byte) (written, deleted []string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	written, _, err = render.Write(dir, files, nil)
+	if err != nil {
+		return written, nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return written, nil, err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasPrefix(n, "dq_") || !strings.HasSuffix(n, ".c") {
+			continue
+		}
+		if _, ok := files[n]; ok {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return written, deleted, err
+		}
+		if bytes.HasPrefix(b, []byte(render.Marker+"\n")) {
+			if err := os.Remove(p); err != nil {
+				return written, deleted, err
+			}
+			deleted = append(deleted, n)
+		}
+	}
+	return written, deleted, nil
+}

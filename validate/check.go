@@ -188,6 +188,10 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 				rep.Layers = append(rep.Layers, LayerReport{Tensor: tr.Name, Pass: true})
 			}
 			lr := &rep.Layers[i]
+			if lr.DType == "" {
+				lr.DType = map[int]string{traceF32: "f32", traceS8: "s8", traceS1: "s1"}[tr.DType]
+				lr.Elements = len(tr.Data)
+			}
 			t, ok := tensors[tr.Name]
 			if !ok {
 				lr.Error = "not a tensor of the imported graph: not compared"

@@ -2,11 +2,17 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -45,5 +51,99 @@ func TestValidateExample(t *testing.T) {
 				t.Errorf("saved outputs have shape %v", shape)
 			}
 		})
+	}
+}
+
+// TestValidateCatchesCorruptWeight flips the 8 bits of one weight byte in the
+// generated data file and checks that validation fails and names a tensor.
+func TestValidateCatchesCorruptWeight(t *testing.T) {
+	if _, err := os.Stat(example); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	if err := target.Available(target.Host); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	g, err := keras.Load(example, keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Compile(g, compiler.Options{Name: "mnist", Target: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, ok := res.Files["mnist_data.c"]
+	if !ok {
+		t.Fatal("no mnist_data.c among the generated files")
+	}
+	// Element 13 of the second conv's packed weights: output channel 1 (9
+	// words per channel), the centre tap, input channels 0-31. Channel 0 of
+	// that layer is constant (its threshold is beyond the accumulator's
+	// range), so a corruption there would rightly change nothing.
+	arrays := regexp.MustCompile(`const uint32_t mnist_\w+_w\[\d+\] = \{`).FindAllIndex(data, -1)
+	if len(arrays) < 2 {
+		t.Fatalf("found %d packed weight arrays in mnist_data.c", len(arrays))
+	}
+	words := regexp.MustCompile(`0x[0-9a-f]{8}u`).FindAllIndex(data[arrays[1][1]:], 14)
+	if len(words) < 14 {
+		t.Fatal("second weight array too short")
+	}
+	at := arrays[1][1] + words[13][0] + 8 // the low byte's two hex digits
+	corrupt := append([]byte(nil), data...)
+	b, _ := strconv.ParseUint(string(corrupt[at:at+2]), 16, 8)
+	copy(corrupt[at:], fmt.Sprintf("%02x", b^0xff))
+	files := map[string][]byte{}
+	for k, v := range res.Files {
+		files[k] = v
+	}
+	files["mnist_data.c"] = corrupt
+	in, _, err := Inputs(g, []string{"../examples/mnist_bnn/samples.inputs.npy"}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), g, Library{Name: "mnist", Files: files}, in, CheckOptions{Target: target.Host, PerLayer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	rep.WriteText(&sb)
+	if rep.Pass || rep.FirstDiverging == "" {
+		t.Fatalf("corrupted weight byte not caught:\n%s", sb.String())
+	}
+	t.Logf("caught; first diverging tensor %q", rep.FirstDiverging)
+	// The same library, uncorrupted, passes (the test would be vacuous otherwise).
+	files["mnist_data.c"] = data
+	rep, err = Check(context.Background(), g, Library{Name: "mnist", Files: files}, in, CheckOptions{Target: target.Host, PerLayer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass {
+		t.Fatal("uncorrupted library fails")
+	}
+}
+
+func TestRandomInputs(t *testing.T) {
+	if _, err := os.Stat(example); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	g, err := keras.Load(example, keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, src, err := Inputs(g, nil, 3, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := Inputs(g, nil, 3, 42)
+	c, _, _ := Inputs(g, nil, 3, 43)
+	if len(a) != 3 || len(a[0]) != 1 || len(a[0][0]) != 784 {
+		t.Fatalf("shape of random inputs: %d samples", len(a))
+	}
+	if !reflect.DeepEqual(a, b) || reflect.DeepEqual(a, c) {
+		t.Error("random inputs are not a function of the seed")
+	}
+	for _, v := range a[0][0] {
+		if v < -1 || v > 1 {
+			t.Fatalf("value %v outside [-1, 1] (%s)", v, src)
+		}
 	}
 }

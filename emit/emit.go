@@ -500,7 +500,7 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 		scale, inv, zp, qmin, qmax := float32(1), float32(1), int32(0), int32(0), int32(0)
 		switch {
 		case k.Kind == "convert" && k.Out == dtype.S8:
-			inv, zp, qmin, qmax = float32(1/out.Scale[0]), out.ZeroPoint, out.QMin, out.QMax
+			inv, zp, qmin, qmax = passes.InvScale(out.Scale[0]), out.ZeroPoint, out.QMin, out.QMax
 			if k.In == dtype.S1 && len(in.Scale) > 0 {
 				scale = in.Scale[0]
 			}

@@ -17,10 +17,28 @@ var signClasses = map[string]bool{
 
 // splitInputQuantizers moves a Larq input_quantizer still held in a layer's
 // attrs into its own OpQuantize node "<layer>/input_quantizer", the form the
-// importer normally produces, so that later passes see one shape.
+// importer produces, so that later passes see one shape. When the importer
+// already made that node (and kept the attr for information), only the attr
+// is cleared.
 func splitInputQuantizers(s *State) error {
 	var nodes []*ir.Node
+	producer := map[*ir.Tensor]*ir.Node{}
 	for _, n := range s.G.Nodes {
+		for _, t := range n.Outputs {
+			producer[t] = n
+		}
+	}
+	for _, n := range s.G.Nodes {
+		if len(n.Inputs) > 0 {
+			if p := producer[n.Inputs[0]]; p != nil && p.Op == ir.OpQuantize && p.Name == n.Name+"/input_quantizer" {
+				switch a := n.Attrs.(type) {
+				case *ir.DenseAttrs:
+					a.InputQuantizer = nil
+				case *ir.ConvAttrs:
+					a.InputQuantizer = nil
+				}
+			}
+		}
 		var q **ir.Quantizer
 		switch a := n.Attrs.(type) {
 		case *ir.DenseAttrs:

@@ -153,7 +153,7 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 	case ir.OpConcat:
 		ca, _ := n.Attrs.(*ir.ConcatAttrs)
 		rank := len(out.Shape)
-		if ca == nil || (ca.Axis != -1 && ca.Axis != rank) {
+		if ca == nil || (ca.Axis != -1 && ca.Axis != rank-1) {
 			return nil, fmt.Errorf("only concatenation along the last axis is supported")
 		}
 		dt := din

@@ -175,7 +175,7 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 			if err := checkS8(n.Outputs[0]); err != nil {
 				return err
 			}
-			st.OutInvScale = float32(1 / q.Scale[0])
+			st.OutInvScale = InvScale(q.Scale[0])
 			st.QMin, st.QMax, st.OutZP = q.QMin, q.QMax, q.ZeroPoint
 		}
 	case dtype.S1:
@@ -293,4 +293,16 @@ func thresholdFloat(pos func(acc float32) bool) (thr float32, flip bool) {
 		}
 		return keyFloat(lo), true
 	}
+}
+
+// InvScale is the multiplier that maps a real value onto an s8 grid of the
+// given scale: 1/scale, snapped to the integer n when scale is the float32
+// nearest to 1/n (DoReFa's grid q/n, n = 2^k - 1), because the quantizer
+// itself multiplies by n.
+func InvScale(scale float32) float32 {
+	inv := 1 / float64(scale)
+	if r := math.Round(inv); r >= 1 && float32(1/r) == scale {
+		return float32(r)
+	}
+	return float32(inv)
 }

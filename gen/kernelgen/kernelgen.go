@@ -54,7 +54,7 @@ type DocsData struct {
 // the output types available with f32, s8 and s1 weights (a '*' marks a
 // type the reference tool's tables list).
 type GridRow struct {
-	Op, In        string
+	Op, In      string
 	F32, S8, S1 string
 }
 

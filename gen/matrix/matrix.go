@@ -340,3 +340,13 @@ func Validate(rows []Row) error {
 	}
 	return nil
 }
+
+// ByName returns the table's kernel called name.
+func ByName(name string) (Kernel, bool) {
+	for _, k := range Table {
+		if k.Name() == name {
+			return k, true
+		}
+	}
+	return Kernel{}, false
+}

@@ -1,0 +1,323 @@
+// Package harness turns test vectors (gen/ref.Case) into self-checking C
+// programs: inputs, parameters and expected outputs as C arrays, one call of
+// the kernel per case, and a comparison (s1 and s8 outputs bit for bit, f32
+// within 1e-5 relative or 1e-6 absolute, NaN equal to NaN). A program prints
+// one "FAIL ..." line per mismatching case and finally "ok N" (N = cases
+// passed) or "FAILED f of N", and returns the number of failures.
+//
+// Many cases go into one program so that builds stay few; Batches groups
+// them. The tests in this package build and run the programs with the host
+// compilers (gcc, clang) and on Cortex-M4 under QEMU through package target.
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dqnn/dqnn/gen/matrix"
+	"github.com/dqnn/dqnn/gen/ref"
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// Batches splits cases into groups of at most max cases whose C data stays
+// below maxBytes (an estimate), keeping table order.
+func Batches(cases []*ref.Case, max, maxBytes int) [][]*ref.Case {
+	var out [][]*ref.Case
+	var cur []*ref.Case
+	size := 0
+	for _, c := range cases {
+		n := caseBytes(c)
+		if len(cur) > 0 && (len(cur) >= max || size+n > maxBytes) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, c)
+		size += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func caseBytes(c *ref.Case) int {
+	n := 4*c.Want.Len() + 4*c.Weights.Len()
+	for _, b := range c.Inputs {
+		n += 4 * b.Len()
+	}
+	return n
+}
+
+// Program returns the C source of a program checking cases and the names of
+// the kernels it calls (their files are kernels_c/<name>.c).
+func Program(cases []*ref.Case) ([]byte, []string, error) {
+	var b bytes.Buffer
+	b.WriteString("/* dqnn kernel test program (gen/harness): generated for a test run. */\n")
+	b.WriteString("#include <stdio.h>\n#include <string.h>\n#include <math.h>\n#include \"dq_kernels.h\"\n\n")
+	b.WriteString(checkers)
+	used := map[string]bool{}
+	for i, c := range cases {
+		k, ok := matrix.ByName(c.Kernel)
+		if !ok {
+			return nil, nil, fmt.Errorf("case %d (%s): unknown kernel %q", i, c.Desc, c.Kernel)
+		}
+		used[k.Name()] = true
+		if err := emitCase(&b, i, k, c); err != nil {
+			return nil, nil, fmt.Errorf("case %d (%s, %s): %w", i, c.Kernel, c.Desc, err)
+		}
+	}
+	b.WriteString("int main(void) {\n")
+	for i := range cases {
+		fmt.Fprintf(&b, "  run%d();\n", i)
+	}
+	fmt.Fprintf(&b, "  if (fails == 0) printf(\"ok %%d\\n\", passed);\n")
+	fmt.Fprintf(&b, "  else printf(\"FAILED %%d of %%d\\n\", fails, fails + passed);\n")
+	b.WriteString("  return fails;\n}\n")
+	var names []string
+	for n := range used {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return b.Bytes(), names, nil
+}
+
+// checkers are the comparison helpers of every program.
+const checkers = `static int fails = 0, passed = 0;
+
+static void result(int id, const char *kernel, const char *desc, dq_status st, int bad, const char *what) {
+  if (st != DQ_OK) {
+    printf("FAIL case %d %s (%s): status %d\n", id, kernel, desc, (int)st);
+    ++fails;
+  } else if (bad >= 0) {
+    printf("FAIL case %d %s (%s): %s\n", id, kernel, desc, what);
+    ++fails;
+  } else {
+    ++passed;
+  }
+}
+
+static char msg[160];
+
+/* f32: equal, both NaN, or within 1e-5 relative / 1e-6 absolute. Returns the first bad index or -1. */
+static int check_f32(const float *got, const float *want, int n) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    const float g = got[i], w = want[i];
+    float d;
+    if (g == w || (g != g && w != w)) continue;
+    d = fabsf(g - w);
+    if (d <= 1e-6f || d <= 1e-5f * fabsf(w)) continue;
+    sprintf(msg, "element %d: got %.9g want %.9g", i, (double)g, (double)w);
+    return i;
+  }
+  return -1;
+}
+
+static int check_s8(const int8_t *got, const int8_t *want, int n) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    if (got[i] != want[i]) {
+      sprintf(msg, "element %d: got %d want %d", i, (int)got[i], (int)want[i]);
+      return i;
+    }
+  }
+  return -1;
+}
+
+static int check_s1(const uint32_t *got, const uint32_t *want, int n) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    if (got[i] != want[i]) {
+      sprintf(msg, "word %d: got 0x%08lx want 0x%08lx", i, (unsigned long)got[i], (unsigned long)want[i]);
+      return i;
+    }
+  }
+  return -1;
+}
+
+`
+
+// cFloat renders v exactly (hex float), or INFINITY / NAN.
+func cFloat(v float32) string {
+	switch {
+	case math.IsNaN(float64(v)):
+		return "NAN"
+	case math.IsInf(float64(v), 1):
+		return "INFINITY"
+	case math.IsInf(float64(v), -1):
+		return "-INFINITY"
+	}
+	return strconv.FormatFloat(float64(v), 'x', -1, 32) + "f"
+}
+
+func cArray(b *bytes.Buffer, static, name string, buf ref.Buf) {
+	fmt.Fprintf(b, "%s %s %s[%d] = {", static, buf.T.CType(), name, buf.Len())
+	writeElems(b, buf)
+	b.WriteString("};\n")
+}
+
+func writeElems(b *bytes.Buffer, buf ref.Buf) {
+	for i := 0; i < buf.Len(); i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if i%16 == 15 {
+			b.WriteString("\n")
+		}
+		switch buf.T {
+		case dtype.F32:
+			b.WriteString(cFloat(buf.F32[i]))
+		case dtype.S8:
+			b.WriteString(strconv.Itoa(int(buf.S8[i])))
+		case dtype.S1:
+			fmt.Fprintf(b, "0x%08xu", buf.S1[i])
+		}
+	}
+}
+
+func f32Array(b *bytes.Buffer, name string, v []float32) string {
+	if v == nil {
+		return "NULL"
+	}
+	cArray(b, "static const", name, ref.Buf{T: dtype.F32, F32: v})
+	return name
+}
+
+func cInt(v int32) string {
+	if v == math.MinInt32 {
+		return "(-2147483647 - 1)"
+	}
+	return strconv.Itoa(int(v))
+}
+
+func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
+	p := fmt.Sprintf("c%d_", i)
+	fmt.Fprintf(b, "/* case %d: %s, %s */\n", i, k.Name(), strings.ReplaceAll(c.Desc, "*/", "* /"))
+	for j, in := range c.Inputs {
+		cArray(b, "static const", fmt.Sprintf("%sin%d", p, j), in)
+	}
+	if k.Op.HasWeights() {
+		cArray(b, "static const", p+"w", c.Weights)
+	}
+	cArray(b, "static const", p+"want", c.Want)
+	fmt.Fprintf(b, "static %s %sout[%d];\n", c.Want.T.CType(), p, c.Want.Len())
+	if s := c.Stage; s != nil {
+		mul := f32Array(b, p+"mul", s.Mul)
+		add := f32Array(b, p+"add", s.Add)
+		bs := f32Array(b, p+"bn_sub", s.BNSub)
+		bm := f32Array(b, p+"bn_mul", s.BNMul)
+		ba := f32Array(b, p+"bn_add", s.BNAdd)
+		thrF := f32Array(b, p+"thr_f", s.ThrF)
+		thrI, flip := "NULL", "NULL"
+		if s.ThrI != nil {
+			thrI = p + "thr_i"
+			fmt.Fprintf(b, "static const int32_t %s[%d] = {", thrI, len(s.ThrI))
+			for j, v := range s.ThrI {
+				if j > 0 {
+					b.WriteString(",")
+				}
+				b.WriteString(cInt(v))
+			}
+			b.WriteString("};\n")
+		}
+		if s.Flip != nil {
+			flip = p + "flip"
+			cArray(b, "static const", flip, ref.Buf{T: dtype.S1, S1: s.Flip})
+		}
+		fmt.Fprintf(b, "static const dq_output_stage %sos = {%s, %s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s};\n",
+			p, mul, add, s.Act, bs, bm, ba, cFloat(s.OutInvScale), cInt(s.QMin), cInt(s.QMax), cInt(s.OutZP), thrI, thrF, flip)
+	}
+	var call string
+	in0 := p + "in0"
+	switch {
+	case c.Dense != nil:
+		fmt.Fprintf(b, "static const dq_dense_params %sp = {%d, %d, %d};\n", p, c.Dense.InN, c.Dense.OutN, c.Dense.InZP)
+		call = fmt.Sprintf("%s(&%sp, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+	case c.Conv != nil:
+		q := c.Conv
+		fmt.Fprintf(b, "static const dq_conv_params %sp = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d, %d, %d, %d, %d, %d};\n", p,
+			q.InH, q.InW, q.InC, q.OutH, q.OutW, q.OutC, q.KH, q.KW, q.StrideH, q.StrideW, q.DilH, q.DilW, q.PadTop, q.PadLeft, q.PadMode, cFloat(q.PadValue),
+			q.InZP, q.DepthMultiplier, q.ConvH, q.ConvW, q.PoolH, q.PoolW, q.PoolStrideH, q.PoolStrideW)
+		call = fmt.Sprintf("%s(&%sp, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+	case c.Pool != nil:
+		q := c.Pool
+		fmt.Fprintf(b, "static const dq_pool_params %sp = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n", p,
+			q.InH, q.InW, q.C, q.OutH, q.OutW, q.PoolH, q.PoolW, q.StrideH, q.StrideW, q.PadTop, q.PadLeft)
+		call = fmt.Sprintf("%s(&%sp, %s, %sout)", k.Name(), p, in0, p)
+	case c.Concat != nil:
+		q := c.Concat
+		fmt.Fprintf(b, "static const int32_t %sc[%d] = {", p, len(q.C))
+		for j, v := range q.C {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(cInt(v))
+		}
+		b.WriteString("};\n")
+		fmt.Fprintf(b, "static const %s *const %sins[%d] = {", k.In.CType(), p, len(c.Inputs))
+		for j := range c.Inputs {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "%sin%d", p, j)
+		}
+		b.WriteString("};\n")
+		fmt.Fprintf(b, "static const dq_concat_params %sp = {%d, %d, %sc};\n", p, q.Rows, len(q.C), p)
+		call = fmt.Sprintf("%s(&%sp, %sins, %sout)", k.Name(), p, p, p)
+	case c.Elem != nil:
+		q := c.Elem
+		fmt.Fprintf(b, "static const dq_elementwise_params %sp = {%d, %d, %s, %s, %d, %d, %d};\n", p, q.Rows, q.C, cFloat(q.Scale), cFloat(q.InvScale), q.ZP, q.QMin, q.QMax)
+		switch k.Op {
+		case matrix.Affine:
+			call = fmt.Sprintf("%s(&%sp, %s, &%sos, %sout)", k.Name(), p, in0, p, p)
+		case matrix.Add:
+			call = fmt.Sprintf("%s(&%sp, %s, %sin1, %sout)", k.Name(), p, in0, p, p)
+		default:
+			call = fmt.Sprintf("%s(&%sp, %s, %sout)", k.Name(), p, in0, p)
+		}
+	default:
+		return fmt.Errorf("no parameters")
+	}
+	if (k.Op == matrix.Affine || k.Op.HasWeights()) && c.Stage == nil {
+		return fmt.Errorf("no output stage")
+	}
+	fmt.Fprintf(b, "static void run%d(void) {\n", i)
+	fmt.Fprintf(b, "  dq_status st;\n  int bad = -1;\n")
+	fmt.Fprintf(b, "  memset(%sout, 0xA5, sizeof %sout); /* unwritten elements and s1 padding bits show up */\n", p, p)
+	fmt.Fprintf(b, "  st = %s;\n", call)
+	fmt.Fprintf(b, "  if (st == DQ_OK) bad = check_%s(%sout, %swant, %d);\n", c.Want.T.Tag(), p, p, c.Want.Len())
+	fmt.Fprintf(b, "  result(%d, %q, %q, st, bad, msg);\n}\n\n", i, k.Name(), c.Desc)
+	return nil
+}
+
+var okLine = regexp.MustCompile(`(?m)^ok (\d+)$`)
+
+// Check parses a program's output: nil if it printed "ok n" for n cases.
+func Check(stdout string, n int) error {
+	m := okLine.FindStringSubmatch(stdout)
+	if m == nil {
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		if len(lines) > 20 {
+			lines = append(lines[:20], fmt.Sprintf("... (%d more lines)", len(lines)-20))
+		}
+		return fmt.Errorf("program did not pass:\n%s", strings.Join(lines, "\n"))
+	}
+	if got, _ := strconv.Atoi(m[1]); got != n {
+		return fmt.Errorf("program passed %d cases, want %d", got, n)
+	}
+	return nil
+}
+
+// KernelFiles returns the C files of the named kernels, relative to kernels_c.
+func KernelFiles(names []string) []string {
+	var fs []string
+	for _, n := range names {
+		fs = append(fs, n+".c")
+	}
+	return fs
+}

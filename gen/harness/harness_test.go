@@ -1,0 +1,182 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dqnn/dqnn/gen/matrix"
+	"github.com/dqnn/dqnn/gen/ref"
+	"github.com/dqnn/dqnn/gen/vectors"
+	kernelsc "github.com/dqnn/dqnn/kernels_c"
+	"github.com/dqnn/dqnn/target"
+)
+
+// kernelDir writes the embedded kernel library into a temporary directory.
+func kernelDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(kernelsc.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := kernelsc.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), src, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runVectors builds every batch of vectors for cpu (with compiler on the
+// host) and checks that each program reports all its cases passed. It
+// returns the number of kernel x vector cases that ran.
+func runVectors(t *testing.T, cpu target.CPU, compiler string, maxCases, maxBytes, parallel int) int {
+	if err := target.Available(cpu); err != nil {
+		t.Skipf("%s not available: %v", cpu, err)
+	}
+	if compiler != "" {
+		if _, err := exec.LookPath(compiler); err != nil {
+			t.Skipf("%s not installed", compiler)
+		}
+	}
+	kdir := kernelDir(t)
+	batches := Batches(vectors.Cases, maxCases, maxBytes)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	ran := 0
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for bi, batch := range batches {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(bi int, batch []*ref.Case) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			name := fmt.Sprintf("batch %d (%s .. %s)", bi, batch[0].Kernel, batch[len(batch)-1].Kernel)
+			src, kernels, err := Program(batch)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				return
+			}
+			dir := filepath.Join(t.TempDir(), fmt.Sprint(bi))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Error(err)
+				return
+			}
+			mainC := filepath.Join(dir, "main.c")
+			if err := os.WriteFile(mainC, src, 0o644); err != nil {
+				t.Error(err)
+				return
+			}
+			srcs := []string{mainC}
+			for _, f := range KernelFiles(kernels) {
+				srcs = append(srcs, filepath.Join(kdir, f))
+			}
+			exe, err := target.Build(ctx, cpu, srcs, []string{kdir}, dir, target.BuildOptions{Compiler: compiler})
+			if err != nil {
+				t.Errorf("%s: build: %v", name, err)
+				return
+			}
+			res, err := target.Run(ctx, cpu, exe, target.RunOptions{Timeout: 5 * time.Minute})
+			if err != nil {
+				t.Errorf("%s: run: %v", name, err)
+				return
+			}
+			if res.Fault != "" || res.TimedOut {
+				t.Errorf("%s: fault %q %s, timed out %v\n%s", name, res.Fault, res.FaultMsg, res.TimedOut, res.Stdout)
+				return
+			}
+			if err := Check(res.Stdout, len(batch)); err != nil || res.ExitCode != 0 {
+				t.Errorf("%s (kept in %s): exit %d: %v", name, dir, res.ExitCode, err)
+				return
+			}
+			mu.Lock()
+			ran += len(batch)
+			mu.Unlock()
+		}(bi, batch)
+	}
+	wg.Wait()
+	t.Logf("%s: %d kernel x vector cases passed in %d programs", cpu, ran, len(batches))
+	return ran
+}
+
+func TestVectorsHostGCC(t *testing.T) {
+	runVectors(t, target.Host, "gcc", 120, 1<<20, 2)
+}
+
+func TestVectorsHostClang(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: gcc covers the host")
+	}
+	runVectors(t, target.Host, "clang", 120, 1<<20, 2)
+}
+
+// TestVectorsCortexM4 runs the same programs on Cortex-M4 (hard float)
+// under QEMU; smaller batches keep each image well inside the board's memory.
+func TestVectorsCortexM4(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: QEMU run skipped")
+	}
+	runVectors(t, target.CortexM4, "", 60, 400<<10, 2)
+}
+
+// TestEveryVectorKernelCovered checks that every kernel of the table has vectors.
+func TestEveryVectorKernelCovered(t *testing.T) {
+	count := map[string]int{}
+	for _, c := range vectors.Cases {
+		count[c.Kernel]++
+	}
+	for _, k := range matrix.Table {
+		if count[k.Name()] < 3 {
+			t.Errorf("%s has %d vectors, want >= 3", k.Name(), count[k.Name()])
+		}
+	}
+}
+
+// TestKernelsCompileStrict compiles every kernel file on its own with
+// -Werror under gcc, clang and arm-none-eabi-gcc (Cortex-M4, hard float).
+func TestKernelsCompileStrict(t *testing.T) {
+	kdir := kernelDir(t)
+	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
+	if len(files) != len(matrix.Table) {
+		t.Fatalf("%d kernel files, want %d", len(files), len(matrix.Table))
+	}
+	base := append([]string{}, target.BaseCFlags...)
+	compilers := map[string][]string{
+		"gcc":               base,
+		"clang":             append(append([]string{}, base...), "-Wpedantic"),
+		"arm-none-eabi-gcc": append(append([]string{}, base...), "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"),
+	}
+	for cc, flags := range compilers {
+		t.Run(cc, func(t *testing.T) {
+			if _, err := exec.LookPath(cc); err != nil {
+				t.Skipf("%s not installed", cc)
+			}
+			out := t.TempDir()
+			// one compiler invocation for all files keeps this fast
+			args := append(append([]string{}, flags...), "-I", kdir, "-c")
+			args = append(args, files...)
+			cmd := exec.Command(cc, args...)
+			cmd.Dir = out
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", cc, err, msg)
+			}
+			objs, _ := filepath.Glob(filepath.Join(out, "*.o"))
+			if len(objs) != len(files) {
+				t.Errorf("%s produced %d objects for %d files", cc, len(objs), len(files))
+			}
+		})
+	}
+}

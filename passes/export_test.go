@@ -1,0 +1,4 @@
+package passes
+
+// CheckOrder exposes checkOrder to the external tests.
+var CheckOrder = checkOrder

@@ -70,7 +70,7 @@ func (f *File) readObjectHeader(addr uint64) (*objectHeader, error) {
 	h := &objectHeader{}
 	type block struct{ addr, size uint64 }
 	queue := []block{{addr + 16, size}}
-	seen := map[uint64]bool{addr: true}
+	seen := map[uint64]bool{addr + 16: true}
 	for len(queue) > 0 {
 		blk := queue[0]
 		queue = queue[1:]

@@ -96,7 +96,7 @@ func TestErrorsNameFileLayerAndFix(t *testing.T) {
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QActivation", "config": {"name": "a", "activation": "binary(alpha=2)"}}]}}`: {"m.json", `"a"`, "alpha=1"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
-		  {"class_name": "QDenseBatchnorm", "config": {"name": "f", "units": 2}}]}}`: {"m.json", `"f"`, "QDenseBatchnorm", "BatchNormalization"},
+		  {"class_name": "QDepthwiseConv2DBatchnorm", "config": {"name": "f", "kernel_size": 3}}]}}`: {"m.json", `"f"`, "QDepthwiseConv2DBatchnorm", "BatchNormalization"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QDense", "config": {"name": "q", "units": 2, "kernel_quantizer": "quantized_bits(4, foo=1)"}}]}}`: {"m.json", `"q"`, "kernel_quantizer", "foo"},
 	}
@@ -194,4 +194,49 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("built graph fails Verify: %v", err)
 		}
 	})
+}
+
+// fakeWeights serves named arrays per layer.
+type fakeWeights map[string][]array
+
+func (f fakeWeights) layer(l *layer) ([]array, error) { return f[l.name], nil }
+func (f fakeWeights) file() string                     { return "fake.h5" }
+
+func TestFoldedDenseBatchnorm(t *testing.T) {
+	m, err := parseModelJSON([]byte(`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 2]}},
+	  {"class_name": "QDenseBatchnorm", "config": {"name": "f", "units": 2, "epsilon": 0, "folding_mode": "ema_stats_folding",
+	   "kernel_quantizer": "quantized_bits(8,2,alpha=1)", "bias_quantizer": null}}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fakeWeights{"f": {
+		{name: "f/kernel:0", shape: []int{2, 2}, data: []float32{0.25, -0.5, 1, 0.125}},
+		{name: "f/bias:0", shape: []int{2}, data: []float32{1, -1}},
+		{name: "f/batch_normalization/gamma:0", shape: []int{2}, data: []float32{1.5, 1.5}},
+		{name: "f/batch_normalization/beta:0", shape: []int{2}, data: []float32{0.25, 0}},
+		{name: "f/iteration:0", shape: []int{}, data: []float32{7}},
+		{name: "f/batch_normalization/moving_mean:0", shape: []int{2}, data: []float32{0.5, 0}},
+		{name: "f/batch_normalization/moving_variance:0", shape: []int{2}, data: []float32{0.25, 0.25}},
+	}}
+	g, err := build("m.h5", m, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := g.Nodes[0].Attrs.(*ir.DenseAttrs)
+	// inv = 1.5 / sqrt(0.25) = 3: kernel ×3, bias' = 3·(b − mean) + beta.
+	wantK := []float32{0.75, -1.5, 3, 0.375}
+	wantB := []float32{1.75, -3}
+	for i, v := range wantK {
+		if a.Kernel.Data[i] != v {
+			t.Errorf("kernel[%d] = %g, want %g", i, a.Kernel.Data[i], v)
+		}
+	}
+	for i, v := range wantB {
+		if a.Bias.Data[i] != v {
+			t.Errorf("bias[%d] = %g, want %g", i, a.Bias.Data[i], v)
+		}
+	}
+	if a.KernelQuant.DType.Tag() != "s8" || a.KernelQuant.Scale[0] != 1.0/32 {
+		t.Errorf("kernel quant = %+v", a.KernelQuant)
+	}
 }

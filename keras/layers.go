@@ -65,9 +65,9 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 			return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: fn}), nil
 		}
 		return b.quantizeNode(l.name, l.class, in, q, "activation")
-	case "Dense", "QDense", "QuantDense":
+	case "Dense", "QDense", "QuantDense", "QDenseBatchnorm":
 		return b.dense(l, c, in)
-	case "Conv2D", "QConv2D", "QuantConv2D", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
+	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
 		return b.conv(l, c, in)
 	case "BatchNormalization", "QBatchNormalization":
 		return b.batchNorm(l, c, in)
@@ -85,8 +85,8 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 			}
 		}
 		return b.add(l.name, l.class, ir.OpAdd, ins, slices.Clone(in.Shape), ir.Float(), nil), nil
-	case "QDenseBatchnorm", "QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm":
-		return nil, fmt.Errorf("folded batch-norm layer %s is not supported: its inference result depends on QKeras's folding mode; replace it by %s followed by BatchNormalization (same weights) and re-save the model", l.class, strings.TrimSuffix(l.class, "Batchnorm"))
+	case "QDepthwiseConv2DBatchnorm":
+		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
 }
@@ -292,9 +292,12 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	if useBias {
 		want, shapes = append(want, "bias"), append(shapes, []int{units})
 	}
-	ws, err := b.weights(l, want, shapes)
+	ws, err := b.foldedWeights(l, c, want, shapes, units)
 	if err != nil {
 		return nil, err
+	}
+	if len(ws) == 2 {
+		useBias = true
 	}
 	a := &ir.DenseAttrs{Units: units, InputQuantizer: inQ, Kernel: ir.Weights{Shape: kshape, Data: ws[0]}, Activation: fn}
 	if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, kshape); err != nil {
@@ -306,6 +309,90 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		}
 	}
 	return b.finish(l, ir.OpDense, []*ir.Tensor{x}, []int{units}, a, actQ)
+}
+
+// foldedWeights reads a weight layer's kernel (and bias). For QKeras's
+// folded layers (QDenseBatchnorm, QConv2DBatchnorm) it also reads the
+// batch-norm parameters and folds them the way their call() does at
+// inference (training=False, either folding_mode):
+//
+//	inv = rsqrt(moving_variance + eps) · gamma
+//	kernel' = inv · kernel (per output channel), bias' = inv · (bias − moving_mean) + beta
+//
+// The kernel and bias quantizers are then applied to kernel' and bias' by
+// the caller; the result always has a bias.
+func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, outC int) ([][]float32, error) {
+	if !strings.HasSuffix(l.class, "Batchnorm") {
+		return b.weights(l, want, shapes)
+	}
+	if err := lastAxis(c, "axis", 1); err != nil && c.has("axis") {
+		// axis is relative to the layer output; only the channel axis is supported.
+		if e2 := lastAxis(c, "axis", len(shapes[0])-1); e2 != nil {
+			return nil, err
+		}
+	}
+	if m, _ := c.str("folding_mode", "ema_stats_folding"); m != "ema_stats_folding" && m != "batch_stats_folding" {
+		return nil, fmt.Errorf("argument folding_mode=%q is not supported (want ema_stats_folding or batch_stats_folding)", m)
+	}
+	eps, err := c.float("epsilon", 1e-3)
+	if err != nil {
+		return nil, err
+	}
+	center, err := c.boolean("center", true)
+	if err != nil {
+		return nil, err
+	}
+	scale, err := c.boolean("scale", true)
+	if err != nil {
+		return nil, err
+	}
+	hasBias := len(want) == 2
+	all := append([]string(nil), want...)
+	allShapes := append([][]int(nil), shapes...)
+	for _, n := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
+		if n == "gamma" && !scale || n == "beta" && !center {
+			continue
+		}
+		all, allShapes = append(all, n), append(allShapes, []int{outC})
+	}
+	ws, err := b.weights(l, all, allShapes)
+	if err != nil {
+		return nil, err
+	}
+	kernel := ws[0]
+	if kernel == nil { // architecture only
+		return [][]float32{nil, nil}, nil
+	}
+	get := func(n string) []float32 {
+		for i, w := range all {
+			if w == n {
+				return ws[i]
+			}
+		}
+		return nil
+	}
+	gamma, beta, mean, variance := get("gamma"), get("beta"), get("moving_mean"), get("moving_variance")
+	inv := make([]float32, outC)
+	bias := make([]float32, outC)
+	for ch := range inv {
+		inv[ch] = float32(1 / float32(math.Sqrt(float64(float32(variance[ch]+float32(eps))))))
+		if gamma != nil {
+			inv[ch] = float32(inv[ch] * gamma[ch])
+		}
+		bv := float32(0)
+		if hasBias {
+			bv = ws[1][ch]
+		}
+		bias[ch] = float32(inv[ch] * float32(bv-mean[ch]))
+		if beta != nil {
+			bias[ch] = float32(bias[ch] + beta[ch])
+		}
+	}
+	folded := make([]float32, len(kernel))
+	for i, v := range kernel {
+		folded[i] = float32(inv[i%outC] * v)
+	}
+	return [][]float32{folded, bias}, nil
 }
 
 func biasWeights(q *ir.Quantizer, data []float32, n int) (*ir.Weights, error) {
@@ -436,9 +523,12 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	if useBias {
 		want, shapes = append(want, "bias"), append(shapes, []int{outC})
 	}
-	ws, err := b.weights(l, want, shapes)
+	ws, err := b.foldedWeights(l, c, want, shapes, outC)
 	if err != nil {
 		return nil, err
+	}
+	if len(ws) == 2 {
+		useBias = true
 	}
 	x := in
 	if inQ != nil {

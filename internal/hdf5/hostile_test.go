@@ -1,0 +1,123 @@
+package hdf5
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+// synthetic returns a File over hand-built bytes with 8-byte addresses.
+func synthetic(data []byte) *File {
+	return &File{name: "syn.h5", data: data, offSize: 8, lenSize: 8, limit: minDatasetLimit}
+}
+
+type builder struct{ bytes.Buffer }
+
+func (b *builder) u8(v uint8)   { b.WriteByte(v) }
+func (b *builder) u16(v uint16) { binary.Write(b, binary.LittleEndian, v) }
+func (b *builder) u32(v uint32) { binary.Write(b, binary.LittleEndian, v) }
+func (b *builder) u64(v uint64) { binary.Write(b, binary.LittleEndian, v) }
+
+func wantErr(t *testing.T, err error, substr string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), substr) {
+		t.Errorf("err = %v, want it to contain %q", err, substr)
+	}
+}
+
+func TestBTreeCycle(t *testing.T) {
+	// A level-1 group B-tree node whose only child is itself.
+	var b builder
+	b.WriteString("TREE")
+	b.u8(0)
+	b.u8(1)
+	b.u16(1)
+	b.u64(undefined)
+	b.u64(undefined)
+	b.u64(0) // key 0
+	b.u64(0) // child 0: this node
+	b.u64(0) // key 1
+	err := synthetic(b.Bytes()).walkBTree(0, 0, 8, func([]byte, uint64) error { return nil })
+	wantErr(t, err, "referenced twice")
+
+	// The same node claiming a huge level is rejected before recursing.
+	data := b.Bytes()
+	data[5] = 200
+	err = synthetic(data).walkBTree(0, 0, 8, func([]byte, uint64) error { return nil })
+	wantErr(t, err, "too deep")
+
+	// An entry count beyond the file is a bounds error, not an allocation.
+	data[5], data[6], data[7] = 0, 0xff, 0xff
+	err = synthetic(data).walkBTree(0, 0, 8, func([]byte, uint64) error { return nil })
+	wantErr(t, err, "run past the end of the file")
+}
+
+func TestContinuationCycle(t *testing.T) {
+	// A version-1 header whose continuation message points back at its own block.
+	var b builder
+	b.u8(1)
+	b.u8(0)
+	b.u16(1)
+	b.u32(1)
+	b.u32(24) // header data size
+	b.u32(0)  // padding
+	b.u16(msgContinuation)
+	b.u16(16)
+	b.u8(0)
+	b.Write([]byte{0, 0, 0})
+	b.u64(16) // continuation address: the first block
+	b.u64(24)
+	_, err := synthetic(b.Bytes()).readObjectHeader(0)
+	wantErr(t, err, "forms a cycle")
+}
+
+func TestHostileSizes(t *testing.T) {
+	// A dataspace of 2^40 x 2^40 elements is refused before any allocation.
+	var b builder
+	b.u8(1)
+	b.u8(2)
+	b.u8(0)
+	b.u8(0)
+	b.u32(0)
+	b.u64(1 << 40)
+	b.u64(1 << 40)
+	_, err := parseDataspace(b.Bytes(), 8, minDatasetLimit)
+	wantErr(t, err, "too many elements")
+
+	// An inflated chunk larger than its declared size is refused.
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	w.Write(make([]byte, 1<<20))
+	w.Close()
+	var inf inflater
+	_, err = inf.inflate(z.Bytes(), 4096)
+	wantErr(t, err, "inflates to more than 4096 bytes")
+
+	// A dataset larger than the read cap is refused with a clear error.
+	f := open(t, "basic.h5")
+	f.limit = 1000
+	d := dataset(t, f.Root(), "layouts/gzip_shuffle_fletcher")
+	_, err = d.Float32s()
+	wantErr(t, err, "exceeds the 1000-byte read limit")
+
+	// Datatypes the reader does not handle are named, not misread.
+	_, err = parseDatatype([]byte{6, 0, 0, 0, 8, 0, 0, 0}, 0)
+	wantErr(t, err, "datatype class 6")
+	_, err = parseDatatype([]byte{0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 24, 0}, 0)
+	wantErr(t, err, "integer datatype of 3 bytes")
+}
+
+func TestUnsupportedFilter(t *testing.T) {
+	// Version-2 pipeline with LZF (32000), as h5py writes for compression="lzf".
+	var b builder
+	b.u8(2)
+	b.u8(1)
+	b.u16(32000)
+	b.u16(0) // name length
+	b.u16(0) // flags
+	b.u16(0) // client values
+	_, err := parseFilters(b.Bytes())
+	wantErr(t, err, "filter 32000 (lzf) is not supported")
+}

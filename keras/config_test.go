@@ -200,7 +200,7 @@ func FuzzParseConfig(f *testing.F) {
 type fakeWeights map[string][]array
 
 func (f fakeWeights) layer(l *layer) ([]array, error) { return f[l.name], nil }
-func (f fakeWeights) file() string                     { return "fake.h5" }
+func (f fakeWeights) file() string                    { return "fake.h5" }
 
 func TestFoldedDenseBatchnorm(t *testing.T) {
 	m, err := parseModelJSON([]byte(`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 2]}},

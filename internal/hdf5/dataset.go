@@ -228,7 +228,7 @@ func (d *Dataset) raw() ([]byte, error) {
 		if uint64(len(d.compact)) < total {
 			return nil, d.f.errorf(d.path, "compact data has %d bytes, want %d", len(d.compact), total)
 		}
-		return bytes.Clone(d.compact[:total]), nil
+		return d.compact[:total], nil // read-only: callers convert into new slices
 	case layoutContiguous:
 		if d.addr == undefined {
 			return d.filled(total), nil
@@ -240,7 +240,7 @@ func (d *Dataset) raw() ([]byte, error) {
 		if err != nil {
 			return nil, d.f.errorf(d.path, "data: %w", err)
 		}
-		return bytes.Clone(b), nil
+		return b, nil // read-only: callers convert into new slices
 	}
 	return d.readChunked(total)
 }

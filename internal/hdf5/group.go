@@ -99,6 +99,12 @@ func (g *Group) IsGroup(name string) bool {
 // Group opens the group at a path relative to g (it may contain '/'; a
 // leading '/' starts at the root).
 func (g *Group) Group(p string) (*Group, error) {
+	if len(splitPath(p)) == 0 && p != "" {
+		if p[0] == '/' {
+			return g.f.root, nil // "/"
+		}
+		return g, nil // "."
+	}
 	h, full, err := g.resolve(p)
 	if err != nil {
 		return nil, err

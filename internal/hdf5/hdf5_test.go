@@ -452,6 +452,9 @@ func TestPaths(t *testing.T) {
 	if root.Path() != "/" {
 		t.Errorf("root path %q", root.Path())
 	}
+	if mustGroup(t, root, "/") != root || mustGroup(t, root, ".") != root {
+		t.Error(`Group("/") or Group(".") is not the root`)
+	}
 	dense := mustGroup(t, root, "model_weights/dense")
 	if dense.Path() != "/model_weights/dense" || !root.IsGroup("model_weights") || root.IsGroup("nope") {
 		t.Errorf("dense path %q", dense.Path())

@@ -1,9 +1,11 @@
 package hdf5
 
 import (
+	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,7 +83,7 @@ type modelExpect struct {
 func TestSharedModels(t *testing.T) {
 	var files []string
 	filepath.WalkDir(modelsDir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".h5") {
+		if err == nil && (strings.HasSuffix(p, ".h5") || strings.HasSuffix(p, ".keras")) {
 			files = append(files, p)
 		}
 		return nil
@@ -100,7 +102,7 @@ func TestSharedModels(t *testing.T) {
 	for _, p := range files {
 		rel, _ := filepath.Rel(modelsDir, p)
 		t.Run(rel, func(t *testing.T) {
-			f, err := Open(p)
+			f, err := openModel(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,11 +178,40 @@ func TestSharedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if seen == 0 {
-				t.Error("no datasets read")
+			want := 0
+			for p := range exp.Datasets {
+				if weights.Path() == "/" || strings.HasPrefix(p, weights.Path()+"/") {
+					want++
+				}
+			}
+			if seen == 0 || seen != want {
+				t.Errorf("read %d datasets under %s, h5py lists %d", seen, weights.Path(), want)
 			}
 		})
 	}
+}
+
+// openModel opens a .h5 file, or the weights inside a Keras 3 .keras zip
+// (read from memory).
+func openModel(p string) (*File, error) {
+	if !strings.HasSuffix(p, ".keras") {
+		return Open(p)
+	}
+	z, err := zip.OpenReader(p)
+	if err != nil {
+		return nil, err
+	}
+	defer z.Close()
+	r, err := z.Open("model.weights.h5")
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return OpenBytes(p+"/model.weights.h5", data)
 }
 
 // TestTruncated opens every prefix (small files) or a stride of prefixes of

@@ -160,9 +160,16 @@ def manifest():
     import json
     root = "/work/shared/models"
     result = {}
-    for path in sorted(glob.glob(root + "/**/*.h5", recursive=True)):
+    import io
+    import zipfile
+    paths = sorted(glob.glob(root + "/**/*.h5", recursive=True))
+    paths += sorted(glob.glob(root + "/**/*.keras", recursive=True))
+    for path in paths:
         entry = {"datasets": {}, "strings": {}}
-        with h5py.File(path, "r") as f:
+        src = path
+        if path.endswith(".keras"):  # Keras 3: the weights are a member of a zip
+            src = io.BytesIO(zipfile.ZipFile(path).read("model.weights.h5"))
+        with h5py.File(src, "r") as f:
             def visit(name, obj):
                 if isinstance(obj, h5py.Dataset):
                     v = obj[()].astype(np.float64)

@@ -12,7 +12,8 @@
 //
 // Larq input quantizers and QKeras quantizer activations are OpQuantize
 // nodes in an imported graph; DenseAttrs/ConvAttrs.InputQuantizer only
-// records them and is not applied again here.
+// records them and is applied here only when the layer's input does not come
+// from its "<layer>/input_quantizer" node (hand-built graphs).
 package interp
 
 import (
@@ -62,6 +63,12 @@ func run(g *ir.Graph, inputs [][]float32) (map[*ir.Tensor][]float32, error) {
 		}
 		vals[t] = inputs[i]
 	}
+	producer := map[*ir.Tensor]string{}
+	for _, n := range g.Nodes {
+		for _, t := range n.Outputs {
+			producer[t] = n.Name
+		}
+	}
 	for _, n := range g.Nodes {
 		ins := make([][]float32, len(n.Inputs))
 		for i, t := range n.Inputs {
@@ -73,6 +80,15 @@ func run(g *ir.Graph, inputs [][]float32) (map[*ir.Tensor][]float32, error) {
 		}
 		if len(n.Outputs) != 1 {
 			return nil, fmt.Errorf("node %q: %d outputs; every op has exactly one", n.Name, len(n.Outputs))
+		}
+		// A layer whose input quantizer was not split into its own node
+		// (hand-built graphs) gets it applied here, once.
+		if q := inputQuantizer(n); q != nil && len(ins) > 0 && producer[n.Inputs[0]] != n.Name+"/input_quantizer" {
+			v, err := quant.Apply(q, ins[0], n.Inputs[0].Shape)
+			if err != nil {
+				return nil, fmt.Errorf("node %q: input_quantizer: %w", n.Name, err)
+			}
+			ins[0] = v
 		}
 		out, err := eval(n, ins)
 		if err != nil {
@@ -151,6 +167,16 @@ func eval(n *ir.Node, ins [][]float32) ([]float32, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("op %q is not supported by the reference interpreter", n.Op)
+}
+
+func inputQuantizer(n *ir.Node) *ir.Quantizer {
+	switch a := n.Attrs.(type) {
+	case *ir.DenseAttrs:
+		return a.InputQuantizer
+	case *ir.ConvAttrs:
+		return a.InputQuantizer
+	}
+	return nil
 }
 
 func attrsErr(n *ir.Node) error {

@@ -17,6 +17,8 @@ type builder struct {
 	w    weightSource // nil: architecture only
 	g    *ir.Graph
 	out  map[string]*ir.Tensor // layer name -> its output tensor
+
+	f64noted bool // the float64 note was given
 }
 
 func build(file string, m *model, w weightSource) (*ir.Graph, error) {

@@ -12,7 +12,7 @@ import (
 
 // supported lists the layer classes the importer converts, for messages.
 var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
-	"AveragePooling2D", "Flatten", "Reshape", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
+	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
 	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D"}
 
@@ -23,6 +23,10 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return nil, err
 	} else if df != "channels_last" {
 		return nil, fmt.Errorf("data_format=%q is not supported; use channels_last", df)
+	}
+	if isFloat64(c["dtype"]) && !b.f64noted {
+		b.f64noted = true
+		b.note("%s: layer %q (%s) and possibly others have dtype float64; dqnn computes every layer in float32, so float outputs may differ from Keras in the last bits", b.file, l.name, l.class)
 	}
 	if l.class != "Concatenate" && l.class != "Add" && len(ins) != 1 {
 		return nil, fmt.Errorf("the layer takes one input, got %d", len(ins))
@@ -73,6 +77,8 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.batchNorm(l, c, in)
 	case "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D":
 		return b.pool(l, c, in)
+	case "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D":
+		return b.globalPool(l, c, in)
 	case "Concatenate":
 		return b.concat(l, c, ins)
 	case "Add":
@@ -89,6 +95,19 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
+}
+
+// isFloat64 recognises a float64 layer dtype: "float64" or a Keras 3 DTypePolicy.
+func isFloat64(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return t == "float64"
+	case map[string]any:
+		if c, ok := t["config"].(map[string]any); ok {
+			return c["name"] == "float64"
+		}
+	}
+	return false
 }
 
 func lastAxis(c cfg, key string, rank int) error {
@@ -697,6 +716,35 @@ func (b *builder) pool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		op, q = ir.OpAvgPool, ir.Float()
 	}
 	return b.add(l.name, l.class, op, []*ir.Tensor{in}, []int{oh, ow, in.Shape[2]}, q, a), nil
+}
+
+// globalPool is a whole-image pool (valid, window = input size) followed,
+// unless keepdims, by a reshape to (channels). The average sums in the
+// canonical row-major order, which may differ from TF's reduce_mean in the
+// last bits (float outputs are compared with a tolerance).
+func (b *builder) globalPool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) != 3 {
+		return nil, fmt.Errorf("input has shape %s; %s needs a rank-4 input", shapeStr(in.Shape), l.class)
+	}
+	keep, err := c.boolean("keepdims", false)
+	if err != nil {
+		return nil, err
+	}
+	H, W, C := in.Shape[0], in.Shape[1], in.Shape[2]
+	a := &ir.PoolAttrs{PoolH: H, PoolW: W, StrideH: H, StrideW: W, Padding: "valid"}
+	op, q := ir.OpMaxPool, passQuant(in.Quant)
+	if strings.Contains(l.class, "Av") {
+		op, q = ir.OpAvgPool, ir.Float()
+	}
+	name := l.name
+	if !keep {
+		name = l.name + "/pool"
+	}
+	t := b.add(name, l.class, op, []*ir.Tensor{in}, []int{1, 1, C}, q, a)
+	if keep {
+		return t, nil
+	}
+	return b.add(l.name, l.class, ir.OpReshape, []*ir.Tensor{t}, []int{C}, q, nil), nil
 }
 
 func (b *builder) concat(l *layer, c cfg, ins []*ir.Tensor) (*ir.Tensor, error) {

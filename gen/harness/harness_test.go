@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/ref"
 	"github.com/dqnn/dqnn/gen/vectors"
+	"github.com/dqnn/dqnn/ir/dtype"
 	kernelsc "github.com/dqnn/dqnn/kernels_c"
 	"github.com/dqnn/dqnn/target"
 )
@@ -178,5 +180,56 @@ func TestKernelsCompileStrict(t *testing.T) {
 				t.Errorf("%s produced %d objects for %d files", cc, len(objs), len(files))
 			}
 		})
+	}
+}
+
+// TestHarnessDetectsMismatch corrupts one expected element of an s1, an s8
+// and an f32 case and checks that the program reports each as a failure.
+func TestHarnessDetectsMismatch(t *testing.T) {
+	if err := target.Available(target.Host); err != nil {
+		t.Skip(err)
+	}
+	picked := map[dtype.DType]*ref.Case{}
+	for _, c := range vectors.Cases {
+		if picked[c.Want.T] == nil && c.Dense != nil {
+			cp := *c
+			cp.Want = ref.Buf{T: c.Want.T, F32: append([]float32(nil), c.Want.F32...), S8: append([]int8(nil), c.Want.S8...), S1: append([]uint32(nil), c.Want.S1...)}
+			switch cp.Want.T {
+			case dtype.F32:
+				cp.Want.F32[0] = cp.Want.F32[0]*1.001 + 0.01
+			case dtype.S8:
+				cp.Want.S8[0] ^= 1
+			case dtype.S1:
+				cp.Want.S1[0] ^= 1
+			}
+			picked[c.Want.T] = &cp
+		}
+	}
+	batch := []*ref.Case{picked[dtype.F32], picked[dtype.S8], picked[dtype.S1]}
+	src, kernels, err := Program(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kdir := kernelDir(t)
+	dir := t.TempDir()
+	mainC := filepath.Join(dir, "main.c")
+	if err := os.WriteFile(mainC, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcs := []string{mainC}
+	for _, f := range KernelFiles(kernels) {
+		srcs = append(srcs, filepath.Join(kdir, f))
+	}
+	ctx := context.Background()
+	exe, err := target.Build(ctx, target.Host, srcs, []string{kdir}, dir, target.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := target.Run(ctx, target.Host, exe, target.RunOptions{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 3 || strings.Count(res.Stdout, "FAIL case") != 3 || Check(res.Stdout, 3) == nil {
+		t.Errorf("corrupted expectations: exit %d, output:\n%s", res.ExitCode, res.Stdout)
 	}
 }

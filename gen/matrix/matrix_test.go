@@ -1,0 +1,114 @@
+package matrix
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+func TestTableValid(t *testing.T) {
+	if err := Validate(Rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(Table) != len(Rows) {
+		t.Fatalf("Table has %d kernels, Rows %d", len(Table), len(Rows))
+	}
+}
+
+// TestWeightedFamiliesComplete checks the 4 x 27 full type matrix of the weighted families.
+func TestWeightedFamiliesComplete(t *testing.T) {
+	n := 0
+	for _, op := range []Op{Dense, Conv2D, PWConv2D, DWConv2D} {
+		for _, in := range dtype.Compute {
+			for _, w := range dtype.Compute {
+				for _, out := range dtype.Compute {
+					if _, ok := Find(op, in, w, out); !ok {
+						t.Errorf("missing %s %s x %s -> %s", op, in, w, out)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n != 108 {
+		t.Fatalf("counted %d weighted combinations", n)
+	}
+	if len(Table) != 132 {
+		t.Errorf("table has %d kernels, want 132 (108 weighted + 24 others)", len(Table))
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, c := range []struct {
+		k    Kernel
+		want string
+	}{
+		{Kernel{Conv2D, dtype.S1, dtype.S1, dtype.S1}, "dq_conv2d_s1_s1_s1"},
+		{Kernel{Dense, dtype.S8, dtype.S1, dtype.F32}, "dq_dense_s8_s1_f32"},
+		{Kernel{MaxPool, dtype.S1, dtype.Invalid, dtype.S1}, "dq_maxpool_s1_s1"},
+		{Kernel{Convert, dtype.F32, dtype.Invalid, dtype.S8}, "dq_convert_f32_s8"},
+		{Kernel{Softmax, dtype.F32, dtype.Invalid, dtype.F32}, "dq_softmax_f32_f32"},
+		{Kernel{Affine, dtype.F32, dtype.Invalid, dtype.S1}, "dq_affine_f32_s1"},
+	} {
+		if got := c.k.Name(); got != c.want {
+			t.Errorf("Name() = %q, want %q", got, c.want)
+		}
+		if k, ok := ByName(c.want); !ok || k != c.k {
+			t.Errorf("ByName(%q) = %v, %v", c.want, k, ok)
+		}
+	}
+	// Find ignores the weight type of weightless families.
+	if _, ok := Find(MaxPool, dtype.S8, dtype.S1, dtype.S8); !ok {
+		t.Error("Find(maxpool s8) with a weight type failed")
+	}
+	if _, ok := Find(Dense, dtype.S1, dtype.Invalid, dtype.S1); ok {
+		t.Error("Find(dense without weights) succeeded")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	for _, c := range []struct {
+		row  Row
+		want string
+	}{
+		{Row{Kernel{MaxPool, dtype.F32, dtype.Invalid, dtype.S8}, "x"}, "keeps the element type"},
+		{Row{Kernel{Dense, dtype.F32, dtype.Invalid, dtype.F32}, "x"}, "needs a weight type"},
+		{Row{Kernel{Relu, dtype.F32, dtype.S1, dtype.F32}, "x"}, "takes no weights"},
+		{Row{Kernel{Softmax, dtype.S8, dtype.Invalid, dtype.S8}, "x"}, "f32 only"},
+		{Row{Kernel{Convert, dtype.S8, dtype.Invalid, dtype.S8}, "x"}, "two different types"},
+		{Row{Kernel{Affine, dtype.S1, dtype.Invalid, dtype.S1}, "x"}, "constant per channel"},
+		{Row{Kernel{Dense, dtype.S32, dtype.S1, dtype.F32}, "x"}, "must be f32, s8 or s1"},
+		{Row{Kernel{"fft", dtype.F32, dtype.Invalid, dtype.F32}, "x"}, "unknown op"},
+		{Row{Kernel{Dense, dtype.F32, dtype.F32, dtype.F32}, ""}, "Covers is empty"},
+	} {
+		err := Validate([]Row{c.row})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%v) = %v, want an error containing %q", c.row.Kernel, err, c.want)
+		}
+	}
+	dup := []Row{Rows[0], Rows[0]}
+	if err := Validate(dup); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("duplicate rows: %v", err)
+	}
+}
+
+// TestReferenceRows checks the rows that mirror the reference's tables 6.3-6.5.
+func TestReferenceRows(t *testing.T) {
+	mirror := 0
+	for _, r := range Rows {
+		if r.MirrorsReference() {
+			mirror++
+		}
+	}
+	for _, name := range []string{"dq_dense_s1_s1_s1", "dq_dense_s8_s8_s8", "dq_dense_f32_s1_f32", "dq_conv2d_s1_s1_s1",
+		"dq_pwconv2d_s1_s1_s1", "dq_dwconv2d_s1_s1_s1", "dq_conv2d_s8_s8_s1", "dq_maxpool_s1_s1", "dq_concat_s1_s1"} {
+		k, _ := ByName(name)
+		if r, ok := RowOf(k); !ok || !r.MirrorsReference() {
+			t.Errorf("%s should mirror a reference row", name)
+		}
+	}
+	if mirror < 30 {
+		t.Errorf("only %d rows mirror the reference", mirror)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 )
 
@@ -50,7 +51,11 @@ type File struct {
 func Open(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err // *PathError already names the path
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // keeps errors.Is(err, fs.ErrNotExist) working
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return OpenBytes(path, data)
 }

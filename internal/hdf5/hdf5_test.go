@@ -1,6 +1,8 @@
 package hdf5
 
 import (
+	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -367,7 +369,9 @@ func TestBigGroup(t *testing.T) {
 	}
 }
 
-func pad3(i int) string { return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)}) }
+func pad3(i int) string {
+	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
 
 func mustHeader(t *testing.T, f *File, addr uint64) *objectHeader {
 	t.Helper()
@@ -430,6 +434,15 @@ func TestNewerFormatRejected(t *testing.T) {
 		!strings.Contains(msg, "libver='earliest'") {
 		t.Errorf("error = %q", msg)
 	}
+}
+
+func TestOpenMissing(t *testing.T) {
+	_, err := Open("testdata/nope.h5")
+	if err == nil || !strings.HasPrefix(err.Error(), "testdata/nope.h5: ") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = OpenBytes("mem.h5", []byte("not hdf5 at all"))
+	wantErr(t, err, "mem.h5: not an HDF5 file")
 }
 
 func TestUserBlock(t *testing.T) {

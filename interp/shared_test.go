@@ -60,3 +60,40 @@ func TestSharedModelsRun(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedContainersAgree: qkeras_3layer.json + weights (Keras 2.4) and
+// qkeras-v3_3layer.keras (Keras 3) hold the same network and weights, so
+// they must give bit-identical outputs.
+func TestSharedContainersAgree(t *testing.T) {
+	const dir = "/work/shared/models/qkeras/example-models"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared model folder %s is absent: %v", dir, err)
+	}
+	a, err := keras.Load(filepath.Join(dir, "qkeras_3layer.json"), keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keras.Load(filepath.Join(dir, "qkeras-v3_3layer.keras"), keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 20; k++ {
+		in := make([]float32, 16)
+		for i := range in {
+			in[i] = float32((i*7+k*13)%23)/8 - 1.4
+		}
+		oa, err := interp.Run(a, [][]float32{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob, err := interp.Run(b, [][]float32{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range oa[0] {
+			if math.Float32bits(oa[0][i]) != math.Float32bits(ob[0][i]) {
+				t.Fatalf("input %d: .json+h5 gives %v, .keras gives %v", k, oa[0], ob[0])
+			}
+		}
+	}
+}

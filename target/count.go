@@ -246,29 +246,59 @@ func ImageSize(ctx context.Context, exe string) (Size, error) {
 	return Size{Text: v[0], Data: v[1], BSS: v[2]}, nil
 }
 
-// SymbolSizes returns the sizes in bytes of the symbols in exe whose names
-// satisfy keep, read with arm-none-eabi-nm -S, sorted by name.
-func SymbolSizes(ctx context.Context, exe string, keep func(string) bool) (map[string]uint64, []string, error) {
+// Symbol is one entry of an image's symbol table.
+type Symbol struct {
+	Name string
+	Type byte   // nm's type letter: T/t code, R/r read-only data, D/d data, B/b bss
+	Addr uint64 // Thumb bit cleared for functions
+	Size uint64
+}
+
+// SymbolTable lists the sized symbols of a Cortex-M image (arm-none-eabi-nm -S),
+// sorted by name.
+func SymbolTable(ctx context.Context, exe string) ([]Symbol, error) {
 	out, err := exec.CommandContext(ctx, "arm-none-eabi-nm", "-S", exe).Output()
 	if err != nil {
-		return nil, nil, fmt.Errorf("arm-none-eabi-nm -S %s: %w", exe, err)
+		return nil, fmt.Errorf("arm-none-eabi-nm -S %s: %w", exe, err)
 	}
-	sizes := map[string]uint64{}
+	var syms []Symbol
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 4 || !keep(f[3]) {
+		if len(f) != 4 || len(f[2]) != 1 {
 			continue
 		}
-		v, err := strconv.ParseUint(f[1], 16, 64)
-		if err == nil {
-			sizes[f[3]] = v
+		a, err1 := strconv.ParseUint(f[0], 16, 64)
+		n, err2 := strconv.ParseUint(f[1], 16, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		t := f[2][0]
+		if t == 'T' || t == 't' {
+			a &^= 1
+		}
+		syms = append(syms, Symbol{Name: f[3], Type: t, Addr: a, Size: n})
+	}
+	sort.Slice(syms, func(i, j int) bool { return syms[i].Name < syms[j].Name })
+	return syms, nil
+}
+
+// SymbolSizes returns the sizes in bytes of the symbols in exe whose names
+// satisfy keep, and their names sorted.
+func SymbolSizes(ctx context.Context, exe string, keep func(string) bool) (map[string]uint64, []string, error) {
+	syms, err := SymbolTable(ctx, exe)
+	if err != nil {
+		return nil, nil, err
+	}
+	sizes := map[string]uint64{}
+	var names []string
+	for _, s := range syms {
+		if keep(s.Name) {
+			if _, dup := sizes[s.Name]; !dup {
+				names = append(names, s.Name)
+			}
+			sizes[s.Name] += s.Size
 		}
 	}
-	names := make([]string, 0, len(sizes))
-	for n := range sizes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	return sizes, names, nil
 }

@@ -228,14 +228,14 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
 	for _, o := range r.Outputs {
 		acc := "-"
-		if !math.IsNaN(o.Acc) {
-			acc = fmt.Sprintf("%.4f", o.Acc)
+		if !math.IsNaN(o.Metrics.Acc) {
+			acc = fmt.Sprintf("%.4f", o.Metrics.Acc)
 		}
 		res := "PASS"
 		if !o.Pass {
 			res = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.RMSE, o.MAE, o.L2R, o.Cos, o.MaxAbs, res)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.Metrics.RMSE, o.Metrics.MAE, o.Metrics.L2R, o.Metrics.Cos, o.Metrics.MaxAbs, res)
 	}
 	tw.Flush()
 	for _, o := range r.Outputs {

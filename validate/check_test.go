@@ -121,8 +121,8 @@ func TestCheckFake(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Pass || rep.Outputs[0].Exceeding != 3 {
-				t.Errorf("output comparison: pass %v, exceeding %d, want fail with 3", rep.Pass, rep.Outputs[0].Exceeding)
+			if rep.Pass || rep.Outputs[0].Metrics.Exceeding != 3 {
+				t.Errorf("output comparison: pass %v, exceeding %d, want fail with 3", rep.Pass, rep.Outputs[0].Metrics.Exceeding)
 			}
 		})
 	}

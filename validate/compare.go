@@ -133,10 +133,10 @@ func compareTrace(tr Trace, t *ir.Tensor, want []float32, tol Tolerances, lr *La
 
 // OutputReport compares one model output over all samples.
 type OutputReport struct {
-	Name  string `json:"name"`
-	Shape []int  `json:"shape"`
-	DType string `json:"dtype"` // of the graph tensor; the C API returns float
-	Metrics
+	Name    string  `json:"name"`
+	Shape   []int   `json:"shape"`
+	DType   string  `json:"dtype"` // of the graph tensor; the C API returns float
+	Metrics Metrics `json:"metrics"`
 	// CodeMismatches counts, for s1/s8 outputs, elements whose quantized code
 	// differs (these must match bit for bit).
 	CodeMismatches int      `json:"code_mismatches"`

@@ -7,6 +7,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -31,11 +32,11 @@ type Metrics struct {
 // Tolerances are the pass criteria for float32 outputs. Quantized outputs
 // (s1, s8) are always compared exactly.
 type Tolerances struct {
-	RTol   float64 // element-wise relative tolerance
-	ATol   float64 // element-wise absolute tolerance
-	MaxL2R float64 // largest accepted L2R
-	MinAcc float64 // smallest accepted argmax agreement (ties within tolerance count as agreement)
-	MinCos float64 // smallest accepted cosine similarity
+	RTol   float64 `json:"rtol"`    // element-wise relative tolerance
+	ATol   float64 `json:"atol"`    // element-wise absolute tolerance
+	MaxL2R float64 `json:"max_l2r"` // largest accepted L2R
+	MinAcc float64 `json:"min_acc"` // smallest accepted argmax agreement (ties within tolerance count as agreement)
+	MinCos float64 `json:"min_cos"` // smallest accepted cosine similarity
 }
 
 // DefaultTolerances are what `dqnn validate` uses unless told otherwise.
@@ -151,4 +152,28 @@ func (m Metrics) Failures(tol Tolerances) []string {
 		f = append(f, fmt.Sprintf("argmax agreement %.4f < %g", m.Acc, tol.MinAcc))
 	}
 	return f
+}
+
+// MarshalJSON writes the metrics with lower-case keys; non-finite values
+// (acc of a non-classifier output, an infinite error) become null.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	num := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Samples   int      `json:"samples"`
+		Size      int      `json:"size"`
+		Acc       *float64 `json:"acc"`
+		RMSE      *float64 `json:"rmse"`
+		MAE       *float64 `json:"mae"`
+		L2R       *float64 `json:"l2r"`
+		Cos       *float64 `json:"cos"`
+		MaxAbs    *float64 `json:"max_abs"`
+		Worst     int      `json:"worst_element"`
+		Exceeding int      `json:"exceeding"`
+		NaN       int      `json:"nan_mismatches"`
+	}{m.Samples, m.Size, num(m.Acc), num(m.RMSE), num(m.MAE), num(m.L2R), num(m.Cos), num(m.MaxAbs), m.Worst, m.Exceeding, m.NaN})
 }

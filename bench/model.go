@@ -1,0 +1,253 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/target"
+	"github.com/dqnn/dqnn/validate"
+)
+
+// LayerCost is the cost of one traced layer.
+type LayerCost struct {
+	Tensor       string `json:"tensor"`       // the tensor the layer produces (its dqnn_trace name)
+	Instructions uint64 `json:"instructions"` // from the previous layer's trace call to this one's
+}
+
+// Memory is the footprint of the model library inside the linked image.
+type Memory struct {
+	CodeBytes     uint64 `json:"code_bytes"`     // the library's functions (model + kernels)
+	ConstBytes    uint64 `json:"const_bytes"`    // its constant data: weights, thresholds, parameters
+	RAMBytes      uint64 `json:"ram_bytes"`      // its data + bss: the activation arena and any state
+	ImageText     uint64 `json:"image_text"`     // the whole benchmark image (with runtime and libc): text
+	ImageData     uint64 `json:"image_data"`     // ... data
+	ImageBSS      uint64 `json:"image_bss"`      // ... bss, including the runtime's 64 KB stack
+	ArenaSymbol   string `json:"arena_symbol"`   // the largest RAM symbol of the library
+	ArenaBytes    uint64 `json:"arena_bytes"`    // its size
+	LibrarySymbol string `json:"library_prefix"` // symbols counted as the library's: <name>_*, dq_*
+}
+
+// ModelReport is the benchmark of one model on one CPU.
+type ModelReport struct {
+	Model  string `json:"model"`
+	Target string `json:"target"`
+	// Total is one inference in the untraced build, from the call of
+	// NAME_run to its return (plus the empty marker pair: 2 instructions).
+	Total uint64 `json:"total_instructions"`
+	// Layers are measured in a second build with -DDQNN_TRACE: each count
+	// includes one dqnn_trace call (TraceOverhead on average).
+	Layers        []LayerCost   `json:"layers"`
+	TracedTotal   uint64        `json:"traced_total_instructions"`
+	TraceOverhead float64       `json:"trace_overhead_per_layer"`
+	Memory        Memory        `json:"memory"`
+	Note          string        `json:"note"`
+	Elapsed       time.Duration `json:"-"`
+}
+
+// Model benchmarks the library lib (compiled from g) on cpu: it runs one
+// inference on a seeded random input (validate.Inputs) twice under the
+// instruction counter, once plain for the total and once traced for the
+// per-layer split, and reads the memory footprint from the linked image.
+func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CPU, workDir string) (*ModelReport, error) {
+	if !cpu.IsCortexM() {
+		return nil, fmt.Errorf("bench: target %s: instruction counting needs a Cortex-M target (it runs under QEMU)", cpu)
+	}
+	if err := target.Available(cpu); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	inputs, _, err := validate.Inputs(g, nil, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	r, err := validate.NewRunner(g, lib.Name, inputs)
+	if err != nil {
+		return nil, err
+	}
+	libDir := filepath.Join(workDir, "lib")
+	if err := os.MkdirAll(libDir, 0o755); err != nil {
+		return nil, err
+	}
+	var srcs []string
+	for n, b := range lib.Files {
+		p := filepath.Join(libDir, n)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(n, ".c") {
+			srcs = append(srcs, p)
+		}
+	}
+	sort.Strings(srcs)
+	runC, inC := filepath.Join(workDir, "runner.c"), filepath.Join(workDir, "runner_inputs.c")
+	if err := os.WriteFile(runC, r.Main, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(inC, r.Inputs, 0o644); err != nil {
+		return nil, err
+	}
+	all := append([]string{runC, inC}, srcs...)
+	rep := &ModelReport{Model: g.Name, Target: string(cpu), Note: ProxyNote}
+
+	// 1. Untraced: the total and the memory footprint.
+	plainDir := filepath.Join(workDir, "plain")
+	exe, err := target.Build(ctx, cpu, all, []string{libDir}, plainDir, target.BuildOptions{CFlags: []string{"-DDQ_RUNNER_BENCH"}})
+	if err != nil {
+		return nil, err
+	}
+	res, err := runCounted(ctx, cpu, exe, nil)
+	if err != nil {
+		return nil, err
+	}
+	spans := spansOf(res.Marks, "dq_bench_begin", "dq_bench_end")
+	if len(spans) != 1 {
+		return nil, fmt.Errorf("bench: %d measured runs, want 1", len(spans))
+	}
+	rep.Total = spans[0]
+	if rep.Memory, err = memory(ctx, exe, lib.Name); err != nil {
+		return nil, err
+	}
+
+	// 2. Traced: per-layer split between successive dqnn_trace calls.
+	traceDir := filepath.Join(workDir, "traced")
+	exe, err = target.Build(ctx, cpu, all, []string{libDir}, traceDir, target.BuildOptions{CFlags: []string{"-DDQ_RUNNER_BENCH", "-DDQNN_TRACE"}})
+	if err != nil {
+		return nil, err
+	}
+	res, err = runCounted(ctx, cpu, exe, [][2]string{{"dqnn_trace", "dqnn_trace"}})
+	if err != nil {
+		return nil, err
+	}
+	out, err := validate.ParseRunner(res.Stdout, 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	var begin, prev uint64
+	var traces []uint64
+	for _, m := range res.Marks {
+		switch m.Symbol {
+		case "dq_bench_begin":
+			begin, prev = m.Count, m.Count
+		case "dqnn_trace":
+			traces = append(traces, m.Count-prev)
+			prev = m.Count
+		case "dq_bench_end":
+			rep.TracedTotal = m.Count - begin
+			if len(traces) > 0 {
+				// The epilogue after the last trace belongs to the last layer.
+				traces[len(traces)-1] += m.Count - prev
+			}
+		}
+	}
+	if len(traces) != len(out.Layers) {
+		return nil, fmt.Errorf("bench: %d dqnn_trace calls counted, %d tensor names printed", len(traces), len(out.Layers))
+	}
+	for i, n := range traces {
+		rep.Layers = append(rep.Layers, LayerCost{Tensor: out.Layers[i], Instructions: n})
+	}
+	if len(traces) > 0 && rep.TracedTotal > rep.Total {
+		rep.TraceOverhead = float64(rep.TracedTotal-rep.Total) / float64(len(traces))
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// runCounted runs exe counting dq_bench_begin..dq_bench_end plus extra pairs.
+func runCounted(ctx context.Context, cpu target.CPU, exe string, extra [][2]string) (*target.Result, error) {
+	pairs := append([][2]string{{"dq_bench_begin", "dq_bench_end"}}, extra...)
+	res, err := target.Run(ctx, cpu, exe, target.RunOptions{Timeout: 5 * time.Minute, CountBetween: pairs})
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("bench on %s: the runner %w\n%s", cpu, err, res.Stdout)
+	}
+	return res, nil
+}
+
+// memory reads the library's footprint from the image's symbol table.
+func memory(ctx context.Context, exe, name string) (Memory, error) {
+	sz, err := target.ImageSize(ctx, exe)
+	if err != nil {
+		return Memory{}, err
+	}
+	syms, err := target.SymbolTable(ctx, exe)
+	if err != nil {
+		return Memory{}, err
+	}
+	m := Memory{ImageText: sz.Text, ImageData: sz.Data, ImageBSS: sz.BSS, LibrarySymbol: name + "_*, dq_*"}
+	for _, s := range syms {
+		if !strings.HasPrefix(s.Name, name+"_") && !strings.HasPrefix(s.Name, "dq_") {
+			continue
+		}
+		if isRunnerSymbol(s.Name) {
+			continue // the runner's and the runtime's own symbols
+		}
+		switch s.Type {
+		case 'T', 't':
+			m.CodeBytes += s.Size
+		case 'R', 'r':
+			m.ConstBytes += s.Size
+		case 'D', 'd', 'B', 'b':
+			m.RAMBytes += s.Size
+			if s.Size > m.ArenaBytes {
+				m.ArenaSymbol, m.ArenaBytes = s.Name, s.Size
+			}
+		}
+	}
+	return m, nil
+}
+
+// isRunnerSymbol reports whether a dq_ symbol belongs to the runner
+// (validate's runner.c.tmpl: dq_runner_*) or the runtime (target/rt), not
+// to the model library.
+func isRunnerSymbol(s string) bool {
+	for _, p := range []string{"dq_runner_", "dq_rt_", "dq_bench_", "dq_fault"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return s == "dq_vectors" || s == "dq_exit" || (strings.HasPrefix(s, "dq_") && strings.HasSuffix(s, "_handler"))
+}
+
+// WriteText prints the model report as tables.
+func (r *ModelReport) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "model %s on %s (QEMU)\n\n", r.Model, r.Target)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer (output tensor)\tinstructions\tshare\t")
+	for _, l := range r.Layers {
+		share := 0.0
+		if r.TracedTotal > 0 {
+			share = 100 * float64(l.Instructions) / float64(r.TracedTotal)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f %%\t\n", l.Tensor, l.Instructions, share)
+	}
+	fmt.Fprintf(tw, "traced total\t%d\t\t\n", r.TracedTotal)
+	fmt.Fprintf(tw, "total (untraced build)\t%d\t\t\n", r.Total)
+	tw.Flush()
+	fmt.Fprintf(w, "\nper-layer counts come from a -DDQNN_TRACE build and include one dqnn_trace call each (%.1f instructions on average)\n", r.TraceOverhead)
+	m := r.Memory
+	fmt.Fprintf(w, "\nmemory (symbols %s):\n  code   %8d B\n  const  %8d B (weights, thresholds, parameters)\n  RAM    %8d B (data + bss; arena %s = %d B)\n", m.LibrarySymbol, m.CodeBytes, m.ConstBytes, m.RAMBytes, m.ArenaSymbol, m.ArenaBytes)
+	fmt.Fprintf(w, "whole image (runtime and libc included): text %d B, data %d B, bss %d B (64 KB stack included)\n", m.ImageText, m.ImageData, m.ImageBSS)
+	fmt.Fprintf(w, "\nnote: %s\n", r.Note)
+}
+
+// WriteText prints the kernel suite as a table.
+func (r *KernelReport) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "kernel suite on %s (QEMU), net of the empty marker pair (%d instructions)\n\n", r.Target, r.Overhead)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kernel\tshape\tMACs\tinstructions\tMACs/instruction\tcode\t")
+	for _, k := range r.Results {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%d B\t\n", k.Kernel, k.Shape, k.MACs, k.Instructions, k.MACsPerInsn, k.CodeBytes)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nnote: %s\n", r.Note)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/dqnn/dqnn/bench"
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/target"
+	"github.com/dqnn/dqnn/validate"
+)
+
+func init() {
+	register("bench", command{summary: "count executed instructions per layer (or of the kernel suite) on an emulated Cortex-M", run: runBench})
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	weights := fs.String("weights", "", "weights `FILE` of a .json model")
+	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55")
+	kernels := fs.Bool("kernels", false, "benchmark the kernel suite (dense 576->64, conv 3x3 13x13x32->64, pointwise 13x13x32->64 in s1, s8, f32 and f32 x s1) instead of a model")
+	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
+	keep := fs.String("keep", "", "build in `DIR` and keep it")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
+			"       dqnn bench --kernels [--target cortex-m4] [--json]\n\n"+
+			"Runs one inference (or the kernel suite) under QEMU and reports executed instructions per\n"+
+			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
+			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
+			"  dqnn bench examples/mnist_bnn/mnist_bnn.h5 --target cortex-m4")
+		fs.PrintDefaults()
+	}
+	pos, ok := parseInterleaved(fs, args)
+	if !ok {
+		return 2
+	}
+	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
+		fs.Usage()
+		return 2
+	}
+	cpu, err := target.ParseCPU(*tgt)
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn bench: --target: %v\n", err)
+		return 2
+	}
+	if !cpu.IsCortexM() {
+		fmt.Fprintf(stderr, "dqnn bench: --target %s: instructions are counted under QEMU; choose a Cortex-M target\n", cpu)
+		return 2
+	}
+	dir := *keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "dqnn-bench-")
+		if err != nil {
+			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var rep interface{ WriteText(io.Writer) }
+	if *kernels {
+		rep, err = bench.Kernels(ctx, cpu, dir)
+	} else {
+		model := pos[0]
+		res, g, cerr := compileModel(model, *weights, compiler.Options{Name: *name, Target: string(cpu)})
+		if cerr != nil {
+			fmt.Fprintf(stderr, "dqnn bench: %v\n", cerr)
+			return 1
+		}
+		libName := *name
+		if libName == "" {
+			libName = compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
+		}
+		rep, err = bench.Model(ctx, g, validate.Library{Name: libName, Files: res.Files}, cpu, dir)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	rep.WriteText(stdout)
+	return 0
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/dqnn/dqnn/target"
+	"github.com/dqnn/dqnn/validate"
+)
+
+func init() {
+	register("validate", command{summary: "prove the generated C equals the reference interpreter (host or emulated Cortex-M)", run: runValidate})
+}
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := validate.DefaultTolerances
+	weights := fs.String("weights", "", "weights `FILE` of a .json model")
+	inputs := fs.String("inputs", "", "input samples: `X.npy` of shape (N, ...input shape); comma-separated, one per input, for multi-input models (default: random)")
+	save := fs.String("save-outputs", "", "write the C library's outputs to `Y.npy` (output i > 0 to Y_i.npy)")
+	samples := fs.Int("samples", 0, fmt.Sprintf("number of samples: random ones to draw (default %d), or the first N of --inputs (default all)", validate.DefaultSamples))
+	seed := fs.Int64("seed", 1, "seed of the random inputs")
+	tgt := fs.String("target", "host", "where the C runs: host, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU)")
+	perLayer := fs.Bool("per-layer", false, "compile with -DDQNN_TRACE and compare every traced tensor; names the first diverging one")
+	sanitize := fs.Bool("sanitize", false, "host only: build with -fsanitize=address,undefined")
+	cc := fs.String("cc", "", "host C compiler (default cc; e.g. clang)")
+	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
+	rtol := fs.Float64("rtol", d.RTol, "f32: element-wise relative tolerance, |got-ref| <= atol + rtol*|ref|")
+	atol := fs.Float64("atol", d.ATol, "f32: element-wise absolute tolerance")
+	maxL2R := fs.Float64("max-l2r", d.MaxL2R, "f32: largest accepted ||got-ref||/||ref||")
+	minCos := fs.Float64("min-cos", d.MinCos, "f32: smallest accepted cosine similarity")
+	minAcc := fs.Float64("min-acc", d.MinAcc, "classifier outputs: smallest accepted argmax agreement (ties within tolerance agree)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "kill the runner after this long (a hang is a failure)")
+	keep := fs.String("keep", "", "build in `DIR` and keep it (runner, library, executable)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
+			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
+			"Generates the C library, builds a runner around it, runs it on the host or under QEMU, and\n"+
+			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
+			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
+			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer")
+		fs.PrintDefaults()
+	}
+	pos, ok := parseInterleaved(fs, args)
+	if !ok {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	cpu, err := target.ParseCPU(*tgt)
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn validate: --target: %v\n", err)
+		return 2
+	}
+	if *sanitize && cpu != target.Host {
+		fmt.Fprintln(stderr, "dqnn validate: --sanitize needs --target host")
+		return 2
+	}
+	opt := validate.Options{
+		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name,
+		CheckOptions: validate.CheckOptions{
+			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
+			Tol: validate.Tolerances{RTol: *rtol, ATol: *atol, MaxL2R: *maxL2R, MinCos: *minCos, MinAcc: *minAcc},
+		},
+	}
+	if *inputs != "" {
+		opt.Inputs = strings.Split(*inputs, ",")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := validate.Run(ctx, opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
+			return 1
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	if !rep.Pass {
+		return 1
+	}
+	return 0
+}

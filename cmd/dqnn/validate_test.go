@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/target"
+)
+
+const validateExample = "../../examples/mnist_bnn/mnist_bnn.h5"
+
+func TestValidateCommand(t *testing.T) {
+	if _, err := os.Stat(validateExample); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	if err := target.Available(target.Host); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"validate", validateExample, "--samples", "2", "--per-layer"}, &out, &errb); rc != 0 {
+		t.Fatalf("exit %d\n%s%s", rc, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "PASS") || !strings.Contains(out.String(), "per layer") {
+		t.Errorf("output lacks the verdict or the per-layer table:\n%s", out.String())
+	}
+	// An impossible tolerance makes the f32 softmax output fail: exit status 1.
+	out.Reset()
+	if rc := run([]string{"validate", validateExample, "--samples", "2", "--min-cos", "1.5"}, &out, &errb); rc != 1 || !strings.Contains(out.String(), "FAIL") {
+		t.Errorf("--min-cos 1.5: exit %d, want 1 with FAIL\n%s", rc, out.String())
+	}
+	if rc := run([]string{"validate", validateExample, "--target", "cortex-m0"}, &out, &errb); rc != 2 {
+		t.Errorf("bad --target: exit %d, want 2", rc)
+	}
+	if rc := run([]string{"validate", "no-such-model.h5"}, &out, &errb); rc != 1 {
+		t.Errorf("missing model: exit %d, want 1", rc)
+	}
+}
+
+func TestBenchCommand(t *testing.T) {
+	if _, err := os.Stat(validateExample); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	if err := target.Available(target.CortexM4); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"bench", validateExample, "--target", "cortex-m4", "--json"}, &out, &errb); rc != 0 {
+		t.Fatalf("exit %d\n%s", rc, errb.String())
+	}
+	for _, want := range []string{`"total_instructions"`, `"layers"`, `"arena_bytes"`, "proxy for cycles"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, out.String())
+		}
+	}
+	if rc := run([]string{"bench", validateExample, "--target", "host"}, &out, &errb); rc != 2 {
+		t.Errorf("bench on host: exit %d, want 2", rc)
+	}
+}

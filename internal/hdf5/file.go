@@ -115,7 +115,9 @@ func (f *File) readSuperblock() (uint64, error) {
 	if r.err != nil {
 		return 0, errTruncated("superblock")
 	}
-	if version > 1 {
+	// Version 1 only differs by a chunk B-tree K field, but no h5py setting
+	// writes it, so it is refused like the newer formats rather than untested.
+	if version != 0 {
 		return 0, fmt.Errorf("HDF5 superblock version %d (newer file format) is not supported; "+
 			"re-save with h5py defaults (libver='earliest')", version)
 	}
@@ -132,9 +134,6 @@ func (f *File) readSuperblock() (uint64, error) {
 	r.offSize, r.lenSize = f.offSize, f.lenSize
 	r.skip(4) // group leaf and internal node K
 	r.skip(4) // file consistency flags
-	if version == 1 {
-		r.skip(4) // indexed storage internal node K, reserved
-	}
 	f.base = r.addr()
 	r.addr() // free-space info
 	eof := r.addr()

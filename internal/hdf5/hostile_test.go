@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -120,4 +122,18 @@ func TestUnsupportedFilter(t *testing.T) {
 	b.u16(0) // client values
 	_, err := parseFilters(b.Bytes())
 	wantErr(t, err, "filter 32000 (lzf) is not supported")
+}
+
+func TestSuperblockVersions(t *testing.T) {
+	data, err := os.ReadFile("testdata/small.h5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := byte(1); v <= 3; v++ {
+		bad := append([]byte(nil), data...)
+		bad[8] = v
+		_, err := OpenBytes("v.h5", bad)
+		wantErr(t, err, fmt.Sprintf("v.h5: HDF5 superblock version %d (newer file format) is not supported; "+
+			"re-save with h5py defaults (libver='earliest')", v))
+	}
 }

@@ -57,6 +57,9 @@ func (b *builder) sequential() error {
 		if !ok && err == nil {
 			shape, ok, err = c.batchShape("batch_shape")
 		}
+		if !ok && err == nil && b.m.buildShape != nil {
+			shape, ok, err = cfg{"build_input_shape": b.m.buildShape}.batchShape("build_input_shape")
+		}
 		if err != nil {
 			return b.layerErr(layers[0], err)
 		}

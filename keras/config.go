@@ -15,6 +15,8 @@ type model struct {
 	layers  []*layer
 	inputs  []ref // Functional input_layers
 	outputs []ref // Functional output_layers
+
+	buildShape []any // Sequential build_input_shape, when the model was built without an InputLayer
 }
 
 // layer is one entry of the config's "layers" list.
@@ -97,6 +99,7 @@ func parseModel(top map[string]any) (*model, error) {
 		case map[string]any:
 			m.name, _ = c["name"].(string)
 			layersV = c["layers"]
+			m.buildShape, _ = c["build_input_shape"].([]any)
 			if class != "Sequential" {
 				var err error
 				if m.inputs, err = parseEndpoints(c["input_layers"]); err != nil {

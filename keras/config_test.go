@@ -70,6 +70,20 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
+func TestBuildInputShape(t *testing.T) {
+	m, err := parseModelJSON([]byte(`{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"name": "d", "units": 2}}], "build_input_shape": [null, 5]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := build("s.json", m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(g.Inputs[0].Shape, []int{5}) {
+		t.Errorf("input shape %v, want [5]", g.Inputs[0].Shape)
+	}
+}
+
 func TestDoubleEncodedJSON(t *testing.T) {
 	inner := `{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [null, 3]}}]}}`
 	outer := `"` + strings.ReplaceAll(inner, `"`, `\"`) + `"`
@@ -88,6 +102,9 @@ func TestDoubleEncodedJSON(t *testing.T) {
 
 func TestErrorsNameFileLayerAndFix(t *testing.T) {
 	cases := map[string][]string{
+		`{"class_name": "Functional", "config": {"layers": [{"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 8]}, "inbound_nodes": []},
+		  {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": []}, "inbound_nodes": [[["in", 0, 0, {}]]]}],
+		  "input_layers": [["in", 0, 0]], "output_layers": [["inner", 0, 0]]}}`: {"m.json", `"inner"`, "nested models"},
 		// Larq binary conv with pad_values=0 is accepted with a note (checked below); these fail:
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 4, 4, 2]}},
 		  {"class_name": "QConv2DTranspose", "config": {"name": "t", "filters": 2, "kernel_size": [2, 2], "strides": [2, 2], "padding": "valid"}}]}}`: {"m.json", `"t"`, "QConv2DTranspose", "strides=(1, 1)"},

@@ -91,6 +91,8 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 			}
 		}
 		return b.add(l.name, l.class, ir.OpAdd, ins, slices.Clone(in.Shape), ir.Float(), nil), nil
+	case "Sequential", "Functional", "Model":
+		return nil, fmt.Errorf("nested models are not supported; rebuild the model from the inner model's layers (one flat Sequential or Functional model) and re-save")
 	case "QDepthwiseConv2DBatchnorm":
 		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}

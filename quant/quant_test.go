@@ -210,3 +210,29 @@ func TestCheckActivation(t *testing.T) {
 		}
 	}
 }
+
+func TestCodes(t *testing.T) {
+	q, _ := ParseString("quantized_bits(4,0,alpha=1)")
+	w := []float32{0.125, -0.5, 0.875, 0}
+	kq := KernelQuant(q, w, []int{2, 2})
+	if kq.DType != dtype.S8 || kq.Scale[0] != 0.125 {
+		t.Fatalf("KernelQuant = %+v", kq)
+	}
+	c, err := Codes(kq, w, 2)
+	if err != nil || c[0] != 1 || c[1] != -4 || c[2] != 7 || c[3] != 0 {
+		t.Errorf("Codes = %v, %v", c, err)
+	}
+	if _, err := Codes(kq, []float32{0.1}, 1); err == nil {
+		t.Error("Codes accepted a value off the grid")
+	}
+	s, _ := ParseString("ste_sign")
+	sq := KernelQuant(s, []float32{1, -1, -1, 1}, []int{2, 2})
+	if sq.DType != dtype.S1 || len(sq.Scale) != 1 || sq.Scale[0] != 1 {
+		t.Errorf("sign KernelQuant = %+v", sq)
+	}
+	m, _ := ParseString("magnitude_aware_sign")
+	mq := KernelQuant(m, []float32{0.5, -2, -0.5, 2}, []int{2, 2})
+	if mq.DType != dtype.S1 || len(mq.Scale) != 2 || mq.Scale[0] != 0.5 || mq.Scale[1] != 2 {
+		t.Errorf("magnitude-aware KernelQuant = %+v", mq)
+	}
+}

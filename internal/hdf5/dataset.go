@@ -24,6 +24,7 @@ type Dataset struct {
 	size    uint64 // contiguous: stored size
 	compact []byte
 	chunk   []uint64 // chunk dimensions in elements (rank entries)
+	chunkEl uint64   // element size recorded in the chunked layout
 	filters []filter
 	fill    []byte // one element; nil means zeros
 	attrs   []*Attr
@@ -131,7 +132,7 @@ func (d *Dataset) parseLayout(b []byte) error {
 				return fmt.Errorf("chunk dimensions %v contain zero", d.chunk)
 			}
 		}
-		d.chunk = d.chunk[:len(d.chunk)-1]
+		d.chunk, d.chunkEl = d.chunk[:len(d.chunk)-1], d.chunk[len(d.chunk)-1]
 	}
 	return nil
 }
@@ -271,6 +272,9 @@ func (d *Dataset) readChunked(total uint64) ([]byte, error) {
 	rank := len(d.space.dims)
 	if rank == 0 || len(d.chunk) != rank {
 		return nil, d.f.errorf(d.path, "chunk rank %d does not match dataset rank %d", len(d.chunk), rank)
+	}
+	if d.chunkEl != uint64(d.dt.size) {
+		return nil, d.f.errorf(d.path, "chunk element size %d does not match the %d-byte datatype", d.chunkEl, d.dt.size)
 	}
 	out := d.filled(total)
 	if d.addr == undefined || total == 0 {

@@ -137,33 +137,32 @@ func (g *Group) resolveDepth(p string, depth int) (*objectHeader, string, error)
 	if len(segs) == 0 {
 		return nil, "", g.f.errorf(g.path, "empty path %q", p)
 	}
-	for i, s := range segs {
-		e, ok := cur.members[s]
-		if !ok {
-			return nil, "", g.f.errorf(cur.path, "no member %q", s)
-		}
-		full := path.Join(cur.path, s)
-		var h *objectHeader
-		var err error
-		if e.cacheType == cacheSoftLink {
-			h, full, err = cur.followSoftLink(e, full, depth)
-		} else {
-			h, err = g.f.readObjectHeader(e.header)
-			if err != nil {
-				err = g.f.errorf(full, "%w", err)
-			}
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if i == len(segs)-1 {
-			return h, full, nil
+	for i := 0; ; i++ {
+		h, full, err := cur.member(segs[i], depth)
+		if err != nil || i == len(segs)-1 {
+			return h, full, err
 		}
 		if cur, err = g.f.groupFromHeader(full, h); err != nil {
 			return nil, "", err
 		}
 	}
-	panic("unreachable")
+}
+
+// member reads the object header of the direct member called name.
+func (g *Group) member(name string, depth int) (*objectHeader, string, error) {
+	e, ok := g.members[name]
+	if !ok {
+		return nil, "", g.f.errorf(g.path, "no member %q", name)
+	}
+	full := path.Join(g.path, name)
+	if e.cacheType == cacheSoftLink {
+		return g.followSoftLink(e, full, depth)
+	}
+	h, err := g.f.readObjectHeader(e.header)
+	if err != nil {
+		return nil, "", g.f.errorf(full, "%w", err)
+	}
+	return h, full, nil
 }
 
 // followSoftLink resolves a soft link stored in an old-style group.

@@ -111,7 +111,7 @@ func CheckActivation(q *ir.Quantizer) error {
 // quantized_tanh with at most 8 bits on a power-of-two grid and for DoReFa
 // activations with k_bit <= 8, F32 otherwise. Quantizer is set in all cases.
 func OutputQuant(q *ir.Quantizer) ir.Quant {
-	f := ir.Quant{DType: dtype.F32, Quantizer: q}
+	f := ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}
 	if q == nil {
 		return ir.Float()
 	}
@@ -176,6 +176,29 @@ func OutputQuant(q *ir.Quantizer) ir.Quant {
 	return f
 }
 
+// Bits is the bit width a quantizer declares (Larq's "precision"): bits or
+// k_bit, 1 for sign/heaviside types, 2 for ternary ones, 0 when unknown
+// (no_op without precision).
+func Bits(q *ir.Quantizer) int {
+	if q == nil {
+		return 0
+	}
+	switch q.Class {
+	case "ste_sign", "approx_sign", "swish_sign", "magnitude_aware_sign", "ste_heaviside", "binary", "stochastic_binary":
+		return 1
+	case "ternary", "ste_tern":
+		return 2
+	case "dorefa":
+		k, _ := Num(q, "k_bit")
+		return int(k)
+	case "no_op":
+		p, _ := Num(q, "precision")
+		return int(p)
+	}
+	b, _ := Num(q, "bits")
+	return int(b)
+}
+
 func isPo2Alpha(q *ir.Quantizer) bool {
 	a, ok := Num(q, "alpha")
 	if !ok || a <= 0 {
@@ -192,7 +215,7 @@ func isPo2Alpha(q *ir.Quantizer) bool {
 // quantizer's range (at most 8 bits), F32 otherwise. The check is on the
 // values themselves, so a storage type is only chosen when it is lossless.
 func KernelQuant(q *ir.Quantizer, w []float32, shape []int) ir.Quant {
-	f := ir.Quant{DType: dtype.F32, Quantizer: q}
+	f := ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}
 	if q == nil || len(w) == 0 || len(shape) == 0 {
 		return f
 	}
@@ -288,7 +311,7 @@ func channelScales(w []float32, ch int, top float32) []float32 {
 }
 
 func fitS8(q *ir.Quantizer, w []float32, ch int, scales []float32, lo, hi int32, bits int) ir.Quant {
-	f := ir.Quant{DType: dtype.F32, Quantizer: q}
+	f := ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}
 	scale := func(i int) float32 {
 		if len(scales) == 1 {
 			return scales[0]

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAnalyzeExample runs `dqnn analyze --json` on the bundled example (found
+// from this package's directory) and checks the figures the compiler
+// promises against the reference tool's (weights 14,496 B, activations
+// 86,528 B).
+func TestAnalyzeExample(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"analyze", "--json"}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	var r struct {
+		Params      int64 `json:"params"`
+		MACC        int64 `json:"macc"`
+		Weights     int   `json:"weights_ro_bytes"`
+		Activations int   `json:"activations_rw_bytes"`
+		RAM         int   `json:"ram_total_bytes"`
+		Layers      []struct {
+			CID    int    `json:"c_id"`
+			OpType string `json:"op_type"`
+		} `json:"layers"`
+		OpTypes   map[string]int64 `json:"op_types"`
+		Fallbacks []any            `json:"fallbacks"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.Params != 93556 || r.Weights > 12800 || r.Activations > 2048 || r.RAM != r.Activations+3136+40 || len(r.Layers) == 0 || r.OpTypes["sxor_s1_s1"] == 0 || r.Fallbacks == nil {
+		t.Errorf("unexpected report: %+v", r)
+	}
+	out.Reset()
+	if rc := run([]string{"analyze", "-v"}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	for _, s := range []string{"params #", "weights (ro)", "Number of operation types", "fallbacks: none", "arena "} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text report lacks %q", s)
+		}
+	}
+}
+
+func TestAnalyzeErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"analyze", "no/such/model.h5"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "model.h5") {
+		t.Errorf("missing model: rc %d, %q", rc, errb.String())
+	}
+	// Outside the module, without MODEL: a clear error.
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	errb.Reset()
+	if rc := run([]string{"analyze"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "bundled example") {
+		t.Errorf("no example: rc %d, %q", rc, errb.String())
+	}
+	// The reference kernel set shows fallbacks with hints.
+	os.Chdir(wd)
+	out.Reset()
+	if rc := run([]string{"analyze", "--reference-kernels", filepath.Join("..", "..", "examples", "mnist_bnn", "mnist_bnn.h5")}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "hint: keep this layer in f32") {
+		t.Errorf("reference kernels: rc %d\n%s", rc, out.String())
+	}
+}

@@ -18,7 +18,7 @@ type builder struct {
 	g    *ir.Graph
 	out  map[string]*ir.Tensor // layer name -> its output tensor
 
-	f64noted bool // the float64 note was given
+	dtypeNoted map[string]bool // non-float32 compute dtypes already noted
 }
 
 func build(file string, m *model, w weightSource) (*ir.Graph, error) {
@@ -206,8 +206,8 @@ func (b *builder) input(l *layer) (*ir.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("no batch_input_shape / batch_shape; give the input a fixed shape")
 	}
-	if dt, _ := c.str("dtype", "float32"); dt != "float32" {
-		return nil, fmt.Errorf("input dtype %q is not supported; use float32", dt)
+	if dt := dtypeName(c["dtype"]); dt != "" && dt != "float32" {
+		b.note("%s: input %q has dtype %s; dqnn takes float32 input values (integers are passed exactly up to 2^24)", b.file, l.name, dt)
 	}
 	t := &ir.Tensor{Name: l.name, Shape: shape, Quant: ir.Float()}
 	b.g.Inputs = append(b.g.Inputs, t)

@@ -24,9 +24,12 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 	} else if df != "channels_last" {
 		return nil, fmt.Errorf("data_format=%q is not supported; use channels_last", df)
 	}
-	if isFloat64(c["dtype"]) && !b.f64noted {
-		b.f64noted = true
-		b.note("%s: layer %q (%s) and possibly others have dtype float64; dqnn computes every layer in float32, so float outputs may differ from Keras in the last bits", b.file, l.name, l.class)
+	if dt := dtypeName(c["dtype"]); dt != "" && dt != "float32" && !b.dtypeNoted[dt] {
+		if b.dtypeNoted == nil {
+			b.dtypeNoted = map[string]bool{}
+		}
+		b.dtypeNoted[dt] = true
+		b.note("%s: layer %q (%s) and possibly others compute in %s; dqnn computes every layer in float32, so float outputs may differ from Keras in the last bits", b.file, l.name, l.class, dt)
 	}
 	if l.class != "Concatenate" && l.class != "Add" && len(ins) != 1 {
 		return nil, fmt.Errorf("the layer takes one input, got %d", len(ins))
@@ -99,17 +102,20 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
 }
 
-// isFloat64 recognises a float64 layer dtype: "float64" or a Keras 3 DTypePolicy.
-func isFloat64(v any) bool {
+// dtypeName returns a layer's compute dtype: the "dtype" string, or the
+// name of a Keras 3 DTypePolicy ("mixed_float16" counts as float16).
+func dtypeName(v any) string {
 	switch t := v.(type) {
 	case string:
-		return t == "float64"
+		return strings.TrimPrefix(t, "mixed_")
 	case map[string]any:
 		if c, ok := t["config"].(map[string]any); ok {
-			return c["name"] == "float64"
+			if n, ok := c["name"].(string); ok {
+				return strings.TrimPrefix(n, "mixed_")
+			}
 		}
 	}
-	return false
+	return ""
 }
 
 func lastAxis(c cfg, key string, rank int) error {

@@ -16,6 +16,18 @@ const (
 	traceS1  = 3
 )
 
+func traceDType(d int) dtype.DType {
+	switch d {
+	case traceF32:
+		return dtype.F32
+	case traceS8:
+		return dtype.S8
+	case traceS1:
+		return dtype.S1
+	}
+	return dtype.Invalid
+}
+
 // LayerReport compares one traced tensor over all samples.
 type LayerReport struct {
 	Tensor     string  `json:"tensor"`

@@ -54,7 +54,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files}, inputs, opt.CheckOptions)
+	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph}, inputs, opt.CheckOptions)
 	if err != nil {
 		return nil, err
 	}

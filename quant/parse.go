@@ -142,6 +142,17 @@ func parseDict(m map[string]any) (*ir.Quantizer, error) {
 	for k, val := range cfg {
 		args[k] = val
 	}
+	// Newer QKeras/Larq versions add config keys; one set to null cannot
+	// change the value computed, so it is dropped rather than refused.
+	known := map[string]bool{}
+	for _, p := range classes[name].params {
+		known[p.name] = true
+	}
+	for k, v := range args {
+		if !known[k] && v == nil {
+			delete(args, k)
+		}
+	}
 	q, err := build(name, args, nil)
 	if err != nil {
 		return nil, err

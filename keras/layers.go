@@ -453,6 +453,9 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	depthwise := strings.Contains(l.class, "Depthwise")
 	transpose := l.class == "QConv2DTranspose"
 	larq := strings.HasPrefix(l.class, "Quant")
+	if !c.has("kernel_size") {
+		return nil, fmt.Errorf("argument kernel_size is missing")
+	}
 	k, err := c.pair("kernel_size", [2]int{0, 0})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/keras"
+	"github.com/dqnn/dqnn/passes/passestest"
 	"github.com/dqnn/dqnn/validate"
 )
 
@@ -347,4 +349,65 @@ func scaleOf(t *ir.Tensor) float32 {
 // decodeCode is the grid index q (stored int8 minus the zero point) of s8 element i.
 func decodeCode(tv traced, t *ir.Tensor, i int) int32 {
 	return int32(int8(tv.data[i])) - t.Quant.ZeroPoint
+}
+
+// TestEndToEndPatterns runs the passes' golden patterns (flip and constant
+// channels, BN → pool → sign, s8 grids with zero points, fallbacks, s1
+// reshapes) through the generated C on random inputs and compares with the
+// interpreter: exact where the output is quantized.
+func TestEndToEndPatterns(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	for i, c := range passestest.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			g := c.Build()
+			opt := compiler.Options{Name: compiler.CName(c.Name), Amalgamate: i%2 == 0, QuantizedIO: false}
+			if c.ReferenceKernels {
+				opt.Matrix = compiler.ReferenceOnly{}
+			}
+			res, err := compiler.Compile(g, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const samples = 6
+			r := rand.New(rand.NewPCG(uint64(i), 99))
+			ins := make([][]float32, len(g.Inputs))
+			for j, in := range g.Inputs {
+				n := ir.NumElements(in.Shape) * samples
+				for k := 0; k < n; k++ {
+					ins[j] = append(ins[j], float32(r.NormFloat64()*1.5))
+				}
+			}
+			dir := t.TempDir()
+			for n, b := range res.Files {
+				os.WriteFile(filepath.Join(dir, n), b, 0o644)
+			}
+			got, tr := buildAndRun(t, dir, opt.Name, g, ins, samples, true)
+			exact := g.Outputs[0].Quant.DType != dtype.F32
+			for s := 0; s < samples; s++ {
+				x := make([][]float32, len(ins))
+				for j, in := range g.Inputs {
+					n := ir.NumElements(in.Shape)
+					x[j] = ins[j][s*n : (s+1)*n]
+				}
+				want, err := interp.Run(g, x)
+				if err != nil {
+					t.Fatalf("interp: %v", err)
+				}
+				for o := range want {
+					n := len(want[o])
+					for e := 0; e < n; e++ {
+						if !close32(got[o][s*n+e], want[o][e], exact) {
+							t.Errorf("sample %d output %d element %d: C %v, interp %v (exact=%v)", s, o, e, got[o][s*n+e], want[o][e], exact)
+							break
+						}
+					}
+				}
+				if s == 0 {
+					compareTrace(t, res.Graph, g, x, tr)
+				}
+			}
+		})
+	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/ir"
-	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
 	"github.com/dqnn/dqnn/passes/passestest"
 )
@@ -48,65 +47,16 @@ type goldenCase struct {
 	opt    passes.Options
 }
 
-// Patterns of the reference's §8 and the compiler's own fusions.
 func cases() []goldenCase {
-	return []goldenCase{
-		{name: "mnist_bnn", build: func() *ir.Graph { return passestest.MNIST(1) }},
-		{name: "mnist_bnn_quantized_io", build: func() *ir.Graph { return passestest.MNIST(1) }, opt: passes.Options{QuantizedIO: true}},
-		{name: "mnist_bnn_reference_kernels", build: func() *ir.Graph { return passestest.MNIST(1) }, matrix: compiler.ReferenceOnly{}},
-		{name: "qkeras_dense_s8", build: func() *ir.Graph { // §8.2 second example
-			b := passestest.New("qdense", 2, 8, 8, 1)
-			b.Flatten("flatten")
-			b.Quantize("q_activation", passestest.BitsQuant(7))
-			b.Dense("dense_0", 64, dtype.S1, true, "linear")
-			b.BatchNorm("batch_normalization", true, true)
-			b.Quantize("q_activation_1", passestest.SignQuant())
-			b.Dense("dense_1", 10, dtype.S1, true, "linear")
-			b.Activation("activation", "softmax")
-			return b.Done()
-		}},
-		{name: "fallback_s8_conv", build: func() *ir.Graph { // §8.5: s8 x s1 -> s8 conv, reference kernels only
-			b := passestest.New("fallback", 3, 8, 8, 1)
-			b.Quantize("q_activation", passestest.BitsQuant(7))
-			b.Conv("dense_0", 16, 3, 2, "same", dtype.S1, true, "linear")
-			b.BatchNorm("batch_normalization", true, false)
-			b.Quantize("q_activation_1", passestest.BitsQuant(7))
-			return b.Done()
-		}, matrix: compiler.ReferenceOnly{}},
-		{name: "bn_pool_sign_flip", build: func() *ir.Graph { // BN -> max-pool -> sign with negative and zero gammas
-			b := passestest.New("bnpool", 4, 8, 8, 32)
-			b.Quantize("conv/input_quantizer", passestest.SignQuant())
-			b.Conv("conv", 32, 3, 1, "same", dtype.S1, false, "linear")
-			b.BatchNorm("bn", true, true)
-			b.MaxPool("pool", 2)
-			b.Quantize("next/input_quantizer", passestest.SignQuant())
-			return b.Done()
-		}},
-		{name: "conv_pool_bn_sign_flip", build: func() *ir.Graph { // conv -> max-pool -> BN(neg gamma) -> sign: fused, flip bits
-			b := passestest.New("convpool", 5, 8, 8, 32)
-			b.Quantize("conv/input_quantizer", passestest.SignQuant())
-			b.Conv("conv", 32, 3, 1, "valid", dtype.S1, false, "linear")
-			b.MaxPool("pool", 2)
-			b.BatchNorm("bn", true, true)
-			b.Quantize("next/input_quantizer", passestest.SignQuant())
-			return b.Done()
-		}},
-		{name: "s1_flatten_31_channels", build: func() *ir.Graph { // packed rows padded: not an alias
-			b := passestest.New("flat31", 6, 4, 4, 31)
-			b.Quantize("q", passestest.SignQuant())
-			b.Flatten("flatten")
-			b.Dense("dense", 8, dtype.S1, false, "linear")
-			return b.Done()
-		}},
-		{name: "relu_s8_chain", build: func() *ir.Graph { // quantized_relu grid with zero point, relu folded, depthwise
-			b := passestest.New("relus8", 7, 6, 6, 4)
-			b.Quantize("q_in", passestest.ReluQuant(0))
-			b.DWConv("dw", 2, 3, "same", dtype.S8)
-			b.Activation("relu", "relu")
-			b.Quantize("q_out", passestest.ReluQuant(2))
-			return b.Done()
-		}},
+	var cs []goldenCase
+	for _, c := range passestest.Cases() {
+		gc := goldenCase{name: c.Name, build: c.Build, opt: passes.Options{QuantizedIO: c.QuantizedIO}}
+		if c.ReferenceKernels {
+			gc.matrix = compiler.ReferenceOnly{}
+		}
+		cs = append(cs, gc)
 	}
+	return cs
 }
 
 // TestGolden runs the pipeline on each case, verifies the graph after every

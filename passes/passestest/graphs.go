@@ -10,6 +10,7 @@ import (
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
+	"github.com/dqnn/dqnn/quant"
 )
 
 // Builder appends layers to a graph, tracking the current tensor.
@@ -41,30 +42,29 @@ func (b *Builder) Done() *ir.Graph {
 	return b.G
 }
 
+// quantOf parses a quantizer as the importer does and returns the Quant of
+// its output.
+func quantOf(text string) ir.Quant {
+	q, err := quant.ParseString(text)
+	if err != nil {
+		panic(fmt.Sprintf("passestest: %s: %v", text, err)) // a typo in a test table
+	}
+	return quant.OutputQuant(q)
+}
+
 // SignQuant is the Quant of a Larq ste_sign output.
-func SignQuant() ir.Quant {
-	return ir.Quant{DType: dtype.S1, Scale: []float32{1}, Bits: 1, Quantizer: &ir.Quantizer{Class: "ste_sign", Text: "ste_sign"}}
-}
+func SignQuant() ir.Quant { return quantOf("ste_sign") }
 
-// BitsQuant is QKeras quantized_bits(8, integer) (keep_negative, alpha=1):
-// scale 2^(integer-7), q in [-128, 127].
+// BitsQuant is QKeras quantized_bits(8, integer, alpha=1): scale
+// 2^(integer-7), q in [-128, 127].
 func BitsQuant(integer int) ir.Quant {
-	s := float32(1)
-	for i := 0; i < 7-integer; i++ {
-		s /= 2
-	}
-	return ir.Quant{DType: dtype.S8, Scale: []float32{s}, QMin: -128, QMax: 127, Bits: 8,
-		Quantizer: &ir.Quantizer{Class: "quantized_bits", Text: fmt.Sprintf("quantized_bits(8,%d,alpha=1)", integer)}}
+	return quantOf(fmt.Sprintf("quantized_bits(8,%d,alpha=1)", integer))
 }
 
-// ReluQuant is QKeras quantized_relu(8, integer): q in [0, 255] stored with zero point -128.
+// ReluQuant is QKeras quantized_relu(8, integer): q in [0, 255] stored with
+// zero point -128.
 func ReluQuant(integer int) ir.Quant {
-	s := float32(1)
-	for i := 0; i < 8-integer; i++ {
-		s /= 2
-	}
-	return ir.Quant{DType: dtype.S8, Scale: []float32{s}, QMin: 0, QMax: 255, ZeroPoint: -128, Bits: 8,
-		Quantizer: &ir.Quantizer{Class: "quantized_relu", Text: fmt.Sprintf("quantized_relu(8,%d)", integer)}}
+	return quantOf(fmt.Sprintf("quantized_relu(8,%d)", integer))
 }
 
 // Quantize appends a quantizer node.

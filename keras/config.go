@@ -17,6 +17,10 @@ type model struct {
 	outputs []ref // Functional output_layers
 
 	buildShape []any // Sequential build_input_shape, when the model was built without an InputLayer
+	// keras3 is set for configs written by Keras 3 ("module" keys), whose
+	// TensorFlow backend computes BatchNormalization with
+	// tf.nn.batch_normalization at every rank (never the fused kernel).
+	keras3 bool
 }
 
 // layer is one entry of the config's "layers" list.
@@ -92,6 +96,7 @@ func untuple(v any) any {
 func parseModel(top map[string]any) (*model, error) {
 	class, _ := top["class_name"].(string)
 	m := &model{class: class}
+	_, m.keras3 = top["module"]
 	var layersV any
 	switch class {
 	case "Sequential", "Functional", "Model":
@@ -128,6 +133,9 @@ func parseModel(top map[string]any) (*model, error) {
 		lm, ok := lv.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("layer #%d is not an object", i)
+		}
+		if _, ok := lm["module"]; ok {
+			m.keras3 = true
 		}
 		l := &layer{index: i}
 		l.class, _ = lm["class_name"].(string)

@@ -1,6 +1,7 @@
 package keras
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,5 +256,31 @@ func TestFoldedDenseBatchnorm(t *testing.T) {
 	}
 	if a.KernelQuant.DType.Tag() != "s8" || a.KernelQuant.Scale[0] != 1.0/32 {
 		t.Errorf("kernel quant = %+v", a.KernelQuant)
+	}
+}
+
+func TestBatchNormFusedChoice(t *testing.T) {
+	layers := `[{"class_name": "InputLayer", %s"config": {"name": "in", "batch_input_shape": [null, 2, 2, 3]}},
+	  {"class_name": "BatchNormalization", %s"config": {"name": "bn"%s}}]`
+	for _, c := range []struct {
+		module, extra string
+		fused         bool
+	}{
+		{"", "", true},                            // tf-keras, rank 4: fused_batch_norm
+		{"", `, "fused": false`, false},           // tf-keras with fused=False
+		{`"module": "keras.layers", `, "", false}, // Keras 3: tf.nn.batch_normalization
+	} {
+		text := `{"class_name": "Sequential", "config": {"layers": ` + fmt.Sprintf(layers, c.module, c.module, c.extra) + `}}`
+		m, err := parseModelJSON([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := build("m.json", m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g.Nodes[0].Attrs.(*ir.BatchNormAttrs).Fused; got != c.fused {
+			t.Errorf("module %q extra %q: Fused = %v, want %v", c.module, c.extra, got, c.fused)
+		}
 	}
 }

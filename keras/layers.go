@@ -633,8 +633,16 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 		}
 		return nil
 	}
-	a := &ir.BatchNormAttrs{Mean: get("moving_mean"), Variance: get("moving_variance"), Epsilon: float32(eps),
-		Fused: len(in.Shape) == 3 && l.class == "BatchNormalization"}
+	// tf-keras uses fused_batch_norm for rank-4/5 inputs unless fused=False;
+	// Keras 3 and QBatchNormalization always use the unfused formula.
+	fused := l.class == "BatchNormalization" && !b.m.keras3 && (len(in.Shape) == 3 || len(in.Shape) == 4)
+	if f, ok := c["fused"].(bool); ok && !f {
+		fused = false
+	}
+	if vb, ok := c["virtual_batch_size"].(float64); ok && vb > 0 {
+		fused = false
+	}
+	a := &ir.BatchNormAttrs{Mean: get("moving_mean"), Variance: get("moving_variance"), Epsilon: float32(eps), Fused: fused}
 	a.Gamma, a.Beta = get("gamma"), get("beta")
 	if b.w != nil {
 		if !scale {

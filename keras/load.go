@@ -116,6 +116,11 @@ func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: model_config: %w", path, err)
 	}
+	if a, ok := root.Attr("keras_version"); ok && a.IsString() {
+		if v, err := a.String(); err == nil && strings.HasPrefix(v, "3.") {
+			m.keras3 = true
+		}
+	}
 	var w weightSource
 	switch {
 	case root.IsGroup("model_weights"):

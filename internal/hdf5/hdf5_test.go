@@ -507,3 +507,21 @@ func TestPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReads backs the package doc's claim that a File may be
+// read from several goroutines (run with -race to check it).
+func TestConcurrentReads(t *testing.T) {
+	f := open(t, "basic.h5")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			budget := 1000
+			errs <- walkAll(f.Root(), 0, &budget, nil)
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -32,6 +32,9 @@ func walkAll(g *Group, depth int, budget *int, visit func(*Dataset, []float32)) 
 		if *budget--; *budget < 0 {
 			return nil
 		}
+		if m == "dangling" && g.Path() == "/" {
+			continue // basic.h5's deliberately broken soft link (tested in TestPaths)
+		}
 		if g.IsGroup(m) {
 			sub, err := g.Group(m)
 			if err != nil {
@@ -227,6 +230,9 @@ func TestTruncated(t *testing.T) {
 		if len(data) > 12000 {
 			stride = 7
 		}
+		if testing.Short() {
+			stride *= 5
+		}
 		for n := 0; n < len(data); n += stride {
 			prefix := data[:n:n]
 			if _, err := OpenBytes(name, prefix); err == nil {
@@ -256,8 +262,12 @@ func TestCorrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	flips := []byte{0xff, 0x80, 0x01}
+	if testing.Short() {
+		flips = flips[:1]
+	}
 	for i := 0; i < len(data); i++ {
-		for _, x := range []byte{0xff, 0x80, 0x01} {
+		for _, x := range flips {
 			bad := append([]byte(nil), data...)
 			bad[i] ^= x
 			f, err := OpenBytes("bad.h5", bad)

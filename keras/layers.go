@@ -352,11 +352,14 @@ func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, 
 	if !strings.HasSuffix(l.class, "Batchnorm") {
 		return b.weights(l, want, shapes)
 	}
-	if err := lastAxis(c, "axis", 1); err != nil && c.has("axis") {
-		// axis is relative to the layer output; only the channel axis is supported.
-		if e2 := lastAxis(c, "axis", len(shapes[0])-1); e2 != nil {
-			return nil, err
-		}
+	// The batch-norm axis counts the batch: the output rank is the kernel's
+	// rank - 1 for a conv (kh,kw,in,out → N,H,W,C) and 2 for a dense layer.
+	outRank := len(shapes[0]) - 1
+	if len(shapes[0]) == 2 {
+		outRank = 1
+	}
+	if err := lastAxis(c, "axis", outRank); err != nil {
+		return nil, err
 	}
 	if m, _ := c.str("folding_mode", "ema_stats_folding"); m != "ema_stats_folding" && m != "batch_stats_folding" {
 		return nil, fmt.Errorf("argument folding_mode=%q is not supported (want ema_stats_folding or batch_stats_folding)", m)

@@ -42,8 +42,8 @@ func (f *File) groupFromHeader(p string, h *objectHeader) (*Group, error) {
 			return nil, f.errorf(p, "is a dataset, not a group")
 		}
 		if _, ok := h.find(msgLinkInfo); ok {
-			return nil, f.errorf(p, "new-style group (newer file format) is not supported; "+
-				"re-save with h5py defaults (libver='earliest')")
+			return nil, f.errorf(p, "new-style group (newer file format, written with libver='latest' "+
+				"or track_order=True) is not supported; re-save with h5py defaults (libver='earliest', track_order=False)")
 		}
 		return nil, f.errorf(p, "is not a group (no symbol table message)")
 	}

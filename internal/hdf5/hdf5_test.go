@@ -436,6 +436,12 @@ func TestNewerFormatRejected(t *testing.T) {
 	}
 }
 
+func TestTrackOrderRejected(t *testing.T) {
+	_, err := Open("testdata/track_order.h5")
+	wantErr(t, err, "testdata/track_order.h5: /: version-2 object header")
+	wantErr(t, err, "track_order=False")
+}
+
 func TestOpenMissing(t *testing.T) {
 	_, err := Open("testdata/nope.h5")
 	if err == nil || !strings.HasPrefix(err.Error(), "testdata/nope.h5: ") || !errors.Is(err, fs.ErrNotExist) {

@@ -60,8 +60,8 @@ func (f *File) readObjectHeader(addr uint64) (*objectHeader, error) {
 		return nil, fmt.Errorf("object header: %w", err)
 	}
 	if bytes.Equal(pre[:4], []byte("OHDR")) {
-		return nil, errors.New("version-2 object header (newer file format) is not supported; " +
-			"re-save with h5py defaults (libver='earliest')")
+		return nil, errors.New("version-2 object header (newer file format, written with libver='latest' " +
+			"or track_order=True) is not supported; re-save with h5py defaults (libver='earliest', track_order=False)")
 	}
 	if pre[0] != 1 {
 		return nil, fmt.Errorf("object header at %#x: unknown version %d", addr, pre[0])

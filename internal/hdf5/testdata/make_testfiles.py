@@ -133,6 +133,12 @@ def latest():
         f.create_dataset("x", data=np.arange(3, dtype=np.float32), track_times=False)
 
 
+def track_order():
+    # Superblock 0 but version-2 object headers: must be refused clearly.
+    with h5py.File(out("track_order.h5"), "w", track_order=True) as f:
+        f.create_group("g")
+
+
 def userblock():
     # A user block moves the superblock to offset 512 and sets the base address.
     with h5py.File(out("userblock.h5"), "w", userblock_size=512) as f:
@@ -195,4 +201,5 @@ if __name__ == "__main__":
     big_group()
     h5py2_style()
     latest()
+    track_order()
     userblock()

@@ -42,6 +42,26 @@ Reset_Handler:
 	/* v8-M: a stack overflow raises a precise UsageFault (STKOF). */
 	ldr r0, =_sstack
 	msr msplim, r0
+#else
+	/* v7-M: a 2 KB no-access MPU region at the bottom of the stack
+	 * (larger than any frame dqnn code has) turns an overflow into a MemManage
+	 * fault; below RAM the MPS2 boards
+	 * do not fault, and the stack would run on through code and vectors.
+	 * Region 0, everything else uses the default memory map (PRIVDEFENA). */
+	ldr r0, =0xE000ED98        /* MPU_RNR */
+	movs r1, #0
+	str r1, [r0]
+	ldr r0, =0xE000ED9C        /* MPU_RBAR: base, 2 KB aligned */
+	ldr r1, =_sstack
+	str r1, [r0]
+	ldr r0, =0xE000EDA0        /* MPU_RASR: XN, AP=no access, SIZE=2^(10+1), enable */
+	ldr r1, =((1 << 28) | (10 << 1) | 1)
+	str r1, [r0]
+	ldr r0, =0xE000ED94        /* MPU_CTRL: PRIVDEFENA | ENABLE */
+	movs r1, #5
+	str r1, [r0]
+	dsb
+	isb
 #endif
 	/* Point VTOR at our table (QEMU already does, real boards may not). */
 	ldr r0, =0xE000ED08

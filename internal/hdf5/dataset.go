@@ -176,6 +176,10 @@ func (d *Dataset) Path() string { return d.path }
 // Shape returns the dataset's dimensions: empty for a scalar.
 func (d *Dataset) Shape() []int { return intDims(d.space.dims) }
 
+// DType describes the stored element type: "float32", "float16", "int8",
+// "uint16", ... (Float32s and Float64s convert from any of them).
+func (d *Dataset) DType() string { return d.dt.String() }
+
 // Len returns the number of elements.
 func (d *Dataset) Len() int { return int(d.space.nelem) }
 

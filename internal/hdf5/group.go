@@ -86,7 +86,14 @@ func (g *Group) Attrs() []string { return attrNames(g.attrs) }
 // Attr returns the attribute called name.
 func (g *Group) Attr(name string) (*Attr, bool) { return findAttr(g.attrs, name) }
 
-// IsGroup reports whether the member called name exists and is a group.
+// Has reports whether g has a direct member called name (without reading it).
+func (g *Group) Has(name string) bool {
+	_, ok := g.members[name]
+	return ok
+}
+
+// IsGroup reports whether the member called name exists and is a group. It
+// is false for members that cannot be read; Group returns their error.
 func (g *Group) IsGroup(name string) bool {
 	h, _, err := g.resolve(name)
 	if err != nil {

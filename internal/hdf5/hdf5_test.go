@@ -171,6 +171,11 @@ func TestElementTypes(t *testing.T) {
 				t.Errorf("%s Float32s[%d] = %v, want %v", name, i, got32[i], want[i])
 			}
 		}
+		wantType := map[byte]string{'f': "float", 'i': "int", 'u': "uint"}[strings.TrimPrefix(name, "be_")[0]] +
+			map[byte]string{'6': "16", '8': "8", '2': "32", '4': "64"}[name[len(name)-1]]
+		if d.DType() != wantType {
+			t.Errorf("%s: DType() = %q, want %q", name, d.DType(), wantType)
+		}
 		if _, ok := d.Attr("dtype"); !ok {
 			t.Errorf("%s: dataset attribute missing", name)
 		}
@@ -473,6 +478,9 @@ func TestPaths(t *testing.T) {
 	}
 	if mustGroup(t, root, "/") != root || mustGroup(t, root, ".") != root {
 		t.Error(`Group("/") or Group(".") is not the root`)
+	}
+	if !root.Has("dangling") || root.Has("nope") || root.IsGroup("dangling") {
+		t.Error("Has/IsGroup on the dangling link")
 	}
 	dense := mustGroup(t, root, "model_weights/dense")
 	if dense.Path() != "/model_weights/dense" || !root.IsGroup("model_weights") || root.IsGroup("nope") {

@@ -341,6 +341,9 @@ func leastSquares(x, qv []float32, ch int, po2 bool) []float32 {
 	return s
 }
 
+// quantizedRelu is QKeras quantized_relu with is_quantized_clip=True (the
+// only value after a reload), including use_sigmoid and a power-of-two
+// negative_slope; the hard sigmoid is QKeras's default internal sigmoid.
 func quantizedRelu(q *ir.Quantizer, x, out []float32) error {
 	bits, err := intArg(q, "bits", 1, 32)
 	if err != nil {
@@ -350,29 +353,61 @@ func quantizedRelu(q *ir.Quantizer, x, out []float32) error {
 	if err != nil {
 		return err
 	}
-	if Bool(q, "use_sigmoid") {
-		return fmt.Errorf("use_sigmoid=1 is not supported; use the default quantized_relu")
+	ns64, _ := Num(q, "negative_slope")
+	if ns64 < 0 || ns64 != 0 && func() bool { fr, _ := math.Frexp(ns64); return fr != 0.5 }() {
+		return fmt.Errorf("negative_slope must be 0 or a positive power of two, got %v", ns64)
 	}
-	if ns, _ := Num(q, "negative_slope"); ns != 0 {
-		return fmt.Errorf("negative_slope=%v is not supported; use negative_slope=0", ns)
+	ns := float32(ns64)
+	nsb := bits
+	if ns != 0 {
+		nsb--
 	}
-	m := float32(math.Ldexp(1, int(bits)))
+	m := float32(math.Ldexp(1, int(nsb)))
 	mi := float32(math.Ldexp(1, int(integer)))
+	mf := float32(math.Ldexp(1, int(integer-nsb)))
 	top := float32(1 - float32(1/m))
-	upper := float32(mi - float32(math.Ldexp(1, int(integer-bits))))
+	upper := float32(mi - mf)
+	sigmoid := Bool(q, "use_sigmoid")
+	var negFactor float32
+	if ns > 0 {
+		negFactor = float32(1 / float32(ns*m))
+	}
 	for i, v := range x {
-		p := float32(float32(v*m) / mi)
-		xq := float32(mi * clip(float32(roundHE(p)/m), 0, top))
-		xu := v
-		if xu < 0 {
-			xu = 0
+		xu := upper
+		if v <= upper {
+			xu = leakyRelu(v, ns)
 		}
-		if xu > upper {
-			xu = upper
+		var xq float32
+		if sigmoid {
+			h := clip(float32(float32(0.5*float32(v/mi))+0.5), 0, 1)
+			p := float32(h * m)
+			xq = float32(mi * clip(float32(float32(2*float32(roundHE(p)/m))-1), 0, top))
+			if ns > 0 {
+				n := clip(float32(float32(2*float32(roundHE(float32(p*ns))*negFactor))-1), -1, 0)
+				xq = float32(xq + float32(float32(mi*ns)*n))
+			}
+		} else {
+			p := float32(float32(v*m) / mi)
+			xq = float32(mi * clip(float32(roundHE(p)/m), 0, top))
+			if ns > 0 {
+				n := clip(float32(roundHE(float32(p*ns))*negFactor), -1, 0)
+				xq = float32(xq + float32(float32(mi*ns)*n))
+			}
 		}
 		out[i] = ste(q, xu, xq)
 	}
 	return nil
+}
+
+// leakyRelu is K.relu(x, alpha): relu(x) − alpha·relu(−x).
+func leakyRelu(v, alpha float32) float32 {
+	if v >= 0 {
+		return v
+	}
+	if alpha == 0 {
+		return 0
+	}
+	return float32(0 - float32(alpha*(-v)))
 }
 
 func quantizedTanh(q *ir.Quantizer, x, out []float32) {

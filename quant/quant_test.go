@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 )
 
@@ -234,5 +235,25 @@ func TestCodes(t *testing.T) {
 	mq := KernelQuant(m, []float32{0.5, -2, -0.5, 2}, []int{2, 2})
 	if mq.DType != dtype.S1 || len(mq.Scale) != 2 || mq.Scale[0] != 0.5 || mq.Scale[1] != 2 {
 		t.Errorf("magnitude-aware KernelQuant = %+v", mq)
+	}
+}
+
+func TestQuantizedReluVariants(t *testing.T) {
+	x := []float32{-2, -0.3, 0, 0.2, 0.6, 5}
+	// negative_slope 0.25, bits 3 (2 non-sign bits), integer 0: positive grid 1/4 up to 3/4,
+	// negative part 0.25·clip(round(p·0.25)/(0.25·4), −1, 0) with p = 4x.
+	got := apply(t, "quantized_relu(3, 0, negative_slope=0.25)", x, []int{6})
+	want := []float32{-0.25, 0, 0, 0.25, 0.5, 0.75}
+	if !eq(got, want) {
+		t.Errorf("negative_slope: got %v, want %v", got, want)
+	}
+	// use_sigmoid: p = hard_sigmoid(x)·4; xq = clip(2·round(p)/4 − 1, 0, 3/4).
+	got = apply(t, "quantized_relu(2, 0, use_sigmoid=1)", x, []int{6})
+	want = []float32{0, 0, 0, 0, 0.5, 0.75}
+	if !eq(got, want) {
+		t.Errorf("use_sigmoid: got %v, want %v", got, want)
+	}
+	if _, err := Apply(&ir.Quantizer{Class: "quantized_relu", Args: map[string]any{"bits": 4.0, "integer": 0.0, "negative_slope": 0.3}}, x, []int{6}); err == nil {
+		t.Error("negative_slope 0.3 (not a power of two) must be refused")
 	}
 }

@@ -236,7 +236,7 @@ func quantizedBits(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 		k = 1
 	}
 	sym, _ := Num(q, "symmetric")
-	for _, a := range []string{"elements_per_scale", "min_po2_exponent", "max_po2_exponent", "post_training_scale"} {
+	for _, a := range []string{"elements_per_scale", "min_po2_exponent", "max_po2_exponent"} {
 		if q.Args[a] != nil {
 			return fmt.Errorf("argument %s is not supported; remove it", a)
 		}
@@ -249,9 +249,18 @@ func quantizedBits(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 	mi := float32(math.Ldexp(1, int(integer)))
 	switch alpha := q.Args["alpha"].(type) {
 	case string:
-		autoBits(q, x, ch, out, alpha, bits, m, mi)
+		var pts []float32
+		if q.Args["post_training_scale"] != nil {
+			if pts, err = floatList(q.Args["post_training_scale"], ch); err != nil {
+				return fmt.Errorf("post_training_scale: %w", err)
+			}
+		}
+		autoBits(q, x, ch, out, alpha, bits, m, mi, pts)
 		return nil
 	case nil, float64, bool:
+		if q.Args["post_training_scale"] != nil {
+			return fmt.Errorf("post_training_scale needs alpha=\"auto\" or \"auto_po2\"")
+		}
 		scale := float32(1)
 		if a, ok := Num(q, "alpha"); ok && alpha != nil {
 			scale = float32(a)
@@ -291,7 +300,37 @@ func autoZ(v, s, half float32) float32 {
 	return tfSign(v) * r
 }
 
-func autoBits(q *ir.Quantizer, x []float32, ch int, out []float32, alpha string, bits float64, m, mi float32) {
+// floatList reads a scalar or a list of 1 or ch numbers (nested lists flattened).
+func floatList(v any, ch int) ([]float32, error) {
+	var out []float32
+	var walk func(any) error
+	walk = func(v any) error {
+		switch t := normalise(v).(type) {
+		case float64:
+			out = append(out, float32(t))
+		case []any:
+			for _, e := range t {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		default:
+			return fmt.Errorf("want numbers, got %v", v)
+		}
+		return nil
+	}
+	if err := walk(v); err != nil {
+		return nil, err
+	}
+	if len(out) != 1 && len(out) != ch {
+		return nil, fmt.Errorf("%d values for %d channels", len(out), ch)
+	}
+	return out, nil
+}
+
+// autoBits is quantized_bits with alpha "auto"/"auto_po2"; pts, when set,
+// is the frozen post_training_scale (the scale is then not recomputed).
+func autoBits(q *ir.Quantizer, x []float32, ch int, out []float32, alpha string, bits float64, m, mi float32, pts []float32) {
 	levels := float32(2 * (math.Ldexp(1, int(bits)-1) - 1))
 	half := levels / 2
 	xs := make([]float32, len(x))
@@ -305,8 +344,11 @@ func autoBits(q *ir.Quantizer, x []float32, ch int, out []float32, alpha string,
 	s := make([]float32, ch)
 	for c := range s {
 		s[c] = float32(float32(mx[c]*2) / levels)
+		if pts != nil {
+			s[c] = float32(pts[min(c, len(pts)-1)] / m)
+		}
 	}
-	if alpha == "auto_po2" {
+	if alpha == "auto_po2" && pts == nil {
 		for c := range s {
 			s[c] = po2Round(s[c])
 		}

@@ -257,3 +257,21 @@ func TestQuantizedReluVariants(t *testing.T) {
 		t.Error("negative_slope 0.3 (not a power of two) must be refused")
 	}
 }
+
+func TestPostTrainingScale(t *testing.T) {
+	// Frozen scale 0.5 for 4 bits (m = 8): s = 0.5/8, codes clip at ±7.
+	q, err := Parse(map[string]any{"class_name": "quantized_bits", "config": map[string]any{
+		"bits": 4.0, "integer": 0.0, "alpha": "auto_po2", "post_training_scale": []any{0.5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Apply(q, []float32{0.1, -0.2, 1}, []int{3, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// z = floor(|x|/0.0625 + 0.5) → 2, 3, 16→7; value = s·m·(z/m) = 0.0625·z.
+	want := []float32{0.125, -0.1875, 0.4375}
+	if !eq(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -87,7 +87,6 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	rep := buildReport(orig, g, st, mids)
 	rep.WeightsROBytes = out.DataBytes
-	rep.finish()
 	return &Result{Files: out.Files, Report: rep, Graph: g, Plan: st.Plan}, nil
 }
 

@@ -90,8 +90,6 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 	return r
 }
 
-func (r *Report) finish() {}
-
 // countParams counts parameters in the reference tool's convention (derived
 // exactly in the semantics spec §5): every kernel and bias element, and two
 // folded values per batch-norm channel.

@@ -167,7 +167,6 @@ type emitter struct {
 	p    *passes.Plan
 	opt  Options
 	m    *Model
-	seq  int
 	used map[string]bool
 }
 
@@ -266,11 +265,6 @@ func (e *emitter) ptr(t *ir.Tensor, write bool) (string, error) {
 		return fmt.Sprintf("((const %s *)output)", ct), nil
 	}
 	return fmt.Sprintf("((%s%s *)(arena + %d))", cst, ct, b.Offset), nil
-}
-
-func (e *emitter) newName(what string) string {
-	e.seq++
-	return fmt.Sprintf("%s_%s%d", e.m.Name, what, e.seq)
 }
 
 func (e *emitter) addArray(ct, base string, lines []string, n int, comment string) string {
@@ -525,8 +519,12 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 			}
 			ps = append(ps, p)
 		}
+		op, err := e.ptr(n.Outputs[0], true)
+		if err != nil {
+			return c, err
+		}
 		c.Stmt = fmt.Sprintf("{\n    const %s *const %s[%d] = { %s };\n    st = %s(&%s, %s, %s);\n    if (st != DQ_OK) return (int)st;\n  }",
-			k.In.CType(), arr, len(ps), strings.Join(ps, ", "), k.Name, pname, arr, mustPtr(e, n.Outputs[0]))
+			k.In.CType(), arr, len(ps), strings.Join(ps, ", "), k.Name, pname, arr, op)
 		return c, nil
 	}
 	for _, t := range n.Inputs {
@@ -550,17 +548,13 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 		}
 		args = append(args, "&"+os)
 	}
-	args = append(args, mustPtr(e, n.Outputs[0]))
+	op, err := e.ptr(n.Outputs[0], true)
+	if err != nil {
+		return c, err
+	}
+	args = append(args, op)
 	c.Stmt = fmt.Sprintf("st = %s(%s);\n  if (st != DQ_OK) return (int)st;", k.Name, strings.Join(args, ", "))
 	return c, nil
-}
-
-func mustPtr(e *emitter, t *ir.Tensor) string {
-	p, err := e.ptr(t, true)
-	if err != nil {
-		return "NULL /* " + err.Error() + " */"
-	}
-	return p
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

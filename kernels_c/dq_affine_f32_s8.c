@@ -5,7 +5,7 @@
 #include "dq_kernels.h"
 
 /*
- * Per-channel output stage (batch-norm) of an f32 tensor -> s8 output (float accumulator).
+ * Per-channel output stage (batch-norm) of an f32 tensor (acc = x, float accumulator) -> s8 output.
  * Semantics: dq_types.h (dq_elementwise_params, dq_output_stage); Go
  * reference: gen/ref.Affine.
  */

@@ -5,7 +5,7 @@
 #include "dq_kernels.h"
 
 /*
- * Per-channel output stage (batch-norm) of an s8 tensor -> s1 output (int32 accumulator).
+ * Per-channel output stage (batch-norm) of an s8 tensor (acc = q - p->zp, int32 accumulator) -> s1 output.
  * Semantics: dq_types.h (dq_elementwise_params, dq_output_stage); Go
  * reference: gen/ref.Affine.
  */

@@ -254,17 +254,17 @@ dq_status dq_convert_s1_f32(const dq_elementwise_params *p, const uint32_t *inpu
 dq_status dq_convert_s8_s1(const dq_elementwise_params *p, const int8_t *input, uint32_t *output);
 /** Conversion of an s1 tensor to s8. */
 dq_status dq_convert_s1_s8(const dq_elementwise_params *p, const uint32_t *input, int8_t *output);
-/** Per-channel output stage (batch-norm) of an f32 tensor -> f32 output (float accumulator). */
+/** Per-channel output stage (batch-norm) of an f32 tensor (acc = x, float accumulator) -> f32 output. */
 dq_status dq_affine_f32_f32(const dq_elementwise_params *p, const float *input, const dq_output_stage *os, float *output);
-/** Per-channel output stage (batch-norm) of an f32 tensor -> s8 output (float accumulator). */
+/** Per-channel output stage (batch-norm) of an f32 tensor (acc = x, float accumulator) -> s8 output. */
 dq_status dq_affine_f32_s8(const dq_elementwise_params *p, const float *input, const dq_output_stage *os, int8_t *output);
-/** Per-channel output stage (batch-norm) of an f32 tensor -> s1 output (float accumulator). */
+/** Per-channel output stage (batch-norm) of an f32 tensor (acc = x, float accumulator) -> s1 output. */
 dq_status dq_affine_f32_s1(const dq_elementwise_params *p, const float *input, const dq_output_stage *os, uint32_t *output);
-/** Per-channel output stage (batch-norm) of an s8 tensor -> f32 output (int32 accumulator). */
+/** Per-channel output stage (batch-norm) of an s8 tensor (acc = q - p->zp, int32 accumulator) -> f32 output. */
 dq_status dq_affine_s8_f32(const dq_elementwise_params *p, const int8_t *input, const dq_output_stage *os, float *output);
-/** Per-channel output stage (batch-norm) of an s8 tensor -> s8 output (int32 accumulator). */
+/** Per-channel output stage (batch-norm) of an s8 tensor (acc = q - p->zp, int32 accumulator) -> s8 output. */
 dq_status dq_affine_s8_s8(const dq_elementwise_params *p, const int8_t *input, const dq_output_stage *os, int8_t *output);
-/** Per-channel output stage (batch-norm) of an s8 tensor -> s1 output (int32 accumulator). */
+/** Per-channel output stage (batch-norm) of an s8 tensor (acc = q - p->zp, int32 accumulator) -> s1 output. */
 dq_status dq_affine_s8_s1(const dq_elementwise_params *p, const int8_t *input, const dq_output_stage *os, uint32_t *output);
 /** Softmax of f32 rows along the last axis. */
 dq_status dq_softmax_f32_f32(const dq_elementwise_params *p, const float *input, float *output);

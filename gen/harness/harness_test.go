@@ -163,6 +163,7 @@ func TestKernelsCompileStrict(t *testing.T) {
 	}
 	for cc, flags := range compilers {
 		t.Run(cc, func(t *testing.T) {
+			t.Parallel()
 			if _, err := exec.LookPath(cc); err != nil {
 				t.Skipf("%s not installed", cc)
 			}

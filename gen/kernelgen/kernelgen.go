@@ -141,7 +141,11 @@ func Doc(k matrix.Kernel) string {
 	case matrix.Convert:
 		return fmt.Sprintf("Conversion of an %s tensor to %s.", k.In, k.Out)
 	case matrix.Affine:
-		return fmt.Sprintf("Per-channel output stage (batch-norm) of an %s tensor -> %s output (%s).", k.In, k.Out, acc)
+		x := "acc = x"
+		if k.In == dtype.S8 {
+			x = "acc = q - p->zp"
+		}
+		return fmt.Sprintf("Per-channel output stage (batch-norm) of an %s tensor (%s, %s) -> %s output.", k.In, x, acc, k.Out)
 	case matrix.Softmax:
 		return "Softmax of f32 rows along the last axis."
 	case matrix.Relu:

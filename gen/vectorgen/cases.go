@@ -295,7 +295,8 @@ func convSpecs(op matrix.Op, i int) []convSpec {
 			{desc: fmt.Sprintf("3x3 same pad value, dilation 2, in_c %d", ch(2)), h: 5, w: 5, inC: ch(2), outC: 2, k: 3, stride: 1, dil: 2, same: true, padValue: true, kind: stageSaturate},
 			{desc: "5x5 same zero padding, stride 1, in_c 3, fine floats", h: 5, w: 5, inC: 3, outC: 4, k: 5, stride: 1, dil: 1, same: true, fine: true},
 			{desc: fmt.Sprintf("3x3 valid + fused 2x2 max-pool, in_c %d", ch(3)), h: 6, w: 6, inC: ch(3), outC: 5, k: 3, stride: 1, dil: 1, pool: true, kind: stageBN},
-			{desc: "1x1 in a general conv, stride 2, pad value", h: 3, w: 4, inC: 33, outC: 2, k: 1, stride: 2, dil: 1, same: true, padValue: true},
+			{desc: "1x1 in a general conv, stride 2 (same: no padding)", h: 3, w: 4, inC: 33, outC: 2, k: 1, stride: 2, dil: 1, same: true, padValue: true},
+			{desc: "3x3 same pad value, stride 1, in_c 33", h: 3, w: 3, inC: 33, outC: 3, k: 3, stride: 1, dil: 1, same: true, padValue: true},
 			{desc: "3x3 same pad value stride 2 + fused pool, 64 channels", h: 6, w: 7, inC: 64, outC: 2, k: 3, stride: 2, dil: 1, same: true, padValue: true, pool: true, kind: stageSaturate},
 		}
 	case matrix.PWConv2D:

@@ -239,6 +239,7 @@ func TestLayouts(t *testing.T) {
 		{"fletcher_only", layoutChunked, []int{9}, ramp(9, 2, 0)},
 		{"chunked_partial", layoutChunked, []int{6, 6}, partial},
 		{"unallocated", layoutContiguous, []int{2, 3}, []float64{3.5, 3.5, 3.5, 3.5, 3.5, 3.5}},
+		{"chunked_unwritten", layoutChunked, []int{3, 4}, []float64{-0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5}},
 		{"unallocated_zero", layoutContiguous, []int{4}, []float64{0, 0, 0, 0}},
 		{"gzip_f16", layoutChunked, []int{11}, ramp(11, 0.5, -2)},
 	} {

@@ -90,6 +90,8 @@ def basic():
                                   chunks=(3, 3), fillvalue=-1.5)
         part[0:3, 0:3] = ramp((3, 3), np.float32, 1, 1)            # only one chunk written
         lay.create_dataset("unallocated", shape=(2, 3), dtype=np.float32, fillvalue=3.5)
+        lay.create_dataset("chunked_unwritten", shape=(3, 4), dtype=np.float64, chunks=(2, 2),
+                           compression="gzip", fillvalue=-0.5)
         lay.create_dataset("unallocated_zero", shape=(4,), dtype=np.int32)
         lay.create_dataset("gzip_f16", data=ramp((11,), np.float16, 0.5, -2),
                            chunks=(4,), compression="gzip")

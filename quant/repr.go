@@ -110,6 +110,12 @@ func CheckActivation(q *ir.Quantizer) error {
 // S1 for sign-type quantizers, S8 for quantized_bits/quantized_relu/
 // quantized_tanh with at most 8 bits on a power-of-two grid and for DoReFa
 // activations with k_bit <= 8, F32 otherwise. Quantizer is set in all cases.
+//
+// S8 follows ir.Quant's convention: the code q lies in [QMin, QMax], the
+// stored int8 is q + ZeroPoint (ZeroPoint -128 when QMax > 127, e.g.
+// quantized_relu(8)), and the value is Scale·q. For DoReFa the value Keras
+// computes is q/(2^k_bit − 1), a division that can differ by one ulp from
+// Scale·q with Scale = fl32(1/(2^k_bit − 1)); the code itself is exact.
 func OutputQuant(q *ir.Quantizer) ir.Quant {
 	f := ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}
 	if q == nil {

@@ -206,7 +206,6 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 			lr := &rep.Layers[i]
 			if lr.DType == "" {
 				lr.DType = map[int]string{traceF32: "f32", traceS8: "s8", traceS1: "s1"}[tr.DType]
-				lr.Elements = len(tr.Data)
 			}
 			t, ok := tensors[tr.Name]
 			if !ok {
@@ -280,7 +279,11 @@ func (r *Report) WriteText(w io.Writer) {
 			if l.DType == "f32" {
 				maxAbs = fmt.Sprintf("%.3g", l.MaxAbs)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t\n", l.Tensor, l.DType, l.Elements, l.Mismatches, maxAbs, res)
+			elems := fmt.Sprint(l.Elements)
+			if l.Elements == 0 {
+				elems = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", l.Tensor, l.DType, elems, l.Mismatches, maxAbs, res)
 		}
 		tw.Flush()
 	}

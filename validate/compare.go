@@ -64,7 +64,7 @@ func compareTrace(tr Trace, t *ir.Tensor, want []float32, tol Tolerances, lr *La
 		c = shape[len(shape)-1]
 	}
 	rows := n / max(c, 1)
-	lr.Elements = n // replaces the byte count set from the trace
+	lr.Elements = n
 	switch tr.DType {
 	case traceF32:
 		lr.DType = "f32"

@@ -26,6 +26,7 @@ type Options struct {
 	Samples     int   // number of samples: random ones to draw, or the first N of Inputs; 0 = 10 random / all given
 	Seed        int64 // seed of the random inputs
 	Name        string
+	Amalgamate  bool // validate the amalgamated library (exactly NAME.h and NAME.c)
 	CheckOptions
 }
 
@@ -50,7 +51,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target)})
+	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate})
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	minAcc := fs.Float64("min-acc", d.MinAcc, "classifier outputs: smallest accepted argmax agreement (ties within tolerance agree)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "kill the runner after this long (a hang is a failure)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it (runner, library, executable)")
+	amal := fs.Bool("amalgamate", false, "validate the amalgamated library (NAME.h and NAME.c only, as generate --amalgamate writes it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
@@ -68,7 +69,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opt := validate.Options{
-		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name,
+		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
 		CheckOptions: validate.CheckOptions{
 			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
 			Tol: validate.Tolerances{RTol: *rtol, ATol: *atol, MaxL2R: *maxL2R, MinCos: *minCos, MinAcc: *minAcc},

@@ -234,6 +234,9 @@ func TestEndToEnd(t *testing.T) {
 		if f.Error != nil {
 			continue
 		}
+		if testing.Short() && f.Name != "mnist_bnn" && f.Name != "lq_conv" && f.Name != "qk_dense_bits" && f.Name != "k_multi_io" {
+			continue // -short: the example and one fixture per family
+		}
 		t.Run(f.Name, func(t *testing.T) {
 			opt := keras.Options{}
 			if f.Weights != nil {

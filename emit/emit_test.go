@@ -1,0 +1,56 @@
+package emit
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// TestPackS1 checks the s1 weight layout of dq_types.h: rows along the last
+// dimension, element i of a row is bit i%32 of word i/32, bit 1 = -1, unused
+// high bits 0.
+func TestPackS1(t *testing.T) {
+	e := &emitter{m: &Model{Name: "m"}}
+	codes := make([]int32, 2*35)
+	for i := range codes {
+		codes[i] = 1
+	}
+	codes[0], codes[33], codes[35+34] = -1, -1, -1
+	name, err := e.packWeights("w", &ir.KernelWeights{DType: dtype.S1, Shape: []int{2, 35}, Codes: codes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.m.Data[0]
+	if name != "m_w" || a.Len != 4 || a.CType != "uint32_t" {
+		t.Fatalf("array %s: %+v", name, a)
+	}
+	got := strings.Join(a.Lines, " ")
+	want := "0x00000001u, 0x00000002u, 0x00000000u, 0x00000004u,"
+	if got != want {
+		t.Errorf("packed %q, want %q", got, want)
+	}
+}
+
+// TestCFloat: every printed float reads back as the same float32.
+func TestCFloat(t *testing.T) {
+	for _, f := range []float32{0, 1, -1, 0.1, 1e-38, 1.4e-45, 3.4028235e38, -2.5e-7, float32(math.Inf(1))} {
+		s := cFloat(f)
+		if math.IsInf(float64(f), 0) {
+			if s != "INFINITY" {
+				t.Errorf("cFloat(+Inf) = %s", s)
+			}
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSuffix(s, "f"), 32)
+		if err != nil || float32(v) != f {
+			t.Errorf("cFloat(%v) = %s does not read back", f, s)
+		}
+	}
+	if cInt(math.MinInt32) != "(-2147483647 - 1)" {
+		t.Error("INT32_MIN must be written without overflowing an int literal")
+	}
+}

@@ -290,3 +290,16 @@ func TestImageSize(t *testing.T) {
 		t.Errorf("size = %+v, want text > 0 and bss >= 64 KB stack + 4000", sz)
 	}
 }
+
+func TestBetween(t *testing.T) {
+	m := []Mark{{"a", 10}, {"x", 15}, {"b", 20}, {"b", 25}, {"a", 30}, {"b", 33}, {"a", 40}}
+	if got := Between(m, "a", "b"); got != 13 {
+		t.Errorf("a..b = %d, want 10 + 3", got)
+	}
+	if got := Between(m, "a", "a"); got != 30 {
+		t.Errorf("a..a = %d, want 20 + 10", got)
+	}
+	if got := Between(m, "x", "b"); got != 5 {
+		t.Errorf("x..b = %d, want 5", got)
+	}
+}

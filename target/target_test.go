@@ -3,7 +3,10 @@ package target
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +304,56 @@ func TestBetween(t *testing.T) {
 	}
 	if got := Between(m, "x", "b"); got != 5 {
 		t.Errorf("x..b = %d, want 5", got)
+	}
+}
+
+// TestCountMatchesSingleStep checks the plugin's counts against QEMU's own
+// log of every executed instruction (-singlestep -d exec,nochain).
+func TestCountMatchesSingleStep(t *testing.T) {
+	needs(t, CortexM4)
+	exe := build(t, CortexM4, countC)
+	ctx := context.Background()
+	res, err := Run(ctx, CortexM4, exe, RunOptions{Timeout: 30 * time.Second, CountBetween: [][2]string{{"work", "dq_bench_end"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := Symbols(ctx, exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(t.TempDir(), "exec.log")
+	cmd := exec.CommandContext(ctx, "qemu-system-arm", "-M", CortexM4.Machine(), "-nographic", "-monitor", "none", "-serial", "none",
+		"-semihosting-config", "enable=on,target=native", "-singlestep", "-d", "exec,nochain", "-D", logf, "-kernel", exe)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("qemu: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lines look like "Trace 0: 0x... [00800408/0000020c/00000110/ff000201] Reset_Handler";
+	// the second field is the PC.
+	re := regexp.MustCompile(`(?m)^Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/`)
+	var pcs []uint64
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		pc, _ := strconv.ParseUint(m[1], 16, 64)
+		pcs = append(pcs, pc)
+	}
+	if uint64(len(pcs)) != res.Instructions["total"] {
+		t.Errorf("total: plugin %d, single-step log %d", res.Instructions["total"], len(pcs))
+	}
+	// Instructions from the entry of work to the next entry of dq_bench_end.
+	var start, n int = -1, 0
+	for i, pc := range pcs {
+		if pc == syms["work"] && start < 0 {
+			start = i
+		}
+		if pc == syms["dq_bench_end"] && start >= 0 {
+			n = i - start
+			break
+		}
+	}
+	if got := res.Instructions["work..dq_bench_end"]; uint64(n) != got || n == 0 {
+		t.Errorf("work..dq_bench_end: plugin %d, single-step log %d", got, n)
 	}
 }

@@ -36,7 +36,15 @@ type BuildOptions struct {
 // includeDirs are added with -I; the runtime's header dq_rt.h is always on
 // the include path. Compiler diagnostics are returned in the error.
 func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, outDir string, opt BuildOptions) (string, error) {
-	if err := Available(cpu); err != nil {
+	if cpu != Host {
+		if err := Available(cpu); err != nil {
+			return "", err
+		}
+	} else if opt.Compiler != "" {
+		if _, err := exec.LookPath(opt.Compiler); err != nil {
+			return "", fmt.Errorf("target host: C compiler %q not found; install it (apt-get install gcc, or clang)", opt.Compiler)
+		}
+	} else if err := Available(Host); err != nil {
 		return "", err
 	}
 	if len(srcs) == 0 {

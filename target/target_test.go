@@ -357,3 +357,24 @@ func TestCountMatchesSingleStep(t *testing.T) {
 		t.Errorf("work..dq_bench_end: plugin %d, single-step log %d", got, n)
 	}
 }
+
+func TestHostClang(t *testing.T) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Skip("skipping: clang not installed")
+	}
+	dir := t.TempDir()
+	exe, err := Build(context.Background(), Host, []string{writeC(t, dir, "main.c", helloC)}, nil, dir, BuildOptions{Compiler: "clang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Host, exe, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "hello 10 4087c3b6\nputs ok\n" || res.ExitCode != 7 {
+		t.Errorf("clang build: %+v", res)
+	}
+	if _, err := Build(context.Background(), Host, []string{filepath.Join(dir, "main.c")}, nil, dir, BuildOptions{Compiler: "no-such-cc"}); err == nil || !strings.Contains(err.Error(), "no-such-cc") {
+		t.Errorf("missing compiler: %v", err)
+	}
+}

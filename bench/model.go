@@ -18,8 +18,9 @@ import (
 
 // LayerCost is the cost of one traced layer.
 type LayerCost struct {
-	Tensor       string `json:"tensor"`       // the tensor the layer produces (its dqnn_trace name)
-	Instructions uint64 `json:"instructions"` // from the previous layer's trace call to this one's
+	Tensor       string   `json:"tensor"`            // the tensor the layer produces (its dqnn_trace name)
+	Kernels      []string `json:"kernels,omitempty"` // the C kernels called for it (when the lowered graph is known)
+	Instructions uint64   `json:"instructions"`      // from the previous layer's trace call to this one's
 }
 
 // Memory is the footprint of the model library inside the linked image.
@@ -150,8 +151,9 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 	if len(traces) != len(out.Layers) {
 		return nil, fmt.Errorf("bench: %d dqnn_trace calls counted, %d tensor names printed", len(traces), len(out.Layers))
 	}
+	kernels := kernelsPerTrace(lib.Lowered, out.Layers)
 	for i, n := range traces {
-		rep.Layers = append(rep.Layers, LayerCost{Tensor: out.Layers[i], Instructions: n})
+		rep.Layers = append(rep.Layers, LayerCost{Tensor: out.Layers[i], Kernels: kernels[i], Instructions: n})
 	}
 	if len(traces) > 0 && rep.TracedTotal > rep.Total {
 		rep.TraceOverhead = float64(rep.TracedTotal-rep.Total) / float64(len(traces))
@@ -206,6 +208,35 @@ func memory(ctx context.Context, exe, name string) (Memory, error) {
 	return m, nil
 }
 
+// kernelsPerTrace returns, for each traced tensor in order, the C kernels
+// of the lowered graph called since the previous traced tensor was produced.
+func kernelsPerTrace(lowered *ir.Graph, traced []string) [][]string {
+	out := make([][]string, len(traced))
+	if lowered == nil {
+		return out
+	}
+	producer := map[string]int{}
+	for i, n := range lowered.Nodes {
+		for _, t := range n.Outputs {
+			producer[t.Name] = i
+		}
+	}
+	prev := -1
+	for k, name := range traced {
+		i, ok := producer[name]
+		if !ok || i <= prev {
+			continue
+		}
+		for _, n := range lowered.Nodes[prev+1 : i+1] {
+			if a, ok := n.Attrs.(*ir.KernelAttrs); ok && n.Op == ir.OpKernel && a.Name != "" {
+				out[k] = append(out[k], a.Name)
+			}
+		}
+		prev = i
+	}
+	return out
+}
+
 // isRunnerSymbol reports whether a dq_ symbol belongs to the runner
 // (validate's runner.c.tmpl: dq_runner_*) or the runtime (target/rt), not
 // to the model library.
@@ -222,16 +253,16 @@ func isRunnerSymbol(s string) bool {
 func (r *ModelReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s (QEMU)\n\n", r.Model, r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer (output tensor)\tinstructions\tshare\t")
+	fmt.Fprintln(tw, "layer (output tensor)\tinstructions\tshare\tkernels\t")
 	for _, l := range r.Layers {
 		share := 0.0
 		if r.TracedTotal > 0 {
 			share = 100 * float64(l.Instructions) / float64(r.TracedTotal)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f %%\t\n", l.Tensor, l.Instructions, share)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f %%\t%s\t\n", l.Tensor, l.Instructions, share, strings.Join(l.Kernels, " "))
 	}
-	fmt.Fprintf(tw, "traced total\t%d\t\t\n", r.TracedTotal)
-	fmt.Fprintf(tw, "total (untraced build)\t%d\t\t\n", r.Total)
+	fmt.Fprintf(tw, "traced total\t%d\t\t\t\n", r.TracedTotal)
+	fmt.Fprintf(tw, "total (untraced build)\t%d\t\t\t\n", r.Total)
 	tw.Flush()
 	fmt.Fprintf(w, "\nper-layer counts come from a -DDQNN_TRACE build and include one dqnn_trace call each (%.1f instructions on average)\n", r.TraceOverhead)
 	m := r.Memory

@@ -28,7 +28,7 @@ func TestModelExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib := validate.Library{Name: "mnist", Files: res.Files}
+	lib := validate.Library{Name: "mnist", Files: res.Files, Lowered: res.Graph}
 	a, err := Model(context.Background(), g, lib, target.CortexM4, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +42,9 @@ func TestModelExample(t *testing.T) {
 	var sum uint64
 	for _, l := range a.Layers {
 		sum += l.Instructions
+	}
+	if len(a.Layers[0].Kernels) == 0 || !strings.HasPrefix(a.Layers[0].Kernels[0], "dq_") {
+		t.Errorf("first layer's kernels: %q", a.Layers[0].Kernels)
 	}
 	if sum != a.TracedTotal {
 		t.Errorf("layers sum to %d, traced total %d", sum, a.TracedTotal)

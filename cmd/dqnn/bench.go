@@ -82,7 +82,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		if libName == "" {
 			libName = compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
 		}
-		rep, err = bench.Model(ctx, g, validate.Library{Name: libName, Files: res.Files}, cpu, dir)
+		rep, err = bench.Model(ctx, g, validate.Library{Name: libName, Files: res.Files, Lowered: res.Graph}, cpu, dir)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn bench: %v\n", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -413,4 +414,73 @@ func TestEndToEndPatterns(t *testing.T) {
 			}
 		})
 	}
+}
+
+var randomModels = flag.Int("random", 24, "number of random models TestEndToEndRandomModels compiles")
+
+// TestEndToEndRandomModels compiles random layer chains (see
+// passestest.RandomModel) and compares the generated C with the interpreter
+// on random inputs, outputs and traced intermediates.
+func TestEndToEndRandomModels(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	n := *randomModels
+	if testing.Short() {
+		n = min(n, 4)
+	}
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			g := passestest.RandomModel(seed)
+			if err := g.Verify(); err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("random%d", seed)
+			res, err := compiler.Compile(g, compiler.Options{Name: name, Amalgamate: seed%2 == 0})
+			if err != nil {
+				t.Fatalf("compile: %v\n%s", err, dumpInput(g))
+			}
+			const samples = 4
+			r := rand.New(rand.NewPCG(seed, 17))
+			x := make([]float32, ir.NumElements(g.Inputs[0].Shape)*samples)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			dir := t.TempDir()
+			for fn, b := range res.Files {
+				os.WriteFile(filepath.Join(dir, fn), b, 0o644)
+			}
+			got, tr := buildAndRun(t, dir, name, g, [][]float32{x}, samples, true)
+			exact := g.Outputs[0].Quant.DType != dtype.F32
+			n := ir.NumElements(g.Inputs[0].Shape)
+			for s := 0; s < samples; s++ {
+				in := [][]float32{x[s*n : (s+1)*n]}
+				want, err := interp.Run(g, in)
+				if err != nil {
+					t.Fatalf("interp: %v", err)
+				}
+				m := len(want[0])
+				for e := 0; e < m; e++ {
+					if !close32(got[0][s*m+e], want[0][e], exact) {
+						t.Errorf("sample %d element %d: C %v, interp %v (exact=%v)", s, e, got[0][s*m+e], want[0][e], exact)
+						break
+					}
+				}
+				if s == 0 {
+					compareTrace(t, res.Graph, g, in, tr)
+				}
+			}
+			if t.Failed() {
+				t.Logf("model:\n%s", dumpInput(g))
+			}
+		})
+	}
+}
+
+func dumpInput(g *ir.Graph) string {
+	var b strings.Builder
+	for _, n := range g.Nodes {
+		fmt.Fprintf(&b, "  %s %s %v -> %v %s\n", n.Name, n.Op, n.Inputs[0].Shape, n.Outputs[0].Shape, n.Outputs[0].Quant.DType)
+	}
+	return b.String()
 }

@@ -100,15 +100,15 @@ func Inputs(g *ir.Graph, files []string, samples int, seed int64) ([][][]float32
 		out := make([][][]float32, samples)
 		var ranges []string
 		for i, t := range g.Inputs {
-			lo, hi, why := InputRange(g, t)
-			ranges = append(ranges, fmt.Sprintf("%s in [%g, %g] (%s)", t.Name, lo, hi, why))
+			r := inputRange(g, t)
+			ranges = append(ranges, fmt.Sprintf("%s in [%g, %g] (%s)", t.Name, r.lo, r.hi, r.why))
 			for s := range out {
 				if i == 0 {
 					out[s] = make([][]float32, len(g.Inputs))
 				}
 				v := make([]float32, ir.NumElements(t.Shape))
 				for k := range v {
-					v[k] = float32(lo + (hi-lo)*rng.Float64())
+					v[k] = r.draw(rng)
 				}
 				out[s][i] = v
 			}
@@ -172,10 +172,23 @@ func equalInts(a, b []int) bool {
 
 // InputRange returns the range random values of input t are drawn from: the
 // input range of the quantizer that first reads t (QKeras quantized_bits:
-// [-2^integer, 2^integer), quantized_relu: [0, 2^integer], DoReFa: [0, 1],
-// sign-type and other quantizers: [-1, 1]), or [-1, 1] when a float layer
-// reads it; and why.
+// [-2^integer, 2^integer) times a numeric alpha, quantized_relu:
+// [0, 2^integer], DoReFa: [0, 1], sign-type and other quantizers: [-1, 1]),
+// or [-1, 1] when a float layer reads it; and why.
 func InputRange(g *ir.Graph, t *ir.Tensor) (lo, hi float64, why string) {
+	r := inputRange(g, t)
+	return r.lo, r.hi, r.why
+}
+
+// valueRange is where random inputs come from. step > 0 is the grid of a
+// uniform quantizer (a power of two): a share of the values are put exactly
+// half-way between two grid points, where round-half-to-even decides.
+type valueRange struct {
+	lo, hi, step float64
+	why          string
+}
+
+func inputRange(g *ir.Graph, t *ir.Tensor) valueRange {
 	var q *ir.Quantizer
 	for _, n := range g.Nodes {
 		reads := false
@@ -196,32 +209,60 @@ func InputRange(g *ir.Graph, t *ir.Tensor) (lo, hi float64, why string) {
 		break
 	}
 	if q == nil {
-		return -1, 1, "float input"
+		return valueRange{lo: -1, hi: 1, why: "float input"}
 	}
 	integer, _ := quant.Num(q, "integer")
+	bits, hasBits := quant.Num(q, "bits")
 	scale := math.Ldexp(1, int(integer))
+	alpha := 1.0
 	if a, ok := quant.Num(q, "alpha"); ok && a > 0 {
-		scale *= a
+		alpha = a
 	}
 	switch q.Class {
 	case "quantized_bits":
+		k := 1.0
 		if kn, ok := quant.Num(q, "keep_negative"); ok && kn == 0 {
-			return 0, scale, q.Class
+			k = 0
 		}
-		return -scale, scale, q.Class
+		r := valueRange{lo: -scale * alpha * k, hi: scale * alpha, why: q.Class}
+		if hasBits && bits-k > 0 && alpha == math.Ldexp(1, math.Ilogb(alpha)) {
+			r.step = math.Ldexp(alpha, -int(bits-k-integer))
+			r.why += fmt.Sprintf(", 1/8 of the values on rounding ties (step %g), 1/16 zeros", r.step)
+		}
+		return r
 	case "quantized_relu":
-		return 0, scale, q.Class
+		r := valueRange{lo: 0, hi: scale, why: q.Class}
+		if hasBits {
+			r.step = math.Ldexp(1, int(integer-bits))
+			r.why += fmt.Sprintf(", 1/8 of the values on rounding ties (step %g), 1/16 zeros", r.step)
+		}
+		return r
 	case "dorefa":
-		return 0, 1, q.Class
+		return valueRange{lo: 0, hi: 1, why: q.Class}
 	case "quantized_po2", "quantized_relu_po2":
 		m, ok := quant.Num(q, "max_value")
 		if !ok || m <= 0 {
 			m = 1
 		}
 		if q.Class == "quantized_relu_po2" {
-			return 0, m, q.Class
+			return valueRange{lo: 0, hi: m, why: q.Class}
 		}
-		return -m, m, q.Class
+		return valueRange{lo: -m, hi: m, why: q.Class}
 	}
-	return -1, 1, q.Class
+	return valueRange{lo: -1, hi: 1, why: q.Class + ", 1/16 zeros (sign(0) = +1)"}
+}
+
+// draw returns one random value of r: 1/16 exact zeros (sign(0), relu(0)),
+// with a grid 1/8 exact ties (q + 1/2) * step inside the range, else uniform.
+func (r valueRange) draw(rng *rand.Rand) float32 {
+	switch k := rng.Intn(16); {
+	case k == 0 && r.lo <= 0 && r.hi >= 0 && r.why != "float input":
+		return 0
+	case k <= 2 && r.step > 0:
+		n := int(math.Floor((r.hi-r.lo)/r.step)) - 1
+		if n > 0 {
+			return float32(math.Ceil(r.lo/r.step)*r.step + (float64(rng.Intn(n))+0.5)*r.step)
+		}
+	}
+	return float32(r.lo + (r.hi-r.lo)*rng.Float64())
 }

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
+	"github.com/dqnn/dqnn/quant"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -145,5 +148,39 @@ func TestRandomInputs(t *testing.T) {
 		if v < -1 || v > 1 {
 			t.Fatalf("value %v outside [-1, 1] (%s)", v, src)
 		}
+	}
+}
+
+func TestRandomInputsHitTies(t *testing.T) {
+	qz, err := quant.ParseString("quantized_bits(4, 1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &ir.Tensor{Name: "x", Shape: []int{256}, Quant: ir.Float()}
+	y := &ir.Tensor{Name: "y", Shape: []int{256}, Quant: ir.Float()}
+	g := &ir.Graph{Name: "ties", Inputs: []*ir.Tensor{x}, Outputs: []*ir.Tensor{y}, Nodes: []*ir.Node{
+		{Name: "q", Op: ir.OpQuantize, Inputs: []*ir.Tensor{x}, Outputs: []*ir.Tensor{y}, Attrs: &ir.QuantizeAttrs{Quantizer: qz}},
+	}}
+	in, src, err := Inputs(g, nil, 4, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// quantized_bits(4, 1): step 2^-(4-1-1) = 0.25, range [-2, 2].
+	zeros, ties := 0, 0
+	for _, s := range in {
+		for _, v := range s[0] {
+			if v < -2 || v > 2 {
+				t.Fatalf("%v outside [-2, 2] (%s)", v, src)
+			}
+			if v == 0 {
+				zeros++
+			}
+			if f := float64(v) / 0.25; f-math.Floor(f) == 0.5 {
+				ties++
+			}
+		}
+	}
+	if zeros < 20 || ties < 60 {
+		t.Errorf("%d zeros and %d ties in 1024 values (%s); want about 64 and 128", zeros, ties, src)
 	}
 }

@@ -185,6 +185,7 @@ func InputRange(g *ir.Graph, t *ir.Tensor) (lo, hi float64, why string) {
 // half-way between two grid points, where round-half-to-even decides.
 type valueRange struct {
 	lo, hi, step float64
+	quantized    bool // a quantizer reads the input: draw exact zeros too
 	why          string
 }
 
@@ -211,6 +212,12 @@ func inputRange(g *ir.Graph, t *ir.Tensor) valueRange {
 	if q == nil {
 		return valueRange{lo: -1, hi: 1, why: "float input"}
 	}
+	r := quantizerRange(q)
+	r.quantized = true
+	return r
+}
+
+func quantizerRange(q *ir.Quantizer) valueRange {
 	integer, _ := quant.Num(q, "integer")
 	bits, hasBits := quant.Num(q, "bits")
 	scale := math.Ldexp(1, int(integer))
@@ -256,7 +263,7 @@ func inputRange(g *ir.Graph, t *ir.Tensor) valueRange {
 // with a grid 1/8 exact ties (q + 1/2) * step inside the range, else uniform.
 func (r valueRange) draw(rng *rand.Rand) float32 {
 	switch k := rng.Intn(16); {
-	case k == 0 && r.lo <= 0 && r.hi >= 0 && r.why != "float input":
+	case k == 0 && r.quantized && r.lo <= 0 && r.hi >= 0:
 		return 0
 	case k <= 2 && r.step > 0:
 		n := int(math.Floor((r.hi-r.lo)/r.step)) - 1

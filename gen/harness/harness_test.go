@@ -14,6 +14,7 @@ import (
 
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/ref"
+	"github.com/dqnn/dqnn/gen/vectorgen"
 	"github.com/dqnn/dqnn/gen/vectors"
 	"github.com/dqnn/dqnn/ir/dtype"
 	kernelsc "github.com/dqnn/dqnn/kernels_c"
@@ -43,7 +44,7 @@ func kernelDir(t *testing.T) string {
 // runVectors builds every batch of vectors for cpu (with compiler on the
 // host) and checks that each program reports all its cases passed. It
 // returns the number of kernel x vector cases that ran.
-func runVectors(t *testing.T, cpu target.CPU, compiler string, maxCases, maxBytes, parallel int) int {
+func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string, maxCases, maxBytes, parallel int) int {
 	if err := target.Available(cpu); err != nil {
 		t.Skipf("%s not available: %v", cpu, err)
 	}
@@ -53,7 +54,7 @@ func runVectors(t *testing.T, cpu target.CPU, compiler string, maxCases, maxByte
 		}
 	}
 	kdir := kernelDir(t)
-	batches := Batches(vectors.Cases, maxCases, maxBytes)
+	batches := Batches(cases, maxCases, maxBytes)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	var mu sync.Mutex
@@ -115,14 +116,14 @@ func runVectors(t *testing.T, cpu target.CPU, compiler string, maxCases, maxByte
 }
 
 func TestVectorsHostGCC(t *testing.T) {
-	runVectors(t, target.Host, "gcc", 120, 1<<20, 2)
+	runVectors(t, vectors.Cases, target.Host, "gcc", 120, 1<<20, 2)
 }
 
 func TestVectorsHostClang(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: gcc covers the host")
 	}
-	runVectors(t, target.Host, "clang", 120, 1<<20, 2)
+	runVectors(t, vectors.Cases, target.Host, "clang", 120, 1<<20, 2)
 }
 
 // TestVectorsCortexM4 runs the same programs on Cortex-M4 (hard float)
@@ -131,7 +132,21 @@ func TestVectorsCortexM4(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: QEMU run skipped")
 	}
-	runVectors(t, target.CortexM4, "", 60, 400<<10, 2)
+	runVectors(t, vectors.Cases, target.CortexM4, "", 60, 400<<10, 2)
+}
+
+// TestFreshSeedHost draws vectors with another seed than the committed ones
+// (same edge-case shapes, new data) and runs them with gcc: the kernels must
+// agree with the reference beyond the data they were checked on.
+func TestFreshSeedHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: committed vectors only")
+	}
+	cases, err := vectorgen.Cases(vectorgen.DefaultSeed+1, matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runVectors(t, cases, target.Host, "gcc", 120, 1<<20, 2)
 }
 
 // TestEveryVectorKernelCovered checks that every kernel of the table has vectors.

@@ -46,6 +46,7 @@ type DocsData struct {
 	Rows     []DocRow
 	Families []FamilyCount
 	Grid     []GridRow
+	Refs     []RefRow
 	Total    int
 	Mirrored int
 }
@@ -61,6 +62,12 @@ type GridRow struct {
 // DocRow is one table row in docs/kernels.md.
 type DocRow struct {
 	Name, Op, In, W, Out, Acc, Covers string
+}
+
+// RefRow is one row of the reference's tables and the kernels implementing it.
+type RefRow struct {
+	Covers  string
+	Kernels []string
 }
 
 // FamilyCount counts the kernels of one op.
@@ -255,6 +262,19 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 			docs.Grid = append(docs.Grid, GridRow{Op: string(op), In: in.Tag(),
 				F32: matrixCell(rows, op, in, dtype.F32), S8: matrixCell(rows, op, in, dtype.S8), S1: matrixCell(rows, op, in, dtype.S1)})
 		}
+	}
+	refIndex := map[string]int{}
+	for _, r := range rows {
+		if !r.MirrorsReference() {
+			continue
+		}
+		i, ok := refIndex[r.Covers]
+		if !ok {
+			i = len(docs.Refs)
+			refIndex[r.Covers] = i
+			docs.Refs = append(docs.Refs, RefRow{Covers: r.Covers})
+		}
+		docs.Refs[i].Kernels = append(docs.Refs[i].Kernels, r.Name())
 	}
 	for _, op := range order {
 		docs.Families = append(docs.Families, *counts[op])

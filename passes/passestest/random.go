@@ -52,7 +52,12 @@ func RandomModel(seed uint64) *ir.Graph {
 			if h < 3 || w < 3 {
 				pad = "same"
 			}
+			in := b.Cur
 			b.Conv(fmt.Sprintf("conv%d", i), []int{8, 16, 32, 33}[r.IntN(4)], 3, stride, pad, wtypes[r.IntN(3)], r.IntN(2) == 0, act)
+			if pad == "same" && in.Quant.DType == dtype.S1 && r.IntN(2) == 0 {
+				// Larq pad_values=±1: padding after the input quantizer.
+				b.G.Nodes[len(b.G.Nodes)-1].Attrs.(*ir.ConvAttrs).PadValue = float32(1 - 2*r.IntN(2))
+			}
 		}
 		if r.IntN(2) == 0 && b.Cur.Shape[0] >= 2 && b.Cur.Shape[1] >= 2 {
 			b.MaxPool(fmt.Sprintf("pool%d", i), 2)

@@ -125,7 +125,9 @@ var Pipeline = []Pass{
 		Doc: "pick each call's kernel from the matrix; fall back to f32 with explicit converts"},
 	{Name: "compute-stages", Run: computeStages, After: []string{"select-kernels"},
 		Doc: "derive multipliers, exact integer/float thresholds and flips for the selected types"},
-	{Name: "plan-memory", Run: planMemory, After: []string{"compute-stages"},
+	{Name: "check-lowered", Run: checkLowered, After: []string{"compute-stages"},
+		Doc: "every node is a selected kernel call or an alias whose types match its tensors"},
+	{Name: "plan-memory", Run: planMemory, After: []string{"check-lowered"},
 		Doc: "place every activation tensor in one arena"},
 }
 
@@ -289,4 +291,37 @@ func shapeStr(s []int) string {
 		p[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(p, " ") + "]"
+}
+
+// checkLowered verifies the contract between the passes and the emitter:
+// only kernel calls with a selected kernel and aliases remain, every call's
+// types match its tensors' types, and aliases keep the storage type.
+func checkLowered(s *State) error {
+	for _, n := range s.G.Nodes {
+		switch n.Op {
+		case ir.OpAlias:
+			if len(n.Inputs) != 1 || len(n.Outputs) != 1 || n.Inputs[0].Quant.DType != n.Outputs[0].Quant.DType {
+				return fmt.Errorf("internal: alias %q changes the storage type", n.Name)
+			}
+		case ir.OpKernel:
+			k := kattrs(n)
+			if k == nil || k.Name == "" {
+				return fmt.Errorf("internal: node %q has no selected kernel", n.Name)
+			}
+			for _, t := range n.Inputs {
+				if t.Quant.DType != k.In {
+					return fmt.Errorf("internal: %s (%s) reads %s tensor %q", n.Name, k.Name, t.Quant.DType, t.Name)
+				}
+			}
+			if len(n.Outputs) != 1 || n.Outputs[0].Quant.DType != k.Out {
+				return fmt.Errorf("internal: %s (%s) writes a tensor of another type", n.Name, k.Name)
+			}
+			if k.Stage != nil && k.Out == dtype.S1 && k.Stage.ThrI == nil && k.Stage.ThrF == nil {
+				return fmt.Errorf("internal: %s has an s1 output without thresholds", n.Name)
+			}
+		default:
+			return fmt.Errorf("layer %q: op %s was not lowered to a kernel", n.Name, n.Op)
+		}
+	}
+	return nil
 }

@@ -484,3 +484,70 @@ func dumpInput(g *ir.Graph) string {
 	}
 	return b.String()
 }
+
+// TestEndToEndSharedModels compiles the real QKeras models under
+// /work/shared/models (skipped when absent) and compares the generated C
+// with the interpreter on random inputs in [0, 1).
+func TestEndToEndSharedModels(t *testing.T) {
+	const dir = "/work/shared/models/qkeras"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared models absent: %v", err)
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	models := []string{"example-models/qkeras_3layer.json", "example-models/qkeras_mnist_cnn.json", "example-models/qkeras_mnist_dense.json",
+		"example-models/qkeras-v3_3layer.keras", "mlperf-tiny-v0.7/AD08_model.h5", "mlperf-tiny-v0.7/RN07_model_best.h5"}
+	if testing.Short() {
+		models = models[:2]
+	}
+	for i, m := range models {
+		t.Run(filepath.Base(m), func(t *testing.T) {
+			g, err := keras.Load(filepath.Join(dir, m), keras.Options{})
+			if err != nil {
+				t.Skipf("importer: %v", err)
+			}
+			name := fmt.Sprintf("shared%d", i)
+			res, err := compiler.Compile(g, compiler.Options{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const samples = 3
+			r := rand.New(rand.NewPCG(uint64(i), 3))
+			ins := make([][]float32, len(g.Inputs))
+			for j, in := range g.Inputs {
+				for k := 0; k < ir.NumElements(in.Shape)*samples; k++ {
+					ins[j] = append(ins[j], r.Float32())
+				}
+			}
+			tmp := t.TempDir()
+			for fn, b := range res.Files {
+				os.WriteFile(filepath.Join(tmp, fn), b, 0o644)
+			}
+			got, tr := buildAndRun(t, tmp, name, g, ins, samples, true)
+			for s := 0; s < samples; s++ {
+				x := make([][]float32, len(ins))
+				for j, in := range g.Inputs {
+					n := ir.NumElements(in.Shape)
+					x[j] = ins[j][s*n : (s+1)*n]
+				}
+				want, err := interp.Run(g, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for o := range want {
+					n := len(want[o])
+					for e := 0; e < n; e++ {
+						if !close32(got[o][s*n+e], want[o][e], false) {
+							t.Errorf("sample %d output %d element %d: C %v, interp %v", s, o, e, got[o][s*n+e], want[o][e])
+							break
+						}
+					}
+				}
+				if s == 0 {
+					compareTrace(t, res.Graph, g, x, tr)
+				}
+			}
+		})
+	}
+}

@@ -35,9 +35,10 @@ type Plan struct {
 	Root map[*ir.Tensor]*ir.Tensor
 }
 
-// inPlaceKinds are the kernels that may write their output over their input:
-// element-wise f32 → f32 maps where element i is read before it is written.
-var inPlaceKinds = map[string]bool{"relu": true, "tanh": true, "sigmoid": true}
+// inPlaceKinds are the kernels that may write their output over their
+// (first) input: element-wise maps of one type to itself where element i is
+// read before it is written and no other element is read afterwards.
+var inPlaceKinds = map[string]bool{"relu": true, "tanh": true, "sigmoid": true, "affine": true, "add": true}
 
 func planMemory(s *State) error {
 	p, err := PlanMemory(s.G)

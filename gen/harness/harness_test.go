@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -126,13 +127,33 @@ func TestVectorsHostClang(t *testing.T) {
 	runVectors(t, vectors.Cases, target.Host, "clang", 120, 1<<20, 2)
 }
 
-// TestVectorsCortexM4 runs the same programs on Cortex-M4 (hard float)
-// under QEMU; smaller batches keep each image well inside the board's memory.
-func TestVectorsCortexM4(t *testing.T) {
+// moreCPUs adds Cortex-M cores to TestVectorsCortexM, e.g.
+// go test ./gen/harness -run CortexM -cpus cortex-m7,cortex-m33,cortex-m55
+var moreCPUs = flag.String("cpus", "", "comma-separated extra Cortex-M cores for TestVectorsCortexM")
+
+// TestVectorsCortexM runs the same programs on Cortex-M4 (hard float) under
+// QEMU, and on the cores named by -cpus; smaller batches keep each image well
+// inside the board's memory.
+func TestVectorsCortexM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: QEMU run skipped")
 	}
-	runVectors(t, vectors.Cases, target.CortexM4, "", 60, 400<<10, 2)
+	cpus := []target.CPU{target.CortexM4}
+	for _, s := range strings.Split(*moreCPUs, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		c, err := target.ParseCPU(s)
+		if err != nil || !c.IsCortexM() {
+			t.Fatalf("-cpus: %q is not a Cortex-M core (%v)", s, err)
+		}
+		cpus = append(cpus, c)
+	}
+	for _, c := range cpus {
+		t.Run(string(c), func(t *testing.T) {
+			runVectors(t, vectors.Cases, c, "", 60, 400<<10, 2)
+		})
+	}
 }
 
 // TestFreshSeedHost draws vectors with another seed than the committed ones

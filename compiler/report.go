@@ -27,6 +27,7 @@ type Report struct {
 	OpTypes            map[string]int64 `json:"op_types"`
 	Fallbacks          []Fallback       `json:"fallbacks"`
 	Inexact            []Fallback       `json:"inexact"`
+	ImporterNotes      []string         `json:"importer_notes,omitempty"`
 }
 
 // Layer is one generated C-layer (kernel call).
@@ -54,6 +55,7 @@ type Fallback struct {
 func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Report {
 	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}}
 	r.Params = countParams(orig)
+	r.ImporterNotes = orig.Notes
 	r.FloatModelBytes = 4 * r.Params
 	r.ActivationsRWBytes = st.Plan.ArenaSize
 	for _, t := range g.Inputs {
@@ -228,6 +230,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	for _, f := range r.Inexact {
 		fmt.Fprintf(w, " not bit-exact: %s: %s\n     hint: %s\n", f.Layer, f.Reason, f.Hint)
+	}
+	for _, n := range r.ImporterNotes {
+		fmt.Fprintf(w, " note: %s\n", n)
 	}
 }
 

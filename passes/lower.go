@@ -198,6 +198,9 @@ func lowerDense(n *ir.Node, a *ir.DenseAttrs) (*ir.KernelAttrs, error) {
 		return nil, fmt.Errorf("kernel shape %s does not match input length %d", shapeStr(a.Kernel.Shape), in.Shape[0])
 	}
 	inN, outN := a.Kernel.Shape[0], a.Kernel.Shape[1]
+	if len(a.Kernel.Data) != inN*outN {
+		return nil, fmt.Errorf("kernel has %d values for shape %s (weights missing?)", len(a.Kernel.Data), shapeStr(a.Kernel.Shape))
+	}
 	data := make([]float32, inN*outN)
 	for i := 0; i < inN; i++ {
 		for o := 0; o < outN; o++ {
@@ -239,6 +242,12 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 	ks := a.Kernel.Shape
 	if len(ks) != 4 || ks[0] != g.KH || ks[1] != g.KW || ks[2] != g.InC {
 		return nil, fmt.Errorf("kernel shape %s does not match %dx%d over %d input channels", shapeStr(ks), g.KH, g.KW, g.InC)
+	}
+	if len(a.Kernel.Data) != ir.NumElements(ks) {
+		return nil, fmt.Errorf("kernel has %d values for shape %s (weights missing?)", len(a.Kernel.Data), shapeStr(ks))
+	}
+	if g.KH < 1 || g.KW < 1 {
+		return nil, fmt.Errorf("kernel size %dx%d is not positive", g.KH, g.KW)
 	}
 	if n.Op == ir.OpDepthwiseConv {
 		mult := ks[3]

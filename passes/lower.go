@@ -154,7 +154,8 @@ func lowerCompute(s *State) error {
 				k, err = lowerConv(n, a)
 				act = a.Activation
 			case ir.OpConv2DTranspose:
-				return fmt.Errorf("layer %q (%s): Conv2DTranspose is not supported by dqnn's kernels; replace it with UpSampling2D + Conv2D", n.Name, n.Class)
+				k, err = lowerTranspose(n, a)
+				act = a.Activation
 			}
 		}
 		if err != nil {
@@ -421,4 +422,58 @@ func lowerBatchNorm(s *State) error {
 				Stage: &ir.Stage{BN: a, BNName: n.Name}}}
 	}
 	return nil
+}
+
+// lowerTranspose lowers a Conv2DTranspose with strides 1, dilation 1 and
+// padding "valid" (the reference tool's limits, §4.1) to the equivalent
+// convolution: the input zero-padded by k-1 on every side (padded taps
+// contribute nothing) and the kernel flipped spatially with its channel
+// axes swapped, OHWI[o][ky][kx][i] = W[kh-1-ky][kw-1-kx][o][i]. Float sums then
+// run in the flipped kernel's order. Weight scales along the input-channel
+// axis (QKeras auto scales of a transposed kernel) cannot be factored out of
+// an output channel's sum, so such kernels are stored as their f32 values.
+func lowerTranspose(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
+	in, out := n.Inputs[0], n.Outputs[0]
+	if len(in.Shape) != 3 || len(out.Shape) != 3 {
+		return nil, fmt.Errorf("transposed convolution needs rank-3 (H, W, C) input and output")
+	}
+	if max(a.StrideH, 1) != 1 || max(a.StrideW, 1) != 1 || max(a.DilationH, 1) != 1 || max(a.DilationW, 1) != 1 || (a.Padding != "valid" && a.Padding != "") {
+		return nil, fmt.Errorf("Conv2DTranspose is supported with strides 1, dilation 1 and padding=\"valid\" (as in the reference tool); got strides %dx%d, dilation %dx%d, padding %q",
+			a.StrideH, a.StrideW, a.DilationH, a.DilationW, a.Padding)
+	}
+	kh, kw := a.KernelH, a.KernelW
+	ks := a.Kernel.Shape
+	g := &ir.ConvGeom{InH: in.Shape[0], InW: in.Shape[1], InC: in.Shape[2], KH: kh, KW: kw, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1,
+		PadTop: kh - 1, PadLeft: kw - 1, OutC: out.Shape[2], PoolH: 1, PoolW: 1, PoolStrideH: 1, PoolStrideW: 1}
+	g.ConvH, g.ConvW = g.InH+kh-1, g.InW+kw-1
+	g.OutH, g.OutW = g.ConvH, g.ConvW
+	if kh < 1 || kw < 1 || len(ks) != 4 || ks[0] != kh || ks[1] != kw || ks[2] != g.OutC || ks[3] != g.InC || len(a.Kernel.Data) != ir.NumElements(ks) {
+		return nil, fmt.Errorf("kernel shape %s does not match %dx%d, %d filters over %d input channels", shapeStr(ks), kh, kw, g.OutC, g.InC)
+	}
+	if out.Shape[0] != g.OutH || out.Shape[1] != g.OutW {
+		return nil, fmt.Errorf("output shape %s does not match the transposed convolution arithmetic (%d x %d)", shapeStr(out.Shape), g.OutH, g.OutW)
+	}
+	data := make([]float32, len(a.Kernel.Data))
+	for o := 0; o < g.OutC; o++ {
+		for y := 0; y < kh; y++ {
+			for x := 0; x < kw; x++ {
+				for i := 0; i < g.InC; i++ {
+					data[((o*kh+y)*kw+x)*g.InC+i] = a.Kernel.Data[(((kh-1-y)*kw+(kw-1-x))*g.OutC+o)*g.InC+i]
+				}
+			}
+		}
+	}
+	q := a.KernelQuant
+	if len(q.Scale) > 1 {
+		q = ir.Float()
+	}
+	w, err := kernelWeights(q, []int{g.OutC, kh, kw, g.InC}, data, g.OutC, func(c int) int { return c })
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStage(a.Bias, g.OutC)
+	if err != nil {
+		return nil, err
+	}
+	return &ir.KernelAttrs{Kind: "conv2d", W: w.DType, Conv: g, Weights: w, Stage: st}, nil
 }

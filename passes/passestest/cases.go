@@ -89,6 +89,15 @@ func Cases() []Case {
 			b.Quantize("q_out", ReluQuant(2))
 			return b.Done()
 		}},
+		{Name: "transpose_bn_sign", Build: func() *ir.Graph { // QConv2DTranspose (valid, stride 1) as a padded conv with a flipped kernel
+			b := New("transpose", 8, 5, 5, 16)
+			b.Quantize("t/input_quantizer", SignQuant())
+			b.Transpose("t", 24, 3, dtype.S1, true)
+			b.MaxPool("pool", 2)
+			b.BatchNorm("bn", true, true)
+			b.Quantize("next/input_quantizer", SignQuant())
+			return b.Done()
+		}},
 		{Name: "deep_f32_head", Build: func() *ir.Graph { return Deep(4, 9) }},
 	}
 }

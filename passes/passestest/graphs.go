@@ -133,6 +133,19 @@ func (b *Builder) DWConv(name string, mult, k int, padding string, wt dtype.DTyp
 	return b.add(name, "QDepthwiseConv2D", ir.OpDepthwiseConv, a, []int{oh, ow, in[2] * mult}, ir.Float())
 }
 
+// Transpose appends a Conv2DTranspose (strides 1, valid; Keras kernel
+// (kh, kw, out, in)).
+func (b *Builder) Transpose(name string, filters, k int, wt dtype.DType, bias bool) *ir.Tensor {
+	in := b.Cur.Shape
+	data, kq := b.kernel(wt, k*k*in[2]*filters, filters)
+	a := &ir.ConvAttrs{Filters: filters, KernelH: k, KernelW: k, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1,
+		Padding: "valid", Kernel: ir.Weights{Shape: []int{k, k, filters, in[2]}, Data: data}, KernelQuant: kq, Activation: "linear"}
+	if bias {
+		a.Bias = &ir.Weights{Shape: []int{filters}, Data: b.floats(filters, -2, 2)}
+	}
+	return b.add(name, "QConv2DTranspose", ir.OpConv2DTranspose, a, []int{in[0] + k - 1, in[1] + k - 1, filters}, ir.Float())
+}
+
 func outSize(in, k, s int, padding string) int {
 	if padding == "same" {
 		return (in + s - 1) / s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
 	"github.com/dqnn/dqnn/passes/passestest"
 )
@@ -119,5 +120,58 @@ func TestPipelineOrder(t *testing.T) {
 	rev[0], rev[len(rev)-1] = rev[len(rev)-1], rev[0]
 	if err := passes.CheckOrder(rev); err == nil {
 		t.Error("a reversed table passed the order check")
+	}
+}
+
+// TestPassesAlone runs single passes on small graphs, as a pass author
+// would: each pass works on any graph in the form its predecessors produce.
+func TestPassesAlone(t *testing.T) {
+	run := func(s *passes.State, names ...string) {
+		t.Helper()
+		for _, name := range names {
+			p, ok := passes.Lookup(name)
+			if !ok {
+				t.Fatalf("no pass %s", name)
+			}
+			if err := p.Run(s); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := s.G.Verify(); err != nil {
+				t.Fatalf("after %s: %v", name, err)
+			}
+		}
+	}
+	// hoist-quantize: flatten → sign becomes sign → flatten.
+	b := passestest.New("hoist", 1, 2, 2, 32)
+	b.Conv("conv", 32, 1, 1, "valid", dtype.S1, false, "linear")
+	b.Flatten("flatten")
+	b.Quantize("dense/input_quantizer", passestest.SignQuant())
+	s := passes.NewState(b.Done(), compiler.Table{}, passes.Options{})
+	run(s, "hoist-quantize")
+	if s.G.Nodes[1].Op != ir.OpQuantize || s.G.Nodes[2].Op != ir.OpReshape {
+		t.Errorf("hoist-quantize: order %s, %s", s.G.Nodes[1].Op, s.G.Nodes[2].Op)
+	}
+	// lower-compute + fuse-batchnorm: the BN disappears into the stage.
+	b = passestest.New("bn", 2, 4, 4, 8)
+	b.Conv("conv", 8, 3, 1, "same", dtype.F32, true, "relu")
+	b.BatchNorm("bn", true, true)
+	s = passes.NewState(b.Done(), compiler.Table{}, passes.Options{})
+	run(s, "lower-compute", "fuse-batchnorm")
+	if len(s.G.Nodes) != 1 {
+		t.Fatalf("fuse-batchnorm left %d nodes", len(s.G.Nodes))
+	}
+	k := s.G.Nodes[0].Attrs.(*ir.KernelAttrs)
+	if k.Stage.BN == nil || !k.Stage.Relu || k.Stage.Bias == nil || s.G.Outputs[0] != s.G.Nodes[0].Outputs[0] {
+		t.Errorf("stage %+v", k.Stage)
+	}
+	// fuse-pool refuses a pool after a BN with a negative gamma.
+	b = passestest.New("pool", 3, 4, 4, 8)
+	b.Conv("conv", 8, 3, 1, "same", dtype.F32, false, "linear")
+	b.BatchNorm("bn", true, true)
+	b.MaxPool("pool", 2)
+	s = passes.NewState(b.Done(), compiler.Table{}, passes.Options{})
+	run(s, "lower-compute", "fuse-batchnorm", "fuse-pool-after-bn")
+	if len(s.G.Nodes) != 2 {
+		t.Errorf("a pool after a flipping BN was fused")
 	}
 }

@@ -90,6 +90,13 @@ type Stage struct {
 	BN     *BatchNormAttrs
 	BNName string // layer name of the folded batch-norm
 
+	// Step marks an affine call that computes a step-function activation
+	// quantizer (Larq SteHeaviside, SteTern) exactly by saturating rounding:
+	// q = clamp(round_he(fl32(fl32(x·Mul[c])·OutInvScale)), QMin, QMax), with
+	// the constants chosen at lowering so that the steps fall exactly on the
+	// quantizer's thresholds.
+	Step bool
+
 	// Kernel-level constants, derived after kernel selection (see dq_output_stage).
 	Mul, Add            []float32
 	BnSub, BnMul, BnAdd []float32

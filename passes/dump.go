@@ -84,6 +84,9 @@ func Dump(g *ir.Graph, p *Plan) string {
 			if st.Relu {
 				fmt.Fprintf(&b, " relu")
 			}
+			if st.Step {
+				fmt.Fprintf(&b, " step")
+			}
 			if st.BN != nil {
 				fmt.Fprintf(&b, " bn %s(fused=%v)", st.BNName, st.BN.Fused)
 			}

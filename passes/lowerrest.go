@@ -2,9 +2,11 @@ package passes
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
+	"github.com/dqnn/dqnn/quant"
 )
 
 // lowerRest lowers every node that no fusion absorbed: pools, activations,
@@ -73,6 +75,8 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		switch {
 		case dout == dtype.F32 && (qz == nil || qz.Class == "no_op") && din == dtype.F32:
 			return []*ir.Node{alias(n)}, nil
+		case dout == dtype.F32 && qz != nil && din == dtype.F32 && stepQuantizer(qz):
+			return s.lowerStep(n, qz)
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
@@ -216,3 +220,75 @@ func ioTypes(s *State) error {
 	}
 	return nil
 }
+
+// stepQuantizer reports whether q is a step-function quantizer that
+// lowerStep computes exactly: Larq SteHeaviside, and SteTern with a fixed
+// positive threshold (ternary_weight_networks derives it from the data).
+func stepQuantizer(q *ir.Quantizer) bool {
+	switch q.Class {
+	case "ste_heaviside":
+		return true
+	case "ste_tern":
+		d, _ := quant.Num(q, "threshold_value")
+		return !quant.Bool(q, "ternary_weight_networks") && d > 0
+	}
+	return false
+}
+
+// lowerStep computes a step quantizer with an affine f32 → s8 call whose
+// rounding falls exactly on the quantizer's thresholds; the output becomes
+// an s8 tensor of the integer levels (scale 1), which the next layer's
+// integer kernels consume exactly.
+//
+//	SteHeaviside: 1 iff x > 0: x·2^127·2^127 reaches 0.5 for the smallest
+//	              positive float, stays <= 0 otherwise; q in [0, 1].
+//	SteTern(Δ):   ±1 iff ±x >= Δ: x·m rounds past 0.5 exactly from Δ on,
+//	              m searched near 0.5/Δ; q in [-1, 1].
+func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
+	out := n.Outputs[0]
+	c := 1
+	if len(out.Shape) > 0 {
+		c = out.Shape[len(out.Shape)-1]
+	}
+	st := &ir.Stage{Step: true}
+	var mul float32
+	switch q.Class {
+	case "ste_heaviside":
+		mul = float32(math.Ldexp(1, 127))
+		st.OutInvScale, st.QMin, st.QMax = mul, 0, 1
+	case "ste_tern":
+		d, _ := quant.Num(q, "threshold_value")
+		m, ok := ternMultiplier(float32(d))
+		if !ok {
+			return nil, fmt.Errorf("quantizer %s: no float32 multiplier puts the rounding step exactly at the threshold %g; use a threshold that is a power of two", quantText(out.Quant), d)
+		}
+		mul = m
+		st.OutInvScale, st.QMin, st.QMax = 1, -1, 1
+	}
+	st.Mul = make([]float32, c)
+	for i := range st.Mul {
+		st.Mul[i] = mul
+	}
+	out.Quant = ir.Quant{DType: dtype.S8, Scale: []float32{1}, QMin: st.QMin, QMax: st.QMax, Bits: 2, Quantizer: q}
+	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
+	kattrs(kn).Stage = st
+	return []*ir.Node{kn}, nil
+}
+
+// ternMultiplier finds m with round_he(fl32(Δ·m)) = 1 and
+// round_he(fl32(prev(Δ)·m)) = 0: since x·m is monotone in x (and odd),
+// clamp(round_he(x·m), -1, 1) is then SteTern(Δ) for every float32 x.
+func ternMultiplier(delta float32) (float32, bool) {
+	m := float32(0.5 / float64(delta))
+	prev := math.Nextafter32(delta, 0)
+	for i := 0; i < 64; i++ {
+		hi, lo := float32(delta*m), float32(prev*m)
+		if roundHE(hi) >= 1 && roundHE(lo) == 0 {
+			return m, true
+		}
+		m = math.Nextafter32(m, float32(math.Inf(1)))
+	}
+	return 0, false
+}
+
+func roundHE(v float32) float64 { return math.RoundToEven(float64(v)) }

@@ -127,6 +127,13 @@ func computeStages(s *State) error {
 
 func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 	st := k.Stage
+	if st.Step {
+		// Constants fixed by lowerStep; they assume the f32 input it was built for.
+		if k.In != dtype.F32 || k.Out != dtype.S8 {
+			return fmt.Errorf("step quantizer lowered to %s→%s; it needs f32 → s8", k.In, k.Out)
+		}
+		return nil
+	}
 	ai, err := accOf(n, k)
 	if err != nil {
 		return err

@@ -123,3 +123,47 @@ func TestInvScale(t *testing.T) {
 		}
 	}
 }
+
+// TestTernMultiplier checks SteTern(Δ) = clamp(round_he(fl32(x·m)), -1, 1)
+// around ±Δ (ulp by ulp), near 0 and on random values, for several Δ.
+func TestTernMultiplier(t *testing.T) {
+	tern := func(x, d float32) float64 {
+		s := func(v float32) float32 {
+			switch {
+			case v > 0:
+				return 1
+			case v < 0:
+				return -1
+			}
+			return 0
+		}
+		return float64(s(s(float32(x+d)) + s(float32(x-d))))
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, d := range []float32{0.5, 0.25, 1, 0.3, 0.05, 0.33, 0.7, 3} {
+		m, ok := ternMultiplier(d)
+		if !ok {
+			t.Errorf("Δ=%v: no multiplier", d)
+			continue
+		}
+		check := func(x float32) {
+			got := math.Max(-1, math.Min(1, roundHE(float32(x*m))))
+			if got != tern(x, d) {
+				t.Fatalf("Δ=%v m=%v x=%v: %v, SteTern %v", d, m, x, got, tern(x, d))
+			}
+		}
+		for _, c := range []float32{d, -d, 0} {
+			x := c
+			for i := 0; i < 40; i++ {
+				x = math.Nextafter32(x, float32(math.Inf(-1)))
+			}
+			for i := 0; i < 80; i++ {
+				check(x)
+				x = math.Nextafter32(x, float32(math.Inf(1)))
+			}
+		}
+		for i := 0; i < 20000; i++ {
+			check(float32(r.NormFloat64()) * d * 2)
+		}
+	}
+}

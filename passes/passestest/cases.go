@@ -98,6 +98,16 @@ func Cases() []Case {
 			b.Quantize("next/input_quantizer", SignQuant())
 			return b.Done()
 		}},
+		{Name: "step_quantizers", Build: func() *ir.Graph { // Larq SteHeaviside and SteTern activations: affine f32 -> s8 levels
+			b := New("steps", 9, 5, 5, 3)
+			b.Quantize("conv/input_quantizer", QuantOf("ste_heaviside"))
+			b.Conv("conv", 8, 3, 1, "valid", dtype.S8, false, "linear")
+			b.BatchNorm("bn", true, true)
+			b.Flatten("flatten")
+			b.Quantize("dense/input_quantizer", QuantOf("ste_tern(threshold_value=0.3)"))
+			b.Dense("dense", 6, dtype.S1, true, "linear")
+			return b.Done()
+		}},
 		{Name: "deep_f32_head", Build: func() *ir.Graph { return Deep(4, 9) }},
 	}
 }

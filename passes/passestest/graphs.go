@@ -42,9 +42,9 @@ func (b *Builder) Done() *ir.Graph {
 	return b.G
 }
 
-// quantOf parses a quantizer as the importer does and returns the Quant of
+// QuantOf parses a quantizer as the importer does and returns the Quant of
 // its output.
-func quantOf(text string) ir.Quant {
+func QuantOf(text string) ir.Quant {
 	q, err := quant.ParseString(text)
 	if err != nil {
 		panic(fmt.Sprintf("passestest: %s: %v", text, err)) // a typo in a test table
@@ -53,18 +53,18 @@ func quantOf(text string) ir.Quant {
 }
 
 // SignQuant is the Quant of a Larq ste_sign output.
-func SignQuant() ir.Quant { return quantOf("ste_sign") }
+func SignQuant() ir.Quant { return QuantOf("ste_sign") }
 
 // BitsQuant is QKeras quantized_bits(8, integer, alpha=1): scale
 // 2^(integer-7), q in [-128, 127].
 func BitsQuant(integer int) ir.Quant {
-	return quantOf(fmt.Sprintf("quantized_bits(8,%d,alpha=1)", integer))
+	return QuantOf(fmt.Sprintf("quantized_bits(8,%d,alpha=1)", integer))
 }
 
 // ReluQuant is QKeras quantized_relu(8, integer): q in [0, 255] stored with
 // zero point -128.
 func ReluQuant(integer int) ir.Quant {
-	return quantOf(fmt.Sprintf("quantized_relu(8,%d)", integer))
+	return QuantOf(fmt.Sprintf("quantized_relu(8,%d)", integer))
 }
 
 // Quantize appends a quantizer node.

@@ -551,3 +551,56 @@ func TestEndToEndSharedModels(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantizedTanhTies feeds quantized_tanh inputs a few ulps around every
+// rounding tie of its grid (where Keras's hard-sigmoid arithmetic and a
+// plain round(x·m) disagree) and requires the C output to equal the
+// interpreter's bit for bit.
+func TestQuantizedTanhTies(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	for _, text := range []string{"quantized_tanh(bits=4)", "quantized_tanh(bits=8, symmetric=True)"} {
+		t.Run(text, func(t *testing.T) {
+			var x []float32
+			m := float32(8)
+			if strings.Contains(text, "bits=8") {
+				m = 128
+			}
+			for k := -m - 1; k <= m; k++ {
+				c := (k + 0.5) / m
+				v := c
+				for i := 0; i < 6; i++ {
+					v = float32(math.Nextafter32(v, float32(math.Inf(-1))))
+				}
+				for i := 0; i < 13; i++ {
+					x = append(x, v)
+					v = math.Nextafter32(v, float32(math.Inf(1)))
+				}
+			}
+			x = append(x, 1e-9, -1e-9, 0, 3, -3, 1e-30)
+			n := len(x)
+			b := passestest.New("tanh", 1, n)
+			b.Quantize("q", passestest.QuantOf(text))
+			g := b.Done()
+			res, err := compiler.Compile(g, compiler.Options{Name: "qtanh"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			for fn, bb := range res.Files {
+				os.WriteFile(filepath.Join(dir, fn), bb, 0o644)
+			}
+			got, _ := buildAndRun(t, dir, "qtanh", g, [][]float32{x}, 1, false)
+			want, err := interp.Run(g, [][]float32{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range x {
+				if got[0][i] != want[0][i] {
+					t.Errorf("x=%v (%08x): C %v, interp %v", x[i], math.Float32bits(x[i]), got[0][i], want[0][i])
+				}
+			}
+		})
+	}
+}

@@ -150,6 +150,9 @@ func fuseQuantize(s *State) error {
 			continue
 		}
 		out := q.Outputs[0]
+		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "quantized_tanh" {
+			continue // its hard-sigmoid arithmetic is not the s8 stage's round(y/scale): see lowerTanh
+		}
 		switch out.Quant.DType {
 		case dtype.S1:
 		case dtype.S8:

@@ -81,6 +81,8 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
 			return []*ir.Node{alias(n)}, nil // idempotent on these values: same bits
+		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_tanh":
+			return s.lowerTanh(n, qz)
 		}
 		if dout == dtype.S8 {
 			if err := checkS8(out); err != nil {
@@ -292,3 +294,50 @@ func ternMultiplier(delta float32) (float32, bool) {
 }
 
 func roundHE(v float32) float64 { return math.RoundToEven(float64(v)) }
+
+// lowerTanh computes QKeras quantized_tanh(bits, symmetric) exactly:
+// Keras evaluates p = fl32(2·clip(fl32(fl32(0.5·x) + 0.5), 0, 1) − 1) and
+// q = round_he(fl32(p·m)), m = 2^(bits−1), clipped to the grid. An affine
+// f32 → s8 call does the same arithmetic: y = fl32(fl32(x·0.5) + 0.5), then
+// the batch-norm stage fl32(fl32(y − 0.5)·2m) equals fl32(p·m) because
+// scaling by powers of two commutes with rounding, and the clip to [0, 1]
+// is subsumed by the final clamp to [q_min, q_max]. With use_real_tanh the
+// tanh kernel (libm tanhf) runs first, then a conversion (not bit-exact).
+func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
+	in, out := n.Inputs[0], n.Outputs[0]
+	if err := checkS8(out); err != nil {
+		return nil, err
+	}
+	if in.Quant.DType != dtype.F32 {
+		return []*ir.Node{elemKernel(n, "convert", in.Quant.DType, dtype.S8)}, nil
+	}
+	if quant.Bool(q, "use_real_tanh") {
+		t := &ir.Tensor{Name: s.uniqueName(out.Name + "/tanh"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
+		tn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/tanh"), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, "tanh", dtype.F32, dtype.F32)
+		kattrs(tn).Layer = layerOf(n)
+		cn := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{t}, Outputs: n.Outputs}, "convert", dtype.F32, dtype.S8)
+		s.note(Note{Layer: layerOf(n), Kind: "inexact", Reason: "quantized_tanh(use_real_tanh=True) uses the C library's tanhf, which may differ from TensorFlow's tanh in the last bit",
+			Hint: "use use_real_tanh=False (hard-sigmoid form) for bit-exact results"})
+		return []*ir.Node{tn, cn}, nil
+	}
+	m := InvScale(out.Quant.Scale[0])
+	if !isPow2(m) {
+		return nil, fmt.Errorf("quantized_tanh output scale %g is not 2^-(bits-1)", out.Quant.Scale[0])
+	}
+	c := 1
+	if len(out.Shape) > 0 {
+		c = out.Shape[len(out.Shape)-1]
+	}
+	fill := func(v float32) []float32 {
+		a := make([]float32, c)
+		for i := range a {
+			a[i] = v
+		}
+		return a
+	}
+	st := &ir.Stage{Step: true, Mul: fill(0.5), Add: fill(0.5), BnSub: fill(0.5), BnMul: fill(2 * m), BnAdd: fill(0),
+		OutInvScale: 1, QMin: out.Quant.QMin, QMax: out.Quant.QMax, OutZP: out.Quant.ZeroPoint}
+	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
+	kattrs(kn).Stage = st
+	return []*ir.Node{kn}, nil
+}

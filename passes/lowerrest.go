@@ -75,14 +75,18 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		switch {
 		case dout == dtype.F32 && (qz == nil || qz.Class == "no_op") && din == dtype.F32:
 			return []*ir.Node{alias(n)}, nil
-		case dout == dtype.F32 && qz != nil && din == dtype.F32 && stepQuantizer(qz):
-			return s.lowerStep(n, qz)
+		case dout == dtype.F32 && qz != nil && stepQuantizer(qz):
+			pre := s.inputToF32(n)
+			step, err := s.lowerStep(n, qz)
+			return append(pre, step...), err
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
 			return []*ir.Node{alias(n)}, nil // idempotent on these values: same bits
 		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_tanh":
-			return s.lowerTanh(n, qz)
+			pre := s.inputToF32(n)
+			tn, err := s.lowerTanh(n, qz)
+			return append(pre, tn...), err
 		}
 		if dout == dtype.S8 {
 			if err := checkS8(out); err != nil {
@@ -309,7 +313,7 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 		return nil, err
 	}
 	if in.Quant.DType != dtype.F32 {
-		return []*ir.Node{elemKernel(n, "convert", in.Quant.DType, dtype.S8)}, nil
+		return nil, fmt.Errorf("internal: quantized_tanh of a %s tensor", in.Quant.DType)
 	}
 	if quant.Bool(q, "use_real_tanh") {
 		t := &ir.Tensor{Name: s.uniqueName(out.Name + "/tanh"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
@@ -340,4 +344,18 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
 	kattrs(kn).Stage = st
 	return []*ir.Node{kn}, nil
+}
+
+// inputToF32 makes n read its input as f32 (exact for s1 and power-of-two
+// s8 values), returning the convert call to run first, if any.
+func (s *State) inputToF32(n *ir.Node) []*ir.Node {
+	in := n.Inputs[0]
+	if in.Quant.DType == dtype.F32 {
+		return nil
+	}
+	f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: append([]int(nil), in.Shape...), Quant: ir.Float()}
+	c := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/to_f32"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, "convert", in.Quant.DType, dtype.F32)
+	kattrs(c).Layer = layerOf(n)
+	n.Inputs = []*ir.Tensor{f}
+	return []*ir.Node{c}
 }

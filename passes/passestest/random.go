@@ -17,13 +17,19 @@ func RandomModel(seed uint64) *ir.Graph {
 	r := b.R
 	wtypes := []dtype.DType{dtype.S1, dtype.S8, dtype.F32}
 	quantize := func(name string) {
-		switch r.IntN(4) {
+		switch r.IntN(7) {
 		case 0, 1:
 			b.Quantize(name, SignQuant())
 		case 2:
 			b.Quantize(name, BitsQuant(r.IntN(4)))
-		default:
+		case 3:
 			b.Quantize(name, ReluQuant(r.IntN(3)))
+		case 4:
+			b.Quantize(name, QuantOf([]string{"quantized_tanh(bits=8)", "quantized_tanh(bits=4, symmetric=True)"}[r.IntN(2)]))
+		case 5:
+			b.Quantize(name, QuantOf("ste_tern(threshold_value=0.3)"))
+		default:
+			b.Quantize(name, QuantOf("ste_heaviside"))
 		}
 	}
 	layers := 1 + r.IntN(4)

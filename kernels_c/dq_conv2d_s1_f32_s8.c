@@ -46,7 +46,6 @@ dq_status dq_conv2d_s1_f32_s8(const dq_conv_params *p, const uint32_t *input, co
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
-
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

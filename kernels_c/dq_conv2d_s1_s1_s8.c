@@ -13,6 +13,8 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
+  int32_t kk, K, kbits, fast;
+  uint32_t pad_word;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
   int32_t n_words;
@@ -49,10 +51,95 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
   n_words = DQ_WORDS(n);
   tail = dq_s1_tail_mask(n);
   out_row = p->out_c;
-
+  /* fast path (pixels whose taps are all inside the input, or any pixel with
+   pad values): gather the pixel's taps for every pool position into one
+   packed row (OHWI weights of a channel are then one contiguous row of the
+   same length) and run dq_xor_popcount2 over it, two channels per pass. */
+  kk = p->k_h * p->k_w;
+  pad_word = (p->pad_mode == DQ_PAD_VALUE && p->pad_value < 0.0f) ? 0xFFFFFFFFu : 0u;
+  K = kk * n_words;
+  kbits = kk * n;
+  fast = ph * pw * K <= DQ_GATHER_WORDS;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+      if (fast) {
+        const int32_t cy0 = oy * psh, cx0 = ox * psw;
+        const int32_t iy_lo = cy0 * p->stride_h - p->pad_top, ix_lo = cx0 * p->stride_w - p->pad_left;
+        const int32_t iy_hi = (cy0 + ph - 1) * p->stride_h + (p->k_h - 1) * p->dil_h - p->pad_top;
+        const int32_t ix_hi = (cx0 + pw - 1) * p->stride_w + (p->k_w - 1) * p->dil_w - p->pad_left;
+        const int32_t inside = p->pad_mode == DQ_PAD_VALUE ||
+            (iy_lo >= 0 && ix_lo >= 0 && iy_hi < p->in_h && ix_hi < p->in_w);
+        if (inside) {
+          uint32_t xs[DQ_GATHER_WORDS];
+          int32_t g = 0, q, j;
+          const int32_t npool = ph * pw;
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = cy0 + dy, cx = cx0 + dx;
+              for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                for (kx = 0; kx < p->k_w; ++kx) {
+                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                  if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                    for (j = 0; j < n_words; ++j) xs[g++] = j == n_words - 1 ? pad_word & tail : pad_word;
+                  } else {
+                    const uint32_t *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                    for (j = 0; j < n_words; ++j) xs[g++] = xr[j];
+                  }
+                }
+              }
+            }
+          }
+          for (o = 0; o < n_out; ++o) {
+            const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
+            const int32_t two = o + 1 < n_out;
+            int32_t b0 = 0, b1 = 0, best;
+            for (q = 0; q < npool; ++q) {
+              int32_t pc0, pc1 = 0, a0, a1;
+              if (two) {
+                dq_xor_popcount2(xs + q * K, w0, w0 + K, K, &pc0, &pc1);
+              } else {
+                pc0 = dq_xor_popcount(xs + q * K, w0, K);
+              }
+              a0 = kbits - 2 * pc0;
+              a1 = kbits - 2 * pc1;
+              if (q == 0 || a0 > b0) b0 = a0;
+              if (q == 0 || a1 > b1) b1 = a1;
+            }
+            best = b0;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+            }
+            if (two) {
+              ++o;
+              best = b1;
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
+            }
+          }
+          continue;
+        }
+      }
       for (o = 0; o < n_out; ++o) {
         int32_t best = 0;
         int32_t first = 1;

@@ -23,16 +23,17 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
+  /* two output channels per pass share each loaded input word (dq_xor_popcount2) */
   for (o = 0; o < n_out; ++o) {
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
-    int32_t acc = 0;
+    int32_t pc0, pc1 = 0;
     int32_t best;
-    {
-      int32_t j, pc = 0;
-      for (j = 0; j < n_words; ++j) pc += dq_popcount32(xr[j] ^ wr[j]);
-      acc += n - 2 * pc;
+    if (o + 1 < n_out) {
+      dq_xor_popcount2(xr, wr, wr + w_row, n_words, &pc0, &pc1);
+    } else {
+      pc0 = dq_xor_popcount(xr, wr, n_words);
     }
-    best = acc;
+    best = n - 2 * pc0;
     {
       const int32_t thr = os->thr_i[o];
       const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
@@ -42,6 +43,21 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
       if ((o & 31) == 31 || o == n_out - 1) {
         orow[o >> 5] = word;
         word = 0u;
+      }
+    }
+    if (o + 1 < n_out) {
+      ++o;
+      best = n - 2 * pc1;
+      {
+        const int32_t thr = os->thr_i[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
       }
     }
   }

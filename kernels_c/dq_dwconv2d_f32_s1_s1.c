@@ -42,7 +42,81 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
   in_row = p->in_c;
   w_row = DQ_WORDS(p->out_c);
   out_row = DQ_WORDS(p->out_c);
-
+  if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
+    /* fast path: the weight bits of a block of 32 channels become +-1.0f
+     once per call, the taps of each pixel are gathered once per input
+     channel, and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the
+     fused add rounds as acc +- x; unused taps add x = 0, which leaves acc
+     unchanged since acc is never -0). */
+    const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
+    const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
+    int32_t c0;
+    for (c0 = 0; c0 < n_out; c0 += 32) {
+      const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
+      float sg[32][9];
+      int32_t m, t;
+      for (m = 0; m < nb; ++m) {
+        for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
+      }
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          uint32_t word = 0u;
+          float xs[9][9];
+          int32_t xs_ic = -1;
+          for (m = 0; m < nb; ++m) {
+            const int32_t ic = (c0 + m) / mult;
+            const float *const sm = sg[m];
+            float best = 0.0f;
+            int32_t q;
+            if (ic != xs_ic) {
+              for (q = 0; q < npool; ++q) {
+                const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                for (t = 0; t < 9; ++t) {
+                  float xv = 0.0f;
+                  if (t < kk) {
+                    const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                    const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                    xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                  }
+                  xs[q][t] = xv;
+                }
+              }
+              xs_ic = ic;
+            }
+            for (q = 0; q < npool; ++q) {
+              const float *const xq = xs[q];
+              float acc = 0.0f;
+              acc = DQ_FMA_PM1(xq[0], sm[0], acc);
+              acc = DQ_FMA_PM1(xq[1], sm[1], acc);
+              acc = DQ_FMA_PM1(xq[2], sm[2], acc);
+              acc = DQ_FMA_PM1(xq[3], sm[3], acc);
+              acc = DQ_FMA_PM1(xq[4], sm[4], acc);
+              acc = DQ_FMA_PM1(xq[5], sm[5], acc);
+              acc = DQ_FMA_PM1(xq[6], sm[6], acc);
+              acc = DQ_FMA_PM1(xq[7], sm[7], acc);
+              acc = DQ_FMA_PM1(xq[8], sm[8], acc);
+              if (q == 0 || acc > best) best = acc;
+            }
+            o = c0 + m;
+            {
+              const float thr = os->thr_f[o];
+              const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+              /* bit 1 (-1) unless the comparison holds */
+              const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+              word |= neg << (o & 31);
+              if ((o & 31) == 31 || o == n_out - 1) {
+                orow[o >> 5] = word;
+                word = 0u;
+              }
+            }
+          }
+        }
+      }
+    }
+    return DQ_OK;
+  }
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

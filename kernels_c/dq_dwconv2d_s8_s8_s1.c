@@ -44,7 +44,6 @@ dq_status dq_dwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   in_row = p->in_c;
   w_row = p->out_c;
   out_row = DQ_WORDS(p->out_c);
-
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

@@ -46,7 +46,6 @@ dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
-
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

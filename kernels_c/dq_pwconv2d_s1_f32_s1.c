@@ -44,7 +44,6 @@ dq_status dq_pwconv2d_s1_f32_s1(const dq_conv_params *p, const uint32_t *input, 
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

@@ -197,6 +197,93 @@ static inline uint32_t dq_s1_bit(const uint32_t *row, int32_t i) {
 }
 
 /*
+ * Fast binary dot products (used by the s1 x s1 kernels). The popcount of
+ * x ^ w is accumulated per nibble over three words (at most 12 per nibble),
+ * then per byte, and the four bytes are summed once per group: about 8
+ * instructions per 32 binary MACs on cores without a popcount instruction.
+ * On cores with the DSP extension the byte sum is one USADA8 (ACLE
+ * __usada8); elsewhere a portable shift-and-add. Results equal the sum of
+ * dq_popcount32(x[j] ^ w[j]) exactly.
+ */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+#define DQ_SUM_BYTES(acc, b) ((acc) = (int32_t)__usada8((b), 0u, (uint32_t)(acc)))
+#else
+#define DQ_SUM_BYTES(acc, b) do { uint32_t dq_b_ = (b); \
+    dq_b_ = (dq_b_ & 0x00FF00FFu) + ((dq_b_ >> 8) & 0x00FF00FFu); \
+    (acc) += (int32_t)((dq_b_ + (dq_b_ >> 16)) & 0xFFFFu); } while (0)
+#endif
+
+/** Per-nibble popcount of v (each nibble 0..4). */
+static inline uint32_t dq_pc_nib(uint32_t v) {
+  v = v - ((v >> 1) & 0x55555555u);
+  return (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+}
+
+/** Per-byte sum of the nibbles of s. */
+static inline uint32_t dq_pc_byte(uint32_t s) {
+  return (s & 0x0F0F0F0Fu) + ((s >> 4) & 0x0F0F0F0Fu);
+}
+
+/** Sum over j < n of popcount(x[j] ^ w[j]). */
+static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int32_t n) {
+  int32_t total = 0, j = 0;
+  while (j + 3 <= n) {
+    const uint32_t s = dq_pc_nib(x[j] ^ w[j]) + dq_pc_nib(x[j + 1] ^ w[j + 1]) + dq_pc_nib(x[j + 2] ^ w[j + 2]);
+    DQ_SUM_BYTES(total, dq_pc_byte(s));
+    j += 3;
+  }
+  if (j < n) {
+    uint32_t s = dq_pc_nib(x[j] ^ w[j]);
+    if (j + 1 < n) s += dq_pc_nib(x[j + 1] ^ w[j + 1]);
+    DQ_SUM_BYTES(total, dq_pc_byte(s));
+  }
+  return total;
+}
+
+/** Two output channels per pass (each loaded input word serves both): *p0, *p1 = dq_xor_popcount(x, w0|w1, n). */
+static inline void dq_xor_popcount2(const uint32_t *x, const uint32_t *w0, const uint32_t *w1, int32_t n,
+                                    int32_t *p0, int32_t *p1) {
+  int32_t t0 = 0, t1 = 0, j = 0;
+  while (j + 3 <= n) {
+    const uint32_t a = x[j], b = x[j + 1], c = x[j + 2];
+    const uint32_t s0 = dq_pc_nib(a ^ w0[j]) + dq_pc_nib(b ^ w0[j + 1]) + dq_pc_nib(c ^ w0[j + 2]);
+    const uint32_t s1 = dq_pc_nib(a ^ w1[j]) + dq_pc_nib(b ^ w1[j + 1]) + dq_pc_nib(c ^ w1[j + 2]);
+    DQ_SUM_BYTES(t0, dq_pc_byte(s0));
+    DQ_SUM_BYTES(t1, dq_pc_byte(s1));
+    j += 3;
+  }
+  if (j < n) {
+    const uint32_t a = x[j];
+    uint32_t s0 = dq_pc_nib(a ^ w0[j]), s1 = dq_pc_nib(a ^ w1[j]);
+    if (j + 1 < n) {
+      s0 += dq_pc_nib(x[j + 1] ^ w0[j + 1]);
+      s1 += dq_pc_nib(x[j + 1] ^ w1[j + 1]);
+    }
+    DQ_SUM_BYTES(t0, dq_pc_byte(s0));
+    DQ_SUM_BYTES(t1, dq_pc_byte(s1));
+  }
+  *p0 = t0;
+  *p1 = t1;
+}
+
+/*
+ * acc + x * s for s = +1 or -1: the product is exact, so one fused
+ * multiply-add rounds exactly like acc + x or acc - x (bit-exact with the
+ * reference's add/subtract). Cores with a hardware FMA (VFPv4/FPv5) use one
+ * VFMA; elsewhere the product and the sum are separate operations
+ * (-ffp-contract=off).
+ */
+#if defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#define DQ_FMA_PM1(x, s, acc) __builtin_fmaf((x), (s), (acc))
+#else
+#define DQ_FMA_PM1(x, s, acc) ((acc) + (x) * (s))
+#endif
+
+/** Words of the stack buffer the s1 convolutions gather one output pixel's taps into (fast path). */
+#define DQ_GATHER_WORDS 512
+
+/*
  * Conventions the generated kernels follow beyond the fields above:
  *   - dq_output_stage.mul == NULL means 1 and add == NULL means 0; bn_sub,
  *     bn_mul and bn_add are all set or all NULL.

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# .ci/bazel.sh: the Bazel checks (called by .ci/run; runs alone too).
+#
+# Installs what Bazel needs from Debian when it is missing, then:
+#   1. bazel/gazelle.sh -check   (generated BUILD files and go_deps.bzl current)
+#   2. bazel test //...          (Go tests, the dqnn_model host test, validate)
+#   3. for each Cortex-M config: build //examples/firmware, run it under
+#      QEMU, and check with readelf -A that it is Thumb-2 code for that CPU
+# and ends with `bazel shutdown`. Everything resolves offline: Bazel downloads
+# nothing (--experimental_repository_disable_download in .bazelrc); Go modules
+# come from the module cache or the Go module proxy. Outputs go to Bazel's
+# default output base under /root/.cache; actions are also cached in
+# /root/.cache/dqnn-bazel/disk so a second clone reuses them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+t_start=$SECONDS
+timing() { echo "bazel.sh: $1: $(($SECONDS - $2)) s"; }
+
+# --- 1. Tools ----------------------------------------------------------------
+need=()
+[ -x /usr/bin/bazel-4 ] || need+=(bazel-bootstrap)
+command -v java >/dev/null 2>&1 || need+=(default-jdk-headless)
+[ -f /usr/share/bazel/tools/skylib/WORKSPACE ] || need+=(bazel-skylib)
+[ -f /usr/share/bazel/rules/java/WORKSPACE ] || need+=(bazel-rules-java)
+command -v arm-none-eabi-gcc >/dev/null 2>&1 || need+=(gcc-arm-none-eabi)
+[ -f /usr/lib/arm-none-eabi/include/stdio.h ] || need+=(libnewlib-arm-none-eabi)
+command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+	t=$SECONDS
+	echo "bazel.sh: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	timing "apt-get install" $t
+fi
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		export PATH=/usr/local/go/bin:$PATH
+	else
+		echo "bazel.sh: Go not found; rules_go uses the installed Go (go_register_toolchains(version = \"host\"))" >&2
+		exit 1
+	fi
+fi
+
+# The Debian wrapper picks /usr/bin/bazel-4 from .bazelversion ("4").
+export USE_BAZEL_VERSION=4
+mkdir -p /root/.cache/dqnn-bazel/disk
+# Machine-local settings for this run: the shared disk cache.
+flags=(--disk_cache=/root/.cache/dqnn-bazel/disk --color=no --curses=no --show_progress_rate_limit=30)
+
+trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
+
+bazel version 2>/dev/null | grep -E '^Build label' || true
+
+# --- 2. Gazelle check ----------------------------------------------------------
+t=$SECONDS
+bazel/gazelle.sh -check
+timing "gazelle check" $t
+
+# --- 3. Host build and tests -----------------------------------------------------
+t=$SECONDS
+bazel test "${flags[@]}" //...
+timing "bazel test //..." $t
+
+# --- 4. Cortex-M firmware ---------------------------------------------------------
+# readelf -A expectations per CPU: the architecture name the linker merges
+# into Tag_CPU_name, the architecture, the FPU and (M55) MVE.
+declare -A expect=(
+	[cortex_m4]='Tag_CPU_name: "7E-M"|Tag_CPU_arch: v7E-M|Tag_THUMB_ISA_use: Thumb-2|Tag_FP_arch: VFPv4-D16|Tag_ABI_HardFP_use: SP only'
+	[cortex_m7]='Tag_CPU_name: "7E-M"|Tag_CPU_arch: v7E-M|Tag_THUMB_ISA_use: Thumb-2|Tag_FP_arch: FPv5/FP-D16 for ARMv8'
+	[cortex_m33]='Tag_CPU_name: "8-M.MAIN"|Tag_CPU_arch: v8-M.mainline|Tag_FP_arch: FPv5/FP-D16 for ARMv8|Tag_ABI_HardFP_use: SP only|Tag_DSP_extension: Allowed'
+	[cortex_m55]='Tag_CPU_name: "cortex-m55"|Tag_CPU_arch: v8.1-M.mainline|Tag_FP_arch: FPv5/FP-D16 for ARMv8|Tag_MVE_arch: MVE Integer and FP'
+)
+for cfg in cortex_m4 cortex_m7 cortex_m33 cortex_m55; do
+	t=$SECONDS
+	bazel test "${flags[@]}" --config=$cfg //examples/firmware:firmware //examples/firmware:qemu_test
+	elf="$(bazel info --config=$cfg bazel-bin 2>/dev/null)/examples/firmware/firmware"
+	attrs=$(readelf -A "$elf")
+	IFS='|' read -r -a want <<<"${expect[$cfg]}"
+	for w in "${want[@]}"; do
+		if ! grep -qF "$w" <<<"$attrs"; then
+			echo "bazel.sh: $elf: readelf -A has no '$w':" >&2
+			echo "$attrs" >&2
+			exit 1
+		fi
+	done
+	# Thumb only: no ARM-state code may be linked in (Cortex-M cannot run it).
+	if grep -q 'Tag_ARM_ISA_use: Yes' <<<"$attrs"; then
+		echo "bazel.sh: $elf contains ARM-state code" >&2
+		exit 1
+	fi
+	echo "bazel.sh: $cfg: $(grep -E 'Tag_CPU_name|Tag_CPU_arch:' <<<"$attrs" | tr -s ' ' | tr '\n' ';')"
+	timing "$cfg firmware build, readelf check and QEMU run" $t
+done
+
+timing "total" $t_start

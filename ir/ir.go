@@ -131,6 +131,10 @@ type BatchNormAttrs struct {
 	Gamma, Beta, Mean, Variance []float32 // Gamma all 1 when scale=False, Beta 0 when center=False
 	Epsilon                     float32
 	Fused                       bool
+	// NoGamma / NoBeta: the layer has scale=False / center=False, so
+	// Gamma / Beta are the implicit 1 / 0, not saved weights (parameter
+	// counts leave them out, as Keras's count_params does).
+	NoGamma, NoBeta bool
 }
 
 // PoolAttrs: MaxPooling2D / AveragePooling2D.

@@ -19,10 +19,30 @@ type builder struct {
 	out  map[string]*ir.Tensor // layer name -> its output tensor
 
 	dtypeNoted map[string]bool // non-float32 compute dtypes already noted
+	inputShape []int           // Options.InputShape
+
+	// wholePools names the pooling layers whose window covers their whole
+	// input at the declared input shape (e.g. the 7×7 AveragePooling2D
+	// ahead of a zoo model's classifier); with an overridden input shape
+	// they stay whole-image (global) pools.
+	wholePools map[string]bool
 }
 
 func build(file string, m *model, w weightSource) (*ir.Graph, error) {
-	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}}
+	return buildWith(file, m, w, Options{})
+}
+
+func buildWith(file string, m *model, w weightSource, opt Options) (*ir.Graph, error) {
+	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}}
+	if opt.InputShape != nil {
+		// Find the whole-image pools at the declared shape first (no
+		// weights needed), so they are resized to the new one.
+		decl, err := buildWith(file, m, nil, Options{})
+		if err != nil {
+			return nil, err
+		}
+		b.wholePools = declaredWholePools(decl)
+	}
 	var err error
 	if m.class == "Sequential" {
 		err = b.sequential()
@@ -65,6 +85,9 @@ func (b *builder) sequential() error {
 		}
 		if !ok {
 			return b.layerErr(layers[0], fmt.Errorf("the Sequential model has no input shape; add an InputLayer (keras.Input(shape=...)) and re-save"))
+		}
+		if shape, err = b.overrideShape(shape); err != nil {
+			return b.layerErr(layers[0], err)
 		}
 		cur = &ir.Tensor{Name: layers[0].name + "_input", Shape: shape, Quant: ir.Float()}
 		b.g.Inputs = append(b.g.Inputs, cur)
@@ -146,6 +169,9 @@ func (b *builder) functional() error {
 		ins = append(ins, t)
 	}
 	b.g.Inputs = ins
+	if b.inputShape != nil && len(ins) != 1 {
+		return fmt.Errorf("%s: the input shape can only be overridden for a model with one input, this one has %d", b.file, len(ins))
+	}
 	for _, r := range b.m.outputs {
 		t, err := get(r, "output")
 		if err != nil {
@@ -206,12 +232,51 @@ func (b *builder) input(l *layer) (*ir.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("no batch_input_shape / batch_shape; give the input a fixed shape")
 	}
+	if shape, err = b.overrideShape(shape); err != nil {
+		return nil, err
+	}
 	if dt := dtypeName(c["dtype"]); dt != "" && dt != "float32" {
 		b.note("%s: input %q has dtype %s; dqnn takes float32 input values (integers are passed exactly up to 2^24)", b.file, l.name, dt)
 	}
 	t := &ir.Tensor{Name: l.name, Shape: shape, Quant: ir.Float()}
 	b.g.Inputs = append(b.g.Inputs, t)
 	return t, nil
+}
+
+// declaredWholePools lists the pool nodes of g whose (valid) window is
+// their whole input, i.e. global poolings written as fixed-size pools.
+func declaredWholePools(g *ir.Graph) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range g.Nodes {
+		a, ok := n.Attrs.(*ir.PoolAttrs)
+		if !ok || n.Class == "GlobalAveragePooling2D" || n.Class == "GlobalMaxPooling2D" {
+			continue
+		}
+		in := n.Inputs[0].Shape
+		if a.Padding == "valid" && a.PoolH == in[0] && a.PoolW == in[1] {
+			m[n.Name] = true
+		}
+	}
+	return m
+}
+
+// overrideShape applies Options.InputShape to a declared input shape.
+func (b *builder) overrideShape(shape []int) ([]int, error) {
+	if b.inputShape == nil {
+		return shape, nil
+	}
+	if len(b.inputShape) != len(shape) {
+		return nil, fmt.Errorf("input shape override %s has rank %d, the model's input %s has rank %d", shapeStr(b.inputShape), len(b.inputShape), shapeStr(shape), len(shape))
+	}
+	for _, d := range b.inputShape {
+		if d < 1 || d > 1<<24 {
+			return nil, fmt.Errorf("input shape override %s: dimensions must be positive", shapeStr(b.inputShape))
+		}
+	}
+	if len(shape) > 0 && shape[len(shape)-1] != b.inputShape[len(shape)-1] {
+		b.note("%s: input shape overridden from %s to %s, including the channel count", b.file, shapeStr(shape), shapeStr(b.inputShape))
+	}
+	return slices.Clone(b.inputShape), nil
 }
 
 // add appends a node producing one new tensor named like the node.

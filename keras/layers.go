@@ -185,6 +185,16 @@ func (b *builder) weights(l *layer, want []string, shapes [][]int) ([][]float32,
 	if b.w == nil {
 		return out, nil
 	}
+	if f, ok := b.w.(filled); ok {
+		for i, w := range want {
+			v := f.f(l.name, w, slices.Clone(shapes[i]))
+			if len(v) != ir.NumElements(shapes[i]) {
+				return nil, fmt.Errorf("Options.Fill returned %d values for weight %q of shape %s", len(v), w, shapeStr(shapes[i]))
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
 	arrays, err := b.w.layer(l)
 	if err != nil {
 		return nil, fmt.Errorf("reading weights from %s: %w", b.w.file(), err)
@@ -645,7 +655,7 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	if vb, ok := c["virtual_batch_size"].(float64); ok && vb > 0 {
 		fused = false
 	}
-	a := &ir.BatchNormAttrs{Mean: get("moving_mean"), Variance: get("moving_variance"), Epsilon: float32(eps), Fused: fused}
+	a := &ir.BatchNormAttrs{Mean: get("moving_mean"), Variance: get("moving_variance"), Epsilon: float32(eps), Fused: fused, NoGamma: !scale, NoBeta: !center}
 	a.Gamma, a.Beta = get("gamma"), get("beta")
 	if b.w != nil {
 		if !scale {
@@ -728,6 +738,10 @@ func (b *builder) pool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	if padding != "valid" && padding != "same" {
 		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
 	}
+	if b.wholePools[l.name] && (p[0] != in.Shape[0] || p[1] != in.Shape[1]) {
+		b.note("%s: layer %q (%s): pool_size %v covered the whole input at the declared input shape; with the overridden input shape it covers the whole %dx%d input", b.file, l.name, l.class, p, in.Shape[0], in.Shape[1])
+		p, s = [2]int{in.Shape[0], in.Shape[1]}, [2]int{in.Shape[0], in.Shape[1]}
+	}
 	oh, ow := outSize(in.Shape[0], p[0], s[0], 1, padding), outSize(in.Shape[1], p[1], s[1], 1, padding)
 	if oh < 1 || ow < 1 {
 		return nil, fmt.Errorf("input %s is smaller than pool_size %v with padding=%q", shapeStr(in.Shape), p, padding)
@@ -793,7 +807,9 @@ func (b *builder) concat(l *layer, c cfg, ins []*ir.Tensor) (*ir.Tensor, error) 
 }
 
 // Params returns the number of saved parameters a node holds (kernel, bias,
-// batch-norm gamma/beta/mean/variance), as Keras's count_params counts them.
+// batch-norm gamma/beta/mean/variance), as Keras's count_params counts them:
+// only the weights that exist (no gamma with scale=False, no beta with
+// center=False).
 func Params(n *ir.Node) int {
 	switch a := n.Attrs.(type) {
 	case *ir.DenseAttrs:
@@ -810,7 +826,14 @@ func Params(n *ir.Node) int {
 		return p
 	case *ir.BatchNormAttrs:
 		if len(n.Outputs) == 1 && len(n.Outputs[0].Shape) > 0 {
-			return 4 * n.Outputs[0].Shape[len(n.Outputs[0].Shape)-1]
+			per := 4 // gamma, beta, moving_mean, moving_variance
+			if a.NoGamma {
+				per--
+			}
+			if a.NoBeta {
+				per--
+			}
+			return per * n.Outputs[0].Shape[len(n.Outputs[0].Shape)-1]
 		}
 	}
 	return 0

@@ -29,6 +29,27 @@ type Options struct {
 	// Weights is the weights file of a .json model. "" means the sibling
 	// <stem>_weights.h5, then <stem>.h5.
 	Weights string
+
+	// InputShape, when not nil, replaces the shape (without the batch
+	// dimension) of the model's single input, as if the architecture were
+	// re-instantiated with keras.Input(shape=InputShape). Every layer
+	// derives its output shape again from it, so this fits fully
+	// convolutional models up to a global pooling, and any model whose
+	// weights come from Fill (a Dense after a Flatten then gets a kernel for
+	// the new flattened size). Saved weights whose shapes no longer fit are
+	// refused with the usual shape error. Use it to check large
+	// architectures (224×224 zoo models) quickly at a small input size.
+	InputShape []int
+
+	// Fill, when not nil, supplies every weight instead of a weights file
+	// (which is then neither looked for nor read): it is called once per
+	// saved weight of a layer, with the layer name, the weight's Keras name
+	// ("kernel", "depthwise_kernel", "bias", "gamma", "beta",
+	// "moving_mean", "moving_variance") and its shape, and must return
+	// NumElements(shape) latent values. Kernel and bias quantizers are
+	// applied to them as to saved weights. Tests use it to run
+	// weightless architectures with synthetic weights.
+	Fill func(layer, weight string, shape []int) []float32
 }
 
 // Load imports the model at path (.h5, .hdf5, .keras, or .json plus a
@@ -61,9 +82,9 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	var g *ir.Graph
 	switch {
 	case bytes.HasPrefix(data, hdf5Magic):
-		g, err = loadH5(path, data, archOK)
+		g, err = loadH5(path, data, opt, archOK)
 	case bytes.HasPrefix(data, zipMagic):
-		g, err = loadZip(path, data)
+		g, err = loadZip(path, data, opt)
 	case looksJSON(data):
 		g, err = loadJSON(path, data, opt, archOK)
 	default:
@@ -95,7 +116,7 @@ func looksJSON(data []byte) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '"')
 }
 
-func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
+func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
 	f, err := hdf5.OpenBytes(path, data)
 	if err != nil {
 		return nil, err
@@ -123,6 +144,8 @@ func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
 	}
 	var w weightSource
 	switch {
+	case opt.Fill != nil:
+		w = filled{opt.Fill}
 	case root.IsGroup("model_weights"):
 		g, err := root.Group("model_weights")
 		if err != nil {
@@ -135,7 +158,7 @@ func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
 	default:
 		return nil, fmt.Errorf("%s: the file has a model_config but no /model_weights group (saved with include_optimizer only?); re-save with model.save", path)
 	}
-	g, err := build(path, m, w)
+	g, err := buildWith(path, m, w, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +169,7 @@ func loadH5(path string, data []byte, archOK bool) (*ir.Graph, error) {
 	return g, nil
 }
 
-func loadZip(path string, data []byte) (*ir.Graph, error) {
+func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid .keras zip: %w", path, err)
@@ -167,6 +190,14 @@ func loadZip(path string, data []byte) (*ir.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: config.json: %w", path, err)
 	}
+	if opt.Fill != nil {
+		g, err := buildWith(path, m, filled{opt.Fill}, opt)
+		if err != nil {
+			return nil, err
+		}
+		g.Source = path
+		return g, nil
+	}
 	wData, err := read("model.weights.h5")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -184,7 +215,7 @@ func loadZip(path string, data []byte) (*ir.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := build(path, m, w)
+	g, err := buildWith(path, m, w, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +227,14 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 	m, err := parseModelJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if opt.Fill != nil {
+		g, err := buildWith(path, m, filled{opt.Fill}, opt)
+		if err != nil {
+			return nil, err
+		}
+		g.Source = path
+		return g, nil
 	}
 	wpath := opt.Weights
 	if wpath == "" {
@@ -212,7 +251,7 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 			stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 			return nil, fmt.Errorf("%s: no weights file: looked for %s_weights.h5 and %s.h5 next to it; pass the weights file explicitly (--weights FILE)", path, stem, stem)
 		}
-		g, err := build(path, m, nil)
+		g, err := buildWith(path, m, nil, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +273,7 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 	if err != nil {
 		return nil, err
 	}
-	g, err := build(path, m, w)
+	g, err := buildWith(path, m, w, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -165,8 +166,14 @@ func quantString(q ir.Quant) string {
 
 func printGraph(w io.Writer, g inspectGraph) {
 	fmt.Fprintf(w, "model   %s\nsource  %s\ninputs  %s\noutputs %s\n\n", g.Name, g.Source, strings.Join(g.Inputs, ", "), strings.Join(g.Outputs, ", "))
+	// Columns are as wide as their longest entry, so long layer names
+	// ("quant_conv2d_1/input_quantizer") keep the table aligned.
+	wName, wClass, wOp := 1, 1, 1
 	for _, n := range g.Nodes {
-		fmt.Fprintf(w, "%-28s %-22s %-17s %v -> %v %s", n.Name, n.Class, n.Op, shapes(n.InShapes), n.OutShape, n.Quant)
+		wName, wClass, wOp = max(wName, utf8.RuneCountInString(n.Name)), max(wClass, utf8.RuneCountInString(n.Class)), max(wOp, utf8.RuneCountInString(n.Op))
+	}
+	for _, n := range g.Nodes {
+		fmt.Fprintf(w, "%-*s %-*s %-*s %v -> %v %s", wName, n.Name, wClass, n.Class, wOp, n.Op, shapes(n.InShapes), n.OutShape, n.Quant)
 		if n.Activation != "" && n.Activation != "linear" {
 			fmt.Fprintf(w, " act=%s", n.Activation)
 		}

@@ -119,3 +119,47 @@ func TestInspectUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestInspectColumnsAligned checks that the text table's columns line up
+// whatever the name lengths: every node row starts its class, op and
+// shape columns at the same offsets (Larq's "<layer>/input_quantizer"
+// names are longer than any fixed width).
+func TestInspectColumnsAligned(t *testing.T) {
+	code, out, errs := inspect(t, "../../testdata/models/lq_conv.h5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rows []string
+	long := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " -> ") {
+			rows = append(rows, l)
+			long = long || strings.Contains(l, "/input_quantizer")
+		}
+	}
+	if len(rows) < 2 || !long {
+		t.Fatalf("want several node rows with an input_quantizer node, got:\n%s", out)
+	}
+	// The class column starts after the name column's padding: find, per
+	// row, the start of the 2nd, 3rd and 4th whitespace-separated fields.
+	starts := func(l string) []int {
+		var s []int
+		in := false
+		for i, r := range l {
+			if r != ' ' && !in {
+				s = append(s, i)
+			}
+			in = r != ' '
+		}
+		return s
+	}
+	want := starts(rows[0])
+	for _, r := range rows[1:] {
+		got := starts(r)
+		for f := 1; f <= 3; f++ {
+			if got[f] != want[f] {
+				t.Fatalf("column %d starts at %d in\n%s\nbut at %d in\n%s", f, got[f], r, want[f], rows[0])
+			}
+		}
+	}
+}

@@ -79,6 +79,10 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			pre := s.inputToF32(n)
 			step, err := s.lowerStep(n, qz)
 			return append(pre, step...), err
+		case dout == dtype.F32 && qz != nil && (qz.Class == "quantized_po2" || qz.Class == "quantized_relu_po2"):
+			return nil, fmt.Errorf("quantizer %s produces powers of two (sign·2^e), which fit no s8 grid, and the kernel matrix has no element-wise power-of-two quantizer kernel (it would be dq_po2_f32_f32); use quantized_bits/quantized_relu on activations, or keep %s for weights only", quantText(out.Quant), qz.Class)
+		case dout == dtype.F32 && qz != nil && qz.Class == "ternary":
+			return nil, fmt.Errorf("quantizer %s: %s; use ternary with alpha=None or a power-of-two alpha, and a positive threshold", quantText(out.Quant), ternaryWhyNot(qz))
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
@@ -228,17 +232,58 @@ func ioTypes(s *State) error {
 }
 
 // stepQuantizer reports whether q is a step-function quantizer that
-// lowerStep computes exactly: Larq SteHeaviside, and SteTern with a fixed
-// positive threshold (ternary_weight_networks derives it from the data).
+// lowerStep computes exactly: Larq SteHeaviside, SteTern with a fixed
+// positive threshold (ternary_weight_networks derives it from the data),
+// and QKeras ternary with alpha None or a power of two and a positive
+// threshold.
 func stepQuantizer(q *ir.Quantizer) bool {
 	switch q.Class {
 	case "ste_heaviside":
 		return true
+	case "ternary":
+		return ternaryWhyNot(q) == ""
 	case "ste_tern":
 		d, _ := quant.Num(q, "threshold_value")
 		return !quant.Bool(q, "ternary_weight_networks") && d > 0
 	}
 	return false
+}
+
+// ternaryThreshold is QKeras ternary's threshold (0.33 when None).
+func ternaryThreshold(q *ir.Quantizer) float64 {
+	if t, ok := quant.Num(q, "threshold"); ok {
+		return t
+	}
+	return 0.33
+}
+
+// ternaryAlpha is the output scale of ternary (1 when alpha is None).
+func ternaryAlpha(q *ir.Quantizer) (float64, bool) {
+	if q.Args["alpha"] == nil {
+		return 1, true
+	}
+	return quant.Num(q, "alpha")
+}
+
+// ternaryWhyNot says why a QKeras ternary activation cannot be computed
+// exactly ("" when it can). Its value is q = (|x| >= thr)·sign(x) with
+// alpha None (tanh(x) + (q − tanh(x)) = q exactly for q in {-1, 0, 1}),
+// or x + (α·q − x) with a numeric alpha, which equals α·q exactly when α is
+// a power of two (Sterbenz for |x| in [α/2, 2α], representable differences
+// elsewhere) for |x| < 2^24·α — the same range in which dqnn's other
+// power-of-two quantizers are exact.
+func ternaryWhyNot(q *ir.Quantizer) string {
+	a, ok := ternaryAlpha(q)
+	if !ok {
+		return fmt.Sprintf("alpha=%v is computed from the data", q.Args["alpha"])
+	}
+	if !isPow2(float32(a)) || float64(float32(a)) != a {
+		return fmt.Sprintf("alpha=%v is not a power of two, so Keras's value x + (alpha·q − x) is not alpha·q exactly and no s8 grid holds it", a)
+	}
+	if t := ternaryThreshold(q); !(t > 0) {
+		return fmt.Sprintf("threshold=%v is not positive", t)
+	}
+	return ""
 }
 
 // lowerStep computes a step quantizer with an affine f32 → s8 call whose
@@ -250,6 +295,7 @@ func stepQuantizer(q *ir.Quantizer) bool {
 //	              positive float, stays <= 0 otherwise; q in [0, 1].
 //	SteTern(Δ):   ±1 iff ±x >= Δ: x·m rounds past 0.5 exactly from Δ on,
 //	              m searched near 0.5/Δ; q in [-1, 1].
+//	ternary(α, t): the same step at Δ = t; the s8 tensor's scale is α.
 func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	out := n.Outputs[0]
 	c := 1
@@ -258,7 +304,17 @@ func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	}
 	st := &ir.Stage{Step: true}
 	var mul float32
+	scale := float32(1)
 	switch q.Class {
+	case "ternary":
+		d := float32(ternaryThreshold(q))
+		m, ok := ternMultiplier(d)
+		if !ok {
+			return nil, fmt.Errorf("quantizer %s: no float32 multiplier puts the rounding step exactly at the threshold %g; use a threshold that is a power of two", quantText(out.Quant), d)
+		}
+		a, _ := ternaryAlpha(q)
+		mul, scale = m, float32(a)
+		st.OutInvScale, st.QMin, st.QMax = 1, -1, 1
 	case "ste_heaviside":
 		mul = float32(math.Ldexp(1, 127))
 		st.OutInvScale, st.QMin, st.QMax = mul, 0, 1
@@ -275,7 +331,7 @@ func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	for i := range st.Mul {
 		st.Mul[i] = mul
 	}
-	out.Quant = ir.Quant{DType: dtype.S8, Scale: []float32{1}, QMin: st.QMin, QMax: st.QMax, Bits: 2, Quantizer: q}
+	out.Quant = ir.Quant{DType: dtype.S8, Scale: []float32{scale}, QMin: st.QMin, QMax: st.QMax, Bits: 2, Quantizer: q}
 	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
 	kattrs(kn).Stage = st
 	return []*ir.Node{kn}, nil

@@ -90,11 +90,12 @@ type Stage struct {
 	BN     *BatchNormAttrs
 	BNName string // layer name of the folded batch-norm
 
-	// Step marks an affine call that computes a step-function activation
-	// quantizer (Larq SteHeaviside, SteTern) exactly by saturating rounding:
+	// Step marks an affine call whose constants lowering fixed: a
+	// step-function activation quantizer (Larq SteHeaviside, SteTern, QKeras
+	// ternary) computed exactly by saturating rounding,
 	// q = clamp(round_he(fl32(fl32(x·Mul[c])·OutInvScale)), QMin, QMax), with
-	// the constants chosen at lowering so that the steps fall exactly on the
-	// quantizer's thresholds.
+	// the steps on the quantizer's thresholds; or one s8 → f32 part
+	// fl32(q·Mul[c]) of DoReFa's exact division (see passes.lowerDoReFa).
 	Step bool
 
 	// Kernel-level constants, derived after kernel selection (see dq_output_stage).

@@ -153,6 +153,9 @@ func fuseQuantize(s *State) error {
 		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "quantized_tanh" {
 			continue // its hard-sigmoid arithmetic is not the s8 stage's round(y/scale): see lowerTanh
 		}
+		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "dorefa" && doReFaSplit(out.Quant) != nil {
+			continue // Keras's q/n is not the s8 grid's q·scale: see lowerDoReFa
+		}
 		switch out.Quant.DType {
 		case dtype.S1:
 		case dtype.S8:

@@ -87,6 +87,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
 			return []*ir.Node{alias(n)}, nil // idempotent on these values: same bits
+		case dout == dtype.S8 && qz != nil && qz.Class == "dorefa" && doReFaSplit(out.Quant) != nil:
+			pre := s.inputToF32(n)
+			return append(pre, s.lowerDoReFa(n)...), nil
 		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_tanh":
 			pre := s.inputToF32(n)
 			tn, err := s.lowerTanh(n, qz)
@@ -400,6 +403,77 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
 	kattrs(kn).Stage = st
 	return []*ir.Node{kn}, nil
+}
+
+// doReFaSplit returns constants c1, c2 with fl32(fl32(q·c1) + fl32(q·c2))
+// = fl32(q/n) for every DoReFa code q in [0, n], n = 2^k − 1, or nil. With
+// c1 = Σ_{j=1..J} 2^(−kj) (J = ⌊24/k⌋ periods of the repeating binary
+// expansion of q/n, exactly representable) and c2 = c1·2^(−Jk), the exact
+// sum holds 2J periods, enough to round like the true quotient; every q is
+// checked anyway.
+func doReFaSplit(q ir.Quant) []float32 {
+	if len(q.Scale) != 1 || q.QMin != 0 || q.QMax < 1 || q.QMax > 255 || q.QMax&(q.QMax+1) != 0 {
+		return nil
+	}
+	n := int(q.QMax)
+	k := 0
+	for 1<<k <= n {
+		k++
+	}
+	J := 24 / k
+	c1 := 0.0
+	for j := 1; j <= J; j++ {
+		c1 += math.Ldexp(1, -k*j)
+	}
+	a, b := float32(c1), float32(math.Ldexp(c1, -J*k))
+	for v := 0; v <= n; v++ {
+		f := float32(v)
+		if float32(float32(f*a)+float32(f*b)) != float32(f/float32(n)) {
+			return nil
+		}
+	}
+	return []float32{a, b}
+}
+
+// lowerDoReFa computes a DoReFa activation quantizer exactly. Keras's value
+// is fl32(q/n) with q = round_he(clip(x, 0, 1)·n); an s8 grid q·scale
+// differs from it by an ulp for some q (n = 255: 126 of 256 codes). So:
+// q = convert f32 → s8 (inv_scale n, clamp [0, n]: clip then round, since
+// x·n is monotone and 0·n, 1·n are exact); A = fl32(q·c1) and B = fl32(q·c2)
+// by two affine s8 → f32 calls; the output is the f32 add A + B (see
+// doReFaSplit). Its readers then see exactly Keras's values.
+func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
+	out := n.Outputs[0]
+	cq := out.Quant
+	ab := doReFaSplit(cq)
+	c := 1
+	if len(out.Shape) > 0 {
+		c = out.Shape[len(out.Shape)-1]
+	}
+	fill := func(v float32) []float32 {
+		a := make([]float32, c)
+		for i := range a {
+			a[i] = v
+		}
+		return a
+	}
+	mk := func(suffix string, q ir.Quant) *ir.Tensor {
+		return &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), out.Shape...), Quant: q}
+	}
+	codes := mk("/codes", cq)
+	hi, lo := mk("/hi", ir.Float()), mk("/lo", ir.Float())
+	layer := layerOf(n)
+	conv := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/round"), Inputs: n.Inputs, Outputs: []*ir.Tensor{codes}}, "convert", dtype.F32, dtype.S8)
+	ah := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/hi"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{hi}}, "affine", dtype.S8, dtype.F32)
+	kattrs(ah).Stage = &ir.Stage{Step: true, Mul: fill(ab[0])}
+	al := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/lo"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{lo}}, "affine", dtype.S8, dtype.F32)
+	kattrs(al).Stage = &ir.Stage{Step: true, Mul: fill(ab[1])}
+	out.Quant = ir.Float()
+	sum := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{hi, lo}, Outputs: n.Outputs}, "add", dtype.F32, dtype.F32)
+	for _, k := range []*ir.Node{conv, ah, al, sum} {
+		kattrs(k).Layer = layer
+	}
+	return []*ir.Node{conv, ah, al, sum}
 }
 
 // inputToF32 makes n read its input as f32 (exact for s1 and power-of-two

@@ -128,9 +128,10 @@ func computeStages(s *State) error {
 func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 	st := k.Stage
 	if st.Step {
-		// Constants fixed by lowerStep; they assume the f32 input it was built for.
-		if k.In != dtype.F32 || k.Out != dtype.S8 {
-			return fmt.Errorf("step quantizer lowered to %s→%s; it needs f32 → s8", k.In, k.Out)
+		// Constants fixed by lowerStep / lowerDoReFa; they assume the types
+		// they were built for (f32 → s8 steps, s8 → f32 exact DoReFa parts).
+		if !(k.In == dtype.F32 && k.Out == dtype.S8) && !(k.In == dtype.S8 && k.Out == dtype.F32) {
+			return fmt.Errorf("step quantizer lowered to %s→%s; it needs f32 → s8 (or s8 → f32 for DoReFa)", k.In, k.Out)
 		}
 		return nil
 	}

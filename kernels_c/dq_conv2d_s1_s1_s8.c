@@ -13,7 +13,7 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
-  int32_t kk, K, kbits, fast;
+  int32_t kk, K, kg, krem, kbits, fast;
   uint32_t pad_word;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
@@ -54,10 +54,12 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
   /* fast path (pixels whose taps are all inside the input, or any pixel with
    pad values): gather the pixel's taps for every pool position into one
    packed row (OHWI weights of a channel are then one contiguous row of the
-   same length) and run dq_xor_popcount2 over it, two channels per pass. */
+   same length) and run dq_xor_popcount_g over it. */
   kk = p->k_h * p->k_w;
   pad_word = (p->pad_mode == DQ_PAD_VALUE && p->pad_value < 0.0f) ? 0xFFFFFFFFu : 0u;
   K = kk * n_words;
+  kg = K / 3;
+  krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
   for (oy = 0; oy < p->out_h; ++oy) {
@@ -93,21 +95,11 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
           }
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
-            const int32_t two = o + 1 < n_out;
-            int32_t b0 = 0, b1 = 0, best;
-            for (q = 0; q < npool; ++q) {
-              int32_t pc0, pc1 = 0, a0, a1;
-              if (two) {
-                dq_xor_popcount2(xs + q * K, w0, w0 + K, K, &pc0, &pc1);
-              } else {
-                pc0 = dq_xor_popcount(xs + q * K, w0, K);
-              }
-              a0 = kbits - 2 * pc0;
-              a1 = kbits - 2 * pc1;
-              if (q == 0 || a0 > b0) b0 = a0;
-              if (q == 0 || a1 > b1) b1 = a1;
+            int32_t best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, krem);
+            for (q = 1; q < npool; ++q) {
+              const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
+              if (a > best) best = a;
             }
-            best = b0;
             {
               float y = (float)best;
               if (os->mul != NULL) y = y * os->mul[o];
@@ -119,22 +111,6 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
                 y = y + os->bn_add[o];
               }
               orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
-            }
-            if (two) {
-              ++o;
-              best = b1;
-              {
-                float y = (float)best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
-              }
             }
           }
           continue;

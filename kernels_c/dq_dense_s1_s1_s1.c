@@ -38,7 +38,8 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
       const int32_t thr = os->thr_i[o];
       const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
       /* bit 1 (-1) unless the comparison holds */
-      const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+      /* branchless: best < thr, or best > thr when flipped */
+      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
       word |= neg << (o & 31);
       if ((o & 31) == 31 || o == n_out - 1) {
         orow[o >> 5] = word;
@@ -52,7 +53,8 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
         const int32_t thr = os->thr_i[o];
         const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
         /* bit 1 (-1) unless the comparison holds */
-        const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+        /* branchless: best < thr, or best > thr when flipped */
+        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
         word |= neg << (o & 31);
         if ((o & 31) == 31 || o == n_out - 1) {
           orow[o >> 5] = word;

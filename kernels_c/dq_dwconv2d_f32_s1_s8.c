@@ -60,6 +60,66 @@ dq_status dq_dwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
       for (m = 0; m < nb; ++m) {
         for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
       }
+      if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+          ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
+        /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
+         channel per block): the 4x4 input window stays in registers and
+         serves all four pool positions of every channel of the block */
+        const int32_t ic = c0 / mult;
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            float xw[4][4];
+            const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+            int32_t r, cc;
+            for (r = 0; r < 4; ++r) {
+              for (cc = 0; cc < 4; ++cc) {
+                const int32_t iy = iy0 + r, ix = ix0 + cc;
+                xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+              }
+            }
+            {
+              const float x00 = xw[0][0], x01 = xw[0][1], x02 = xw[0][2], x03 = xw[0][3];
+              const float x10 = xw[1][0], x11 = xw[1][1], x12 = xw[1][2], x13 = xw[1][3];
+              const float x20 = xw[2][0], x21 = xw[2][1], x22 = xw[2][2], x23 = xw[2][3];
+              const float x30 = xw[3][0], x31 = xw[3][1], x32 = xw[3][2], x33 = xw[3][3];
+              for (m = 0; m < nb; ++m) {
+                const float *const sm = sg[m];
+                const float s0 = sm[0], s1 = sm[1], s2 = sm[2], s3 = sm[3], s4 = sm[4], s5 = sm[5], s6 = sm[6], s7 = sm[7], s8 = sm[8];
+                float a, best;
+#define DQ_TAPS9(A, B, C, D, E, F, G, H, I) \
+                a = DQ_FMA_PM1(A, s0, 0.0f); a = DQ_FMA_PM1(B, s1, a); a = DQ_FMA_PM1(C, s2, a); \
+                a = DQ_FMA_PM1(D, s3, a); a = DQ_FMA_PM1(E, s4, a); a = DQ_FMA_PM1(F, s5, a); \
+                a = DQ_FMA_PM1(G, s6, a); a = DQ_FMA_PM1(H, s7, a); a = DQ_FMA_PM1(I, s8, a)
+                DQ_TAPS9(x00, x01, x02, x10, x11, x12, x20, x21, x22);
+                best = a;
+                DQ_TAPS9(x01, x02, x03, x11, x12, x13, x21, x22, x23);
+                if (a > best) best = a;
+                DQ_TAPS9(x10, x11, x12, x20, x21, x22, x30, x31, x32);
+                if (a > best) best = a;
+                DQ_TAPS9(x11, x12, x13, x21, x22, x23, x31, x32, x33);
+                if (a > best) best = a;
+#undef DQ_TAPS9
+                o = c0 + m;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                }
+              }
+            }
+          }
+        }
+        continue;
+      }
       for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < p->out_w; ++ox) {
           int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

@@ -12,7 +12,7 @@
 dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
-  int32_t kk, K, kbits, fast;
+  int32_t kk, K, kg, krem, kbits, fast;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
   int32_t n_words;
@@ -49,9 +49,11 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
   /* fast path (pixels whose taps are all inside the input, or any pixel with
    pad values): gather the pixel's taps for every pool position into one
    packed row (OHWI weights of a channel are then one contiguous row of the
-   same length) and run dq_xor_popcount2 over it, two channels per pass. */
+   same length) and run dq_xor_popcount_g over it. */
   kk = 1;
   K = kk * n_words;
+  kg = K / 3;
+  krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
   for (oy = 0; oy < p->out_h; ++oy) {
@@ -73,21 +75,11 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
           }
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
-            const int32_t two = o + 1 < n_out;
-            int32_t b0 = 0, b1 = 0, best;
-            for (q = 0; q < npool; ++q) {
-              int32_t pc0, pc1 = 0, a0, a1;
-              if (two) {
-                dq_xor_popcount2(xs + q * K, w0, w0 + K, K, &pc0, &pc1);
-              } else {
-                pc0 = dq_xor_popcount(xs + q * K, w0, K);
-              }
-              a0 = kbits - 2 * pc0;
-              a1 = kbits - 2 * pc1;
-              if (q == 0 || a0 > b0) b0 = a0;
-              if (q == 0 || a1 > b1) b1 = a1;
+            int32_t best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, krem);
+            for (q = 1; q < npool; ++q) {
+              const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
+              if (a > best) best = a;
             }
-            best = b0;
             {
               float y = (float)best;
               if (os->mul != NULL) y = y * os->mul[o];
@@ -99,22 +91,6 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
                 y = y + os->bn_add[o];
               }
               orow[o] = y;
-            }
-            if (two) {
-              ++o;
-              best = b1;
-              {
-                float y = (float)best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = y;
-              }
             }
           }
           continue;

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -131,14 +132,16 @@ func TestVectorsHostClang(t *testing.T) {
 // go test ./gen/harness -run CortexM -cpus cortex-m7,cortex-m33,cortex-m55
 var moreCPUs = flag.String("cpus", "", "comma-separated extra Cortex-M cores for TestVectorsCortexM")
 
-// TestVectorsCortexM runs the same programs on Cortex-M4 (hard float) under
-// QEMU, and on the cores named by -cpus; smaller batches keep each image well
+// TestVectorsCortexM runs the same programs on Cortex-M4 and Cortex-M55 (hard
+// float) under QEMU, and on the cores named by -cpus; smaller batches keep each image well
 // inside the board's memory.
 func TestVectorsCortexM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: QEMU run skipped")
 	}
-	cpus := []target.CPU{target.CortexM4}
+	// M4 (DSP, FPv4) and M55 (Armv8.1-M, MVE, FPv5): the kernels' ISA-conditional
+	// paths (USADA8/LDM popcount, VFMA) differ in the compiler's code for each
+	cpus := []target.CPU{target.CortexM4, target.CortexM55}
 	for _, s := range strings.Split(*moreCPUs, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -147,7 +150,9 @@ func TestVectorsCortexM(t *testing.T) {
 		if err != nil || !c.IsCortexM() {
 			t.Fatalf("-cpus: %q is not a Cortex-M core (%v)", s, err)
 		}
-		cpus = append(cpus, c)
+		if !slices.Contains(cpus, c) {
+			cpus = append(cpus, c)
+		}
 	}
 	for _, c := range cpus {
 		t.Run(string(c), func(t *testing.T) {

@@ -55,8 +55,14 @@ trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
 bazel version 2>/dev/null | grep -E '^Build label' || true
 
 # --- 2. Gazelle check ----------------------------------------------------------
+# A stale file fails the run, but only at the end: the files are regenerated
+# here so that the build and tests below still report on the committed code.
 t=$SECONDS
-bazel/gazelle.sh -check
+stale=false
+if ! bazel/gazelle.sh -check; then
+	stale=true
+	bazel/gazelle.sh
+fi
 timing "gazelle check" $t
 
 # --- 3. Host build and tests -----------------------------------------------------
@@ -96,3 +102,8 @@ for cfg in cortex_m4 cortex_m7 cortex_m33 cortex_m55; do
 done
 
 timing "total" $t_start
+if $stale; then
+	echo "bazel.sh: FAILED: the Gazelle-generated files are stale (see the diff above); run bazel/gazelle.sh and commit" >&2
+	exit 1
+fi
+echo "bazel.sh: all Bazel checks passed"

@@ -114,11 +114,29 @@ func kind(t dtype.DType) int {
 // storageWords is how many 32-bit words n rows of c elements of t take.
 func storageWords(t dtype.DType, rows, c int) int { return (rows*t.RowBytes(c) + 3) / 4 }
 
-func buildSuite() (suiteData, []string, error) {
+// F32ModelShapes are the layers of examples/mnist_bnn with every layer kept
+// in float32 (3x3 convolutions before their 2x2 max-pools, then the dense
+// layers): docs/performance.md (bench/perfdoc) compares the
+// quantized model with the sum of these kernels (max-pool, batch-norm and
+// softmax, a few thousand instructions, are left out, which favours f32).
+var F32ModelShapes = []Shape{
+	{Name: "conv 3x3 28x28x1->32 valid", Op: matrix.Conv2D, InH: 28, InW: 28, InC: 1, OutC: 32, K: 3},
+	{Name: "conv 3x3 13x13x32->64 valid", Op: matrix.Conv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 3},
+	{Name: "conv 3x3 5x5x64->64 valid", Op: matrix.Conv2D, InH: 5, InW: 5, InC: 64, OutC: 64, K: 3},
+	{Name: "dense 576->64", Op: matrix.Dense, InN: 576, OutN: 64},
+	{Name: "dense 64->10", Op: matrix.Dense, InN: 64, OutN: 10},
+}
+
+// F32Types is the one type combination of the f32 model comparison.
+var F32Types = [][3]dtype.DType{{dtype.F32, dtype.F32, dtype.F32}}
+
+func buildSuite() (suiteData, []string, error) { return buildSuiteOf(Shapes, Types) }
+
+func buildSuiteOf(shapes []Shape, types [][3]dtype.DType) (suiteData, []string, error) {
 	var d suiteData
 	var names []string
-	for _, sh := range Shapes {
-		for _, ty := range Types {
+	for _, sh := range shapes {
+		for _, ty := range types {
 			k, ok := matrix.Find(sh.Op, ty[0], ty[1], ty[2])
 			if !ok {
 				return d, nil, fmt.Errorf("bench: no kernel %s %s/%s/%s in gen/matrix", sh.Op, ty[0], ty[1], ty[2])
@@ -153,8 +171,10 @@ func buildSuite() (suiteData, []string, error) {
 }
 
 // SuiteSource returns the benchmark program's C source and the kernels it calls.
-func SuiteSource() ([]byte, []string, error) {
-	d, names, err := buildSuite()
+func SuiteSource() ([]byte, []string, error) { return suiteSourceOf(Shapes, Types) }
+
+func suiteSourceOf(shapes []Shape, types [][3]dtype.DType) ([]byte, []string, error) {
+	d, names, err := buildSuiteOf(shapes, types)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,6 +232,11 @@ var caseLine = regexp.MustCompile(`(?m)^case (\d+) status (-?\d+)$`)
 
 // Kernels runs the kernel suite on cpu (a Cortex-M) in workDir.
 func Kernels(ctx context.Context, cpu target.CPU, workDir string) (*KernelReport, error) {
+	return KernelsOf(ctx, cpu, workDir, Shapes, Types)
+}
+
+// KernelsOf runs every shape in every type combination on cpu in workDir.
+func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Shape, types [][3]dtype.DType) (*KernelReport, error) {
 	if !cpu.IsCortexM() {
 		return nil, fmt.Errorf("bench --kernels: target %s: instruction counting needs a Cortex-M target (it runs under QEMU)", cpu)
 	}
@@ -219,11 +244,11 @@ func Kernels(ctx context.Context, cpu target.CPU, workDir string) (*KernelReport
 		return nil, err
 	}
 	start := time.Now()
-	d, _, err := buildSuite()
+	d, _, err := buildSuiteOf(shapes, types)
 	if err != nil {
 		return nil, err
 	}
-	src, names, err := SuiteSource()
+	src, names, err := suiteSourceOf(shapes, types)
 	if err != nil {
 		return nil, err
 	}

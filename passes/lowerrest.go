@@ -80,9 +80,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			step, err := s.lowerStep(n, qz)
 			return append(pre, step...), err
 		case dout == dtype.F32 && qz != nil && (qz.Class == "quantized_po2" || qz.Class == "quantized_relu_po2"):
-			return nil, fmt.Errorf("quantizer %s produces powers of two (sign·2^e), which fit no s8 grid, and the kernel matrix has no element-wise power-of-two quantizer kernel (it would be dq_po2_f32_f32); use quantized_bits/quantized_relu on activations, or keep %s for weights only", quantText(out.Quant), qz.Class)
+			return nil, fmt.Errorf("quantizer %s is not supported on activations: it produces powers of two (sign·2^e), which fit no s8 grid, and the kernel matrix has no element-wise power-of-two quantizer kernel (it would be dq_po2_f32_f32); use quantized_bits/quantized_relu on activations, or keep %s for weights only", quantText(out.Quant), qz.Class)
 		case dout == dtype.F32 && qz != nil && qz.Class == "ternary":
-			return nil, fmt.Errorf("quantizer %s: %s; use ternary with alpha=None or a power-of-two alpha, and a positive threshold", quantText(out.Quant), ternaryWhyNot(qz))
+			return nil, fmt.Errorf("quantizer %s is not supported on activations: %s; use ternary with alpha=None or a power-of-two alpha, and a positive threshold", quantText(out.Quant), ternaryWhyNot(qz))
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):

@@ -3,6 +3,7 @@
 //go:build ignore
 
 #include "dq_kernels.h"
+#include <string.h>
 
 /*
  * Dense, s8 input x s8 weights -> s8 output (int32 accumulator), then the output stage.
@@ -25,6 +26,64 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  if (n <= 1024) {
+    /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
+     (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
+     weight word is two SXTB16 and two SMLAD (two products each); integer
+     sums, so the order does not matter */
+    uint32_t xp[512];
+    const int32_t ng = n / 4;
+    const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+    int32_t g;
+    for (g = 0; g < ng; ++g) {
+      uint32_t xw;
+      memcpy(&xw, xr + 4 * g, 4);
+      xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
+      xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
+    }
+    for (o = 0; o < n_out; ++o) {
+      const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
+      int32_t acc = 0;
+      int32_t best;
+      const uint32_t *xq = xp;
+      const int8_t *wq = wr;
+      for (g = ng; g >= 2; g -= 2) {
+        /* two weight words per iteration */
+        uint32_t w0, w1;
+        memcpy(&w0, wq, 4);
+        memcpy(&w1, wq + 4, 4);
+        acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
+        acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
+        acc = __smlad((int16x2_t)xq[2], __sxtb16((int8x4_t)w1), acc);
+        acc = __smlad((int16x2_t)xq[3], __sxtb16((int8x4_t)((w1 >> 8) | (w1 << 24))), acc);
+        xq += 4;
+        wq += 8;
+      }
+      if (g > 0) {
+        uint32_t w0;
+        memcpy(&w0, wq, 4);
+        acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
+        acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
+      }
+      for (c = 4 * ng; c < n; ++c) acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
+      best = acc;
+      {
+        float y = (float)best;
+        if (os->mul != NULL) y = y * os->mul[o];
+        if (os->add != NULL) y = y + os->add[o];
+        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+        if (os->bn_mul != NULL) {
+          y = y - os->bn_sub[o];
+          y = y * os->bn_mul[o];
+          y = y + os->bn_add[o];
+        }
+        orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+      }
+    }
+    return DQ_OK;
+  }
+#endif
   for (o = 0; o < n_out; ++o) {
     const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
     int32_t acc = 0;

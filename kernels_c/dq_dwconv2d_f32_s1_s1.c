@@ -64,6 +64,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
          channel per block): the 4x4 input window stays in registers and
          serves all four pool positions of every channel of the block */
         const int32_t ic = c0 / mult;
+        const uint32_t flw = os->flip != NULL ? os->flip[c0 >> 5] : 0u;
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
@@ -102,17 +103,13 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
 #undef DQ_TAPS9
                 o = c0 + m;
                 {
+                  /* the block is one output word: flip bits and the store once per block */
                   const float thr = os->thr_f[o];
-                  const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-                  /* bit 1 (-1) unless the comparison holds */
-                  const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-                  word |= neg << (o & 31);
-                  if ((o & 31) == 31 || o == n_out - 1) {
-                    orow[o >> 5] = word;
-                    word = 0u;
-                  }
+                  const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+                  word |= neg << m;
                 }
               }
+              orow[c0 >> 5] = word;
             }
           }
         }

@@ -19,7 +19,8 @@ import (
 // exercise one at a time: strided pad_values=1 binary convolutions on odd
 // sizes, s1 branches concatenated (DenseNet) or added (ResNet/Bi-Real),
 // same-padded pools, global pooling, MagnitudeAwareSign, QKeras ternary,
-// DoReFa, and QKeras QConv2D/QActivation chains.
+// DoReFa, QKeras QConv2D/QActivation chains, and ZeroPadding2D (asymmetric,
+// before float, Larq-quantized, s1 depthwise and s1 QConv2D convolutions).
 var topologies = map[string]string{
 	"densenet_s1_concat": `{"class_name": "Functional", "config": {"name": "m", "layers": [
  {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 11, 11, 3]}, "inbound_nodes": []},
@@ -48,6 +49,23 @@ var topologies = map[string]string{
  {"class_name": "Activation", "name": "relu", "config": {"name": "relu", "activation": "relu"}, "inbound_nodes": [[["add2", 0, 0, {}]]]},
  {"class_name": "GlobalMaxPooling2D", "name": "gmp", "config": {"name": "gmp"}, "inbound_nodes": [[["relu", 0, 0, {}]]]},
  {"class_name": "Dense", "name": "fc", "config": {"name": "fc", "units": 5}, "inbound_nodes": [[["gmp", 0, 0, {}]]]}],
+ "input_layers": [["in", 0, 0]], "output_layers": [["fc", 0, 0]]}}`,
+	"zeropadding": `{"class_name": "Functional", "config": {"name": "m", "layers": [
+ {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 9, 10, 3]}, "inbound_nodes": []},
+ {"class_name": "ZeroPadding2D", "name": "zp0", "config": {"name": "zp0", "padding": [[1, 2], [0, 1]]}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+ {"class_name": "Conv2D", "name": "stem", "config": {"name": "stem", "filters": 32, "kernel_size": [3, 3], "strides": [2, 2], "padding": "valid"}, "inbound_nodes": [[["zp0", 0, 0, {}]]]},
+ {"class_name": "BatchNormalization", "name": "bn0", "config": {"name": "bn0"}, "inbound_nodes": [[["stem", 0, 0, {}]]]},
+ {"class_name": "ZeroPadding2D", "name": "zp1", "config": {"name": "zp1", "padding": 1}, "inbound_nodes": [[["bn0", 0, 0, {}]]]},
+ {"class_name": "QuantConv2D", "name": "b1", "config": {"name": "b1", "filters": 32, "kernel_size": [3, 3], "padding": "valid", "use_bias": false, "input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign"}, "inbound_nodes": [[["zp1", 0, 0, {}]]]},
+ {"class_name": "BatchNormalization", "name": "bn1", "config": {"name": "bn1"}, "inbound_nodes": [[["b1", 0, 0, {}]]]},
+ {"class_name": "QActivation", "name": "s1", "config": {"name": "s1", "activation": "binary(alpha=1)"}, "inbound_nodes": [[["bn1", 0, 0, {}]]]},
+ {"class_name": "ZeroPadding2D", "name": "zp2", "config": {"name": "zp2", "padding": [2, 1]}, "inbound_nodes": [[["s1", 0, 0, {}]]]},
+ {"class_name": "QDepthwiseConv2D", "name": "dw", "config": {"name": "dw", "kernel_size": [3, 3], "strides": [2, 2], "padding": "valid", "depthwise_quantizer": "binary(alpha=1)", "use_bias": false}, "inbound_nodes": [[["zp2", 0, 0, {}]]]},
+ {"class_name": "QConv2D", "name": "pw", "config": {"name": "pw", "filters": 8, "kernel_size": [2, 2], "padding": "valid", "kernel_quantizer": "quantized_bits(4,0,alpha=1)"}, "inbound_nodes": [[["zp2", 0, 0, {}]]]},
+ {"class_name": "GlobalAveragePooling2D", "name": "g1", "config": {"name": "g1"}, "inbound_nodes": [[["dw", 0, 0, {}]]]},
+ {"class_name": "GlobalAveragePooling2D", "name": "g2", "config": {"name": "g2"}, "inbound_nodes": [[["pw", 0, 0, {}]]]},
+ {"class_name": "Concatenate", "name": "cat", "config": {"name": "cat"}, "inbound_nodes": [[["g1", 0, 0, {}], ["g2", 0, 0, {}]]]},
+ {"class_name": "Dense", "name": "fc", "config": {"name": "fc", "units": 4}, "inbound_nodes": [[["cat", 0, 0, {}]]]}],
  "input_layers": [["in", 0, 0]], "output_layers": [["fc", 0, 0]]}}`,
 	"qkeras_ternary_dorefa": `{"class_name": "Functional", "config": {"name": "m", "layers": [
  {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 2]}, "inbound_nodes": []},

@@ -231,6 +231,16 @@ func padBefore(padding string, in, out, k, s, d int) int {
 	return total / 2
 }
 
+// convPads returns the rows and columns padded before the input of a
+// convolution: TF's SAME split, the explicit amounts of a merged
+// ZeroPadding2D, or 0.
+func convPads(a *ir.ConvAttrs, H, W, OH, OW int) (top, left int) {
+	if a.Padding == "explicit" {
+		return a.PadTop, a.PadLeft
+	}
+	return padBefore(a.Padding, H, OH, a.KernelH, max(a.StrideH, 1), max(a.DilationH, 1)), padBefore(a.Padding, W, OW, a.KernelW, max(a.StrideW, 1), max(a.DilationW, 1))
+}
+
 func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]float32, error) {
 	if len(inShape) != 3 || len(outShape) != 3 {
 		return nil, fmt.Errorf("needs rank-3 (HWC) input and output shapes, got %v and %v", inShape, outShape)
@@ -260,7 +270,7 @@ func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]fl
 		if ir.NumElements(a.Kernel.Shape) != kh*kw*C*OC {
 			return nil, fmt.Errorf("kernel shape %v does not match (%d,%d,%d,%d)", a.Kernel.Shape, kh, kw, C, OC)
 		}
-		pt, pl := padBefore(a.Padding, H, OH, kh, sh, dh), padBefore(a.Padding, W, OW, kw, sw, dw)
+		pt, pl := convPads(a, H, W, OH, OW)
 		pv := a.PadValue
 		for oy := 0; oy < OH; oy++ {
 			for ox := 0; ox < OW; ox++ {
@@ -294,7 +304,7 @@ func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]fl
 		if OC != C*m || ir.NumElements(a.Kernel.Shape) != kh*kw*C*m {
 			return nil, fmt.Errorf("kernel shape %v / output channels %d do not match input channels %d × multiplier %d", a.Kernel.Shape, OC, C, m)
 		}
-		pt, pl := padBefore(a.Padding, H, OH, kh, sh, dh), padBefore(a.Padding, W, OW, kw, sw, dw)
+		pt, pl := convPads(a, H, W, OH, OW)
 		pv := a.PadValue
 		for oy := 0; oy < OH; oy++ {
 			for ox := 0; ox < OW; ox++ {

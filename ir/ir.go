@@ -115,13 +115,17 @@ type ConvAttrs struct {
 	KernelH, KernelW     int
 	StrideH, StrideW     int
 	DilationH, DilationW int
-	Padding              string  // "valid" or "same"
+	Padding              string  // "valid", "same", or "explicit" (PadTop... below)
 	PadValue             float32 // Larq pad_values: 0 = zero padding (native SAME)
-	InputQuantizer       *Quantizer
-	Kernel               Weights // Conv2D (kh,kw,in,out); Depthwise (kh,kw,in,mult); Transpose (kh,kw,out,in)
-	KernelQuant          Quant
-	Bias                 *Weights
-	Activation           string
+	// PadTop, PadBottom, PadLeft, PadRight are the padded rows/columns of
+	// Padding "explicit": a ZeroPadding2D merged into the convolution (its
+	// taps are PadValue, the input quantizer's value of 0 for Larq layers).
+	PadTop, PadBottom, PadLeft, PadRight int
+	InputQuantizer                       *Quantizer
+	Kernel                               Weights // Conv2D (kh,kw,in,out); Depthwise (kh,kw,in,mult); Transpose (kh,kw,out,in)
+	KernelQuant                          Quant
+	Bias                                 *Weights
+	Activation                           string
 }
 
 // BatchNormAttrs: inference-time batch normalization over the last axis.

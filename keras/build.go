@@ -26,6 +26,18 @@ type builder struct {
 	// ahead of a zoo model's classifier); with an overridden input shape
 	// they stay whole-image (global) pools.
 	wholePools map[string]bool
+
+	// zeroPads maps the output of a ZeroPadding2D layer, which no node
+	// produces, to its input and padding: the convolution reading it
+	// absorbs the padding (see builder.zeroPadding).
+	zeroPads map[*ir.Tensor]*zeroPad
+}
+
+// zeroPad is a pending ZeroPadding2D.
+type zeroPad struct {
+	layer                    string
+	src                      *ir.Tensor
+	top, bottom, left, right int
 }
 
 func build(file string, m *model, w weightSource) (*ir.Graph, error) {
@@ -33,7 +45,7 @@ func build(file string, m *model, w weightSource) (*ir.Graph, error) {
 }
 
 func buildWith(file string, m *model, w weightSource, opt Options) (*ir.Graph, error) {
-	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}}
+	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}, zeroPads: map[*ir.Tensor]*zeroPad{}}
 	if opt.InputShape != nil {
 		// Find the whole-image pools at the declared shape first (no
 		// weights needed), so they are resized to the new one.
@@ -101,6 +113,9 @@ func (b *builder) sequential() error {
 			return b.layerErr(l, err)
 		}
 		cur = t
+	}
+	if zp := b.zeroPads[cur]; zp != nil {
+		return fmt.Errorf("%s: layer %q (ZeroPadding2D): %s", b.file, zp.layer, zeroPadUse)
 	}
 	b.g.Outputs = []*ir.Tensor{cur}
 	return nil
@@ -176,6 +191,9 @@ func (b *builder) functional() error {
 		t, err := get(r, "output")
 		if err != nil {
 			return err
+		}
+		if zp := b.zeroPads[t]; zp != nil {
+			return fmt.Errorf("%s: layer %q (ZeroPadding2D): %s", b.file, zp.layer, zeroPadUse)
 		}
 		b.g.Outputs = append(b.g.Outputs, t)
 	}

@@ -12,7 +12,7 @@ import (
 
 // supported lists the layer classes the importer converts, for messages.
 var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
-	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
+	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
 	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D"}
 
@@ -35,7 +35,14 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("the layer takes one input, got %d", len(ins))
 	}
 	in := ins[0]
+	for _, t := range ins {
+		if zp := b.zeroPads[t]; zp != nil && !convClasses[l.class] {
+			return nil, fmt.Errorf("its input comes from ZeroPadding2D %q: %s", zp.layer, zeroPadUse)
+		}
+	}
 	switch l.class {
+	case "ZeroPadding2D":
+		return b.zeroPadding(l, c, in)
 	case "Dropout", "SpatialDropout2D":
 		return in, nil // identity at inference
 	case "Flatten":
@@ -100,6 +107,69 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
+}
+
+// convClasses are the layers a ZeroPadding2D can merge into.
+var convClasses = map[string]bool{"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true,
+	"DepthwiseConv2D": true, "QDepthwiseConv2D": true, "QuantDepthwiseConv2D": true}
+
+// zeroPadUse says where dqnn accepts a ZeroPadding2D.
+const zeroPadUse = "ZeroPadding2D is supported only when every layer reading it is a convolution (Conv2D, DepthwiseConv2D or their QKeras/Larq forms) with padding=\"valid\"; give the convolution padding=\"same\" instead where the amounts match"
+
+// zeroPadding records a ZeroPadding2D: no node is added; the convolutions
+// reading its output take its input with explicit padding (zero taps
+// contribute nothing to a dot product, exactly as the padded zeros do).
+func (b *builder) zeroPadding(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	if len(in.Shape) != 3 {
+		return nil, fmt.Errorf("input has shape %s; ZeroPadding2D needs a rank-4 input", shapeStr(in.Shape))
+	}
+	if b.zeroPads[in] != nil {
+		return nil, fmt.Errorf("two ZeroPadding2D layers in a row are not supported; merge them into one")
+	}
+	num := func(v any) (int, bool) {
+		f, ok := v.(float64)
+		if !ok || f < 0 || f != math.Trunc(f) || f > 1<<16 {
+			return 0, false
+		}
+		return int(f), true
+	}
+	bad := fmt.Errorf("argument padding=%s must be an integer, a pair of integers or a pair of pairs", compactJSON(c["padding"]))
+	var p [4]int // top, bottom, left, right
+	switch v := c["padding"].(type) {
+	case nil:
+		p = [4]int{1, 1, 1, 1}
+	case float64:
+		n, ok := num(v)
+		if !ok {
+			return nil, bad
+		}
+		p = [4]int{n, n, n, n}
+	case []any:
+		if len(v) != 2 {
+			return nil, bad
+		}
+		for i, e := range v {
+			if n, ok := num(e); ok {
+				p[2*i], p[2*i+1] = n, n
+				continue
+			}
+			pr, ok := e.([]any)
+			if !ok || len(pr) != 2 {
+				return nil, bad
+			}
+			a, ok1 := num(pr[0])
+			z, ok2 := num(pr[1])
+			if !ok1 || !ok2 {
+				return nil, bad
+			}
+			p[2*i], p[2*i+1] = a, z
+		}
+	default:
+		return nil, bad
+	}
+	t := &ir.Tensor{Name: l.name, Shape: []int{in.Shape[0] + p[0] + p[1], in.Shape[1] + p[2] + p[3], in.Shape[2]}, Quant: passQuant(in.Quant)}
+	b.zeroPads[t] = &zeroPad{layer: l.name, src: in, top: p[0], bottom: p[1], left: p[2], right: p[3]}
+	return t, nil
 }
 
 // dtypeName returns a layer's compute dtype: the "dtype" string, or the
@@ -516,6 +586,24 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	H, W, C := in.Shape[0], in.Shape[1], in.Shape[2]
 	a := &ir.ConvAttrs{KernelH: k[0], KernelW: k[1], StrideH: s[0], StrideW: s[1], DilationH: d[0], DilationW: d[1],
 		Padding: padding, PadValue: float32(padValue), InputQuantizer: inQ, Activation: fn}
+	if zp := b.zeroPads[in]; zp != nil {
+		if padding != "valid" || transpose {
+			return nil, fmt.Errorf("its input comes from ZeroPadding2D %q: %s", zp.layer, zeroPadUse)
+		}
+		// Keras pads with zeros first, then the input quantizer (Larq)
+		// maps them: the padded taps hold quantizer(0) (+1 for sign).
+		pv := float32(0)
+		if inQ != nil {
+			v, err := quant.Apply(inQ, []float32{0}, []int{1})
+			if err != nil {
+				return nil, fmt.Errorf("input quantizer: %w", err)
+			}
+			pv = v[0]
+		}
+		a.Padding, a.PadValue = "explicit", pv
+		a.PadTop, a.PadBottom, a.PadLeft, a.PadRight = zp.top, zp.bottom, zp.left, zp.right
+		in = zp.src
+	}
 	var kshape, view []int
 	var outC, oh, ow int
 	op := ir.OpConv2D
@@ -546,6 +634,10 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		view = []int{k[0] * k[1], outC}
 		oh, ow = outSize(H, k[0], s[0], d[0], padding), outSize(W, k[1], s[1], d[1], padding)
 		op = ir.OpDepthwiseConv
+		if a.Padding == "explicit" {
+			H2, W2 := in.Shape[0]+a.PadTop+a.PadBottom, in.Shape[1]+a.PadLeft+a.PadRight
+			oh, ow = outSize(H2, k[0], s[0], d[0], "valid"), outSize(W2, k[1], s[1], d[1], "valid")
+		}
 	default:
 		if outC, err = c.integer("filters", 0); err != nil || outC < 1 {
 			return nil, fmt.Errorf("argument filters must be a positive integer, got %s", compactJSON(c["filters"]))
@@ -554,6 +646,10 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		kshape = []int{k[0], k[1], C, outC}
 		view = kshape
 		oh, ow = outSize(H, k[0], s[0], d[0], padding), outSize(W, k[1], s[1], d[1], padding)
+		if a.Padding == "explicit" {
+			H2, W2 := in.Shape[0]+a.PadTop+a.PadBottom, in.Shape[1]+a.PadLeft+a.PadRight
+			oh, ow = outSize(H2, k[0], s[0], d[0], "valid"), outSize(W2, k[1], s[1], d[1], "valid")
+		}
 	}
 	if oh < 1 || ow < 1 {
 		return nil, fmt.Errorf("input %s is smaller than the kernel %v (dilation %v) with padding=%q", shapeStr(in.Shape), k, d, padding)

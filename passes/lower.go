@@ -228,13 +228,28 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 		KH: a.KernelH, KW: a.KernelW, StrideH: max(a.StrideH, 1), StrideW: max(a.StrideW, 1),
 		DilH: max(a.DilationH, 1), DilW: max(a.DilationW, 1), PadValue: a.PadValue, PoolH: 1, PoolW: 1, PoolStrideH: 1, PoolStrideW: 1}
 	var err error
-	g.ConvH, g.PadTop, err = convOut(g.InH, g.KH, g.StrideH, g.DilH, a.Padding)
-	if err != nil {
-		return nil, err
-	}
-	g.ConvW, g.PadLeft, err = convOut(g.InW, g.KW, g.StrideW, g.DilW, a.Padding)
-	if err != nil {
-		return nil, err
+	if a.Padding == "explicit" {
+		// A merged ZeroPadding2D: the kernels take pad_top/pad_left and
+		// derive the bottom/right padding from the output size.
+		if a.PadTop < 0 || a.PadBottom < 0 || a.PadLeft < 0 || a.PadRight < 0 {
+			return nil, fmt.Errorf("negative explicit padding %d,%d,%d,%d", a.PadTop, a.PadBottom, a.PadLeft, a.PadRight)
+		}
+		if g.ConvH, _, err = convOut(g.InH+a.PadTop+a.PadBottom, g.KH, g.StrideH, g.DilH, "valid"); err != nil {
+			return nil, err
+		}
+		if g.ConvW, _, err = convOut(g.InW+a.PadLeft+a.PadRight, g.KW, g.StrideW, g.DilW, "valid"); err != nil {
+			return nil, err
+		}
+		g.PadTop, g.PadLeft = a.PadTop, a.PadLeft
+	} else {
+		g.ConvH, g.PadTop, err = convOut(g.InH, g.KH, g.StrideH, g.DilH, a.Padding)
+		if err != nil {
+			return nil, err
+		}
+		g.ConvW, g.PadLeft, err = convOut(g.InW, g.KW, g.StrideW, g.DilW, a.Padding)
+		if err != nil {
+			return nil, err
+		}
 	}
 	g.OutH, g.OutW, g.OutC = g.ConvH, g.ConvW, out.Shape[2]
 	if g.OutH != out.Shape[0] || g.OutW != out.Shape[1] {

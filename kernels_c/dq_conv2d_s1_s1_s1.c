@@ -94,10 +94,20 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
           }
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
-            int32_t best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, krem);
-            for (q = 1; q < npool; ++q) {
-              const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
-              if (a > best) best = a;
+            int32_t best;
+            if (krem == 0) {
+              /* whole groups of three words (3x3 kernels): no tail code in the loop */
+              best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, 0);
+              for (q = 1; q < npool; ++q) {
+                const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, 0);
+                if (a > best) best = a;
+              }
+            } else {
+              best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, krem);
+              for (q = 1; q < npool; ++q) {
+                const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
+                if (a > best) best = a;
+              }
             }
             {
               const int32_t thr = os->thr_i[o];

@@ -72,35 +72,103 @@ dq_status dq_dwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
             float xw[4][4];
             const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
             int32_t r, cc;
-            for (r = 0; r < 4; ++r) {
-              for (cc = 0; cc < 4; ++cc) {
-                const int32_t iy = iy0 + r, ix = ix0 + cc;
-                xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+            if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+              /* interior: no bounds checks */
+              const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
+              const size_t rs = (size_t)p->in_w * (size_t)in_row;
+              for (r = 0; r < 4; ++r) {
+                xw[r][0] = xr[0];
+                xw[r][1] = xr[in_row];
+                xw[r][2] = xr[2 * in_row];
+                xw[r][3] = xr[3 * in_row];
+                xr += rs;
+              }
+            } else {
+              for (r = 0; r < 4; ++r) {
+                for (cc = 0; cc < 4; ++cc) {
+                  const int32_t iy = iy0 + r, ix = ix0 + cc;
+                  xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                  ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                }
               }
             }
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
             {
-              const float x00 = xw[0][0], x01 = xw[0][1], x02 = xw[0][2], x03 = xw[0][3];
-              const float x10 = xw[1][0], x11 = xw[1][1], x12 = xw[1][2], x13 = xw[1][3];
-              const float x20 = xw[2][0], x21 = xw[2][1], x22 = xw[2][2], x23 = xw[2][3];
-              const float x30 = xw[3][0], x31 = xw[3][1], x32 = xw[3][2], x33 = xw[3][3];
+              /* VFP assembly: the window in s0-s15 (one VLDM), each channel's
+               nine signs in s16-s24 (one VLDM), 4 x 9 VFMA from a +0
+               accumulator, the pool maximum with VCMP/IT (acc > best, so
+               NaN keeps the earlier value, as in the portable code) */
+              float bestv[32];
+              const float *sgp = sg[0];
+              float *bp = bestv;
+              int32_t cnt = nb;
+              __asm__ volatile(
+                  "vldmia %[xw], {s0-s15}\n\t"
+              "vmov s27, %[zero]\n\t"
+              "1:\n\t"
+              "vldmia %[sgp]!, {s16-s24}\n\t"
+              "vmov.f32 s26, s27\n\t"
+              "vfma.f32 s26, s0, s16\n\t"
+              "vfma.f32 s26, s1, s17\n\t"
+              "vfma.f32 s26, s2, s18\n\t"
+              "vfma.f32 s26, s4, s19\n\t"
+              "vfma.f32 s26, s5, s20\n\t"
+              "vfma.f32 s26, s6, s21\n\t"
+              "vfma.f32 s26, s8, s22\n\t"
+              "vfma.f32 s26, s9, s23\n\t"
+              "vfma.f32 s26, s10, s24\n\t"
+              "vmov.f32 s25, s27\n\t"
+              "vfma.f32 s25, s1, s16\n\t"
+              "vfma.f32 s25, s2, s17\n\t"
+              "vfma.f32 s25, s3, s18\n\t"
+              "vfma.f32 s25, s5, s19\n\t"
+              "vfma.f32 s25, s6, s20\n\t"
+              "vfma.f32 s25, s7, s21\n\t"
+              "vfma.f32 s25, s9, s22\n\t"
+              "vfma.f32 s25, s10, s23\n\t"
+              "vfma.f32 s25, s11, s24\n\t"
+              "vcmp.f32 s25, s26\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s26, s25\n\t"
+              "vmov.f32 s25, s27\n\t"
+              "vfma.f32 s25, s4, s16\n\t"
+              "vfma.f32 s25, s5, s17\n\t"
+              "vfma.f32 s25, s6, s18\n\t"
+              "vfma.f32 s25, s8, s19\n\t"
+              "vfma.f32 s25, s9, s20\n\t"
+              "vfma.f32 s25, s10, s21\n\t"
+              "vfma.f32 s25, s12, s22\n\t"
+              "vfma.f32 s25, s13, s23\n\t"
+              "vfma.f32 s25, s14, s24\n\t"
+              "vcmp.f32 s25, s26\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s26, s25\n\t"
+              "vmov.f32 s25, s27\n\t"
+              "vfma.f32 s25, s5, s16\n\t"
+              "vfma.f32 s25, s6, s17\n\t"
+              "vfma.f32 s25, s7, s18\n\t"
+              "vfma.f32 s25, s9, s19\n\t"
+              "vfma.f32 s25, s10, s20\n\t"
+              "vfma.f32 s25, s11, s21\n\t"
+              "vfma.f32 s25, s13, s22\n\t"
+              "vfma.f32 s25, s14, s23\n\t"
+              "vfma.f32 s25, s15, s24\n\t"
+              "vcmp.f32 s25, s26\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s26, s25\n\t"
+              "vstmia %[bp]!, {s26}\n\t"
+              "subs %[cnt], %[cnt], #1\n\t"
+              "bne 1b"
+              : [sgp] "+r"(sgp), [bp] "+r"(bp), [cnt] "+r"(cnt)
+              : [xw] "r"(&xw[0][0]), [zero] "r"(0u)
+              : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+                  "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",
+                  "s27", "cc", "memory");
               for (m = 0; m < nb; ++m) {
-                const float *const sm = sg[m];
-                const float s0 = sm[0], s1 = sm[1], s2 = sm[2], s3 = sm[3], s4 = sm[4], s5 = sm[5], s6 = sm[6], s7 = sm[7], s8 = sm[8];
-                float a, best;
-#define DQ_TAPS9(A, B, C, D, E, F, G, H, I) \
-                a = DQ_FMA_PM1(A, s0, 0.0f); a = DQ_FMA_PM1(B, s1, a); a = DQ_FMA_PM1(C, s2, a); \
-                a = DQ_FMA_PM1(D, s3, a); a = DQ_FMA_PM1(E, s4, a); a = DQ_FMA_PM1(F, s5, a); \
-                a = DQ_FMA_PM1(G, s6, a); a = DQ_FMA_PM1(H, s7, a); a = DQ_FMA_PM1(I, s8, a)
-                DQ_TAPS9(x00, x01, x02, x10, x11, x12, x20, x21, x22);
-                best = a;
-                DQ_TAPS9(x01, x02, x03, x11, x12, x13, x21, x22, x23);
-                if (a > best) best = a;
-                DQ_TAPS9(x10, x11, x12, x20, x21, x22, x30, x31, x32);
-                if (a > best) best = a;
-                DQ_TAPS9(x11, x12, x13, x21, x22, x23, x31, x32, x33);
-                if (a > best) best = a;
-#undef DQ_TAPS9
+                const float best = bestv[m];
                 o = c0 + m;
                 {
                   float y = best;
@@ -115,120 +183,158 @@ dq_status dq_dwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
                   orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
                 }
               }
+#else
+              {
+                const float x00 = xw[0][0], x01 = xw[0][1], x02 = xw[0][2], x03 = xw[0][3];
+                const float x10 = xw[1][0], x11 = xw[1][1], x12 = xw[1][2], x13 = xw[1][3];
+                const float x20 = xw[2][0], x21 = xw[2][1], x22 = xw[2][2], x23 = xw[2][3];
+                const float x30 = xw[3][0], x31 = xw[3][1], x32 = xw[3][2], x33 = xw[3][3];
+                for (m = 0; m < nb; ++m) {
+                  const float *const sm = sg[m];
+                  const float s0 = sm[0], s1 = sm[1], s2 = sm[2], s3 = sm[3], s4 = sm[4], s5 = sm[5], s6 = sm[6], s7 = sm[7], s8 = sm[8];
+                  float a, best;
+#define DQ_TAPS9(A, B, C, D, E, F, G, H, I) \
+                  a = DQ_FMA_PM1(A, s0, 0.0f); a = DQ_FMA_PM1(B, s1, a); a = DQ_FMA_PM1(C, s2, a); \
+                  a = DQ_FMA_PM1(D, s3, a); a = DQ_FMA_PM1(E, s4, a); a = DQ_FMA_PM1(F, s5, a); \
+                  a = DQ_FMA_PM1(G, s6, a); a = DQ_FMA_PM1(H, s7, a); a = DQ_FMA_PM1(I, s8, a)
+                  DQ_TAPS9(x00, x01, x02, x10, x11, x12, x20, x21, x22);
+                  best = a;
+                  DQ_TAPS9(x01, x02, x03, x11, x12, x13, x21, x22, x23);
+                  if (a > best) best = a;
+                  DQ_TAPS9(x10, x11, x12, x20, x21, x22, x30, x31, x32);
+                  if (a > best) best = a;
+                  DQ_TAPS9(x11, x12, x13, x21, x22, x23, x31, x32, x33);
+                  if (a > best) best = a;
+#undef DQ_TAPS9
+                  o = c0 + m;
+                  {
+                    float y = best;
+                    if (os->mul != NULL) y = y * os->mul[o];
+                    if (os->add != NULL) y = y + os->add[o];
+                    if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                    if (os->bn_mul != NULL) {
+                      y = y - os->bn_sub[o];
+                      y = y * os->bn_mul[o];
+                      y = y + os->bn_add[o];
+                    }
+                    orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                  }
+                }
+#endif
+              }
+            }
+          }
+          continue;
+        }
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            float xs[9][9];
+            int32_t xs_ic = -1;
+            for (m = 0; m < nb; ++m) {
+              const int32_t ic = (c0 + m) / mult;
+              const float *const sm = sg[m];
+              float best = 0.0f;
+              int32_t q;
+              if (ic != xs_ic) {
+                for (q = 0; q < npool; ++q) {
+                  const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                  for (t = 0; t < 9; ++t) {
+                    float xv = 0.0f;
+                    if (t < kk) {
+                      const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                      const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                      xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                      ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                    }
+                    xs[q][t] = xv;
+                  }
+                }
+                xs_ic = ic;
+              }
+              for (q = 0; q < npool; ++q) {
+                const float *const xq = xs[q];
+                float acc = 0.0f;
+                acc = DQ_FMA_PM1(xq[0], sm[0], acc);
+                acc = DQ_FMA_PM1(xq[1], sm[1], acc);
+                acc = DQ_FMA_PM1(xq[2], sm[2], acc);
+                acc = DQ_FMA_PM1(xq[3], sm[3], acc);
+                acc = DQ_FMA_PM1(xq[4], sm[4], acc);
+                acc = DQ_FMA_PM1(xq[5], sm[5], acc);
+                acc = DQ_FMA_PM1(xq[6], sm[6], acc);
+                acc = DQ_FMA_PM1(xq[7], sm[7], acc);
+                acc = DQ_FMA_PM1(xq[8], sm[8], acc);
+                if (q == 0 || acc > best) best = acc;
+              }
+              o = c0 + m;
+              {
+                float y = best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
             }
           }
         }
-        continue;
       }
-      for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-          int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-          float xs[9][9];
-          int32_t xs_ic = -1;
-          for (m = 0; m < nb; ++m) {
-            const int32_t ic = (c0 + m) / mult;
-            const float *const sm = sg[m];
-            float best = 0.0f;
-            int32_t q;
-            if (ic != xs_ic) {
-              for (q = 0; q < npool; ++q) {
-                const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
-                for (t = 0; t < 9; ++t) {
-                  float xv = 0.0f;
-                  if (t < kk) {
-                    const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
-                    const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
-                    xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+      return DQ_OK;
+    }
+    for (oy = 0; oy < p->out_h; ++oy) {
+      for (ox = 0; ox < p->out_w; ++ox) {
+        int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+        for (o = 0; o < n_out; ++o) {
+          float best = 0;
+          int32_t first = 1;
+          const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+              float acc = 0;
+              for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                for (kx = 0; kx < p->k_w; ++kx) {
+                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                  const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+                  if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                    /* padding: zero taps contribute nothing */
+                    if (p->pad_mode == DQ_PAD_VALUE) {
+                      const float pad_x = p->pad_value;
+                      const float xv = pad_x;
+                      const uint32_t wv = dq_s1_bit(wr, o);
+                      acc = wv ? acc - xv : acc + xv;
+                    }
+                  } else {
+                    const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                    const float xv = xr[ic];
+                    const uint32_t wv = dq_s1_bit(wr, o);
+                    acc = wv ? acc - xv : acc + xv;
                   }
-                  xs[q][t] = xv;
                 }
               }
-              xs_ic = ic;
+              if (first || acc > best) best = acc;
+              first = 0;
             }
-            for (q = 0; q < npool; ++q) {
-              const float *const xq = xs[q];
-              float acc = 0.0f;
-              acc = DQ_FMA_PM1(xq[0], sm[0], acc);
-              acc = DQ_FMA_PM1(xq[1], sm[1], acc);
-              acc = DQ_FMA_PM1(xq[2], sm[2], acc);
-              acc = DQ_FMA_PM1(xq[3], sm[3], acc);
-              acc = DQ_FMA_PM1(xq[4], sm[4], acc);
-              acc = DQ_FMA_PM1(xq[5], sm[5], acc);
-              acc = DQ_FMA_PM1(xq[6], sm[6], acc);
-              acc = DQ_FMA_PM1(xq[7], sm[7], acc);
-              acc = DQ_FMA_PM1(xq[8], sm[8], acc);
-              if (q == 0 || acc > best) best = acc;
+          }
+          {
+            float y = best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
             }
-            o = c0 + m;
-            {
-              float y = best;
-              if (os->mul != NULL) y = y * os->mul[o];
-              if (os->add != NULL) y = y + os->add[o];
-              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-              if (os->bn_mul != NULL) {
-                y = y - os->bn_sub[o];
-                y = y * os->bn_mul[o];
-                y = y + os->bn_add[o];
-              }
-              orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
-            }
+            orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
           }
         }
       }
     }
     return DQ_OK;
   }
-  for (oy = 0; oy < p->out_h; ++oy) {
-    for (ox = 0; ox < p->out_w; ++ox) {
-      int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-      for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
-        const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
-        for (dy = 0; dy < ph; ++dy) {
-          for (dx = 0; dx < pw; ++dx) {
-            const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-            float acc = 0;
-            for (ky = 0; ky < p->k_h; ++ky) {
-              const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-              for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                  /* padding: zero taps contribute nothing */
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    const float pad_x = p->pad_value;
-                    const float xv = pad_x;
-                    const uint32_t wv = dq_s1_bit(wr, o);
-                    acc = wv ? acc - xv : acc + xv;
-                  }
-                } else {
-                  const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                  const float xv = xr[ic];
-                  const uint32_t wv = dq_s1_bit(wr, o);
-                  acc = wv ? acc - xv : acc + xv;
-                }
-              }
-            }
-            if (first || acc > best) best = acc;
-            first = 0;
-          }
-        }
-        {
-          float y = best;
-          if (os->mul != NULL) y = y * os->mul[o];
-          if (os->add != NULL) y = y + os->add[o];
-          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-          if (os->bn_mul != NULL) {
-            y = y - os->bn_sub[o];
-            y = y * os->bn_mul[o];
-            y = y + os->bn_add[o];
-          }
-          orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
-        }
-      }
-    }
-  }
-  return DQ_OK;
-}

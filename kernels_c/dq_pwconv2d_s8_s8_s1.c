@@ -3,6 +3,7 @@
 //go:build ignore
 
 #include "dq_kernels.h"
+#include <string.h>
 
 /*
  * Pointwise (1x1) convolution with stride and fused max-pool, s8 input x s8 weights -> s1 output (int32 accumulator).
@@ -46,6 +47,76 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  {
+    /* SIMD MAC without a fused pool: each output pixel's taps are gathered
+     as s8 codes (a padded tap as the code whose q - zp is the pad value),
+     turned once into pairs of s16 minus the zero point (SXTB16, SSUB16),
+     and every OHWI weight row (one contiguous row of K codes) is two
+     SXTB16 and two SMLAD per word; integer sums, so the order does not
+     matter. Stack: 3 KB. */
+    const int32_t K = p->in_c;
+    const int32_t pad_q = 0;
+    if (ph * pw == 1 && K <= 1024 && pad_q >= -128 && pad_q <= 127) {
+      int8_t xb[1024];
+      uint32_t xp[512];
+      const int32_t ng = K / 4;
+      const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          uint32_t word = 0u;
+          int32_t g;
+          memcpy(xb, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row, (size_t)K);
+          for (g = 0; g < ng; ++g) {
+            uint32_t xw;
+            memcpy(&xw, xb + 4 * g, 4);
+            xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
+            xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
+          }
+          for (o = 0; o < n_out; ++o) {
+            const int8_t *wq = weights + (size_t)o * (size_t)K;
+            const uint32_t *xq = xp;
+            int32_t acc = 0, best;
+            for (g = ng; g >= 2; g -= 2) {
+              uint32_t w0, w1;
+              memcpy(&w0, wq, 4);
+              memcpy(&w1, wq + 4, 4);
+              acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
+              acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
+              acc = __smlad((int16x2_t)xq[2], __sxtb16((int8x4_t)w1), acc);
+              acc = __smlad((int16x2_t)xq[3], __sxtb16((int8x4_t)((w1 >> 8) | (w1 << 24))), acc);
+              xq += 4;
+              wq += 8;
+            }
+            if (g > 0) {
+              uint32_t w0;
+              memcpy(&w0, wq, 4);
+              acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
+              acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
+              wq += 4;
+            }
+            for (g = 4 * ng; g < K; ++g, ++wq) acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
+            best = acc;
+            {
+              const int32_t thr = os->thr_i[o];
+              const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+              /* bit 1 (-1) unless the comparison holds */
+              /* branchless: best < thr, or best > thr when flipped */
+              const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+              word |= neg << (o & 31);
+              if ((o & 31) == 31 || o == n_out - 1) {
+                orow[o >> 5] = word;
+                word = 0u;
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

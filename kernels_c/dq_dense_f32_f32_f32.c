@@ -21,9 +21,48 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-  for (o = 0; o < n_out; ++o) {
+  o = 0;
+  /* eight output channels per pass share each loaded input; every channel
+   still sums its products in ascending input order (separate multiply
+   and add), so the result is the reference's bit for bit */
+  for (; o + 8 <= n_out; o += 8) {
+    const float *const w0 = weights + (size_t)o * (size_t)w_row;
+    float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int32_t k;
+    const int32_t o0 = o;
+    for (c = 0; c < n; ++c) {
+      const float xv = xr[c];
+      const float *const wc = w0 + c;
+      a[0] = a[0] + xv * wc[0];
+      a[1] = a[1] + xv * wc[(size_t)n];
+      a[2] = a[2] + xv * wc[2 * (size_t)n];
+      a[3] = a[3] + xv * wc[3 * (size_t)n];
+      a[4] = a[4] + xv * wc[4 * (size_t)n];
+      a[5] = a[5] + xv * wc[5 * (size_t)n];
+      a[6] = a[6] + xv * wc[6 * (size_t)n];
+      a[7] = a[7] + xv * wc[7 * (size_t)n];
+    }
+    for (k = 0; k < 8; ++k) {
+      const float best = a[k];
+      o = o0 + k;
+      {
+        float y = best;
+        if (os->mul != NULL) y = y * os->mul[o];
+        if (os->add != NULL) y = y + os->add[o];
+        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+        if (os->bn_mul != NULL) {
+          y = y - os->bn_sub[o];
+          y = y * os->bn_mul[o];
+          y = y + os->bn_add[o];
+        }
+        orow[o] = y;
+      }
+    }
+    o = o0;
+  }
+  for (; o < n_out; ++o) {
     const float *const wr = weights + (size_t)o * (size_t)w_row;
-    float acc = 0;
+    float acc = 0.0f;
     float best;
     for (c = 0; c < n; ++c) {
       const float xv = xr[c];

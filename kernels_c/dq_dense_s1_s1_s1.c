@@ -23,6 +23,30 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
+#ifdef DQ_ASM_POPCOUNT
+  if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
+    /* the whole row loop in assembly (dq_xor_popcount_rows), then the
+     output stage per channel */
+    int32_t pc[256];
+    dq_xor_popcount_rows(xr, weights, n_words / 3, n_out, pc);
+    for (o = 0; o < n_out; ++o) {
+      const int32_t best = n - 2 * pc[o];
+      {
+        const int32_t thr = os->thr_i[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        /* branchless: best < thr, or best > thr when flipped */
+        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
+      }
+    }
+    return DQ_OK;
+  }
+#endif
   /* two output channels per pass share each loaded input word (dq_xor_popcount2) */
   for (o = 0; o < n_out; ++o) {
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;

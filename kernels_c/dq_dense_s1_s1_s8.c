@@ -24,6 +24,30 @@ dq_status dq_dense_s1_s1_s8(const dq_dense_params *p, const uint32_t *input, con
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
+#ifdef DQ_ASM_POPCOUNT
+  if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
+    /* the whole row loop in assembly (dq_xor_popcount_rows), then the
+     output stage per channel */
+    int32_t pc[256];
+    dq_xor_popcount_rows(xr, weights, n_words / 3, n_out, pc);
+    for (o = 0; o < n_out; ++o) {
+      const int32_t best = n - 2 * pc[o];
+      {
+        float y = (float)best;
+        if (os->mul != NULL) y = y * os->mul[o];
+        if (os->add != NULL) y = y + os->add[o];
+        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+        if (os->bn_mul != NULL) {
+          y = y - os->bn_sub[o];
+          y = y * os->bn_mul[o];
+          y = y + os->bn_add[o];
+        }
+        orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+      }
+    }
+    return DQ_OK;
+  }
+#endif
   /* two output channels per pass share each loaded input word (dq_xor_popcount2) */
   for (o = 0; o < n_out; ++o) {
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;

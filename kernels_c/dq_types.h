@@ -297,6 +297,60 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
   return total;
 }
 
+#ifdef DQ_ASM_POPCOUNT
+/*
+ * pc[o] = dq_xor_popcount(x, w + o * 3 * g, 3 * g) for o < n_rows, with
+ * 1 <= g <= 10 and n_rows >= 1: the whole row loop in assembly, so a row
+ * costs its groups plus 7 instructions (no call or spill overhead). Rows are
+ * contiguous (dense weights, OHWI conv weights).
+ */
+static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, int32_t g, int32_t n_rows, int32_t *pc) {
+  const uint32_t *xp;
+  uint32_t gc, t;
+  __asm__ volatile(
+      "2:\n\t"
+      "ldr %[xp], %[xm]\n\t"
+      "ldr %[gc], %[gm]\n\t"
+      "mov %[t], #0\n\t"
+      "1:\n\t"
+      "ldmia %[xp]!, {r4, r5, r6}\n\t"
+      "ldmia %[w]!, {r8, r9, r10}\n\t"
+      "eor r8, r8, r4\n\t"
+      "eor r9, r9, r5\n\t"
+      "eor r10, r10, r6\n\t"
+      "eor r4, r8, r9\n\t"
+      "and r8, r8, r9\n\t"
+      "and r9, r4, r10\n\t"
+      "orr r8, r8, r9\n\t"
+      "eor r4, r4, r10\n\t"
+      "and r9, r4, #0xAAAAAAAA\n\t"
+      "sub r4, r4, r9, lsr #1\n\t"
+      "and r9, r8, #0xAAAAAAAA\n\t"
+      "sub r8, r8, r9, lsr #1\n\t"
+      "and r9, r4, #0xCCCCCCCC\n\t"
+      "and r4, r4, #0x33333333\n\t"
+      "add r4, r4, r9, lsr #2\n\t"
+      "and r9, r8, #0xCCCCCCCC\n\t"
+      "and r8, r8, #0x33333333\n\t"
+      "add r8, r8, r9, lsr #2\n\t"
+      "add r4, r4, r8, lsl #1\n\t"
+      "and r9, r4, #0xF0F0F0F0\n\t"
+      "and r4, r4, #0x0F0F0F0F\n\t"
+      "add r4, r4, r9, lsr #4\n\t"
+      "add %[t], %[t], r4\n\t"           /* bytes <= 24 * g <= 240 */
+      "subs %[gc], %[gc], #1\n\t"
+      "bne 1b\n\t"
+      "mov r9, #0\n\t"
+      "usad8 %[t], %[t], r9\n\t"         /* sum of the four bytes */
+      "str %[t], [%[pc]], #4\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 2b"
+      : [xp] "=&r"(xp), [gc] "=&r"(gc), [t] "=&r"(t), [w] "+r"(w), [n] "+r"(n_rows), [pc] "+r"(pc)
+      : [xm] "m"(x), [gm] "m"(g)
+      : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+}
+#endif
+
 /** Sum over j < n of popcount(x[j] ^ w[j]). */
 static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int32_t n) {
   return dq_xor_popcount_g(x, w, n / 3, n % 3);

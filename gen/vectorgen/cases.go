@@ -331,6 +331,7 @@ func (g *gen) denseCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		{edgeChannels[(i+2)%6], 5, false, stageSaturate},
 		{200, 7, true, stagePlain},
 		{1, 1, false, stageSaturate},
+		{576, 9, false, stageBN}, // 18 s1 words: the whole-row assembly path
 	}
 	var cases []*ref.Case
 	for _, s := range specs {

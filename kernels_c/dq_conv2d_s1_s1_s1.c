@@ -92,6 +92,37 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
               }
             }
           }
+#ifdef DQ_ASM_POPCOUNT
+          if (krem == 0 && kg <= 10 && n_out <= 128) {
+            /* every channel's row in one assembly loop per pool position
+             (dq_xor_popcount_rows), then the pool maximum and the output
+             stage */
+            int32_t pc[128], bv[128];
+            for (q = 0; q < npool; ++q) {
+              dq_xor_popcount_rows(xs + q * K, weights, kg, n_out, pc);
+              for (o = 0; o < n_out; ++o) {
+                const int32_t a = kbits - 2 * pc[o];
+                if (q == 0 || a > bv[o]) bv[o] = a;
+              }
+            }
+            for (o = 0; o < n_out; ++o) {
+              const int32_t best = bv[o];
+              {
+                const int32_t thr = os->thr_i[o];
+                const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                /* bit 1 (-1) unless the comparison holds */
+                /* branchless: best < thr, or best > thr when flipped */
+                const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                word |= neg << (o & 31);
+                if ((o & 31) == 31 || o == n_out - 1) {
+                  orow[o >> 5] = word;
+                  word = 0u;
+                }
+              }
+            }
+            continue;
+          }
+#endif
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
             int32_t best;

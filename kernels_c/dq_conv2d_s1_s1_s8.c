@@ -93,6 +93,37 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
               }
             }
           }
+#ifdef DQ_ASM_POPCOUNT
+          if (krem == 0 && kg <= 10 && n_out <= 128) {
+            /* every channel's row in one assembly loop per pool position
+             (dq_xor_popcount_rows), then the pool maximum and the output
+             stage */
+            int32_t pc[128], bv[128];
+            for (q = 0; q < npool; ++q) {
+              dq_xor_popcount_rows(xs + q * K, weights, kg, n_out, pc);
+              for (o = 0; o < n_out; ++o) {
+                const int32_t a = kbits - 2 * pc[o];
+                if (q == 0 || a > bv[o]) bv[o] = a;
+              }
+            }
+            for (o = 0; o < n_out; ++o) {
+              const int32_t best = bv[o];
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
+            }
+            continue;
+          }
+#endif
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
             int32_t best;

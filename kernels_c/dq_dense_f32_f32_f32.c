@@ -30,7 +30,87 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
     float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     int32_t k;
     const int32_t o0 = o;
-    for (c = 0; c < n; ++c) {
+    c = 0;
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
+    /* VFP cores: two inputs per pass, each weight pair loaded by one VLDM
+     with writeback; every channel still adds input c before input c + 1
+     (separate VMUL and VADD, as -ffp-contract=off compiles the loop) */
+    if (n >= 2) {
+      const float *px = xr;
+      const float *pw0 = w0, *pw1 = w0 + (size_t)n, *pw2 = w0 + 2 * (size_t)n, *pw3 = w0 + 3 * (size_t)n;
+      const float *pw4 = w0 + 4 * (size_t)n, *pw5 = w0 + 5 * (size_t)n, *pw6 = w0 + 6 * (size_t)n, *pw7 = w0 + 7 * (size_t)n;
+      int32_t m = n >> 1;
+      const uint32_t zero = 0u; /* bit pattern of +0.0f */
+      float a0, a1, a2, a3, a4, a5, a6, a7;
+      __asm__ volatile(
+          "vmov %[a0], %[z]\n\t"
+      "vmov %[a1], %[z]\n\t"
+      "vmov %[a2], %[z]\n\t"
+      "vmov %[a3], %[z]\n\t"
+      "vmov %[a4], %[z]\n\t"
+      "vmov %[a5], %[z]\n\t"
+      "vmov %[a6], %[z]\n\t"
+      "vmov %[a7], %[z]\n\t"
+      "1:\n\t"
+      "vldmia %[x]!, {s14, s15}\n\t"
+      "vldmia %[w0]!, {s16, s17}\n\t"
+      "vldmia %[w1]!, {s18, s19}\n\t"
+      "vldmia %[w2]!, {s20, s21}\n\t"
+      "vldmia %[w3]!, {s22, s23}\n\t"
+      "vldmia %[w4]!, {s24, s25}\n\t"
+      "vldmia %[w5]!, {s26, s27}\n\t"
+      "vldmia %[w6]!, {s28, s29}\n\t"
+      "vldmia %[w7]!, {s30, s31}\n\t"
+      "vmul.f32 s16, s16, s14\n\t"
+      "vmul.f32 s17, s17, s15\n\t"
+      "vadd.f32 %[a0], %[a0], s16\n\t"
+      "vadd.f32 %[a0], %[a0], s17\n\t"
+      "vmul.f32 s18, s18, s14\n\t"
+      "vmul.f32 s19, s19, s15\n\t"
+      "vadd.f32 %[a1], %[a1], s18\n\t"
+      "vadd.f32 %[a1], %[a1], s19\n\t"
+      "vmul.f32 s20, s20, s14\n\t"
+      "vmul.f32 s21, s21, s15\n\t"
+      "vadd.f32 %[a2], %[a2], s20\n\t"
+      "vadd.f32 %[a2], %[a2], s21\n\t"
+      "vmul.f32 s22, s22, s14\n\t"
+      "vmul.f32 s23, s23, s15\n\t"
+      "vadd.f32 %[a3], %[a3], s22\n\t"
+      "vadd.f32 %[a3], %[a3], s23\n\t"
+      "vmul.f32 s24, s24, s14\n\t"
+      "vmul.f32 s25, s25, s15\n\t"
+      "vadd.f32 %[a4], %[a4], s24\n\t"
+      "vadd.f32 %[a4], %[a4], s25\n\t"
+      "vmul.f32 s26, s26, s14\n\t"
+      "vmul.f32 s27, s27, s15\n\t"
+      "vadd.f32 %[a5], %[a5], s26\n\t"
+      "vadd.f32 %[a5], %[a5], s27\n\t"
+      "vmul.f32 s28, s28, s14\n\t"
+      "vmul.f32 s29, s29, s15\n\t"
+      "vadd.f32 %[a6], %[a6], s28\n\t"
+      "vadd.f32 %[a6], %[a6], s29\n\t"
+      "vmul.f32 s30, s30, s14\n\t"
+      "vmul.f32 s31, s31, s15\n\t"
+      "vadd.f32 %[a7], %[a7], s30\n\t"
+      "vadd.f32 %[a7], %[a7], s31\n\t"
+      "subs %[m], %[m], #1\n\t"
+      "bne 1b\n\t"
+      : [a0] "=&t"(a0), [a1] "=&t"(a1), [a2] "=&t"(a2), [a3] "=&t"(a3), [a4] "=&t"(a4), [a5] "=&t"(a5), [a6] "=&t"(a6), [a7] "=&t"(a7),
+          [x] "+r"(px), [w0] "+r"(pw0), [w1] "+r"(pw1), [w2] "+r"(pw2), [w3] "+r"(pw3), [w4] "+r"(pw4), [w5] "+r"(pw5), [w6] "+r"(pw6), [w7] "+r"(pw7), [m] "+r"(m)
+      : [z] "r"(zero)
+      : "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+      a[0] = a0;
+      a[1] = a1;
+      a[2] = a2;
+      a[3] = a3;
+      a[4] = a4;
+      a[5] = a5;
+      a[6] = a6;
+      a[7] = a7;
+      c = n & ~(int32_t)1;
+    }
+#endif
+    for (; c < n; ++c) {
       const float xv = xr[c];
       const float *const wc = w0 + c;
       a[0] = a[0] + xv * wc[0];

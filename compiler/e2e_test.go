@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -509,10 +510,10 @@ func dumpInput(g *ir.Graph) string {
 }
 
 // TestEndToEndSharedModels compiles the real QKeras models under
-// /work/shared/models (skipped when absent) and compares the generated C
+// the shared models folder (internal/sharedmodels; skipped when absent) and compares the generated C
 // with the interpreter on random inputs in [0, 1).
 func TestEndToEndSharedModels(t *testing.T) {
-	const dir = "/work/shared/models/qkeras"
+	dir := sharedmodels.Path("qkeras")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared models absent: %v", err)
 	}

@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"flag"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -22,7 +23,7 @@ import (
 
 // zooDir holds the Larq/QKeras zoo architectures of google/qkeras PR #66
 // (architecture JSON only, no weights).
-const zooDir = "/work/shared/models/zoo-pr66"
+var zooDir = sharedmodels.Path("zoo-pr66")
 
 // zooFill returns deterministic synthetic weights keyed by layer and weight
 // name: latent kernels uniform in [-1, 1], small biases, batch-norm

@@ -1,6 +1,7 @@
 package interp_test
 
 import (
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,11 +13,11 @@ import (
 )
 
 // TestSharedModelsRun imports the real models with weights under
-// /work/shared/models and runs them on a fixed pseudo-random input: no
+// the shared models folder (internal/sharedmodels) and runs them on a fixed pseudo-random input: no
 // reference outputs exist, so it checks that every value is finite and that
 // softmax outputs sum to 1.
 func TestSharedModelsRun(t *testing.T) {
-	const dir = "/work/shared/models"
+	dir := sharedmodels.Dir()
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared model folder %s is absent: %v", dir, err)
 	}
@@ -65,7 +66,7 @@ func TestSharedModelsRun(t *testing.T) {
 // qkeras-v3_3layer.keras (Keras 3) hold the same network and weights, so
 // they must give bit-identical outputs.
 func TestSharedContainersAgree(t *testing.T) {
-	const dir = "/work/shared/models/qkeras/example-models"
+	dir := sharedmodels.Path("qkeras", "example-models")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared model folder %s is absent: %v", dir, err)
 	}

@@ -1,6 +1,7 @@
 package keras_test
 
 import (
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,9 +16,9 @@ func BenchmarkImportLargest(b *testing.B) {
 	more, _ := filepath.Glob("../testdata/models/*.keras")
 	cands = append(cands, more...)
 	cands = append(cands, "../examples/mnist_bnn/mnist_bnn.h5",
-		"/work/shared/models/qkeras/mlperf-tiny-v0.7/RN07_model_best.h5",
-		"/work/shared/models/qkeras/mlperf-tiny-v0.7/AD08_model.h5",
-		"/work/shared/models/qkeras/example-models/qkeras-v3_3layer.keras")
+		sharedmodels.Path("qkeras", "mlperf-tiny-v0.7", "RN07_model_best.h5"),
+		sharedmodels.Path("qkeras", "mlperf-tiny-v0.7", "AD08_model.h5"),
+		sharedmodels.Path("qkeras", "example-models", "qkeras-v3_3layer.keras"))
 	best, size := "", int64(-1)
 	for _, p := range cands {
 		st, err := os.Stat(p)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,10 +61,10 @@ func TestInspectFixtures(t *testing.T) {
 }
 
 // TestInspectSharedModels runs `dqnn inspect` on the real model files under
-// /work/shared/models: every in-scope file imports (zoo JSONs
+// the shared models folder (internal/sharedmodels): every in-scope file imports (zoo JSONs
 // architecture-only), out-of-scope ones fail with a message that says why.
 func TestInspectSharedModels(t *testing.T) {
-	const dir = "/work/shared/models"
+	dir := sharedmodels.Dir()
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared model folder %s is absent: %v", dir, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"io"
 	"math"
 	"os"
@@ -13,7 +14,7 @@ import (
 	"testing"
 )
 
-const modelsDir = "/work/shared/models"
+var modelsDir = sharedmodels.Dir()
 
 // walkAll opens every member, reads every attribute and every dataset
 // below g, and returns the first error. Depth and object counts are capped
@@ -299,7 +300,7 @@ func FuzzOpen(f *testing.F) {
 
 // BenchmarkOpenLargest opens the largest shared model and reads all weights.
 func BenchmarkOpenLargest(b *testing.B) {
-	const path = modelsDir + "/qkeras/mlperf-tiny-v0.7/RN07_model_best.h5"
+	path := modelsDir + "/qkeras/mlperf-tiny-v0.7/RN07_model_best.h5"
 	if _, err := os.Stat(path); err != nil {
 		b.Skipf("%s absent: %v", path, err)
 	}

@@ -29,6 +29,19 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
      output stage per channel */
     int32_t pc[256];
     dq_xor_popcount_rows(xr, weights, n_words / 3, n_out, pc);
+    if (os->flip == NULL) {
+      /* no flipped channels: bit 1 (-1) exactly when best < thr, a word of
+       32 channels at a time */
+      const int32_t *const thr = os->thr_i;
+      for (o = 0; o < n_out; o += 32) {
+        const int32_t kn = n_out - o < 32 ? n_out - o : 32;
+        uint32_t wd = 0u;
+        int32_t k;
+        for (k = 0; k < kn; ++k) wd |= (uint32_t)(n - 2 * pc[o + k] < thr[o + k]) << k;
+        orow[o >> 5] = wd;
+      }
+      return DQ_OK;
+    }
     for (o = 0; o < n_out; ++o) {
       const int32_t best = n - 2 * pc[o];
       {

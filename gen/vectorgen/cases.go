@@ -333,6 +333,11 @@ func (g *gen) denseCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		{1, 1, false, stageSaturate},
 		{576, 9, false, stageBN}, // 18 s1 words: the whole-row assembly path
 	}
+	if k.In == dtype.S1 && k.W == dtype.S1 {
+		// whole-row assembly path without flips: the word-at-a-time threshold
+		// stage, one full and one partial output word
+		specs = append(specs, spec{576, 40, false, stagePlain})
+	}
 	var cases []*ref.Case
 	for _, s := range specs {
 		p := ref.DenseParams{InN: int32(s.in), OutN: int32(s.out)}

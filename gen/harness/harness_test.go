@@ -47,6 +47,7 @@ func kernelDir(t *testing.T) string {
 // host) and checks that each program reports all its cases passed. It
 // returns the number of kernel x vector cases that ran.
 func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string, maxCases, maxBytes, parallel int) int {
+	cases = onlyKernels(t, cases)
 	if err := target.Available(cpu); err != nil {
 		t.Skipf("%s not available: %v", cpu, err)
 	}
@@ -126,6 +127,28 @@ func TestVectorsHostClang(t *testing.T) {
 		t.Skip("short: gcc covers the host")
 	}
 	runVectors(t, vectors.Cases, target.Host, "clang", 120, 1<<20, 2)
+}
+
+// kernelFilter narrows the vector tests to some kernels while working on
+// them, e.g. go test ./gen/harness -run CortexM -kernels dq_dense_s1_s1_s1
+var kernelFilter = flag.String("kernels", "", "comma-separated kernel names: run only their vectors")
+
+// onlyKernels returns the cases of the kernels named by -kernels (all without it).
+func onlyKernels(t *testing.T, cases []*ref.Case) []*ref.Case {
+	if *kernelFilter == "" {
+		return cases
+	}
+	names := strings.Split(*kernelFilter, ",")
+	var out []*ref.Case
+	for _, c := range cases {
+		if slices.Contains(names, c.Kernel) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("-kernels %q matches no vectors", *kernelFilter)
+	}
+	return out
 }
 
 // moreCPUs adds Cortex-M cores to TestVectorsCortexM, e.g.

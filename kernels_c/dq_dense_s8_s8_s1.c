@@ -49,32 +49,60 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       const int8_t *wq = wr;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
       if (o + 1 < n_out && ng > 0) {
-        /* two output channels per pass share each loaded input pair: per
-         group of four inputs one LDRD of the paired inputs, one LDR per
-         weight row, SXTB16 (plain and ROR #8) and SMLAD */
+        /* two output channels per pass share each loaded input pair (kernels/smlad2) */
         int32_t acc1 = 0;
         const int8_t *wq1 = wr + w_row;
         int32_t cnt = ng;
-        uint32_t x0, x1, wa, wb, t;
-        __asm__ volatile(
-            "1:\n\t"
-        "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-        "ldr %[wa], [%[pa]], #4\n\t"
-        "ldr %[wb], [%[pb]], #4\n\t"
-        "sxtb16 %[t], %[wa]\n\t"
-        "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-        "sxtb16 %[wa], %[wa], ror #8\n\t"
-        "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-        "sxtb16 %[t], %[wb]\n\t"
-        "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-        "sxtb16 %[wb], %[wb], ror #8\n\t"
-        "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
-        : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
-            [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t)
-        :
-        : "cc", "memory");
+        {
+          uint32_t x0_, x1_, wa_, wb_, t_;
+          __asm__ volatile(
+              "tst %[n], #1\n\t"
+          "beq 4f\n\t"
+          "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+          "ldr %[wa], [%[pa]], #4\n\t"
+          "ldr %[wb], [%[pb]], #4\n\t"
+          "sxtb16 %[t], %[wa]\n\t"
+          "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+          "sxtb16 %[wa], %[wa], ror #8\n\t"
+          "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+          "sxtb16 %[t], %[wb]\n\t"
+          "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+          "sxtb16 %[wb], %[wb], ror #8\n\t"
+          "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+          "4:\n\t"
+          "lsrs %[n], %[n], #1\n\t"
+          "beq 3f\n\t"
+          "1:\n\t"
+          "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+          "ldr %[wa], [%[pa]], #4\n\t"
+          "ldr %[wb], [%[pb]], #4\n\t"
+          "sxtb16 %[t], %[wa]\n\t"
+          "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+          "sxtb16 %[wa], %[wa], ror #8\n\t"
+          "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+          "sxtb16 %[t], %[wb]\n\t"
+          "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+          "sxtb16 %[wb], %[wb], ror #8\n\t"
+          "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+          "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+          "ldr %[wa], [%[pa]], #4\n\t"
+          "ldr %[wb], [%[pb]], #4\n\t"
+          "sxtb16 %[t], %[wa]\n\t"
+          "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+          "sxtb16 %[wa], %[wa], ror #8\n\t"
+          "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+          "sxtb16 %[t], %[wb]\n\t"
+          "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+          "sxtb16 %[wb], %[wb], ror #8\n\t"
+          "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b\n\t"
+          "3:"
+          : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+              [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+          :
+          : "cc", "memory");
+        }
         for (c = 4 * ng; c < n; ++c) {
           acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
           acc1 += ((int32_t)xr[c] - in_zp) * (int32_t)wr[(size_t)w_row + (size_t)c];

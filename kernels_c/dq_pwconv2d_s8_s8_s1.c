@@ -49,65 +49,180 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   out_row = DQ_WORDS(p->out_c);
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   {
-    /* SIMD MAC without a fused pool: each output pixel's taps are gathered
-     as s8 codes (a padded tap as the code whose q - zp is the pad value),
-     turned once into pairs of s16 minus the zero point (SXTB16, SSUB16),
-     and every OHWI weight row (one contiguous row of K codes) is two
-     SXTB16 and two SMLAD per word; integer sums, so the order does not
-     matter. Stack: 3 KB. */
+    /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded
+     tap as the code whose q - zp is the pad value), turned once into pairs
+     of s16 minus the zero point (SXTB16, SSUB16), and every OHWI weight row
+     (one contiguous row of K codes) is two SXTB16 and two SMLAD per word,
+     two output channels per pass on Thumb-2 DSP cores (kernels/smlad2).
+     A fused max-pool keeps each channel's running maximum over the pool
+     positions (at most 128 channels). Integer sums, so the order does not
+     matter. Stack: 3.5 KB. */
     const int32_t K = p->in_c;
     const int32_t pad_q = 0;
-    if (ph * pw == 1 && K <= 1024 && pad_q >= -128 && pad_q <= 127) {
+    const int32_t npool = ph * pw;
+    if (K <= 1024 && pad_q >= -128 && pad_q <= 127 && (npool == 1 || n_out <= 128)) {
       int8_t xb[1024];
       uint32_t xp[512];
+      int32_t bv[128];
       const int32_t ng = K / 4;
       const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
       for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < p->out_w; ++ox) {
           uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
           uint32_t word = 0u;
-          int32_t g;
-          memcpy(xb, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row, (size_t)K);
-          for (g = 0; g < ng; ++g) {
-            uint32_t xw;
-            memcpy(&xw, xb + 4 * g, 4);
-            xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
-            xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
+          int32_t g, best;
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+              const int32_t first = dy == 0 && dx == 0;
+              memcpy(xb, input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row, (size_t)K);
+              for (g = 0; g < ng; ++g) {
+                uint32_t xw;
+                memcpy(&xw, xb + 4 * g, 4);
+                xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
+                xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
+              }
+              for (o = 0; o < n_out; ++o) {
+                const int8_t *wq = weights + (size_t)o * (size_t)K;
+                const uint32_t *xq = xp;
+                int32_t acc = 0;
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+                if (o + 1 < n_out) {
+                  const int8_t *wq1 = wq + K;
+                  int32_t acc1 = 0, cnt = ng;
+                  {
+                    uint32_t x0_, x1_, wa_, wb_, t_;
+                    __asm__ volatile(
+                        "tst %[n], #1\n\t"
+                    "beq 4f\n\t"
+                    "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+                    "ldr %[wa], [%[pa]], #4\n\t"
+                    "ldr %[wb], [%[pb]], #4\n\t"
+                    "sxtb16 %[t], %[wa]\n\t"
+                    "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+                    "sxtb16 %[wa], %[wa], ror #8\n\t"
+                    "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+                    "sxtb16 %[t], %[wb]\n\t"
+                    "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+                    "sxtb16 %[wb], %[wb], ror #8\n\t"
+                    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+                    "4:\n\t"
+                    "lsrs %[n], %[n], #1\n\t"
+                    "beq 3f\n\t"
+                    "1:\n\t"
+                    "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+                    "ldr %[wa], [%[pa]], #4\n\t"
+                    "ldr %[wb], [%[pb]], #4\n\t"
+                    "sxtb16 %[t], %[wa]\n\t"
+                    "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+                    "sxtb16 %[wa], %[wa], ror #8\n\t"
+                    "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+                    "sxtb16 %[t], %[wb]\n\t"
+                    "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+                    "sxtb16 %[wb], %[wb], ror #8\n\t"
+                    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+                    "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+                    "ldr %[wa], [%[pa]], #4\n\t"
+                    "ldr %[wb], [%[pb]], #4\n\t"
+                    "sxtb16 %[t], %[wa]\n\t"
+                    "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+                    "sxtb16 %[wa], %[wa], ror #8\n\t"
+                    "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+                    "sxtb16 %[t], %[wb]\n\t"
+                    "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+                    "sxtb16 %[wb], %[wb], ror #8\n\t"
+                    "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+                    "subs %[n], %[n], #1\n\t"
+                    "bne 1b\n\t"
+                    "3:"
+                    : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+                        [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+                    :
+                    : "cc", "memory");
+                  }
+                  for (g = 4 * ng; g < K; ++g, ++wq, ++wq1) {
+                    acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
+                    acc1 += ((int32_t)xb[g] - in_zp) * (int32_t)*wq1;
+                  }
+                  if (npool == 1) {
+                    best = acc;
+                    {
+                      const int32_t thr = os->thr_i[o];
+                      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                      /* bit 1 (-1) unless the comparison holds */
+                      /* branchless: best < thr, or best > thr when flipped */
+                      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                      word |= neg << (o & 31);
+                      if ((o & 31) == 31 || o == n_out - 1) {
+                        orow[o >> 5] = word;
+                        word = 0u;
+                      }
+                    }
+                    ++o;
+                    best = acc1;
+                    {
+                      const int32_t thr = os->thr_i[o];
+                      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                      /* bit 1 (-1) unless the comparison holds */
+                      /* branchless: best < thr, or best > thr when flipped */
+                      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                      word |= neg << (o & 31);
+                      if ((o & 31) == 31 || o == n_out - 1) {
+                        orow[o >> 5] = word;
+                        word = 0u;
+                      }
+                    }
+                  } else {
+                    if (first || acc > bv[o]) bv[o] = acc;
+                    ++o;
+                    if (first || acc1 > bv[o]) bv[o] = acc1;
+                  }
+                  continue;
+                }
+#endif
+                for (g = ng; g > 0; --g) {
+                  uint32_t w0;
+                  memcpy(&w0, wq, 4);
+                  acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
+                  acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
+                  xq += 2;
+                  wq += 4;
+                }
+                for (g = 4 * ng; g < K; ++g, ++wq) acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
+                if (npool == 1) {
+                  best = acc;
+                  {
+                    const int32_t thr = os->thr_i[o];
+                    const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                    /* bit 1 (-1) unless the comparison holds */
+                    /* branchless: best < thr, or best > thr when flipped */
+                    const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                    word |= neg << (o & 31);
+                    if ((o & 31) == 31 || o == n_out - 1) {
+                      orow[o >> 5] = word;
+                      word = 0u;
+                    }
+                  }
+                } else if (first || acc > bv[o]) {
+                  bv[o] = acc;
+                }
+              }
+            }
           }
-          for (o = 0; o < n_out; ++o) {
-            const int8_t *wq = weights + (size_t)o * (size_t)K;
-            const uint32_t *xq = xp;
-            int32_t acc = 0, best;
-            for (g = ng; g >= 2; g -= 2) {
-              uint32_t w0, w1;
-              memcpy(&w0, wq, 4);
-              memcpy(&w1, wq + 4, 4);
-              acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
-              acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
-              acc = __smlad((int16x2_t)xq[2], __sxtb16((int8x4_t)w1), acc);
-              acc = __smlad((int16x2_t)xq[3], __sxtb16((int8x4_t)((w1 >> 8) | (w1 << 24))), acc);
-              xq += 4;
-              wq += 8;
-            }
-            if (g > 0) {
-              uint32_t w0;
-              memcpy(&w0, wq, 4);
-              acc = __smlad((int16x2_t)xq[0], __sxtb16((int8x4_t)w0), acc);
-              acc = __smlad((int16x2_t)xq[1], __sxtb16((int8x4_t)((w0 >> 8) | (w0 << 24))), acc);
-              wq += 4;
-            }
-            for (g = 4 * ng; g < K; ++g, ++wq) acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
-            best = acc;
-            {
-              const int32_t thr = os->thr_i[o];
-              const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-              /* bit 1 (-1) unless the comparison holds */
-              /* branchless: best < thr, or best > thr when flipped */
-              const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-              word |= neg << (o & 31);
-              if ((o & 31) == 31 || o == n_out - 1) {
-                orow[o >> 5] = word;
-                word = 0u;
+          if (npool > 1) {
+            for (o = 0; o < n_out; ++o) {
+              best = bv[o];
+              {
+                const int32_t thr = os->thr_i[o];
+                const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                /* bit 1 (-1) unless the comparison holds */
+                /* branchless: best < thr, or best > thr when flipped */
+                const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                word |= neg << (o & 31);
+                if ((o & 31) == 31 || o == n_out - 1) {
+                  orow[o >> 5] = word;
+                  word = 0u;
+                }
               }
             }
           }

@@ -46,6 +46,8 @@ var Shapes = []Shape{
 	{Name: "dense 576->64", Op: matrix.Dense, InN: 576, OutN: 64},
 	{Name: "conv 3x3 13x13x32->64 valid", Op: matrix.Conv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 3},
 	{Name: "pointwise 13x13x32->64", Op: matrix.PWConv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 1},
+	// a first layer (RGB image): what the f32-input x s1-weight kernels are for
+	{Name: "conv 3x3 32x32x3->32 valid", Op: matrix.Conv2D, InH: 32, InW: 32, InC: 3, OutC: 32, K: 3},
 }
 
 // Types are the (input, weights, output) combinations of the suite.

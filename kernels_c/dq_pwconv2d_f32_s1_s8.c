@@ -9,6 +9,58 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+/* acc[j] = fma(x[k], s[k][j], acc[j]) for k < m in order, j < 8 (s: +-1.0f,
+ tap-major): eight output channels share each loaded input, two inputs per
+ iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA). */
+static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
+  const float *sp = s;
+  __asm__ volatile(
+      "vldmia %[acc], {s0-s7}\n\t"
+  "tst %[m], #1\n\t"
+  "beq 4f\n\t"
+  "vldmia %[x]!, {s8}\n\t"
+  "vldmia %[sp]!, {s16-s23}\n\t"
+  "vfma.f32 s0, s8, s16\n\t"
+  "vfma.f32 s1, s8, s17\n\t"
+  "vfma.f32 s2, s8, s18\n\t"
+  "vfma.f32 s3, s8, s19\n\t"
+  "vfma.f32 s4, s8, s20\n\t"
+  "vfma.f32 s5, s8, s21\n\t"
+  "vfma.f32 s6, s8, s22\n\t"
+  "vfma.f32 s7, s8, s23\n\t"
+  "4:\n\t"
+  "lsrs %[m], %[m], #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  "vldmia %[x]!, {s8, s9}\n\t"
+  "vldmia %[sp]!, {s16-s31}\n\t"
+  "vfma.f32 s0, s8, s16\n\t"
+  "vfma.f32 s1, s8, s17\n\t"
+  "vfma.f32 s2, s8, s18\n\t"
+  "vfma.f32 s3, s8, s19\n\t"
+  "vfma.f32 s4, s8, s20\n\t"
+  "vfma.f32 s5, s8, s21\n\t"
+  "vfma.f32 s6, s8, s22\n\t"
+  "vfma.f32 s7, s8, s23\n\t"
+  "vfma.f32 s0, s9, s24\n\t"
+  "vfma.f32 s1, s9, s25\n\t"
+  "vfma.f32 s2, s9, s26\n\t"
+  "vfma.f32 s3, s9, s27\n\t"
+  "vfma.f32 s4, s9, s28\n\t"
+  "vfma.f32 s5, s9, s29\n\t"
+  "vfma.f32 s6, s9, s30\n\t"
+  "vfma.f32 s7, s9, s31\n\t"
+  "subs %[m], %[m], #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "vstmia %[acc], {s0-s7}"
+  : [x] "+r"(x), [sp] "+r"(sp), [m] "+r"(m)
+  : [acc] "r"(acc)
+  : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "s20",
+      "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
+}
+#endif
 dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
@@ -46,6 +98,65 @@ dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+  {
+    /* first layers (float image x binary weights, K = taps x in_c <= 96):
+     the weight bits of a block of eight output channels become +-1.0f once
+     per call (tap-major, 3 KB), and every tap is one VFMA per channel: x *
+     +-1 is exact, so the fused add rounds as acc +- x, in the reference's
+     tap order. The taps of a kernel row that lie inside the input are one
+     contiguous run of floats, read in place by dq_vfma8_pm1 (VFP assembly,
+     20 instructions per 16 MACs); zero-padded taps are skipped (they leave
+     acc unchanged, as in the reference), pad-value taps read a row of pad
+     values. The portable code branches on every weight bit. */
+    const int32_t kk = 1;
+    const int32_t K = kk * n, npool = ph * pw;
+    if (K <= 96) {
+      float sg[96][8], acc8[8], bv[8];
+      int32_t c0, j, t, q;
+      for (c0 = 0; c0 < n_out; c0 += 8) {
+        const int32_t nb = n_out - c0 < 8 ? n_out - c0 : 8;
+        for (t = 0; t < kk; ++t) {
+          for (c = 0; c < n; ++c) {
+            for (j = 0; j < 8; ++j) {
+              sg[t * n + c][j] = (j < nb && dq_s1_bit(weights + ((size_t)(c0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row, c)) ? -1.0f : 1.0f;
+            }
+          }
+        }
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            for (q = 0; q < npool; ++q) {
+              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+              for (j = 0; j < 8; ++j) acc8[j] = 0.0f;
+              dq_vfma8_pm1(acc8, input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row, sg[0], n);
+              for (j = 0; j < nb; ++j) {
+                if (q == 0 || acc8[j] > bv[j]) bv[j] = acc8[j];
+              }
+            }
+            for (j = 0; j < nb; ++j) {
+              const float best = bv[j];
+              o = c0 + j;
+              {
+                float y = best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

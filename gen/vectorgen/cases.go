@@ -298,6 +298,7 @@ func convSpecs(op matrix.Op, i int) []convSpec {
 			{desc: "1x1 in a general conv, stride 2 (same: no padding)", h: 3, w: 4, inC: 33, outC: 2, k: 1, stride: 2, dil: 1, same: true, padValue: true},
 			{desc: "3x3 same pad value, stride 1, in_c 33", h: 3, w: 3, inC: 33, outC: 3, k: 3, stride: 1, dil: 1, same: true, padValue: true},
 			{desc: "3x3 same pad value stride 2 + fused pool, 64 channels", h: 6, w: 7, inC: 64, outC: 2, k: 3, stride: 2, dil: 1, same: true, padValue: true, pool: true, kind: stageSaturate},
+			{desc: "3x3 same pad value + fused 2x2 max-pool, in_c 3, out_c 40 (first-layer shape)", h: 6, w: 6, inC: 3, outC: 40, k: 3, stride: 1, dil: 1, same: true, padValue: true, pool: true, kind: stageBN},
 		}
 	case matrix.PWConv2D:
 		return []convSpec{

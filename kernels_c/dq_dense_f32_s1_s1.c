@@ -9,6 +9,288 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+/* Signs of four consecutive inputs for each value of a nibble of weight bits
+ * (bit k set: input k is multiplied by -1). */
+static const float dq_pm1_nibble[16][4] = {
+  {1.0f, 1.0f, 1.0f, 1.0f},
+      {-1.0f, 1.0f, 1.0f, 1.0f},
+      {1.0f, -1.0f, 1.0f, 1.0f},
+      {-1.0f, -1.0f, 1.0f, 1.0f},
+      {1.0f, 1.0f, -1.0f, 1.0f},
+      {-1.0f, 1.0f, -1.0f, 1.0f},
+      {1.0f, -1.0f, -1.0f, 1.0f},
+      {-1.0f, -1.0f, -1.0f, 1.0f},
+      {1.0f, 1.0f, 1.0f, -1.0f},
+      {-1.0f, 1.0f, 1.0f, -1.0f},
+      {1.0f, -1.0f, 1.0f, -1.0f},
+      {-1.0f, -1.0f, 1.0f, -1.0f},
+      {1.0f, 1.0f, -1.0f, -1.0f},
+      {-1.0f, 1.0f, -1.0f, -1.0f},
+      {1.0f, -1.0f, -1.0f, -1.0f},
+      {-1.0f, -1.0f, -1.0f, -1.0f},
+    };
+
+/*
+ * acc[j] += sum over c < 32 * nw of x[c] * (bit c of row j ? -1 : 1), for the
+ * four weight rows w, w + row_words, ..., in input order, each term one VFMA
+ * (x * +-1 is exact, so the fused add rounds as acc +- x). The signs of four
+ * inputs come from dq_pm1_nibble (UBFX, ADD, one VLDM), so a weight bit costs
+ * no branch; the four inputs are loaded once for all four channels: 29
+ * instructions per 16 MACs (the portable code branches on every bit).
+ */
+static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
+  const uint32_t *w1 = w + 2 * row_words;
+  const uint32_t rs = (uint32_t)(row_words * 4u);
+  uint32_t b0, b1, b2, b3, t;
+  __asm__ volatile(
+      "vldmia %[acc], {s8-s11}\n\t"
+  "1:\n\t"
+  "ldr %[b1], [%[w], %[rs]]\n\t"
+  "ldr %[b3], [%[w1], %[rs]]\n\t"
+  "ldr %[b0], [%[w]], #4\n\t"
+  "ldr %[b2], [%[w1]], #4\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstmia %[acc], {s8-s11}"
+  : [x] "+r"(x), [w] "+r"(w), [w1] "+r"(w1), [n] "+r"(nw),
+      [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [t] "=&r"(t)
+  : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
+  : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
+}
+#endif
 dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -22,9 +304,40 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-  for (o = 0; o < n_out; ++o) {
+  o = 0;
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+  /* four output channels per pass over the whole weight words
+   (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
+  for (; o + 4 <= n_out; o += 4) {
+    const int32_t nw = n / 32, o0 = o;
+    float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int32_t k;
+    if (nw > 0) dq_dense4_pm1(a4, xr, weights + (size_t)o * (size_t)w_row, (size_t)w_row, nw);
+    for (c = 32 * nw; c < n; ++c) {
+      const float xv = xr[c];
+      for (k = 0; k < 4; ++k) a4[k] = dq_s1_bit(weights + (size_t)(o0 + k) * (size_t)w_row, c) ? a4[k] - xv : a4[k] + xv;
+    }
+    for (k = 0; k < 4; ++k) {
+      const float best = a4[k];
+      o = o0 + k;
+      {
+        const float thr = os->thr_f[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
+      }
+    }
+    o = o0;
+  }
+#endif
+  for (; o < n_out; ++o) {
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
-    float acc = 0;
+    float acc = 0.0f;
     float best;
     for (c = 0; c < n; ++c) {
       const float xv = xr[c];

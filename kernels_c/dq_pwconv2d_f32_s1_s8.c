@@ -10,9 +10,11 @@
  * gen/ref.Conv.
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
-/* acc[j] = fma(x[k], s[k][j], acc[j]) for k < m in order, j < 8 (s: +-1.0f,
- tap-major): eight output channels share each loaded input, two inputs per
- iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA). */
+/*
+ * acc[j] = fma(x[k], s[8 * k + j], acc[j]) for k < m in order, j < 8 (s:
+ * +-1.0f, tap-major): eight output channels share each loaded input, two
+ * inputs per iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA).
+ */
 static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
   const float *sp = s;
   __asm__ volatile(

@@ -62,6 +62,288 @@ static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) 
   : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "s20",
       "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+/* Signs of four consecutive inputs for each value of a nibble of weight bits
+ * (bit k set: input k is multiplied by -1). */
+static const float dq_pm1_nibble[16][4] = {
+  {1.0f, 1.0f, 1.0f, 1.0f},
+      {-1.0f, 1.0f, 1.0f, 1.0f},
+      {1.0f, -1.0f, 1.0f, 1.0f},
+      {-1.0f, -1.0f, 1.0f, 1.0f},
+      {1.0f, 1.0f, -1.0f, 1.0f},
+      {-1.0f, 1.0f, -1.0f, 1.0f},
+      {1.0f, -1.0f, -1.0f, 1.0f},
+      {-1.0f, -1.0f, -1.0f, 1.0f},
+      {1.0f, 1.0f, 1.0f, -1.0f},
+      {-1.0f, 1.0f, 1.0f, -1.0f},
+      {1.0f, -1.0f, 1.0f, -1.0f},
+      {-1.0f, -1.0f, 1.0f, -1.0f},
+      {1.0f, 1.0f, -1.0f, -1.0f},
+      {-1.0f, 1.0f, -1.0f, -1.0f},
+      {1.0f, -1.0f, -1.0f, -1.0f},
+      {-1.0f, -1.0f, -1.0f, -1.0f},
+    };
+
+/*
+ * acc[j] += sum over c < 32 * nw of x[c] * (bit c of row j ? -1 : 1), for the
+ * four weight rows w, w + row_words, ..., in input order, each term one VFMA
+ * (x * +-1 is exact, so the fused add rounds as acc +- x). The signs of four
+ * inputs come from dq_pm1_nibble (UBFX, ADD, one VLDM), so a weight bit costs
+ * no branch; the four inputs are loaded once for all four channels: 29
+ * instructions per 16 MACs (the portable code branches on every bit).
+ */
+static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
+  const uint32_t *w1 = w + 2 * row_words;
+  const uint32_t rs = (uint32_t)(row_words * 4u);
+  uint32_t b0, b1, b2, b3, t;
+  __asm__ volatile(
+      "vldmia %[acc], {s8-s11}\n\t"
+  "1:\n\t"
+  "ldr %[b1], [%[w], %[rs]]\n\t"
+  "ldr %[b3], [%[w1], %[rs]]\n\t"
+  "ldr %[b0], [%[w]], #4\n\t"
+  "ldr %[b2], [%[w1]], #4\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #0, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #4, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #8, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #12, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #16, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #20, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #24, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "vldmia %[x]!, {s0-s3}\n\t"
+  "ubfx %[t], %[b0], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s8, s0, s16\n\t"
+  "vfma.f32 s8, s1, s17\n\t"
+  "vfma.f32 s8, s2, s18\n\t"
+  "vfma.f32 s8, s3, s19\n\t"
+  "ubfx %[t], %[b1], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s9, s0, s16\n\t"
+  "vfma.f32 s9, s1, s17\n\t"
+  "vfma.f32 s9, s2, s18\n\t"
+  "vfma.f32 s9, s3, s19\n\t"
+  "ubfx %[t], %[b2], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s10, s0, s16\n\t"
+  "vfma.f32 s10, s1, s17\n\t"
+  "vfma.f32 s10, s2, s18\n\t"
+  "vfma.f32 s10, s3, s19\n\t"
+  "ubfx %[t], %[b3], #28, #4\n\t"
+  "add %[t], %[lut], %[t], lsl #4\n\t"
+  "vldmia %[t], {s16-s19}\n\t"
+  "vfma.f32 s11, s0, s16\n\t"
+  "vfma.f32 s11, s1, s17\n\t"
+  "vfma.f32 s11, s2, s18\n\t"
+  "vfma.f32 s11, s3, s19\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstmia %[acc], {s8-s11}"
+  : [x] "+r"(x), [w] "+r"(w), [w1] "+r"(w1), [n] "+r"(nw),
+      [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [t] "=&r"(t)
+  : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
+  : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
+}
+#endif
 #endif
 dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -175,6 +457,70 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
             }
             /* the output stage stored the word if the block ended it */
             if (((c0 + nb - 1) & 31) != 31 && c0 + nb != n_out) orow[(c0 + nb - 1) >> 5] = word;
+          }
+        }
+      }
+      return DQ_OK;
+    }
+    if (n % 32 == 0 && n <= 256) {
+      /* wider layers (in_c a multiple of 32): every tap is whole weight
+       words, so four output channels per pass run dq_dense4_pm1 tap by
+       tap in the reference's order; the channels left over (n_out % 4)
+       take the same sums in C */
+      float a4[4], bv[4];
+      int32_t t, q, j;
+      const int32_t wt = n / 32;
+      float padrow[256];
+      for (c = 0; c < n; ++c) padrow[c] = p->pad_value;
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          uint32_t word = 0u;
+          for (o = 0; o < n_out; o += 4) {
+            const int32_t o0 = o, nb = n_out - o < 4 ? n_out - o : 4;
+            for (q = 0; q < npool; ++q) {
+              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+              a4[0] = a4[1] = a4[2] = a4[3] = 0.0f;
+              for (t = 0; t < kk; ++t) {
+                const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                const float *xt;
+                if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                  xt = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                } else if (p->pad_mode == DQ_PAD_VALUE) {
+                  xt = padrow;
+                } else {
+                  continue; /* a zero-padded tap leaves acc unchanged */
+                }
+                if (nb == 4) {
+                  dq_dense4_pm1(a4, xt, weights + ((size_t)o0 * (size_t)kk + (size_t)t) * (size_t)w_row, (size_t)kk * (size_t)w_row, wt);
+                } else {
+                  for (j = 0; j < nb; ++j) {
+                    const uint32_t *const wr = weights + ((size_t)(o0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row;
+                    for (c = 0; c < n; ++c) a4[j] = dq_s1_bit(wr, c) ? a4[j] - xt[c] : a4[j] + xt[c];
+                  }
+                }
+              }
+              for (j = 0; j < nb; ++j) {
+                if (q == 0 || a4[j] > bv[j]) bv[j] = a4[j];
+              }
+            }
+            for (j = 0; j < nb; ++j) {
+              const float best = bv[j];
+              o = o0 + j;
+              {
+                const float thr = os->thr_f[o];
+                const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                /* bit 1 (-1) unless the comparison holds */
+                const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+                word |= neg << (o & 31);
+                if ((o & 31) == 31 || o == n_out - 1) {
+                  orow[o >> 5] = word;
+                  word = 0u;
+                }
+              }
+            }
+            o = o0;
           }
         }
       }

@@ -306,6 +306,7 @@ func convSpecs(op matrix.Op, i int) []convSpec {
 			{desc: fmt.Sprintf("1x1 stride 2, in_c %d, out_c 65", ch(1)%34), h: 3, w: 3, inC: ch(1) % 34, outC: 65, k: 1, stride: 2, dil: 1, kind: stageBN},
 			{desc: fmt.Sprintf("1x1 + fused 2x2 max-pool, in_c %d", ch(2)), h: 4, w: 4, inC: ch(2), outC: 3, k: 1, stride: 1, dil: 1, pool: true, kind: stageSaturate},
 			{desc: "1x1, 64 channels, fine floats", h: 2, w: 2, inC: 64, outC: 33, k: 1, stride: 1, dil: 1, fine: true, kind: stageSaturate},
+			{desc: "1x1, in_c 128, out_c 6", h: 2, w: 3, inC: 128, outC: 6, k: 1, stride: 1, dil: 1, kind: stageBN},
 		}
 	default: // depthwise
 		return []convSpec{

@@ -25,7 +25,7 @@ func TestValidateExample(t *testing.T) {
 	if _, err := os.Stat(example); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	for _, cpu := range []target.CPU{target.Host, target.CortexM4} {
+	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55} {
 		t.Run(string(cpu), func(t *testing.T) {
 			if err := target.Available(cpu); err != nil {
 				t.Skipf("skipping: %v", err)

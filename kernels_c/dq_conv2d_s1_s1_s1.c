@@ -93,6 +93,31 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
             }
           }
 #ifdef DQ_ASM_POPCOUNT
+          if (os->flip == NULL && krem == 0 && kg <= DQ_BIN_MAX_G && n_out <= 256) {
+            /* no flipped channels: popcount, threshold and bit packing in
+             one assembly function per pool position (dq_bin_thr_rows);
+             the pooled bit is -1 iff every position's is (max < thr iff
+             all < thr), so the positions' words are ANDed */
+            dq_bin_thr_args a;
+            a.x = xs;
+            a.w = weights;
+            a.g = kg;
+            a.n_rows = n_out;
+            a.thr = os->thr_i;
+            a.n = kbits;
+            a.out = orow;
+            dq_bin_thr_rows(&a);
+            if (npool > 1) {
+              uint32_t wq[8];
+              a.out = wq;
+              for (q = 1; q < npool; ++q) {
+                a.x = xs + q * K;
+                dq_bin_thr_rows(&a);
+                for (j = 0; j < out_row; ++j) orow[j] &= wq[j];
+              }
+            }
+            continue;
+          }
           if (krem == 0 && kg <= 10 && n_out <= 128) {
             /* every channel's row in one assembly loop per pool position
              (dq_xor_popcount_rows), then the pool maximum and the output

@@ -24,6 +24,20 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
 #ifdef DQ_ASM_POPCOUNT
+  if (os->flip == NULL && n_words % 3 == 0 && n_words <= 3 * DQ_BIN_MAX_G) {
+    /* no flipped channels: popcount, threshold and bit packing of every
+     row in one assembly function (dq_bin_thr_rows, unrolled groups) */
+    dq_bin_thr_args a;
+    a.x = xr;
+    a.w = weights;
+    a.g = n_words / 3;
+    a.n_rows = n_out;
+    a.thr = os->thr_i;
+    a.n = n;
+    a.out = orow;
+    dq_bin_thr_rows(&a);
+    return DQ_OK;
+  }
   if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
     /* the whole row loop in assembly (dq_xor_popcount_rows), then the
      output stage per channel */

@@ -13,6 +13,10 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   int32_t oy, ox, o, dy, dx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
+#ifdef DQ_ASM_POPCOUNT
+  int32_t bin;
+  uint16_t vt[256];
+#endif
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
   int32_t n_words;
@@ -56,6 +60,15 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
+#ifdef DQ_ASM_POPCOUNT
+  /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
+   and 2 more words per row, so kbits <= 640 (uint16_t thresholds; 512 B
+   stack) */
+  bin = fast && kg <= DQ_BIN_MAX_G && n_out <= 256;
+  if (bin) {
+    for (o = 0; o < n_out; ++o) vt[o] = dq_bin_cmp_thr(kbits, os->thr_i[o], os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u);
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
@@ -75,28 +88,34 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             }
           }
 #ifdef DQ_ASM_POPCOUNT
-          if (os->flip == NULL && krem == 0 && kg <= DQ_BIN_MAX_G && n_out <= 256) {
-            /* no flipped channels: popcount, threshold and bit packing in
-             one assembly function per pool position (dq_bin_thr_rows);
-             the pooled bit is -1 iff every position's is (max < thr iff
-             all < thr), so the positions' words are ANDed */
-            dq_bin_thr_args a;
+          if (bin) {
+            /* popcount, threshold and bit packing in one assembly function
+             per pool position (dq_bin_cmp_rows, thresholds prepared once
+             per call); the pooled raw bit is 1 iff every position's is
+             (max < thr iff all < thr), so the positions' words are ANDed,
+             then flipped channels are complemented */
+            dq_bin_args a;
             a.x = xs;
             a.w = weights;
             a.g = kg;
             a.n_rows = n_out;
-            a.thr = os->thr_i;
-            a.n = kbits;
+            a.thr = vt;
+            a.n = 0;
             a.out = orow;
-            dq_bin_thr_rows(&a);
+            a.r = krem;
+            dq_bin_cmp_rows(&a);
             if (npool > 1) {
               uint32_t wq[8];
               a.out = wq;
               for (q = 1; q < npool; ++q) {
                 a.x = xs + q * K;
-                dq_bin_thr_rows(&a);
+                dq_bin_cmp_rows(&a);
                 for (j = 0; j < out_row; ++j) orow[j] &= wq[j];
               }
+            }
+            if (os->flip != NULL) {
+              for (j = 0; j < out_row - 1; ++j) orow[j] ^= os->flip[j];
+              orow[out_row - 1] ^= os->flip[out_row - 1] & dq_s1_tail_mask(n_out);
             }
             continue;
           }
@@ -133,19 +152,12 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
           for (o = 0; o < n_out; ++o) {
             const uint32_t *const w0 = weights + (size_t)o * (size_t)K;
             int32_t best;
-            if (krem == 0) {
-              /* whole groups of three words (3x3 kernels): no tail code in the loop */
-              best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, 0);
-              for (q = 1; q < npool; ++q) {
-                const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, 0);
-                if (a > best) best = a;
-              }
-            } else {
-              best = kbits - 2 * dq_xor_popcount_g(xs, w0, kg, krem);
-              for (q = 1; q < npool; ++q) {
-                const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
-                if (a > best) best = a;
-              }
+            /* s1 outputs mostly take dq_bin_cmp_rows: one inlined copy
+             of the popcount here, for code size */
+            best = 0;
+            for (q = 0; q < npool; ++q) {
+              const int32_t a = kbits - 2 * dq_xor_popcount_g(xs + q * K, w0, kg, krem);
+              if (q == 0 || a > best) best = a;
             }
             {
               const int32_t thr = os->thr_i[o];

@@ -24,6 +24,7 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
 #ifdef DQ_ASM_POPCOUNT
+#ifdef DQ_BIN_ROWS
   if (n_words <= 3 * DQ_BIN_MAX_G + 2 && (os->flip == NULL || n_out <= 256)) {
     /* popcount, threshold and bit packing of every row in one assembly
      function (dq_bin_thr_rows, unrolled groups): 9 instructions per row
@@ -56,6 +57,7 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
     }
     return DQ_OK;
   }
+#endif
   if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
     /* the whole row loop in assembly (dq_xor_popcount_rows), then the
      output stage per channel */

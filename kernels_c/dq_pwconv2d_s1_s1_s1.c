@@ -13,7 +13,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   int32_t oy, ox, o, dy, dx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
-#ifdef DQ_ASM_POPCOUNT
+#ifdef DQ_BIN_ROWS
   int32_t bin;
   uint16_t vt[256];
 #endif
@@ -60,7 +60,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
-#ifdef DQ_ASM_POPCOUNT
+#ifdef DQ_BIN_ROWS
   /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
    and 2 more words per row, so kbits <= 640 (uint16_t thresholds; 512 B
    stack) */
@@ -88,6 +88,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             }
           }
 #ifdef DQ_ASM_POPCOUNT
+#ifdef DQ_BIN_ROWS
           if (bin) {
             /* popcount, threshold and bit packing in one assembly function
              per pool position (dq_bin_cmp_rows, thresholds prepared once
@@ -119,6 +120,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             }
             continue;
           }
+#endif
           if (krem == 0 && kg <= 10 && n_out <= 128) {
             /* every channel's row in one assembly loop per pool position
              (dq_xor_popcount_rows), then the pool maximum and the output

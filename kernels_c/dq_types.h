@@ -351,7 +351,15 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
 }
 #endif
 
-#ifdef DQ_ASM_POPCOUNT
+/*
+ * Row functions of the s1 x s1 kernels (naked, so not inline: GCC would emit
+ * these static functions into every file at -O0, hence only when optimizing).
+ */
+#if defined(DQ_ASM_POPCOUNT) && defined(__OPTIMIZE__)
+#define DQ_BIN_ROWS 1
+#endif
+
+#ifdef DQ_BIN_ROWS
 #define DQ_BIN_GROUP \
     "ldmia r1!, {r4, r5, r6}\n\t" \
     "ldmia r11!, {r8, r9, r10}\n\t" \

@@ -14,6 +14,7 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
   int32_t ky, kx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
+  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB */
   uint32_t pad_word;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
@@ -73,7 +74,6 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
             (iy_lo >= 0 && ix_lo >= 0 && iy_hi < p->in_h && ix_hi < p->in_w);
         const int32_t rowlen = p->k_w * n_words;
         if (inside) {
-          uint32_t xs[DQ_GATHER_WORDS];
           int32_t g = 0, q, j;
           const int32_t npool = ph * pw;
           for (dy = 0; dy < ph; ++dy) {

@@ -13,9 +13,10 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   int32_t oy, ox, o, dy, dx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
+  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB */
 #ifdef DQ_BIN_ROWS
   int32_t bin;
-  uint16_t vt[256];
+  uint32_t *const vt = xs + DQ_GATHER_WORDS - 256; /* dq_bin_cmp_rows bounds, behind the taps */
 #endif
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
@@ -62,9 +63,8 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   fast = ph * pw * K <= DQ_GATHER_WORDS;
 #ifdef DQ_BIN_ROWS
   /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
-   and 2 more words per row, so kbits <= 640 (uint16_t thresholds; 512 B
-   stack) */
-  bin = fast && kg <= DQ_BIN_MAX_G && n_out <= 256;
+   and 2 more words per row; the bounds live in the last 256 words of xs */
+  bin = kg <= DQ_BIN_MAX_G && n_out <= 256 && ph * pw * K <= DQ_GATHER_WORDS - 256;
   if (bin) {
     for (o = 0; o < n_out; ++o) vt[o] = dq_bin_cmp_thr(kbits, os->thr_i[o], os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u);
   }
@@ -77,7 +77,6 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
         const int32_t cy0 = oy * psh, cx0 = ox * psw;
         const int32_t inside = 1;
         if (inside) {
-          uint32_t xs[DQ_GATHER_WORDS];
           int32_t g = 0, q, j;
           const int32_t npool = ph * pw;
           for (dy = 0; dy < ph; ++dy) {

@@ -392,7 +392,7 @@ typedef struct {
   const uint32_t *w;    /**< n_rows contiguous rows of K words */
   int32_t g;            /**< 0 <= g <= DQ_BIN_MAX_G, K >= 1 */
   int32_t n_rows;       /**< >= 1 */
-  const void *thr;      /**< dq_bin_thr_rows: int32_t thr[n_rows]; dq_bin_cmp_rows: uint16_t v[n_rows] */
+  const void *thr;      /**< dq_bin_thr_rows: int32_t thr[n_rows]; dq_bin_cmp_rows: uint32_t v[n_rows] */
   int32_t n;            /**< dq_bin_thr_rows: dot product = n - 2 * popcount (unused by dq_bin_cmp_rows) */
   uint32_t *out;        /**< [DQ_WORDS(n_rows)] output words */
   int32_t r;            /**< 0..2 */
@@ -541,9 +541,9 @@ __attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bi
 }
 
 /*
- * For o < n_rows: bit o of out is 1 iff dq_xor_popcount(x, w + o * K, K) >= v[o] (uint16_t
+ * For o < n_rows: bit o of out is 1 iff dq_xor_popcount(x, w + o * K, K) >= v[o] (uint32_t
  * v, from dq_bin_cmp_thr), unused high bits of the last word 0. For thresholds reused over many
- * calls (convolutions): 6 instructions per row besides its groups (MLS with 15 in lr, USAD8, LDRH,
+ * calls (convolutions): 6 instructions per row besides its groups (MLS with 15 in lr, USAD8, LDR,
  * CMP to the carry).
  */
 __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bin_args *a __attribute__((unused))) {
@@ -551,7 +551,7 @@ __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bi
       DQ_BIN_PROLOGUE("mov lr, #15\n\t")
       "mls r2, r3, lr, r2\n\t"          /* X - 15 * Y: per-byte counts */
       "usad8 r2, r2, r0\n\t"            /* popcount of the row */
-      "ldrh r4, [r12], #2\n\t"
+      "ldr r4, [r12], #4\n\t"
       "cmp r2, r4\n\t"                  /* C = popcount >= v */
       DQ_BIN_EPILOGUE);
 }
@@ -561,16 +561,16 @@ __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bi
 
 /*
  * v for dq_bin_cmp_rows from an s1 output stage's threshold thr and flip bit fl of a dot product
- * n - 2 * pc (0 <= pc <= n <= 65534): bit = n - 2 * pc < thr' with thr' = thr + fl, i.e.
+ * n - 2 * pc (0 <= pc <= n): bit = n - 2 * pc < thr' with thr' = thr + fl, i.e.
  * pc >= floor((n - thr') / 2) + 1, clamped to [0, n + 1]. A flipped channel's bit (-1 iff
  * n - 2 * pc > thr) is then the complement of this one (XOR with the flip word).
  */
-static inline uint16_t dq_bin_cmp_thr(int32_t n, int32_t thr, uint32_t fl) {
+static inline uint32_t dq_bin_cmp_thr(int32_t n, int32_t thr, uint32_t fl) {
   const int64_t s = (int64_t)n - (int64_t)thr - (int64_t)fl;
   int64_t v = (s >= 0 ? s / 2 : -((1 - s) / 2)) + 1;
   if (v < 0) v = 0;
   if (v > (int64_t)n + 1) v = (int64_t)n + 1;
-  return (uint16_t)v;
+  return (uint32_t)v;
 }
 #endif
 

@@ -14,6 +14,7 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
   int32_t ky, kx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
+  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB */
   uint32_t pad_word;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
@@ -68,10 +69,11 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
         const int32_t iy_lo = cy0 * p->stride_h - p->pad_top, ix_lo = cx0 * p->stride_w - p->pad_left;
         const int32_t iy_hi = (cy0 + ph - 1) * p->stride_h + (p->k_h - 1) * p->dil_h - p->pad_top;
         const int32_t ix_hi = (cx0 + pw - 1) * p->stride_w + (p->k_w - 1) * p->dil_w - p->pad_left;
-        const int32_t inside = p->pad_mode == DQ_PAD_VALUE ||
+        const int32_t allin = p->dil_w == 1 && iy_lo >= 0 && ix_lo >= 0 && iy_hi < p->in_h && ix_hi < p->in_w;
+        const int32_t inside = p->pad_mode == DQ_PAD_VALUE || allin ||
             (iy_lo >= 0 && ix_lo >= 0 && iy_hi < p->in_h && ix_hi < p->in_w);
+        const int32_t rowlen = p->k_w * n_words;
         if (inside) {
-          uint32_t xs[DQ_GATHER_WORDS];
           int32_t g = 0, q, j;
           const int32_t npool = ph * pw;
           for (dy = 0; dy < ph; ++dy) {
@@ -79,6 +81,12 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
               const int32_t cy = cy0 + dy, cx = cx0 + dx;
               for (ky = 0; ky < p->k_h; ++ky) {
                 const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                if (allin) {
+                  /* the k_w taps of a kernel row are contiguous in the input */
+                  const uint32_t *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)(cx * p->stride_w - p->pad_left)) * (size_t)in_row;
+                  for (j = 0; j < rowlen; ++j) xs[g++] = xr[j];
+                  continue;
+                }
                 for (kx = 0; kx < p->k_w; ++kx) {
                   const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
                   if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {

@@ -24,6 +24,40 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
 #ifdef DQ_ASM_POPCOUNT
+#ifdef DQ_BIN_ROWS
+  if (n_words <= 3 * DQ_BIN_MAX_G + 2 && (os->flip == NULL || n_out <= 256)) {
+    /* popcount, threshold and bit packing of every row in one assembly
+     function (dq_bin_thr_rows, unrolled groups): 9 instructions per row
+     besides its groups, against about 14 for a threshold stage in C. A
+     flipped channel (-1 iff dot > thr) is the complement of dot < thr + 1
+     (thr = INT32_MAX: of dot < INT32_MAX, always true), so its threshold
+     is moved and its output bit XORed with the flip word. */
+    dq_bin_args a;
+    int32_t tf[256];
+    a.x = xr;
+    a.w = weights;
+    a.g = n_words / 3;
+    a.n_rows = n_out;
+    a.thr = os->thr_i;
+    a.n = n;
+    a.out = orow;
+    a.r = n_words % 3;
+    if (os->flip != NULL) {
+      for (o = 0; o < n_out; ++o) {
+        const int32_t t = os->thr_i[o];
+        tf[o] = (dq_s1_bit(os->flip, o) && t != INT32_MAX) ? t + 1 : t;
+      }
+      a.thr = tf;
+    }
+    dq_bin_thr_rows(&a);
+    if (os->flip != NULL) {
+      const int32_t nw = DQ_WORDS(n_out);
+      for (o = 0; o < nw - 1; ++o) orow[o] ^= os->flip[o];
+      orow[nw - 1] ^= os->flip[nw - 1] & dq_s1_tail_mask(n_out);
+    }
+    return DQ_OK;
+  }
+#endif
   if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
     /* the whole row loop in assembly (dq_xor_popcount_rows), then the
      output stage per channel */
@@ -60,17 +94,10 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
     return DQ_OK;
   }
 #endif
-  /* two output channels per pass share each loaded input word (dq_xor_popcount2) */
+  /* one channel per pass (s1 outputs mostly take dq_bin_thr_rows, and
+   dq_xor_popcount2 is two dq_xor_popcount calls): one ostage, for code size */
   for (o = 0; o < n_out; ++o) {
-    const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
-    int32_t pc0, pc1 = 0;
-    int32_t best;
-    if (o + 1 < n_out) {
-      dq_xor_popcount2(xr, wr, wr + w_row, n_words, &pc0, &pc1);
-    } else {
-      pc0 = dq_xor_popcount(xr, wr, n_words);
-    }
-    best = n - 2 * pc0;
+    const int32_t best = n - 2 * dq_xor_popcount(xr, weights + (size_t)o * (size_t)w_row, n_words);
     {
       const int32_t thr = os->thr_i[o];
       const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
@@ -81,22 +108,6 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
       if ((o & 31) == 31 || o == n_out - 1) {
         orow[o >> 5] = word;
         word = 0u;
-      }
-    }
-    if (o + 1 < n_out) {
-      ++o;
-      best = n - 2 * pc1;
-      {
-        const int32_t thr = os->thr_i[o];
-        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-        /* bit 1 (-1) unless the comparison holds */
-        /* branchless: best < thr, or best > thr when flipped */
-        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-        word |= neg << (o & 31);
-        if ((o & 31) == 31 || o == n_out - 1) {
-          orow[o >> 5] = word;
-          word = 0u;
-        }
       }
     }
   }

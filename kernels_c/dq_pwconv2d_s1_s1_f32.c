@@ -13,6 +13,7 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
   int32_t oy, ox, o, dy, dx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
+  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB */
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;
   int32_t n_words;
@@ -63,7 +64,6 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
         const int32_t cy0 = oy * psh, cx0 = ox * psw;
         const int32_t inside = 1;
         if (inside) {
-          uint32_t xs[DQ_GATHER_WORDS];
           int32_t g = 0, q, j;
           const int32_t npool = ph * pw;
           for (dy = 0; dy < ph; ++dy) {

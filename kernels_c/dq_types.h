@@ -351,6 +351,229 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
 }
 #endif
 
+/*
+ * Row functions of the s1 x s1 kernels (naked, so not inline: GCC would emit
+ * these static functions into every file at -O0, hence only when optimizing).
+ */
+#if defined(DQ_ASM_POPCOUNT) && defined(__OPTIMIZE__)
+#define DQ_BIN_ROWS 1
+#endif
+
+#ifdef DQ_BIN_ROWS
+#define DQ_BIN_GROUP \
+    "ldmia r1!, {r4, r5, r6}\n\t" \
+    "ldmia r11!, {r8, r9, r10}\n\t" \
+    "eor r8, r8, r4\n\t" \
+    "eor r9, r9, r5\n\t" \
+    "eor r10, r10, r6\n\t" \
+    "eor r4, r8, r9\n\t" \
+    "and r8, r8, r9\n\t" \
+    "and r9, r4, r10\n\t" \
+    "orr r8, r8, r9\n\t"              /* twos */ \
+    "eor r4, r4, r10\n\t"             /* ones */ \
+    "and r9, r4, #0xAAAAAAAA\n\t" \
+    "sub r4, r4, r9, lsr #1\n\t" \
+    "and r9, r8, #0xAAAAAAAA\n\t" \
+    "sub r8, r8, r9, lsr #1\n\t" \
+    "and r9, r4, #0xCCCCCCCC\n\t" \
+    "and r4, r4, #0x33333333\n\t" \
+    "add r4, r4, r9, lsr #2\n\t" \
+    "and r9, r8, #0xCCCCCCCC\n\t" \
+    "and r8, r8, #0x33333333\n\t" \
+    "add r8, r8, r9, lsr #2\n\t" \
+    "add r4, r4, r8, lsl #1\n\t"      /* A: ones + 2 * twos per nibble, <= 12 */ \
+    "and r9, r4, #0xF0F0F0F0\n\t" \
+    "add r3, r3, r9, lsr #4\n\t"      /* Y += high nibbles (bytes <= 12 * g) */ \
+    "add r2, r2, r4\n\t"              /* X += A (carries between bytes allowed) */
+
+/** Arguments of dq_bin_thr_rows and dq_bin_cmp_rows. */
+typedef struct {
+  const uint32_t *x;    /**< K = 3 * g + r words, shared by every row */
+  const uint32_t *w;    /**< n_rows contiguous rows of K words */
+  int32_t g;            /**< 0 <= g <= DQ_BIN_MAX_G, K >= 1 */
+  int32_t n_rows;       /**< >= 1 */
+  const void *thr;      /**< dq_bin_thr_rows: int32_t thr[n_rows]; dq_bin_cmp_rows: uint32_t v[n_rows] */
+  int32_t n;            /**< dq_bin_thr_rows: dot product = n - 2 * popcount (unused by dq_bin_cmp_rows) */
+  uint32_t *out;        /**< [DQ_WORDS(n_rows)] output words */
+  int32_t r;            /**< 0..2 */
+} dq_bin_args;
+
+/** Most groups of three words per row dq_bin_thr_rows / dq_bin_cmp_rows take. */
+#define DQ_BIN_MAX_G 6
+
+/*
+ * Shared parts of the two row functions below. A naked function so that all
+ * 14 registers are ours (r7 included). A row is one LDM from the stack that
+ * resets the input pointer, zeroes both accumulators and jumps (PC in the
+ * list) into a straight sequence of DQ_BIN_MAX_G groups at the entry of the
+ * row's g groups: no per-group loop cost. A group is 24 instructions per 96
+ * binary MACs: instead of a per-byte split in every group, X += A and
+ * Y += (A & 0xF0F0F0F0) >> 4 (Y's bytes never overflow), and at the end of
+ * the row X - 15 * Y holds the per-byte counts (<= 24 * g), summed by one
+ * USAD8. Each row's output bit enters the word through the carry (RRXS); a
+ * sentinel bit in the word ends the 32-row loop without a counter. The
+ * r = K % 3 first words of a row go through a tail block (entered instead of
+ * the groups) that continues at the groups' entry with a load to PC.
+ * Registers: r1 input, r2/r3 X/Y, r4-r6 and r8-r10 the words, r11 weights,
+ * r12 thresholds, r0 zero, r7 the output word, lr per function.
+ */
+#define DQ_BIN_PROLOGUE(lr_init) \
+    "push {r4-r11, lr}\n\t" \
+    "sub sp, sp, #32\n\t" \
+    "ldr r4, [r0, #8]\n\t"            /* g */ \
+    "adr.w r8, 3f\n\t" \
+    "adr.w r9, 4f\n\t" \
+    "sub r9, r9, r8\n\t"              /* bytes per group */ \
+    "adr.w r10, 5f\n\t" \
+    "mls r10, r4, r9, r10\n\t"        /* entry of g groups */ \
+    "orr r10, r10, #1\n\t"            /* Thumb bit for the loads to PC */ \
+    "str r10, [sp, #28]\n\t"          /* where a tail block continues */ \
+    "ldr r5, [r0, #28]\n\t"           /* r: tail words first */ \
+    "adr.w r8, 6f\n\t" \
+    "adr.w r9, 7f\n\t" \
+    "cmp r5, #1\n\t" \
+    "it eq\n\t" \
+    "orreq r10, r8, #1\n\t" \
+    "cmp r5, #2\n\t" \
+    "it eq\n\t" \
+    "orreq r10, r9, #1\n\t" \
+    "ldr r1, [r0, #0]\n\t"            /* x */ \
+    "ldr r11, [r0, #4]\n\t"           /* w */ \
+    "ldr r5, [r0, #12]\n\t"           /* n_rows */ \
+    "ldr r12, [r0, #16]\n\t"          /* thr */ \
+    lr_init \
+    "ldr r6, [r0, #24]\n\t"           /* out */ \
+    "mov r2, #0\n\t" \
+    "mov r3, #0\n\t" \
+    "stmia sp, {r1, r2, r3, r10}\n\t" /* row start: x, X = 0, Y = 0, entry */ \
+    "str r5, [sp, #16]\n\t"           /* rows left */ \
+    "str r6, [sp, #20]\n\t"           /* out */ \
+    "mov r0, #0\n\t"                  /* zero for USAD8 */ \
+    "1:\n\t"                          /* next output word */ \
+    "ldr r5, [sp, #16]\n\t" \
+    "cmp r5, #32\n\t" \
+    "ite gt\n\t" \
+    "movgt r4, #32\n\t" \
+    "movle r4, r5\n\t"                /* kn rows in this word */ \
+    "sub r5, r5, r4\n\t" \
+    "str r5, [sp, #16]\n\t" \
+    "rsb r5, r4, #32\n\t" \
+    "str r5, [sp, #24]\n\t"           /* final shift 32 - kn */ \
+    "sub r4, r4, #1\n\t" \
+    "mov r7, #1\n\t" \
+    "lsl r7, r7, r4\n\t"              /* sentinel: leaves after kn RRXS */ \
+    "2:\n\t" \
+    "ldmia sp, {r1, r2, r3, pc}\n\t" \
+    "3:\n\t" \
+    DQ_BIN_GROUP \
+    "4:\n\t" \
+    DQ_BIN_GROUP \
+    DQ_BIN_GROUP \
+    DQ_BIN_GROUP \
+    DQ_BIN_GROUP \
+    DQ_BIN_GROUP \
+    "5:\n\t"
+
+#define DQ_BIN_EPILOGUE \
+    "rrxs r7, r7\n\t" \
+    "bcc 2b\n\t" \
+    "ldr r4, [sp, #24]\n\t" \
+    "lsr r7, r7, r4\n\t" \
+    "ldr r5, [sp, #20]\n\t" \
+    "str r7, [r5], #4\n\t" \
+    "str r5, [sp, #20]\n\t" \
+    "ldr r5, [sp, #16]\n\t" \
+    "cmp r5, #0\n\t" \
+    "bgt 1b\n\t" \
+    "add sp, sp, #32\n\t" \
+    "pop {r4-r11, pc}\n\t" \
+    "6:\n\t"                          /* tail of one word, then the groups */ \
+    "ldr r4, [r1], #4\n\t" \
+    "ldr r8, [r11], #4\n\t" \
+    "eor r4, r4, r8\n\t" \
+    "and r9, r4, #0xAAAAAAAA\n\t" \
+    "sub r4, r4, r9, lsr #1\n\t" \
+    "and r9, r4, #0xCCCCCCCC\n\t" \
+    "and r4, r4, #0x33333333\n\t" \
+    "add r4, r4, r9, lsr #2\n\t" \
+    "and r9, r4, #0xF0F0F0F0\n\t" \
+    "add r3, r3, r9, lsr #4\n\t" \
+    "add r2, r2, r4\n\t" \
+    "ldr pc, [sp, #28]\n\t" \
+    "7:\n\t"                          /* tail of two words, then the groups */ \
+    "ldrd r4, r5, [r1], #8\n\t" \
+    "ldrd r8, r9, [r11], #8\n\t" \
+    "eor r4, r4, r8\n\t" \
+    "eor r5, r5, r9\n\t" \
+    "and r9, r4, #0xAAAAAAAA\n\t" \
+    "sub r4, r4, r9, lsr #1\n\t" \
+    "and r9, r5, #0xAAAAAAAA\n\t" \
+    "sub r5, r5, r9, lsr #1\n\t" \
+    "and r9, r4, #0xCCCCCCCC\n\t" \
+    "and r4, r4, #0x33333333\n\t" \
+    "add r4, r4, r9, lsr #2\n\t" \
+    "and r9, r5, #0xCCCCCCCC\n\t" \
+    "and r5, r5, #0x33333333\n\t" \
+    "add r5, r5, r9, lsr #2\n\t" \
+    "add r4, r4, r5\n\t"              /* <= 8 per nibble */ \
+    "and r9, r4, #0xF0F0F0F0\n\t" \
+    "add r3, r3, r9, lsr #4\n\t" \
+    "add r2, r2, r4\n\t" \
+    "ldr pc, [sp, #28]\n\t"
+
+/*
+ * For o < n_rows: bit o of out is 1 (-1) iff n - 2 * dq_xor_popcount(x, w + o * K, K) < thr[o]
+ * (int32_t thresholds; the s1 output stage without flipped channels), unused high bits of the last
+ * word 0. The comparison is QSUB (saturating, so any int32 threshold is exact), its sign goes to the
+ * carry: 9 instructions per row besides its groups.
+ */
+__attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bin_args *a __attribute__((unused))) {
+  __asm__ volatile(
+      DQ_BIN_PROLOGUE("ldr lr, [r0, #20]\n\t")  /* n */
+      "sub r2, r2, r3, lsl #4\n\t"
+      "add r2, r2, r3\n\t"              /* X - 15 * Y: per-byte counts */
+      "usad8 r2, r2, r0\n\t"            /* popcount of the row */
+      "ldr r4, [r12], #4\n\t"
+      "sub r2, lr, r2, lsl #1\n\t"      /* dot product */
+      "qsub r2, r2, r4\n\t"
+      "lsls r2, r2, #1\n\t"             /* C = dot < thr */
+      DQ_BIN_EPILOGUE);
+}
+
+/*
+ * For o < n_rows: bit o of out is 1 iff dq_xor_popcount(x, w + o * K, K) >= v[o] (uint32_t
+ * v, from dq_bin_cmp_thr), unused high bits of the last word 0. For thresholds reused over many
+ * calls (convolutions): 6 instructions per row besides its groups (MLS with 15 in lr, USAD8, LDR,
+ * CMP to the carry).
+ */
+__attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bin_args *a __attribute__((unused))) {
+  __asm__ volatile(
+      DQ_BIN_PROLOGUE("mov lr, #15\n\t")
+      "mls r2, r3, lr, r2\n\t"          /* X - 15 * Y: per-byte counts */
+      "usad8 r2, r2, r0\n\t"            /* popcount of the row */
+      "ldr r4, [r12], #4\n\t"
+      "cmp r2, r4\n\t"                  /* C = popcount >= v */
+      DQ_BIN_EPILOGUE);
+}
+#undef DQ_BIN_GROUP
+#undef DQ_BIN_PROLOGUE
+#undef DQ_BIN_EPILOGUE
+
+/*
+ * v for dq_bin_cmp_rows from an s1 output stage's threshold thr and flip bit fl of a dot product
+ * n - 2 * pc (0 <= pc <= n): bit = n - 2 * pc < thr' with thr' = thr + fl, i.e.
+ * pc >= floor((n - thr') / 2) + 1, clamped to [0, n + 1]. A flipped channel's bit (-1 iff
+ * n - 2 * pc > thr) is then the complement of this one (XOR with the flip word).
+ */
+static inline uint32_t dq_bin_cmp_thr(int32_t n, int32_t thr, uint32_t fl) {
+  const int64_t s = (int64_t)n - (int64_t)thr - (int64_t)fl;
+  int64_t v = (s >= 0 ? s / 2 : -((1 - s) / 2)) + 1;
+  if (v < 0) v = 0;
+  if (v > (int64_t)n + 1) v = (int64_t)n + 1;
+  return (uint32_t)v;
+}
+#endif
+
 /** Sum over j < n of popcount(x[j] ^ w[j]). */
 static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int32_t n) {
   return dq_xor_popcount_g(x, w, n / 3, n % 3);

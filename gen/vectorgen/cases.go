@@ -92,6 +92,9 @@ func (g *gen) stage(k matrix.Kernel, n int, accs []ref.Acc, kind stageKind) *ref
 			if kind == stageSaturate && c%3 == 0 {
 				mode = 4 + c%2 // constant channel
 			}
+			if kind == stagePlain && c%5 == 4 {
+				mode = 4 + (c/5)%2 // constant channel without flips (the kernels' no-flip fast paths)
+			}
 			if intAcc {
 				switch mode {
 				case 0, 1:

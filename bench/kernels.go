@@ -56,6 +56,7 @@ var Types = [][3]dtype.DType{
 	{dtype.S8, dtype.S8, dtype.S8},
 	{dtype.F32, dtype.F32, dtype.F32},
 	{dtype.F32, dtype.S1, dtype.F32},
+	{dtype.S8, dtype.S1, dtype.S8},
 }
 
 // KernelResult is one kernel on one shape.

@@ -9,6 +9,230 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+
+/* Words of the broadcast input buffer of the MVE path (16 bytes per word:
+ 2 KB of stack). */
+#define DQ_MVE_S1_XB 128
+/* Channels of the popcount buffer of the MVE path (1 KB of stack). */
+#define DQ_MVE_S1_NO 256
+
+/*
+ * s1 output stage of n_out channels from their popcounts (best = n - 2 * pc):
+ * bit 1 (-1) iff best < thr, or best > thr for flipped channels (then
+ * ~best < ~thr: order-reversing and without overflow); four channels per
+ * VCMP, their bits added into the output word by a predicated VADDVA of
+ * the lane bit weights.
+ */
+static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t n_out, const int32_t *thr,
+    const uint32_t *flip, uint32_t *out) {
+  const uint32x4_t lane = vidupq_n_u32(0u, 1);
+  const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
+  const int32x4_t nv = vdupq_n_s32(n);
+  int32_t o;
+  for (o = 0; o < n_out; o += 32) {
+    uint32_t wd = 0u, fw = flip != NULL ? flip[o >> 5] : 0u;
+    uint32x4_t bits = bits0;
+    int32_t k;
+    const int32_t kn = n_out - o < 32 ? n_out - o : 32;
+    k = 0;
+    if (flip == NULL) {
+      /* whole groups of four channels without flips: no predication but the compare */
+      for (; k + 4 <= kn; k += 4) {
+        const int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
+        wd = vaddvaq_p_u32(wd, bits, vcmpltq_s32(best, vld1q_s32(thr + o + k)));
+        bits = vshlq_n_u32(bits, 4);
+      }
+    }
+    for (; k < kn; k += 4) {
+      const mve_pred16_t live = vctp32q((uint32_t)(kn - k));
+      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
+      int32x4_t t = vldrwq_z_s32(thr + o + k, live);
+      const int32x4_t fm = vshrq_n_s32(vreinterpretq_s32_u32(vshlq_u32(vdupq_n_u32(fw >> k),
+          vsubq_s32(vdupq_n_s32(31), vreinterpretq_s32_u32(lane)))), 31);
+      best = veorq_s32(best, fm);
+      t = veorq_s32(t, fm);
+      wd = vaddvaq_p_u32(wd, bits, vcmpltq_m_s32(best, t, live));
+      bits = vshlq_n_u32(bits, 4);
+    }
+    out[o >> 5] = wd;
+  }
+}
+
+/* Popcounts of one group of up to three xor words a, b, c (u8 lanes: each
+ byte <= 24). */
+static inline uint8x16_t dq_mve_s1_grp(uint32x4_t a, uint32x4_t b, uint32x4_t c) {
+  const uint32x4_t u = veorq_u32(a, b);
+  uint8x16_t s = vreinterpretq_u8_u32(veorq_u32(u, c));
+  uint8x16_t t = vreinterpretq_u8_u32(vorrq_u32(vandq_u32(a, b), vandq_u32(u, c)));
+  const uint8x16_t m55 = vdupq_n_u8(0x55), m33 = vdupq_n_u8(0x33);
+  s = vsubq_u8(s, vandq_u8(vshrq_n_u8(s, 1), m55));
+  t = vsubq_u8(t, vandq_u8(vshrq_n_u8(t, 1), m55));
+  s = vmlaq_n_u8(s, vandq_u8(vshrq_n_u8(s, 2), m33), (uint8_t)253);  /* s - 3 * t: per nibble */
+  t = vmlaq_n_u8(t, vandq_u8(vshrq_n_u8(t, 2), m33), (uint8_t)253);
+  s = vmlaq_n_u8(s, t, 2u);                                          /* ones + 2 * twos <= 12 per nibble */
+  return vmlaq_n_u8(s, vshrq_n_u8(s, 4), (uint8_t)241);               /* s - 15 * (s >> 4): per byte */
+}
+
+/*
+ * Per lane i: popcount of (x ^ row i) over nw words, where xb holds each
+ * input word broadcast to four lanes (4 * nw words) and lane i of ad is the
+ * byte address of row i minus 4 (gather with writeback). The loop over the
+ * groups of three words is inline assembly: GCC 12 rejects the writeback
+ * gather intrinsic with a 4-byte step (vldrwq_gather_base_wb_u32(&ad, 4):
+ * "argument 2 must be a constant immediate"), and the loop then keeps all
+ * eight Q registers busy (q7 addresses, q5/q6 masks, q4 the byte counts).
+ */
+static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
+  uint32x4_t tot = vdupq_n_u32(0u);
+  uint32_t adm[4], accm[4];
+  int32_t g = nw / 3;
+  const int32_t rem = nw % 3;
+  vst1q_u32(adm, ad);
+  for (;;) {
+    /* at most 9 groups (216) and the rest (16) per byte before widening */
+    const int32_t k = g < 9 ? g : 9;
+    uint8x16_t acc = vdupq_n_u8(0u);
+    uint16x8_t h;
+    uint32x4_t v;
+    g -= k;
+    if (k > 0) {
+      __asm__ volatile(
+          "vldrw.u32 q7, [%[adp]]\n\t"
+      "vmov.i8 q4, #0\n\t"
+      "vmov.i8 q5, #0x55\n\t"
+      "vmov.i8 q6, #0x33\n\t"
+      "dls lr, %[k]\n\t"
+      "1:\n\t"
+      "vldrw.u32 q0, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q0, q0, q3\n\t"
+      "vldrw.u32 q1, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q1, q1, q3\n\t"
+      "vldrw.u32 q2, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q2, q2, q3\n\t"
+      "veor q3, q0, q1\n\t"          /* u = a ^ b */
+      "vand q0, q0, q1\n\t"
+      "veor q1, q3, q2\n\t"          /* ones = u ^ c */
+      "vand q3, q3, q2\n\t"
+      "vorr q0, q0, q3\n\t"          /* twos = a & b | u & c */
+      "vshr.u8 q2, q1, #1\n\t"
+      "vand q2, q2, q5\n\t"
+      "vsub.i8 q1, q1, q2\n\t"
+      "vshr.u8 q2, q0, #1\n\t"
+      "vand q2, q2, q5\n\t"
+      "vsub.i8 q0, q0, q2\n\t"
+      "vshr.u8 q2, q1, #2\n\t"
+      "vand q2, q2, q6\n\t"
+      "vmla.u8 q1, q2, %[m3]\n\t"    /* - 3 * t: per nibble */
+      "vshr.u8 q2, q0, #2\n\t"
+      "vand q2, q2, q6\n\t"
+      "vmla.u8 q0, q2, %[m3]\n\t"
+      "vmla.u8 q1, q0, %[two]\n\t"   /* ones + 2 * twos <= 12 per nibble */
+      "vshr.u8 q2, q1, #4\n\t"
+      "vmla.u8 q1, q2, %[m15]\n\t"   /* - 15 * (s >> 4): per byte <= 24 */
+      "vadd.i8 q4, q4, q1\n\t"
+      "le lr, 1b\n\t"
+      "vstrw.32 q7, [%[adp]]\n\t"
+      "vstrw.32 q4, [%[accp]]"
+      : [xb] "+r"(xb)
+      : [adp] "r"(adm), [accp] "r"(accm), [k] "r"(k), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
+          "s30", "s31", "lr", "memory");
+      acc = vreinterpretq_u8_u32(vld1q_u32(accm));
+    }
+    if (g == 0 && rem > 0) {
+      const uint32x4_t z = vdupq_n_u32(0u);
+      const uint32x4_t a0 = vld1q_u32(adm);
+      const uint32x4_t a = veorq_u32(vldrwq_gather_base_u32(a0, 4), vld1q_u32(xb));
+      const uint32x4_t b = rem > 1 ? veorq_u32(vldrwq_gather_base_u32(a0, 8), vld1q_u32(xb + 4)) : z;
+      acc = vaddq_u8(acc, dq_mve_s1_grp(a, b, z));
+    }
+    /* bytes to u16 (b - 255 * (b >> 8)), then to u32 lanes */
+    h = vreinterpretq_u16_u8(acc);
+    h = vmlaq_n_u16(h, vshrq_n_u16(h, 8), (uint16_t)0xFF01u);
+    v = vreinterpretq_u32_u16(h);
+    v = vmlaq_n_u32(v, vshrq_n_u32(v, 16), 0xFFFF0001u);
+    tot = vaddq_u32(tot, v);
+    if (g == 0) break;
+  }
+  return tot;
+}
+
+/*
+ * pc[i] = popcount of (x ^ row i) for the 4 * n_pass rows of K words at w
+ * (contiguous, K % 3 == 0, 3 <= K <= 27 so a byte count stays <= 216),
+ * with xb as above: the whole row loop in one assembly block (four rows per
+ * pass: q7 the gather addresses, q4 the byte counts, widened to u32 lanes
+ * by VMOVLB / VSHR / VADD at the end of the pass).
+ */
+static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  uint32_t adm[4];
+  const uint32_t *xp;
+  const uint32_t step = 12u * (uint32_t)K;
+  int32_t g = K / 3;
+  vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  __asm__ volatile(
+      "vldrw.u32 q7, [%[adp]]\n\t"
+  "vmov.i8 q5, #0x55\n\t"
+  "vmov.i8 q6, #0x33\n\t"
+  "2:\n\t"
+  "mov %[xp], %[xb]\n\t"
+  "vmov.i8 q4, #0\n\t"
+  "dls lr, %[g]\n\t"
+  "1:\n\t"
+  "vldrw.u32 q0, [q7, #4]!\n\t"
+  "vldrw.u32 q3, [%[xp]], #16\n\t"
+  "veor q0, q0, q3\n\t"
+  "vldrw.u32 q1, [q7, #4]!\n\t"
+  "vldrw.u32 q3, [%[xp]], #16\n\t"
+  "veor q1, q1, q3\n\t"
+  "vldrw.u32 q2, [q7, #4]!\n\t"
+  "vldrw.u32 q3, [%[xp]], #16\n\t"
+  "veor q2, q2, q3\n\t"
+  "veor q3, q0, q1\n\t"
+  "vand q0, q0, q1\n\t"
+  "veor q1, q3, q2\n\t"
+  "vand q3, q3, q2\n\t"
+  "vorr q0, q0, q3\n\t"
+  "vshr.u8 q2, q1, #1\n\t"
+  "vand q2, q2, q5\n\t"
+  "vsub.i8 q1, q1, q2\n\t"
+  "vshr.u8 q2, q0, #1\n\t"
+  "vand q2, q2, q5\n\t"
+  "vsub.i8 q0, q0, q2\n\t"
+  "vshr.u8 q2, q1, #2\n\t"
+  "vand q2, q2, q6\n\t"
+  "vmla.u8 q1, q2, %[m3]\n\t"
+  "vshr.u8 q2, q0, #2\n\t"
+  "vand q2, q2, q6\n\t"
+  "vmla.u8 q0, q2, %[m3]\n\t"
+  "vmla.u8 q1, q0, %[two]\n\t"
+  "vshr.u8 q2, q1, #4\n\t"
+  "vmla.u8 q1, q2, %[m15]\n\t"
+  "vadd.i8 q4, q4, q1\n\t"
+  "le lr, 1b\n\t"
+  "vshr.u16 q0, q4, #8\n\t"
+  "vmovlb.u8 q4, q4\n\t"
+  "vadd.i16 q4, q4, q0\n\t"
+  "vshr.u32 q0, q4, #16\n\t"
+  "vmovlb.u16 q4, q4\n\t"
+  "vadd.i32 q4, q4, q0\n\t"
+  "vstrw.32 q4, [%[pc]], #16\n\t"
+  "vadd.i32 q7, q7, %[step]\n\t"
+  "subs %[np], %[np], #1\n\t"
+  "bne 2b"
+  : [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass)
+  : [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u)
+  : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+      "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
+      "s30", "s31", "lr", "cc", "memory");
+}
+#endif
 dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;

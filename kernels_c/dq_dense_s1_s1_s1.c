@@ -12,20 +12,22 @@
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 
-/* Words of the broadcast input buffer of the MVE path (16 bytes per word:
- 2 KB of stack). */
-#define DQ_MVE_S1_XB 128
-/* Channels of the popcount buffer of the MVE path (1 KB of stack). */
-#define DQ_MVE_S1_NO 256
+/* Stack of the MVE paths, at most 3 KB: the broadcast input buffer holds
+ DQ_MVE_S1_XB words (16 bytes each: 1.5 KB; the dense input length, the
+ taps of one conv position), popcount buffers of DQ_MVE_S1_NO channels
+ (512 B each; more channels are done in chunks of DQ_MVE_S1_NO). */
+#define DQ_MVE_S1_XB 96
+#define DQ_MVE_S1_NO 128
 
 /*
- * s1 output stage of n_out channels from their popcounts (best = n - 2 * pc):
+ * s1 output stage of n_out channels from their popcounts (best = n + mul * pc,
+ * mul = -2, or -1 when pcb holds doubled counts):
  * bit 1 (-1) iff best < thr, or best > thr for flipped channels (then
  * ~best < ~thr: order-reversing and without overflow); four channels per
  * VCMP, their bits added into the output word by a predicated VADDVA of
  * the lane bit weights.
  */
-static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t n_out, const int32_t *thr,
+static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, int32_t n_out, const int32_t *thr,
     const uint32_t *flip, uint32_t *out) {
   const uint32x4_t lane = vidupq_n_u32(0u, 1);
   const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
@@ -37,17 +39,38 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t n_out, 
     int32_t k;
     const int32_t kn = n_out - o < 32 ? n_out - o : 32;
     k = 0;
-    if (flip == NULL) {
-      /* whole groups of four channels without flips: no predication but the compare */
-      for (; k + 4 <= kn; k += 4) {
-        const int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
-        wd = vaddvaq_p_u32(wd, bits, vcmpltq_s32(best, vld1q_s32(thr + o + k)));
-        bits = vshlq_n_u32(bits, 4);
-      }
+    if (flip == NULL && kn >= 4) {
+      /* whole groups of four channels without flips, in assembly: VMLAS
+       (pc * mul + n), VPT on thr > best, predicated VADDVA of the lane
+       bits (GCC's code for the intrinsics moves the predicate through a
+       core register: 12 instead of 7 instructions per group) */
+      const uint32_t *pp = pcb + o;
+      const int32_t *tp = thr + o;
+      const int32_t c4 = kn >> 2;
+      uint32_t b0[4];
+      vst1q_u32(b0, bits0);
+      __asm__ volatile(
+          "vldrw.u32 q2, [%[b0]]\n\t"
+      "vdup.32 q3, %[mul]\n\t"
+      "dls lr, %[c4]\n\t"
+      "1:\n\t"
+      "vldrw.u32 q0, [%[pp]], #16\n\t"
+      "vldrw.u32 q1, [%[tp]], #16\n\t"
+      "vmlas.u32 q0, q3, %[n]\n\t"
+      "vpt.s32 gt, q1, q0\n\t"
+      "vaddvat.u32 %[wd], q2\n\t"
+      "vshl.i32 q2, q2, #4\n\t"
+      "le lr, 1b"
+      : [wd] "+r"(wd), [pp] "+r"(pp), [tp] "+r"(tp)
+      : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n), [c4] "r"(c4)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "lr", "memory");
+      k = c4 << 2;
+      bits = vshlq_u32(bits0, vdupq_n_s32(k));
     }
     for (; k < kn; k += 4) {
       const mve_pred16_t live = vctp32q((uint32_t)(kn - k));
-      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
+      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), mul);
       int32x4_t t = vldrwq_z_s32(thr + o + k, live);
       const int32x4_t fm = vshrq_n_s32(vreinterpretq_s32_u32(vshlq_u32(vdupq_n_u32(fw >> k),
           vsubq_s32(vdupq_n_s32(31), vreinterpretq_s32_u32(lane)))), 31);
@@ -232,6 +255,26 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
       "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
       "s30", "s31", "lr", "cc", "memory");
 }
+
+/*
+ * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
+ * at w (pc has room for n_out rounded up to 4): whole passes of four rows by
+ * dq_mve_s1_rows when K allows it, the rest by dq_mve_s1_pc4 (lanes past the
+ * last row read the last row again).
+ */
+static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc) {
+  int32_t o = 0;
+  if (K % 3 == 0 && K <= 27 && n_out >= 4) {
+    dq_mve_s1_rows(xb, w, K, n_out >> 2, pc);
+    o = n_out & ~3;
+  }
+  for (; o < n_out; o += 4) {
+    const uint32_t base = (uint32_t)(uintptr_t)(w + (size_t)o * (size_t)K) - 4u;
+    const uint32_t kn = n_out - o < 4 ? (uint32_t)(n_out - o) : 4u;
+    const uint32x4_t ad = vaddq_n_u32(vmulq_n_u32(vminq_u32(vidupq_n_u32(0u, 1), vdupq_n_u32(kn - 1u)), 4u * (uint32_t)K), base);
+    vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
+  }
+}
 #endif
 dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
@@ -248,27 +291,19 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
 #if defined(__ARM_FEATURE_MVE)
-  if (n_words <= DQ_MVE_S1_XB && n_out <= DQ_MVE_S1_NO) {
+  if (n_words <= DQ_MVE_S1_XB) {
     /* four output channels per pass (lanes), see mve_s1.tmpl; the input
      words broadcast once into xb (at most DQ_MVE_S1_XB words), the
-     popcounts of all channels in pcb (at most DQ_MVE_S1_NO) */
+     popcounts of up to DQ_MVE_S1_NO channels at a time in pcb */
     uint32_t xb[4 * DQ_MVE_S1_XB];
     uint32_t pcb[DQ_MVE_S1_NO];
-    int32_t j;
+    int32_t j, o0;
     for (j = 0; j < n_words; ++j) vst1q_u32(xb + 4 * j, vdupq_n_u32(xr[j]));
-    o = 0;
-    if (n_words % 3 == 0 && n_words <= 27 && n_out >= 4) {
-      dq_mve_s1_rows(xb, weights, n_words, n_out >> 2, pcb);
-      o = n_out & ~3;
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S1_NO) {
+      const int32_t cnt = n_out - o0 < DQ_MVE_S1_NO ? n_out - o0 : DQ_MVE_S1_NO;
+      dq_mve_s1_pcs(xb, weights + (size_t)o0 * (size_t)w_row, n_words, cnt, pcb);
+      dq_mve_s1_thr(pcb, n, -2, cnt, os->thr_i + o0, os->flip != NULL ? os->flip + (o0 >> 5) : NULL, orow + (o0 >> 5));
     }
-    for (; o < n_out; o += 4) {
-      const uint32_t base = (uint32_t)(uintptr_t)(weights + (size_t)o * (size_t)w_row) - 4u;
-      const uint32_t kn = n_out - o < 4 ? (uint32_t)(n_out - o) : 4u;
-      /* lanes past the last channel read the last row again */
-      const uint32x4_t ad = vaddq_n_u32(vmulq_n_u32(vminq_u32(vidupq_n_u32(0u, 1), vdupq_n_u32(kn - 1u)), 4u * (uint32_t)w_row), base);
-      vst1q_u32(pcb + o, dq_mve_s1_pc4(xb, ad, n_words));
-    }
-    dq_mve_s1_thr(pcb, n, n_out, os->thr_i, os->flip, orow);
     return DQ_OK;
   }
 #endif

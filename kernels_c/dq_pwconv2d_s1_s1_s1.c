@@ -12,20 +12,22 @@
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>
 
-/* Words of the broadcast input buffer of the MVE path (16 bytes per word:
- 2 KB of stack). */
-#define DQ_MVE_S1_XB 128
-/* Channels of the popcount buffer of the MVE path (1 KB of stack). */
-#define DQ_MVE_S1_NO 256
+/* Stack of the MVE paths, at most 3 KB: the broadcast input buffer holds
+ DQ_MVE_S1_XB words (16 bytes each: 1.5 KB; the dense input length, the
+ taps of one conv position), popcount buffers of DQ_MVE_S1_NO channels
+ (512 B each; more channels are done in chunks of DQ_MVE_S1_NO). */
+#define DQ_MVE_S1_XB 96
+#define DQ_MVE_S1_NO 128
 
 /*
- * s1 output stage of n_out channels from their popcounts (best = n - 2 * pc):
+ * s1 output stage of n_out channels from their popcounts (best = n + mul * pc,
+ * mul = -2, or -1 when pcb holds doubled counts):
  * bit 1 (-1) iff best < thr, or best > thr for flipped channels (then
  * ~best < ~thr: order-reversing and without overflow); four channels per
  * VCMP, their bits added into the output word by a predicated VADDVA of
  * the lane bit weights.
  */
-static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t n_out, const int32_t *thr,
+static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, int32_t n_out, const int32_t *thr,
     const uint32_t *flip, uint32_t *out) {
   const uint32x4_t lane = vidupq_n_u32(0u, 1);
   const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
@@ -37,17 +39,38 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t n_out, 
     int32_t k;
     const int32_t kn = n_out - o < 32 ? n_out - o : 32;
     k = 0;
-    if (flip == NULL) {
-      /* whole groups of four channels without flips: no predication but the compare */
-      for (; k + 4 <= kn; k += 4) {
-        const int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
-        wd = vaddvaq_p_u32(wd, bits, vcmpltq_s32(best, vld1q_s32(thr + o + k)));
-        bits = vshlq_n_u32(bits, 4);
-      }
+    if (flip == NULL && kn >= 4) {
+      /* whole groups of four channels without flips, in assembly: VMLAS
+       (pc * mul + n), VPT on thr > best, predicated VADDVA of the lane
+       bits (GCC's code for the intrinsics moves the predicate through a
+       core register: 12 instead of 7 instructions per group) */
+      const uint32_t *pp = pcb + o;
+      const int32_t *tp = thr + o;
+      const int32_t c4 = kn >> 2;
+      uint32_t b0[4];
+      vst1q_u32(b0, bits0);
+      __asm__ volatile(
+          "vldrw.u32 q2, [%[b0]]\n\t"
+      "vdup.32 q3, %[mul]\n\t"
+      "dls lr, %[c4]\n\t"
+      "1:\n\t"
+      "vldrw.u32 q0, [%[pp]], #16\n\t"
+      "vldrw.u32 q1, [%[tp]], #16\n\t"
+      "vmlas.u32 q0, q3, %[n]\n\t"
+      "vpt.s32 gt, q1, q0\n\t"
+      "vaddvat.u32 %[wd], q2\n\t"
+      "vshl.i32 q2, q2, #4\n\t"
+      "le lr, 1b"
+      : [wd] "+r"(wd), [pp] "+r"(pp), [tp] "+r"(tp)
+      : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n), [c4] "r"(c4)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "lr", "memory");
+      k = c4 << 2;
+      bits = vshlq_u32(bits0, vdupq_n_s32(k));
     }
     for (; k < kn; k += 4) {
       const mve_pred16_t live = vctp32q((uint32_t)(kn - k));
-      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), -2);
+      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), mul);
       int32x4_t t = vldrwq_z_s32(thr + o + k, live);
       const int32x4_t fm = vshrq_n_s32(vreinterpretq_s32_u32(vshlq_u32(vdupq_n_u32(fw >> k),
           vsubq_s32(vdupq_n_s32(31), vreinterpretq_s32_u32(lane)))), 31);
@@ -232,6 +255,26 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
       "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
       "s30", "s31", "lr", "cc", "memory");
 }
+
+/*
+ * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
+ * at w (pc has room for n_out rounded up to 4): whole passes of four rows by
+ * dq_mve_s1_rows when K allows it, the rest by dq_mve_s1_pc4 (lanes past the
+ * last row read the last row again).
+ */
+static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc) {
+  int32_t o = 0;
+  if (K % 3 == 0 && K <= 27 && n_out >= 4) {
+    dq_mve_s1_rows(xb, w, K, n_out >> 2, pc);
+    o = n_out & ~3;
+  }
+  for (; o < n_out; o += 4) {
+    const uint32_t base = (uint32_t)(uintptr_t)(w + (size_t)o * (size_t)K) - 4u;
+    const uint32_t kn = n_out - o < 4 ? (uint32_t)(n_out - o) : 4u;
+    const uint32x4_t ad = vaddq_n_u32(vmulq_n_u32(vminq_u32(vidupq_n_u32(0u, 1), vdupq_n_u32(kn - 1u)), 4u * (uint32_t)K), base);
+    vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
+  }
+}
 #endif
 dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -270,6 +313,85 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = DQ_WORDS(p->out_c);
+#if defined(__ARM_FEATURE_MVE)
+  if (n_words <= DQ_MVE_S1_XB) {
+    /* every conv position: its taps broadcast into xb, then the popcounts
+     of up to DQ_MVE_S1_NO channels at a time as in the dense kernel (OHWI
+     weights: each channel one contiguous row of K words). A position with
+     zero-padded taps runs twice, those taps all +1 then all -1: the two
+     popcounts sum to 2 * (popcount over the real taps) + n per padded tap,
+     so best = kbits - (sum) exactly (the padded taps cancel). Pool maximum =
+     minimum of the (doubled) counts. */
+    const int32_t mkh = 1, mkw = 1, mdh = 1, mdw = 1;
+    const int32_t mK = mkh * mkw * n_words, mnp = ph * pw, mbits = mkh * mkw * n;
+    const int32_t zero_pad = p->pad_mode != DQ_PAD_VALUE;
+    const uint32_t mtail = dq_s1_tail_mask(n);
+    const uint32_t mpad = (!zero_pad && p->pad_value < 0.0f) ? 0xFFFFFFFFu : 0u;
+    uint32_t xb[4 * DQ_MVE_S1_XB];
+    uint32_t pcm[DQ_MVE_S1_NO], pcb[DQ_MVE_S1_NO], pca[DQ_MVE_S1_NO];
+    int32_t mq, my, mx, mj, o0;
+    for (oy = 0; oy < p->out_h; ++oy) {
+      for (ox = 0; ox < p->out_w; ++ox) {
+        uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+        for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S1_NO) {
+          const int32_t cnt = n_out - o0 < DQ_MVE_S1_NO ? n_out - o0 : DQ_MVE_S1_NO;
+          const uint32_t *const w0 = weights + (size_t)o0 * (size_t)mK;
+          int32_t mul = -2;
+          for (mq = 0; mq < mnp; ++mq) {
+            const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;
+            int32_t zp = 0, pass;
+            for (pass = 0; pass < 2; ++pass) {
+              /* pass 1 only with zero-padded taps: those taps as all -1 */
+              const uint32_t padw = pass ? 0xFFFFFFFFu : mpad;
+              uint32_t *xq = xb;
+              for (my = 0; my < mkh; ++my) {
+                const int32_t iy = cy * p->stride_h + my * mdh - p->pad_top;
+                for (mx = 0; mx < mkw; ++mx) {
+                  const int32_t ix = cx * p->stride_w + mx * mdw - p->pad_left;
+                  if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                    zp |= zero_pad;
+                    for (mj = 0; mj < n_words; ++mj) {
+                      vst1q_u32(xq, vdupq_n_u32(mj == n_words - 1 ? padw & mtail : padw));
+                      xq += 4;
+                    }
+                  } else {
+                    const uint32_t *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                    for (mj = 0; mj < n_words; ++mj) {
+                      vst1q_u32(xq, vdupq_n_u32(xr[mj]));
+                      xq += 4;
+                    }
+                  }
+                }
+              }
+              if (pass == 0) {
+                if (mnp == 1 && !zp) {
+                  dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+                  break;
+                }
+                dq_mve_s1_pcs(xb, w0, mK, cnt, pcb);
+                mul = -1;
+                if (!zp) {
+                  for (o = 0; o < cnt; o += 4) vst1q_u32(pcb + o, vshlq_n_u32(vld1q_u32(pcb + o), 1));
+                  break;
+                }
+              } else {
+                dq_mve_s1_pcs(xb, w0, mK, cnt, pca);
+                for (o = 0; o < cnt; o += 4) vst1q_u32(pcb + o, vaddq_u32(vld1q_u32(pcb + o), vld1q_u32(pca + o)));
+              }
+            }
+            if (mul == -1) {
+              for (o = 0; o < cnt; o += 4) {
+                vst1q_u32(pcm + o, mq == 0 ? vld1q_u32(pcb + o) : vminq_u32(vld1q_u32(pcm + o), vld1q_u32(pcb + o)));
+              }
+            }
+          }
+          dq_mve_s1_thr(pcm, mbits, mul, cnt, os->thr_i + o0, os->flip != NULL ? os->flip + (o0 >> 5) : NULL, orow + (o0 >> 5));
+        }
+      }
+    }
+    return DQ_OK;
+  }
+#endif
   /* fast path (pixels whose taps are all inside the input, or any pixel with
    pad values): gather the pixel's taps for every pool position into one
    packed row (OHWI weights of a channel are then one contiguous row of the

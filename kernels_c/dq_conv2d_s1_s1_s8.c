@@ -187,73 +187,104 @@ static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_
 }
 
 /*
+ * Pieces of the row loop of dq_mve_s1_rows (q7 gather addresses, q5/q6 the
+ * 0x55/0x33 masks, q4 the byte counts, q0-q3 scratch; the scalar operands
+ * m3 = -3, two = 2, m15 = -15 as u8 multipliers).
+ */
+#define DQ_MVE_S1_LD(q) \
+"vldrw.u32 " q ", [q7, #4]!\n\t" \
+"vldrw.u32 q3, [%[xp]], #16\n\t" \
+"veor " q ", " q ", q3\n\t"
+/* q1 (ones) to counts per nibble (<= 4) */
+#define DQ_MVE_S1_NIB1 \
+"vshr.u8 q2, q1, #1\n\t" \
+"vand q2, q2, q5\n\t" \
+"vsub.i8 q1, q1, q2\n\t" \
+"vshr.u8 q2, q1, #2\n\t" \
+"vand q2, q2, q6\n\t" \
+"vmla.u8 q1, q2, %[m3]\n\t"
+/* q0 (twos) likewise, then q1 = ones + 2 * twos (<= 12 per nibble) */
+#define DQ_MVE_S1_NIB0 \
+"vshr.u8 q2, q0, #1\n\t" \
+"vand q2, q2, q5\n\t" \
+"vsub.i8 q0, q0, q2\n\t" \
+"vshr.u8 q2, q0, #2\n\t" \
+"vand q2, q2, q6\n\t" \
+"vmla.u8 q0, q2, %[m3]\n\t" \
+"vmla.u8 q1, q0, %[two]\n\t"
+/* nibbles of q1 to bytes (s - 15 * (s >> 4)), added to q4 */
+#define DQ_MVE_S1_ACC \
+"vshr.u8 q2, q1, #4\n\t" \
+"vmla.u8 q1, q2, %[m15]\n\t" \
+"vadd.i8 q4, q4, q1\n\t"
+/* the pass: groups of three words (a carry-save adder: ones in q1, twos in
+ q0), WLS skips the loop for K < 3 */
+#define DQ_MVE_S1_HEAD \
+"vldrw.u32 q7, [%[adp]]\n\t" \
+"vmov.i8 q5, #0x55\n\t" \
+"vmov.i8 q6, #0x33\n\t" \
+"2:\n\t" \
+"mov %[xp], %[xb]\n\t" \
+"vmov.i8 q4, #0\n\t" \
+"wls lr, %[g], 3f\n\t" \
+"1:\n\t" \
+DQ_MVE_S1_LD("q0") DQ_MVE_S1_LD("q1") DQ_MVE_S1_LD("q2") \
+"veor q3, q0, q1\n\t" \
+"vand q0, q0, q1\n\t" \
+"veor q1, q3, q2\n\t" \
+"vand q3, q3, q2\n\t" \
+"vorr q0, q0, q3\n\t" \
+DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC \
+"le lr, 1b\n\t" \
+"3:\n\t"
+/* the rest of K % 3 words (1: ones only; 2: a half adder) */
+#define DQ_MVE_S1_REM1 DQ_MVE_S1_LD("q1") DQ_MVE_S1_NIB1 DQ_MVE_S1_ACC
+#define DQ_MVE_S1_REM2 DQ_MVE_S1_LD("q0") DQ_MVE_S1_LD("q2") \
+"veor q1, q0, q2\n\t" \
+"vand q0, q0, q2\n\t" \
+DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
+/* bytes of q4 to u32 lanes (VMOVLB / VSHR / VADD), stored; next four rows */
+#define DQ_MVE_S1_TAIL \
+"vshr.u16 q0, q4, #8\n\t" \
+"vmovlb.u8 q4, q4\n\t" \
+"vadd.i16 q4, q4, q0\n\t" \
+"vshr.u32 q0, q4, #16\n\t" \
+"vmovlb.u16 q4, q4\n\t" \
+"vadd.i32 q4, q4, q0\n\t" \
+"vstrw.32 q4, [%[pc]], #16\n\t" \
+"vadd.i32 q7, q7, %[step]\n\t" \
+"subs %[np], %[np], #1\n\t" \
+"bne 2b"
+#define DQ_MVE_S1_OPS \
+: [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass) \
+: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u) \
+: "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
+"s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
+"s30", "s31", "lr", "cc", "memory"
+
+/*
  * pc[i] = popcount of (x ^ row i) for the 4 * n_pass rows of K words at w
- * (contiguous, K % 3 == 0, 3 <= K <= 27 so a byte count stays <= 216),
- * with xb as above: the whole row loop in one assembly block (four rows per
- * pass: q7 the gather addresses, q4 the byte counts, widened to u32 lanes
- * by VMOVLB / VSHR / VADD at the end of the pass).
+ * (contiguous, 1 <= K <= 29 so a byte count stays <= 9 * 24 + 16), with xb
+ * as above: the whole row loop in one assembly block, four rows per pass,
+ * one variant per K % 3.
  */
 static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
   uint32_t adm[4];
   const uint32_t *xp;
   const uint32_t step = 12u * (uint32_t)K;
-  int32_t g = K / 3;
+  const int32_t g = K / 3;
   vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
-  __asm__ volatile(
-      "vldrw.u32 q7, [%[adp]]\n\t"
-  "vmov.i8 q5, #0x55\n\t"
-  "vmov.i8 q6, #0x33\n\t"
-  "2:\n\t"
-  "mov %[xp], %[xb]\n\t"
-  "vmov.i8 q4, #0\n\t"
-  "dls lr, %[g]\n\t"
-  "1:\n\t"
-  "vldrw.u32 q0, [q7, #4]!\n\t"
-  "vldrw.u32 q3, [%[xp]], #16\n\t"
-  "veor q0, q0, q3\n\t"
-  "vldrw.u32 q1, [q7, #4]!\n\t"
-  "vldrw.u32 q3, [%[xp]], #16\n\t"
-  "veor q1, q1, q3\n\t"
-  "vldrw.u32 q2, [q7, #4]!\n\t"
-  "vldrw.u32 q3, [%[xp]], #16\n\t"
-  "veor q2, q2, q3\n\t"
-  "veor q3, q0, q1\n\t"
-  "vand q0, q0, q1\n\t"
-  "veor q1, q3, q2\n\t"
-  "vand q3, q3, q2\n\t"
-  "vorr q0, q0, q3\n\t"
-  "vshr.u8 q2, q1, #1\n\t"
-  "vand q2, q2, q5\n\t"
-  "vsub.i8 q1, q1, q2\n\t"
-  "vshr.u8 q2, q0, #1\n\t"
-  "vand q2, q2, q5\n\t"
-  "vsub.i8 q0, q0, q2\n\t"
-  "vshr.u8 q2, q1, #2\n\t"
-  "vand q2, q2, q6\n\t"
-  "vmla.u8 q1, q2, %[m3]\n\t"
-  "vshr.u8 q2, q0, #2\n\t"
-  "vand q2, q2, q6\n\t"
-  "vmla.u8 q0, q2, %[m3]\n\t"
-  "vmla.u8 q1, q0, %[two]\n\t"
-  "vshr.u8 q2, q1, #4\n\t"
-  "vmla.u8 q1, q2, %[m15]\n\t"
-  "vadd.i8 q4, q4, q1\n\t"
-  "le lr, 1b\n\t"
-  "vshr.u16 q0, q4, #8\n\t"
-  "vmovlb.u8 q4, q4\n\t"
-  "vadd.i16 q4, q4, q0\n\t"
-  "vshr.u32 q0, q4, #16\n\t"
-  "vmovlb.u16 q4, q4\n\t"
-  "vadd.i32 q4, q4, q0\n\t"
-  "vstrw.32 q4, [%[pc]], #16\n\t"
-  "vadd.i32 q7, q7, %[step]\n\t"
-  "subs %[np], %[np], #1\n\t"
-  "bne 2b"
-  : [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass)
-  : [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u)
-  : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-      "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
-      "s30", "s31", "lr", "cc", "memory");
+  switch (K % 3) {
+    case 0:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+    case 1:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM1 DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+    default:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM2 DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+  }
 }
 
 /*
@@ -264,7 +295,7 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
  */
 static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc) {
   int32_t o = 0;
-  if (K % 3 == 0 && K <= 27 && n_out >= 4) {
+  if (K <= 29 && n_out >= 4) {
     dq_mve_s1_rows(xb, w, K, n_out >> 2, pc);
     o = n_out & ~3;
   }
@@ -351,6 +382,16 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
               uint32_t *xq = xb;
               for (my = 0; my < mkh; ++my) {
                 const int32_t iy = cy * p->stride_h + my * mdh - p->pad_top;
+                const int32_t ix0 = cx * p->stride_w - p->pad_left;
+                if (mdw == 1 && iy >= 0 && iy < p->in_h && ix0 >= 0 && ix0 + mkw <= p->in_w) {
+                  /* a kernel row inside the input: k_w pixels, contiguous */
+                  const uint32_t *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row;
+                  for (mj = 0; mj < mkw * n_words; ++mj) {
+                    vst1q_u32(xq, vdupq_n_u32(xr[mj]));
+                    xq += 4;
+                  }
+                  continue;
+                }
                 for (mx = 0; mx < mkw; ++mx) {
                   const int32_t ix = cx * p->stride_w + mx * mdw - p->pad_left;
                   if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {

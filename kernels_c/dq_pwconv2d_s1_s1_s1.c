@@ -32,43 +32,56 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
   const uint32x4_t lane = vidupq_n_u32(0u, 1);
   const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
   const int32x4_t nv = vdupq_n_s32(n);
-  int32_t o;
-  for (o = 0; o < n_out; o += 32) {
-    uint32_t wd = 0u, fw = flip != NULL ? flip[o >> 5] : 0u;
+  int32_t o = 0;
+  if (flip == NULL && n_out >= 32) {
+    /* whole output words without flips, in assembly, eight groups of four
+     channels unrolled: VMLAS (pc * mul + n), VPT on thr > best,
+     predicated VADDVA of the lane bits (GCC's code for the intrinsics
+     moves the predicate through a core register: 12 instead of 6
+     instructions per group) */
+    const uint32_t *pp = pcb;
+    const int32_t *tp = thr;
+    uint32_t *op = out;
+    int32_t nw = n_out >> 5;
+    uint32_t wd, b0[4];
+    vst1q_u32(b0, bits0);
+#define DQ_MVE_S1_THR4 \
+    "vldrw.u32 q0, [%[pp]], #16\n\t" \
+    "vldrw.u32 q1, [%[tp]], #16\n\t" \
+    "vmlas.u32 q0, q3, %[n]\n\t" \
+    "vpt.s32 gt, q1, q0\n\t" \
+    "vaddvat.u32 %[wd], q2\n\t"
+    __asm__ volatile(
+        "vdup.32 q3, %[mul]\n\t"
+    "1:\n\t"
+    "vldrw.u32 q2, [%[b0]]\n\t"
+    "movs %[wd], #0\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4
+    "str %[wd], [%[op]], #4\n\t"
+    "subs %[nw], %[nw], #1\n\t"
+    "bne 1b"
+    : [wd] "=&r"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
+    : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n)
+    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+        "cc", "memory");
+#undef DQ_MVE_S1_THR4
+    o = n_out & ~31;
+  }
+  for (; o < n_out; o += 32) {
+    /* a partial word, or flipped channels */
+    uint32_t wd = 0u;
+    const uint32_t fw = flip != NULL ? flip[o >> 5] : 0u;
     uint32x4_t bits = bits0;
     int32_t k;
     const int32_t kn = n_out - o < 32 ? n_out - o : 32;
-    k = 0;
-    if (flip == NULL && kn >= 4) {
-      /* whole groups of four channels without flips, in assembly: VMLAS
-       (pc * mul + n), VPT on thr > best, predicated VADDVA of the lane
-       bits (GCC's code for the intrinsics moves the predicate through a
-       core register: 12 instead of 7 instructions per group) */
-      const uint32_t *pp = pcb + o;
-      const int32_t *tp = thr + o;
-      const int32_t c4 = kn >> 2;
-      uint32_t b0[4];
-      vst1q_u32(b0, bits0);
-      __asm__ volatile(
-          "vldrw.u32 q2, [%[b0]]\n\t"
-      "vdup.32 q3, %[mul]\n\t"
-      "dls lr, %[c4]\n\t"
-      "1:\n\t"
-      "vldrw.u32 q0, [%[pp]], #16\n\t"
-      "vldrw.u32 q1, [%[tp]], #16\n\t"
-      "vmlas.u32 q0, q3, %[n]\n\t"
-      "vpt.s32 gt, q1, q0\n\t"
-      "vaddvat.u32 %[wd], q2\n\t"
-      "vshl.i32 q2, q2, #4\n\t"
-      "le lr, 1b"
-      : [wd] "+r"(wd), [pp] "+r"(pp), [tp] "+r"(tp)
-      : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n), [c4] "r"(c4)
-      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-          "lr", "memory");
-      k = c4 << 2;
-      bits = vshlq_u32(bits0, vdupq_n_s32(k));
-    }
-    for (; k < kn; k += 4) {
+    for (k = 0; k < kn; k += 4) {
       const mve_pred16_t live = vctp32q((uint32_t)(kn - k));
       int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), mul);
       int32x4_t t = vldrwq_z_s32(thr + o + k, live);

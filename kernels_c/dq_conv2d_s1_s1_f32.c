@@ -384,7 +384,23 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
           const int32_t cnt = n_out - o0 < DQ_MVE_S1_NO ? n_out - o0 : DQ_MVE_S1_NO;
           const uint32_t *const w0 = weights + (size_t)o0 * (size_t)mK;
           int32_t mul = -2;
-          for (mq = 0; mq < mnp; ++mq) {
+          const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+          mq = 0;
+          if (mnp == 1 && mdw == 1 && iy0 >= 0 && iy0 + (mkh - 1) * mdh < p->in_h && ix0 >= 0 && ix0 + mkw <= p->in_w) {
+            /* the common case: no pool, every tap inside, each kernel row
+             k_w contiguous pixels */
+            uint32_t *xq = xb;
+            for (my = 0; my < mkh; ++my) {
+              const uint32_t *const xr = input + ((size_t)(iy0 + my * mdh) * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row;
+              for (mj = 0; mj < mkw * n_words; ++mj) {
+                vst1q_u32(xq, vdupq_n_u32(xr[mj]));
+                xq += 4;
+              }
+            }
+            dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+            mq = mnp;
+          }
+          for (; mq < mnp; ++mq) {
             const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;
             int32_t zp = 0, pass;
             for (pass = 0; pass < 2; ++pass) {

@@ -9,6 +9,317 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+
+/* Stack of the MVE paths, at most 3 KB: the broadcast input buffer holds
+ DQ_MVE_S1_XB words (16 bytes each: 1.5 KB; the dense input length, the
+ taps of one conv position), popcount buffers of DQ_MVE_S1_NO channels
+ (512 B each; more channels are done in chunks of DQ_MVE_S1_NO). */
+#define DQ_MVE_S1_XB 96
+#define DQ_MVE_S1_NO 128
+
+/*
+ * s1 output stage of n_out channels from their popcounts (best = n + mul * pc,
+ * mul = -2, or -1 when pcb holds doubled counts):
+ * bit 1 (-1) iff best < thr, or best > thr for flipped channels (then
+ * ~best < ~thr: order-reversing and without overflow); four channels per
+ * VCMP, their bits added into the output word by a predicated VADDVA of
+ * the lane bit weights.
+ */
+static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, int32_t n_out, const int32_t *thr,
+    const uint32_t *flip, uint32_t *out) {
+  const uint32x4_t lane = vidupq_n_u32(0u, 1);
+  const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
+  const int32x4_t nv = vdupq_n_s32(n);
+  int32_t o = 0;
+  if (flip == NULL && n_out >= 32) {
+    /* whole output words without flips, in assembly, eight groups of four
+     channels unrolled: VMLAS (pc * mul + n), VPT on thr > best,
+     predicated VADDVA of the lane bits (GCC's code for the intrinsics
+     moves the predicate through a core register: 12 instead of 6
+     instructions per group) */
+    const uint32_t *pp = pcb;
+    const int32_t *tp = thr;
+    uint32_t *op = out;
+    int32_t nw = n_out >> 5;
+    uint32_t wd, b0[4];
+    vst1q_u32(b0, bits0);
+#define DQ_MVE_S1_THR4 \
+    "vldrw.u32 q0, [%[pp]], #16\n\t" \
+    "vldrw.u32 q1, [%[tp]], #16\n\t" \
+    "vmlas.u32 q0, q3, %[n]\n\t" \
+    "vpt.s32 gt, q1, q0\n\t" \
+    "vaddvat.u32 %[wd], q2\n\t"
+    __asm__ volatile(
+        "vdup.32 q3, %[mul]\n\t"
+    "1:\n\t"
+    "vldrw.u32 q2, [%[b0]]\n\t"
+    "movs %[wd], #0\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4 "vshl.i32 q2, q2, #4\n\t"
+    DQ_MVE_S1_THR4
+    "str %[wd], [%[op]], #4\n\t"
+    "subs %[nw], %[nw], #1\n\t"
+    "bne 1b"
+    : [wd] "=&r"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
+    : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n)
+    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+        "cc", "memory");
+#undef DQ_MVE_S1_THR4
+    o = n_out & ~31;
+  }
+  for (; o < n_out; o += 32) {
+    /* a partial word, or flipped channels */
+    uint32_t wd = 0u;
+    const uint32_t fw = flip != NULL ? flip[o >> 5] : 0u;
+    uint32x4_t bits = bits0;
+    int32_t k;
+    const int32_t kn = n_out - o < 32 ? n_out - o : 32;
+    for (k = 0; k < kn; k += 4) {
+      const mve_pred16_t live = vctp32q((uint32_t)(kn - k));
+      int32x4_t best = vmlaq_n_s32(nv, vreinterpretq_s32_u32(vld1q_u32(pcb + o + k)), mul);
+      int32x4_t t = vldrwq_z_s32(thr + o + k, live);
+      const int32x4_t fm = vshrq_n_s32(vreinterpretq_s32_u32(vshlq_u32(vdupq_n_u32(fw >> k),
+          vsubq_s32(vdupq_n_s32(31), vreinterpretq_s32_u32(lane)))), 31);
+      best = veorq_s32(best, fm);
+      t = veorq_s32(t, fm);
+      wd = vaddvaq_p_u32(wd, bits, vcmpltq_m_s32(best, t, live));
+      bits = vshlq_n_u32(bits, 4);
+    }
+    out[o >> 5] = wd;
+  }
+}
+
+/* Popcounts of one group of up to three xor words a, b, c (u8 lanes: each
+ byte <= 24). */
+static inline uint8x16_t dq_mve_s1_grp(uint32x4_t a, uint32x4_t b, uint32x4_t c) {
+  const uint32x4_t u = veorq_u32(a, b);
+  uint8x16_t s = vreinterpretq_u8_u32(veorq_u32(u, c));
+  uint8x16_t t = vreinterpretq_u8_u32(vorrq_u32(vandq_u32(a, b), vandq_u32(u, c)));
+  const uint8x16_t m55 = vdupq_n_u8(0x55), m33 = vdupq_n_u8(0x33);
+  s = vsubq_u8(s, vandq_u8(vshrq_n_u8(s, 1), m55));
+  t = vsubq_u8(t, vandq_u8(vshrq_n_u8(t, 1), m55));
+  s = vmlaq_n_u8(s, vandq_u8(vshrq_n_u8(s, 2), m33), (uint8_t)253);  /* s - 3 * t: per nibble */
+  t = vmlaq_n_u8(t, vandq_u8(vshrq_n_u8(t, 2), m33), (uint8_t)253);
+  s = vmlaq_n_u8(s, t, 2u);                                          /* ones + 2 * twos <= 12 per nibble */
+  return vmlaq_n_u8(s, vshrq_n_u8(s, 4), (uint8_t)241);               /* s - 15 * (s >> 4): per byte */
+}
+
+/*
+ * Per lane i: popcount of (x ^ row i) over nw words, where xb holds each
+ * input word broadcast to four lanes (4 * nw words) and lane i of ad is the
+ * byte address of row i minus 4 (gather with writeback). The loop over the
+ * groups of three words is inline assembly: GCC 12 rejects the writeback
+ * gather intrinsic with a 4-byte step (vldrwq_gather_base_wb_u32(&ad, 4):
+ * "argument 2 must be a constant immediate"), and the loop then keeps all
+ * eight Q registers busy (q7 addresses, q5/q6 masks, q4 the byte counts).
+ */
+static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
+  uint32x4_t tot = vdupq_n_u32(0u);
+  uint32_t adm[4], accm[4];
+  int32_t g = nw / 3;
+  const int32_t rem = nw % 3;
+  vst1q_u32(adm, ad);
+  for (;;) {
+    /* at most 9 groups (216) and the rest (16) per byte before widening */
+    const int32_t k = g < 9 ? g : 9;
+    uint8x16_t acc = vdupq_n_u8(0u);
+    uint16x8_t h;
+    uint32x4_t v;
+    g -= k;
+    if (k > 0) {
+      __asm__ volatile(
+          "vldrw.u32 q7, [%[adp]]\n\t"
+      "vmov.i8 q4, #0\n\t"
+      "vmov.i8 q5, #0x55\n\t"
+      "vmov.i8 q6, #0x33\n\t"
+      "dls lr, %[k]\n\t"
+      "1:\n\t"
+      "vldrw.u32 q0, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q0, q0, q3\n\t"
+      "vldrw.u32 q1, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q1, q1, q3\n\t"
+      "vldrw.u32 q2, [q7, #4]!\n\t"
+      "vldrw.u32 q3, [%[xb]], #16\n\t"
+      "veor q2, q2, q3\n\t"
+      "veor q3, q0, q1\n\t"          /* u = a ^ b */
+      "vand q0, q0, q1\n\t"
+      "veor q1, q3, q2\n\t"          /* ones = u ^ c */
+      "vand q3, q3, q2\n\t"
+      "vorr q0, q0, q3\n\t"          /* twos = a & b | u & c */
+      "vshr.u8 q2, q1, #1\n\t"
+      "vand q2, q2, q5\n\t"
+      "vsub.i8 q1, q1, q2\n\t"
+      "vshr.u8 q2, q0, #1\n\t"
+      "vand q2, q2, q5\n\t"
+      "vsub.i8 q0, q0, q2\n\t"
+      "vshr.u8 q2, q1, #2\n\t"
+      "vand q2, q2, q6\n\t"
+      "vmla.u8 q1, q2, %[m3]\n\t"    /* - 3 * t: per nibble */
+      "vshr.u8 q2, q0, #2\n\t"
+      "vand q2, q2, q6\n\t"
+      "vmla.u8 q0, q2, %[m3]\n\t"
+      "vmla.u8 q1, q0, %[two]\n\t"   /* ones + 2 * twos <= 12 per nibble */
+      "vshr.u8 q2, q1, #4\n\t"
+      "vmla.u8 q1, q2, %[m15]\n\t"   /* - 15 * (s >> 4): per byte <= 24 */
+      "vadd.i8 q4, q4, q1\n\t"
+      "le lr, 1b\n\t"
+      "vstrw.32 q7, [%[adp]]\n\t"
+      "vstrw.32 q4, [%[accp]]"
+      : [xb] "+r"(xb)
+      : [adp] "r"(adm), [accp] "r"(accm), [k] "r"(k), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u)
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29",
+          "s30", "s31", "lr", "memory");
+      acc = vreinterpretq_u8_u32(vld1q_u32(accm));
+    }
+    if (g == 0 && rem > 0) {
+      const uint32x4_t z = vdupq_n_u32(0u);
+      const uint32x4_t a0 = vld1q_u32(adm);
+      const uint32x4_t a = veorq_u32(vldrwq_gather_base_u32(a0, 4), vld1q_u32(xb));
+      const uint32x4_t b = rem > 1 ? veorq_u32(vldrwq_gather_base_u32(a0, 8), vld1q_u32(xb + 4)) : z;
+      acc = vaddq_u8(acc, dq_mve_s1_grp(a, b, z));
+    }
+    /* bytes to u16 (b - 255 * (b >> 8)), then to u32 lanes */
+    h = vreinterpretq_u16_u8(acc);
+    h = vmlaq_n_u16(h, vshrq_n_u16(h, 8), (uint16_t)0xFF01u);
+    v = vreinterpretq_u32_u16(h);
+    v = vmlaq_n_u32(v, vshrq_n_u32(v, 16), 0xFFFF0001u);
+    tot = vaddq_u32(tot, v);
+    if (g == 0) break;
+  }
+  return tot;
+}
+
+/*
+ * Pieces of the row loop of dq_mve_s1_rows (q7 gather addresses, q5/q6 the
+ * 0x55/0x33 masks, q4 the byte counts, q0-q3 scratch; the scalar operands
+ * m3 = -3, two = 2, m15 = -15 as u8 multipliers).
+ */
+#define DQ_MVE_S1_LD(q) \
+"vldrw.u32 " q ", [q7, #4]!\n\t" \
+"vldrw.u32 q3, [%[xp]], #16\n\t" \
+"veor " q ", " q ", q3\n\t"
+/* q1 (ones) to counts per nibble (<= 4) */
+#define DQ_MVE_S1_NIB1 \
+"vshr.u8 q2, q1, #1\n\t" \
+"vand q2, q2, q5\n\t" \
+"vsub.i8 q1, q1, q2\n\t" \
+"vshr.u8 q2, q1, #2\n\t" \
+"vand q2, q2, q6\n\t" \
+"vmla.u8 q1, q2, %[m3]\n\t"
+/* q0 (twos) likewise, then q1 = ones + 2 * twos (<= 12 per nibble) */
+#define DQ_MVE_S1_NIB0 \
+"vshr.u8 q2, q0, #1\n\t" \
+"vand q2, q2, q5\n\t" \
+"vsub.i8 q0, q0, q2\n\t" \
+"vshr.u8 q2, q0, #2\n\t" \
+"vand q2, q2, q6\n\t" \
+"vmla.u8 q0, q2, %[m3]\n\t" \
+"vmla.u8 q1, q0, %[two]\n\t"
+/* nibbles of q1 to bytes (s - 15 * (s >> 4)), added to q4 */
+#define DQ_MVE_S1_ACC \
+"vshr.u8 q2, q1, #4\n\t" \
+"vmla.u8 q1, q2, %[m15]\n\t" \
+"vadd.i8 q4, q4, q1\n\t"
+/* the pass: groups of three words (a carry-save adder: ones in q1, twos in
+ q0), WLS skips the loop for K < 3 */
+#define DQ_MVE_S1_HEAD \
+"vldrw.u32 q7, [%[adp]]\n\t" \
+"vmov.i8 q5, #0x55\n\t" \
+"vmov.i8 q6, #0x33\n\t" \
+"2:\n\t" \
+"mov %[xp], %[xb]\n\t" \
+"vmov.i8 q4, #0\n\t" \
+"wls lr, %[g], 3f\n\t" \
+"1:\n\t" \
+DQ_MVE_S1_LD("q0") DQ_MVE_S1_LD("q1") DQ_MVE_S1_LD("q2") \
+"veor q3, q0, q1\n\t" \
+"vand q0, q0, q1\n\t" \
+"veor q1, q3, q2\n\t" \
+"vand q3, q3, q2\n\t" \
+"vorr q0, q0, q3\n\t" \
+DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC \
+"le lr, 1b\n\t" \
+"3:\n\t"
+/* the rest of K % 3 words (1: ones only; 2: a half adder) */
+#define DQ_MVE_S1_REM1 DQ_MVE_S1_LD("q1") DQ_MVE_S1_NIB1 DQ_MVE_S1_ACC
+#define DQ_MVE_S1_REM2 DQ_MVE_S1_LD("q0") DQ_MVE_S1_LD("q2") \
+"veor q1, q0, q2\n\t" \
+"vand q0, q0, q2\n\t" \
+DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
+/* bytes of q4 to u32 lanes (VMOVLB / VSHR / VADD), stored; next four rows */
+#define DQ_MVE_S1_TAIL \
+"vshr.u16 q0, q4, #8\n\t" \
+"vmovlb.u8 q4, q4\n\t" \
+"vadd.i16 q4, q4, q0\n\t" \
+"vshr.u32 q0, q4, #16\n\t" \
+"vmovlb.u16 q4, q4\n\t" \
+"vadd.i32 q4, q4, q0\n\t" \
+"vstrw.32 q4, [%[pc]], #16\n\t" \
+"vadd.i32 q7, q7, %[step]\n\t" \
+"subs %[np], %[np], #1\n\t" \
+"bne 2b"
+#define DQ_MVE_S1_OPS \
+: [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass) \
+: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u) \
+: "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
+"s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
+"s30", "s31", "lr", "cc", "memory"
+
+/*
+ * pc[i] = popcount of (x ^ row i) for the 4 * n_pass rows of K words at w
+ * (contiguous, 1 <= K <= 29 so a byte count stays <= 9 * 24 + 16), with xb
+ * as above: the whole row loop in one assembly block, four rows per pass,
+ * one variant per K % 3.
+ */
+static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  uint32_t adm[4];
+  const uint32_t *xp;
+  const uint32_t step = 12u * (uint32_t)K;
+  const int32_t g = K / 3;
+  vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  switch (K % 3) {
+    case 0:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+    case 1:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM1 DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+    default:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM2 DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
+    break;
+  }
+}
+
+/*
+ * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
+ * at w (pc has room for n_out rounded up to 4): whole passes of four rows by
+ * dq_mve_s1_rows when K allows it, the rest by dq_mve_s1_pc4 (lanes past the
+ * last row read the last row again).
+ */
+static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc) {
+  int32_t o = 0;
+  if (K <= 29 && n_out >= 4) {
+    dq_mve_s1_rows(xb, w, K, n_out >> 2, pc);
+    o = n_out & ~3;
+  }
+  for (; o < n_out; o += 4) {
+    const uint32_t base = (uint32_t)(uintptr_t)(w + (size_t)o * (size_t)K) - 4u;
+    const uint32_t kn = n_out - o < 4 ? (uint32_t)(n_out - o) : 4u;
+    const uint32x4_t ad = vaddq_n_u32(vmulq_n_u32(vminq_u32(vidupq_n_u32(0u, 1), vdupq_n_u32(kn - 1u)), 4u * (uint32_t)K), base);
+    vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
+  }
+}
+#endif
 dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
   int32_t n_words;
@@ -23,6 +334,23 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
+#if defined(__ARM_FEATURE_MVE)
+  if (n_words <= DQ_MVE_S1_XB) {
+    /* four output channels per pass (lanes), see mve_s1.tmpl; the input
+     words broadcast once into xb (at most DQ_MVE_S1_XB words), the
+     popcounts of up to DQ_MVE_S1_NO channels at a time in pcb */
+    uint32_t xb[4 * DQ_MVE_S1_XB];
+    uint32_t pcb[DQ_MVE_S1_NO];
+    int32_t j, o0;
+    for (j = 0; j < n_words; ++j) vst1q_u32(xb + 4 * j, vdupq_n_u32(xr[j]));
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S1_NO) {
+      const int32_t cnt = n_out - o0 < DQ_MVE_S1_NO ? n_out - o0 : DQ_MVE_S1_NO;
+      dq_mve_s1_pcs(xb, weights + (size_t)o0 * (size_t)w_row, n_words, cnt, pcb);
+      dq_mve_s1_thr(pcb, n, -2, cnt, os->thr_i + o0, os->flip != NULL ? os->flip + (o0 >> 5) : NULL, orow + (o0 >> 5));
+    }
+    return DQ_OK;
+  }
+#endif
 #ifdef DQ_ASM_POPCOUNT
 #ifdef DQ_BIN_ROWS
   if (n_words <= 3 * DQ_BIN_MAX_G + 2 && (os->flip == NULL || n_out <= 256)) {

@@ -301,16 +301,19 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
 /*
  * pc[o] = dq_xor_popcount(x, w + o * 3 * g, 3 * g) for o < n_rows, with
  * 1 <= g <= 10 and n_rows >= 1: the whole row loop in assembly, so a row
- * costs its groups plus 7 instructions (no call or spill overhead). Rows are
+ * costs its groups plus 6 instructions (no call or spill overhead). Rows are
  * contiguous (dense weights, OHWI conv weights).
  */
 static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, int32_t g, int32_t n_rows, int32_t *pc) {
-  const uint32_t *xp;
-  uint32_t gc, t;
+  const uint32_t *xp = x;
+  uint32_t gc = (uint32_t)g, t;
+  /* x and g are kept in an 8-byte stack slot of the asm's own (STRD with
+     writeback, released at the end) and reloaded per row by one LDRD: "m"
+     operands could be addressed through a register the loop advances */
   __asm__ volatile(
+      "strd %[xp], %[gc], [sp, #-8]!\n\t"
       "2:\n\t"
-      "ldr %[xp], %[xm]\n\t"
-      "ldr %[gc], %[gm]\n\t"
+      "ldrd %[xp], %[gc], [sp]\n\t"
       "mov %[t], #0\n\t"
       "1:\n\t"
       "ldmia %[xp]!, {r4, r5, r6}\n\t"
@@ -344,9 +347,10 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
       "usad8 %[t], %[t], r9\n\t"         /* sum of the four bytes */
       "str %[t], [%[pc]], #4\n\t"
       "subs %[n], %[n], #1\n\t"
-      "bne 2b"
-      : [xp] "=&r"(xp), [gc] "=&r"(gc), [t] "=&r"(t), [w] "+r"(w), [n] "+r"(n_rows), [pc] "+r"(pc)
-      : [xm] "m"(x), [gm] "m"(g)
+      "bne 2b\n\t"
+      "add sp, sp, #8"
+      : [xp] "+&r"(xp), [gc] "+&r"(gc), [t] "=&r"(t), [w] "+r"(w), [n] "+r"(n_rows), [pc] "+r"(pc)
+      :
       : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
 }
 #endif

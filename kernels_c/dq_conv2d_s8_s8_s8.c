@@ -10,6 +10,308 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+
+/* Channels per block of the MVE paths (stack: accumulators and weight sums). */
+#define DQ_MVE_S8_BLOCK 64
+
+/* acc[r] = sum_j x[j] * w[r * K + j] for r < nr: four weight rows per pass share each loaded input vector. */
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s8_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t nr, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u = vldrbq_s8(px);
+      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
+      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
+      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
+      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
+      px += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+      w3 += 16;
+    }
+    if (tail) {
+      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u = vldrbq_z_s8(px, pr);
+      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
+      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
+      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
+      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0;
+    for (j = nv; j > 0; --j) {
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
+    }
+    acc[r] = a0;
+  }
+}
+
+/* acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x two weight rows per pass. */
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s8_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
+    int32_t *acc0, int32_t *acc1) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r < nr; r += 2) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
+    if (r + 1 < nr) {
+      const int8_t *w1 = w0 + K;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+        w1 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+      }
+      acc0[r] = a00;
+      acc0[r + 1] = a01;
+      acc1[r] = a10;
+      acc1[r + 1] = a11;
+    } else {
+      int32_t a00 = 0, a10 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t v0 = vldrbq_s8(w0);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
+      }
+      acc0[r] = a00;
+      acc1[r] = a10;
+    }
+  }
+}
+
+/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
+static inline void dq_conv2d_s8_s8_s8_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) {
+    const int8_t *w0 = w + (size_t)r * (size_t)K;
+    int32_t s = 0, j;
+    for (j = K; j > 0; j -= 16) {
+      const mve_pred16_t pr = vctp8q((uint32_t)j);
+      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+      w0 += 16;
+    }
+    ws[r] = s;
+  }
+}
+
+/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
+static inline void dq_conv2d_s8_s8_s8_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
+}
+
+/* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last one predicated. */
+static inline void dq_conv2d_s8_s8_s8_mve_copy(int8_t *d, const int8_t *s, int32_t n) {
+  for (; n > 0; n -= 16) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(d, vldrbq_z_s8(s, pr), pr);
+    d += 16;
+    s += 16;
+  }
+}
+
+/* d[0..n) = v (n >= 0). */
+static inline void dq_conv2d_s8_s8_s8_mve_fill(int8_t *d, int8_t v, int32_t n) {
+  const int8x16_t vv = vdupq_n_s8(v);
+  for (; n > 0; n -= 16) {
+    vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
+    d += 16;
+  }
+}
+
+/* The k_h * k_w * in_c taps of conv position pix (row-major over out_h x out_w), in OHWI order, into xb; a padded tap is pad_q. */
+static inline const int8_t *dq_conv2d_s8_s8_s8_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t pix, int8_t pad_q, int8_t *xb) {
+  const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t C = p->in_c, KW = p->k_w * p->in_c;
+  int8_t *d = xb;
+  int32_t ky, kx;
+  for (ky = 0; ky < p->k_h; ++ky) {
+    const int32_t iy = iy0 + ky * p->dil_h;
+    const int8_t *row;
+    if (iy < 0 || iy >= p->in_h) {
+      dq_conv2d_s8_s8_s8_mve_fill(d, pad_q, KW);
+      d += KW;
+      continue;
+    }
+    row = input + (size_t)iy * (size_t)p->in_w * (size_t)C;
+    if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+      /* the row's taps are contiguous in the input */
+      dq_conv2d_s8_s8_s8_mve_copy(d, row + (size_t)ix0 * (size_t)C, KW);
+      d += KW;
+      continue;
+    }
+    for (kx = 0; kx < p->k_w; ++kx) {
+      const int32_t ix = ix0 + kx * p->dil_w;
+      if (ix < 0 || ix >= p->in_w) {
+        dq_conv2d_s8_s8_s8_mve_fill(d, pad_q, C);
+      } else {
+        dq_conv2d_s8_s8_s8_mve_copy(d, row + (size_t)ix * (size_t)C, C);
+      }
+      d += C;
+    }
+  }
+  return xb;
+}
+#if (__ARM_FEATURE_MVE & 2)
+static inline uint32_t dq_conv2d_s8_s8_s8_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_conv2d_s8_s8_s8_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_FPSCR_DENORMAL 0x88u
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nb, 4 channels per vector,
+ * the operations of kernels/ostage in the same order. Returns nonzero when
+ * a denormal was flushed (the caller then redoes the block with the scalar
+ * stage).
+ */
+/*
+ * dst[k] = output stage of acc[k] for k < nb, 4 channels per vector, the
+ * operations of kernels/ostage in the same order; has_* select the optional
+ * steps (constants at the specialised call sites, so the loop has no tests).
+ */
+static inline __attribute__((always_inline)) void dq_conv2d_s8_s8_s8_mve_os_run(const int32_t *acc, int32_t nb, int8_t *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
+  const float qmin_f = (float)os->q_min, inv = os->out_inv_scale;
+  const int32x4_t qmin = vdupq_n_s32(os->q_min), qmax = vdupq_n_s32(os->q_max);
+  const int32_t zp = os->out_zp;
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) {
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_s32(acc + k));
+      int32x4_t q;
+      if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+      if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+      if (relu) y = vpselq_f32(zero, y, vcmpltq_n_f32(y, 0.0f));
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_f32(ps + k));
+        y = vmulq_f32(y, vldrwq_f32(pb + k));
+        y = vaddq_f32(y, vldrwq_f32(pc + k));
+      }
+      y = vmulq_n_f32(y, inv);
+      /* dq_quantize: NaN or below q_min -> q_min (the comparison fails),
+       above q_max -> q_max (VCVTN saturates, then VMIN), else round half
+       to even */
+      q = vpselq_s32(vcvtnq_s32_f32(y), qmin, vcmpgeq_n_f32(y, qmin_f));
+      q = vminq_s32(q, qmax);
+      q = vaddq_n_s32(q, zp);
+      vstrbq_s32(dst + k, q);
+    }
+  }
+  if (k < nb) {
+    /* the last 1..3 channels: predicated loads and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_z_s32(acc + k, pr));
+      int32x4_t q;
+      if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+      if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+      if (relu) y = vpselq_f32(zero, y, vcmpltq_n_f32(y, 0.0f));
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+        y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+        y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+      }
+      y = vmulq_n_f32(y, inv);
+      /* dq_quantize: NaN or below q_min -> q_min (the comparison fails),
+       above q_max -> q_max (VCVTN saturates, then VMIN), else round half
+       to even */
+      q = vpselq_s32(vcvtnq_s32_f32(y), qmin, vcmpgeq_n_f32(y, qmin_f));
+      q = vminq_s32(q, qmax);
+      q = vaddq_n_s32(q, zp);
+      vstrbq_p_s32(dst + k, q, pr);
+    }
+  }
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nb. Returns nonzero when a
+ * denormal was flushed (the caller then redoes the block with the scalar
+ * stage).
+ */
+static inline uint32_t dq_conv2d_s8_s8_s8_mve_ostage(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, int8_t *orow) {
+  /* the output stage's fields in locals: the byte stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  const uint32_t saved = dq_conv2d_s8_s8_s8_mve_get_fpscr();
+  uint32_t flags;
+  int8_t *const dst = orow + o0;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  dq_conv2d_s8_s8_s8_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
+    } else {
+      dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
+    }
+  } else {
+    dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
+  }
+  flags = dq_conv2d_s8_s8_s8_mve_get_fpscr();
+  dq_conv2d_s8_s8_s8_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
+  return flags & DQ_MVE_FPSCR_DENORMAL;
+}
+#endif
+#endif
 dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -49,6 +351,69 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+  {
+    /* Helium without a fused pool: blocks of up to 64 channels; output
+     pixels two at a time, each one's taps gathered as s8 codes into one
+     contiguous row of K (OHWI: the same order as a channel's weight row;
+     a padded tap as the code whose q - zp is the pad value), then two
+     pixels x two weight rows per pass (VMLADAVA.S8) and the output stage.
+     Stack: 2 KB of taps (K <= 1024) + 768 bytes. */
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
+    if (ph * pw == 1 && K <= 1024 && pad_q >= -128 && pad_q <= 127) {
+      int8_t xb[2][1024];
+      int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
+      const int32_t npix = p->out_h * p->out_w;
+      int32_t o0, pix;
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
+        const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
+        if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_wsum(wb, K, nb, ws);
+        for (pix = 0; pix < npix; pix += 2) {
+          const int32_t two = pix + 1 < npix;
+          int32_t q;
+          const int8_t *const x0 = dq_conv2d_s8_s8_s8_mve_gather(p, input, pix, (int8_t)pad_q, xb[0]);
+          const int8_t *const x1 = two ? dq_conv2d_s8_s8_s8_mve_gather(p, input, pix + 1, (int8_t)pad_q, xb[1]) : NULL;
+          if (two) {
+            dq_conv2d_s8_s8_s8_mve_rows2(x0, x1, wb, K, nb, acc0, acc1);
+          } else {
+            dq_conv2d_s8_s8_s8_mve_rows1(x0, wb, K, nb, acc0);
+          }
+          for (q = 0; q <= two; ++q) {
+            int32_t *const acc = q ? acc1 : acc0;
+            int8_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
+            if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_zp(acc, ws, nb, in_zp);
+
+            {
+              int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+              if (dq_conv2d_s8_s8_s8_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
+              for (k = 0; k < nb; ++k) {
+                const int32_t best = acc[k];
+                o = o0 + k;
+                {
+                  float y = (float)best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                }
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   {
     /* SIMD MAC without a fused pool: each output pixel's taps are gathered

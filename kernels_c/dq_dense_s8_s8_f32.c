@@ -10,6 +10,138 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+
+/* Channels per block of the MVE paths (stack: accumulators and weight sums). */
+#define DQ_MVE_S8_BLOCK 64
+
+/* acc[r] = sum_j x[j] * w[r * K + j] for r < nr: four weight rows per pass share each loaded input vector. */
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t nr, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u = vldrbq_s8(px);
+      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
+      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
+      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
+      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
+      px += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+      w3 += 16;
+    }
+    if (tail) {
+      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u = vldrbq_z_s8(px, pr);
+      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
+      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
+      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
+      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0;
+    for (j = nv; j > 0; --j) {
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
+    }
+    acc[r] = a0;
+  }
+}
+
+/* acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x two weight rows per pass. */
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
+    int32_t *acc0, int32_t *acc1) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r < nr; r += 2) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
+    if (r + 1 < nr) {
+      const int8_t *w1 = w0 + K;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+        w1 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+      }
+      acc0[r] = a00;
+      acc0[r + 1] = a01;
+      acc1[r] = a10;
+      acc1[r + 1] = a11;
+    } else {
+      int32_t a00 = 0, a10 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t v0 = vldrbq_s8(w0);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
+      }
+      acc0[r] = a00;
+      acc1[r] = a10;
+    }
+  }
+}
+
+/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
+static inline void dq_dense_s8_s8_f32_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) {
+    const int8_t *w0 = w + (size_t)r * (size_t)K;
+    int32_t s = 0, j;
+    for (j = K; j > 0; j -= 16) {
+      const mve_pred16_t pr = vctp8q((uint32_t)j);
+      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+      w0 += 16;
+    }
+    ws[r] = s;
+  }
+}
+
+/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
+static inline void dq_dense_s8_s8_f32_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
+}
+#endif
 dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -24,6 +156,45 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+  {
+    /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
+     each 16-byte input vector (VMLADAVA.S8), then the output stage of the
+     block. Any n. Stack: 512 bytes. */
+    int32_t acc[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
+    int32_t o0;
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
+      const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
+      const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
+      dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, nb, acc);
+      if (in_zp != 0) {
+        dq_dense_s8_s8_f32_mve_wsum(wb, n, nb, ws);
+        dq_dense_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
+      }
+
+      {
+        int32_t k;
+        for (k = 0; k < nb; ++k) {
+          const int32_t best = acc[k];
+          o = o0 + k;
+          {
+            float y = (float)best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = y;
+          }
+        }
+      }
+    }
+    return DQ_OK;
+  }
+#endif
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once

@@ -10,6 +10,157 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+
+/* Channels per block of the MVE paths (stack: accumulators and weight sums). */
+#define DQ_MVE_S8_BLOCK 64
+
+/* acc[r] = sum_j x[j] * w[r * K + j] for r < nr: four weight rows per pass share each loaded input vector. */
+static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s1_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t nr, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u = vldrbq_s8(px);
+      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
+      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
+      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
+      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
+      px += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+      w3 += 16;
+    }
+    if (tail) {
+      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u = vldrbq_z_s8(px, pr);
+      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
+      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
+      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
+      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0;
+    for (j = nv; j > 0; --j) {
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
+    }
+    acc[r] = a0;
+  }
+}
+
+/* acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x two weight rows per pass. */
+static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s1_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
+    int32_t *acc0, int32_t *acc1) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r < nr; r += 2) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
+    if (r + 1 < nr) {
+      const int8_t *w1 = w0 + K;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+        w1 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+      }
+      acc0[r] = a00;
+      acc0[r + 1] = a01;
+      acc1[r] = a10;
+      acc1[r + 1] = a11;
+    } else {
+      int32_t a00 = 0, a10 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t v0 = vldrbq_s8(w0);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
+      }
+      acc0[r] = a00;
+      acc1[r] = a10;
+    }
+  }
+}
+
+/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
+static inline void dq_pwconv2d_s8_s8_s1_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) {
+    const int8_t *w0 = w + (size_t)r * (size_t)K;
+    int32_t s = 0, j;
+    for (j = K; j > 0; j -= 16) {
+      const mve_pred16_t pr = vctp8q((uint32_t)j);
+      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+      w0 += 16;
+    }
+    ws[r] = s;
+  }
+}
+
+/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
+static inline void dq_pwconv2d_s8_s8_s1_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
+  int32_t r;
+  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
+}
+
+/* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last one predicated. */
+static inline void dq_pwconv2d_s8_s8_s1_mve_copy(int8_t *d, const int8_t *s, int32_t n) {
+  for (; n > 0; n -= 16) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(d, vldrbq_z_s8(s, pr), pr);
+    d += 16;
+    s += 16;
+  }
+}
+
+/* d[0..n) = v (n >= 0). */
+static inline void dq_pwconv2d_s8_s8_s1_mve_fill(int8_t *d, int8_t v, int32_t n) {
+  const int8x16_t vv = vdupq_n_s8(v);
+  for (; n > 0; n -= 16) {
+    vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
+    d += 16;
+  }
+}
+#endif
 dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
@@ -47,6 +198,72 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+  {
+    /* Helium without a fused pool: blocks of up to 64 channels; output
+     pixels two at a time, each one's taps gathered as s8 codes into one
+     contiguous row of K (OHWI: the same order as a channel's weight row;
+     a padded tap as the code whose q - zp is the pad value), then two
+     pixels x two weight rows per pass (VMLADAVA.S8) and the output stage.
+     Stack: 2 KB of taps (K <= 1024) + 768 bytes. */
+    const int32_t K = p->in_c;
+    if (ph * pw == 1) {
+      int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
+      const int32_t npix = p->out_h * p->out_w;
+      int32_t o0, pix;
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
+        const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
+        if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_wsum(wb, K, nb, ws);
+        for (pix = 0; pix < npix; pix += 2) {
+          const int32_t two = pix + 1 < npix;
+          int32_t q;
+          const int8_t *x0, *x1 = NULL;
+          oy = pix / p->out_w;
+          ox = pix - oy * p->out_w;
+          x0 = input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row;
+          if (two) {
+            oy = (pix + 1) / p->out_w;
+            ox = pix + 1 - oy * p->out_w;
+            x1 = input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row;
+          }
+          if (two) {
+            dq_pwconv2d_s8_s8_s1_mve_rows2(x0, x1, wb, K, nb, acc0, acc1);
+          } else {
+            dq_pwconv2d_s8_s8_s1_mve_rows1(x0, wb, K, nb, acc0);
+          }
+          for (q = 0; q <= two; ++q) {
+            int32_t *const acc = q ? acc1 : acc0;
+            uint32_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
+            if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_zp(acc, ws, nb, in_zp);
+
+            {
+              int32_t k;
+              uint32_t word = 0u;
+              for (k = 0; k < nb; ++k) {
+                const int32_t best = acc[k];
+                o = o0 + k;
+                {
+                  const int32_t thr = os->thr_i[o];
+                  const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                  /* bit 1 (-1) unless the comparison holds */
+                  /* branchless: best < thr, or best > thr when flipped */
+                  const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                  word |= neg << (o & 31);
+                  if ((o & 31) == 31 || o == n_out - 1) {
+                    orow[o >> 5] = word;
+                    word = 0u;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   {
     /* SIMD MAC without a fused pool: each output pixel's taps are gathered

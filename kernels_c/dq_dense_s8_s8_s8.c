@@ -65,11 +65,52 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_s8_mve_rows1(const 
   }
 }
 
-/* acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x two weight rows per pass. */
+/*
+ * acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x three
+ * weight rows per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators
+ * and five pointers still fit the registers, checked in the assembly), then
+ * two or one rows for the rest.
+ */
 static __attribute__((noinline, unused)) void dq_dense_s8_s8_s8_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
     int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
+  for (; r + 3 <= nr; r += 3) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K;
+    int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
+      const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+      p0 += 16;
+      p1 += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+    }
+    acc0[r] = a00;
+    acc0[r + 1] = a01;
+    acc0[r + 2] = a02;
+    acc1[r] = a10;
+    acc1[r + 1] = a11;
+    acc1[r + 2] = a12;
+  }
   for (; r < nr; r += 2) {
     const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
     if (r + 1 < nr) {
@@ -169,8 +210,9 @@ static inline void dq_dense_s8_s8_s8_mve_set_fpscr(uint32_t r) {
 static inline __attribute__((always_inline)) void dq_dense_s8_s8_s8_mve_os_run(const int32_t *acc, int32_t nb, int8_t *dst,
     const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
     int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
-  const float qmin_f = (float)os->q_min, inv = os->out_inv_scale;
-  const int32x4_t qmin = vdupq_n_s32(os->q_min), qmax = vdupq_n_s32(os->q_max);
+  const float inv = os->out_inv_scale;
+  const float32x4_t qmin_f = vdupq_n_f32((float)os->q_min);
+  const int32x4_t qmax = vdupq_n_s32(os->q_max);
   const int32_t zp = os->out_zp;
   const float32x4_t zero = vdupq_n_f32(0.0f);
   int32_t k;
@@ -180,18 +222,21 @@ static inline __attribute__((always_inline)) void dq_dense_s8_s8_s8_mve_os_run(c
       int32x4_t q;
       if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
       if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
-      if (relu) y = vpselq_f32(zero, y, vcmpltq_n_f32(y, 0.0f));
+      if (relu) {
+        /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+         predicate of vcmpltq/vpselq through a GPR (3 more instructions) */
+        __asm__("vpt.f32 lt, %q0, %1\n\tvmovt %q0, %q2" : "+w"(y) : "r"(0), "w"(zero) : "p0");
+      }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));
         y = vmulq_f32(y, vldrwq_f32(pb + k));
         y = vaddq_f32(y, vldrwq_f32(pc + k));
       }
       y = vmulq_n_f32(y, inv);
-      /* dq_quantize: NaN or below q_min -> q_min (the comparison fails),
-       above q_max -> q_max (VCVTN saturates, then VMIN), else round half
-       to even */
-      q = vpselq_s32(vcvtnq_s32_f32(y), qmin, vcmpgeq_n_f32(y, qmin_f));
-      q = vminq_s32(q, qmax);
+      /* dq_quantize: NaN or below q_min -> q_min (VMAXNM returns the
+       number), above q_max -> q_max (VCVTN saturates, then VMIN), else
+       round half to even (VCVTN) */
+      q = vminq_s32(vcvtnq_s32_f32(vmaxnmq_f32(y, qmin_f)), qmax);
       q = vaddq_n_s32(q, zp);
       vstrbq_s32(dst + k, q);
     }
@@ -211,11 +256,10 @@ static inline __attribute__((always_inline)) void dq_dense_s8_s8_s8_mve_os_run(c
         y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
       }
       y = vmulq_n_f32(y, inv);
-      /* dq_quantize: NaN or below q_min -> q_min (the comparison fails),
-       above q_max -> q_max (VCVTN saturates, then VMIN), else round half
-       to even */
-      q = vpselq_s32(vcvtnq_s32_f32(y), qmin, vcmpgeq_n_f32(y, qmin_f));
-      q = vminq_s32(q, qmax);
+      /* dq_quantize: NaN or below q_min -> q_min (VMAXNM returns the
+       number), above q_max -> q_max (VCVTN saturates, then VMIN), else
+       round half to even (VCVTN) */
+      q = vminq_s32(vcvtnq_s32_f32(vmaxnmq_f32(y, qmin_f)), qmax);
       q = vaddq_n_s32(q, zp);
       vstrbq_p_s32(dst + k, q, pr);
     }

@@ -177,6 +177,18 @@ static inline void dq_conv2d_s8_s8_f32_mve_wsum(const int8_t *w, int32_t K, int3
   }
 }
 
+/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
+static inline void dq_conv2d_s8_s8_f32_mve_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
+  int32_t k;
+  for (k = 0; k < nb; k += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
+    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
+    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
+    vstrwq_p_s32(bv + k, m, pr);
+  }
+}
+
 /* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
 static inline void dq_conv2d_s8_s8_f32_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
   int32_t r;
@@ -207,10 +219,9 @@ static inline void dq_conv2d_s8_s8_f32_mve_fill(int8_t *d, int8_t v, int32_t n) 
   if (n > 0) vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
 }
 
-/* The k_h * k_w * in_c taps of conv position pix (row-major over out_h x out_w), in OHWI order, into xb; a padded tap is pad_q. */
-static inline const int8_t *dq_conv2d_s8_s8_f32_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t pix, int8_t pad_q, int8_t *xb) {
-  const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
-  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+/* The k_h * k_w * in_c taps of conv position (cy, cx), in OHWI order, into xb; a padded tap is pad_q. */
+static inline const int8_t *dq_conv2d_s8_s8_f32_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q, int8_t *xb) {
+  const int32_t iy0 = cy * p->stride_h - p->pad_top, ix0 = cx * p->stride_w - p->pad_left;
   const int32_t C = p->in_c, KW = p->k_w * p->in_c;
   int8_t *d = xb;
   int32_t ky, kx;
@@ -281,36 +292,91 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
   out_row = p->out_c;
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
   {
-    /* Helium without a fused pool: blocks of up to 64 channels; output
-     pixels two at a time, each one's taps gathered as s8 codes into one
-     contiguous row of K (OHWI: the same order as a channel's weight row;
-     a padded tap as the code whose q - zp is the pad value), then two
-     pixels x two weight rows per pass (VMLADAVA.S8) and the output stage.
-     Stack: 2 KB of taps (K <= 1024) + 768 bytes. */
+    /* Helium: blocks of up to 64 channels; conv positions two at a time,
+     each one's taps gathered as s8 codes into one contiguous row
+     of K (OHWI: the same order as a channel's weight row; a padded tap as
+     the code whose q - zp is the pad value), then two positions x
+     three weight rows per pass (VMLADAVA.S8); without a fused pool the
+     two positions are two output pixels, with one they are two positions
+     of the pixel's pool window (maximum over the window). Then the output
+     stage of the block. Stack: 2 KB of taps (K <= 1024) + 1 KB. */
+    const int32_t npool = ph * pw, npix = p->out_h * p->out_w;
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
-    if (ph * pw == 1 && K <= 1024 && pad_q >= -128 && pad_q <= 127) {
+    if (K <= 1024 && pad_q >= -128 && pad_q <= 127) {
       int8_t xb[2][1024];
-      int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
-      const int32_t npix = p->out_h * p->out_w;
+      int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK], bv[DQ_MVE_S8_BLOCK];
       int32_t o0, pix;
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
         if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_wsum(wb, K, nb, ws);
-        for (pix = 0; pix < npix; pix += 2) {
-          const int32_t two = pix + 1 < npix;
-          int32_t q;
-          const int8_t *const x0 = dq_conv2d_s8_s8_f32_mve_gather(p, input, pix, (int8_t)pad_q, xb[0]);
-          const int8_t *const x1 = two ? dq_conv2d_s8_s8_f32_mve_gather(p, input, pix + 1, (int8_t)pad_q, xb[1]) : NULL;
-          if (two) {
-            dq_conv2d_s8_s8_f32_mve_rows2(x0, x1, wb, K, nb, acc0, acc1);
-          } else {
-            dq_conv2d_s8_s8_f32_mve_rows1(x0, wb, K, nb, acc0);
+        if (npool == 1) {
+          for (pix = 0; pix < npix; pix += 2) {
+            const int32_t two = pix + 1 < npix;
+            int32_t q;
+            const int8_t *x0, *x1;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            x0 = dq_conv2d_s8_s8_f32_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[0]);
+            if (two) {
+              oy = (pix + 1) / p->out_w;
+              ox = pix + 1 - oy * p->out_w;
+              x1 = dq_conv2d_s8_s8_f32_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[1]);
+              dq_conv2d_s8_s8_f32_mve_rows2(x0, x1, wb, K, nb, acc0, acc1);
+            } else {
+              dq_conv2d_s8_s8_f32_mve_rows1(x0, wb, K, nb, acc0);
+            }
+            for (q = 0; q <= two; ++q) {
+              int32_t *const acc = q ? acc1 : acc0;
+              float *const orow = output + (size_t)(pix + q) * (size_t)out_row;
+              if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
+
+              {
+                int32_t k;
+                for (k = 0; k < nb; ++k) {
+                  const int32_t best = acc[k];
+                  o = o0 + k;
+                  {
+                    float y = (float)best;
+                    if (os->mul != NULL) y = y * os->mul[o];
+                    if (os->add != NULL) y = y + os->add[o];
+                    if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                    if (os->bn_mul != NULL) {
+                      y = y - os->bn_sub[o];
+                      y = y * os->bn_mul[o];
+                      y = y + os->bn_add[o];
+                    }
+                    orow[o] = y;
+                  }
+                }
+              }
+            }
           }
-          for (q = 0; q <= two; ++q) {
-            int32_t *const acc = q ? acc1 : acc0;
-            float *const orow = output + (size_t)(pix + q) * (size_t)out_row;
+        } else {
+          for (pix = 0; pix < npix; ++pix) {
+            float *const orow = output + (size_t)pix * (size_t)out_row;
+            int32_t *const acc = bv;
+            int32_t q;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            for (q = 0; q < npool; q += 2) {
+              const int8_t *x0, *x1;
+              dy = oy * psh + q / pw;
+              dx = ox * psw + q % pw;
+              x0 = dq_conv2d_s8_s8_f32_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[0]);
+              if (q + 1 < npool) {
+                dy = oy * psh + (q + 1) / pw;
+                dx = ox * psw + (q + 1) % pw;
+                x1 = dq_conv2d_s8_s8_f32_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[1]);
+                dq_conv2d_s8_s8_f32_mve_rows2(x0, x1, wb, K, nb, q == 0 ? bv : acc0, acc1);
+                dq_conv2d_s8_s8_f32_mve_max(bv, q == 0 ? NULL : acc0, acc1, nb);
+              } else {
+                dq_conv2d_s8_s8_f32_mve_rows1(x0, wb, K, nb, acc0);
+                dq_conv2d_s8_s8_f32_mve_max(bv, acc0, NULL, nb);
+              }
+            }
+            /* the maximum of sum(q * w) - zp * sum(w) is the maximum sum(q * w) minus it */
             if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
 
             {

@@ -177,6 +177,18 @@ static inline void dq_dense_s8_s8_f32_mve_wsum(const int8_t *w, int32_t K, int32
   }
 }
 
+/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
+static inline void dq_dense_s8_s8_f32_mve_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
+  int32_t k;
+  for (k = 0; k < nb; k += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
+    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
+    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
+    vstrwq_p_s32(bv + k, m, pr);
+  }
+}
+
 /* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
 static inline void dq_dense_s8_s8_f32_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
   int32_t r;

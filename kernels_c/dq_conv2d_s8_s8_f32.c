@@ -162,19 +162,27 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_f32_mve_rows2(cons
   }
 }
 
-/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
-static inline void dq_conv2d_s8_s8_f32_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
-  int32_t r;
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_conv2d_s8_s8_f32_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
   for (r = 0; r < nr; ++r) {
     const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0, j;
-    for (j = K; j > 0; j -= 16) {
-      const mve_pred16_t pr = vctp8q((uint32_t)j);
-      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
       w0 += 16;
     }
-    ws[r] = s;
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
   }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_conv2d_s8_s8_f32_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
 }
 
 /* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
@@ -187,12 +195,6 @@ static inline void dq_conv2d_s8_s8_f32_mve_max(int32_t *bv, const int32_t *a, co
     if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
     vstrwq_p_s32(bv + k, m, pr);
   }
-}
-
-/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
-static inline void dq_conv2d_s8_s8_f32_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
-  int32_t r;
-  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
 }
 
 /* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
@@ -252,6 +254,110 @@ static inline const int8_t *dq_conv2d_s8_s8_f32_mve_gather(const dq_conv_params 
   }
   return xb;
 }
+#if (__ARM_FEATURE_MVE & 2)
+static inline uint32_t dq_conv2d_s8_s8_f32_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_conv2d_s8_s8_f32_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nb, 4 channels per vector, the
+ * operations of kernels/ostage in the same order; has_* select the optional
+ * steps (constants at the specialised call sites, so the loop has no tests).
+ * Returns nonzero if an output is NaN (MVE returns the default NaN where the
+ * scalar FPU propagates an input NaN's payload).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_conv2d_s8_s8_f32_mve_os_run(const int32_t *acc, int32_t nb, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  uint32_t nan = 0u;
+  int32_t k;
+  (void)os;
+  for (k = 0; k + 4 <= nb; k += 4) {
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_s32(acc + k));
+      if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+      if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+      if (relu) {
+        /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+         predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
+         Written 0 > y: the LT condition is also true for unordered
+         operands (NaN), GT is not */
+        __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+      }
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_f32(ps + k));
+        y = vmulq_f32(y, vldrwq_f32(pb + k));
+        y = vaddq_f32(y, vldrwq_f32(pc + k));
+      }
+      nan |= (uint32_t)vcmpneq_f32(y, y);
+      vstrwq_f32(dst + k, y);
+    }
+  }
+  if (k < nb) {
+    /* the last 1..3 channels: predicated loads and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_z_s32(acc + k, pr));
+      if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+      if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+      if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+        y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+        y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+      }
+      nan |= (uint32_t)vcmpneq_f32(y, y);
+      vstrwq_p_f32(dst + k, y, pr);
+    }
+  }
+  return nan;
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nb. Returns nonzero when a
+ * denormal was flushed or an output is NaN: the caller then redoes the block with the
+ * scalar stage.
+ */
+static inline uint32_t dq_conv2d_s8_s8_f32_mve_ostage(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, float *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  const uint32_t saved = dq_conv2d_s8_s8_f32_mve_get_fpscr();
+  uint32_t flags, nan;
+  float *const dst = orow + o0;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  dq_conv2d_s8_s8_f32_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_conv2d_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
+    } else {
+      nan = dq_conv2d_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
+    }
+  } else {
+    nan = dq_conv2d_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
+  }
+  flags = dq_conv2d_s8_s8_f32_mve_get_fpscr();
+  dq_conv2d_s8_s8_f32_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
+  return (flags & DQ_MVE_FPSCR_DENORMAL) | nan;
+}
+#endif
 #endif
 dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
@@ -310,7 +416,7 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
-        if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_wsum(wb, K, nb, ws);
+        if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_corr(wb, K, nb, in_zp, ws);
         if (npool == 1) {
           for (pix = 0; pix < npix; pix += 2) {
             const int32_t two = pix + 1 < npix;
@@ -330,10 +436,13 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
             for (q = 0; q <= two; ++q) {
               int32_t *const acc = q ? acc1 : acc0;
               float *const orow = output + (size_t)(pix + q) * (size_t)out_row;
-              if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
+              if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_addcorr(acc, ws, nb);
 
               {
                 int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+                if (dq_conv2d_s8_s8_f32_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
                 for (k = 0; k < nb; ++k) {
                   const int32_t best = acc[k];
                   o = o0 + k;
@@ -376,11 +485,14 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
                 dq_conv2d_s8_s8_f32_mve_max(bv, acc0, NULL, nb);
               }
             }
-            /* the maximum of sum(q * w) - zp * sum(w) is the maximum sum(q * w) minus it */
-            if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
+            /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
+            if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_addcorr(acc, ws, nb);
 
             {
               int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+              if (dq_conv2d_s8_s8_f32_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
               for (k = 0; k < nb; ++k) {
                 const int32_t best = acc[k];
                 o = o0 + k;

@@ -162,19 +162,27 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
   }
 }
 
-/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
-static inline void dq_conv2d_s8_s8_s1_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
-  int32_t r;
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_conv2d_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
   for (r = 0; r < nr; ++r) {
     const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0, j;
-    for (j = K; j > 0; j -= 16) {
-      const mve_pred16_t pr = vctp8q((uint32_t)j);
-      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
       w0 += 16;
     }
-    ws[r] = s;
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
   }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_conv2d_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
 }
 
 /* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
@@ -187,12 +195,6 @@ static inline void dq_conv2d_s8_s8_s1_mve_max(int32_t *bv, const int32_t *a, con
     if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
     vstrwq_p_s32(bv + k, m, pr);
   }
-}
-
-/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
-static inline void dq_conv2d_s8_s8_s1_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
-  int32_t r;
-  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
 }
 
 /* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
@@ -252,6 +254,41 @@ static inline const int8_t *dq_conv2d_s8_s8_s1_mve_gather(const dq_conv_params *
   }
   return xb;
 }
+
+/*
+ * orow[(o0 >> 5) + ..] = the s1 output words of channels o0 .. o0 + nb - 1
+ * (o0 a multiple of 32; bit 1 when acc < thr, or acc > thr when flipped),
+ * 4 channels per vector without predicates: acc < thr is the sign of the
+ * saturating difference, acc != thr the sign of x | -x for x = acc ^ thr,
+ * and the lanes' bits are shifted into place and summed (VADDV). Integer,
+ * so exactly kernels/ostage.
+ */
+static inline void dq_conv2d_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, uint32_t *orow) {
+  const int32_t *const thr = os->thr_i + o0;
+  const int32x4_t lane = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), nlane = vnegq_s32(lane);
+  const uint32x4_t one = vdupq_n_u32(1u);
+  int32_t w;
+  for (w = 0; w * 32 < nb; ++w) {
+    const int32_t n = nb - w * 32 < 32 ? nb - w * 32 : 32;
+    const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
+    uint32_t word = 0u;
+    int32_t k;
+    for (k = 0; k < n; k += 4) {
+      const int32_t c = w * 32 + k;
+      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
+      const int32x4_t a = vldrwq_z_s32(acc + c, pr), t = vldrwq_z_s32(thr + c, pr);
+      uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+      if (fl != 0u) {
+        const int32x4_t x = veorq_s32(a, t);
+        const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+        const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+        neg = veorq_u32(neg, vandq_u32(f, ne));
+      }
+      word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+    }
+    orow[(o0 >> 5) + w] = word;
+  }
+}
 #endif
 dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -310,7 +347,7 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
-        if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_wsum(wb, K, nb, ws);
+        if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_corr(wb, K, nb, in_zp, ws);
         if (npool == 1) {
           for (pix = 0; pix < npix; pix += 2) {
             const int32_t two = pix + 1 < npix;
@@ -330,28 +367,9 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
             for (q = 0; q <= two; ++q) {
               int32_t *const acc = q ? acc1 : acc0;
               uint32_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
-              if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_zp(acc, ws, nb, in_zp);
+              if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
 
-              {
-                int32_t k;
-                uint32_t word = 0u;
-                for (k = 0; k < nb; ++k) {
-                  const int32_t best = acc[k];
-                  o = o0 + k;
-                  {
-                    const int32_t thr = os->thr_i[o];
-                    const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-                    /* bit 1 (-1) unless the comparison holds */
-                    /* branchless: best < thr, or best > thr when flipped */
-                    const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-                    word |= neg << (o & 31);
-                    if ((o & 31) == 31 || o == n_out - 1) {
-                      orow[o >> 5] = word;
-                      word = 0u;
-                    }
-                  }
-                }
-              }
+              dq_conv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
             }
           }
         } else {
@@ -377,29 +395,10 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
                 dq_conv2d_s8_s8_s1_mve_max(bv, acc0, NULL, nb);
               }
             }
-            /* the maximum of sum(q * w) - zp * sum(w) is the maximum sum(q * w) minus it */
-            if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_zp(acc, ws, nb, in_zp);
+            /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
+            if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
 
-            {
-              int32_t k;
-              uint32_t word = 0u;
-              for (k = 0; k < nb; ++k) {
-                const int32_t best = acc[k];
-                o = o0 + k;
-                {
-                  const int32_t thr = os->thr_i[o];
-                  const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-                  /* bit 1 (-1) unless the comparison holds */
-                  /* branchless: best < thr, or best > thr when flipped */
-                  const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-                  word |= neg << (o & 31);
-                  if ((o & 31) == 31 || o == n_out - 1) {
-                    orow[o >> 5] = word;
-                    word = 0u;
-                  }
-                }
-              }
-            }
+            dq_conv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
           }
         }
       }

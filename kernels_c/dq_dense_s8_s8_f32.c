@@ -66,6 +66,80 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1(const
 }
 
 /*
+ * acc[r] = sum_j x[j] * w[r * K + j] - zp * sum_j w[r * K + j] for r < nr
+ * (dense, zp != 0: the weight sums by VADDVA.S8 in the same pass, as the
+ * weights are read once), four rows per pass like _mve_rows1. Sums modulo
+ * 2^32, like the reference's int32 arithmetic.
+ */
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1z(const int8_t *x, const int8_t *w, int32_t K, int32_t nr,
+    int32_t zp, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    {
+      int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u = vldrbq_s8(px), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2), v3 = vldrbq_s8(w3);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+        px += 16;
+        w0 += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u = vldrbq_z_s8(px, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr), v3 = vldrbq_z_s8(w3, pr);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+      }
+      a0 = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+      a1 = (int32_t)((uint32_t)a1 - (uint32_t)zp * (uint32_t)s1);
+      a2 = (int32_t)((uint32_t)a2 - (uint32_t)zp * (uint32_t)s2);
+      a3 = (int32_t)((uint32_t)a3 - (uint32_t)zp * (uint32_t)s3);
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0, s0 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t v0 = vldrbq_s8(w0);
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), v0);
+      s0 = vaddvaq_s8(s0, v0);
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), v0);
+      s0 = vaddvaq_s8(s0, v0);
+    }
+    acc[r] = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+  }
+}
+
+/*
  * acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x three
  * weight rows per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators
  * and five pointers still fit the registers, checked in the assembly), then
@@ -162,19 +236,27 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
   }
 }
 
-/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
-static inline void dq_dense_s8_s8_f32_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
-  int32_t r;
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_dense_s8_s8_f32_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
   for (r = 0; r < nr; ++r) {
     const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0, j;
-    for (j = K; j > 0; j -= 16) {
-      const mve_pred16_t pr = vctp8q((uint32_t)j);
-      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
       w0 += 16;
     }
-    ws[r] = s;
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
   }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_dense_s8_s8_f32_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
 }
 
 /* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
@@ -188,12 +270,110 @@ static inline void dq_dense_s8_s8_f32_mve_max(int32_t *bv, const int32_t *a, con
     vstrwq_p_s32(bv + k, m, pr);
   }
 }
-
-/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
-static inline void dq_dense_s8_s8_f32_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
-  int32_t r;
-  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
+#if (__ARM_FEATURE_MVE & 2)
+static inline uint32_t dq_dense_s8_s8_f32_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
 }
+
+static inline void dq_dense_s8_s8_f32_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nb, 4 channels per vector, the
+ * operations of kernels/ostage in the same order; has_* select the optional
+ * steps (constants at the specialised call sites, so the loop has no tests).
+ * Returns nonzero if an output is NaN (MVE returns the default NaN where the
+ * scalar FPU propagates an input NaN's payload).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_dense_s8_s8_f32_mve_os_run(const int32_t *acc, int32_t nb, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  uint32_t nan = 0u;
+  int32_t k;
+  (void)os;
+  for (k = 0; k + 4 <= nb; k += 4) {
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_s32(acc + k));
+      if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+      if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+      if (relu) {
+        /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+         predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
+         Written 0 > y: the LT condition is also true for unordered
+         operands (NaN), GT is not */
+        __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+      }
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_f32(ps + k));
+        y = vmulq_f32(y, vldrwq_f32(pb + k));
+        y = vaddq_f32(y, vldrwq_f32(pc + k));
+      }
+      nan |= (uint32_t)vcmpneq_f32(y, y);
+      vstrwq_f32(dst + k, y);
+    }
+  }
+  if (k < nb) {
+    /* the last 1..3 channels: predicated loads and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_z_s32(acc + k, pr));
+      if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+      if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+      if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+        y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+        y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+      }
+      nan |= (uint32_t)vcmpneq_f32(y, y);
+      vstrwq_p_f32(dst + k, y, pr);
+    }
+  }
+  return nan;
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nb. Returns nonzero when a
+ * denormal was flushed or an output is NaN: the caller then redoes the block with the
+ * scalar stage.
+ */
+static inline uint32_t dq_dense_s8_s8_f32_mve_ostage(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, float *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  const uint32_t saved = dq_dense_s8_s8_f32_mve_get_fpscr();
+  uint32_t flags, nan;
+  float *const dst = orow + o0;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  dq_dense_s8_s8_f32_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_dense_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
+    } else {
+      nan = dq_dense_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
+    }
+  } else {
+    nan = dq_dense_s8_s8_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
+  }
+  flags = dq_dense_s8_s8_f32_mve_get_fpscr();
+  dq_dense_s8_s8_f32_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
+  return (flags & DQ_MVE_FPSCR_DENORMAL) | nan;
+}
+#endif
 #endif
 dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
@@ -214,19 +394,22 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
      each 16-byte input vector (VMLADAVA.S8), then the output stage of the
      block. Any n. Stack: 512 bytes. */
-    int32_t acc[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
+    int32_t acc[DQ_MVE_S8_BLOCK];
     int32_t o0;
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
       const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, nb, acc);
       if (in_zp != 0) {
-        dq_dense_s8_s8_f32_mve_wsum(wb, n, nb, ws);
-        dq_dense_s8_s8_f32_mve_zp(acc, ws, nb, in_zp);
+        dq_dense_s8_s8_f32_mve_rows1z(xr, wb, n, nb, in_zp, acc);
+      } else {
+        dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, nb, acc);
       }
 
       {
         int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+        if (dq_dense_s8_s8_f32_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
         for (k = 0; k < nb; ++k) {
           const int32_t best = acc[k];
           o = o0 + k;

@@ -66,6 +66,80 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows1(const 
 }
 
 /*
+ * acc[r] = sum_j x[j] * w[r * K + j] - zp * sum_j w[r * K + j] for r < nr
+ * (dense, zp != 0: the weight sums by VADDVA.S8 in the same pass, as the
+ * weights are read once), four rows per pass like _mve_rows1. Sums modulo
+ * 2^32, like the reference's int32 arithmetic.
+ */
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows1z(const int8_t *x, const int8_t *w, int32_t K, int32_t nr,
+    int32_t zp, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    {
+      int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u = vldrbq_s8(px), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2), v3 = vldrbq_s8(w3);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+        px += 16;
+        w0 += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u = vldrbq_z_s8(px, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr), v3 = vldrbq_z_s8(w3, pr);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+      }
+      a0 = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+      a1 = (int32_t)((uint32_t)a1 - (uint32_t)zp * (uint32_t)s1);
+      a2 = (int32_t)((uint32_t)a2 - (uint32_t)zp * (uint32_t)s2);
+      a3 = (int32_t)((uint32_t)a3 - (uint32_t)zp * (uint32_t)s3);
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0, s0 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t v0 = vldrbq_s8(w0);
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), v0);
+      s0 = vaddvaq_s8(s0, v0);
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), v0);
+      s0 = vaddvaq_s8(s0, v0);
+    }
+    acc[r] = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+  }
+}
+
+/*
  * acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x three
  * weight rows per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators
  * and five pointers still fit the registers, checked in the assembly), then
@@ -162,19 +236,27 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows2(const 
   }
 }
 
-/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
-static inline void dq_dense_s8_s8_s1_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
-  int32_t r;
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_dense_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
   for (r = 0; r < nr; ++r) {
     const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0, j;
-    for (j = K; j > 0; j -= 16) {
-      const mve_pred16_t pr = vctp8q((uint32_t)j);
-      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
       w0 += 16;
     }
-    ws[r] = s;
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
   }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_dense_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
 }
 
 /* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
@@ -189,10 +271,39 @@ static inline void dq_dense_s8_s8_s1_mve_max(int32_t *bv, const int32_t *a, cons
   }
 }
 
-/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
-static inline void dq_dense_s8_s8_s1_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
-  int32_t r;
-  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
+/*
+ * orow[(o0 >> 5) + ..] = the s1 output words of channels o0 .. o0 + nb - 1
+ * (o0 a multiple of 32; bit 1 when acc < thr, or acc > thr when flipped),
+ * 4 channels per vector without predicates: acc < thr is the sign of the
+ * saturating difference, acc != thr the sign of x | -x for x = acc ^ thr,
+ * and the lanes' bits are shifted into place and summed (VADDV). Integer,
+ * so exactly kernels/ostage.
+ */
+static inline void dq_dense_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, uint32_t *orow) {
+  const int32_t *const thr = os->thr_i + o0;
+  const int32x4_t lane = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), nlane = vnegq_s32(lane);
+  const uint32x4_t one = vdupq_n_u32(1u);
+  int32_t w;
+  for (w = 0; w * 32 < nb; ++w) {
+    const int32_t n = nb - w * 32 < 32 ? nb - w * 32 : 32;
+    const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
+    uint32_t word = 0u;
+    int32_t k;
+    for (k = 0; k < n; k += 4) {
+      const int32_t c = w * 32 + k;
+      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
+      const int32x4_t a = vldrwq_z_s32(acc + c, pr), t = vldrwq_z_s32(thr + c, pr);
+      uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+      if (fl != 0u) {
+        const int32x4_t x = veorq_s32(a, t);
+        const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+        const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+        neg = veorq_u32(neg, vandq_u32(f, ne));
+      }
+      word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+    }
+    orow[(o0 >> 5) + w] = word;
+  }
 }
 #endif
 dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
@@ -215,37 +326,18 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
      each 16-byte input vector (VMLADAVA.S8), then the output stage of the
      block. Any n. Stack: 512 bytes. */
-    int32_t acc[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK];
+    int32_t acc[DQ_MVE_S8_BLOCK];
     int32_t o0;
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
       const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, nb, acc);
       if (in_zp != 0) {
-        dq_dense_s8_s8_s1_mve_wsum(wb, n, nb, ws);
-        dq_dense_s8_s8_s1_mve_zp(acc, ws, nb, in_zp);
+        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
+      } else {
+        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, nb, acc);
       }
 
-      {
-        int32_t k;
-        word = 0u;
-        for (k = 0; k < nb; ++k) {
-          const int32_t best = acc[k];
-          o = o0 + k;
-          {
-            const int32_t thr = os->thr_i[o];
-            const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-            /* bit 1 (-1) unless the comparison holds */
-            /* branchless: best < thr, or best > thr when flipped */
-            const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-            word |= neg << (o & 31);
-            if ((o & 31) == 31 || o == n_out - 1) {
-              orow[o >> 5] = word;
-              word = 0u;
-            }
-          }
-        }
-      }
+      dq_dense_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
     }
     return DQ_OK;
   }

@@ -162,19 +162,27 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s8_mve_rows2(con
   }
 }
 
-/* ws[r] = sum_j w[r * K + j] for r < nr (the zero-point correction is -zp * ws[r]). */
-static inline void dq_pwconv2d_s8_s8_s8_mve_wsum(const int8_t *w, int32_t K, int32_t nr, int32_t *ws) {
-  int32_t r;
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_pwconv2d_s8_s8_s8_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
   for (r = 0; r < nr; ++r) {
     const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0, j;
-    for (j = K; j > 0; j -= 16) {
-      const mve_pred16_t pr = vctp8q((uint32_t)j);
-      s = vaddvaq_s8(s, vldrbq_z_s8(w0, pr));
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
       w0 += 16;
     }
-    ws[r] = s;
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
   }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_pwconv2d_s8_s8_s8_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
 }
 
 /* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
@@ -187,12 +195,6 @@ static inline void dq_pwconv2d_s8_s8_s8_mve_max(int32_t *bv, const int32_t *a, c
     if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
     vstrwq_p_s32(bv + k, m, pr);
   }
-}
-
-/* acc[r] -= zp * ws[r], modulo 2^32 like the reference's int32 sums. */
-static inline void dq_pwconv2d_s8_s8_s8_mve_zp(int32_t *acc, const int32_t *ws, int32_t nr, int32_t zp) {
-  int32_t r;
-  for (r = 0; r < nr; ++r) acc[r] = (int32_t)((uint32_t)acc[r] - (uint32_t)zp * (uint32_t)ws[r]);
 }
 
 /* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
@@ -233,17 +235,11 @@ static inline void dq_pwconv2d_s8_s8_s8_mve_set_fpscr(uint32_t r) {
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
 
 /*
- * orow[o0 + k] = output stage of acc[k] for k < nb, 4 channels per vector,
- * the operations of kernels/ostage in the same order. Returns nonzero when
- * a denormal was flushed (the caller then redoes the block with the scalar
- * stage).
- */
-/*
  * dst[k] = output stage of acc[k] for k < nb, 4 channels per vector, the
  * operations of kernels/ostage in the same order; has_* select the optional
  * steps (constants at the specialised call sites, so the loop has no tests).
  */
-static inline __attribute__((always_inline)) void dq_pwconv2d_s8_s8_s8_mve_os_run(const int32_t *acc, int32_t nb, int8_t *dst,
+static inline __attribute__((always_inline)) uint32_t dq_pwconv2d_s8_s8_s8_mve_os_run(const int32_t *acc, int32_t nb, int8_t *dst,
     const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
     int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
   const float inv = os->out_inv_scale;
@@ -251,7 +247,9 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_s8_s8_s8_mve_os_ru
   const int32x4_t qmax = vdupq_n_s32(os->q_max);
   const int32_t zp = os->out_zp;
   const float32x4_t zero = vdupq_n_f32(0.0f);
+  uint32_t nan = 0u;
   int32_t k;
+  (void)os;
   for (k = 0; k + 4 <= nb; k += 4) {
     {
       float32x4_t y = vcvtq_f32_s32(vldrwq_s32(acc + k));
@@ -260,8 +258,10 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_s8_s8_s8_mve_os_ru
       if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
       if (relu) {
         /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
-         predicate of vcmpltq/vpselq through a GPR (3 more instructions) */
-        __asm__("vpt.f32 lt, %q0, %1\n\tvmovt %q0, %q2" : "+w"(y) : "r"(0), "w"(zero) : "p0");
+         predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
+         Written 0 > y: the LT condition is also true for unordered
+         operands (NaN), GT is not */
+        __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
       }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));
@@ -285,7 +285,7 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_s8_s8_s8_mve_os_ru
       int32x4_t q;
       if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
       if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
-      if (relu) y = vpselq_f32(zero, y, vcmpltq_n_f32(y, 0.0f));
+      if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
         y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
@@ -300,19 +300,20 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_s8_s8_s8_mve_os_ru
       vstrbq_p_s32(dst + k, q, pr);
     }
   }
+  return nan;
 }
 
 /*
  * orow[o0 + k] = output stage of acc[k] for k < nb. Returns nonzero when a
- * denormal was flushed (the caller then redoes the block with the scalar
- * stage).
+ * denormal was flushed: the caller then redoes the block with the
+ * scalar stage.
  */
 static inline uint32_t dq_pwconv2d_s8_s8_s8_mve_ostage(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, int8_t *orow) {
-  /* the output stage's fields in locals: the byte stores may alias them */
+  /* the output stage's fields in locals: the stores may alias them */
   const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
   const int32_t relu = os->act == DQ_ACT_RELU;
   const uint32_t saved = dq_pwconv2d_s8_s8_s8_mve_get_fpscr();
-  uint32_t flags;
+  uint32_t flags, nan;
   int8_t *const dst = orow + o0;
   if (pm != NULL) pm += o0;
   if (pa != NULL) pa += o0;
@@ -325,16 +326,16 @@ static inline uint32_t dq_pwconv2d_s8_s8_s8_mve_ostage(const int32_t *acc, int32
   if (pm != NULL && pa != NULL && pb == NULL) {
     /* the common stages (multiplier and offset, optional ReLU) specialised */
     if (relu) {
-      dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
+      nan = dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
     } else {
-      dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
+      nan = dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
     }
   } else {
-    dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
+    nan = dq_pwconv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
   }
   flags = dq_pwconv2d_s8_s8_s8_mve_get_fpscr();
   dq_pwconv2d_s8_s8_s8_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
-  return flags & DQ_MVE_FPSCR_DENORMAL;
+  return (flags & DQ_MVE_FPSCR_DENORMAL) | nan;
 }
 #endif
 #endif
@@ -393,7 +394,7 @@ dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, con
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
-        if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_wsum(wb, K, nb, ws);
+        if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_corr(wb, K, nb, in_zp, ws);
         if (npool == 1) {
           for (pix = 0; pix < npix; pix += 2) {
             const int32_t two = pix + 1 < npix;
@@ -413,7 +414,7 @@ dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, con
             for (q = 0; q <= two; ++q) {
               int32_t *const acc = q ? acc1 : acc0;
               int8_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
-              if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_zp(acc, ws, nb, in_zp);
+              if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
 
               {
                 int32_t k;
@@ -462,8 +463,8 @@ dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, con
                 dq_pwconv2d_s8_s8_s8_mve_max(bv, acc0, NULL, nb);
               }
             }
-            /* the maximum of sum(q * w) - zp * sum(w) is the maximum sum(q * w) minus it */
-            if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_zp(acc, ws, nb, in_zp);
+            /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
+            if (in_zp != 0) dq_pwconv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
 
             {
               int32_t k;

@@ -299,18 +299,37 @@ static inline void dq_pwconv2d_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_
     const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
     uint32_t word = 0u;
     int32_t k;
-    for (k = 0; k < n; k += 4) {
-      const int32_t c = w * 32 + k;
-      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
-      const int32x4_t a = vldrwq_z_s32(acc + c, pr), t = vldrwq_z_s32(thr + c, pr);
-      uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
-      if (fl != 0u) {
-        const int32x4_t x = veorq_s32(a, t);
-        const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
-        const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
-        neg = veorq_u32(neg, vandq_u32(f, ne));
+    for (k = 0; k + 4 <= n; k += 4) {
+      {
+        const int32_t c = w * 32 + k;
+        const int32x4_t a = vldrwq_s32(acc + c);
+        const int32x4_t t = vldrwq_s32(thr + c);
+        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+        if (fl != 0u) {
+          const int32x4_t x = veorq_s32(a, t);
+          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+          neg = veorq_u32(neg, vandq_u32(f, ne));
+        }
+        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
       }
-      word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+    }
+    if (k < n) {
+      /* the last 1..3 channels: predicated loads (zeroed lanes give bit 0) */
+      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
+      {
+        const int32_t c = w * 32 + k;
+        const int32x4_t a = vldrwq_z_s32(acc + c, pr);
+        const int32x4_t t = vldrwq_z_s32(thr + c, pr);
+        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+        if (fl != 0u) {
+          const int32x4_t x = veorq_s32(a, t);
+          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+          neg = veorq_u32(neg, vandq_u32(f, ne));
+        }
+        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+      }
     }
     orow[(o0 >> 5) + w] = word;
   }

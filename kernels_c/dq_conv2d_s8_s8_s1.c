@@ -16,13 +16,24 @@
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
 #define DQ_MVE_S8_BLOCK 64
 
-/* acc[r] = sum_j x[j] * w[r * K + j] for r < nr: four weight rows per pass share each loaded input vector. */
-static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t nr, int32_t *acc) {
+/*
+ * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
+ * (row stride S >= K: a segment of the rows when S > K): four weight rows
+ * per pass share each loaded input vector.
+ */
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
+    int32_t add, int32_t *acc) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
   for (; r + 4 <= nr; r += 4) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (add) {
+      a0 = acc[r];
+      a1 = acc[r + 1];
+      a2 = acc[r + 2];
+      a3 = acc[r + 3];
+    }
     for (j = nv; j > 0; --j) {
       const int8x16_t u = vldrbq_s8(px);
       a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
@@ -50,8 +61,8 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows1(const
     acc[r + 3] = a3;
   }
   for (; r < nr; ++r) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
-    int32_t a0 = 0;
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
+    int32_t a0 = add ? acc[r] : 0;
     for (j = nv; j > 0; --j) {
       a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
       px += 16;
@@ -66,17 +77,18 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows1(const
 }
 
 /*
- * acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x three
- * weight rows per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators
- * and five pointers still fit the registers, checked in the assembly), then
- * two or one rows for the rest.
+ * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
+ * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
+ * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
+ * pointers still fit the registers, checked in the assembly), then two or
+ * one rows for the rest.
  */
-static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
-    int32_t *acc0, int32_t *acc1) {
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
+    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
 #if defined(__GNUC__) && !defined(__clang__)
-  if (tail == 0 && nr >= 3) {
+  if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
      per triple); here a triple costs 26 besides its loop. Fixed registers
@@ -85,12 +97,13 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
     int32_t ntri = nr / 3;
     int32_t *a0p = acc0, *a1p = acc1;
     const int8_t *wp = w;
+    const int32_t skip = S - K;
     r = 3 * ntri;
     __asm__ volatile(
         "ldr r12, %[a0m]\n\t"
     "ldr r1, %[wm]\n\t"
     "1:\n\t"
-    "ldr r3, %[Km]\n\t"
+    "ldr r3, %[Sm]\n\t"
     "add r5, r1, r3\n\t"           /* row 1 */
     "add r3, r5, r3\n\t"           /* row 2 */
     "ldr r9, %[x0m]\n\t"
@@ -124,20 +137,29 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
     "str r6, [lr], #4\n\t"
     "str r10, [lr], #4\n\t"
     "str lr, %[a1m]\n\t"
-    "mov r1, r3\n\t"               /* row 2 ended where the next triple starts */
+    "ldr r1, %[sm]\n\t"
+    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
     "ldr lr, %[ntm]\n\t"
     "subs lr, lr, #1\n\t"
     "str lr, %[ntm]\n\t"
     "bne 1b\n\t"
     : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
-    : [a0m] "m"(a0p), [wm] "m"(wp), [Km] "m"(K), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
+    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
         "q0", "q1", "q2", "q3", "cc", "memory");
   }
 #endif
   for (; r + 3 <= nr; r += 3) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K;
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
     int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
+    if (add) {
+      a00 = acc0[r];
+      a01 = acc0[r + 1];
+      a02 = acc0[r + 2];
+      a10 = acc1[r];
+      a11 = acc1[r + 1];
+      a12 = acc1[r + 2];
+    }
     for (j = nv; j > 0; --j) {
       const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
       const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
@@ -172,10 +194,16 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
     acc1[r + 2] = a12;
   }
   for (; r < nr; r += 2) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
     if (r + 1 < nr) {
-      const int8_t *w1 = w0 + K;
+      const int8_t *w1 = w0 + S;
       int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      if (add) {
+        a00 = acc0[r];
+        a01 = acc0[r + 1];
+        a10 = acc1[r];
+        a11 = acc1[r + 1];
+      }
       for (j = nv; j > 0; --j) {
         const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
         a00 = vmladavaq_s8(a00, u0, v0);
@@ -201,7 +229,7 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
       acc1[r] = a10;
       acc1[r + 1] = a11;
     } else {
-      int32_t a00 = 0, a10 = 0;
+      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
       for (j = nv; j > 0; --j) {
         const int8x16_t v0 = vldrbq_s8(w0);
         a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
@@ -282,7 +310,7 @@ static inline void dq_conv2d_s8_s8_s1_mve_fill(int8_t *d, int8_t v, int32_t n) {
 }
 
 /* The k_h * k_w * in_c taps of conv position (cy, cx), in OHWI order, into xb; a padded tap is pad_q. */
-static inline const int8_t *dq_conv2d_s8_s8_s1_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q, int8_t *xb) {
+static __attribute__((noinline, unused)) const int8_t *dq_conv2d_s8_s8_s1_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q, int8_t *xb) {
   const int32_t iy0 = cy * p->stride_h - p->pad_top, ix0 = cx * p->stride_w - p->pad_left;
   const int32_t C = p->in_c, KW = p->k_w * p->in_c;
   int8_t *d = xb;
@@ -310,6 +338,24 @@ static inline const int8_t *dq_conv2d_s8_s8_s1_mve_gather(const dq_conv_params *
         dq_conv2d_s8_s8_s1_mve_copy(d, row + (size_t)ix * (size_t)C, C);
       }
       d += C;
+    }
+  }
+  return xb;
+}
+
+/* Bytes [kb, kb + len) of the taps of conv position (cy, cx) (see _mve_gather) into xb: a segment when K > 1024. */
+static __attribute__((noinline, unused)) const int8_t *dq_conv2d_s8_s8_s1_mve_gather_seg(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q,
+    int32_t kb, int32_t len, int8_t *xb) {
+  const int32_t C = p->in_c, ke = kb + len;
+  int32_t t = kb / C;
+  for (; t * C < ke; ++t) {
+    const int32_t ky = t / p->k_w, kx = t - ky * p->k_w;
+    const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top, ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+    const int32_t b = t * C > kb ? t * C : kb, e = (t + 1) * C < ke ? (t + 1) * C : ke;
+    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+      dq_conv2d_s8_s8_s1_mve_fill(xb + (b - kb), pad_q, e - b);
+    } else {
+      dq_conv2d_s8_s8_s1_mve_copy(xb + (b - kb), input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)C + (size_t)(b - t * C), e - b);
     }
   }
   return xb;
@@ -410,17 +456,19 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
      each one's taps gathered as s8 codes into one contiguous row
-     of K (OHWI: the same order as a channel's weight row; a padded tap as
-     the code whose q - zp is the pad value), then two positions x
-     three weight rows per pass (VMLADAVA.S8); without a fused pool the
-     two positions are two output pixels, with one they are two positions
-     of the pixel's pool window (maximum over the window). Then the output
-     stage of the block. Stack: 2 KB of taps (K <= 1024) + 1 KB. */
+     (OHWI: the same order as a channel's weight row; a padded tap as the
+     code whose q - zp is the pad value; K > 1024 in segments of 1024
+     bytes, accumulated), then two positions x three weight rows per pass
+     (VMLADAVA.S8); without a fused pool the two positions are two output
+     pixels, with one they are two positions of the pixel's pool window
+     (maximum over the window). Then the output stage of the block.
+     Stack: 2 KB of taps + 1 KB. */
     const int32_t npool = ph * pw, npix = p->out_h * p->out_w;
-    const int32_t K = p->k_h * p->k_w * p->in_c;
+    const int32_t K = p->k_h * p->k_w * p->in_c, seg = K < 1024 ? K : 1024;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
-    if (K <= 1024 && pad_q >= -128 && pad_q <= 127) {
+    if (pad_q >= -128 && pad_q <= 127) {
       int8_t xb[2][1024];
+      int32_t kb;
       int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK], bv[DQ_MVE_S8_BLOCK];
       int32_t o0, pix;
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
@@ -431,17 +479,21 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
           for (pix = 0; pix < npix; pix += 2) {
             const int32_t two = pix + 1 < npix;
             int32_t q;
-            const int8_t *x0, *x1;
             oy = pix / p->out_w;
             ox = pix - oy * p->out_w;
-            x0 = dq_conv2d_s8_s8_s1_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[0]);
-            if (two) {
-              oy = (pix + 1) / p->out_w;
-              ox = pix + 1 - oy * p->out_w;
-              x1 = dq_conv2d_s8_s8_s1_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[1]);
-              dq_conv2d_s8_s8_s1_mve_rows2(x0, x1, wb, K, nb, acc0, acc1);
-            } else {
-              dq_conv2d_s8_s8_s1_mve_rows1(x0, wb, K, nb, acc0);
+            dy = (pix + 1) / p->out_w;
+            dx = pix + 1 - dy * p->out_w;
+            for (kb = 0; kb < K; kb += seg) {
+              const int32_t len = K - kb < seg ? K - kb : seg;
+              const int8_t *const x0 = len == K ? dq_conv2d_s8_s8_s1_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[0])
+              : dq_conv2d_s8_s8_s1_mve_gather_seg(p, input, oy, ox, (int8_t)pad_q, kb, len, xb[0]);
+              if (two) {
+                const int8_t *const x1 = len == K ? dq_conv2d_s8_s8_s1_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[1])
+                : dq_conv2d_s8_s8_s1_mve_gather_seg(p, input, dy, dx, (int8_t)pad_q, kb, len, xb[1]);
+                dq_conv2d_s8_s8_s1_mve_rows2(x0, x1, wb + kb, len, K, nb, kb > 0, acc0, acc1);
+              } else {
+                dq_conv2d_s8_s8_s1_mve_rows1(x0, wb + kb, len, K, nb, kb > 0, acc0);
+              }
             }
             for (q = 0; q <= two; ++q) {
               int32_t *const acc = q ? acc1 : acc0;
@@ -459,20 +511,23 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
             oy = pix / p->out_w;
             ox = pix - oy * p->out_w;
             for (q = 0; q < npool; q += 2) {
-              const int8_t *x0, *x1;
-              dy = oy * psh + q / pw;
-              dx = ox * psw + q % pw;
-              x0 = dq_conv2d_s8_s8_s1_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[0]);
-              if (q + 1 < npool) {
-                dy = oy * psh + (q + 1) / pw;
-                dx = ox * psw + (q + 1) % pw;
-                x1 = dq_conv2d_s8_s8_s1_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[1]);
-                dq_conv2d_s8_s8_s1_mve_rows2(x0, x1, wb, K, nb, q == 0 ? bv : acc0, acc1);
-                dq_conv2d_s8_s8_s1_mve_max(bv, q == 0 ? NULL : acc0, acc1, nb);
-              } else {
-                dq_conv2d_s8_s8_s1_mve_rows1(x0, wb, K, nb, acc0);
-                dq_conv2d_s8_s8_s1_mve_max(bv, acc0, NULL, nb);
+              const int32_t two = q + 1 < npool;
+              int32_t *const d0 = q == 0 ? bv : acc0;
+              const int32_t cy0 = oy * psh + q / pw, cx0 = ox * psw + q % pw;
+              const int32_t cy1 = oy * psh + (q + 1) / pw, cx1 = ox * psw + (q + 1) % pw;
+              for (kb = 0; kb < K; kb += seg) {
+                const int32_t len = K - kb < seg ? K - kb : seg;
+                const int8_t *const x0 = len == K ? dq_conv2d_s8_s8_s1_mve_gather(p, input, cy0, cx0, (int8_t)pad_q, xb[0])
+                : dq_conv2d_s8_s8_s1_mve_gather_seg(p, input, cy0, cx0, (int8_t)pad_q, kb, len, xb[0]);
+                if (two) {
+                  const int8_t *const x1 = len == K ? dq_conv2d_s8_s8_s1_mve_gather(p, input, cy1, cx1, (int8_t)pad_q, xb[1])
+                  : dq_conv2d_s8_s8_s1_mve_gather_seg(p, input, cy1, cx1, (int8_t)pad_q, kb, len, xb[1]);
+                  dq_conv2d_s8_s8_s1_mve_rows2(x0, x1, wb + kb, len, K, nb, kb > 0, d0, acc1);
+                } else {
+                  dq_conv2d_s8_s8_s1_mve_rows1(x0, wb + kb, len, K, nb, kb > 0, d0);
+                }
               }
+              dq_conv2d_s8_s8_s1_mve_max(bv, q == 0 ? NULL : acc0, two ? acc1 : NULL, nb);
             }
             /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
             if (in_zp != 0) dq_conv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);

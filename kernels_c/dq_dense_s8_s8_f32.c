@@ -16,13 +16,24 @@
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
 #define DQ_MVE_S8_BLOCK 64
 
-/* acc[r] = sum_j x[j] * w[r * K + j] for r < nr: four weight rows per pass share each loaded input vector. */
-static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t nr, int32_t *acc) {
+/*
+ * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
+ * (row stride S >= K: a segment of the rows when S > K): four weight rows
+ * per pass share each loaded input vector.
+ */
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
+    int32_t add, int32_t *acc) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
   for (; r + 4 <= nr; r += 4) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (add) {
+      a0 = acc[r];
+      a1 = acc[r + 1];
+      a2 = acc[r + 2];
+      a3 = acc[r + 3];
+    }
     for (j = nv; j > 0; --j) {
       const int8x16_t u = vldrbq_s8(px);
       a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
@@ -50,8 +61,8 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1(const
     acc[r + 3] = a3;
   }
   for (; r < nr; ++r) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
-    int32_t a0 = 0;
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
+    int32_t a0 = add ? acc[r] : 0;
     for (j = nv; j > 0; --j) {
       a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
       px += 16;
@@ -140,17 +151,18 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows1z(cons
 }
 
 /*
- * acc0[r], acc1[r] = x0 . row r, x1 . row r for r < nr: two inputs x three
- * weight rows per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators
- * and five pointers still fit the registers, checked in the assembly), then
- * two or one rows for the rest.
+ * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
+ * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
+ * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
+ * pointers still fit the registers, checked in the assembly), then two or
+ * one rows for the rest.
  */
-static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t nr,
-    int32_t *acc0, int32_t *acc1) {
+static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
+    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
 #if defined(__GNUC__) && !defined(__clang__)
-  if (tail == 0 && nr >= 3) {
+  if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
      per triple); here a triple costs 26 besides its loop. Fixed registers
@@ -159,12 +171,13 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
     int32_t ntri = nr / 3;
     int32_t *a0p = acc0, *a1p = acc1;
     const int8_t *wp = w;
+    const int32_t skip = S - K;
     r = 3 * ntri;
     __asm__ volatile(
         "ldr r12, %[a0m]\n\t"
     "ldr r1, %[wm]\n\t"
     "1:\n\t"
-    "ldr r3, %[Km]\n\t"
+    "ldr r3, %[Sm]\n\t"
     "add r5, r1, r3\n\t"           /* row 1 */
     "add r3, r5, r3\n\t"           /* row 2 */
     "ldr r9, %[x0m]\n\t"
@@ -198,20 +211,29 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
     "str r6, [lr], #4\n\t"
     "str r10, [lr], #4\n\t"
     "str lr, %[a1m]\n\t"
-    "mov r1, r3\n\t"               /* row 2 ended where the next triple starts */
+    "ldr r1, %[sm]\n\t"
+    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
     "ldr lr, %[ntm]\n\t"
     "subs lr, lr, #1\n\t"
     "str lr, %[ntm]\n\t"
     "bne 1b\n\t"
     : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
-    : [a0m] "m"(a0p), [wm] "m"(wp), [Km] "m"(K), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
+    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
         "q0", "q1", "q2", "q3", "cc", "memory");
   }
 #endif
   for (; r + 3 <= nr; r += 3) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K;
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
     int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
+    if (add) {
+      a00 = acc0[r];
+      a01 = acc0[r + 1];
+      a02 = acc0[r + 2];
+      a10 = acc1[r];
+      a11 = acc1[r + 1];
+      a12 = acc1[r + 2];
+    }
     for (j = nv; j > 0; --j) {
       const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
       const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
@@ -246,10 +268,16 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
     acc1[r + 2] = a12;
   }
   for (; r < nr; r += 2) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)K;
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
     if (r + 1 < nr) {
-      const int8_t *w1 = w0 + K;
+      const int8_t *w1 = w0 + S;
       int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      if (add) {
+        a00 = acc0[r];
+        a01 = acc0[r + 1];
+        a10 = acc1[r];
+        a11 = acc1[r + 1];
+      }
       for (j = nv; j > 0; --j) {
         const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
         a00 = vmladavaq_s8(a00, u0, v0);
@@ -275,7 +303,7 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
       acc1[r] = a10;
       acc1[r + 1] = a11;
     } else {
-      int32_t a00 = 0, a10 = 0;
+      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
       for (j = nv; j > 0; --j) {
         const int8x16_t v0 = vldrbq_s8(w0);
         a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
@@ -462,7 +490,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
       if (in_zp != 0) {
         dq_dense_s8_s8_f32_mve_rows1z(xr, wb, n, nb, in_zp, acc);
       } else {
-        dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, nb, acc);
+        dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, n, nb, 0, acc);
       }
 
       {

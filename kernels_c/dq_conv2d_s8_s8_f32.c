@@ -91,7 +91,7 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_f32_mve_rows2(cons
   if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
-     per triple); here a triple costs 26 besides its loop. Fixed registers
+     per triple); here a triple costs 27 besides its loop. Fixed registers
      (accumulators in the even ones, as VMLADAVA needs), never r7 (the
      Thumb frame pointer); everything else is reloaded from memory. */
     int32_t ntri = nr / 3;

@@ -549,7 +549,6 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
               int32_t *const acc = q ? acc1 : acc0;
               float *const orow = output + (size_t)(pix + q) * (size_t)out_row;
               if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_addcorr(acc, ws, nb);
-
               {
                 int32_t k;
 #if (__ARM_FEATURE_MVE & 2)
@@ -602,7 +601,6 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
             }
             /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
             if (in_zp != 0) dq_conv2d_s8_s8_f32_mve_addcorr(acc, ws, nb);
-
             {
               int32_t k;
 #if (__ARM_FEATURE_MVE & 2)

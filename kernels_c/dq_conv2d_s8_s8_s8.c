@@ -565,7 +565,6 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
               int32_t *const acc = q ? acc1 : acc0;
               int8_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
               if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
-
               {
                 int32_t k;
 #if (__ARM_FEATURE_MVE & 2)
@@ -618,7 +617,6 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
             }
             /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
             if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
-
             {
               int32_t k;
 #if (__ARM_FEATURE_MVE & 2)

@@ -492,7 +492,6 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
       } else {
         dq_dense_s8_s8_f32_mve_rows1(xr, wb, n, n, nb, 0, acc);
       }
-
       {
         int32_t k;
 #if (__ARM_FEATURE_MVE & 2)

@@ -443,7 +443,6 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       } else {
         dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
       }
-
       dq_dense_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
     }
     return DQ_OK;

@@ -438,7 +438,6 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
               int32_t *const acc = q ? acc1 : acc0;
               uint32_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
               if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
-
               dq_pwconv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
             }
           }
@@ -467,7 +466,6 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
             }
             /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
             if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
-
             dq_pwconv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
           }
         }

@@ -10,6 +10,475 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+
+/* Channels per block of the MVE paths (stack: accumulators and weight sums). */
+#define DQ_MVE_S8_BLOCK 64
+
+/*
+ * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
+ * (row stride S >= K: a segment of the rows when S > K): four weight rows
+ * per pass share each loaded input vector.
+ */
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s8_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
+    int32_t add, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (add) {
+      a0 = acc[r];
+      a1 = acc[r + 1];
+      a2 = acc[r + 2];
+      a3 = acc[r + 3];
+    }
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u = vldrbq_s8(px);
+      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
+      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
+      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
+      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
+      px += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+      w3 += 16;
+    }
+    if (tail) {
+      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u = vldrbq_z_s8(px, pr);
+      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
+      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
+      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
+      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
+    int32_t a0 = add ? acc[r] : 0;
+    for (j = nv; j > 0; --j) {
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
+    }
+    acc[r] = a0;
+  }
+}
+
+/*
+ * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
+ * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
+ * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
+ * pointers still fit the registers, checked in the assembly), then two or
+ * one rows for the rest.
+ */
+static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s8_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
+    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+#if defined(__GNUC__) && !defined(__clang__)
+  if (tail == 0 && nr >= 3 && !add) {
+    /* K a multiple of 16: the triples in assembly. The loop is the one GCC
+     makes of the C below, but GCC spilled around it (about 45 instructions
+     per triple); here a triple costs 27 besides its loop. Fixed registers
+     (accumulators in the even ones, as VMLADAVA needs), never r7 (the
+     Thumb frame pointer); everything else is reloaded from memory. */
+    int32_t ntri = nr / 3;
+    int32_t *a0p = acc0, *a1p = acc1;
+    const int8_t *wp = w;
+    const int32_t skip = S - K;
+    r = 3 * ntri;
+    __asm__ volatile(
+        "ldr r12, %[a0m]\n\t"
+    "ldr r1, %[wm]\n\t"
+    "1:\n\t"
+    "ldr r3, %[Sm]\n\t"
+    "add r5, r1, r3\n\t"           /* row 1 */
+    "add r3, r5, r3\n\t"           /* row 2 */
+    "ldr r9, %[x0m]\n\t"
+    "ldr r11, %[x1m]\n\t"
+    "movs r0, #0\n\t"
+    "movs r2, #0\n\t"
+    "movs r4, #0\n\t"
+    "movs r6, #0\n\t"
+    "mov r8, #0\n\t"
+    "mov r10, #0\n\t"
+    "ldr lr, %[nvm]\n\t"
+    "dls lr, lr\n\t"
+    "2:\n\t"
+    "vldrb.8 q0, [r9], #16\n\t"
+    "vldrb.8 q1, [r11], #16\n\t"
+    "vldrb.8 q2, [r1], #16\n\t"
+    "vldrb.8 q3, [r5], #16\n\t"
+    "vmladava.s8 r0, q0, q2\n\t"
+    "vmladava.s8 r2, q1, q2\n\t"
+    "vldrb.8 q2, [r3], #16\n\t"
+    "vmladava.s8 r4, q0, q3\n\t"
+    "vmladava.s8 r6, q1, q3\n\t"
+    "vmladava.s8 r8, q0, q2\n\t"
+    "vmladava.s8 r10, q1, q2\n\t"
+    "le lr, 2b\n\t"
+    "str r0, [r12], #4\n\t"
+    "str r4, [r12], #4\n\t"
+    "str r8, [r12], #4\n\t"
+    "ldr lr, %[a1m]\n\t"
+    "str r2, [lr], #4\n\t"
+    "str r6, [lr], #4\n\t"
+    "str r10, [lr], #4\n\t"
+    "str lr, %[a1m]\n\t"
+    "ldr r1, %[sm]\n\t"
+    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
+    "ldr lr, %[ntm]\n\t"
+    "subs lr, lr, #1\n\t"
+    "str lr, %[ntm]\n\t"
+    "bne 1b\n\t"
+    : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
+    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
+    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
+        "q0", "q1", "q2", "q3", "cc", "memory");
+  }
+#endif
+  for (; r + 3 <= nr; r += 3) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
+    int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
+    if (add) {
+      a00 = acc0[r];
+      a01 = acc0[r + 1];
+      a02 = acc0[r + 2];
+      a10 = acc1[r];
+      a11 = acc1[r + 1];
+      a12 = acc1[r + 2];
+    }
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
+      const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+      p0 += 16;
+      p1 += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+    }
+    acc0[r] = a00;
+    acc0[r + 1] = a01;
+    acc0[r + 2] = a02;
+    acc1[r] = a10;
+    acc1[r + 1] = a11;
+    acc1[r + 2] = a12;
+  }
+  for (; r < nr; r += 2) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
+    if (r + 1 < nr) {
+      const int8_t *w1 = w0 + S;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      if (add) {
+        a00 = acc0[r];
+        a01 = acc0[r + 1];
+        a10 = acc1[r];
+        a11 = acc1[r + 1];
+      }
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+        w1 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+      }
+      acc0[r] = a00;
+      acc0[r + 1] = a01;
+      acc1[r] = a10;
+      acc1[r + 1] = a11;
+    } else {
+      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t v0 = vldrbq_s8(w0);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
+      }
+      acc0[r] = a00;
+      acc1[r] = a10;
+    }
+  }
+}
+
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_conv2d_s8_s8_s8_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
+  for (r = 0; r < nr; ++r) {
+    const int8_t *w0 = w + (size_t)r * (size_t)K;
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
+      w0 += 16;
+    }
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
+  }
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_conv2d_s8_s8_s8_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
+}
+
+/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
+static inline void dq_conv2d_s8_s8_s8_mve_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
+  int32_t k;
+  for (k = 0; k < nb; k += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
+    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
+    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
+    vstrwq_p_s32(bv + k, m, pr);
+  }
+}
+
+/* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
+ (a predicate in every iteration costs GCC 12 three more instructions). */
+static inline void dq_conv2d_s8_s8_s8_mve_copy(int8_t *d, const int8_t *s, int32_t n) {
+  for (; n >= 16; n -= 16) {
+    vstrbq_s8(d, vldrbq_s8(s));
+    d += 16;
+    s += 16;
+  }
+  if (n > 0) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(d, vldrbq_z_s8(s, pr), pr);
+  }
+}
+
+/* d[0..n) = v (n >= 0). */
+static inline void dq_conv2d_s8_s8_s8_mve_fill(int8_t *d, int8_t v, int32_t n) {
+  const int8x16_t vv = vdupq_n_s8(v);
+  for (; n >= 16; n -= 16) {
+    vstrbq_s8(d, vv);
+    d += 16;
+  }
+  if (n > 0) vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
+}
+
+/* The k_h * k_w * in_c taps of conv position (cy, cx), in OHWI order, into xb; a padded tap is pad_q. */
+static __attribute__((noinline, unused)) const int8_t *dq_conv2d_s8_s8_s8_mve_gather(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q, int8_t *xb) {
+  const int32_t iy0 = cy * p->stride_h - p->pad_top, ix0 = cx * p->stride_w - p->pad_left;
+  const int32_t C = p->in_c, KW = p->k_w * p->in_c;
+  int8_t *d = xb;
+  int32_t ky, kx;
+  for (ky = 0; ky < p->k_h; ++ky) {
+    const int32_t iy = iy0 + ky * p->dil_h;
+    const int8_t *row;
+    if (iy < 0 || iy >= p->in_h) {
+      dq_conv2d_s8_s8_s8_mve_fill(d, pad_q, KW);
+      d += KW;
+      continue;
+    }
+    row = input + (size_t)iy * (size_t)p->in_w * (size_t)C;
+    if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+      /* the row's taps are contiguous in the input */
+      dq_conv2d_s8_s8_s8_mve_copy(d, row + (size_t)ix0 * (size_t)C, KW);
+      d += KW;
+      continue;
+    }
+    for (kx = 0; kx < p->k_w; ++kx) {
+      const int32_t ix = ix0 + kx * p->dil_w;
+      if (ix < 0 || ix >= p->in_w) {
+        dq_conv2d_s8_s8_s8_mve_fill(d, pad_q, C);
+      } else {
+        dq_conv2d_s8_s8_s8_mve_copy(d, row + (size_t)ix * (size_t)C, C);
+      }
+      d += C;
+    }
+  }
+  return xb;
+}
+
+/* Bytes [kb, kb + len) of the taps of conv position (cy, cx) (see _mve_gather) into xb: a segment when K > 1024. */
+static __attribute__((noinline, unused)) const int8_t *dq_conv2d_s8_s8_s8_mve_gather_seg(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q,
+    int32_t kb, int32_t len, int8_t *xb) {
+  const int32_t C = p->in_c, ke = kb + len;
+  int32_t t = kb / C;
+  for (; t * C < ke; ++t) {
+    const int32_t ky = t / p->k_w, kx = t - ky * p->k_w;
+    const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top, ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+    const int32_t b = t * C > kb ? t * C : kb, e = (t + 1) * C < ke ? (t + 1) * C : ke;
+    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+      dq_conv2d_s8_s8_s8_mve_fill(xb + (b - kb), pad_q, e - b);
+    } else {
+      dq_conv2d_s8_s8_s8_mve_copy(xb + (b - kb), input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)C + (size_t)(b - t * C), e - b);
+    }
+  }
+  return xb;
+}
+#if (__ARM_FEATURE_MVE & 2)
+static inline uint32_t dq_conv2d_s8_s8_s8_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_conv2d_s8_s8_s8_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nb, 4 channels per vector, the
+ * operations of kernels/ostage in the same order; has_* select the optional
+ * steps (constants at the specialised call sites, so the loop has no tests).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_conv2d_s8_s8_s8_mve_os_run(const int32_t *acc, int32_t nb, int8_t *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn, const dq_output_stage *os) {
+  const float inv = os->out_inv_scale;
+  const float32x4_t qmin_f = vdupq_n_f32((float)os->q_min);
+  const int32x4_t qmax = vdupq_n_s32(os->q_max);
+  const int32_t zp = os->out_zp;
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  uint32_t nan = 0u;
+  int32_t k;
+  (void)os;
+  for (k = 0; k + 4 <= nb; k += 4) {
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_s32(acc + k));
+      int32x4_t q;
+      if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+      if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+      if (relu) {
+        /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+         predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
+         Written 0 > y: the LT condition is also true for unordered
+         operands (NaN), GT is not */
+        __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+      }
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_f32(ps + k));
+        y = vmulq_f32(y, vldrwq_f32(pb + k));
+        y = vaddq_f32(y, vldrwq_f32(pc + k));
+      }
+      y = vmulq_n_f32(y, inv);
+      /* dq_quantize: NaN or below q_min -> q_min (VMAXNM returns the
+       number), above q_max -> q_max (VCVTN saturates, then VMIN), else
+       round half to even (VCVTN) */
+      q = vminq_s32(vcvtnq_s32_f32(vmaxnmq_f32(y, qmin_f)), qmax);
+      q = vaddq_n_s32(q, zp);
+      vstrbq_s32(dst + k, q);
+    }
+  }
+  if (k < nb) {
+    /* the last 1..3 channels: predicated loads and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    {
+      float32x4_t y = vcvtq_f32_s32(vldrwq_z_s32(acc + k, pr));
+      int32x4_t q;
+      if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+      if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+      if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+      if (has_bn) {
+        y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+        y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+        y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+      }
+      y = vmulq_n_f32(y, inv);
+      /* dq_quantize: NaN or below q_min -> q_min (VMAXNM returns the
+       number), above q_max -> q_max (VCVTN saturates, then VMIN), else
+       round half to even (VCVTN) */
+      q = vminq_s32(vcvtnq_s32_f32(vmaxnmq_f32(y, qmin_f)), qmax);
+      q = vaddq_n_s32(q, zp);
+      vstrbq_p_s32(dst + k, q, pr);
+    }
+  }
+  return nan;
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nb. Returns nonzero when a
+ * denormal was flushed: the caller then redoes the block with the
+ * scalar stage.
+ */
+static inline uint32_t dq_conv2d_s8_s8_s8_mve_ostage(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, int8_t *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  const uint32_t saved = dq_conv2d_s8_s8_s8_mve_get_fpscr();
+  uint32_t flags, nan;
+  int8_t *const dst = orow + o0;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  dq_conv2d_s8_s8_s8_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0, os);
+    } else {
+      nan = dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0, os);
+    }
+  } else {
+    nan = dq_conv2d_s8_s8_s8_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
+  }
+  flags = dq_conv2d_s8_s8_s8_mve_get_fpscr();
+  dq_conv2d_s8_s8_s8_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
+  return (flags & DQ_MVE_FPSCR_DENORMAL) | nan;
+}
+#endif
+#endif
 dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -49,6 +518,134 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+  {
+    /* Helium: blocks of up to 64 channels; conv positions two at a time,
+     each one's taps gathered as s8 codes into one contiguous row
+     (OHWI: the same order as a channel's weight row; a padded tap as the
+     code whose q - zp is the pad value; K > 1024 in segments of 1024
+     bytes, accumulated), then two positions x three weight rows per pass
+     (VMLADAVA.S8); without a fused pool the two positions are two output
+     pixels, with one they are two positions of the pixel's pool window
+     (maximum over the window). Then the output stage of the block.
+     Stack: 2 KB of taps + 1 KB. */
+    const int32_t npool = ph * pw, npix = p->out_h * p->out_w;
+    const int32_t K = p->k_h * p->k_w * p->in_c, seg = K < 1024 ? K : 1024;
+    const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
+    if (pad_q >= -128 && pad_q <= 127) {
+      int8_t xb[2][1024];
+      int32_t kb;
+      int32_t acc0[DQ_MVE_S8_BLOCK], acc1[DQ_MVE_S8_BLOCK], ws[DQ_MVE_S8_BLOCK], bv[DQ_MVE_S8_BLOCK];
+      int32_t o0, pix;
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
+        const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
+        if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_corr(wb, K, nb, in_zp, ws);
+        if (npool == 1) {
+          for (pix = 0; pix < npix; pix += 2) {
+            const int32_t two = pix + 1 < npix;
+            int32_t q;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            dy = (pix + 1) / p->out_w;
+            dx = pix + 1 - dy * p->out_w;
+            for (kb = 0; kb < K; kb += seg) {
+              const int32_t len = K - kb < seg ? K - kb : seg;
+              const int8_t *const x0 = len == K ? dq_conv2d_s8_s8_s8_mve_gather(p, input, oy, ox, (int8_t)pad_q, xb[0])
+              : dq_conv2d_s8_s8_s8_mve_gather_seg(p, input, oy, ox, (int8_t)pad_q, kb, len, xb[0]);
+              if (two) {
+                const int8_t *const x1 = len == K ? dq_conv2d_s8_s8_s8_mve_gather(p, input, dy, dx, (int8_t)pad_q, xb[1])
+                : dq_conv2d_s8_s8_s8_mve_gather_seg(p, input, dy, dx, (int8_t)pad_q, kb, len, xb[1]);
+                dq_conv2d_s8_s8_s8_mve_rows2(x0, x1, wb + kb, len, K, nb, kb > 0, acc0, acc1);
+              } else {
+                dq_conv2d_s8_s8_s8_mve_rows1(x0, wb + kb, len, K, nb, kb > 0, acc0);
+              }
+            }
+            for (q = 0; q <= two; ++q) {
+              int32_t *const acc = q ? acc1 : acc0;
+              int8_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
+              if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
+              {
+                int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+                if (dq_conv2d_s8_s8_s8_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
+                for (k = 0; k < nb; ++k) {
+                  const int32_t best = acc[k];
+                  o = o0 + k;
+                  {
+                    float y = (float)best;
+                    if (os->mul != NULL) y = y * os->mul[o];
+                    if (os->add != NULL) y = y + os->add[o];
+                    if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                    if (os->bn_mul != NULL) {
+                      y = y - os->bn_sub[o];
+                      y = y * os->bn_mul[o];
+                      y = y + os->bn_add[o];
+                    }
+                    orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                  }
+                }
+              }
+            }
+          }
+        } else {
+          for (pix = 0; pix < npix; ++pix) {
+            int8_t *const orow = output + (size_t)pix * (size_t)out_row;
+            int32_t *const acc = bv;
+            int32_t q;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            for (q = 0; q < npool; q += 2) {
+              const int32_t two = q + 1 < npool;
+              int32_t *const d0 = q == 0 ? bv : acc0;
+              const int32_t cy0 = oy * psh + q / pw, cx0 = ox * psw + q % pw;
+              const int32_t cy1 = oy * psh + (q + 1) / pw, cx1 = ox * psw + (q + 1) % pw;
+              for (kb = 0; kb < K; kb += seg) {
+                const int32_t len = K - kb < seg ? K - kb : seg;
+                const int8_t *const x0 = len == K ? dq_conv2d_s8_s8_s8_mve_gather(p, input, cy0, cx0, (int8_t)pad_q, xb[0])
+                : dq_conv2d_s8_s8_s8_mve_gather_seg(p, input, cy0, cx0, (int8_t)pad_q, kb, len, xb[0]);
+                if (two) {
+                  const int8_t *const x1 = len == K ? dq_conv2d_s8_s8_s8_mve_gather(p, input, cy1, cx1, (int8_t)pad_q, xb[1])
+                  : dq_conv2d_s8_s8_s8_mve_gather_seg(p, input, cy1, cx1, (int8_t)pad_q, kb, len, xb[1]);
+                  dq_conv2d_s8_s8_s8_mve_rows2(x0, x1, wb + kb, len, K, nb, kb > 0, d0, acc1);
+                } else {
+                  dq_conv2d_s8_s8_s8_mve_rows1(x0, wb + kb, len, K, nb, kb > 0, d0);
+                }
+              }
+              dq_conv2d_s8_s8_s8_mve_max(bv, q == 0 ? NULL : acc0, two ? acc1 : NULL, nb);
+            }
+            /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
+            if (in_zp != 0) dq_conv2d_s8_s8_s8_mve_addcorr(acc, ws, nb);
+            {
+              int32_t k;
+#if (__ARM_FEATURE_MVE & 2)
+              if (dq_conv2d_s8_s8_s8_mve_ostage(acc, nb, o0, os, orow) != 0)
+#endif
+              for (k = 0; k < nb; ++k) {
+                const int32_t best = acc[k];
+                o = o0 + k;
+                {
+                  float y = (float)best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                }
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded

@@ -338,6 +338,10 @@ func (g *gen) denseCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		{1, 1, false, stageSaturate},
 		{576, 9, false, stageBN}, // 18 s1 words: the whole-row assembly path
 	}
+	if k.In == dtype.S8 {
+		// more than 1024 inputs (the Helium kernels work in segments of 1024)
+		specs = append(specs, spec{1100, 6, false, stageSaturate})
+	}
 	if k.In == dtype.S1 && k.W == dtype.S1 {
 		// whole-row assembly path without flips: the word-at-a-time threshold
 		// stage, one full and one partial output word
@@ -498,7 +502,15 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 		case k.Op == matrix.Dense:
 			cs, err = g.denseCases(k, i)
 		case k.Op.IsConv():
-			for _, s := range convSpecs(k.Op, i) {
+			specs := convSpecs(k.Op, i)
+			if k.In == dtype.S8 && k.Op == matrix.Conv2D {
+				// more than 1024 taps per pixel (the Helium kernels work in segments of 1024),
+				// and a pooled "same" conv with a nonzero input zero point
+				specs = append(specs,
+					convSpec{desc: "3x3 valid, in_c 130, out_c 7 (K > 1024)", h: 4, w: 4, inC: 130, outC: 7, k: 3, stride: 1, dil: 1, kind: stageSaturate},
+					convSpec{desc: "3x3 same zero padding + fused 2x2 max-pool, in_c 48, out_c 10", h: 6, w: 6, inC: 48, outC: 10, k: 3, stride: 1, dil: 1, same: true, pool: true, kind: stageBN})
+			}
+			for _, s := range specs {
 				var c *ref.Case
 				if c, err = g.convCase(k, s); err != nil {
 					break

@@ -120,6 +120,94 @@ static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t
   s[0] = (int32_t)a0;
   s[1] = (int32_t)a1;
 }
+
+/*
+ * d[0..n) = the s8 codes s[0..n) as unsigned bytes (q XOR 0x80): a word at a
+ * time when d is word aligned and n a multiple of 4 (s may be unaligned:
+ * memcpy of 4 bytes is one LDR on these cores).
+ */
+static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
+  int32_t j;
+  if (((n | (int32_t)(uintptr_t)d) & 3) == 0) {
+    uint32_t *const dw = (uint32_t *)(void *)d;
+    j = 0;
+    if ((((uintptr_t)s) & 3u) == 0 && n >= 16) {
+      /* aligned source: LDM, four EOR, STM per 16 codes (inline assembly;
+       the C loop below is five instructions per word) */
+      const int8_t *sp = s;
+      uint32_t *dp = dw;
+      int32_t cnt = n / 16;
+      __asm__ volatile(
+          "1:\n\t"
+      "ldmia %[s]!, {r4, r5, r6, r8}\n\t"
+      "eor r4, r4, #0x80808080\n\t"
+      "eor r5, r5, #0x80808080\n\t"
+      "eor r6, r6, #0x80808080\n\t"
+      "eor r8, r8, #0x80808080\n\t"
+      "stmia %[d]!, {r4, r5, r6, r8}\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [s] "+r"(sp), [d] "+r"(dp), [n] "+r"(cnt)
+      :
+      : "r4", "r5", "r6", "r8", "cc", "memory");
+      j = 4 * (n / 16);
+    }
+    for (; j < n / 4; ++j) {
+      uint32_t v;
+      memcpy(&v, s + 4 * j, 4);
+      dw[j] = v ^ 0x80808080u;
+    }
+  } else {
+    for (j = 0; j < n; ++j) d[j] = (uint8_t)((uint8_t)s[j] ^ 0x80u);
+  }
+}
+
+/*
+ * s[i] = sum over the 4 np words j of x of USADA8(x[j], m[4 j + i]), i < 4
+ * (np >= 1): four channels' byte masks interleaved per input word. Each input
+ * word is one LDR, the four masks one LDM (fixed registers r4-r6, r8: LDM
+ * needs an ascending list; never r7, the Thumb frame pointer) and four
+ * USADA8: 26 instructions per 64 MACs with the loop.
+ */
+static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
+  uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u, xv;
+  __asm__ volatile(
+      "1:\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b"
+  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [m] "+r"(m), [n] "+r"(np),
+      [xv] "=&r"(xv)
+  :
+  : "r4", "r5", "r6", "r8", "cc", "memory");
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+  s[2] = (int32_t)a2;
+  s[3] = (int32_t)a3;
+}
 #endif
 dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -174,9 +262,116 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
     const int32_t kk = 1, pad_q = in_zp;
     const int32_t npool = ph * pw, direct = n % 32 == 0;
     const int32_t KW = kk <= 96 && n <= 3072 ? DQ_WORDS(kk * n) : 1000;
+    uint32_t buf[768]; /* 3 KB, carved by both paths */
+    if (kk <= 512 && n <= 512 && kk * n <= 512 && in_zp >= -128 && in_zp <= 127 && pad_q >= -128 && pad_q <= 127) {
+      /* K <= 512: the weight bits become 0x00/0xFF byte masks once per call
+       for a block of up to 32 output channels (masks of four channels
+       interleaved per input word, 2.3 KB), so a group of four channels is
+       one LDR of four (natural order) inputs, one LDM of their four masks
+       and four USADA8 (dq_s8s1_usad4, 26 instructions per 64 MACs); the
+       taps are gathered once per pixel and block (dq_s8s1_cpx). On M4
+       this took conv 3x3 13x13x32->64 from 2,803,183 instructions (the
+       dq_s8s1_rows2 path below, masks made from the bits in the loop) to
+       1,999,661; what is left is mostly the output stage (about 47
+       instructions per s8 output) and the gathers. */
+      uint32_t *const mb = buf, *const xw = buf + 576;
+      int32_t *const pcs = (int32_t *)(buf + 704), *const bv = pcs + 32;
+      int32_t s4[4];
+      const int32_t K = kk * n, J = 4 * ((K + 15) / 16);
+      const int32_t zz = 128 + in_zp, kpc = 255 - 2 * zz, base = -zz * 4 * J;
+      const int32_t G = 576 / (4 * J) < 8 ? 576 / (4 * J) : 8, B = 4 * G;
+      uint8_t *const xb = (uint8_t *)xw;
+      int32_t o0, q, g, i;
+      /* the slots after the K taps: u = Z (q - zp = 0, mask 0) */
+      memset(xb + K, zz, (size_t)(4 * J - K));
+      for (o0 = 0; o0 < n_out; o0 += B) {
+        const int32_t nb = n_out - o0 < B ? n_out - o0 : B, ng = (nb + 3) / 4;
+        memset(mb, 0, (size_t)ng * 16u * (size_t)J);
+        for (i = 0; i < nb; ++i) {
+          /* channel i of the block: byte e of its mask stream is byte e & 3
+           of word (e >> 2) * 4 + (i & 3) of its group */
+          uint32_t *const mw = mb + (size_t)(i >> 2) * 4u * (size_t)J + (size_t)(i & 3);
+          int32_t t, pc = 0;
+          for (t = 0; t < kk; ++t) {
+            const uint32_t *const wr = weights + ((size_t)(o0 + i) * (size_t)kk + (size_t)t) * (size_t)w_row;
+            if ((n & 3) == 0) {
+              /* four bits (one nibble) -> four byte masks */
+              for (c = 0; c < n; c += 4) {
+                const uint32_t nib = (wr[c >> 5] >> (c & 31)) & 15u;
+                mw[(size_t)((t * n + c) >> 2) * 4u] = ((nib * 0x00204081u) & 0x01010101u) * 255u;
+                pc += dq_popcount32(nib);
+              }
+            } else {
+              for (c = 0; c < n; ++c) {
+                const uint32_t b = dq_s1_bit(wr, c);
+                const int32_t e = t * n + c;
+                mw[(size_t)(e >> 2) * 4u] |= (0u - b) & (0xFFu << (8 * (e & 3)));
+                pc += (int32_t)b;
+              }
+            }
+          }
+          pcs[i] = pc;
+        }
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            /* bits of the channels before this block are already in the word */
+            uint32_t word = (o0 & 31) ? orow[o0 >> 5] : 0u;
+            int32_t best;
+            for (q = 0; q < npool; ++q) {
+              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+              dq_s8s1_cpx(xb, input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row, n);
+              for (g = 0; g < ng; ++g) {
+                dq_s8s1_usad4(xw, mb + (size_t)g * 4u * (size_t)J, J / 4, s4);
+                for (i = 0; i < 4 && 4 * g + i < nb; ++i) {
+                  best = s4[i] + base - kpc * pcs[4 * g + i];
+                  if (npool == 1) {
+                    o = o0 + 4 * g + i;
+                    {
+                      const int32_t thr = os->thr_i[o];
+                      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                      /* bit 1 (-1) unless the comparison holds */
+                      /* branchless: best < thr, or best > thr when flipped */
+                      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                      word |= neg << (o & 31);
+                      if ((o & 31) == 31 || o == n_out - 1) {
+                        orow[o >> 5] = word;
+                        word = 0u;
+                      }
+                    }
+                  } else if (q == 0 || best > bv[4 * g + i]) {
+                    bv[4 * g + i] = best;
+                  }
+                }
+              }
+            }
+            if (npool > 1) {
+              for (i = 0; i < nb; ++i) {
+                o = o0 + i;
+                best = bv[i];
+                {
+                  const int32_t thr = os->thr_i[o];
+                  const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                  /* bit 1 (-1) unless the comparison holds */
+                  /* branchless: best < thr, or best > thr when flipped */
+                  const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+                  word |= neg << (o & 31);
+                  if ((o & 31) == 31 || o == n_out - 1) {
+                    orow[o >> 5] = word;
+                    word = 0u;
+                  }
+                }
+              }
+            }
+            /* the output stage stored the word if the block ended it */
+            if (((o0 + nb - 1) & 31) != 31 && o0 + nb != n_out) orow[(o0 + nb - 1) >> 5] = word;
+          }
+        }
+      }
+      return DQ_OK;
+    }
     if (KW <= 96 && n_out <= 768 && in_zp >= -128 && in_zp <= 127 && pad_q >= -128 && pad_q <= 127 &&
         8 * KW + n_out * (npool > 1 ? 2 : 1) + (direct ? 0 : 8 * KW + n_out * KW) <= 768) {
-      uint32_t buf[768];
       uint32_t *const xu = buf;
       int32_t *const pcs = (int32_t *)(buf + 8 * KW);
       int32_t *const bv = pcs + n_out;

@@ -274,6 +274,12 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
        dq_s8s1_rows2 path below, masks made from the bits in the loop) to
        1,999,661; what is left is mostly the output stage (about 47
        instructions per s8 output) and the gathers. */
+      /* the output stage reads a local copy of *os: s8 stores may alias
+       anything, a local whose address never escapes they cannot, so the
+       compiler keeps its fields in registers instead of reloading them
+       for every output */
+      const dq_output_stage osl = *os;
+      const dq_output_stage *const os = &osl;
       uint32_t *const mb = buf, *const xw = buf + 576;
       int32_t *const pcs = (int32_t *)(buf + 704), *const bv = pcs + 32;
       int32_t s4[4];

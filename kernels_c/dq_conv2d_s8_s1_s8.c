@@ -319,7 +319,7 @@ dq_status dq_conv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, const
               }
             }
           }
-          pcs[i] = pc;
+          pcs[i] = base - kpc * pc; /* the sum's constant part */
         }
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
@@ -350,7 +350,7 @@ dq_status dq_conv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, const
               for (g = 0; g < ng; ++g) {
                 dq_s8s1_usad4(xw, mb + (size_t)g * 4u * (size_t)J, J / 4, s4);
                 for (i = 0; i < 4 && 4 * g + i < nb; ++i) {
-                  best = s4[i] + base - kpc * pcs[4 * g + i];
+                  best = s4[i] + pcs[4 * g + i];
                   if (npool == 1) {
                     o = o0 + 4 * g + i;
                     {

@@ -316,7 +316,7 @@ dq_status dq_pwconv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, co
               }
             }
           }
-          pcs[i] = pc;
+          pcs[i] = base - kpc * pc; /* the sum's constant part */
         }
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
@@ -328,7 +328,7 @@ dq_status dq_pwconv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, co
               for (g = 0; g < ng; ++g) {
                 dq_s8s1_usad4(xw, mb + (size_t)g * 4u * (size_t)J, J / 4, s4);
                 for (i = 0; i < 4 && 4 * g + i < nb; ++i) {
-                  best = s4[i] + base - kpc * pcs[4 * g + i];
+                  best = s4[i] + pcs[4 * g + i];
                   if (npool == 1) {
                     o = o0 + 4 * g + i;
                     {

@@ -33,13 +33,6 @@ static inline void dq_s8s1_perm32(uint32_t *d, const int8_t *s) {
   }
 }
 
-/* Number of set bits of the nw words of w. */
-static inline int32_t dq_s8s1_pc(const uint32_t *w, int32_t nw) {
-  int32_t j, s = 0;
-  for (j = 0; j < nw; ++j) s += dq_popcount32(w[j]);
-  return s;
-}
-
 /*
  * s[0] = sum |u - m| over the nw words of row w, s[1] over the row w + rs
  * bytes (xu: 8 permuted input words per weight word; nw >= 1). Inline

@@ -170,9 +170,15 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
  * USADA8: 26 instructions per 64 MACs with the loop.
  */
 static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
-  uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u, xv;
+  uint32_t a0, a1, a2, a3, xv;
+  /* the accumulators are zeroed inside: as "+r" operands GCC at -O0 with
+   hard float finds no registers for them ("impossible constraints") */
   __asm__ volatile(
-      "1:\n\t"
+      "movs %[a0], #0\n\t"
+  "movs %[a1], #0\n\t"
+  "movs %[a2], #0\n\t"
+  "movs %[a3], #0\n\t"
+  "1:\n\t"
   "ldr %[xv], [%[x]], #4\n\t"
   "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
   "usada8 %[a0], %[xv], r4, %[a0]\n\t"
@@ -199,7 +205,7 @@ static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t n
   "usada8 %[a3], %[xv], r8, %[a3]\n\t"
   "subs %[n], %[n], #1\n\t"
   "bne 1b"
-  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [m] "+r"(m), [n] "+r"(np),
+  : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [m] "+r"(m), [n] "+r"(np),
       [xv] "=&r"(xv)
   :
   : "r4", "r5", "r6", "r8", "cc", "memory");

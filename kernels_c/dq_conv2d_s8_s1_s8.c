@@ -9,6 +9,212 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#include <string.h>
+
+/*
+ * d[0..7] = 32 s8 codes s[0..31] as unsigned bytes (q XOR 0x80), permuted:
+ * byte j of d[k] is s[k + 8 j]. Two 4x4 byte transposes of the loaded words.
+ */
+static inline void dq_s8s1_perm32(uint32_t *d, const int8_t *s) {
+  uint32_t w[8];
+  int32_t h;
+  memcpy(w, s, 32);
+  for (h = 0; h < 2; ++h) {
+    const uint32_t a = w[h], b = w[h + 2], c = w[h + 4], e = w[h + 6];
+    const uint32_t t0 = (a & 0x00FF00FFu) | ((b & 0x00FF00FFu) << 8);
+    const uint32_t t1 = ((a >> 8) & 0x00FF00FFu) | (b & 0xFF00FF00u);
+    const uint32_t t2 = (c & 0x00FF00FFu) | ((e & 0x00FF00FFu) << 8);
+    const uint32_t t3 = ((c >> 8) & 0x00FF00FFu) | (e & 0xFF00FF00u);
+    d[4 * h] = ((t0 & 0xFFFFu) | (t2 << 16)) ^ 0x80808080u;
+    d[4 * h + 1] = ((t1 & 0xFFFFu) | (t3 << 16)) ^ 0x80808080u;
+    d[4 * h + 2] = ((t0 >> 16) | (t2 & 0xFFFF0000u)) ^ 0x80808080u;
+    d[4 * h + 3] = ((t1 >> 16) | (t3 & 0xFFFF0000u)) ^ 0x80808080u;
+  }
+}
+
+/* Number of set bits of the nw words of w. */
+static inline int32_t dq_s8s1_pc(const uint32_t *w, int32_t nw) {
+  int32_t j, s = 0;
+  for (j = 0; j < nw; ++j) s += dq_popcount32(w[j]);
+  return s;
+}
+
+/*
+ * s[0] = sum |u - m| over the nw words of row w, s[1] over the row w + rs
+ * bytes (xu: 8 permuted input words per weight word; nw >= 1). Inline
+ * assembly: two rows share each loaded input word, and per row a group of four
+ * inputs is AND (shifted operand), RSB (shifted operand) and USADA8: 60
+ * instructions per 64 MACs. Assembly because the shifted-operand AND/RSB
+ * pair and the fixed register use matter (C has no way to ask for them; a C
+ * version was not measured).
+ */
+static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
+  uint32_t a0 = 0u, a1 = 0u, wa, wb, t, x;
+  __asm__ volatile(
+      "1:\n\t"
+  "ldr %[wb], [%[w], %[rs]]\n\t"
+  "ldr %[wa], [%[w]], #4\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[wa], #0x01010101\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[wb], #0x01010101\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #1\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #1\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #2\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #2\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #3\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #3\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #4\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #4\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #5\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #5\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #6\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #6\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "ldr %[x], [%[xu]], #4\n\t"
+  "and %[t], %[m], %[wa], lsr #7\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
+  "and %[t], %[m], %[wb], lsr #7\n\t"
+  "rsb %[t], %[t], %[t], lsl #8\n\t"
+  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b"
+  : [a0] "+r"(a0), [a1] "+r"(a1), [xu] "+r"(xu), [w] "+r"(w), [n] "+r"(nw),
+      [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [x] "=&r"(x)
+  : [rs] "r"(rs), [m] "r"(0x01010101u)
+  : "cc", "memory");
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+}
+
+/*
+ * d[0..n) = the s8 codes s[0..n) as unsigned bytes (q XOR 0x80): a word at a
+ * time when d is word aligned and n a multiple of 4 (s may be unaligned:
+ * memcpy of 4 bytes is one LDR on these cores).
+ */
+static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
+  int32_t j;
+  if (((n | (int32_t)(uintptr_t)d) & 3) == 0) {
+    uint32_t *const dw = (uint32_t *)(void *)d;
+    j = 0;
+    if ((((uintptr_t)s) & 3u) == 0 && n >= 16) {
+      /* aligned source: LDM, four EOR, STM per 16 codes (inline assembly;
+       the C loop below is five instructions per word) */
+      const int8_t *sp = s;
+      uint32_t *dp = dw;
+      int32_t cnt = n / 16;
+      __asm__ volatile(
+          "1:\n\t"
+      "ldmia %[s]!, {r4, r5, r6, r8}\n\t"
+      "eor r4, r4, #0x80808080\n\t"
+      "eor r5, r5, #0x80808080\n\t"
+      "eor r6, r6, #0x80808080\n\t"
+      "eor r8, r8, #0x80808080\n\t"
+      "stmia %[d]!, {r4, r5, r6, r8}\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [s] "+r"(sp), [d] "+r"(dp), [n] "+r"(cnt)
+      :
+      : "r4", "r5", "r6", "r8", "cc", "memory");
+      j = 4 * (n / 16);
+    }
+    for (; j < n / 4; ++j) {
+      uint32_t v;
+      memcpy(&v, s + 4 * j, 4);
+      dw[j] = v ^ 0x80808080u;
+    }
+  } else {
+    for (j = 0; j < n; ++j) d[j] = (uint8_t)((uint8_t)s[j] ^ 0x80u);
+  }
+}
+
+/*
+ * s[i] = sum over the 4 np words j of x of USADA8(x[j], m[4 j + i]), i < 4
+ * (np >= 1): four channels' byte masks interleaved per input word. Each input
+ * word is one LDR, the four masks one LDM (fixed registers r4-r6, r8: LDM
+ * needs an ascending list; never r7, the Thumb frame pointer) and four
+ * USADA8: 26 instructions per 64 MACs with the loop.
+ */
+static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
+  uint32_t a0, a1, a2, a3, xv;
+  /* the accumulators are zeroed inside: as "+r" operands GCC at -O0 with
+   hard float finds no registers for them ("impossible constraints") */
+  __asm__ volatile(
+      "movs %[a0], #0\n\t"
+  "movs %[a1], #0\n\t"
+  "movs %[a2], #0\n\t"
+  "movs %[a3], #0\n\t"
+  "1:\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "ldr %[xv], [%[x]], #4\n\t"
+  "ldmia %[m]!, {r4, r5, r6, r8}\n\t"
+  "usada8 %[a0], %[xv], r4, %[a0]\n\t"
+  "usada8 %[a1], %[xv], r5, %[a1]\n\t"
+  "usada8 %[a2], %[xv], r6, %[a2]\n\t"
+  "usada8 %[a3], %[xv], r8, %[a3]\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b"
+  : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(x), [m] "+r"(m), [n] "+r"(np),
+      [xv] "=&r"(xv)
+  :
+  : "r4", "r5", "r6", "r8", "cc", "memory");
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+  s[2] = (int32_t)a2;
+  s[3] = (int32_t)a3;
+}
+#endif
 dq_status dq_conv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -48,6 +254,268 @@ dq_status dq_conv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, const
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+  {
+    /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
+     are gathered once into permuted unsigned bytes (a padded tap as the
+     code whose q - zp is the pad value, 0 for zero padding, which adds
+     nothing as in the reference), and two output channels per pass sum
+     |u - m| with USADA8 (dq_s8s1_rows2) over the channel's OHWI row, which
+     is one contiguous row of K bits when in_c is a multiple of 32 (else
+     the rows are repacked once per call into K-bit rows). Row popcounts
+     once per call; a fused max-pool keeps each channel's running maximum.
+     Integer sums, so the order does not matter. Stack: one 3 KB buffer
+     (taps, popcounts, pool maxima, repacked rows); larger layers take the
+     portable code. */
+    const int32_t kk = p->k_h * p->k_w;
+    const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
+    const int32_t npool = ph * pw, direct = n % 32 == 0;
+    const int32_t KW = kk <= 96 && n <= 3072 ? DQ_WORDS(kk * n) : 1000;
+    uint32_t buf[768]; /* 3 KB, carved by both paths */
+    if (kk <= 512 && n <= 512 && kk * n <= 512 && in_zp >= -128 && in_zp <= 127 && pad_q >= -128 && pad_q <= 127) {
+      /* K <= 512: the weight bits become 0x00/0xFF byte masks once per call
+       for a block of up to 32 output channels (masks of four channels
+       interleaved per input word, 2.3 KB), so a group of four channels is
+       one LDR of four (natural order) inputs, one LDM of their four masks
+       and four USADA8 (dq_s8s1_usad4, 26 instructions per 64 MACs); the
+       taps are gathered once per pixel and block (dq_s8s1_cpx). On M4
+       this took conv 3x3 13x13x32->64 from 2,803,183 instructions (the
+       dq_s8s1_rows2 path below, masks made from the bits in the loop) to
+       1,999,661, and to 1,893,897 with the sums stored by the assembly
+       and one output stage loop per block; what is left is mostly the
+       output stage (about 45 instructions per s8 output, measured by
+       building without it) and the
+       gathers. */
+      /* the output stage reads a local copy of *os: s8 stores may alias
+       anything, a local whose address never escapes they cannot, so the
+       compiler keeps its fields in registers instead of reloading them
+       for every output */
+      const dq_output_stage osl = *os;
+      const dq_output_stage *const os = &osl;
+      uint32_t *const mb = buf, *const xw = buf + 576;
+      int32_t *const pcs = (int32_t *)(buf + 704), *const bv = pcs + 32;
+      int32_t s4[4];
+      const int32_t K = kk * n, J = 4 * ((K + 15) / 16);
+      const int32_t zz = 128 + in_zp, kpc = 255 - 2 * zz, base = -zz * 4 * J;
+      const int32_t G = 576 / (4 * J) < 8 ? 576 / (4 * J) : 8, B = 4 * G;
+      uint8_t *const xb = (uint8_t *)xw;
+      int32_t o0, q, g, i;
+      /* the slots after the K taps: u = Z (q - zp = 0, mask 0) */
+      memset(xb + K, zz, (size_t)(4 * J - K));
+      for (o0 = 0; o0 < n_out; o0 += B) {
+        const int32_t nb = n_out - o0 < B ? n_out - o0 : B, ng = (nb + 3) / 4;
+        memset(mb, 0, (size_t)ng * 16u * (size_t)J);
+        for (i = 0; i < nb; ++i) {
+          /* channel i of the block: byte e of its mask stream is byte e & 3
+           of word (e >> 2) * 4 + (i & 3) of its group */
+          uint32_t *const mw = mb + (size_t)(i >> 2) * 4u * (size_t)J + (size_t)(i & 3);
+          int32_t t, pc = 0;
+          for (t = 0; t < kk; ++t) {
+            const uint32_t *const wr = weights + ((size_t)(o0 + i) * (size_t)kk + (size_t)t) * (size_t)w_row;
+            if ((n & 3) == 0) {
+              /* four bits (one nibble) -> four byte masks */
+              for (c = 0; c < n; c += 4) {
+                const uint32_t nib = (wr[c >> 5] >> (c & 31)) & 15u;
+                mw[(size_t)((t * n + c) >> 2) * 4u] = ((nib * 0x00204081u) & 0x01010101u) * 255u;
+                pc += dq_popcount32(nib);
+              }
+            } else {
+              for (c = 0; c < n; ++c) {
+                const uint32_t b = dq_s1_bit(wr, c);
+                const int32_t e = t * n + c;
+                mw[(size_t)(e >> 2) * 4u] |= (0u - b) & (0xFFu << (8 * (e & 3)));
+                pc += (int32_t)b;
+              }
+            }
+          }
+          pcs[i] = base - kpc * pc; /* the sum's constant part */
+        }
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            int32_t best;
+            for (q = 0; q < npool; ++q) {
+              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+              int32_t e = 0;
+              for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                const int32_t ix0 = cx * p->stride_w - p->pad_left;
+                if (p->dil_w == 1 && iy >= 0 && iy < p->in_h && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+                  /* the whole kernel row inside: one run of k_w x in_c codes */
+                  dq_s8s1_cpx(xb + e, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row, p->k_w * n);
+                  e += p->k_w * n;
+                  continue;
+                }
+                for (kx = 0; kx < p->k_w; ++kx) {
+                  const int32_t ix = ix0 + kx * p->dil_w;
+                  if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                    memset(xb + e, pad_q + 128, (size_t)n);
+                  } else {
+                    dq_s8s1_cpx(xb + e, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row, n);
+                  }
+                  e += n;
+                }
+              }
+              /* the sums of the first pool position go straight to bv,
+               later ones to s4 and then into the running maximum */
+              for (g = 0; g < ng; ++g) {
+                int32_t *const sg = q == 0 ? bv + 4 * g : s4;
+                dq_s8s1_usad4(xw, mb + (size_t)g * 4u * (size_t)J, J / 4, sg);
+                if (q > 0) {
+                  for (i = 0; i < 4; ++i) {
+                    if (s4[i] > bv[4 * g + i]) bv[4 * g + i] = s4[i];
+                  }
+                }
+              }
+            }
+            for (i = 0; i < nb; ++i) {
+              o = o0 + i;
+              best = bv[i] + pcs[i];
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+    if (KW <= 96 && n_out <= 768 && in_zp >= -128 && in_zp <= 127 && pad_q >= -128 && pad_q <= 127 &&
+        8 * KW + n_out * (npool > 1 ? 2 : 1) + (direct ? 0 : 8 * KW + n_out * KW) <= 768) {
+      uint32_t *const xu = buf;
+      int32_t *const pcs = (int32_t *)(buf + 8 * KW);
+      int32_t *const bv = pcs + n_out;
+      int8_t *const xb = (int8_t *)(buf + 8 * KW + n_out * (npool > 1 ? 2 : 1));
+      uint32_t *const wb = buf + 16 * KW + n_out * (npool > 1 ? 2 : 1);
+      const uint32_t *wt = weights;
+      const int32_t zz = 128 + in_zp, kpc = 255 - 2 * zz, base = -zz * 32 * KW;
+      const uint32_t padw = 0x01010101u * (uint32_t)(pad_q + 128);
+      int32_t s2[2], q;
+      if (!direct) {
+        int32_t t;
+        memset(wb, 0, (size_t)n_out * (size_t)KW * 4u);
+        for (o = 0; o < n_out; ++o) {
+          for (t = 0; t < kk; ++t) {
+            const uint32_t *const wr = weights + ((size_t)o * (size_t)kk + (size_t)t) * (size_t)w_row;
+            for (c = 0; c < n; ++c) {
+              const int32_t e = t * n + c;
+              wb[o * KW + (e >> 5)] |= dq_s1_bit(wr, c) << (e & 31);
+            }
+          }
+        }
+        wt = wb;
+        /* the slots after the K taps: q = zp (q - zp = 0) */
+        memset(xb + kk * n, in_zp, (size_t)(32 * KW - kk * n));
+      }
+      for (o = 0; o < n_out; ++o) pcs[o] = dq_s8s1_pc(wt + (size_t)o * (size_t)KW, KW);
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          int32_t best;
+          for (q = 0; q < npool; ++q) {
+            const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+            {
+              uint32_t *dst = xu;
+              int8_t *db = xb;
+              for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                for (kx = 0; kx < p->k_w; ++kx) {
+                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                  const int32_t in = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                  if (direct) {
+                    if (in) {
+                      const int8_t *const xp = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                      for (c = 0; c < n; c += 32, dst += 8) dq_s8s1_perm32(dst, xp + c);
+                    } else {
+                      for (c = 0; c < n; c += 4) *dst++ = padw;
+                    }
+                  } else {
+                    if (in) {
+                      memcpy(db, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row, (size_t)n);
+                    } else {
+                      memset(db, pad_q, (size_t)n);
+                    }
+                    db += n;
+                  }
+                }
+              }
+              if (!direct) {
+                for (c = 0; c < KW; ++c) dq_s8s1_perm32(xu + 8 * c, xb + 32 * c);
+              }
+            }
+            for (o = 0; o < n_out; ++o) {
+              dq_s8s1_rows2(xu, wt + (size_t)o * (size_t)KW, o + 1 < n_out ? (uint32_t)KW * 4u : 0u, KW, s2);
+              best = s2[0] + base - kpc * pcs[o];
+              if (npool == 1) {
+                {
+                  float y = (float)best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                }
+              } else if (q == 0 || best > bv[o]) {
+                bv[o] = best;
+              }
+              if (o + 1 < n_out) {
+                ++o;
+                best = s2[1] + base - kpc * pcs[o];
+                if (npool == 1) {
+                  {
+                    float y = (float)best;
+                    if (os->mul != NULL) y = y * os->mul[o];
+                    if (os->add != NULL) y = y + os->add[o];
+                    if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                    if (os->bn_mul != NULL) {
+                      y = y - os->bn_sub[o];
+                      y = y * os->bn_mul[o];
+                      y = y + os->bn_add[o];
+                    }
+                    orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+                  }
+                } else if (q == 0 || best > bv[o]) {
+                  bv[o] = best;
+                }
+              }
+            }
+          }
+          if (npool > 1) {
+            for (o = 0; o < n_out; ++o) {
+              best = bv[o];
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

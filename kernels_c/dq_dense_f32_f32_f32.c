@@ -26,7 +26,7 @@ typedef struct {
  * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static __attribute__((noinline, unused)) void dq_dense_f32_f32_f32_mve_pass1(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_f32_mve_pass1(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "1:\n\t"
@@ -75,7 +75,7 @@ static __attribute__((noinline, unused)) void dq_dense_f32_f32_f32_mve_pass1(con
  * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static __attribute__((noinline, unused)) void dq_dense_f32_f32_f32_mve_pass2(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_f32_mve_pass2(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"
@@ -143,7 +143,7 @@ static __attribute__((noinline, unused)) void dq_dense_f32_f32_f32_mve_pass2(con
  * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static __attribute__((noinline, unused)) void dq_dense_f32_f32_f32_mve_pass3(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_f32_mve_pass3(const dq_dense_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"
@@ -296,36 +296,83 @@ static inline void dq_dense_f32_f32_f32_mve_set_fpscr(uint32_t r) {
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
 
 /*
- * orow[o0 + k] = output stage of acc[k] for k < nr, 4 channels per vector,
- * the operations of kernels/ostage in the same order (never fused).
- * Returns nonzero when MVE flushed a denormal since the flags were last
- * cleared (the sums' too) or an output is NaN (MVE returns the default NaN
- * where the scalar FPU keeps a payload): the caller then redoes the block
- * with the scalar code.
+ * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
+ * operations of kernels/ostage in the same order (never fused); has_* select
+ * the optional steps (constants at the specialised call sites, so the loop
+ * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
+ * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_dense_f32_f32_f32_mve_os_run(const float *acc, int32_t nr, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  float32x4_t chk = zero;
+  int32_t k;
+  for (k = 0; k + 4 <= nr; k += 4) {
+    float32x4_t y = vldrwq_f32(acc + k);
+    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+    if (relu) {
+      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
+       condition is also true for unordered operands (NaN), GT is not */
+      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+    }
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_f32(ps + k));
+      y = vmulq_f32(y, vldrwq_f32(pb + k));
+      y = vaddq_f32(y, vldrwq_f32(pc + k));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_f32(dst + k, y);
+  }
+  if (k < nr) {
+    /* the last 1..3 channels: predicated loads (zero lanes) and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
+    float32x4_t y = vldrwq_z_f32(acc + k, pr);
+    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_p_f32(dst + k, y, pr);
+  }
+  return (uint32_t)vcmpneq_f32(chk, chk);
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nr (_mve_os_run). Returns
+ * nonzero when MVE flushed a denormal since the flags were last cleared
+ * (the sums' too) or an output may be NaN (MVE returns the default NaN where
+ * the scalar FPU keeps a payload): the caller then redoes the block with
+ * the scalar code.
  */
 static __attribute__((noinline, unused)) uint32_t dq_dense_f32_f32_f32_mve_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
   /* the output stage's fields in locals: the stores may alias them */
-  const float *const pm = os->mul, *const pa = os->add, *const ps = os->bn_sub, *const pb = os->bn_mul, *const pc = os->bn_add;
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
   const int32_t relu = os->act == DQ_ACT_RELU;
-  const float32x4_t zero = vdupq_n_f32(0.0f);
   float *const dst = orow + o0;
-  uint32_t nan = 0u;
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    /* the last 1..3 channels: predicated loads (zero lanes) and store */
-    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
-    float32x4_t y = vldrwq_f32(acc + k);
-    if (pm != NULL) y = vmulq_f32(y, vldrwq_z_f32(pm + o0 + k, pr));
-    if (pa != NULL) y = vaddq_f32(y, vldrwq_z_f32(pa + o0 + k, pr));
-    /* y < 0 -> +0 (NaN and -0 stay): 0 > y, false for NaN */
-    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
-    if (pb != NULL) {
-      y = vsubq_f32(y, vldrwq_z_f32(ps + o0 + k, pr));
-      y = vmulq_f32(y, vldrwq_z_f32(pb + o0 + k, pr));
-      y = vaddq_f32(y, vldrwq_z_f32(pc + o0 + k, pr));
+  uint32_t nan;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
+    } else {
+      nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
     }
-    nan |= (uint32_t)vcmpneq_m_f32(y, y, pr);
-    vstrwq_p_f32(dst + k, y, pr);
+  } else {
+    nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
   }
   return (dq_dense_f32_f32_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
 }

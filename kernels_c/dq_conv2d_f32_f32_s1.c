@@ -225,18 +225,38 @@ static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_s1_mve_pass3
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
 
+/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
+static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_s1_mve_redo(const dq_conv2d_f32_f32_s1_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t k, i, j;
+  for (k = 0; k < nr; ++k) {
+    const float *const wr = w + (size_t)k * (size_t)S;
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      const float *const xv = runs[i].x;
+      const float *const wv = wr + runs[i].off;
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = xv[j] * wv[j];
+        s = s + t;
+      }
+    }
+    acc[k] = s;
+  }
+}
+
 /*
- * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr, the rows'
- * addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
+ * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr (rows at
+ * w + k * S), the rows' addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
  * valid addresses, the sums land in acc's spare lanes): 12 channels per pass.
  */
-static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_s1_mve_block(const dq_conv2d_f32_f32_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, int32_t nr, float *acc) {
+static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_s1_mve_block(const dq_conv2d_f32_f32_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const float *w, int32_t S, int32_t nr, float *acc) {
   int32_t r0;
   if (nruns == 0) {
     /* every tap is zero padding */
     for (r0 = 0; r0 < nr; ++r0) acc[r0] = 0.0f;
     return;
   }
+  (void)w;
+  (void)S;
   for (r0 = 0; r0 < nr; r0 += 12) {
     const int32_t m = nr - r0;
     if (m > 8) {
@@ -246,23 +266,6 @@ static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_s1_mve_block(con
     } else {
       dq_conv2d_f32_f32_s1_mve_pass1(runs, nruns, ad + r0, acc + r0);
     }
-  }
-}
-
-/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
-static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_s1_mve_redo(const dq_conv2d_f32_f32_s1_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
-  int32_t k, i, j;
-  for (k = 0; k < nr; ++k) {
-    const float *const wr = w + (size_t)k * (size_t)S;
-    float s = 0.0f;
-    for (i = 0; i < nruns; ++i) {
-      const float *const xv = runs[i].x, *const wv = wr + runs[i].off;
-      for (j = 0; j < runs[i].len; ++j) {
-        const float t = xv[j] * wv[j];
-        s = s + t;
-      }
-    }
-    acc[k] = s;
   }
 }
 
@@ -344,7 +347,7 @@ dq_status dq_conv2d_f32_f32_s1(const dq_conv_params *p, const float *input, cons
     uint32_t ad[DQ_MVE_F32_BLOCK];
     dq_conv2d_f32_f32_s1_mve_run runs[64];
     float padx[256];
-    const int32_t S = p->k_h * p->k_w * p->in_c;
+    const int32_t S = p->k_h * p->k_w * w_row;
     const uint32_t saved = dq_conv2d_f32_f32_s1_mve_get_fpscr();
     int32_t o0, k, att;
     if (p->pad_mode == DQ_PAD_VALUE) {
@@ -369,7 +372,7 @@ dq_status dq_conv2d_f32_f32_s1(const dq_conv_params *p, const float *input, cons
                   const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
                   for (kx = 0; kx < p->k_w; ++kx) {
                     const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                    const int32_t off = (ky * p->k_w + kx) * n;
+                    const int32_t off = (ky * p->k_w + kx) * w_row;
                     const float *x;
                     if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
                       /* padding: zero taps contribute nothing */
@@ -391,7 +394,7 @@ dq_status dq_conv2d_f32_f32_s1(const dq_conv_params *p, const float *input, cons
                   }
                 }
                 if (att == 0) {
-                  dq_conv2d_f32_f32_s1_mve_block(runs, nruns, ad, nb, dst);
+                  dq_conv2d_f32_f32_s1_mve_block(runs, nruns, ad, wb, S, nb, dst);
                   if (dst == acc) dq_conv2d_f32_f32_s1_mve_max(bst, acc, nb);
                 } else {
                   dq_conv2d_f32_f32_s1_mve_redo(runs, nruns, wb, S, nb, dst);

@@ -225,18 +225,38 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_f32_s8_mve_pas
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
 
+/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
+static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_redo(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t k, i, j;
+  for (k = 0; k < nr; ++k) {
+    const float *const wr = w + (size_t)k * (size_t)S;
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      const float *const xv = runs[i].x;
+      const float *const wv = wr + runs[i].off;
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = xv[j] * wv[j];
+        s = s + t;
+      }
+    }
+    acc[k] = s;
+  }
+}
+
 /*
- * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr, the rows'
- * addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
+ * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr (rows at
+ * w + k * S), the rows' addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
  * valid addresses, the sums land in acc's spare lanes): 12 channels per pass.
  */
-static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_block(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, int32_t nr, float *acc) {
+static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_block(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, const float *w, int32_t S, int32_t nr, float *acc) {
   int32_t r0;
   if (nruns == 0) {
     /* every tap is zero padding */
     for (r0 = 0; r0 < nr; ++r0) acc[r0] = 0.0f;
     return;
   }
+  (void)w;
+  (void)S;
   for (r0 = 0; r0 < nr; r0 += 12) {
     const int32_t m = nr - r0;
     if (m > 8) {
@@ -246,23 +266,6 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_block(c
     } else {
       dq_pwconv2d_f32_f32_s8_mve_pass1(runs, nruns, ad + r0, acc + r0);
     }
-  }
-}
-
-/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
-static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_redo(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
-  int32_t k, i, j;
-  for (k = 0; k < nr; ++k) {
-    const float *const wr = w + (size_t)k * (size_t)S;
-    float s = 0.0f;
-    for (i = 0; i < nruns; ++i) {
-      const float *const xv = runs[i].x, *const wv = wr + runs[i].off;
-      for (j = 0; j < runs[i].len; ++j) {
-        const float t = xv[j] * wv[j];
-        s = s + t;
-      }
-    }
-    acc[k] = s;
   }
 }
 
@@ -364,7 +367,7 @@ dq_status dq_pwconv2d_f32_f32_s8(const dq_conv_params *p, const float *input, co
                 runs[0].len = n;
                 nruns = 1;
                 if (att == 0) {
-                  dq_pwconv2d_f32_f32_s8_mve_block(runs, nruns, ad, nb, dst);
+                  dq_pwconv2d_f32_f32_s8_mve_block(runs, nruns, ad, wb, S, nb, dst);
                   if (dst == acc) dq_pwconv2d_f32_f32_s8_mve_max(bst, acc, nb);
                 } else {
                   dq_pwconv2d_f32_f32_s8_mve_redo(runs, nruns, wb, S, nb, dst);

@@ -360,17 +360,18 @@ typedef struct {
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 4 rows
- * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather,
- * bit-reversed (VBRSR) so that bit j is the sign bit after j shifts; then
- * per input VPTE (sign) with VSUBT/VADDE of the scalar input, exactly
- * acc - x or acc + x as the portable loop.
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
  */
 static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass1(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
   __asm__ volatile(
       "ldr r12, %[qom]\n\t"
   "vldrw.u32 q6, [r12]\n\t"
   "vmov.i32 q0, #0\n\t"
-  "mov r11, #32\n\t"
+  "vmov.f32 q7, #1.0\n\t"
   "1:\n\t"
   "ldr r12, %[rpm]\n\t"
   "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
@@ -383,28 +384,23 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "beq 3f\n"
   "2:\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "adds r1, r1, #4\n\t"
   "mov lr, #8\n\t"
   "dls lr, lr\n"
   "6:\n\t"
   "ldmia r0!, {r4, r5, r6, r8}\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r5\n\t"
-  "vadde.f32 q0, q0, r5\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r6\n\t"
-  "vadde.f32 q0, q0, r6\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r8\n\t"
-  "vadde.f32 q0, q0, r8\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
   "le lr, 6b\n\t"
   "subs r9, r9, #1\n\t"
   "bne 2b\n"
@@ -412,14 +408,12 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "cmp r10, #0\n\t"
   "beq 5f\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "dls lr, r10\n"
   "4:\n\t"
   "ldr r4, [r0], #4\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
   "le lr, 4b\n"
   "5:\n\t"
   "ldr r12, %[nm]\n\t"
@@ -430,17 +424,18 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "vstrw.32 q0, [r12, #0]\n\t"
   : [rpm] "+m"(runs), [nm] "+m"(nruns)
   : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
-  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
-      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
 
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 8 rows
- * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather,
- * bit-reversed (VBRSR) so that bit j is the sign bit after j shifts; then
- * per input VPTE (sign) with VSUBT/VADDE of the scalar input, exactly
- * acc - x or acc + x as the portable loop.
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
  */
 static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass2(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
   __asm__ volatile(
@@ -448,7 +443,7 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "vldrw.u32 q6, [r12]\n\t"
   "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"
-  "mov r11, #32\n\t"
+  "vmov.f32 q7, #1.0\n\t"
   "1:\n\t"
   "ldr r12, %[rpm]\n\t"
   "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
@@ -463,47 +458,37 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "beq 3f\n"
   "2:\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "adds r1, r1, #4\n\t"
   "vldrw.u32 q4, [r2, q6]\n\t"
-  "vbrsr.32 q4, q4, r11\n\t"
   "adds r2, r2, #4\n\t"
   "mov lr, #8\n\t"
   "dls lr, lr\n"
   "6:\n\t"
   "ldmia r0!, {r4, r5, r6, r8}\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r4\n\t"
-  "vadde.f32 q1, q1, r4\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r5\n\t"
-  "vadde.f32 q0, q0, r5\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r5\n\t"
-  "vadde.f32 q1, q1, r5\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r6\n\t"
-  "vadde.f32 q0, q0, r6\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r6\n\t"
-  "vadde.f32 q1, q1, r6\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r8\n\t"
-  "vadde.f32 q0, q0, r8\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r8\n\t"
-  "vadde.f32 q1, q1, r8\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r5\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r6\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r8\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
   "le lr, 6b\n\t"
   "subs r9, r9, #1\n\t"
   "bne 2b\n"
@@ -511,20 +496,16 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "cmp r10, #0\n\t"
   "beq 5f\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "vldrw.u32 q4, [r2, q6]\n\t"
-  "vbrsr.32 q4, q4, r11\n\t"
   "dls lr, r10\n"
   "4:\n\t"
   "ldr r4, [r0], #4\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r4\n\t"
-  "vadde.f32 q1, q1, r4\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
   "le lr, 4b\n"
   "5:\n\t"
   "ldr r12, %[nm]\n\t"
@@ -536,17 +517,18 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "vstrw.32 q1, [r12, #16]\n\t"
   : [rpm] "+m"(runs), [nm] "+m"(nruns)
   : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
-  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
-      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
 
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 12 rows
- * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather,
- * bit-reversed (VBRSR) so that bit j is the sign bit after j shifts; then
- * per input VPTE (sign) with VSUBT/VADDE of the scalar input, exactly
- * acc - x or acc + x as the portable loop.
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
  */
 static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass3(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
   __asm__ volatile(
@@ -555,7 +537,7 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"
   "vmov.i32 q2, #0\n\t"
-  "mov r11, #32\n\t"
+  "vmov.f32 q7, #1.0\n\t"
   "1:\n\t"
   "ldr r12, %[rpm]\n\t"
   "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
@@ -572,66 +554,51 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "beq 3f\n"
   "2:\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "adds r1, r1, #4\n\t"
   "vldrw.u32 q4, [r2, q6]\n\t"
-  "vbrsr.32 q4, q4, r11\n\t"
   "adds r2, r2, #4\n\t"
   "vldrw.u32 q5, [r3, q6]\n\t"
-  "vbrsr.32 q5, q5, r11\n\t"
   "adds r3, r3, #4\n\t"
   "mov lr, #8\n\t"
   "dls lr, lr\n"
   "6:\n\t"
   "ldmia r0!, {r4, r5, r6, r8}\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r4\n\t"
-  "vadde.f32 q1, q1, r4\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q5, zr\n\t"
-  "vsubt.f32 q2, q2, r4\n\t"
-  "vadde.f32 q2, q2, r4\n\t"
-  "vshl.i32 q5, q5, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r5\n\t"
-  "vadde.f32 q0, q0, r5\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r5\n\t"
-  "vadde.f32 q1, q1, r5\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q5, zr\n\t"
-  "vsubt.f32 q2, q2, r5\n\t"
-  "vadde.f32 q2, q2, r5\n\t"
-  "vshl.i32 q5, q5, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r6\n\t"
-  "vadde.f32 q0, q0, r6\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r6\n\t"
-  "vadde.f32 q1, q1, r6\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q5, zr\n\t"
-  "vsubt.f32 q2, q2, r6\n\t"
-  "vadde.f32 q2, q2, r6\n\t"
-  "vshl.i32 q5, q5, #1\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r8\n\t"
-  "vadde.f32 q0, q0, r8\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r8\n\t"
-  "vadde.f32 q1, q1, r8\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q5, zr\n\t"
-  "vsubt.f32 q2, q2, r8\n\t"
-  "vadde.f32 q2, q2, r8\n\t"
-  "vshl.i32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r4\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r5\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r5\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r6\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r6\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r8\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r8\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
   "le lr, 6b\n\t"
   "subs r9, r9, #1\n\t"
   "bne 2b\n"
@@ -639,26 +606,20 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "cmp r10, #0\n\t"
   "beq 5f\n\t"
   "vldrw.u32 q3, [r1, q6]\n\t"
-  "vbrsr.32 q3, q3, r11\n\t"
   "vldrw.u32 q4, [r2, q6]\n\t"
-  "vbrsr.32 q4, q4, r11\n\t"
   "vldrw.u32 q5, [r3, q6]\n\t"
-  "vbrsr.32 q5, q5, r11\n\t"
   "dls lr, r10\n"
   "4:\n\t"
   "ldr r4, [r0], #4\n\t"
-  "vpte.s32 lt, q3, zr\n\t"
-  "vsubt.f32 q0, q0, r4\n\t"
-  "vadde.f32 q0, q0, r4\n\t"
-  "vshl.i32 q3, q3, #1\n\t"
-  "vpte.s32 lt, q4, zr\n\t"
-  "vsubt.f32 q1, q1, r4\n\t"
-  "vadde.f32 q1, q1, r4\n\t"
-  "vshl.i32 q4, q4, #1\n\t"
-  "vpte.s32 lt, q5, zr\n\t"
-  "vsubt.f32 q2, q2, r4\n\t"
-  "vadde.f32 q2, q2, r4\n\t"
-  "vshl.i32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r4\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
   "le lr, 4b\n"
   "5:\n\t"
   "ldr r12, %[nm]\n\t"
@@ -671,8 +632,8 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   "vstrw.32 q2, [r12, #32]\n\t"
   : [rpm] "+m"(runs), [nm] "+m"(nruns)
   : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
-  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
-      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
 
 /* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order. */

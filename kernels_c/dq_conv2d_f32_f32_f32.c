@@ -9,6 +9,377 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#include <arm_mve.h>
+
+/* Output channels per block of the MVE paths (stack: sums and row addresses). */
+#define DQ_MVE_F32_BLOCK 64
+
+/* A run of taps: len inputs at x against the floats [off, off + len) of every weight row. */
+typedef struct {
+  const float *x;
+  int32_t off, len;
+} dq_conv2d_f32_f32_f32_mve_run;
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass1(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass2(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "vldrw.u32 q4, [%[ad], #16]\n\t"
+  "vadd.i32 q4, q4, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  "vstrw.32 q1, [%[a], #16]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass3(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "vmov.i32 q2, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "vldrw.u32 q4, [%[ad], #16]\n\t"
+  "vadd.i32 q4, q4, r1\n\t"
+  "vldrw.u32 q5, [%[ad], #32]\n\t"
+  "vadd.i32 q5, q5, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  "vstrw.32 q1, [%[a], #16]\n\t"
+  "vstrw.32 q2, [%[a], #32]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
+static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_f32_mve_redo(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t k, i, j;
+  for (k = 0; k < nr; ++k) {
+    const float *const wr = w + (size_t)k * (size_t)S;
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      const float *const xv = runs[i].x;
+      const float *const wv = wr + runs[i].off;
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = xv[j] * wv[j];
+        s = s + t;
+      }
+    }
+    acc[k] = s;
+  }
+}
+
+/*
+ * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr (rows at
+ * w + k * S), the rows' addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
+ * valid addresses, the sums land in acc's spare lanes): 12 channels per pass.
+ */
+static __attribute__((noinline, unused)) void dq_conv2d_f32_f32_f32_mve_block(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t r0;
+  if (nruns == 0) {
+    /* every tap is zero padding */
+    for (r0 = 0; r0 < nr; ++r0) acc[r0] = 0.0f;
+    return;
+  }
+  (void)w;
+  (void)S;
+  for (r0 = 0; r0 < nr; r0 += 12) {
+    const int32_t m = nr - r0;
+    if (m > 8) {
+      dq_conv2d_f32_f32_f32_mve_pass3(runs, nruns, ad + r0, acc + r0);
+    } else if (m > 4) {
+      dq_conv2d_f32_f32_f32_mve_pass2(runs, nruns, ad + r0, acc + r0);
+    } else {
+      dq_conv2d_f32_f32_f32_mve_pass1(runs, nruns, ad + r0, acc + r0);
+    }
+  }
+}
+
+/* ad[k] = address of row k (w + k * S) for k < nr, then the last row again up to a multiple of 4. */
+static inline void dq_conv2d_f32_f32_f32_mve_rows(const float *w, int32_t S, int32_t nr, uint32_t *ad) {
+  int32_t k;
+  for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
+  for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
+}
+
+/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
+static inline void dq_conv2d_f32_f32_f32_mve_max(float *bst, const float *acc, int32_t nr) {
+  int32_t k;
+  for (k = 0; k < nr; k += 4) {
+    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
+    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
+  }
+}
+
+static inline uint32_t dq_conv2d_f32_f32_f32_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_conv2d_f32_f32_f32_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
+ * operations of kernels/ostage in the same order (never fused); has_* select
+ * the optional steps (constants at the specialised call sites, so the loop
+ * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
+ * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_conv2d_f32_f32_f32_mve_os_run(const float *acc, int32_t nr, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  float32x4_t chk = zero;
+  int32_t k;
+  for (k = 0; k + 4 <= nr; k += 4) {
+    float32x4_t y = vldrwq_f32(acc + k);
+    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+    if (relu) {
+      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
+       condition is also true for unordered operands (NaN), GT is not */
+      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+    }
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_f32(ps + k));
+      y = vmulq_f32(y, vldrwq_f32(pb + k));
+      y = vaddq_f32(y, vldrwq_f32(pc + k));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_f32(dst + k, y);
+  }
+  if (k < nr) {
+    /* the last 1..3 channels: predicated loads (zero lanes) and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
+    float32x4_t y = vldrwq_z_f32(acc + k, pr);
+    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_p_f32(dst + k, y, pr);
+  }
+  return (uint32_t)vcmpneq_f32(chk, chk);
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nr (_mve_os_run). Returns
+ * nonzero when MVE flushed a denormal since the flags were last cleared
+ * (the sums' too) or an output may be NaN (MVE returns the default NaN where
+ * the scalar FPU keeps a payload): the caller then redoes the block with
+ * the scalar code.
+ */
+static __attribute__((noinline, unused)) uint32_t dq_conv2d_f32_f32_f32_mve_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  float *const dst = orow + o0;
+  uint32_t nan;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_conv2d_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
+    } else {
+      nan = dq_conv2d_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
+    }
+  } else {
+    nan = dq_conv2d_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
+  }
+  return (dq_conv2d_f32_f32_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
+}
+#endif
 dq_status dq_conv2d_f32_f32_f32(const dq_conv_params *p, const float *input, const float *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -44,6 +415,109 @@ dq_status dq_conv2d_f32_f32_f32(const dq_conv_params *p, const float *input, con
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+  if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
+    /* Helium: per block of up to 64 channels and output pixel, the taps of
+     each conv position as runs of contiguous inputs and weights (one per
+     kernel row when dil_w is 1; padded taps skipped, or read from a
+     buffer of pad values), the sums by _mve_block (12 channels per
+     pass), the fused pool's maximum, then the output stage; the FPSCR
+     flags IDC/UFC are cleared first, the caller's restored at the end.
+     Stack: 768 bytes of sums and addresses, 768 of runs, 1 KB of pad values
+     (k_h * k_w <= 64, in_c <= 256 under DQ_PAD_VALUE). */
+    float acc[DQ_MVE_F32_BLOCK], bst[DQ_MVE_F32_BLOCK];
+    uint32_t ad[DQ_MVE_F32_BLOCK];
+    dq_conv2d_f32_f32_f32_mve_run runs[64];
+    float padx[256];
+    const int32_t S = p->k_h * p->k_w * w_row;
+    const uint32_t saved = dq_conv2d_f32_f32_f32_mve_get_fpscr();
+    int32_t o0, k, att;
+    if (p->pad_mode == DQ_PAD_VALUE) {
+      for (k = 0; k < n; ++k) padx[k] = p->pad_value;
+    }
+    dq_conv2d_f32_f32_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+      const float *const wb = weights + (size_t)o0 * (size_t)S;
+      dq_conv2d_f32_f32_f32_mve_rows(wb, S, nb, ad);
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          for (att = 0; att < 2; ++att) {
+            for (dy = 0; dy < ph; ++dy) {
+              for (dx = 0; dx < pw; ++dx) {
+                const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+                float *const dst = dy == 0 && dx == 0 ? bst : acc;
+                int32_t nruns = 0;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                  const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                  for (kx = 0; kx < p->k_w; ++kx) {
+                    const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                    const int32_t off = (ky * p->k_w + kx) * w_row;
+                    const float *x;
+                    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                      /* padding: zero taps contribute nothing */
+                      if (p->pad_mode != DQ_PAD_VALUE) continue;
+                      x = padx;
+                    } else {
+                      x = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                      if (nruns > 0 && runs[nruns - 1].x != padx && runs[nruns - 1].x + runs[nruns - 1].len == x &&
+                          runs[nruns - 1].off + runs[nruns - 1].len == off) {
+                        /* the next tap continues the run in the input and in the weight rows */
+                        runs[nruns - 1].len += n;
+                        continue;
+                      }
+                    }
+                    runs[nruns].x = x;
+                    runs[nruns].off = off;
+                    runs[nruns].len = n;
+                    ++nruns;
+                  }
+                }
+                if (att == 0) {
+                  dq_conv2d_f32_f32_f32_mve_block(runs, nruns, ad, wb, S, nb, dst);
+                  if (dst == acc) dq_conv2d_f32_f32_f32_mve_max(bst, acc, nb);
+                } else {
+                  dq_conv2d_f32_f32_f32_mve_redo(runs, nruns, wb, S, nb, dst);
+                  if (dst == acc) {
+                    for (k = 0; k < nb; ++k) {
+                      if (acc[k] > bst[k]) bst[k] = acc[k];
+                    }
+                  }
+                }
+              }
+            }
+
+            if (att == 0) {
+              if (dq_conv2d_f32_f32_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
+              dq_conv2d_f32_f32_f32_mve_set_fpscr(dq_conv2d_f32_f32_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+              continue;
+            }
+            for (k = 0; k < nb; ++k) {
+              const float best = bst[k];
+              o = o0 + k;
+              {
+                float y = best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = y;
+              }
+            }
+            break;
+          }
+        }
+      }
+    }
+    dq_conv2d_f32_f32_f32_mve_set_fpscr((dq_conv2d_f32_f32_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+    return DQ_OK;
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

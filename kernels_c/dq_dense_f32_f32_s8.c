@@ -9,6 +9,295 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#include <arm_mve.h>
+
+/* Output channels per block of the MVE paths (stack: sums and row addresses). */
+#define DQ_MVE_F32_BLOCK 64
+
+/* A run of taps: len inputs at x against the floats [off, off + len) of every weight row. */
+typedef struct {
+  const float *x;
+  int32_t off, len;
+} dq_dense_f32_f32_s8_mve_run;
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_s8_mve_pass1(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_s8_mve_pass2(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "vldrw.u32 q4, [%[ad], #16]\n\t"
+  "vadd.i32 q4, q4, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  "vstrw.32 q1, [%[a], #16]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
+ * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
+ * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_f32_s8_mve_pass3(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  __asm__ volatile(
+      "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "vmov.i32 q2, #0\n\t"
+  "1:\n\t"
+  "ldmia %[rp]!, {r0, r1, r2}\n\t" /* x, off, len */
+  "lsls r1, r1, #2\n\t"
+  "subs r1, r1, #4\n\t"            /* the first load is at #4 */
+  "vldrw.u32 q3, [%[ad], #0]\n\t"
+  "vadd.i32 q3, q3, r1\n\t"
+  "vldrw.u32 q4, [%[ad], #16]\n\t"
+  "vadd.i32 q4, q4, r1\n\t"
+  "vldrw.u32 q5, [%[ad], #32]\n\t"
+  "vadd.i32 q5, q5, r1\n\t"
+  "lsrs r3, r2, #2\n\t"
+  "and r2, r2, #3\n\t"
+  "wls lr, r3, 3f\n"
+  "2:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vldrw.u32 q6, [q3, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #4]\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #8]\n\t"
+  "vmul.f32 q6, q6, r5\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #12]\n\t"
+  "vmul.f32 q6, q6, r6\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "vldrw.u32 q6, [q3, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #16]!\n\t"
+  "vmul.f32 q6, q6, r8\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "le lr, 2b\n"
+  "3:\n\t"
+  "wls lr, r2, 5f\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vldrw.u32 q6, [q3, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q0, q0, q6\n\t"
+  "vldrw.u32 q6, [q4, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q1, q1, q6\n\t"
+  "vldrw.u32 q6, [q5, #4]!\n\t"
+  "vmul.f32 q6, q6, r4\n\t"
+  "vadd.f32 q2, q2, q6\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "subs %[n], %[n], #1\n\t"
+  "bne 1b\n\t"
+  "vstrw.32 q0, [%[a], #0]\n\t"
+  "vstrw.32 q1, [%[a], #16]\n\t"
+  "vstrw.32 q2, [%[a], #32]\n\t"
+  : [rp] "+r"(runs), [n] "+r"(nruns)
+  : [ad] "r"(ad), [a] "r"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+}
+
+/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
+static __attribute__((noinline, unused)) void dq_dense_f32_f32_s8_mve_redo(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t k, i, j;
+  for (k = 0; k < nr; ++k) {
+    const float *const wr = w + (size_t)k * (size_t)S;
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      const float *const xv = runs[i].x;
+      const float *const wv = wr + runs[i].off;
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = xv[j] * wv[j];
+        s = s + t;
+      }
+    }
+    acc[k] = s;
+  }
+}
+
+/*
+ * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr (rows at
+ * w + k * S), the rows' addresses in ad (entries nr .. nr rounded up to 4 repeat the last row:
+ * valid addresses, the sums land in acc's spare lanes): 12 channels per pass.
+ */
+static __attribute__((noinline, unused)) void dq_dense_f32_f32_s8_mve_block(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, const float *w, int32_t S, int32_t nr, float *acc) {
+  int32_t r0;
+  if (nruns == 0) {
+    /* every tap is zero padding */
+    for (r0 = 0; r0 < nr; ++r0) acc[r0] = 0.0f;
+    return;
+  }
+  (void)w;
+  (void)S;
+  for (r0 = 0; r0 < nr; r0 += 12) {
+    const int32_t m = nr - r0;
+    if (m > 8) {
+      dq_dense_f32_f32_s8_mve_pass3(runs, nruns, ad + r0, acc + r0);
+    } else if (m > 4) {
+      dq_dense_f32_f32_s8_mve_pass2(runs, nruns, ad + r0, acc + r0);
+    } else {
+      dq_dense_f32_f32_s8_mve_pass1(runs, nruns, ad + r0, acc + r0);
+    }
+  }
+}
+
+/* ad[k] = address of row k (w + k * S) for k < nr, then the last row again up to a multiple of 4. */
+static inline void dq_dense_f32_f32_s8_mve_rows(const float *w, int32_t S, int32_t nr, uint32_t *ad) {
+  int32_t k;
+  for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
+  for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
+}
+
+/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
+static inline void dq_dense_f32_f32_s8_mve_max(float *bst, const float *acc, int32_t nr) {
+  int32_t k;
+  for (k = 0; k < nr; k += 4) {
+    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
+    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
+  }
+}
+
+static inline uint32_t dq_dense_f32_f32_s8_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_dense_f32_f32_s8_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
+#endif
 dq_status dq_dense_f32_f32_s8(const dq_dense_params *p, const float *input, const float *weights, const dq_output_stage *os, int8_t *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -23,6 +312,60 @@ dq_status dq_dense_f32_f32_s8(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+  {
+    /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
+     sharing each input), then the output stage; the FPSCR flags IDC/UFC
+     are cleared first, the caller's restored at the end. Any n. Stack:
+     about 768 bytes. */
+    float bst[DQ_MVE_F32_BLOCK];
+    uint32_t ad[DQ_MVE_F32_BLOCK];
+    dq_dense_f32_f32_s8_mve_run run;
+    const uint32_t saved = dq_dense_f32_f32_s8_mve_get_fpscr();
+    int32_t o0, k, att;
+    run.x = xr;
+    run.off = 0;
+    run.len = n;
+    dq_dense_f32_f32_s8_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+      const float *const wb = weights + (size_t)o0 * (size_t)w_row;
+      dq_dense_f32_f32_s8_mve_rows(wb, w_row, nb, ad);
+      for (att = 0; att < 2; ++att) {
+        if (att == 0) {
+          dq_dense_f32_f32_s8_mve_block(&run, 1, ad, wb, w_row, nb, bst);
+        } else {
+          dq_dense_f32_f32_s8_mve_redo(&run, 1, wb, w_row, nb, bst);
+        }
+
+        if (att == 0) {
+          if ((dq_dense_f32_f32_s8_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+          dq_dense_f32_f32_s8_mve_set_fpscr(dq_dense_f32_f32_s8_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+          if (att == 0) continue;
+        }
+        for (k = 0; k < nb; ++k) {
+          const float best = bst[k];
+          o = o0 + k;
+          {
+            float y = best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+          }
+        }
+        break;
+      }
+    }
+    dq_dense_f32_f32_s8_mve_set_fpscr((dq_dense_f32_f32_s8_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+    return DQ_OK;
+  }
+#endif
   o = 0;
   /* eight output channels per pass share each loaded input; every channel
    still sums its products in ascending input order (separate multiply

@@ -291,6 +291,453 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
   : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
 }
 #endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#include <arm_mve.h>
+
+/* Output channels per block of the MVE paths (stack: sums and row addresses). */
+#define DQ_MVE_F32_BLOCK 64
+
+/* A run of taps: len inputs at x against the floats [off, off + len) of every weight row. */
+typedef struct {
+  const float *x;
+  int32_t off, len;
+} dq_dense_f32_s1_f32_mve_run;
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
+ * of the row's words from word off is set) in ascending j, for the 4 rows
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_s1_f32_mve_pass1(const dq_dense_f32_s1_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  __asm__ volatile(
+      "ldr r12, %[qom]\n\t"
+  "vldrw.u32 q6, [r12]\n\t"
+  "vmov.i32 q0, #0\n\t"
+  "vmov.f32 q7, #1.0\n\t"
+  "1:\n\t"
+  "ldr r12, %[rpm]\n\t"
+  "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
+  "str r12, %[rpm]\n\t"
+  "ldr r12, %[adm]\n\t"
+  "ldr r1, [r12, #0]\n\t"
+  "add r1, r1, r9, lsl #2\n\t"
+  "lsrs r9, r10, #5\n\t"
+  "and r10, r10, #31\n\t"
+  "beq 3f\n"
+  "2:\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "adds r1, r1, #4\n\t"
+  "mov lr, #8\n\t"
+  "dls lr, lr\n"
+  "6:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "le lr, 6b\n\t"
+  "subs r9, r9, #1\n\t"
+  "bne 2b\n"
+  "3:\n\t"
+  "cmp r10, #0\n\t"
+  "beq 5f\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "dls lr, r10\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "ldr r12, %[nm]\n\t"
+  "subs r12, r12, #1\n\t"
+  "str r12, %[nm]\n\t"
+  "bne 1b\n\t"
+  "ldr r12, %[am]\n\t"
+  "vstrw.32 q0, [r12, #0]\n\t"
+  : [rpm] "+m"(runs), [nm] "+m"(nruns)
+  : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
+ * of the row's words from word off is set) in ascending j, for the 8 rows
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_s1_f32_mve_pass2(const dq_dense_f32_s1_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  __asm__ volatile(
+      "ldr r12, %[qom]\n\t"
+  "vldrw.u32 q6, [r12]\n\t"
+  "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "vmov.f32 q7, #1.0\n\t"
+  "1:\n\t"
+  "ldr r12, %[rpm]\n\t"
+  "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
+  "str r12, %[rpm]\n\t"
+  "ldr r12, %[adm]\n\t"
+  "ldr r1, [r12, #0]\n\t"
+  "add r1, r1, r9, lsl #2\n\t"
+  "ldr r2, [r12, #16]\n\t"
+  "add r2, r2, r9, lsl #2\n\t"
+  "lsrs r9, r10, #5\n\t"
+  "and r10, r10, #31\n\t"
+  "beq 3f\n"
+  "2:\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "adds r1, r1, #4\n\t"
+  "vldrw.u32 q4, [r2, q6]\n\t"
+  "adds r2, r2, #4\n\t"
+  "mov lr, #8\n\t"
+  "dls lr, lr\n"
+  "6:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r5\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r6\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r8\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "le lr, 6b\n\t"
+  "subs r9, r9, #1\n\t"
+  "bne 2b\n"
+  "3:\n\t"
+  "cmp r10, #0\n\t"
+  "beq 5f\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "vldrw.u32 q4, [r2, q6]\n\t"
+  "dls lr, r10\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "ldr r12, %[nm]\n\t"
+  "subs r12, r12, #1\n\t"
+  "str r12, %[nm]\n\t"
+  "bne 1b\n\t"
+  "ldr r12, %[am]\n\t"
+  "vstrw.32 q0, [r12, #0]\n\t"
+  "vstrw.32 q1, [r12, #16]\n\t"
+  : [rpm] "+m"(runs), [nm] "+m"(nruns)
+  : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+}
+
+/*
+ * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
+ * of the row's words from word off is set) in ascending j, for the 12 rows
+ * l at ad[4 * (l / 4)] + qo[l % 4] bytes: the words of 4 rows by one gather;
+ * per input, VSLI puts bit 0 of the words into the sign of +1.0f (q7's other
+ * bits stay those of 1.0f), VFMA adds +-1.0f times the scalar input (the
+ * product is exact, so the sum is acc - x or acc + x, exactly as the
+ * portable loop) and VSHR moves the next bit down: 3 instructions per 4 MACs.
+ */
+static inline __attribute__((always_inline)) void dq_dense_f32_s1_f32_mve_pass3(const dq_dense_f32_s1_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  __asm__ volatile(
+      "ldr r12, %[qom]\n\t"
+  "vldrw.u32 q6, [r12]\n\t"
+  "vmov.i32 q0, #0\n\t"
+  "vmov.i32 q1, #0\n\t"
+  "vmov.i32 q2, #0\n\t"
+  "vmov.f32 q7, #1.0\n\t"
+  "1:\n\t"
+  "ldr r12, %[rpm]\n\t"
+  "ldmia r12!, {r0, r9, r10}\n\t" /* x, off (words), len (bits) */
+  "str r12, %[rpm]\n\t"
+  "ldr r12, %[adm]\n\t"
+  "ldr r1, [r12, #0]\n\t"
+  "add r1, r1, r9, lsl #2\n\t"
+  "ldr r2, [r12, #16]\n\t"
+  "add r2, r2, r9, lsl #2\n\t"
+  "ldr r3, [r12, #32]\n\t"
+  "add r3, r3, r9, lsl #2\n\t"
+  "lsrs r9, r10, #5\n\t"
+  "and r10, r10, #31\n\t"
+  "beq 3f\n"
+  "2:\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "adds r1, r1, #4\n\t"
+  "vldrw.u32 q4, [r2, q6]\n\t"
+  "adds r2, r2, #4\n\t"
+  "vldrw.u32 q5, [r3, q6]\n\t"
+  "adds r3, r3, #4\n\t"
+  "mov lr, #8\n\t"
+  "dls lr, lr\n"
+  "6:\n\t"
+  "ldmia r0!, {r4, r5, r6, r8}\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r4\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r5\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r5\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r5\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r6\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r6\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r6\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r8\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r8\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r8\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "le lr, 6b\n\t"
+  "subs r9, r9, #1\n\t"
+  "bne 2b\n"
+  "3:\n\t"
+  "cmp r10, #0\n\t"
+  "beq 5f\n\t"
+  "vldrw.u32 q3, [r1, q6]\n\t"
+  "vldrw.u32 q4, [r2, q6]\n\t"
+  "vldrw.u32 q5, [r3, q6]\n\t"
+  "dls lr, r10\n"
+  "4:\n\t"
+  "ldr r4, [r0], #4\n\t"
+  "vsli.32 q7, q3, #31\n\t"
+  "vfma.f32 q0, q7, r4\n\t"
+  "vshr.u32 q3, q3, #1\n\t"
+  "vsli.32 q7, q4, #31\n\t"
+  "vfma.f32 q1, q7, r4\n\t"
+  "vshr.u32 q4, q4, #1\n\t"
+  "vsli.32 q7, q5, #31\n\t"
+  "vfma.f32 q2, q7, r4\n\t"
+  "vshr.u32 q5, q5, #1\n\t"
+  "le lr, 4b\n"
+  "5:\n\t"
+  "ldr r12, %[nm]\n\t"
+  "subs r12, r12, #1\n\t"
+  "str r12, %[nm]\n\t"
+  "bne 1b\n\t"
+  "ldr r12, %[am]\n\t"
+  "vstrw.32 q0, [r12, #0]\n\t"
+  "vstrw.32 q1, [r12, #16]\n\t"
+  "vstrw.32 q2, [r12, #32]\n\t"
+  : [rpm] "+m"(runs), [nm] "+m"(nruns)
+  : [adm] "m"(ad), [qom] "m"(qo), [am] "m"(a)
+  : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
+      "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+}
+
+/* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order. */
+static __attribute__((noinline, unused)) void dq_dense_f32_s1_f32_mve_redo(const dq_dense_f32_s1_f32_mve_run *runs, int32_t nruns, const uint32_t *w, int32_t S, int32_t nr, float *acc) {
+  int32_t k, i, j;
+  for (k = 0; k < nr; ++k) {
+    const uint32_t *const wr = w + (size_t)k * (size_t)S;
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      const float *const xv = runs[i].x;
+      const uint32_t *const wv = wr + runs[i].off;
+      for (j = 0; j < runs[i].len; ++j) {
+        s = dq_s1_bit(wv, j) ? s - xv[j] : s + xv[j];
+      }
+    }
+    acc[k] = s;
+  }
+}
+
+/*
+ * acc[k] = sum over the runs of x[j] * row_k[off + j] for k < nr (rows at
+ * w + k * S), the rows' addresses in ad: 12 channels per pass, the last
+ * nr % 4 with the scalar code.
+ */
+static __attribute__((noinline, unused)) void dq_dense_f32_s1_f32_mve_block(const dq_dense_f32_s1_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *w, int32_t S, int32_t nr, float *acc) {
+  int32_t r0;
+  uint32_t qo[4];
+  const int32_t nr4 = nr & ~3;
+  if (nruns == 0) {
+    /* every tap is zero padding */
+    for (r0 = 0; r0 < nr; ++r0) acc[r0] = 0.0f;
+    return;
+  }
+  for (r0 = 0; r0 < 4; ++r0) qo[r0] = (uint32_t)r0 * (uint32_t)S * 4u;
+  for (r0 = 0; r0 < nr4; r0 += 12) {
+    const int32_t m = nr4 - r0;
+    if (m > 8) {
+      dq_dense_f32_s1_f32_mve_pass3(runs, nruns, ad + r0, qo, acc + r0);
+    } else if (m > 4) {
+      dq_dense_f32_s1_f32_mve_pass2(runs, nruns, ad + r0, qo, acc + r0);
+    } else {
+      dq_dense_f32_s1_f32_mve_pass1(runs, nruns, ad + r0, qo, acc + r0);
+    }
+  }
+  if (nr4 < nr) dq_dense_f32_s1_f32_mve_redo(runs, nruns, w + (size_t)nr4 * (size_t)S, S, nr - nr4, acc + nr4);
+}
+
+/* ad[k] = address of row k (w + k * S) for k < nr, then the last row again up to a multiple of 4. */
+static inline void dq_dense_f32_s1_f32_mve_rows(const uint32_t *w, int32_t S, int32_t nr, uint32_t *ad) {
+  int32_t k;
+  for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
+  for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
+}
+
+/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
+static inline void dq_dense_f32_s1_f32_mve_max(float *bst, const float *acc, int32_t nr) {
+  int32_t k;
+  for (k = 0; k < nr; k += 4) {
+    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
+    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
+  }
+}
+
+static inline uint32_t dq_dense_f32_s1_f32_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_dense_f32_s1_f32_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
+ * operations of kernels/ostage in the same order (never fused); has_* select
+ * the optional steps (constants at the specialised call sites, so the loop
+ * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
+ * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_dense_f32_s1_f32_mve_os_run(const float *acc, int32_t nr, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  float32x4_t chk = zero;
+  int32_t k;
+  for (k = 0; k + 4 <= nr; k += 4) {
+    float32x4_t y = vldrwq_f32(acc + k);
+    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+    if (relu) {
+      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
+       condition is also true for unordered operands (NaN), GT is not */
+      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+    }
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_f32(ps + k));
+      y = vmulq_f32(y, vldrwq_f32(pb + k));
+      y = vaddq_f32(y, vldrwq_f32(pc + k));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_f32(dst + k, y);
+  }
+  if (k < nr) {
+    /* the last 1..3 channels: predicated loads (zero lanes) and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
+    float32x4_t y = vldrwq_z_f32(acc + k, pr);
+    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_p_f32(dst + k, y, pr);
+  }
+  return (uint32_t)vcmpneq_f32(chk, chk);
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nr (_mve_os_run). Returns
+ * nonzero when MVE flushed a denormal since the flags were last cleared
+ * (the sums' too) or an output may be NaN (MVE returns the default NaN where
+ * the scalar FPU keeps a payload): the caller then redoes the block with
+ * the scalar code.
+ */
+static __attribute__((noinline, unused)) uint32_t dq_dense_f32_s1_f32_mve_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  float *const dst = orow + o0;
+  uint32_t nan;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_dense_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
+    } else {
+      nan = dq_dense_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
+    }
+  } else {
+    nan = dq_dense_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
+  }
+  return (dq_dense_f32_s1_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
+}
+#endif
 dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -303,6 +750,60 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+  {
+    /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
+     sharing each input), then the output stage; the FPSCR flags IDC/UFC
+     are cleared first, the caller's restored at the end. Any n. Stack:
+     about 768 bytes. */
+    float bst[DQ_MVE_F32_BLOCK];
+    uint32_t ad[DQ_MVE_F32_BLOCK];
+    dq_dense_f32_s1_f32_mve_run run;
+    const uint32_t saved = dq_dense_f32_s1_f32_mve_get_fpscr();
+    int32_t o0, k, att;
+    run.x = xr;
+    run.off = 0;
+    run.len = n;
+    dq_dense_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+      const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
+      dq_dense_f32_s1_f32_mve_rows(wb, w_row, nb, ad);
+      for (att = 0; att < 2; ++att) {
+        if (att == 0) {
+          dq_dense_f32_s1_f32_mve_block(&run, 1, ad, wb, w_row, nb, bst);
+        } else {
+          dq_dense_f32_s1_f32_mve_redo(&run, 1, wb, w_row, nb, bst);
+        }
+
+        if (att == 0) {
+          if (dq_dense_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
+          dq_dense_f32_s1_f32_mve_set_fpscr(dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+          continue;
+        }
+        for (k = 0; k < nb; ++k) {
+          const float best = bst[k];
+          o = o0 + k;
+          {
+            float y = best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = y;
+          }
+        }
+        break;
+      }
+    }
+    dq_dense_f32_s1_f32_mve_set_fpscr((dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+    return DQ_OK;
+  }
+#endif
   o = 0;
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
   /* four output channels per pass over the whole weight words

@@ -2,6 +2,17 @@
 // Provenance: template kernels/dense.c.tmpl, kernel row dq_dense_f32_s1_f32 (6.3 dense: in f32, out f32, weights s1).
 //go:build ignore
 
+/*
+ * MVE floating point (Cortex-M55) always flushes denormals to zero and
+ * returns the default NaN, unlike the scalar FPU; GCC auto-vectorises at -O2
+ * (since GCC 12), which would make the portable loops inexact there. The
+ * Helium paths written by hand detect those cases; the rest stays scalar.
+ * (clang: compile the kernels with -fno-vectorize on such cores.)
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#pragma GCC optimize("no-tree-vectorize")
+#endif
+
 #include "dq_kernels.h"
 
 /*

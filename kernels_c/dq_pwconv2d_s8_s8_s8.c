@@ -486,14 +486,15 @@ static inline int32_t dq_pwconv2d_s8_s8_s8_q(float v, float fq_min, int32_t q_mi
 }
 
 /* The output stage for s8 outputs with mul and add, constant flags (inlined per variant). */
-__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s8_os_ma(const dq_output_stage *os, const int32_t *acc, int32_t n_out,
-    int8_t *orow, const int relu, const int bn) {
+__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s8_os_ma(const dq_output_stage *os, const int32_t *acc, int32_t nc,
+    int32_t o0, int8_t *orow, const int relu, const int bn) {
   const float inv = os->out_inv_scale, fq_min = (float)os->q_min;
   const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp;
   const float *const mul = os->mul, *const add = os->add;
+  const int32_t *ap = acc;
   int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    float y = (float)acc[o];
+  for (o = o0; o < o0 + nc; ++o) {
+    float y = (float)*ap++;
     y = y * mul[o];
     y = y + add[o];
     if (relu && y < 0.0f) y = 0.0f;
@@ -507,24 +508,24 @@ __attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s8_os_ma(con
 }
 #endif
 
-/* kernels/ostage of channels 0 .. n_out - 1 from acc[o], into orow. */
-static void dq_pwconv2d_s8_s8_s8_os_row(const dq_output_stage *os, const int32_t *acc, int32_t n_out, int8_t *orow) {
+/* kernels/ostage of channels o0 .. o0 + nc - 1 from acc[o - o0], into orow[o]. */
+static void dq_pwconv2d_s8_s8_s8_os_row(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc, int8_t *orow) {
   int32_t o;
 #if defined(__ARM_FP) && (__ARM_FP & 4)
   if (os->mul != NULL && os->add != NULL) {
     const int relu = os->act == DQ_ACT_RELU, bn = os->bn_mul != NULL;
     if (!relu && !bn) {
-      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, n_out, orow, 0, 0);
+      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, nc, o0, orow, 0, 0);
     } else if (relu && !bn) {
-      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, n_out, orow, 1, 0);
+      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, nc, o0, orow, 1, 0);
     } else {
-      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, n_out, orow, relu, 1);
+      dq_pwconv2d_s8_s8_s8_os_ma(os, acc, nc, o0, orow, relu, 1);
     }
     return;
   }
 #endif
-  for (o = 0; o < n_out; ++o) {
-    const int32_t best = acc[o];
+  for (o = o0; o < o0 + nc; ++o) {
+    const int32_t best = acc[o - o0];
     {
       float y = (float)best;
       if (os->mul != NULL) y = y * os->mul[o];
@@ -768,11 +769,11 @@ dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, con
         }
         {
           int8_t *const orow = output + (size_t)(pix) * (size_t)out_row;
-          dq_pwconv2d_s8_s8_s8_os_row(os, acc_a, n_out, orow);
+          dq_pwconv2d_s8_s8_s8_os_row(os, acc_a, 0, n_out, orow);
         }
         if (pix + 1 < npix) {
           int8_t *const orow = output + (size_t)(pix + 1) * (size_t)out_row;
-          dq_pwconv2d_s8_s8_s8_os_row(os, acc_b, n_out, orow);
+          dq_pwconv2d_s8_s8_s8_os_row(os, acc_b, 0, n_out, orow);
         }
       }
       return DQ_OK;

@@ -528,6 +528,51 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_s8_mac22(int32_t *a
   "stm r0, {r8-r11}\n\t"
   "pop {r4-r11, pc}");
 }
+
+#ifndef DQ_MAC14_GROUP
+/* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
+#define DQ_MAC14_GROUP \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r8, r4, lr, r8\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smlad r9, r6, lr, r9\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r10, r4, lr, r10\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smlad r11, r6, lr, r11\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+#endif
+/*
+ * a[s] += x_s . wa for the four conv positions s < 4 over a[4] >= 1 groups of
+ * four inputs; x holds eight words per group (the s16 pairs of A, B, C, D);
+ * 27 instructions per 32 MACs.
+ */
+__attribute__((naked, noinline)) static void dq_conv2d_s8_s8_s8_mac14(int32_t *a __attribute__((unused)),
+    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r0, r4-r11, lr}\n\t"
+  "ldm r0, {r8-r11}\n\t"
+  "ldr r0, [r0, #16]\n\t"
+  "tst r0, #1\n\t"
+  "beq 2f\n\t"
+  DQ_MAC14_GROUP
+  "2:\n\t"
+  "lsrs r0, r0, #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC14_GROUP
+  DQ_MAC14_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "pop {r0}\n\t"
+  "stm r0, {r8-r11}\n\t"
+  "pop {r4-r11, pc}");
+}
 #if defined(__ARM_FP) && (__ARM_FP & 4)
 /* dq_quantize(v, q_min, q_max) with fq_min = (float)q_min, exactly (see above). */
 static inline int32_t dq_conv2d_s8_s8_s8_q(float v, float fq_min, int32_t q_min, int32_t q_max) {
@@ -774,28 +819,32 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (npool == 1 && K <= 384 && n_out <= 128 && pad_q >= -128 && pad_q <= 127) {
-      /* Thumb-2 DSP cores, no fused pool: two output pixels x two output
-       channels per pass (dq_conv2d_s8_s8_s8_mac22, 16 instructions per 32 MACs;
-       one pixel per pass, kernels/smlad2, needed 24 per 16), then the
-       output stage of each pixel's row (dq_conv2d_s8_s8_s8_os_row, dsp_s8.tmpl). The taps of
-       both pixels are converted once into one interleaved buffer (per
-       group of four inputs: A's two s16 pairs, then B's); K % 4 inputs
-       after the last group count as 0, and the weights are read in whole
-       groups except for the last two rows (no read past the array), whose
-       last inputs are added in C. An odd last pixel is computed twice.
-       Measured on QEMU Cortex-M4 (see the commit). Stack: 2.9 KB. */
+    if (npool == 1 && K <= 384 && pad_q >= -128 && pad_q <= 127) {
+      /* Thumb-2 DSP cores, no fused pool: the taps of P conv positions
+       (output pixels) are gathered and converted once into one
+       interleaved buffer (per group of four inputs, the two s16 pairs of
+       each position, minus the zero point), then every weight row serves
+       all P positions: P = 4 (dq_conv2d_s8_s8_s8_mac14, 27 instructions per 32
+       MACs) when K <= 288, else P = 2 with two rows per pass
+       (dq_conv2d_s8_s8_s8_mac22, 32 per 32); one position per pass with
+       kernels/smlad2 needed 48. Then the output stage of each pixel, 32
+       channels at a time (dq_conv2d_s8_s8_s8_os_row, dsp_s8.tmpl). K % 4 inputs after the last
+       group count as 0; the weights are read in whole groups except for
+       the last rows (no read past the array), whose last inputs are added
+       in C. Missing positions of the last pass repeat the last pixel.
+       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.1 KB. */
       int8_t xb[384];
-      uint32_t x2[4 * 96];
-      int32_t acc_a[128], acc_b[128];
+      uint32_t xq[576];
+      int32_t acc[4][32];
       const int32_t npix = p->out_h * p->out_w, ngp = (K + 3) / 4, rem = K & 3;
+      const int32_t P = K <= 288 ? 4 : 2, gs = 2 * P;
       const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
-      int32_t pix, s, g;
-      for (pix = 0; pix < npix; pix += 2) {
-        for (s = 0; s < 2; ++s) {
-          const int32_t px = pix + s < npix ? pix + s : pix;
+      int32_t pix, s, g, o0;
+      for (pix = 0; pix < npix; pix += P) {
+        for (s = 0; s < P; ++s) {
+          const int32_t px = pix + s < npix ? pix + s : npix - 1;
           const int32_t cy = px / p->out_w, cx = px - cy * p->out_w;
-          uint32_t *const d = x2 + 2 * s;
+          uint32_t *const d = xq + 2 * s;
           const int8_t *const src = xb;
           int8_t *dst = xb;
           const int32_t ix0 = cx * p->stride_w - p->pad_left, rowlen = p->k_w * p->in_c;
@@ -820,45 +869,57 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
           for (g = 0; g < K / 4; ++g) {
             uint32_t xw;
             memcpy(&xw, src + 4 * g, 4);
-            d[4 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
-            d[4 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
+            d[gs * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
+            d[gs * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
           }
           if (rem) {
             int32_t v[4] = {0, 0, 0, 0}, j;
             for (j = 0; j < rem; ++j) v[j] = (int32_t)src[4 * g + j] - in_zp;
-            d[4 * g] = (uint32_t)(uint16_t)v[0] | ((uint32_t)(uint16_t)v[2] << 16);
-            d[4 * g + 1] = (uint32_t)(uint16_t)v[1] | ((uint32_t)(uint16_t)v[3] << 16);
+            d[gs * g] = (uint32_t)(uint16_t)v[0] | ((uint32_t)(uint16_t)v[2] << 16);
+            d[gs * g + 1] = (uint32_t)(uint16_t)v[1] | ((uint32_t)(uint16_t)v[3] << 16);
           }
         }
-        for (o = 0; o < n_out; o += 2) {
-          const int8_t *const wa = weights + (size_t)o * (size_t)K;
-          const int8_t *const wb = o + 1 < n_out ? wa + K : wa;
-          int32_t a[5] = {0, 0, 0, 0, 0};
-          a[4] = (o + 2 >= n_out && rem) ? K / 4 : ngp;
-          if (a[4] > 0) dq_conv2d_s8_s8_s8_mac22(a, x2, wa, wb);
-          for (g = 4 * a[4]; g < K; ++g) {
-            const uint32_t *const xg = x2 + 4 * (g >> 2) + (g & 1);
-            const int32_t sh = 16 * ((g >> 1) & 1);
-            const int32_t xa = (int32_t)(int16_t)(uint16_t)(xg[0] >> sh), xv = (int32_t)(int16_t)(uint16_t)(xg[2] >> sh);
-            a[0] += xa * (int32_t)wa[g];
-            a[1] += xv * (int32_t)wa[g];
-            a[2] += xa * (int32_t)wb[g];
-            a[3] += xv * (int32_t)wb[g];
+        for (o0 = 0; o0 < n_out; o0 += 32) {
+          const int32_t nb = n_out - o0 < 32 ? n_out - o0 : 32;
+          int32_t k;
+          for (k = 0; k < nb; k += 4 / P) {
+            const int8_t *const wa = weights + (size_t)(o0 + k) * (size_t)K;
+            int32_t a[5] = {0, 0, 0, 0, 0};
+            o = o0 + k;
+            if (P == 4) {
+              a[4] = (o + 1 == n_out && rem) ? K / 4 : ngp;
+              if (a[4] > 0) dq_conv2d_s8_s8_s8_mac14(a, xq, wa);
+              for (g = 4 * a[4]; g < K; ++g) {
+                const uint32_t *const xg = xq + 8 * (g >> 2) + (g & 1);
+                const int32_t sh = 16 * ((g >> 1) & 1), wv = (int32_t)wa[g];
+                for (s = 0; s < 4; ++s) a[s] += (int32_t)(int16_t)(uint16_t)(xg[2 * s] >> sh) * wv;
+              }
+              for (s = 0; s < 4; ++s) acc[s][k] = a[s];
+            } else {
+              const int8_t *const wb = o + 1 < n_out ? wa + K : wa;
+              a[4] = (o + 2 >= n_out && rem) ? K / 4 : ngp;
+              if (a[4] > 0) dq_conv2d_s8_s8_s8_mac22(a, xq, wa, wb);
+              for (g = 4 * a[4]; g < K; ++g) {
+                const uint32_t *const xg = xq + 4 * (g >> 2) + (g & 1);
+                const int32_t sh = 16 * ((g >> 1) & 1);
+                const int32_t xa = (int32_t)(int16_t)(uint16_t)(xg[0] >> sh), xv = (int32_t)(int16_t)(uint16_t)(xg[2] >> sh);
+                a[0] += xa * (int32_t)wa[g];
+                a[1] += xv * (int32_t)wa[g];
+                a[2] += xa * (int32_t)wb[g];
+                a[3] += xv * (int32_t)wb[g];
+              }
+              acc[0][k] = a[0];
+              acc[1][k] = a[1];
+              if (k + 1 < nb) {
+                acc[0][k + 1] = a[2];
+                acc[1][k + 1] = a[3];
+              }
+            }
           }
-          acc_a[o] = a[0];
-          acc_b[o] = a[1];
-          if (o + 1 < n_out) {
-            acc_a[o + 1] = a[2];
-            acc_b[o + 1] = a[3];
+          for (s = 0; s < P && pix + s < npix; ++s) {
+            int8_t *const orow = output + (size_t)(pix + s) * (size_t)out_row;
+            dq_conv2d_s8_s8_s8_os_row(os, acc[s], o0, nb, orow);
           }
-        }
-        {
-          int8_t *const orow = output + (size_t)(pix) * (size_t)out_row;
-          dq_conv2d_s8_s8_s8_os_row(os, acc_a, 0, n_out, orow);
-        }
-        if (pix + 1 < npix) {
-          int8_t *const orow = output + (size_t)(pix + 1) * (size_t)out_row;
-          dq_conv2d_s8_s8_s8_os_row(os, acc_b, 0, n_out, orow);
         }
       }
       return DQ_OK;

@@ -537,26 +537,27 @@ __attribute__((always_inline)) static inline void dq_dense_s8_s8_s8_os_ma(const 
     int32_t o0, int8_t *orow, const int relu, const int bn) {
   const float inv = os->out_inv_scale, fq_min = (float)os->q_min;
   const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp;
-  const float *const mul = os->mul, *const add = os->add;
-  const int32_t *ap = acc;
-  int32_t o;
-  for (o = o0; o < o0 + nc; ++o) {
-    float y = (float)*ap++;
-    y = y * mul[o];
-    y = y + add[o];
+  const float *mp = os->mul + o0, *ap = os->add + o0;
+  const float *sp = bn ? os->bn_sub + o0 : NULL, *bp = bn ? os->bn_mul + o0 : NULL, *cp = bn ? os->bn_add + o0 : NULL;
+  int8_t *op = orow + o0;
+  int32_t k;
+  for (k = nc; k > 0; --k) {
+    float y = (float)*acc++;
+    y = y * *mp++;
+    y = y + *ap++;
     if (relu && y < 0.0f) y = 0.0f;
     if (bn) {
-      y = y - os->bn_sub[o];
-      y = y * os->bn_mul[o];
-      y = y + os->bn_add[o];
+      y = y - *sp++;
+      y = y * *bp++;
+      y = y + *cp++;
     }
-    orow[o] = (int8_t)(dq_dense_s8_s8_s8_q(y * inv, fq_min, q_min, q_max) + zp);
+    *op++ = (int8_t)(dq_dense_s8_s8_s8_q(y * inv, fq_min, q_min, q_max) + zp);
   }
 }
 #endif
 
 /* kernels/ostage of channels o0 .. o0 + nc - 1 from acc[o - o0], into orow[o]. */
-static void dq_dense_s8_s8_s8_os_row(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc, int8_t *orow) {
+__attribute__((noinline)) static void dq_dense_s8_s8_s8_os_row(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc, int8_t *orow) {
   int32_t o;
 #if defined(__ARM_FP) && (__ARM_FP & 4)
   if (os->mul != NULL && os->add != NULL) {

@@ -430,17 +430,33 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac22(int32_t 
 "smlad r11, r6, lr, r11\n\t" \
 "smlad r11, r7, r12, r11\n\t"
 #endif
+/* Arguments of _mac14 (offsets fixed: 32-bit pointers). */
+typedef struct {
+  const uint32_t *x; /* 0: eight words per group (the s16 pairs of A, B, C, D) */
+  const int8_t *w;   /* 4: the first weight row (s8 codes) */
+  int32_t ng;        /* 8: groups of four inputs per row, >= 1 */
+  int32_t nch;       /* 12: rows, >= 1 (consumed) */
+  int32_t back;      /* 16: 4 * ng - row length (the rows are read in whole groups) */
+  int32_t *out;      /* 20: out[s * 32 + r] = x_s . row r (advanced) */
+} dq_pwconv2d_s8_s8_s1_m14;
+
 /*
- * a[s] += x_s . wa for the four conv positions s < 4 over a[4] >= 1 groups of
- * four inputs; x holds eight words per group (the s16 pairs of A, B, C, D);
- * 27 instructions per 32 MACs.
+ * Four conv positions x one channel per pass (a weight word serves four
+ * positions), the loop over the rows in assembly too: 27 instructions per
+ * 32 MACs and about 25 per row.
  */
-__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(int32_t *a __attribute__((unused)),
-    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused))) {
+__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq_pwconv2d_s8_s8_s1_m14 *m __attribute__((unused))) {
   __asm__ volatile(
-      "push {r0, r4-r11, lr}\n\t"
-  "ldm r0, {r8-r11}\n\t"
-  "ldr r0, [r0, #16]\n\t"
+      "push {r4-r11, lr}\n\t"
+  "mov r3, r0\n\t"
+  "ldr r2, [r3, #4]\n\t"
+  "4:\n\t"
+  "ldr r1, [r3]\n\t"
+  "ldr r0, [r3, #8]\n\t"
+  "mov r8, #0\n\t"
+  "mov r9, #0\n\t"
+  "mov r10, #0\n\t"
+  "mov r11, #0\n\t"
   "tst r0, #1\n\t"
   "beq 2f\n\t"
   DQ_MAC14_GROUP
@@ -453,8 +469,18 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(int32_t 
   "subs r0, r0, #1\n\t"
   "bne 1b\n\t"
   "3:\n\t"
-  "pop {r0}\n\t"
-  "stm r0, {r8-r11}\n\t"
+  "ldr r0, [r3, #16]\n\t"
+  "subs r2, r2, r0\n\t"
+  "ldr r0, [r3, #20]\n\t"
+  "str r9, [r0, #128]\n\t"
+  "str r10, [r0, #256]\n\t"
+  "str r11, [r0, #384]\n\t"
+  "str r8, [r0], #4\n\t"
+  "str r0, [r3, #20]\n\t"
+  "ldr r0, [r3, #12]\n\t"
+  "subs r0, r0, #1\n\t"
+  "str r0, [r3, #12]\n\t"
+  "bne 4b\n\t"
   "pop {r4-r11, pc}");
 }
 #endif
@@ -625,22 +651,40 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
         for (o0 = 0; o0 < n_out; o0 += 32) {
           const int32_t nb = n_out - o0 < 32 ? n_out - o0 : 32;
           int32_t k;
-          for (k = 0; k < nb; k += 4 / P) {
-            const int8_t *const wa = weights + (size_t)(o0 + k) * (size_t)K;
-            int32_t a[5] = {0, 0, 0, 0, 0};
-            o = o0 + k;
-            if (P == 4) {
-              a[4] = (o + 1 == n_out && rem) ? K / 4 : ngp;
-              if (a[4] > 0) dq_pwconv2d_s8_s8_s1_mac14(a, xq, wa);
-              for (g = 4 * a[4]; g < K; ++g) {
+          if (P == 4) {
+            /* the layer's last row, when K % 4 != 0: whole groups only, the rest in C */
+            const int32_t last = o0 + nb == n_out && rem;
+            dq_pwconv2d_s8_s8_s1_m14 m;
+            m.x = xq;
+            m.w = weights + (size_t)o0 * (size_t)K;
+            m.ng = ngp;
+            m.nch = nb - last;
+            m.back = 4 * ngp - K;
+            m.out = acc[0];
+            if (m.nch > 0) dq_pwconv2d_s8_s8_s1_mac14(&m);
+            if (last) {
+              const int8_t *const wa = weights + (size_t)(n_out - 1) * (size_t)K;
+              k = nb - 1;
+              for (s = 0; s < 4; ++s) acc[s][k] = 0;
+              if (K >= 4) {
+                m.w = wa;
+                m.ng = K / 4;
+                m.nch = 1;
+                m.out = &acc[0][k];
+                dq_pwconv2d_s8_s8_s1_mac14(&m);
+              }
+              for (g = 4 * (K / 4); g < K; ++g) {
                 const uint32_t *const xg = xq + 8 * (g >> 2) + (g & 1);
                 const int32_t sh = 16 * ((g >> 1) & 1), wv = (int32_t)wa[g];
-                for (s = 0; s < 4; ++s) a[s] += (int32_t)(int16_t)(uint16_t)(xg[2 * s] >> sh) * wv;
+                for (s = 0; s < 4; ++s) acc[s][k] += (int32_t)(int16_t)(uint16_t)(xg[2 * s] >> sh) * wv;
               }
-              for (s = 0; s < 4; ++s) acc[s][k] = a[s];
-            } else {
-              const int8_t *const wb = o + 1 < n_out ? wa + K : wa;
-              a[4] = (o + 2 >= n_out && rem) ? K / 4 : ngp;
+            }
+          } else {
+            for (k = 0; k < nb; k += 2) {
+              const int8_t *const wa = weights + (size_t)(o0 + k) * (size_t)K;
+              const int8_t *const wb = o0 + k + 1 < n_out ? wa + K : wa;
+              int32_t a[5] = {0, 0, 0, 0, 0};
+              a[4] = (o0 + k + 2 >= n_out && rem) ? K / 4 : ngp;
               if (a[4] > 0) dq_pwconv2d_s8_s8_s1_mac22(a, xq, wa, wb);
               for (g = 4 * a[4]; g < K; ++g) {
                 const uint32_t *const xg = xq + 4 * (g >> 2) + (g & 1);

@@ -664,6 +664,61 @@ __attribute__((noinline)) static void dq_conv2d_s8_s8_s8_os_row(const dq_output_
     }
   }
 }
+
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+/* One output of _os_ma4: the operations of _os_ma (kernels/ostage). */
+#define DQ_OS_PX(AC, P) \
+{ \
+  float y = (float)(AC); \
+  y = y * m; \
+  y = y + ad; \
+  if (relu && y < 0.0f) y = 0.0f; \
+  if (bn) { \
+    y = y - bs; \
+    y = y * bm; \
+    y = y + ba; \
+  } \
+  *(P)++ = (int8_t)(dq_conv2d_s8_s8_s8_q(y * inv, fq_min, q_min, q_max) + zp); \
+}
+
+/* _os_ma for four pixels (acc rows 32 apart, outputs out_row apart): each channel's parameters are loaded once. */
+__attribute__((always_inline)) static inline void dq_conv2d_s8_s8_s8_os_ma4(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc,
+    int8_t *out, int32_t out_row, const int relu, const int bn) {
+  const float inv = os->out_inv_scale, fq_min = (float)os->q_min;
+  const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp;
+  int8_t *p0 = out + o0, *p1 = p0 + out_row, *p2 = p1 + out_row, *p3 = p2 + out_row;
+  int32_t k;
+  for (k = 0; k < nc; ++k) {
+    const float m = os->mul[o0 + k], ad = os->add[o0 + k];
+    const float bs = bn ? os->bn_sub[o0 + k] : 0.0f, bm = bn ? os->bn_mul[o0 + k] : 0.0f, ba = bn ? os->bn_add[o0 + k] : 0.0f;
+    DQ_OS_PX(acc[k], p0)
+    DQ_OS_PX(acc[32 + k], p1)
+    DQ_OS_PX(acc[64 + k], p2)
+    DQ_OS_PX(acc[96 + k], p3)
+  }
+}
+#undef DQ_OS_PX
+#endif
+
+/* The output stage of channels o0 .. o0 + nc - 1 of four pixels (acc[s * 32 + o - o0], pixel s at out + s * out_row). */
+__attribute__((noinline)) static void dq_conv2d_s8_s8_s8_os_px4(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc,
+    int8_t *out, int32_t out_row) {
+  int32_t s;
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+  if (os->mul != NULL && os->add != NULL) {
+    const int relu = os->act == DQ_ACT_RELU, bn = os->bn_mul != NULL;
+    if (!relu && !bn) {
+      dq_conv2d_s8_s8_s8_os_ma4(os, acc, o0, nc, out, out_row, 0, 0);
+    } else if (relu && !bn) {
+      dq_conv2d_s8_s8_s8_os_ma4(os, acc, o0, nc, out, out_row, 1, 0);
+    } else {
+      dq_conv2d_s8_s8_s8_os_ma4(os, acc, o0, nc, out, out_row, relu, 1);
+    }
+    return;
+  }
+#endif
+  for (s = 0; s < 4; ++s) dq_conv2d_s8_s8_s8_os_row(os, acc + 32 * s, o0, nc, out + (size_t)s * (size_t)out_row);
+}
 #endif
 dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -960,6 +1015,10 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
                 acc[1][k + 1] = a[3];
               }
             }
+          }
+          if (P == 4 && pix + 4 <= npix) {
+            dq_conv2d_s8_s8_s8_os_px4(os, acc[0], o0, nb, output + (size_t)pix * (size_t)out_row, out_row);
+            continue;
           }
           for (s = 0; s < P && pix + s < npix; ++s) {
             int8_t *const orow = output + (size_t)(pix + s) * (size_t)out_row;

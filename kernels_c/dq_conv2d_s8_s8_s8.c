@@ -896,7 +896,8 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
      two output channels per pass on Thumb-2 DSP cores (kernels/smlad2).
      A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
-     matter. Stack: 3.5 KB. */
+     matter. Stack: 3.5 KB (buf, shared by both paths below). */
+    uint32_t buf[896];
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
@@ -914,10 +915,11 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
        group count as 0; the weights are read in whole groups except for
        the last rows (no read past the array), whose last inputs are added
        in C. Missing positions of the last pass repeat the last pixel.
-       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.1 KB. */
-      int8_t xb[384];
-      uint32_t xq[576];
-      int32_t acc[4][32];
+       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.1 KB of
+       buf (taps, converted taps, accumulators). */
+      int8_t *const xb = (int8_t *)(void *)(buf + 576); /* 384 bytes */
+      uint32_t *const xq = buf;                               /* 576 words */
+      int32_t (*const acc)[32] = (int32_t (*)[32])(void *)(buf + 672); /* 4 x 32 */
       const int32_t npix = p->out_h * p->out_w, ngp = (K + 3) / 4, rem = K & 3;
       const int32_t P = K <= 288 ? 4 : 2, gs = 2 * P;
       const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
@@ -1030,9 +1032,9 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
     }
 #endif
     if (K <= 1024 && pad_q >= -128 && pad_q <= 127 && (npool == 1 || n_out <= 128)) {
-      int8_t xb[1024];
-      uint32_t xp[512];
-      int32_t bv[128];
+      int8_t *const xb = (int8_t *)(void *)buf; /* 1024 bytes */
+      uint32_t *const xp = buf + 256;           /* 512 words */
+      int32_t *const bv = (int32_t *)(void *)(buf + 768); /* 128 */
       const int32_t ng = K / 4;
       const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
       for (oy = 0; oy < p->out_h; ++oy) {

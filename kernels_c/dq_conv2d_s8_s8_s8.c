@@ -480,6 +480,37 @@ static inline uint32_t dq_conv2d_s8_s8_s8_mve_ostage(const int32_t *acc, int32_t
 #endif
 #endif
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+/*
+ * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
+ * of src, minus zp, for g < ng (gs constant per call site: STRD with
+ * post-increment; the loop GCC made of the intrinsics needed 15
+ * instructions per group, this one 8, or 6 when zp == 0).
+ */
+__attribute__((always_inline)) static inline void dq_conv2d_s8_s8_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
+  const int8_t *const end = src + 4 * ng;
+  uint32_t xw, lo, hi;
+  if (zp == 0) {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  } else {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
+      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  }
+}
 #ifndef DQ_MAC22_GROUP
 /* one group: inputs of A and B (LDM), a weight word of each row (SXTB16 of bytes 0/2 and 1/3), 8 SMLAD */
 #define DQ_MAC22_GROUP \
@@ -561,38 +592,6 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_s8_mac22(int32_t *a
 "smuad r11, r6, lr\n\t" \
 "smlad r11, r7, r12, r11\n\t"
 #endif
-/*
- * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
- * of src, minus zp, for g < ng (gs constant per call site: STRD with
- * post-increment; the loop GCC made of the intrinsics needed 15
- * instructions per group, this one 8, or 6 when zp == 0).
- */
-__attribute__((always_inline)) static inline void dq_conv2d_s8_s8_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
-  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
-  const int8_t *const end = src + 4 * ng;
-  uint32_t xw, lo, hi;
-  if (zp == 0) {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  } else {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
-      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  }
-}
-
 /* Arguments of _mac14 (offsets fixed: 32-bit pointers). */
 typedef struct {
   const uint32_t *x; /* 0: eight words per group (the s16 pairs of A, B, C, D) */

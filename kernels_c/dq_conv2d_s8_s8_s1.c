@@ -717,24 +717,24 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (npool == 1 && K <= 384 && pad_q >= -128 && pad_q <= 127) {
+    if (npool == 1 && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, no fused pool: the taps of P conv positions
        (output pixels) are gathered and converted once into one
        interleaved buffer (per group of four inputs, the two s16 pairs of
        each position, minus the zero point), then every weight row serves
        all P positions: P = 4 (dq_conv2d_s8_s8_s1_mac14, 27 instructions per 32
-       MACs) when K <= 288, else P = 2 with two rows per pass
+       MACs) when K <= 288, else (K <= 576) P = 2 with two rows per pass
        (dq_conv2d_s8_s8_s1_mac22, 32 per 32); one position per pass with
        kernels/smlad2 needed 48. Then the output stage of each pixel, 32
        channels at a time (dsp_s8.tmpl). K % 4 inputs after the last
        group count as 0; the weights are read in whole groups except for
        the last rows (no read past the array), whose last inputs are added
        in C. Missing positions of the last pass repeat the last pixel.
-       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.1 KB of
-       buf (taps, converted taps, accumulators). */
-      int8_t *const xb = (int8_t *)(void *)(buf + 576); /* 384 bytes */
+       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.3 KB of
+       buf (converted taps, taps, accumulators). */
+      int8_t *const xb = (int8_t *)(void *)(buf + 576); /* 576 bytes */
       uint32_t *const xq = buf;                               /* 576 words */
-      int32_t (*const acc)[32] = (int32_t (*)[32])(void *)(buf + 672); /* 4 x 32 */
+      int32_t (*const acc)[32] = (int32_t (*)[32])(void *)(buf + 720); /* 4 x 32 */
       const int32_t npix = p->out_h * p->out_w, ngp = (K + 3) / 4, rem = K & 3;
       const int32_t P = K <= 288 ? 4 : 2, gs = 2 * P;
       int32_t pix, s, g, o0;

@@ -809,7 +809,7 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (npool == 1 && K <= 576 && pad_q >= -128 && pad_q <= 127) {
+    if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, no fused pool: the taps of P conv positions
        (output pixels) are gathered and converted once into one
        interleaved buffer (per group of four inputs, the two s16 pairs of
@@ -822,6 +822,10 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
        group count as 0; the weights are read in whole groups except for
        the last rows (no read past the array), whose last inputs are added
        in C. Missing positions of the last pass repeat the last pixel.
+       A fused pool of at most four positions (2x2, K <= 288): the P = 4
+       positions are those of one output pixel's window (missing ones
+       repeat the last; the maximum is unchanged), and each channel's
+       maximum over them goes to the output stage.
        Measured on QEMU Cortex-M4 (see the commit). Stack: 3.3 KB of
        buf (converted taps, taps, accumulators). */
       int8_t *const xb = (int8_t *)(void *)(buf + 576); /* 576 bytes */
@@ -830,11 +834,21 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
       const int32_t npix = p->out_h * p->out_w, ngp = (K + 3) / 4, rem = K & 3;
       const int32_t P = K <= 288 ? 4 : 2, gs = 2 * P;
       int32_t pix, s, g, o0;
-      for (pix = 0; pix < npix; pix += P) {
+      for (pix = 0; pix < npix; pix += npool > 1 ? 1 : P) {
         for (s = 0; s < P; ++s) {
-          const int32_t px = pix + s < npix ? pix + s : npix - 1;
-          const int32_t cy = px / p->out_w, cx = px - cy * p->out_w;
+          int32_t cy, cx;
           uint32_t *const d = xq + 2 * s;
+          if (npool == 1) {
+            const int32_t px = pix + s < npix ? pix + s : npix - 1;
+            cy = px / p->out_w;
+            cx = px - cy * p->out_w;
+          } else {
+            const int32_t q = s < npool ? s : npool - 1;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            cy = oy * psh + q / pw;
+            cx = ox * psw + q % pw;
+          }
           const int8_t *const src = xb;
           int8_t *dst = xb;
           const int32_t ix0 = cx * p->stride_w - p->pad_left, rowlen = p->k_w * p->in_c;
@@ -923,6 +937,32 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
                 acc[1][k + 1] = a[3];
               }
             }
+          }
+          if (npool > 1) {
+            for (k = 0; k < nb; ++k) {
+              int32_t mx = acc[0][k];
+              for (s = 1; s < 4; ++s) mx = acc[s][k] > mx ? acc[s][k] : mx;
+              acc[0][k] = mx;
+            }
+            {
+              float *const orow = output + (size_t)(pix) * (size_t)out_row;
+              for (o = o0; o < o0 + nb; ++o) {
+                const int32_t best = acc[0][o - o0];
+                {
+                  float y = (float)best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
+                }
+              }
+            }
+            continue;
           }
           for (s = 0; s < P && pix + s < npix; ++s) {
             float *const orow = output + (size_t)(pix + s) * (size_t)out_row;

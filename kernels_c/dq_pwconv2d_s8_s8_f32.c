@@ -736,8 +736,9 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
      tap as the code whose q - zp is the pad value), turned once into pairs
      of s16 minus the zero point (SXTB16, SSUB16), and every OHWI weight row
      (one contiguous row of K codes) is two SXTB16 and two SMLAD per word,
-     two output channels per pass on Thumb-2 DSP cores (kernels/smlad2).
-     A fused max-pool keeps each channel's running maximum over the pool
+     two output channels per pass on Thumb-2 DSP cores (kernels/smlad2;
+     the layers the faster DSP path below does not take: K > 576, larger
+     pools). A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
      matter. Stack: 3.5 KB (buf, shared by both paths below). */
     uint32_t buf[896];
@@ -746,8 +747,9 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
-      /* Thumb-2 DSP cores, no fused pool: the taps of P conv positions
-       (output pixels) are gathered and converted once into one
+      /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
+       positions with K <= 288: the taps of P conv positions (output
+       pixels) are gathered and converted once into one
        interleaved buffer (per group of four inputs, the two s16 pairs of
        each position, minus the zero point), then every weight row serves
        all P positions: P = 4 (dq_pwconv2d_s8_s8_f32_mac14, 27 instructions per 32

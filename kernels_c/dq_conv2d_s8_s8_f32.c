@@ -476,6 +476,170 @@ static inline uint32_t dq_conv2d_s8_s8_f32_mve_ostage(const int32_t *acc, int32_
 }
 #endif
 #endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+/*
+ * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
+ * of src, minus zp, for g < ng (gs constant per call site: STRD with
+ * post-increment; the loop GCC made of the intrinsics needed 15
+ * instructions per group, this one 8, or 6 when zp == 0).
+ */
+__attribute__((always_inline)) static inline void dq_conv2d_s8_s8_f32_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
+  const int8_t *const end = src + 4 * ng;
+  uint32_t xw, lo, hi;
+  if (zp == 0) {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  } else {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
+      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  }
+}
+#ifndef DQ_MAC22_GROUP
+/* one group: inputs of A and B (LDM), a weight word of each row (SXTB16 of bytes 0/2 and 1/3), 8 SMLAD */
+#define DQ_MAC22_GROUP \
+"ldmia r1!, {r4-r7}\n\t" \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad r8, r4, lr, r8\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smlad r9, r6, lr, r9\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldr r12, [r3], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad r10, r4, lr, r10\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smlad r11, r6, lr, r11\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+#endif
+/*
+ * a[0] += x_A . wa, a[1] += x_B . wa, a[2] += x_A . wb, a[3] += x_B . wb over
+ * a[4] >= 1 groups of four inputs; x holds four words per group: the s16
+ * pairs (inputs 0/2, then 1/3, minus the zero point) of position A, then
+ * those of position B; wa, wb point to s8 weight codes (four per group).
+ */
+__attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac22(int32_t *a __attribute__((unused)),
+    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
+    const int8_t *wb __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r0, r4-r11, lr}\n\t"
+  "ldm r0, {r8-r11}\n\t"
+  "ldr r0, [r0, #16]\n\t"
+  "tst r0, #1\n\t"
+  "beq 2f\n\t"
+  DQ_MAC22_GROUP
+  "2:\n\t"
+  "lsrs r0, r0, #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC22_GROUP
+  DQ_MAC22_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "pop {r0}\n\t"
+  "stm r0, {r8-r11}\n\t"
+  "pop {r4-r11, pc}");
+}
+
+#ifndef DQ_MAC14_GROUP
+/* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
+#define DQ_MAC14_GROUP \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r8, r4, lr, r8\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smlad r9, r6, lr, r9\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r10, r4, lr, r10\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smlad r11, r6, lr, r11\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+/* the first group of a row: SMUAD instead of the first SMLAD of each accumulator (no zeroing) */
+#define DQ_MAC14_FIRST \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smuad r8, r4, lr\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smuad r9, r6, lr\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smuad r10, r4, lr\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smuad r11, r6, lr\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+#endif
+/* Arguments of _mac14 (offsets fixed: 32-bit pointers). */
+typedef struct {
+  const uint32_t *x; /* 0: eight words per group (the s16 pairs of A, B, C, D) */
+  const int8_t *w;   /* 4: the first weight row (s8 codes) */
+  int32_t ng;        /* 8: groups of four inputs per row, >= 1 */
+  int32_t nch;       /* 12: rows, >= 1 (consumed) */
+  int32_t back;      /* 16: 4 * ng - row length (the rows are read in whole groups) */
+  int32_t *out;      /* 20: out[s * 32 + r] = x_s . row r (advanced) */
+} dq_conv2d_s8_s8_f32_m14;
+
+/*
+ * Four conv positions x one channel per pass (a weight word serves four
+ * positions), the loop over the rows in assembly too: 27 instructions per
+ * 32 MACs and about 20 per row (the first group SMUAD, no zeroing).
+ */
+__attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac14(const dq_conv2d_s8_s8_f32_m14 *m __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "mov r3, r0\n\t"
+  "ldr r2, [r3, #4]\n\t"
+  "4:\n\t"
+  "ldr r1, [r3]\n\t"
+  "ldr r0, [r3, #8]\n\t"
+  DQ_MAC14_FIRST
+  "subs r0, r0, #1\n\t"
+  "lsrs r0, r0, #1\n\t" /* C: an odd group left, Z: no pair left (the groups leave the flags alone) */
+  "bcc 2f\n\t"
+  DQ_MAC14_GROUP
+  "2:\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC14_GROUP
+  DQ_MAC14_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "ldr r0, [r3, #16]\n\t"
+  "subs r2, r2, r0\n\t"
+  "ldr r0, [r3, #20]\n\t"
+  "str r9, [r0, #128]\n\t"
+  "str r10, [r0, #256]\n\t"
+  "str r11, [r0, #384]\n\t"
+  "str r8, [r0], #4\n\t"
+  "str r0, [r3, #20]\n\t"
+  "ldr r0, [r3, #12]\n\t"
+  "subs r0, r0, #1\n\t"
+  "str r0, [r3, #12]\n\t"
+  "bne 4b\n\t"
+  "pop {r4-r11, pc}");
+}
+#endif
 dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -647,17 +811,199 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
      tap as the code whose q - zp is the pad value), turned once into pairs
      of s16 minus the zero point (SXTB16, SSUB16), and every OHWI weight row
      (one contiguous row of K codes) is two SXTB16 and two SMLAD per word,
-     two output channels per pass on Thumb-2 DSP cores (kernels/smlad2).
-     A fused max-pool keeps each channel's running maximum over the pool
+     two output channels per pass on Thumb-2 DSP cores (kernels/smlad2;
+     the layers the faster DSP path below does not take: K > 576, larger
+     pools). A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
-     matter. Stack: 3.5 KB. */
+     matter. Stack: 3.5 KB (buf, shared by both paths below). */
+    uint32_t buf[896];
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+    if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
+      /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
+       positions with K <= 288: the taps of P conv positions (output
+       pixels) are gathered and converted once into one
+       interleaved buffer (per group of four inputs, the two s16 pairs of
+       each position, minus the zero point), then every weight row serves
+       all P positions: P = 4 (dq_conv2d_s8_s8_f32_mac14, 27 instructions per 32
+       MACs) when K <= 288, else (K <= 576) P = 2 with two rows per pass
+       (dq_conv2d_s8_s8_f32_mac22, 32 per 32); one position per pass with
+       kernels/smlad2 needed 48. Then the output stage of each pixel, 32
+       channels at a time (dsp_s8.tmpl). K % 4 inputs after the last
+       group count as 0; the weights are read in whole groups except for
+       the last rows (no read past the array), whose last inputs are added
+       in C. Missing positions of the last pass repeat the last pixel.
+       A fused pool of at most four positions (2x2, K <= 288): the P = 4
+       positions are those of one output pixel's window (missing ones
+       repeat the last; the maximum is unchanged), and each channel's
+       maximum over them goes to the output stage.
+       Measured on QEMU Cortex-M4 (see the commit). Stack: 3.3 KB of
+       buf (converted taps, taps, accumulators). */
+      int8_t *const xb = (int8_t *)(void *)(buf + 576); /* 576 bytes */
+      uint32_t *const xq = buf;                               /* 576 words */
+      int32_t (*const acc)[32] = (int32_t (*)[32])(void *)(buf + 720); /* 4 x 32 */
+      const int32_t npix = p->out_h * p->out_w, ngp = (K + 3) / 4, rem = K & 3;
+      const int32_t P = K <= 288 ? 4 : 2, gs = 2 * P;
+      int32_t pix, s, g, o0;
+      for (pix = 0; pix < npix; pix += npool > 1 ? 1 : P) {
+        for (s = 0; s < P; ++s) {
+          int32_t cy, cx;
+          uint32_t *const d = xq + 2 * s;
+          if (npool == 1) {
+            const int32_t px = pix + s < npix ? pix + s : npix - 1;
+            cy = px / p->out_w;
+            cx = px - cy * p->out_w;
+          } else {
+            const int32_t q = s < npool ? s : npool - 1;
+            oy = pix / p->out_w;
+            ox = pix - oy * p->out_w;
+            cy = oy * psh + q / pw;
+            cx = ox * psw + q % pw;
+          }
+          const int8_t *const src = xb;
+          int8_t *dst = xb;
+          const int32_t ix0 = cx * p->stride_w - p->pad_left, rowlen = p->k_w * p->in_c;
+          for (ky = 0; ky < p->k_h; ++ky) {
+            const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+            if (iy >= 0 && iy < p->in_h && p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+              /* the kernel row inside the input: one contiguous run */
+              memcpy(dst, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row, (size_t)rowlen);
+              dst += rowlen;
+              continue;
+            }
+            for (kx = 0; kx < p->k_w; ++kx) {
+              const int32_t ix = ix0 + kx * p->dil_w;
+              if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                memset(dst, pad_q, (size_t)p->in_c);
+              } else {
+                memcpy(dst, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row, (size_t)p->in_c);
+              }
+              dst += p->in_c;
+            }
+          }
+          if (P == 4) {
+            dq_conv2d_s8_s8_f32_cvt(d, src, K / 4, in_zp, 8);
+          } else {
+            dq_conv2d_s8_s8_f32_cvt(d, src, K / 4, in_zp, 4);
+          }
+          g = K / 4;
+          if (rem) {
+            int32_t v[4] = {0, 0, 0, 0}, j;
+            for (j = 0; j < rem; ++j) v[j] = (int32_t)src[4 * g + j] - in_zp;
+            d[gs * g] = (uint32_t)(uint16_t)v[0] | ((uint32_t)(uint16_t)v[2] << 16);
+            d[gs * g + 1] = (uint32_t)(uint16_t)v[1] | ((uint32_t)(uint16_t)v[3] << 16);
+          }
+        }
+        for (o0 = 0; o0 < n_out; o0 += 32) {
+          const int32_t nb = n_out - o0 < 32 ? n_out - o0 : 32;
+          int32_t k;
+          if (P == 4) {
+            /* the layer's last row, when K % 4 != 0: whole groups only, the rest in C */
+            const int32_t last = o0 + nb == n_out && rem;
+            dq_conv2d_s8_s8_f32_m14 m;
+            m.x = xq;
+            m.w = weights + (size_t)o0 * (size_t)K;
+            m.ng = ngp;
+            m.nch = nb - last;
+            m.back = 4 * ngp - K;
+            m.out = acc[0];
+            if (m.nch > 0) dq_conv2d_s8_s8_f32_mac14(&m);
+            if (last) {
+              const int8_t *const wa = weights + (size_t)(n_out - 1) * (size_t)K;
+              k = nb - 1;
+              for (s = 0; s < 4; ++s) acc[s][k] = 0;
+              if (K >= 4) {
+                m.w = wa;
+                m.ng = K / 4;
+                m.nch = 1;
+                m.out = &acc[0][k];
+                dq_conv2d_s8_s8_f32_mac14(&m);
+              }
+              for (g = 4 * (K / 4); g < K; ++g) {
+                const uint32_t *const xg = xq + 8 * (g >> 2) + (g & 1);
+                const int32_t sh = 16 * ((g >> 1) & 1), wv = (int32_t)wa[g];
+                for (s = 0; s < 4; ++s) acc[s][k] += (int32_t)(int16_t)(uint16_t)(xg[2 * s] >> sh) * wv;
+              }
+            }
+          } else {
+            for (k = 0; k < nb; k += 2) {
+              const int8_t *const wa = weights + (size_t)(o0 + k) * (size_t)K;
+              const int8_t *const wb = o0 + k + 1 < n_out ? wa + K : wa;
+              int32_t a[5] = {0, 0, 0, 0, 0};
+              a[4] = (o0 + k + 2 >= n_out && rem) ? K / 4 : ngp;
+              if (a[4] > 0) dq_conv2d_s8_s8_f32_mac22(a, xq, wa, wb);
+              for (g = 4 * a[4]; g < K; ++g) {
+                const uint32_t *const xg = xq + 4 * (g >> 2) + (g & 1);
+                const int32_t sh = 16 * ((g >> 1) & 1);
+                const int32_t xa = (int32_t)(int16_t)(uint16_t)(xg[0] >> sh), xv = (int32_t)(int16_t)(uint16_t)(xg[2] >> sh);
+                a[0] += xa * (int32_t)wa[g];
+                a[1] += xv * (int32_t)wa[g];
+                a[2] += xa * (int32_t)wb[g];
+                a[3] += xv * (int32_t)wb[g];
+              }
+              acc[0][k] = a[0];
+              acc[1][k] = a[1];
+              if (k + 1 < nb) {
+                acc[0][k + 1] = a[2];
+                acc[1][k + 1] = a[3];
+              }
+            }
+          }
+          if (npool > 1) {
+            for (k = 0; k < nb; ++k) {
+              int32_t mx = acc[0][k];
+              for (s = 1; s < 4; ++s) mx = acc[s][k] > mx ? acc[s][k] : mx;
+              acc[0][k] = mx;
+            }
+            {
+              float *const orow = output + (size_t)(pix) * (size_t)out_row;
+              for (o = o0; o < o0 + nb; ++o) {
+                const int32_t best = acc[0][o - o0];
+                {
+                  float y = (float)best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
+                }
+              }
+            }
+            continue;
+          }
+          for (s = 0; s < P && pix + s < npix; ++s) {
+            float *const orow = output + (size_t)(pix + s) * (size_t)out_row;
+            for (o = o0; o < o0 + nb; ++o) {
+              const int32_t best = acc[s][o - o0];
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = y;
+              }
+            }
+          }
+        }
+      }
+      return DQ_OK;
+    }
+#endif
     if (K <= 1024 && pad_q >= -128 && pad_q <= 127 && (npool == 1 || n_out <= 128)) {
-      int8_t xb[1024];
-      uint32_t xp[512];
-      int32_t bv[128];
+      int8_t *const xb = (int8_t *)(void *)buf; /* 1024 bytes */
+      uint32_t *const xp = buf + 256;           /* 512 words */
+      int32_t *const bv = (int32_t *)(void *)(buf + 768); /* 128 */
       const int32_t ng = K / 4;
       const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
       for (oy = 0; oy < p->out_h; ++oy) {

@@ -474,6 +474,84 @@ static inline uint32_t dq_dense_s8_s8_f32_mve_ostage(const int32_t *acc, int32_t
 }
 #endif
 #endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+/*
+ * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
+ * of src, minus zp, for g < ng (gs constant per call site: STRD with
+ * post-increment; the loop GCC made of the intrinsics needed 15
+ * instructions per group, this one 8, or 6 when zp == 0).
+ */
+__attribute__((always_inline)) static inline void dq_dense_s8_s8_f32_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
+  const int8_t *const end = src + 4 * ng;
+  uint32_t xw, lo, hi;
+  if (zp == 0) {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  } else {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
+      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  }
+}
+#ifndef DQ_MAC41_ROW
+/* one weight row of a group: a word (offset .. from wa), SXTB16 of bytes 0/2 and 1/3, two SMLAD */
+#define DQ_MAC41_ROW(ld, acc) \
+ld "\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad " acc ", r5, lr, " acc "\n\t" \
+"smlad " acc ", r6, r12, " acc "\n\t"
+#define DQ_MAC41_GROUP \
+"ldrd r5, r6, [r1], #8\n\t" \
+DQ_MAC41_ROW("ldr r12, [r2, r3]", "r9") \
+DQ_MAC41_ROW("ldr r12, [r2, r3, lsl #1]", "r10") \
+DQ_MAC41_ROW("ldr r12, [r2, r4]", "r11") \
+DQ_MAC41_ROW("ldr r12, [r2], #4", "r8")
+#endif
+/*
+ * a[r] += x . (row r of wa, rows K bytes apart) for r < 4 over a[4] >= 1
+ * groups of four inputs (x: two words per group, the s16 pairs of inputs
+ * 0/2 and 1/3 minus the zero point): one LDRD of inputs serves four rows,
+ * 43 instructions per 32 MACs (kernels/smlad2: 48).
+ */
+__attribute__((naked, noinline)) static void dq_dense_s8_s8_f32_mac41(int32_t *a __attribute__((unused)),
+    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
+    int32_t K __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r0, r4-r11, lr}\n\t"
+  "ldm r0, {r8-r11}\n\t"
+  "ldr r0, [r0, #16]\n\t"
+  "add r4, r3, r3, lsl #1\n\t"
+  "tst r0, #1\n\t"
+  "beq 2f\n\t"
+  DQ_MAC41_GROUP
+  "2:\n\t"
+  "lsrs r0, r0, #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC41_GROUP
+  DQ_MAC41_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "pop {r0}\n\t"
+  "stm r0, {r8-r11}\n\t"
+  "pop {r4-r11, pc}");
+}
+#endif
 dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -537,14 +615,72 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
      sums, so the order does not matter */
     uint32_t xp[512];
     const int32_t ng = n / 4;
-    const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
     int32_t g;
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+    dq_dense_s8_s8_f32_cvt(xp, xr, ng, in_zp, 2);
+#else
+    const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
     for (g = 0; g < ng; ++g) {
       uint32_t xw;
       memcpy(&xw, xr + 4 * g, 4);
       xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
       xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
     }
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+    if (ng > 0) {
+      /* Thumb-2 DSP cores: four output channels per pass share each loaded
+       input pair (dq_dense_s8_s8_f32_mac41, dsp_s8.tmpl; 43 instructions per 32
+       MACs, two channels per pass with kernels/smlad2: 48), the n % 4
+       last inputs and the n_out % 4 last channels in C, then the output
+       stage of blocks of 64 channels. */
+      int32_t ab[64];
+      int32_t o0;
+      for (o0 = 0; o0 < n_out; o0 += 64) {
+        const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
+        int32_t k = 0;
+        for (; k + 4 <= nb; k += 4) {
+          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
+          int32_t a[5] = {0, 0, 0, 0, 0};
+          a[4] = ng;
+          dq_dense_s8_s8_f32_mac41(a, xp, wr, w_row);
+          for (c = 4 * ng; c < n; ++c) {
+            const int32_t xv = (int32_t)xr[c] - in_zp;
+            a[0] += xv * (int32_t)wr[c];
+            a[1] += xv * (int32_t)wr[(size_t)w_row + (size_t)c];
+            a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
+            a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
+          }
+          ab[k] = a[0];
+          ab[k + 1] = a[1];
+          ab[k + 2] = a[2];
+          ab[k + 3] = a[3];
+        }
+        for (; k < nb; ++k) {
+          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
+          int32_t acc = 0;
+          for (c = 0; c < n; ++c) acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
+          ab[k] = acc;
+        }
+        for (o = o0; o < o0 + nb; ++o) {
+          const int32_t best = ab[o - o0];
+          {
+            float y = (float)best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = y;
+          }
+        }
+      }
+      return DQ_OK;
+    }
+#endif
     for (o = 0; o < n_out; ++o) {
       const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
       int32_t acc = 0;

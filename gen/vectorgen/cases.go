@@ -505,9 +505,10 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 			specs := convSpecs(k.Op, i)
 			if k.In == dtype.S8 && k.Op == matrix.Conv2D {
 				// more than 1024 taps per pixel (the Helium kernels work in segments of 1024),
-				// and a pooled "same" conv with a nonzero input zero point
+				// 288 < K <= 576 (the M4 two-pixel path), and a pooled "same" conv
 				specs = append(specs,
 					convSpec{desc: "3x3 valid, in_c 130, out_c 7 (K > 1024)", h: 4, w: 4, inC: 130, outC: 7, k: 3, stride: 1, dil: 1, kind: stageSaturate},
+					convSpec{desc: "3x3 valid, in_c 60, out_c 5 (288 < K <= 576)", h: 5, w: 4, inC: 60, outC: 5, k: 3, stride: 1, dil: 1, kind: stageBN},
 					convSpec{desc: "3x3 same zero padding + fused 2x2 max-pool, in_c 48, out_c 10", h: 6, w: 6, inC: 48, outC: 10, k: 3, stride: 1, dil: 1, same: true, pool: true, kind: stageBN})
 			}
 			for _, s := range specs {

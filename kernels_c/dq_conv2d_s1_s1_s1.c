@@ -21,6 +21,9 @@
  * gen/ref.Conv.
  */
 #if defined(__ARM_FEATURE_MVE)
+/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
+#ifndef DQ_MVE_S1_HELPERS_DEFINED
+#define DQ_MVE_S1_HELPERS_DEFINED
 #include <arm_mve.h>
 
 /* Stack of the MVE paths, at most 3 KB: the broadcast input buffer holds
@@ -330,6 +333,7 @@ static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t 
     vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
   }
 }
+#endif
 #endif
 dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;

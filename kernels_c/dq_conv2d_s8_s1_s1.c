@@ -21,6 +21,9 @@
  * gen/ref.Conv.
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
+#ifndef DQ_S8S1_HELPERS_DEFINED
+#define DQ_S8S1_HELPERS_DEFINED
 #include <string.h>
 
 /*
@@ -43,6 +46,8 @@ static inline void dq_s8s1_perm32(uint32_t *d, const int8_t *s) {
     d[4 * h + 3] = ((t1 >> 16) | (t3 & 0xFFFF0000u)) ^ 0x80808080u;
   }
 }
+#ifndef DQ_S8S1_CONV_HELPERS_DEFINED
+#define DQ_S8S1_CONV_HELPERS_DEFINED
 
 /* Number of set bits of the nw words of w. */
 static inline int32_t dq_s8s1_pc(const uint32_t *w, int32_t nw) {
@@ -225,6 +230,8 @@ static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t n
   s[2] = (int32_t)a2;
   s[3] = (int32_t)a3;
 }
+#endif
+#endif
 #endif
 dq_status dq_conv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;

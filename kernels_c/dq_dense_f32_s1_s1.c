@@ -21,6 +21,9 @@
  * gen/ref.Dense.
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
+#ifndef DQ_DENSE4_PM1_DEFINED
+#define DQ_DENSE4_PM1_DEFINED
 /* Signs of four consecutive inputs for each value of a nibble of weight bits
  * (bit k set: input k is multiplied by -1). */
 static const float dq_pm1_nibble[16][4] = {
@@ -301,6 +304,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
   : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
   : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
 }
+#endif
 #endif
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>

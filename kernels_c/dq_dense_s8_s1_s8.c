@@ -21,6 +21,9 @@
  * gen/ref.Dense.
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
+#ifndef DQ_S8S1_HELPERS_DEFINED
+#define DQ_S8S1_HELPERS_DEFINED
 #include <string.h>
 
 /*
@@ -124,6 +127,7 @@ static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t
   s[0] = (int32_t)a0;
   s[1] = (int32_t)a1;
 }
+#endif
 #endif
 dq_status dq_dense_s8_s1_s8(const dq_dense_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t o, n, n_out, w_row;

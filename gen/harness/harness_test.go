@@ -213,20 +213,75 @@ func TestEveryVectorKernelCovered(t *testing.T) {
 
 // TestKernelsCompileStrict compiles every kernel file on its own with
 // -Werror under gcc, clang and arm-none-eabi-gcc (Cortex-M4, hard float).
+// strictCompilers are the compilers and flags every kernel must build with
+// under -Werror: the host compilers, and the Cortex-M4 (DSP, VFP) and
+// Cortex-M55 (Helium) fast paths.
+func strictCompilers() map[string]struct {
+	cc    string
+	flags []string
+} {
+	base := append([]string{}, target.BaseCFlags...)
+	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	return map[string]struct {
+		cc    string
+		flags []string
+	}{
+		"gcc":                   {"gcc", base},
+		"clang":                 {"clang", with("-Wpedantic")},
+		"arm-none-eabi-gcc-m4":  {"arm-none-eabi-gcc", with("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb")},
+		"arm-none-eabi-gcc-m55": {"arm-none-eabi-gcc", with("-mcpu=cortex-m55", "-mfloat-abi=hard")},
+	}
+}
+
+// TestKernelsAmalgamated compiles all kernels as one translation unit, as
+// dqnn generate --amalgamate writes a library: helpers shared by several
+// kernels must not be defined twice.
+func TestKernelsAmalgamated(t *testing.T) {
+	kdir := kernelDir(t)
+	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
+	slices.Sort(files)
+	var b strings.Builder
+	b.WriteString("#include \"dq_kernels.h\"\n")
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.SplitAfter(string(src), "\n") {
+			if strings.HasPrefix(l, "#include \"dq_") || strings.HasPrefix(l, "//go:build") {
+				continue
+			}
+			b.WriteString(l)
+		}
+	}
+	all := filepath.Join(t.TempDir(), "all_kernels.c")
+	if err := os.WriteFile(all, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range strictCompilers() {
+		cc, flags := c.cc, c.flags
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := exec.LookPath(cc); err != nil {
+				t.Skipf("%s not installed", cc)
+			}
+			args := append(append([]string{}, flags...), "-I", kdir, "-c", all, "-o", filepath.Join(t.TempDir(), "all.o"))
+			if msg, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", name, err, msg)
+			}
+		})
+	}
+}
+
 func TestKernelsCompileStrict(t *testing.T) {
 	kdir := kernelDir(t)
 	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
 	if len(files) != len(matrix.Table) {
 		t.Fatalf("%d kernel files, want %d", len(files), len(matrix.Table))
 	}
-	base := append([]string{}, target.BaseCFlags...)
-	compilers := map[string][]string{
-		"gcc":               base,
-		"clang":             append(append([]string{}, base...), "-Wpedantic"),
-		"arm-none-eabi-gcc": append(append([]string{}, base...), "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"),
-	}
-	for cc, flags := range compilers {
-		t.Run(cc, func(t *testing.T) {
+	for name, c := range strictCompilers() {
+		cc, flags := c.cc, c.flags
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			if _, err := exec.LookPath(cc); err != nil {
 				t.Skipf("%s not installed", cc)

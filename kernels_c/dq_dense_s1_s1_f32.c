@@ -403,17 +403,10 @@ dq_status dq_dense_s1_s1_f32(const dq_dense_params *p, const uint32_t *input, co
     return DQ_OK;
   }
 #endif
-  /* two output channels per pass share each loaded input word (dq_xor_popcount2) */
+  /* the remaining shapes (and cores without the assembly paths): one
+   channel per pass */
   for (o = 0; o < n_out; ++o) {
-    const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
-    int32_t pc0, pc1 = 0;
-    int32_t best;
-    if (o + 1 < n_out) {
-      dq_xor_popcount2(xr, wr, wr + w_row, n_words, &pc0, &pc1);
-    } else {
-      pc0 = dq_xor_popcount(xr, wr, n_words);
-    }
-    best = n - 2 * pc0;
+    const int32_t best = n - 2 * dq_xor_popcount(xr, weights + (size_t)o * (size_t)w_row, n_words);
     {
       float y = (float)best;
       if (os->mul != NULL) y = y * os->mul[o];
@@ -425,22 +418,6 @@ dq_status dq_dense_s1_s1_f32(const dq_dense_params *p, const uint32_t *input, co
         y = y + os->bn_add[o];
       }
       orow[o] = y;
-    }
-    if (o + 1 < n_out) {
-      ++o;
-      best = n - 2 * pc1;
-      {
-        float y = (float)best;
-        if (os->mul != NULL) y = y * os->mul[o];
-        if (os->add != NULL) y = y + os->add[o];
-        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-        if (os->bn_mul != NULL) {
-          y = y - os->bn_sub[o];
-          y = y * os->bn_mul[o];
-          y = y + os->bn_add[o];
-        }
-        orow[o] = y;
-      }
     }
   }
   return DQ_OK;

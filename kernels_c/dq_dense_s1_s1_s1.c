@@ -437,8 +437,8 @@ dq_status dq_dense_s1_s1_s1(const dq_dense_params *p, const uint32_t *input, con
     return DQ_OK;
   }
 #endif
-  /* one channel per pass (s1 outputs mostly take dq_bin_thr_rows, and
-   dq_xor_popcount2 is two dq_xor_popcount calls): one ostage, for code size */
+  /* the remaining shapes (and cores without the assembly paths): one
+   channel per pass */
   for (o = 0; o < n_out; ++o) {
     const int32_t best = n - 2 * dq_xor_popcount(xr, weights + (size_t)o * (size_t)w_row, n_words);
     {

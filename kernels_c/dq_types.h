@@ -583,13 +583,6 @@ static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int3
   return dq_xor_popcount_g(x, w, n / 3, n % 3);
 }
 
-/** *p0, *p1 = dq_xor_popcount(x, w0|w1, n) (two output channels per call). */
-static inline void dq_xor_popcount2(const uint32_t *x, const uint32_t *w0, const uint32_t *w1, int32_t n,
-                                    int32_t *p0, int32_t *p1) {
-  *p0 = dq_xor_popcount(x, w0, n);
-  *p1 = dq_xor_popcount(x, w1, n);
-}
-
 /*
  * acc + x * s for s = +1 or -1: the product is exact, so one fused
  * multiply-add rounds exactly like acc + x or acc - x (bit-exact with the

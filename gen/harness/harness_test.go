@@ -213,19 +213,19 @@ func TestEveryVectorKernelCovered(t *testing.T) {
 
 // TestKernelsCompileStrict compiles every kernel file on its own with
 // -Werror under gcc, clang and arm-none-eabi-gcc (Cortex-M4, hard float).
+// strictCompiler is a compiler command and its flags.
+type strictCompiler struct {
+	cc    string
+	flags []string
+}
+
 // strictCompilers are the compilers and flags every kernel must build with
 // under -Werror: the host compilers, and the Cortex-M4 (DSP, VFP) and
 // Cortex-M55 (Helium) fast paths.
-func strictCompilers() map[string]struct {
-	cc    string
-	flags []string
-} {
+func strictCompilers() map[string]strictCompiler {
 	base := append([]string{}, target.BaseCFlags...)
 	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
-	return map[string]struct {
-		cc    string
-		flags []string
-	}{
+	return map[string]strictCompiler{
 		"gcc":                   {"gcc", base},
 		"clang":                 {"clang", with("-Wpedantic")},
 		"arm-none-eabi-gcc-m4":  {"arm-none-eabi-gcc", with("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb")},

@@ -16,12 +16,20 @@ import (
 type Graph struct {
 	Name    string    // model name (Keras model name, or file stem)
 	Source  string    // where it came from: file path(s) as given by the user
+	Files   []File    // every file the importer read, in reading order (provenance)
 	Inputs  []*Tensor // model inputs, in Keras order
 	Outputs []*Tensor // model outputs, in Keras order
 	Nodes   []*Node   // topologically sorted: every input of a node is produced earlier
 	// Notes are importer remarks for the user (accepted but slower
 	// constructs, architecture-only imports, ...); they never change semantics.
 	Notes []string
+}
+
+// File is a file an importer read: its path as given and the sha256 of
+// the bytes it read (what the model is, whatever the file holds later).
+type File struct {
+	Path   string
+	SHA256 string // hex
 }
 
 // Tensor is an activation tensor flowing between nodes.

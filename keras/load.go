@@ -13,6 +13,8 @@ package keras
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -99,7 +101,14 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	if g.Name == "" {
 		g.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
+	g.Files = append([]ir.File{readFile(path, data)}, g.Files...)
 	return g, nil
+}
+
+// readFile records a file the importer read, for the provenance.
+func readFile(path string, data []byte) ir.File {
+	sum := sha256.Sum256(data)
+	return ir.File{Path: path, SHA256: hex.EncodeToString(sum[:])}
 }
 
 func dirError(path string) error {
@@ -259,7 +268,11 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))))
 		return g, nil
 	}
-	f, err := hdf5.Open(wpath)
+	wdata, err := os.ReadFile(wpath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: weights: %w", path, err)
+	}
+	f, err := hdf5.OpenBytes(wpath, wdata)
 	if err != nil {
 		return nil, fmt.Errorf("%s: weights: %w", path, err)
 	}
@@ -278,5 +291,6 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		return nil, err
 	}
 	g.Source = path + " + " + wpath
+	g.Files = []ir.File{readFile(wpath, wdata)}
 	return g, nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -84,25 +82,13 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// compileModel loads and compiles a model file; it fills the provenance hash.
+// compileModel loads and compiles a model file; the provenance names the
+// files the importer read, with their hashes.
 func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
 	g, err := keras.Load(model, keras.Options{Weights: weights})
 	if err != nil {
 		return nil, nil, err
 	}
-	files := []string{model}
-	if weights != "" {
-		files = append(files, weights)
-	}
-	h := sha256.New()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.Write(b)
-	}
-	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
 	if opt.Name == "" {
 		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
 		opt.Name = compiler.CName(stem)

@@ -13,6 +13,7 @@ import (
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
+	"github.com/dqnn/dqnn/target"
 )
 
 const exampleH5 = "../../examples/mnist_bnn/mnist_bnn.h5"
@@ -215,5 +216,33 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 				t.Errorf("%s output %d: C %g, interpreter %g", name, i, got[key][i], w)
 			}
 		}
+	}
+}
+
+// TestHostileNamesValidate: a model whose layer name holds a comment
+// terminator, a newline, a trigraph, quotes and non-ASCII generates and
+// validates layer by layer on the host (the runner prints names in hex).
+func TestHostileNamesValidate(t *testing.T) {
+	t.Parallel()
+	if err := target.Available(target.Host); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	src, err := os.ReadFile("../../testdata/models/qk_json_dense.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := `"relu1 */ return 42; /*\n#define x ??/ \"q\" \\ \u00e9"`
+	if !bytes.Contains(src, []byte(`"q_activation"`)) {
+		t.Fatal("fixture lost its q_activation layer")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "evil.json")
+	if err := os.WriteFile(model, bytes.ReplaceAll(src, []byte(`"q_activation"`), []byte(evil)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	args := []string{"validate", model, "--weights", "../../testdata/models/qk_json_dense_weights.h5", "--inputs", "../../testdata/models/qk_json_dense.inputs.npy", "--samples", "2", "--per-layer"}
+	if rc := run(args, &out, &errb); rc != 0 || !strings.Contains(out.String(), "PASS") || !strings.Contains(out.String(), "relu1 */ return 42;") {
+		t.Errorf("rc %d\n%s%s", rc, out.String(), errb.String())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
@@ -316,4 +317,17 @@ func spansOf(marks []target.Mark, a, b string) []uint64 {
 		}
 	}
 	return out
+}
+
+// SuiteSummary names the suite's shapes and type combinations in one line,
+// for help texts (so they never drift from the suite).
+func SuiteSummary() string {
+	var shapes, types []string
+	for _, s := range Shapes {
+		shapes = append(shapes, s.Name)
+	}
+	for _, t := range Types {
+		types = append(types, t[0].Tag()+"×"+t[1].Tag()+"→"+t[2].Tag())
+	}
+	return strings.Join(shapes, ", ") + "; types (input×weights→output) " + strings.Join(types, ", ")
 }

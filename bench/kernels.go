@@ -42,7 +42,7 @@ type Shape struct {
 }
 
 // Shapes is the fixed suite: the shapes X-CUBE-AI and CMSIS-NN are usually
-// compared on (see /docs/bench.md for reference figures).
+// compared on (docs/performance.md has the figures beside the CMSIS-NN ones).
 var Shapes = []Shape{
 	{Name: "dense 576->64", Op: matrix.Dense, InN: 576, OutN: 64},
 	{Name: "conv 3x3 13x13x32->64 valid", Op: matrix.Conv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 3},

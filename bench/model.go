@@ -18,6 +18,8 @@ import (
 
 // LayerCost is the cost of one traced layer.
 type LayerCost struct {
+	CID          int      `json:"c_id"`              // the C-layer, numbered as dqnn analyze numbers it (-1: none)
+	Layer        string   `json:"layer"`             // its Keras layer, as dqnn analyze names it
 	Tensor       string   `json:"tensor"`            // the tensor the layer produces (its dqnn_trace name)
 	Kernels      []string `json:"kernels,omitempty"` // the C kernels called for it (when the lowered graph is known)
 	Instructions uint64   `json:"instructions"`      // from the previous layer's trace call to this one's
@@ -96,7 +98,7 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 		return nil, err
 	}
 	all := append([]string{runC, inC}, srcs...)
-	rep := &ModelReport{Model: g.Name, Target: string(cpu), Note: ProxyNote}
+	rep := &ModelReport{Model: g.SourceName(), Target: string(cpu), Note: ProxyNote}
 
 	// 1. Untraced: the total and the memory footprint.
 	plainDir := filepath.Join(workDir, "plain")
@@ -152,8 +154,16 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 		return nil, fmt.Errorf("bench: %d dqnn_trace calls counted, %d tensor names printed", len(traces), len(out.Layers))
 	}
 	kernels := kernelsPerTrace(lib.Lowered, out.Layers)
+	var clayers map[string]ir.CLayer
+	if lib.Lowered != nil {
+		clayers = ir.CLayers(lib.Lowered)
+	}
 	for i, n := range traces {
-		rep.Layers = append(rep.Layers, LayerCost{Tensor: out.Layers[i], Kernels: kernels[i], Instructions: n})
+		l, ok := clayers[out.Layers[i]]
+		if !ok {
+			l = ir.CLayer{CID: -1}
+		}
+		rep.Layers = append(rep.Layers, LayerCost{CID: l.CID, Layer: l.Name, Tensor: out.Layers[i], Kernels: kernels[i], Instructions: n})
 	}
 	if len(traces) > 0 && rep.TracedTotal > rep.Total {
 		rep.TraceOverhead = float64(rep.TracedTotal-rep.Total) / float64(len(traces))
@@ -253,16 +263,16 @@ func isRunnerSymbol(s string) bool {
 func (r *ModelReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s (QEMU)\n\n", r.Model, r.Target)
 	tb := textfmt.NewTable()
-	tb.Row("layer (output tensor)", "instructions", "share", "kernels")
+	tb.Row("c_id", "layer", "output tensor", "instructions", "share", "kernels")
 	for _, l := range r.Layers {
 		share := 0.0
 		if r.TracedTotal > 0 {
 			share = 100 * float64(l.Instructions) / float64(r.TracedTotal)
 		}
-		tb.Row(l.Tensor, textfmt.Group(l.Instructions), fmt.Sprintf("%.1f %%", share), strings.Join(l.Kernels, " "))
+		tb.Row(l.CID, l.Layer, l.Tensor, textfmt.Group(l.Instructions), fmt.Sprintf("%.1f %%", share), strings.Join(l.Kernels, " "))
 	}
-	tb.Row("traced total", textfmt.Group(r.TracedTotal), "", "")
-	tb.Row("total (untraced build)", textfmt.Group(r.Total), "", "")
+	tb.Row("", "traced total", "", textfmt.Group(r.TracedTotal), "", "")
+	tb.Row("", "total (untraced build)", "", textfmt.Group(r.Total), "", "")
 	tb.WriteTo(w)
 	fmt.Fprintf(w, "\nper-layer counts come from a -DDQNN_TRACE build and include one dqnn_trace call each (%.1f instructions on average)\n", r.TraceOverhead)
 	m := r.Memory

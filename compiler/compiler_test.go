@@ -233,3 +233,30 @@ func BenchmarkGenerate300Layers(b *testing.B) {
 		}
 	}
 }
+
+// TestLayerWeightsAddUp: the per-layer weights (ro) split the model's figure
+// exactly, and every layer names the tensors it writes.
+func TestLayerWeightsAddUp(t *testing.T) {
+	for _, name := range []string{"k_multi_io", "qk_dense_bits", "lq_conv"} {
+		g, err := keras.Load(filepath.Join(root, "testdata/models", name+".h5"), keras.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []*ir.Graph{g, example(t)} {
+			res, err := compiler.Compile(g, compiler.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := 0
+			for _, l := range res.Report.Layers {
+				sum += l.WeightsBytes
+				if len(l.Outputs) == 0 || l.In == "" || l.Out == "" {
+					t.Errorf("%s layer %d (%s): outputs %v, types %q/%q", g.Name, l.CID, l.Name, l.Outputs, l.In, l.Out)
+				}
+			}
+			if sum != res.Report.WeightsROBytes || sum == 0 {
+				t.Errorf("%s: layers hold %d B of weights, the model %d B", g.Name, sum, res.Report.WeightsROBytes)
+			}
+		}
+	}
+}

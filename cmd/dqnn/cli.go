@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -100,4 +102,32 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// jsonSchema is the version of every command's --json output (docs/json.md);
+// it changes when a field is renamed or removed, not when one is added.
+const jsonSchema = 1
+
+// writeJSON prints a command's report as indented JSON whose first field,
+// "schema", names the command and the schema version: {"schema":
+// "dqnn.analyze/1", ...}.
+func writeJSON(w io.Writer, command string, report any) error {
+	b, err := json.Marshal(report)
+	if err != nil {
+		return err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return fmt.Errorf("%s report is not a JSON object", command)
+	}
+	head := fmt.Sprintf(`{"schema":"dqnn.%s/%d"`, command, jsonSchema)
+	if b[1] != '}' {
+		head += ","
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, append([]byte(head), b[1:]...), "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
 }

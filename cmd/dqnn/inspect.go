@@ -50,9 +50,9 @@ type inspectGraph struct {
 	Source  string          `json:"source"`
 	Inputs  []inspectTensor `json:"inputs"`
 	Outputs []inspectTensor `json:"outputs"`
-	Nodes   []inspectNode `json:"nodes"`
-	Params  int           `json:"params"`
-	Notes   []string      `json:"notes,omitempty"`
+	Nodes   []inspectNode   `json:"nodes"`
+	Params  int             `json:"params"`
+	Notes   []string        `json:"notes,omitempty"`
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) int {

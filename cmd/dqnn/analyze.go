@@ -100,10 +100,7 @@ func compileModel(model, weights string, opt compiler.Options) (*compiler.Result
 		h.Write(b)
 	}
 	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
-	if opt.Name == "" {
-		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
-		opt.Name = compiler.CName(stem)
-	}
+	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {
 		return nil, nil, err
@@ -134,4 +131,13 @@ func findExample() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
+}
+
+// libName is the C prefix of a model's library: name when given, else the
+// model file's stem made a C identifier.
+func libName(model, name string) string {
+	if name != "" {
+		return name
+	}
+	return compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 
 	"github.com/dqnn/dqnn/bench"
 	"github.com/dqnn/dqnn/compiler"
@@ -77,11 +75,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", cerr)
 			return 1
 		}
-		libName := *name
-		if libName == "" {
-			libName = compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
-		}
-		rep, err = bench.Model(ctx, g, validate.Library{Name: libName, Files: res.Files, Lowered: res.Graph}, cpu, dir)
+		rep, err = bench.Model(ctx, g, validate.Library{Name: libName(model, *name), Files: res.Files, Lowered: res.Graph}, cpu, dir)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn bench: %v\n", err)

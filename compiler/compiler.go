@@ -84,6 +84,9 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	rep := buildReport(orig, g, st, mids)
 	rep.WeightsROBytes = out.DataBytes
+	for i := range rep.Layers {
+		rep.Layers[i].WeightsBytes = out.NodeDataBytes[rep.Layers[i].node]
+	}
 	return &Result{Name: opt.Name, Files: out.Files, Report: rep, Graph: g, Plan: st.Plan}, nil
 }
 
@@ -113,19 +116,7 @@ func CName(s string) string {
 
 // displaySource is the model's file name(s) without directories: generated
 // files must not depend on where the model was.
-func displaySource(g *ir.Graph) string {
-	if len(g.Files) > 0 {
-		var out []string
-		for _, f := range g.Files {
-			out = append(out, filepath.Base(f.Path))
-		}
-		return strings.Join(out, " + ")
-	}
-	if g.Source == "" {
-		return g.Name
-	}
-	return filepath.Base(g.Source)
-}
+func displaySource(g *ir.Graph) string { return g.SourceName() }
 
 // Clone copies g deeply enough for the passes to rewrite it: tensors, nodes
 // and attribute structs are copied; weight data is shared (never written).

@@ -109,6 +109,7 @@ type Array struct {
 	Len         int
 	Lines       []string
 	Comment     string // raw (may hold a layer name): templates escape it
+	Node        int    // index of the lowered graph node whose call uses it
 }
 
 // RuntimeFile reports whether the generated file f is part of dqnn's runtime
@@ -140,6 +141,9 @@ func CheckName(name string) error {
 type Output struct {
 	Files     map[string][]byte
 	DataBytes int // bytes of constant data (weights, stage constants): the "weights (ro)" figure
+	// NodeDataBytes splits DataBytes by lowered graph node (index as in
+	// g.Nodes): the constants each call reads.
+	NodeDataBytes []int
 }
 
 // Render renders the library of g with its memory plan p.
@@ -181,7 +185,7 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 		if err := out(opt.Name+".c", "model/model.c.tmpl"); err != nil {
 			return nil, err
 		}
-		return &Output{Files: files, DataBytes: e.m.DataBytes}, nil
+		return e.output(files), nil
 	}
 	if err := out(opt.Name+".c", "model/model.c.tmpl"); err != nil {
 		return nil, err
@@ -196,7 +200,15 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 		}
 		files[f] = b
 	}
-	return &Output{Files: files, DataBytes: e.m.DataBytes}, nil
+	return e.output(files), nil
+}
+
+func (e *emitter) output(files map[string][]byte) *Output {
+	o := &Output{Files: files, DataBytes: e.m.DataBytes, NodeDataBytes: make([]int, len(e.g.Nodes))}
+	for _, a := range e.m.Data {
+		o.NodeDataBytes[a.Node] += a.Len * sizeOfC(a.CType)
+	}
+	return o
 }
 
 func kernelFiles(names []string) []string {
@@ -213,6 +225,7 @@ type emitter struct {
 	opt  Options
 	m    *Model
 	used map[string]bool
+	node int // index of the node being emitted (owner of the arrays it adds)
 }
 
 func dtypeCode(t dtype.DType) int {
@@ -240,6 +253,7 @@ func (e *emitter) build() error {
 		m.Outputs = append(m.Outputs, e.io(i, t, "OUT"))
 	}
 	for i, n := range e.g.Nodes {
+		e.node = i
 		c, err := e.call(i, n)
 		if err != nil {
 			return fmt.Errorf("emit: node %q: %w", n.Name, err)
@@ -329,7 +343,7 @@ func (e *emitter) ptr(t *ir.Tensor, write bool) (string, error) {
 
 func (e *emitter) addArray(ct, base string, lines []string, n int, comment string) string {
 	name := fmt.Sprintf("%s_%s", e.m.Name, base)
-	e.m.Data = append(e.m.Data, Array{CType: ct, Name: name, Len: n, Lines: lines, Comment: comment})
+	e.m.Data = append(e.m.Data, Array{CType: ct, Name: name, Len: n, Lines: lines, Comment: comment, Node: e.node})
 	return name
 }
 

@@ -8,6 +8,8 @@ package ir
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/dqnn/dqnn/ir/dtype"
 )
@@ -215,4 +217,21 @@ func (g *Graph) Verify() error {
 		}
 	}
 	return nil
+}
+
+// SourceName is how reports name the model: the base name of the model
+// file (no directories; for a .json, not its weights), or the graph's name
+// when it has none.
+func (g *Graph) SourceName() string {
+	if len(g.Files) > 0 {
+		return filepath.Base(g.Files[0].Path)
+	}
+	if g.Source == "" {
+		return g.Name
+	}
+	var out []string
+	for _, p := range strings.Split(g.Source, ",") {
+		out = append(out, filepath.Base(strings.TrimSpace(p)))
+	}
+	return strings.Join(out, ", ")
 }

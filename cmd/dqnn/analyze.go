@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,11 +35,11 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
 			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) > 1 {
 		fs.Usage()
@@ -66,9 +65,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res.Report); err != nil {
+		if err := writeJSON(stdout, "analyze", res.Report); err != nil {
 			fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 			return 1
 		}
@@ -89,10 +86,7 @@ func compileModel(model, weights string, opt compiler.Options) (*compiler.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	if opt.Name == "" {
-		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
-		opt.Name = compiler.CName(stem)
-	}
+	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {
 		return nil, nil, err
@@ -125,20 +119,11 @@ func findExample() (string, error) {
 	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
 }
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("dqnn generate model.h5 -o out").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, bool) {
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return nil, false
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			return pos, true
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+// libName is the C prefix of a model's library: name when given, else the
+// model file's stem made a C identifier.
+func libName(model, name string) string {
+	if name != "" {
+		return name
 	}
+	return compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
 }

@@ -34,15 +34,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			"Several models may share DIR: each one's files are listed in DIR/NAME.dqnn-manifest.json,\n"+
 			"a NAME whose files another model (or the user) owns is refused, unchanged files are not\n"+
 			"rewritten, and a file this model wrote before is removed once no model lists it.")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
-	if len(pos) != 1 || *out == "" {
-		fs.Usage()
-		return 2
+	if len(pos) != 1 {
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *out == "" {
+		return missing(fs, stderr, "-o DIR (where to write the library)")
 	}
 	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
 	if err != nil {

@@ -39,6 +39,9 @@ type Manifest struct {
 // (not counting the manifest) and the ones it removed.
 func WriteModel(dir, name string, files map[string][]byte, shared func(string) bool) (written, deleted []string, err error) {
 	mine := name + ManifestSuffix
+	if !plainName(name) {
+		return nil, nil, fmt.Errorf("model name %q is not a plain file name", name)
+	}
 	for f := range files {
 		if !plainName(f) || strings.HasSuffix(f, ManifestSuffix) {
 			return nil, nil, fmt.Errorf("model %s: %q is not a plain file name", name, f)

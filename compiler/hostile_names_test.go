@@ -124,6 +124,7 @@ func TestHostileNamesChangeNothing(t *testing.T) {
 				if gs := symbols(t, got.Files); gs != wantSyms {
 					t.Errorf("graph %d round %d amalgamated=%v: symbols differ:\n%s", gi, round, am, firstDiff(wantSyms, gs))
 				}
+				t.Logf("graph %d amalgamated=%v round %d: compared %d files and the symbols of their objects", gi, am, round, len(want.Files))
 			}
 		}
 	}

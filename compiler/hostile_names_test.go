@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
@@ -139,9 +140,7 @@ func TestHostileNamesChangeNothing(t *testing.T) {
 // content and merges when two literals are equal).
 func symbols(t *testing.T, files map[string][]byte) string {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	dir := write(t, files)
 	var out []string
 	for _, trace := range []string{"-UDQNN_TRACE", "-DDQNN_TRACE"} {
@@ -229,13 +228,11 @@ func firstDiff(a, b string) string {
 // TestInjectionCase is the issue's case end to end: the QActivation of a
 // .json model fixture renamed `relu1 */ return 42; /*` (and one with `??/`,
 // quotes and backslashes) generates a library that compiles with -Werror
-// (gcc, clang, traced or not), computes what the reference interpreter
+// (gcc, clang, arm-none-eabi-gcc, traced or not), computes what the reference interpreter
 // computes, and traces the tensor under exactly its hostile name.
 func TestInjectionCase(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	src, err := os.ReadFile(filepath.Join(root, "testdata/models/qk_json_dense.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -272,6 +269,7 @@ func TestInjectionCase(t *testing.T) {
 		out := write(t, res.Files)
 		ccCheck(t, out, "gcc")
 		ccCheck(t, out, "clang", "-DDQNN_TRACE")
+		ccCheck(t, out, "arm-none-eabi-gcc", append([]string{"-DDQNN_TRACE"}, m4...)...)
 		got, tr := buildAndRun(t, out, "evil", g, [][]float32{ins}, samples, true)
 		if _, ok := tr[evil]; !ok {
 			var names []string

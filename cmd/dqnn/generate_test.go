@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
@@ -140,9 +141,7 @@ int main(void) {
 // reference interpreter.
 func TestGenerateTwoModelsOneDir(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	dir := t.TempDir()
 	models := map[string]string{"conv": "../../testdata/models/qk_conv.h5", "dense": "../../testdata/models/qk_json_dense.json"}
 	for _, name := range []string{"conv", "dense"} {
@@ -221,12 +220,10 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 
 // TestHostileNamesValidate: a model whose layer name holds a comment
 // terminator, a newline, a trigraph, quotes and non-ASCII generates and
-// validates layer by layer on the host (the runner prints names in hex).
+// validates layer by layer on the host and under QEMU (the runner prints
+// names in hex).
 func TestHostileNamesValidate(t *testing.T) {
 	t.Parallel()
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
 	src, err := os.ReadFile("../../testdata/models/qk_json_dense.json")
 	if err != nil {
 		t.Fatal(err)
@@ -240,9 +237,16 @@ func TestHostileNamesValidate(t *testing.T) {
 	if err := os.WriteFile(model, bytes.ReplaceAll(src, []byte(`"q_activation"`), []byte(evil)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	args := []string{"validate", model, "--weights", "../../testdata/models/qk_json_dense_weights.h5", "--inputs", "../../testdata/models/qk_json_dense.inputs.npy", "--samples", "2", "--per-layer"}
-	if rc := run(args, &out, &errb); rc != 0 || !strings.Contains(out.String(), "PASS") || !strings.Contains(out.String(), "relu1 */ return 42;") {
-		t.Errorf("rc %d\n%s%s", rc, out.String(), errb.String())
+	for _, cpu := range []target.CPU{target.Host, target.CortexM4} {
+		t.Run(string(cpu), func(t *testing.T) {
+			t.Parallel()
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
+			var out, errb bytes.Buffer
+			args := []string{"validate", model, "--weights", "../../testdata/models/qk_json_dense_weights.h5", "--inputs", "../../testdata/models/qk_json_dense.inputs.npy",
+				"--samples", "2", "--per-layer", "--target", string(cpu)}
+			if rc := run(args, &out, &errb); rc != 0 || !strings.Contains(out.String(), "PASS") || !strings.Contains(out.String(), "relu1 */ return 42;") {
+				t.Errorf("rc %d\n%s%s", rc, out.String(), errb.String())
+			}
+		})
 	}
 }

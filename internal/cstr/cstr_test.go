@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/testenv"
 )
 
 // hostile are names that tried to break out of their C context.
@@ -81,10 +83,7 @@ func TestIsIdent(t *testing.T) {
 // that no comment let code through.
 func TestCompiled(t *testing.T) {
 	t.Parallel()
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not found")
-	}
+	cc := testenv.NeedCmd(t, "gcc")
 	var src bytes.Buffer
 	src.WriteString("#include <stdio.h>\n#include <string.h>\nstatic int live = 0;\nint main(void) {\n  static const struct { const char *s; size_t n; } v[] = {\n")
 	for _, s := range hostile {

@@ -105,7 +105,7 @@ func CName(s string) string {
 		}
 	}
 	n := b.String()
-	if n == "" || n[0] < 'a' || n[0] > 'z' || emit.CheckName(n) != nil {
+	if n == "" || n[0] < 'a' || n[0] > 'z' || emit.CheckName(n[:min(len(n), emit.MaxName)]) != nil {
 		n = "model_" + n
 	}
 	if len(n) > emit.MaxName {

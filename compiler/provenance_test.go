@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/keras"
 )
 
@@ -81,4 +83,22 @@ func TestProvenanceCoversEveryFileRead(t *testing.T) {
 		return
 	}
 	t.Fatal("no single flipped byte in the second half of the weights file left it importable")
+}
+
+// TestCNameIsAcceptedName: the default --name made from any file stem is
+// one emit.CheckName accepts.
+func TestCNameIsAcceptedName(t *testing.T) {
+	for stem, want := range map[string]string{
+		"mnist_bnn": "mnist_bnn", "RN07_model_best": "rn07_model_best", "1net": "model_1net", "_x": "model__x",
+		"dq_types": "model_dq_types", "DQNN": "model_dqnn", "": "model_", "a*/b": "a__b",
+		strings.Repeat("x", 100): strings.Repeat("x", emit.MaxName),
+	} {
+		got := compiler.CName(stem)
+		if got != want {
+			t.Errorf("CName(%q) = %q, want %q", stem, got, want)
+		}
+		if err := emit.CheckName(got); err != nil {
+			t.Errorf("CName(%q) = %q: %v", stem, got, err)
+		}
+	}
 }

@@ -90,7 +90,7 @@ func compileModel(model, weights string, opt compiler.Options) (*compiler.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	files := []string{model}
+	files := keras.ModelFiles(model) // a SavedModel directory is several files
 	if weights != "" {
 		files = append(files, weights)
 	}

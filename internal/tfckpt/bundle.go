@@ -65,7 +65,7 @@ type shard struct {
 
 // maxIndexSize bounds the index file read into memory; real indexes are a
 // few hundred bytes per tensor.
-const maxIndexSize = 1 << 30
+const maxIndexSize = 256 << 20
 
 // ObjectGraphKey is the entry holding the checkpoint's TrackableObjectGraph.
 const ObjectGraphKey = "_CHECKPOINTABLE_OBJECT_GRAPH"

@@ -143,20 +143,27 @@ func (t *tableReader) blockEntries(b []byte, what string, fn func(key string, v 
 		return fail("declares %d restart points, which do not fit its %d bytes", nr, len(b))
 	}
 	end := len(b) - 4 - int(nr)*4
-	restarts := map[int]bool{}
-	for i := 0; i < int(nr); i++ {
-		r := int(binary.LittleEndian.Uint32(b[end+4*i:]))
-		if r > end {
-			return fail("restart point %d at offset %d lies past the entries (%d bytes)", i, r, end)
-		}
-		restarts[r] = true
+	// Restart points are increasing offsets of entries whose keys share
+	// nothing with the previous one; they are walked alongside the entries
+	// (no table of them is built: a hostile block could declare millions).
+	restart := func(i int) int { return int(binary.LittleEndian.Uint32(b[end+4*i:])) }
+	if restart(0) != 0 {
+		return fail("the first restart point is at offset %d, not 0", restart(0))
 	}
-	if !restarts[0] {
-		return fail("the first restart point is not at offset 0")
-	}
+	ri := 0
 	var key []byte
 	for off := 0; off < end; {
 		start := off
+		atRestart := false
+		if ri < int(nr) {
+			switch r := restart(ri); {
+			case r == start:
+				atRestart = true
+				ri++
+			case r < start:
+				return fail("restart point %d at offset %d is not the start of an entry (or the points are not increasing)", ri, r)
+			}
+		}
 		var hdr [3]uint64
 		for i := range hdr {
 			v, n, err := uvarint(b[off:end])
@@ -170,7 +177,7 @@ func (t *tableReader) blockEntries(b []byte, what string, fn func(key string, v 
 		if shared > uint64(len(key)) {
 			return fail("entry at offset %d shares %d key bytes with a %d-byte previous key", start, shared, len(key))
 		}
-		if restarts[start] && shared != 0 {
+		if atRestart && shared != 0 {
 			return fail("entry at restart offset %d shares %d key bytes (must be 0)", start, shared)
 		}
 		if unshared > uint64(end-off) || vlen > uint64(end-off)-unshared {
@@ -190,6 +197,9 @@ func (t *tableReader) blockEntries(b []byte, what string, fn func(key string, v 
 		if err := fn(string(key), v); err != nil {
 			return err // fn's errors say where they are
 		}
+	}
+	if end > 0 && ri < int(nr) {
+		return fail("restart point %d at offset %d lies past the entries or between them", ri, restart(ri))
 	}
 	return nil
 }

@@ -265,3 +265,39 @@ func TestHostileObjectGraph(t *testing.T) {
 		t.Error("garbage parsed as keras_metadata.pb")
 	}
 }
+
+func TestHostileBlocks(t *testing.T) {
+	t.Parallel()
+	block := func(entries []byte, restarts ...uint32) []byte {
+		b := append([]byte(nil), entries...)
+		for _, r := range restarts {
+			b = binary.LittleEndian.AppendUint32(b, r)
+		}
+		return binary.LittleEndian.AppendUint32(b, uint32(len(restarts)))
+	}
+	two := []byte{0, 1, 0, 'a', 0, 1, 0, 'b'} // keys "a", "b", empty values
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"restart inside an entry", block(two, 0, 2), "not the start of an entry"},
+		{"first restart not 0", block(two, 4), "not 0"},
+		{"restart past the entries", block(two, 0, 4, 100), "past the entries"},
+		{"too many restarts", binary.LittleEndian.AppendUint32(nil, 1<<30), "do not fit"},
+		{"shared at restart", block([]byte{0, 1, 0, 'a', 1, 1, 0, 'b'}, 0, 4), "must be 0"},
+		{"shares more than the key", block([]byte{0, 1, 0, 'a', 5, 1, 0, 'b'}, 0), "shares 5 key bytes"},
+		{"value past the block", block([]byte{0, 1, 90, 'a'}, 0), "only 1 remain"},
+	} {
+		tr := tableReader{name: "t.index", budget: 1 << 20}
+		err := tr.blockEntries(c.b, "data block", func(string, []byte) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "t.index: data block") {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+	tr := tableReader{name: "t.index", budget: 1 << 20}
+	var keys []string
+	if err := tr.blockEntries(block(two, 0, 4), "data block", func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil || len(keys) != 2 {
+		t.Errorf("good block: keys %q, err %v", keys, err)
+	}
+}

@@ -99,7 +99,7 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: the SavedModel has no variables/variables.index", dir))
 	}
 	if ck != nil && ck.float64s > 0 {
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: %d weight tensors are float64 in the checkpoint; dqnn rounds them to float32 and computes in float32: float outputs may differ from a float64 Keras run by about 1e-7 relative (7.1e-7 at most on the ee4690 models), and a 1-bit or 8-bit value only where its float64 input lies within float32 rounding of a quantizer threshold (docs/savedmodel.md)", dir, ck.float64s))
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: %d weight tensors are float64 in the checkpoint; dqnn rounds them to float32 and computes in float32: float outputs may differ from a float64 Keras run by about 1e-7 relative (at most 7.1e-7 absolute on the ee4690 models' outputs), and a 1-bit or 8-bit value only where its float64 input lies within float32 rounding of a quantizer threshold (docs/savedmodel.md)", dir, ck.float64s))
 	}
 	return g, nil
 }
@@ -109,8 +109,8 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 type ckptWeights struct {
 	b        *tfckpt.Bundle
 	og       *tfckpt.ObjectGraph
-	paths    map[string][]string // layer name -> object-graph path below the root
-	float64s int                 // float64 tensors read so far
+	paths    map[string]string // layer name -> its edge from the root ("layer_with_weights-0")
+	float64s int               // float64 tensors read so far
 }
 
 func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model) (*ckptWeights, error) {
@@ -122,7 +122,7 @@ func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model) (*ckptWe
 	if err != nil {
 		return nil, err
 	}
-	w := &ckptWeights{b: b, og: og, paths: map[string][]string{}}
+	w := &ckptWeights{b: b, og: og, paths: map[string]string{}}
 	// The model's own layers sit one edge below the root; deeper objects
 	// (quantizers, nested layers) belong to them.
 	for _, o := range objs {
@@ -135,7 +135,7 @@ func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model) (*ckptWe
 			return nil, fmt.Errorf("%s: object %q: %w", filepath.Join(filepath.Dir(filepath.Dir(prefix)), kerasMetadataFile), o.NodePath, err)
 		}
 		if _, dup := w.paths[name]; name != "" && !dup {
-			w.paths[name] = []string{rest}
+			w.paths[name] = rest
 		}
 	}
 	// Layers the metadata does not list: Keras tracks model.layers[i] as
@@ -146,7 +146,7 @@ func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model) (*ckptWe
 			continue
 		}
 		if _, ok := w.paths[l.name]; !ok {
-			w.paths[l.name] = []string{"layer-" + strconv.Itoa(i)}
+			w.paths[l.name] = "layer-" + strconv.Itoa(i)
 		}
 		i++
 	}
@@ -171,17 +171,13 @@ func metadataName(md string) (string, error) {
 func (w *ckptWeights) file() string { return w.b.Index() }
 
 func (w *ckptWeights) layer(l *layer) ([]array, error) {
-	path, ok := w.paths[l.name]
+	edge, ok := w.paths[l.name]
 	if !ok {
 		return nil, nil
 	}
-	node := 0
-	for _, p := range path {
-		next, ok := w.og.Child(node, p)
-		if !ok {
-			return nil, nil // no saved object: the layer has no variables
-		}
-		node = next
+	node, ok := w.og.Child(0, edge)
+	if !ok {
+		return nil, nil // no saved object: the layer has no variables
 	}
 	// The layer's "variables" child lists them in Keras weight order as
 	// "0", "1", ...; without it, take the variable children in order.

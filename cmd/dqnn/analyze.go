@@ -38,11 +38,11 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
 			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) > 1 {
 		fs.Usage()
@@ -137,22 +137,4 @@ func findExample() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
-}
-
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("dqnn generate model.h5 -o out").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, bool) {
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return nil, false
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			return pos, true
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
-	}
 }

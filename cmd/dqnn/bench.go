@@ -26,7 +26,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
 	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55")
-	kernels := fs.Bool("kernels", false, "benchmark the kernel suite (dense 576->64, conv 3x3 13x13x32->64, pointwise 13x13x32->64 in s1, s8, f32 and f32 x s1) instead of a model")
+	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -37,11 +37,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
 			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
 			"  dqnn bench examples/mnist_bnn/mnist_bnn.h5 --target cortex-m4")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
 		fs.Usage()

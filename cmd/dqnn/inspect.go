@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/keras"
@@ -51,20 +52,11 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, or .json); a .json\nwithout weights is shown architecture-only.")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	// Accept flags after the model path too.
-	var pos []string
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		rest = fs.Args()
-		if len(rest) > 0 {
-			pos = append(pos, rest[0])
-			rest = rest[1:]
-		}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -188,7 +180,8 @@ func printGraph(w io.Writer, g inspectGraph) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n%d nodes, %d parameters\n", len(g.Nodes), g.Params)
+	fmt.Fprintf(w, "\n%d nodes, %s parameters as Keras counts them (model.count_params(): every saved weight, 4 per batch-norm channel;\n"+
+		"dqnn analyze's \"params #\" follows the reference tool and counts 2 per batch-norm channel)\n", len(g.Nodes), textfmt.Group(g.Params))
 	for _, n := range g.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

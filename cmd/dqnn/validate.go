@@ -49,14 +49,17 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
 			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
 			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *samples < 0 || (*samples == 0 && flagSet(fs, "samples")) {
+		fmt.Fprintf(stderr, "dqnn validate: --samples %d: give a positive number of samples (or leave it out: %d random ones, or every sample of --inputs)\n", *samples, validate.DefaultSamples)
 		return 2
 	}
 	cpu, err := target.ParseCPU(*tgt)

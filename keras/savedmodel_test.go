@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
@@ -24,11 +25,20 @@ const models = "../testdata/models"
 // reader of the files + the numpy oracle).
 type savedModelCase struct {
 	name, dir, inputs, expected string
-	h5                          string // the same model as an h5 fixture, if any
-	exact                       bool   // outputs on a quantized grid: bit for bit
+	h5                          string   // the same model as an h5 fixture, if any
+	exact                       bool     // outputs on a quantized grid: bit for bit
+	shared                      []string // a real model's path below the shared models folder; dir is set by locate
 }
 
-func savedModelCases(t *testing.T) []savedModelCase {
+// locate sets a real model's dir, skipping (failing under CI) when the
+// shared models folder is absent.
+func (c *savedModelCase) locate(t *testing.T) {
+	if c.shared != nil {
+		c.dir = sharedmodels.Require(t, c.shared...)
+	}
+}
+
+func savedModelCases() []savedModelCase {
 	cases := []savedModelCase{
 		{name: "lq_pool_bn_sign", h5: "lq_pool_bn_sign.h5", exact: true},
 		{name: "lq_float64", h5: "lq_float64.h5", exact: true},
@@ -42,13 +52,8 @@ func savedModelCases(t *testing.T) []savedModelCase {
 		c.h5 = filepath.Join(models, c.h5)
 	}
 	for _, commit := range []string{"8c480ab", "e1b41a8"} {
-		dir := sharedmodels.Path("larq", "ee4690", "savedmodel_"+commit)
-		if _, err := os.Stat(dir); err != nil {
-			t.Logf("skipping the real SavedModel %s: %v", dir, err)
-			continue
-		}
 		cases = append(cases, savedModelCase{
-			name: "ee4690_" + commit, dir: dir, exact: true,
+			name: "ee4690_" + commit, shared: []string{"larq", "ee4690", "savedmodel_" + commit}, exact: true,
 			inputs:   filepath.Join(models, "ee4690_"+commit+".inputs.npy"),
 			expected: filepath.Join(models, "ee4690_"+commit+".expected.npy"),
 		})
@@ -71,9 +76,10 @@ func readNPY(t *testing.T, path string) ([]float32, []int) {
 // float BatchNormalization outputs agree exactly.
 func TestSavedModelOutputs(t *testing.T) {
 	t.Parallel()
-	for _, c := range savedModelCases(t) {
+	for _, c := range savedModelCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			c.locate(t)
 			g, err := keras.Load(c.dir, keras.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +127,7 @@ func argmax(v []float32) int {
 // same graph, weights included, as the h5 it was written from.
 func TestSavedModelSameAsH5(t *testing.T) {
 	t.Parallel()
-	for _, c := range savedModelCases(t) {
+	for _, c := range savedModelCases() {
 		if c.h5 == "" {
 			continue
 		}
@@ -149,9 +155,11 @@ func TestSavedModelSameAsH5(t *testing.T) {
 // (s1/s8 tensors bit for bit).
 func TestSavedModelValidateHost(t *testing.T) {
 	t.Parallel()
-	for _, c := range savedModelCases(t) {
+	for _, c := range savedModelCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			testenv.NeedCmd(t, "cc")
+			c.locate(t)
 			rep, err := validate.Run(context.Background(), validate.Options{
 				Model: c.dir, Inputs: []string{c.inputs}, Name: "sm",
 				CheckOptions: validate.CheckOptions{PerLayer: true},
@@ -271,7 +279,7 @@ func TestSavedModelHostile(t *testing.T) {
 // and must get the same weights.
 func TestSavedModelWithoutLayerMetadata(t *testing.T) {
 	t.Parallel()
-	for _, c := range savedModelCases(t) {
+	for _, c := range savedModelCases() {
 		if c.h5 == "" {
 			continue
 		}

@@ -42,7 +42,7 @@ func savedModelCases() []savedModelCase {
 	cases := []savedModelCase{
 		{name: "lq_pool_bn_sign", h5: "lq_pool_bn_sign.h5", exact: true},
 		{name: "lq_float64", h5: "lq_float64.h5", exact: true},
-		{name: "k_branches", h5: "k_branches.h5"}, // Functional, biases, float outputs
+		{name: "k_branches", h5: "k_branches.h5"},        // Functional, biases, float outputs
 		{name: "qk_conv", h5: "qk_conv.h5", exact: true}, // QKeras: QConv2D/QDense with biases
 	}
 	for i := range cases {

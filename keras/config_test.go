@@ -154,11 +154,22 @@ func TestLarqSameZeroNote(t *testing.T) {
 }
 
 func TestSavedModelDirRefused(t *testing.T) {
+	// A broken keras_metadata.pb is named in the error.
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "keras_metadata.pb"), []byte{1}, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Load(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "keras_metadata.pb") {
+		t.Errorf("error = %v", err)
+	}
+	// A SavedModel without Keras metadata (tf.saved_model.save) is refused
+	// with the way to convert it.
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "saved_model.pb"), []byte{8, 1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(dir, Options{})
 	if err == nil || !strings.Contains(err.Error(), "SavedModel") || !strings.Contains(err.Error(), ".h5") {
 		t.Errorf("error = %v", err)
 	}

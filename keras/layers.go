@@ -14,10 +14,24 @@ import (
 var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
 	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
-	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D"}
+	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D",
+	"Conv1D", "QConv1D", "QuantConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
 
 // convert adds the nodes of one layer and returns its output tensor.
 func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
+	for _, t := range ins {
+		if b.oneD[t] && spatial2D[l.class] {
+			return nil, fmt.Errorf("input has shape %s (rank 3 with the batch); %s needs a rank-4 input [batch, height, width, channels]", shapeStr(b.kerasShape(t)), l.class)
+		}
+	}
+	t, err := b.convertLayer(l, ins)
+	if err == nil && oneDClasses[l.class] == "" {
+		b.keepOneD(l.class, ins, t)
+	}
+	return t, err
+}
+
+func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 	c := cfg(l.config)
 	if df, err := c.str("data_format", "channels_last"); err != nil {
 		return nil, err
@@ -39,6 +53,9 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		if zp := b.zeroPads[t]; zp != nil && !convClasses[l.class] {
 			return nil, fmt.Errorf("its input comes from ZeroPadding2D %q: %s", zp.layer, zeroPadUse)
 		}
+	}
+	if oneDClasses[l.class] != "" {
+		return b.oneDLayer(l, c, in)
 	}
 	switch l.class {
 	case "ZeroPadding2D":
@@ -66,7 +83,7 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		}
 		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "relu"}), nil
 	case "Softmax":
-		if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+		if err := lastAxis(c, "axis", len(b.kerasShape(in))); err != nil {
 			return nil, err
 		}
 		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "softmax"}), nil
@@ -370,7 +387,7 @@ func (b *builder) finish(l *layer, op ir.Op, ins []*ir.Tensor, shape []int, attr
 
 func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	if len(in.Shape) != 1 {
-		return nil, fmt.Errorf("input has shape %s (rank %d with the batch); %s needs a rank-2 input [batch, features]: add a Flatten before it", shapeStr(in.Shape), len(in.Shape)+1, l.class)
+		return nil, fmt.Errorf("input has shape %s (rank %d with the batch); %s needs a rank-2 input [batch, features]: add a Flatten before it", shapeStr(b.kerasShape(in)), len(b.kerasShape(in))+1, l.class)
 	}
 	units, err := c.integer("units", 0)
 	if err != nil || units < 1 {
@@ -530,6 +547,13 @@ func outSize(in, k, stride, dil int, padding string) int {
 }
 
 func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	return b.convShaped(l, c, in, false)
+}
+
+// convShaped converts a 2-D convolution, or with oneD a 1-D one that
+// conv1D has rewritten to height 1 (its saved kernel lacks the leading
+// kernel-height axis; padding may be "causal").
+func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Tensor, error) {
 	if len(in.Shape) != 3 {
 		return nil, fmt.Errorf("input has shape %s; %s needs a rank-4 input [batch, height, width, channels]", shapeStr(in.Shape), l.class)
 	}
@@ -556,6 +580,10 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		return nil, err
 	}
 	padding = strings.ToLower(padding)
+	causal := oneD && padding == "causal"
+	if causal {
+		padding = "valid" // with the (k-1)·d leading zeros set below
+	}
 	if padding != "valid" && padding != "same" {
 		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
 	}
@@ -603,6 +631,11 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		a.Padding, a.PadValue = "explicit", pv
 		a.PadTop, a.PadBottom, a.PadLeft, a.PadRight = zp.top, zp.bottom, zp.left, zp.right
 		in = zp.src
+	}
+	if causal {
+		// Keras pads (k-1)·d zeros on the left of the (already input-
+		// quantized) sequence, then runs a valid convolution.
+		a.Padding, a.PadValue, a.PadLeft = "explicit", 0, (k[1]-1)*d[1]
 	}
 	var kshape, view []int
 	var outC, oh, ow int
@@ -659,6 +692,9 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		kname = "depthwise_kernel"
 	}
 	want, shapes := []string{kname}, [][]int{kshape}
+	if oneD {
+		shapes[0] = kshape[1:] // saved as (k, in, out): the same values in the same order
+	}
 	if useBias {
 		want, shapes = append(want, "bias"), append(shapes, []int{outC})
 	}
@@ -699,7 +735,7 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	if len(in.Shape) == 0 {
 		return nil, fmt.Errorf("input has no channel axis")
 	}
-	if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+	if err := lastAxis(c, "axis", len(b.kerasShape(in))); err != nil {
 		return nil, err
 	}
 	eps, err := c.float("epsilon", 1e-3)
@@ -744,7 +780,8 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	}
 	// tf-keras uses fused_batch_norm for rank-4/5 inputs unless fused=False;
 	// Keras 3 and QBatchNormalization always use the unfused formula.
-	fused := l.class == "BatchNormalization" && !b.m.keras3 && (len(in.Shape) == 3 || len(in.Shape) == 4)
+	rank := len(b.kerasShape(in))
+	fused := l.class == "BatchNormalization" && !b.m.keras3 && (rank == 3 || rank == 4)
 	if f, ok := c["fused"].(bool); ok && !f {
 		fused = false
 	}
@@ -884,7 +921,7 @@ func (b *builder) concat(l *layer, c cfg, ins []*ir.Tensor) (*ir.Tensor, error) 
 		return nil, fmt.Errorf("Concatenate needs at least two inputs, got %d", len(ins))
 	}
 	rank := len(ins[0].Shape)
-	if err := lastAxis(c, "axis", rank); err != nil {
+	if err := lastAxis(c, "axis", len(b.kerasShape(ins[0]))); err != nil {
 		return nil, err
 	}
 	shape := slices.Clone(ins[0].Shape)

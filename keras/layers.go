@@ -15,6 +15,7 @@ var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "Ba
 	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
 	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D",
+	"SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D",
 	"Conv1D", "QConv1D", "QuantConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
 
 // convert adds the nodes of one layer and returns its output tensor.
@@ -100,6 +101,8 @@ func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.dense(l, c, in)
 	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
 		return b.conv(l, c, in)
+	case "SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D":
+		return b.separable(l, c, in)
 	case "BatchNormalization", "QBatchNormalization":
 		return b.batchNorm(l, c, in)
 	case "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D":
@@ -323,18 +326,22 @@ func (b *builder) weights(l *layer, want []string, shapes [][]int) ([][]float32,
 	return out, nil
 }
 
+// quantizerArg parses the quantizer in argument key (nil if none) and
+// checks that it can be evaluated.
+func quantizerArg(c cfg, key string) (*ir.Quantizer, error) {
+	q, err := quant.Parse(c[key])
+	if err != nil {
+		return nil, fmt.Errorf("argument %s: %w", key, err)
+	}
+	if err := checkEvaluable(q); err != nil {
+		return nil, fmt.Errorf("argument %s: %w", key, err)
+	}
+	return q, nil
+}
+
 // layerQuantizers returns the input, kernel and bias quantizers of a weight layer.
 func layerQuantizers(class string, c cfg) (in, kernel, bias *ir.Quantizer, err error) {
-	parse := func(key string) (*ir.Quantizer, error) {
-		q, err := quant.Parse(c[key])
-		if err != nil {
-			return nil, fmt.Errorf("argument %s: %w", key, err)
-		}
-		if err := checkEvaluable(q); err != nil {
-			return nil, fmt.Errorf("argument %s: %w", key, err)
-		}
-		return q, nil
-	}
+	parse := func(key string) (*ir.Quantizer, error) { return quantizerArg(c, key) }
 	kkey := "kernel_quantizer"
 	if strings.Contains(class, "Depthwise") {
 		kkey = "depthwise_quantizer"

@@ -15,7 +15,7 @@ var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "Ba
 	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
 	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D",
-	"SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D",
+	"SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D", "QAveragePooling2D", "QGlobalAveragePooling2D",
 	"Conv1D", "QConv1D", "QuantConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
 
 // convert adds the nodes of one layer and returns its output tensor.
@@ -101,6 +101,8 @@ func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.dense(l, c, in)
 	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
 		return b.conv(l, c, in)
+	case "QAveragePooling2D", "QGlobalAveragePooling2D":
+		return b.qAvgPool(l, c, in)
 	case "SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D":
 		return b.separable(l, c, in)
 	case "BatchNormalization", "QBatchNormalization":
@@ -888,7 +890,7 @@ func (b *builder) pool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	}
 	a := &ir.PoolAttrs{PoolH: p[0], PoolW: p[1], StrideH: s[0], StrideW: s[1], Padding: padding}
 	op, q := ir.OpMaxPool, passQuant(in.Quant)
-	if strings.HasPrefix(l.class, "Av") {
+	if strings.Contains(l.class, "Av") {
 		op, q = ir.OpAvgPool, ir.Float()
 	}
 	return b.add(l.name, l.class, op, []*ir.Tensor{in}, []int{oh, ow, in.Shape[2]}, q, a), nil

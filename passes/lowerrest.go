@@ -144,6 +144,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		if pg.OutH != out.Shape[0] || pg.OutW != out.Shape[1] {
 			return nil, fmt.Errorf("output shape %s does not match the pooling arithmetic", shapeStr(out.Shape))
 		}
+		if n.Op == ir.OpAvgPool && pa.AvgFactor != 0 {
+			return s.lowerQAvgPool(n, pa, pg)
+		}
 		kind, dt := "maxpool", din
 		if n.Op == ir.OpAvgPool {
 			kind, dt = "avgpool", dtype.F32
@@ -232,6 +235,61 @@ func (s *State) lowerAdd(n *ir.Node) ([]*ir.Node, error) {
 		acc = step.Outputs[0]
 	}
 	return nodes, nil
+}
+
+// lowerQAvgPool lowers a QKeras quantized average (ir.PoolAttrs.AvgFactor)
+// onto existing kernels. Each multiplication by a constant f is an affine
+// call whose batch-norm stage has multiplier exactly f (mean 0, variance 1,
+// epsilon 0, beta 0: fl32(fl32(x − 0)·f) + 0 = fl32(x·f)).
+//
+//	QAveragePooling2D:       affine ×area → avgpool → affine ×AvgFactor
+//	QGlobalAveragePooling2D: depthwise conv with a unit s8 kernel over the
+//	                         whole input (the sum, canonical order), its
+//	                         stage ×AvgFactor
+func (s *State) lowerQAvgPool(n *ir.Node, pa *ir.PoolAttrs, pg *ir.PoolGeom) ([]*ir.Node, error) {
+	in, out := n.Inputs[0], n.Outputs[0]
+	C := pg.C
+	scaleBN := func(f float32) *ir.BatchNormAttrs {
+		bn := &ir.BatchNormAttrs{Gamma: make([]float32, C), Beta: make([]float32, C), Mean: make([]float32, C), Variance: make([]float32, C), Fused: true}
+		for i := range bn.Gamma {
+			bn.Gamma[i], bn.Variance[i] = f, 1
+		}
+		return bn
+	}
+	affine := func(name string, from, to *ir.Tensor, f float32) *ir.Node {
+		kn := elemKernel(&ir.Node{Name: name, Class: n.Class, Inputs: []*ir.Tensor{from}, Outputs: []*ir.Tensor{to}}, "affine", from.Quant.DType, dtype.F32)
+		k := kattrs(kn)
+		k.Layer, k.Stage = layerOf(n), &ir.Stage{BN: scaleBN(f), BNName: n.Name}
+		return kn
+	}
+	out.Quant = ir.Float()
+	if pa.Sum {
+		if pg.OutH != 1 || pg.OutW != 1 || pg.PadTop != 0 || pg.PadLeft != 0 {
+			return nil, fmt.Errorf("a quantized global average must cover the whole %dx%d input", pg.InH, pg.InW)
+		}
+		ones := make([]float32, pg.InH*pg.InW*C)
+		for i := range ones {
+			ones[i] = 1
+		}
+		ca := &ir.ConvAttrs{KernelH: pg.InH, KernelW: pg.InW, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Padding: "valid", DepthMultiplier: 1,
+			Kernel: ir.Weights{Shape: []int{pg.InH, pg.InW, C, 1}, Data: ones}, KernelQuant: ir.Quant{DType: dtype.S8, Scale: []float32{1}, QMin: -127, QMax: 127, Bits: 8}}
+		k, err := lowerConv(&ir.Node{Name: n.Name, Op: ir.OpDepthwiseConv, Inputs: n.Inputs, Outputs: n.Outputs}, ca)
+		if err != nil {
+			return nil, err
+		}
+		k.In, k.Out, k.Layer, k.Fused = in.Quant.DType, dtype.F32, layerOf(n), []string{n.Name}
+		k.Stage.BN, k.Stage.BNName = scaleBN(pa.AvgFactor), n.Name
+		return []*ir.Node{{Name: n.Name, Class: n.Class, Op: ir.OpKernel, Inputs: n.Inputs, Outputs: n.Outputs, Attrs: k}}, nil
+	}
+	mk := func(suffix string, shape []int) *ir.Tensor {
+		return &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), shape...), Quant: ir.Float()}
+	}
+	scaled, avg := mk("/times_area", in.Shape), mk("/avg", out.Shape)
+	pre := affine(s.uniqueName(n.Name+"/times_area"), in, scaled, float32(pa.PoolH*pa.PoolW))
+	pn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/avg"), Class: n.Class, Inputs: []*ir.Tensor{scaled}, Outputs: []*ir.Tensor{avg}}, "avgpool", dtype.F32, dtype.F32)
+	kattrs(pn).Pool, kattrs(pn).Layer = pg, layerOf(n)
+	post := affine(n.Name, avg, out, pa.AvgFactor)
+	return []*ir.Node{pre, pn, post}, nil
 }
 
 // sameS1Layout reports whether a reshape keeps the packed s1 bytes: both

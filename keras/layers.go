@@ -14,7 +14,7 @@ import (
 var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
 	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
-	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D",
+	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D", "QConv2DBatchnorm", "QDenseBatchnorm", "QDepthwiseConv2DBatchnorm",
 	"SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D", "QAveragePooling2D", "QGlobalAveragePooling2D",
 	"Conv1D", "QConv1D", "QuantConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
 
@@ -99,7 +99,7 @@ func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.quantizeNode(l.name, l.class, in, q, "activation")
 	case "Dense", "QDense", "QuantDense", "QDenseBatchnorm":
 		return b.dense(l, c, in)
-	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
+	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose", "QDepthwiseConv2DBatchnorm":
 		return b.conv(l, c, in)
 	case "QAveragePooling2D", "QGlobalAveragePooling2D":
 		return b.qAvgPool(l, c, in)
@@ -125,14 +125,12 @@ func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.add(l.name, l.class, ir.OpAdd, ins, slices.Clone(in.Shape), ir.Float(), nil), nil
 	case "Sequential", "Functional", "Model":
 		return nil, fmt.Errorf("nested models are not supported; rebuild the model from the inner model's layers (one flat Sequential or Functional model) and re-save")
-	case "QDepthwiseConv2DBatchnorm":
-		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
 }
 
 // convClasses are the layers a ZeroPadding2D can merge into.
-var convClasses = map[string]bool{"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true,
+var convClasses = map[string]bool{"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true, "QDepthwiseConv2DBatchnorm": true,
 	"DepthwiseConv2D": true, "QDepthwiseConv2D": true, "QuantDepthwiseConv2D": true}
 
 // zeroPadUse says where dqnn accepts a ZeroPadding2D.
@@ -455,6 +453,12 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 // The kernel and bias quantizers are then applied to kernel' and bias' by
 // the caller; the result always has a bias.
 func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, outC int) ([][]float32, error) {
+	if l.class == "QDepthwiseConv2DBatchnorm" {
+		// Its call() with training=False uses the folded, already
+		// quantized kernel and bias that training stored (qkeras/
+		// qdepthwiseconv2d_batchnorm.py), not a fold of the BN statistics.
+		return b.weights(l, []string{"folded_depthwise_kernel_quantized", "folded_bias_quantized"}, [][]int{shapes[0], {outC}})
+	}
 	if !strings.HasSuffix(l.class, "Batchnorm") {
 		return b.weights(l, want, shapes)
 	}
@@ -721,8 +725,19 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 		}
 	}
 	a.Kernel = ir.Weights{Shape: kshape, Data: ws[0]}
-	if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, view); err != nil {
-		return nil, err
+	switch {
+	case l.class == "QDepthwiseConv2DBatchnorm":
+		// The saved kernel went through depthwise_quantizer already: keep
+		// its values, store them on the quantizer's grid when they fit it.
+		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
+		if ws[0] != nil {
+			a.KernelQuant = quant.KernelQuant(kQ, ws[0], view)
+		}
+		bQ = nil // the saved folded bias is used as is
+	default:
+		if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, view); err != nil {
+			return nil, err
+		}
 	}
 	if transpose && len(a.KernelQuant.Scale) > 1 {
 		// Per-channel scales of a transposed kernel are per input channel: store as float.

@@ -442,8 +442,35 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	return b.finish(l, ir.OpDense, []*ir.Tensor{x}, []int{units}, a, actQ)
 }
 
+// storedFold reports whether l is a QDepthwiseConv2DBatchnorm saved by a
+// QKeras version that keeps its folded weights (folded_depthwise_kernel_
+// quantized, folded_bias_quantized) and computes with them at inference;
+// later versions save no such weights and refold on every call, as
+// QConv2DBatchnorm does.
+func (b *builder) storedFold(l *layer) bool {
+	if l.class != "QDepthwiseConv2DBatchnorm" || b.w == nil {
+		return false
+	}
+	if _, ok := b.w.(filled); ok {
+		return false
+	}
+	arrays, err := b.w.layer(l)
+	if err != nil {
+		return false // reported when the weights are read
+	}
+	for _, a := range arrays {
+		if a.base() == "folded_depthwise_kernel_quantized" {
+			return true
+		}
+	}
+	return false
+}
+
 // foldedWeights reads a weight layer's kernel (and bias). For QKeras's
-// folded layers (QDenseBatchnorm, QConv2DBatchnorm) it also reads the
+// folded layers (QDenseBatchnorm, QConv2DBatchnorm, QDepthwiseConv2DBatchnorm
+// without stored folded weights: its (kh, kw, in, mult) kernel's flat index
+// modulo in·mult is the output channel, as reshape(inv, [in, mult])
+// broadcasts) it also reads the
 // batch-norm parameters and folds them the way their call() does at
 // inference (training=False, either folding_mode):
 //
@@ -453,10 +480,10 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 // The kernel and bias quantizers are then applied to kernel' and bias' by
 // the caller; the result always has a bias.
 func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, outC int) ([][]float32, error) {
-	if l.class == "QDepthwiseConv2DBatchnorm" {
-		// Its call() with training=False uses the folded, already
-		// quantized kernel and bias that training stored (qkeras/
-		// qdepthwiseconv2d_batchnorm.py), not a fold of the BN statistics.
+	if b.storedFold(l) {
+		// Older QKeras QDepthwiseConv2DBatchnorm: call() with
+		// training=False uses the folded, already quantized kernel and
+		// bias that training stored, not a fold of the BN statistics.
 		return b.weights(l, []string{"folded_depthwise_kernel_quantized", "folded_bias_quantized"}, [][]int{shapes[0], {outC}})
 	}
 	if !strings.HasSuffix(l.class, "Batchnorm") {
@@ -726,7 +753,7 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 	}
 	a.Kernel = ir.Weights{Shape: kshape, Data: ws[0]}
 	switch {
-	case l.class == "QDepthwiseConv2DBatchnorm":
+	case b.storedFold(l):
 		// The saved kernel went through depthwise_quantizer already: keep
 		// its values, store them on the quantizer's grid when they fit it.
 		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}

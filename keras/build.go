@@ -34,7 +34,8 @@ type builder struct {
 
 	// oneD marks the [1, width, channels] tensors that are Keras
 	// (width, channels) tensors of 1-D layers (see oned.go).
-	oneD map[*ir.Tensor]bool
+	oneD     map[*ir.Tensor]bool
+	expanded map[*ir.Tensor]*ir.Tensor // a (steps, channels) tensor → its [1, steps, channels] reshape
 }
 
 // zeroPad is a pending ZeroPadding2D.
@@ -49,7 +50,7 @@ func build(file string, m *model, w weightSource) (*ir.Graph, error) {
 }
 
 func buildWith(file string, m *model, w weightSource, opt Options) (*ir.Graph, error) {
-	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}, zeroPads: map[*ir.Tensor]*zeroPad{}, oneD: map[*ir.Tensor]bool{}}
+	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}, zeroPads: map[*ir.Tensor]*zeroPad{}, oneD: map[*ir.Tensor]bool{}, expanded: map[*ir.Tensor]*ir.Tensor{}}
 	if opt.InputShape != nil {
 		// Find the whole-image pools at the declared shape first (no
 		// weights needed), so they are resized to the new one.

@@ -25,6 +25,12 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 			return nil, fmt.Errorf("input has shape %s (rank 3 with the batch); %s needs a rank-4 input [batch, height, width, channels]", shapeStr(b.kerasShape(t)), l.class)
 		}
 	}
+	if l.class == "Add" || l.class == "Concatenate" {
+		var err error
+		if ins, err = b.expandMerge(l, ins); err != nil {
+			return nil, err
+		}
+	}
 	t, err := b.convertLayer(l, ins)
 	if err == nil && oneDClasses[l.class] == "" {
 		b.keepOneD(l.class, ins, t)

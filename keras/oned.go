@@ -49,6 +49,10 @@ func (b *builder) keepOneD(class string, ins []*ir.Tensor, out *ir.Tensor) {
 	if class == "Reshape" || class == "Flatten" {
 		return // the target shape is Keras's own
 	}
+	if class == "Concatenate" && len(ins) > 0 && b.oneD[ins[0]] {
+		b.oneD[out] = true // inputs share all but the channel axis
+		return
+	}
 	for _, t := range ins {
 		if b.oneD[t] && slices.Equal(t.Shape, out.Shape) {
 			b.oneD[out] = true
@@ -66,9 +70,38 @@ func (b *builder) expand(l *layer, in *ir.Tensor) (*ir.Tensor, error) {
 	if len(in.Shape) != 2 {
 		return nil, fmt.Errorf("input has shape %s; %s needs a rank-3 input [batch, steps, channels]", shapeStr(in.Shape), l.class)
 	}
-	t := b.add(l.name+"/expand", l.class, ir.OpReshape, []*ir.Tensor{in}, []int{1, in.Shape[0], in.Shape[1]}, passQuant(in.Quant), nil)
+	if t := b.expanded[in]; t != nil {
+		return t, nil // one reshape per tensor, whoever reads it
+	}
+	t := b.add(in.Name+"/expand", l.class, ir.OpReshape, []*ir.Tensor{in}, []int{1, in.Shape[0], in.Shape[1]}, passQuant(in.Quant), nil)
 	b.oneD[t] = true
+	b.expanded[in] = t
 	return t, nil
+}
+
+// expandMerge gives the inputs of a merge layer (Add, Concatenate) one
+// form: when one of them is a 1-D tensor, the Keras (steps, channels)
+// ones are expanded too.
+func (b *builder) expandMerge(l *layer, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	any1D := false
+	for _, t := range ins {
+		any1D = any1D || b.oneD[t]
+	}
+	if !any1D {
+		return ins, nil
+	}
+	out := slices.Clone(ins)
+	for i, t := range ins {
+		if b.oneD[t] {
+			continue
+		}
+		e, err := b.expand(l, t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
 }
 
 // squeeze gives a model output held as [1, width, channels] Keras's shape.

@@ -39,6 +39,20 @@ func TestOneDShapes(t *testing.T) {
 	}
 	// Each layer goes after the causal Conv1D (after: a 2-D layer fed a 1-D
 	// tensor) or right after the (10, 3) input.
+	// A Concatenate of a 1-D layer's output and a plain (steps, channels)
+	// input is 1-D: the model output has Keras's shape.
+	cat := `{"class_name": "Functional", "config": {"name": "m", "layers": [
+	  {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 10, 3]}, "inbound_nodes": []},
+	  {"class_name": "Conv1D", "name": "a", "config": {"name": "a", "filters": 2, "kernel_size": [1]}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+	  {"class_name": "Concatenate", "name": "c", "config": {"name": "c", "axis": -1}, "inbound_nodes": [[["a", 0, 0, {}], ["in", 0, 0, {}]]]}],
+	  "input_layers": [["in", 0, 0]], "output_layers": [["c", 0, 0]]}}`
+	g, err = loadJSON(t, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Outputs[0].Shape; !slices.Equal(got, []int{10, 5}) {
+		t.Errorf("Concatenate of a Conv1D output and the (10, 3) input: output shape %v, want [10 5]", got)
+	}
 	for _, tc := range []struct {
 		after       bool
 		layer, want string

@@ -448,13 +448,14 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	return b.finish(l, ir.OpDense, []*ir.Tensor{x}, []int{units}, a, actQ)
 }
 
-// storedFold reports whether l is a QDepthwiseConv2DBatchnorm saved by a
-// QKeras version that keeps its folded weights (folded_depthwise_kernel_
-// quantized, folded_bias_quantized) and computes with them at inference;
-// later versions save no such weights and refold on every call, as
-// QConv2DBatchnorm does.
+// storedFold reports whether l is a QDepthwiseConv2DBatchnorm or
+// QConv2DBatchnorm saved by a QKeras version that keeps its folded weights
+// (folded_[depthwise_]kernel_quantized, folded_bias_quantized: up to 0.9.0,
+// the PyPI release) and computes with them at inference; later versions
+// save no such weights and refold on every call.
 func (b *builder) storedFold(l *layer) bool {
-	if l.class != "QDepthwiseConv2DBatchnorm" || b.w == nil {
+	name := storedFoldKernel[l.class]
+	if name == "" || b.w == nil {
 		return false
 	}
 	if _, ok := b.w.(filled); ok {
@@ -465,11 +466,19 @@ func (b *builder) storedFold(l *layer) bool {
 		return false // reported when the weights are read
 	}
 	for _, a := range arrays {
-		if a.base() == "folded_depthwise_kernel_quantized" {
+		if a.base() == name {
 			return true
 		}
 	}
 	return false
+}
+
+// storedFoldKernel names the stored folded kernel of the QKeras folded
+// layers whose 0.9.0 release (PyPI) computes inference with the weights
+// training stored.
+var storedFoldKernel = map[string]string{
+	"QDepthwiseConv2DBatchnorm": "folded_depthwise_kernel_quantized",
+	"QConv2DBatchnorm":          "folded_kernel_quantized",
 }
 
 // foldedWeights reads a weight layer's kernel (and bias). For QKeras's
@@ -487,10 +496,10 @@ func (b *builder) storedFold(l *layer) bool {
 // the caller; the result always has a bias.
 func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, outC int) ([][]float32, error) {
 	if b.storedFold(l) {
-		// Older QKeras QDepthwiseConv2DBatchnorm: call() with
+		// QKeras <= 0.9.0 folded conv layers: call() with
 		// training=False uses the folded, already quantized kernel and
 		// bias that training stored, not a fold of the BN statistics.
-		return b.weights(l, []string{"folded_depthwise_kernel_quantized", "folded_bias_quantized"}, [][]int{shapes[0], {outC}})
+		return b.weights(l, []string{storedFoldKernel[l.class], "folded_bias_quantized"}, [][]int{shapes[0], {outC}})
 	}
 	if !strings.HasSuffix(l.class, "Batchnorm") {
 		return b.weights(l, want, shapes)

@@ -606,7 +606,7 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 }
 
 // convShaped converts a 2-D convolution, or with oneD a 1-D one that
-// conv1D has rewritten to height 1 (its saved kernel lacks the leading
+// oneDLayer has rewritten to height 1 (its saved kernel lacks the leading
 // kernel-height axis; padding may be "causal").
 func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Tensor, error) {
 	if len(in.Shape) != 3 {
@@ -769,7 +769,7 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 	a.Kernel = ir.Weights{Shape: kshape, Data: ws[0]}
 	switch {
 	case b.storedFold(l):
-		// The saved kernel went through depthwise_quantizer already: keep
+		// The stored fold went through the kernel quantizer already: keep
 		// its values, store them on the quantizer's grid when they fit it.
 		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
 		if ws[0] != nil {

@@ -148,6 +148,12 @@ type PoolAttrs struct {
 	PoolH, PoolW     int
 	StrideH, StrideW int
 	Padding          string // "valid" or "same"
+	// AvgFactor, when not 0, is a QKeras average_quantizer(1/area): an
+	// average pool then computes avg_pool(x·PoolH·PoolW)·AvgFactor
+	// (QAveragePooling2D) or, with Sum, Σx·AvgFactor over the window
+	// (QGlobalAveragePooling2D), instead of the mean.
+	AvgFactor float32
+	Sum       bool
 }
 
 // QuantizeAttrs applies an activation quantizer element-wise.

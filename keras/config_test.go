@@ -114,7 +114,7 @@ func TestErrorsNameFileLayerAndFix(t *testing.T) {
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QActivation", "config": {"name": "a", "activation": "binary(alpha=2)"}}]}}`: {"m.json", `"a"`, "alpha=1"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
-		  {"class_name": "QDepthwiseConv2DBatchnorm", "config": {"name": "f", "kernel_size": 3}}]}}`: {"m.json", `"f"`, "QDepthwiseConv2DBatchnorm", "BatchNormalization"},
+		  {"class_name": "QDepthwiseConv2DBatchnorm", "config": {"name": "f", "kernel_size": 3}}]}}`: {"m.json", `"f"`, "QDepthwiseConv2DBatchnorm", "rank-4"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QDense", "config": {"name": "q", "units": 2, "kernel_quantizer": "quantized_bits(4, foo=1)"}}]}}`: {"m.json", `"q"`, "kernel_quantizer", "foo"},
 	}

@@ -156,6 +156,12 @@ type PoolAttrs struct {
 	PoolH, PoolW     int
 	StrideH, StrideW int
 	Padding          string // "valid" or "same"
+	// AvgFactor, when not 0, is a QKeras average_quantizer(1/area): an
+	// average pool then computes avg_pool(x·PoolH·PoolW)·AvgFactor
+	// (QAveragePooling2D) or, with Sum, Σx·AvgFactor over the window
+	// (QGlobalAveragePooling2D), instead of the mean.
+	AvgFactor float32
+	Sum       bool
 }
 
 // QuantizeAttrs applies an activation quantizer element-wise.
@@ -219,12 +225,15 @@ func (g *Graph) Verify() error {
 	return nil
 }
 
-// SourceName is how reports name the model: the base name of the model
-// file (no directories; for a .json, not its weights), or the graph's name
-// when it has none.
+// SourceName is how reports name the model: the base names of the files it
+// came from (no directories), or the graph's name when it has none.
 func (g *Graph) SourceName() string {
 	if len(g.Files) > 0 {
-		return filepath.Base(g.Files[0].Path)
+		out := make([]string, len(g.Files))
+		for i, f := range g.Files {
+			out[i] = filepath.Base(f.Path)
+		}
+		return strings.Join(out, ", ")
 	}
 	if g.Source == "" {
 		return g.Name

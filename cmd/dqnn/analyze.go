@@ -31,9 +31,10 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
-			"Compiles MODEL (.h5, .keras or .json; default: the bundled %s) in memory and\n"+
-			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
-			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
+			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
+			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
+			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
+			"kernels with a hint.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
 		printFlags(stderr, fs)
 	}

@@ -61,7 +61,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, or .json); a .json\nwithout weights is shown architecture-only.")
+		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, .json, or a SavedModel\ndirectory); a .json without weights is shown architecture-only.")
 		printFlags(stderr, fs)
 	}
 	pos, err := parseInterleaved(fs, args)

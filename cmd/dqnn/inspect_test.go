@@ -70,7 +70,8 @@ func TestInspectSharedModels(t *testing.T) {
 	ok = append(ok, filepath.Join(dir, "qkeras/example-models/qkeras_3layer.json"),
 		filepath.Join(dir, "qkeras/example-models/qkeras_mnist_cnn.json"),
 		filepath.Join(dir, "qkeras/example-models/qkeras_mnist_dense.json"),
-		filepath.Join(dir, "qkeras/example-models/qkeras-v3_3layer.keras"))
+		filepath.Join(dir, "qkeras/example-models/qkeras-v3_3layer.keras"),
+		filepath.Join(dir, "larq/ee4690/savedmodel_8c480ab"), filepath.Join(dir, "larq/ee4690/savedmodel_e1b41a8"))
 	for _, p := range ok {
 		t.Run(filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p), func(t *testing.T) {
 			code, out, errs := inspect(t, p)
@@ -82,10 +83,7 @@ func TestInspectSharedModels(t *testing.T) {
 			}
 		})
 	}
-	refused := map[string][]string{
-		"larq/ee4690/savedmodel_8c480ab": {"SavedModel", "model.save(\"model.h5\")"},
-		"larq/ee4690/savedmodel_e1b41a8": {"SavedModel"},
-	}
+	refused := map[string][]string{}
 	for _, f := range []string{"qkeras/mlperf-tiny-v0.7/AD08_model.h5", "qkeras/mlperf-tiny-v0.7/RN07_model_best.h5"} {
 		refused[f] = nil // QDenseBatchnorm / QConv2DBatchnorm (folded at import)
 	}

@@ -102,3 +102,23 @@ func TestCNameIsAcceptedName(t *testing.T) {
 		}
 	}
 }
+
+// TestProvenanceSavedModel: a SavedModel directory's provenance names the
+// metadata, the checkpoint index and every data shard with their hashes.
+func TestProvenanceSavedModel(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(root, "testdata/models/qk_conv_savedmodel")
+	line, _ := provenance(t, dir, keras.Options{})
+	var want []string
+	for _, f := range keras.ModelFiles(dir) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		want = append(want, filepath.Base(f)+" (sha256 "+hex.EncodeToString(sum[:])+")")
+	}
+	if len(want) < 3 || !strings.Contains(line, "model "+strings.Join(want, " + ")+", target") {
+		t.Errorf("provenance %s\nwant the files %v", line, want)
+	}
+}

@@ -82,7 +82,7 @@ func TestCallerArena(t *testing.T) {
 		src.WriteString("{")
 		for i := range x[s] {
 			x[s][i] = float32(rng.Float64()*2 - 1)
-			fmt.Fprintf(&src, "%.9gf,", x[s][i])
+			fmt.Fprintf(&src, "%.9ef,", x[s][i])
 		}
 		src.WriteString("},\n")
 	}

@@ -126,7 +126,7 @@ func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, ou
 		return "", err
 	}
 	rtDir := filepath.Join(outDir, "dqnn_rt")
-	if err := writeRuntime(rtDir); err != nil {
+	if err := WriteRuntime(rtDir); err != nil {
 		return "", fmt.Errorf("target %s: writing the runtime: %w", cpu, err)
 	}
 	cc, args := c.CC, c.CFlags
@@ -170,8 +170,12 @@ func nonEmpty(s, def string) string {
 	return s
 }
 
-// writeRuntime copies the embedded runtime into dir, skipping unchanged files.
-func writeRuntime(dir string) error {
+// WriteRuntime copies the runtime every test image links into dir,
+// skipping unchanged files: dq_rt.h, dq_rt_host.c, and for Cortex-M
+// startup.S, dq_rt_arm.c and the linker scripts ld/<board>.ld (which
+// INCLUDE ld/dq_sections.ld: link with -L dir/ld). For programs built by
+// another build system (a CMake consumer under QEMU).
+func WriteRuntime(dir string) error {
 	return fs.WalkDir(rtFS, "rt", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -61,9 +61,12 @@ func TestGenerateErrors(t *testing.T) {
 	}
 }
 
-// TestGoGenerate runs `go generate` in a throwaway module that uses dqnn
-// through a replace directive, as a firmware project would: paths in the
-// directive are relative to the caller's directory.
+// TestGoGenerate runs the README's go generate flow in a fresh module, as a
+// firmware project would: go mod init, a replace directive to this checkout
+// (while dqnn is unpublished), go mod edit -tool, go mod tidy, then a
+// //go:generate line running `go tool dqnn`. GOPROXY is the environment's;
+// after scripts/setup.sh the module cache holds every dependency, so it
+// works offline too.
 func TestGoGenerate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds dqnn in a separate module")
@@ -74,25 +77,36 @@ func TestGoGenerate(t *testing.T) {
 	}
 	root, _ := filepath.Abs("../..")
 	mod := t.TempDir()
-	model, _ := filepath.Abs(exampleH5)
-	data, _ := os.ReadFile(model)
+	data, err := os.ReadFile(exampleH5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.MkdirAll(filepath.Join(mod, "fw", "model"), 0o755)
 	os.WriteFile(filepath.Join(mod, "fw", "model", "mnist_bnn.h5"), data, 0o644)
-	gomod := "module example.com/fw\n\ngo 1.26\n\nrequire github.com/dqnn/dqnn v0.0.0\n\nreplace github.com/dqnn/dqnn => " + root + "\n"
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
-	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
-	os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644)
-	src := "package fw\n\n//go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model/mnist_bnn.h5 -o model/c --name mnist -q\n"
+	src := "package fw\n\n//go:generate go tool dqnn generate model/mnist_bnn.h5 -o model/c --name mnist --target cortex-m4 -q\n"
 	os.WriteFile(filepath.Join(mod, "fw", "gen.go"), []byte(src), 0o644)
-	tools := "//go:build tools\n\npackage fw\n\nimport _ \"github.com/dqnn/dqnn/cmd/dqnn\"\n"
-	os.WriteFile(filepath.Join(mod, "fw", "tools.go"), []byte(tools), 0o644)
-	cmd := exec.Command(goBin, "generate", "./...")
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go generate: %v\n%s", err, out)
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	for _, args := range [][]string{
+		{"mod", "init", "example.com/fw"},
+		{"mod", "edit", "-replace", "github.com/dqnn/dqnn=" + root},
+		{"mod", "edit", "-tool", "github.com/dqnn/dqnn/cmd/dqnn"},
+		{"mod", "tidy"},
+		{"generate", "./..."},
+	} {
+		cmd := exec.Command(goBin, args...)
+		cmd.Dir = mod
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(mod, "fw", "model", "c", "mnist.h")); err != nil {
-		t.Errorf("go generate did not write fw/model/c/mnist.h: %v", err)
+	for _, f := range []string{"mnist.h", "mnist.c", "CMakeLists.txt"} {
+		if _, err := os.Stat(filepath.Join(mod, "fw", "model", "c", f)); err != nil {
+			t.Errorf("go generate did not write fw/model/c/%s: %v", f, err)
+		}
+	}
+	gomod, _ := os.ReadFile(filepath.Join(mod, "go.mod"))
+	if !strings.Contains(string(gomod), "tool github.com/dqnn/dqnn/cmd/dqnn") || !strings.Contains(string(gomod), "github.com/dqnn/dqnn v0.0.0-") {
+		t.Errorf("go.mod after go mod tidy:\n%s", gomod)
 	}
 }

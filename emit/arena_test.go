@@ -187,3 +187,50 @@ func checkSections(t *testing.T, cpu target.CPU, exe string, want map[string]*re
 		t.Errorf(".dq_test_weights holds %d bytes, the model's weights %d", size[".dq_test_weights"], weights)
 	}
 }
+
+// TestNoStaticArena builds the library with MNIST_NO_STATIC_ARENA and a
+// program that only calls mnist_run_with: it links, runs, and the image
+// holds no static arena and no mnist_run.
+func TestNoStaticArena(t *testing.T) {
+	t.Parallel()
+	if err := target.Available(target.Host); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	if _, err := exec.LookPath("nm"); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	res, err := compiler.Compile(passestest.MNIST(5), compiler.Options{Name: "mnist", Target: "host", Amalgamate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const main = `#include "mnist.h"
+static float in[MNIST_IN_SIZE], out[MNIST_OUT_SIZE];
+static uint32_t arena[(MNIST_ARENA_SIZE + 3) / 4];
+int main(void) { return mnist_run_with(arena, in, out); }
+`
+	srcs := []string{filepath.Join(dir, "main.c"), filepath.Join(dir, "mnist.c")}
+	os.WriteFile(srcs[0], []byte(main), 0o644)
+	os.WriteFile(srcs[1], res.Files["mnist.c"], 0o644)
+	os.WriteFile(filepath.Join(dir, "mnist.h"), res.Files["mnist.h"], 0o644)
+	exe, err := target.Build(context.Background(), target.Host, srcs, []string{dir}, dir, target.BuildOptions{CFlags: []string{"-DMNIST_NO_STATIC_ARENA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := target.Run(context.Background(), target.Host, exe, target.RunOptions{})
+	if err != nil || !r.OK() {
+		t.Fatalf("run: %v %v", err, r.Err())
+	}
+	syms, err := exec.Command("nm", exe).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{" mnist_arena\n", " mnist_run\n"} {
+		if strings.Contains(string(syms), s) {
+			t.Errorf("the image still has%s", strings.TrimSuffix(s, "\n"))
+		}
+	}
+	if !strings.Contains(string(syms), " mnist_run_with\n") {
+		t.Error("the image has no mnist_run_with")
+	}
+}

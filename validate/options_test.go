@@ -83,6 +83,20 @@ func TestReference(t *testing.T) {
 	if _, err := Run(context.Background(), Options{Model: example, Inputs: []string{exampleInputs}, Reference: []string{exampleExpected, exampleExpected}}); err == nil || !strings.Contains(err.Error(), "1 outputs, 2 .npy files") {
 		t.Errorf("two references for one output: %v", err)
 	}
+	// Two outputs: one file each, in output order.
+	const multi = "../testdata/models/k_multi_io"
+	in := []string{multi + ".inputs.0.npy", multi + ".inputs.1.npy"}
+	ref := []string{multi + ".expected.0.npy", multi + ".expected.1.npy"}
+	rep, err = Run(context.Background(), Options{Model: multi + ".h5", Inputs: in, Reference: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pass || len(rep.Reference) != 2 {
+		t.Errorf("k_multi_io against the oracle: pass %v, %d reference outputs", rep.Pass, len(rep.Reference))
+	}
+	if _, err := Run(context.Background(), Options{Model: multi + ".h5", Inputs: in, Reference: []string{ref[1], ref[0]}}); err == nil || !strings.Contains(err.Error(), "output 0") {
+		t.Errorf("references in the wrong order: %v", err)
+	}
 }
 
 // TestUserFlags validates the example built with the compiler's default

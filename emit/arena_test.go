@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/passes/passestest"
 	"github.com/dqnn/dqnn/target"
@@ -89,9 +90,7 @@ func TestCallerArena(t *testing.T) {
 	src.WriteString("};\n")
 	for _, cpu := range []target.CPU{target.Host, target.CortexM4} {
 		t.Run(string(cpu), func(t *testing.T) {
-			if err := target.Available(cpu); err != nil {
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			dir := t.TempDir()
 			srcs := []string{filepath.Join(dir, "main.c"), filepath.Join(dir, "samples.c")}
 			os.WriteFile(srcs[0], []byte(arenaMain), 0o644)
@@ -151,9 +150,7 @@ func checkSections(t *testing.T, cpu target.CPU, exe string, want map[string]*re
 		}
 		return "arm-none-eabi-" + name
 	}
-	if _, err := exec.LookPath(tool("readelf")); err != nil {
-		t.Skipf("skipping the section check: %v", err)
-	}
+	testenv.NeedCmd(t, tool("readelf"))
 	out, err := exec.Command(tool("readelf"), "-W", "-S", "-s", exe).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -193,12 +190,8 @@ func checkSections(t *testing.T, cpu target.CPU, exe string, want map[string]*re
 // holds no static arena and no mnist_run.
 func TestNoStaticArena(t *testing.T) {
 	t.Parallel()
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	if _, err := exec.LookPath("nm"); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for host", target.Available(target.Host))
+	testenv.NeedCmd(t, "nm")
 	res, err := compiler.Compile(passestest.MNIST(5), compiler.Options{Name: "mnist", Target: "host", Amalgamate: true})
 	if err != nil {
 		t.Fatal(err)

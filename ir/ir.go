@@ -8,6 +8,8 @@ package ir
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/dqnn/dqnn/ir/dtype"
 )
@@ -207,4 +209,17 @@ func (g *Graph) Verify() error {
 		}
 	}
 	return nil
+}
+
+// SourceName is how reports name the model: the base names of the files it
+// came from (no directories), or the graph's name when it has none.
+func (g *Graph) SourceName() string {
+	if g.Source == "" {
+		return g.Name
+	}
+	var out []string
+	for _, p := range strings.Split(g.Source, ",") {
+		out = append(out, filepath.Base(strings.TrimSpace(p)))
+	}
+	return strings.Join(out, ", ")
 }

@@ -3,13 +3,13 @@ package validate
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes/passestest"
 	"github.com/dqnn/dqnn/target"
@@ -25,12 +25,7 @@ const exampleInputs, exampleExpected = "../examples/mnist_bnn/samples.inputs.npy
 // reason.
 func TestReference(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(example); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for host", target.Available(target.Host))
 	want, shape, err := ReadNPY(exampleExpected)
 	if err != nil {
 		t.Fatal(err)
@@ -105,17 +100,12 @@ func TestReference(t *testing.T) {
 // that the report says which compiler and flags were used.
 func TestUserFlags(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(example); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
 	for _, c := range []struct {
 		cpu   target.CPU
 		flags []string
 	}{{target.Host, nil}, {target.CortexM4, []string{"-O2"}}} {
 		t.Run(string(c.cpu), func(t *testing.T) {
-			if err := target.Available(c.cpu); err != nil {
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(c.cpu), target.Available(c.cpu))
 			rep, err := Run(context.Background(), Options{Model: example, Inputs: []string{exampleInputs},
 				CheckOptions: CheckOptions{Target: c.cpu, UseUserCFlags: true, UserCFlags: c.flags}})
 			if err != nil {
@@ -148,9 +138,7 @@ func TestUserFlags(t *testing.T) {
 // over semihosting), on a synthetic 62x62x3 model whose inference is cheap.
 func TestStreamBeyondFlash(t *testing.T) {
 	t.Parallel()
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for cortex-m4", target.Available(target.CortexM4))
 	const samples, flash = 100, 4 << 20
 	b := passestest.New("wide", 7, 62, 62, 3)
 	b.MaxPool("pool", 31)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
 )
@@ -64,15 +65,10 @@ int main(void) {
 // says, on the host (run natively) and cross-compiled for Cortex-M4 with
 // cmake/arm-none-eabi-cortex-m4.cmake (run under QEMU); both must print
 // the numpy oracle's outputs of the example's samples. Skipped when cmake
-// is missing, except under CI=true.
+// is missing, except under CI.
 func TestCMakeConsumer(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("cmake"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cmake not installed (apt-get install cmake); CI must run this test")
-		}
-		t.Skip("skipping: cmake not installed (apt-get install cmake)")
-	}
+	testenv.Need(t, "cmake (apt-get install cmake)", exec.Command("cmake", "--version").Run())
 	x, xs, err := validate.ReadNPY(exampleInputs)
 	if err != nil {
 		t.Fatal(err)
@@ -98,12 +94,7 @@ func TestCMakeConsumer(t *testing.T) {
 	for _, cpu := range []target.CPU{target.Host, target.CortexM4} {
 		t.Run(string(cpu), func(t *testing.T) {
 			t.Parallel()
-			if err := target.Available(cpu); err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatal(err)
-				}
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			app := t.TempDir()
 			var out, errb bytes.Buffer
 			if rc := run([]string{"generate", exampleH5, "-o", filepath.Join(app, "model"), "--name", "mnist", "--target", string(cpu), "-q"}, &out, &errb); rc != 0 {

@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 )
 
 func inspect(t *testing.T, args ...string) (int, string, string) {
@@ -64,10 +65,7 @@ func TestInspectFixtures(t *testing.T) {
 // the shared models folder (internal/sharedmodels): every in-scope file imports (zoo JSONs
 // architecture-only), out-of-scope ones fail with a message that says why.
 func TestInspectSharedModels(t *testing.T) {
-	dir := sharedmodels.Dir()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared model folder %s is absent: %v", dir, err)
-	}
+	dir := sharedmodels.Require(t)
 	ok, _ := filepath.Glob(filepath.Join(dir, "zoo-pr66/*/*.json"))
 	ok = append(ok, filepath.Join(dir, "qkeras/example-models/qkeras_3layer.json"),
 		filepath.Join(dir, "qkeras/example-models/qkeras_mnist_cnn.json"),

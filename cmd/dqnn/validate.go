@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -54,14 +53,17 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			"it with the outputs you saved from Keras. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
 			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer \\\n"+
 			"      --cflags \"-O2\" --reference examples/mnist_bnn/samples.expected.npy")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *samples < 0 || (*samples == 0 && flagSet(fs, "samples")) {
+		fmt.Fprintf(stderr, "dqnn validate: --samples %d: give a positive number of samples (or leave it out: %d random ones, or every sample of --inputs)\n", *samples, validate.DefaultSamples)
 		return 2
 	}
 	cpu, err := target.ParseCPU(*tgt)
@@ -69,8 +71,6 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dqnn validate: --target: %v\n", err)
 		return 2
 	}
-	userFlags := false
-	fs.Visit(func(f *flag.Flag) { userFlags = userFlags || f.Name == "cflags" })
 	if *sanitize && cpu != target.Host {
 		fmt.Fprintln(stderr, "dqnn validate: --sanitize needs --target host")
 		return 2
@@ -79,7 +79,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
 		CheckOptions: validate.CheckOptions{
 			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
-			UserCFlags: strings.Fields(*cflags), UseUserCFlags: userFlags,
+			UserCFlags: strings.Fields(*cflags), UseUserCFlags: flagSet(fs, "cflags"),
 			Tol: validate.Tolerances{RTol: *rtol, ATol: *atol, MaxL2R: *maxL2R, MinCos: *minCos, MinAcc: *minAcc},
 		},
 	}
@@ -97,9 +97,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, "validate", rep); err != nil {
 			fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
 			return 1
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -15,11 +16,9 @@ const validateExample = "../../examples/mnist_bnn/mnist_bnn.h5"
 
 func TestValidateCommand(t *testing.T) {
 	if _, err := os.Stat(validateExample); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(target.Host), target.Available(target.Host))
 	var out, errb bytes.Buffer
 	if rc := run([]string{"validate", validateExample, "--samples", "2", "--per-layer"}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d\n%s%s", rc, out.String(), errb.String())
@@ -42,11 +41,9 @@ func TestValidateCommand(t *testing.T) {
 
 func TestBenchCommand(t *testing.T) {
 	if _, err := os.Stat(validateExample); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(target.CortexM4), target.Available(target.CortexM4))
 	var out, errb bytes.Buffer
 	if rc := run([]string{"bench", validateExample, "--target", "cortex-m4", "--json"}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d\n%s", rc, errb.String())
@@ -66,12 +63,7 @@ func TestBenchCommand(t *testing.T) {
 // --reference, through --json.
 func TestValidateFlags(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(validateExample); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for host", target.Available(target.Host))
 	for _, c := range []struct {
 		args       []string
 		want, nowt []string

@@ -118,7 +118,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	if opt.Reference != nil && len(opt.Reference) != len(inputs) {
 		return nil, fmt.Errorf("reference outputs %s: %d samples, the inputs have %d", opt.ReferenceSource, len(opt.Reference), len(inputs))
 	}
-	r, err := NewRunner(g, lib.Name, inputs)
+	r, err := NewStreamRunner(g, lib.Name, inputs)
 	if err != nil {
 		return nil, err
 	}

@@ -149,9 +149,12 @@ func TestStreamBeyondFlash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRunner(g, "wide", inputs)
+	r, err := NewStreamRunner(g, "wide", inputs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Inputs != nil {
+		t.Error("NewStreamRunner generated the samples as C too")
 	}
 	if len(r.Stream) <= flash {
 		t.Fatalf("the test's samples take %d bytes, not more than the %d B flash", len(r.Stream), flash)

@@ -44,10 +44,12 @@ const RunnerInputsFile = "dq_runner_inputs.bin"
 
 // Runner is a generated test program for one model library.
 type Runner struct {
-	Main   []byte // runner.c
-	Inputs []byte // runner_inputs.c: the samples as float32 bit patterns, linked into the program
-	// Stream holds the same samples as little-endian float32, for a runner
-	// compiled with -DDQ_RUNNER_STREAM that reads them one at a time from
+	Main []byte // runner.c
+	// Inputs is runner_inputs.c, the samples as float32 bit patterns linked
+	// into the program (NewRunner; nil from NewStreamRunner).
+	Inputs []byte
+	// Stream holds the samples as little-endian float32, for the runner
+	// compiled with -DDQ_RUNNER_STREAM, which reads them one at a time from
 	// RunnerInputsFile: the sample count is then limited by time, not by
 	// the target's flash.
 	Stream []byte
@@ -55,8 +57,19 @@ type Runner struct {
 
 // NewRunner generates the runner for the library NAME (a model compiled from
 // g with float input and output) and the given samples: inputs[s][i] holds
-// sample s of graph input i.
+// sample s of graph input i. The samples come both as C (Inputs) and as the
+// stream file (Stream).
 func NewRunner(g *ir.Graph, name string, inputs [][][]float32) (*Runner, error) {
+	return newRunner(g, name, inputs, true)
+}
+
+// NewStreamRunner is NewRunner without Inputs: for any number of samples,
+// streamed from Stream, with no C text the size of several copies of them.
+func NewStreamRunner(g *ir.Graph, name string, inputs [][][]float32) (*Runner, error) {
+	return newRunner(g, name, inputs, false)
+}
+
+func newRunner(g *ir.Graph, name string, inputs [][][]float32, embed bool) (*Runner, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("validate: no samples")
 	}
@@ -97,6 +110,9 @@ func NewRunner(g *ir.Graph, name string, inputs [][][]float32) (*Runner, error) 
 			}
 			for _, x := range v {
 				stream = binary.LittleEndian.AppendUint32(stream, math.Float32bits(x))
+				if !embed {
+					continue
+				}
 				if col == 0 {
 					in.WriteString(" ")
 				}
@@ -112,7 +128,11 @@ func NewRunner(g *ir.Graph, name string, inputs [][][]float32) (*Runner, error) 
 		in.WriteString("\n")
 	}
 	in.WriteString("};\n")
-	return &Runner{Main: main.Bytes(), Inputs: in.Bytes(), Stream: stream}, nil
+	r := &Runner{Main: main.Bytes(), Stream: stream}
+	if embed {
+		r.Inputs = in.Bytes()
+	}
+	return r, nil
 }
 
 // Trace is one tensor the library traced with dqnn_trace.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
@@ -184,22 +185,7 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 }
 
 // group prints n with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(n int64) string { return textfmt.Group(n) }
 
 func kib(n int64) string { return fmt.Sprintf("%.2f KiB", float64(n)/1024) }
 

@@ -26,8 +26,8 @@ func TestGenerateWritesOnlyChanges(t *testing.T) {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 11 {
-		t.Errorf("%d files written, want 10 and the manifest", len(ents))
+	if len(ents) != 12 {
+		t.Errorf("%d files written, want 12 (10 C files, CMakeLists.txt and the manifest)", len(ents))
 	}
 	// A kernel this model wrote before (its manifest lists it) is removed
 	// as stale; a generated file it did not write and a user file are kept.
@@ -58,9 +58,9 @@ func TestGenerateWritesOnlyChanges(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "dq_maxpool_s1_s1.c")); err != nil {
 		t.Error("a generated file that no manifest lists was deleted")
 	}
-	// Amalgamated: exactly two files, and the manifest.
+	// Amalgamated without build files: exactly two files, and the manifest.
 	dir2 := t.TempDir()
-	if rc := run([]string{"generate", exampleH5, "-o", dir2, "--amalgamate", "-q"}, &out, &errb); rc != 0 {
+	if rc := run([]string{"generate", exampleH5, "-o", dir2, "--amalgamate", "--no-build-files", "-q"}, &out, &errb); rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	ents, _ = os.ReadDir(dir2)
@@ -80,9 +80,12 @@ func TestGenerateErrors(t *testing.T) {
 	}
 }
 
-// TestGoGenerate runs `go generate` in a throwaway module that uses dqnn
-// through a replace directive, as a firmware project would: paths in the
-// directive are relative to the caller's directory.
+// TestGoGenerate runs the README's go generate flow in a fresh module, as a
+// firmware project would: go mod init, a replace directive to this checkout
+// (while dqnn is unpublished), go mod edit -tool, go mod tidy, then a
+// //go:generate line running `go tool dqnn`. GOPROXY is the environment's;
+// after scripts/setup.sh the module cache holds every dependency, so it
+// works offline too.
 func TestGoGenerate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds dqnn in a separate module")
@@ -93,26 +96,37 @@ func TestGoGenerate(t *testing.T) {
 	}
 	root, _ := filepath.Abs("../..")
 	mod := t.TempDir()
-	model, _ := filepath.Abs(exampleH5)
-	data, _ := os.ReadFile(model)
+	data, err := os.ReadFile(exampleH5)
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.MkdirAll(filepath.Join(mod, "fw", "model"), 0o755)
 	os.WriteFile(filepath.Join(mod, "fw", "model", "mnist_bnn.h5"), data, 0o644)
-	gomod := "module example.com/fw\n\ngo 1.26\n\nrequire github.com/dqnn/dqnn v0.0.0\n\nreplace github.com/dqnn/dqnn => " + root + "\n"
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
-	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
-	os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644)
-	src := "package fw\n\n//go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model/mnist_bnn.h5 -o model/c --name mnist -q\n"
+	src := "package fw\n\n//go:generate go tool dqnn generate model/mnist_bnn.h5 -o model/c --name mnist --target cortex-m4 -q\n"
 	os.WriteFile(filepath.Join(mod, "fw", "gen.go"), []byte(src), 0o644)
-	tools := "//go:build tools\n\npackage fw\n\nimport _ \"github.com/dqnn/dqnn/cmd/dqnn\"\n"
-	os.WriteFile(filepath.Join(mod, "fw", "tools.go"), []byte(tools), 0o644)
-	cmd := exec.Command(goBin, "generate", "./...")
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go generate: %v\n%s", err, out)
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	for _, args := range [][]string{
+		{"mod", "init", "example.com/fw"},
+		{"mod", "edit", "-replace", "github.com/dqnn/dqnn=" + root},
+		{"mod", "edit", "-tool", "github.com/dqnn/dqnn/cmd/dqnn"},
+		{"mod", "tidy"},
+		{"generate", "./..."},
+	} {
+		cmd := exec.Command(goBin, args...)
+		cmd.Dir = mod
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(mod, "fw", "model", "c", "mnist.h")); err != nil {
-		t.Errorf("go generate did not write fw/model/c/mnist.h: %v", err)
+	for _, f := range []string{"mnist.h", "mnist.c", "CMakeLists.txt"} {
+		if _, err := os.Stat(filepath.Join(mod, "fw", "model", "c", f)); err != nil {
+			t.Errorf("go generate did not write fw/model/c/%s: %v", f, err)
+		}
+	}
+	gomod, _ := os.ReadFile(filepath.Join(mod, "go.mod"))
+	if !strings.Contains(string(gomod), "tool github.com/dqnn/dqnn/cmd/dqnn") || !strings.Contains(string(gomod), "github.com/dqnn/dqnn v0.0.0-") {
+		t.Errorf("go.mod after go mod tidy:\n%s", gomod)
 	}
 }
 
@@ -144,14 +158,21 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 	testenv.NeedCmd(t, "gcc")
 	dir := t.TempDir()
 	models := map[string]string{"conv": "../../testdata/models/qk_conv.h5", "dense": "../../testdata/models/qk_json_dense.json"}
-	for _, name := range []string{"conv", "dense"} {
-		var out, errb bytes.Buffer
-		if rc := run([]string{"generate", models[name], "-o", dir, "--name", name}, &out, &errb); rc != 0 {
-			t.Fatalf("%s: rc %d: %s", name, rc, errb.String())
-		}
-		if !strings.Contains(out.String(), "0 stale removed") {
-			t.Errorf("%s: %s", name, out.String())
-		}
+	// One CMakeLists.txt per directory: the second model's is refused
+	// (before anything is written) with the way out, --no-build-files.
+	var out, errb bytes.Buffer
+	if rc := run([]string{"generate", models["conv"], "-o", dir, "--name", "conv"}, &out, &errb); rc != 0 {
+		t.Fatalf("conv: rc %d: %s", rc, errb.String())
+	}
+	if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", "dense"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "--no-build-files") {
+		t.Errorf("dense beside conv's CMakeLists.txt: rc %d, %q", rc, errb.String())
+	}
+	out.Reset()
+	if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", "dense", "--no-build-files"}, &out, &errb); rc != 0 {
+		t.Fatalf("dense: rc %d: %s", rc, errb.String())
+	}
+	if !strings.Contains(out.String(), "0 stale removed") {
+		t.Errorf("dense: %s", out.String())
 	}
 	before, _ := os.ReadDir(dir)
 	for _, c := range []struct{ name, want string }{
@@ -162,7 +183,7 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 		{"1conv", "not a C identifier"},
 	} {
 		var out, errb bytes.Buffer
-		if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", c.name}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), c.want) || !strings.Contains(errb.String(), "choose another") {
+		if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", c.name, "--no-build-files"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), c.want) || !strings.Contains(errb.String(), "choose another") {
 			t.Errorf("--name %s: rc %d, %q; want a refusal saying %q and what to choose", c.name, rc, errb.String(), c.want)
 		}
 	}

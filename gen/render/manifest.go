@@ -62,8 +62,7 @@ func WriteModel(dir, name string, files map[string][]byte, shared func(string) b
 	for _, f := range names {
 		if m, ok := owned[strings.ToLower(f)]; ok {
 			if !shared(f) {
-				return nil, nil, fmt.Errorf("model %s: %s would overwrite model %s's %s (listed in %s): choose another --name, or another -o directory",
-					name, filepath.Join(dir, f), m.model, m.file, filepath.Join(dir, m.model+ManifestSuffix))
+				return nil, nil, &CollisionError{Dir: dir, Model: name, File: f, Owner: m.model, OwnerFile: m.file}
 			}
 			continue
 		}
@@ -116,6 +115,18 @@ func WriteModel(dir, name string, files map[string][]byte, shared func(string) b
 	}
 	_, _, err = Write(dir, map[string][]byte{mine: append(m, '\n')}, nil)
 	return written, deleted, err
+}
+
+// CollisionError is WriteModel's refusal to overwrite a file that another
+// model's manifest lists.
+type CollisionError struct {
+	Dir, Model, File string // the directory, the model being written and its file
+	Owner, OwnerFile string // the model whose manifest lists the file, as it spells it
+}
+
+func (e *CollisionError) Error() string {
+	return fmt.Sprintf("model %s: %s would overwrite model %s's %s (listed in %s): choose another --name, or another -o directory",
+		e.Model, filepath.Join(e.Dir, e.File), e.Owner, e.OwnerFile, filepath.Join(e.Dir, e.Owner+ManifestSuffix))
 }
 
 // owner is the model whose manifest lists a file.

@@ -31,12 +31,13 @@ func readManifestFiles(t *testing.T, dir, name string) []string {
 func TestWriteModelSharesDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a := map[string][]byte{"a.c": gen("a"), "a.h": gen("a"), "dq_types.h": []byte("types\n"), "dq_k1.c": gen("k1"), "dq_k2.c": gen("k2")}
+	a := map[string][]byte{"a.c": gen("a"), "a.h": gen("a"), "dq_types.h": []byte("types\n"), "dq_k1.c": gen("k1"), "dq_k2.c": gen("k2"),
+		"CMakeLists.txt": []byte(ScriptMarker + "\nadd_library(a)\n")}
 	b := map[string][]byte{"b.c": gen("b"), "b.h": gen("b"), "dq_types.h": []byte("types\n"), "dq_k2.c": gen("k2"), "dq_k3.c": gen("k3")}
 	if _, _, err := WriteModel(dir, "a", a, runtime); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(readManifestFiles(t, dir, "a"), " "); got != "a.c a.h dq_k1.c dq_k2.c dq_types.h" {
+	if got := strings.Join(readManifestFiles(t, dir, "a"), " "); got != "CMakeLists.txt a.c a.h dq_k1.c dq_k2.c dq_types.h" {
 		t.Errorf("manifest of a lists %s", got)
 	}
 	written, deleted, err := WriteModel(dir, "b", b, runtime)
@@ -46,11 +47,13 @@ func TestWriteModelSharesDirectory(t *testing.T) {
 	if strings.Join(written, " ") != "b.c b.h dq_k3.c" || len(deleted) != 0 {
 		t.Errorf("b: written %v deleted %v", written, deleted)
 	}
-	// a no longer uses dq_k1 (only it listed it) nor dq_k2 (b lists it).
+	// a no longer uses dq_k1 (only it listed it) nor dq_k2 (b lists it),
+	// nor its CMakeLists.txt (a '#' marker).
 	delete(a, "dq_k1.c")
 	delete(a, "dq_k2.c")
-	if _, deleted, err = WriteModel(dir, "a", a, runtime); err != nil || strings.Join(deleted, " ") != "dq_k1.c" {
-		t.Errorf("a again: deleted %v, %v; want only dq_k1.c", deleted, err)
+	delete(a, "CMakeLists.txt")
+	if _, deleted, err = WriteModel(dir, "a", a, runtime); err != nil || strings.Join(deleted, " ") != "CMakeLists.txt dq_k1.c" {
+		t.Errorf("a again: deleted %v, %v; want CMakeLists.txt and dq_k1.c", deleted, err)
 	}
 	for _, f := range []string{"a.c", "b.c", "dq_k2.c", "dq_k3.c", "dq_types.h"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {

@@ -51,11 +51,18 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate})
+	copt := compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate}
+	if opt.Device != nil {
+		copt.Target = string(opt.Device.CPU())
+		if copt.SourceSHA256, err = compiler.HashFiles(opt.Model, opt.Weights); err != nil {
+			return nil, err
+		}
+	}
+	res, err := compiler.Compile(g, copt)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph}, inputs, opt.CheckOptions)
+	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph, SHA256: copt.SourceSHA256}, inputs, opt.CheckOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,260 @@
+package board
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/keras"
+	"github.com/dqnn/dqnn/target"
+	"github.com/dqnn/dqnn/validate"
+)
+
+// model is a compiled model with its identity, for firmware tests.
+type model struct {
+	g   *ir.Graph
+	lib validate.Library
+}
+
+func compileModel(t *testing.T, path string, cpu target.CPU) model {
+	t.Helper()
+	g, err := keras.Load(path, keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := compiler.HashFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := compiler.CName(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(cpu), SourceSHA256: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model{g: g, lib: validate.Library{Name: name, Files: res.Files, Lowered: res.Graph, SHA256: sum}}
+}
+
+const exampleModel = "../examples/mnist_bnn/mnist_bnn.h5"
+
+// buildFirmware writes and builds the firmware of m for b.
+func buildFirmware(t *testing.T, m model, b Board, opt FirmwareOptions) string {
+	t.Helper()
+	files, err := Firmware(m.g, m.lib, b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ld"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elf, err := Build(context.Background(), dir, b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return elf
+}
+
+func needQEMU(t *testing.T) {
+	t.Helper()
+	if err := target.Available(target.CortexM4); err != nil {
+		t.Skip(err)
+	}
+}
+
+// emulator is a running QEMU with the board's first UART on a pty or a
+// TCP socket, and its monitor on a Unix socket (for resets).
+type emulator struct {
+	spec    string // the --target to reach the UART
+	monitor string
+	cmd     *exec.Cmd
+}
+
+var ptyLine = regexp.MustCompile(`char device redirected to (/dev/pts/\d+)`)
+
+// boot starts QEMU emulating b with elf; link is "pty" or "tcp".
+func boot(t *testing.T, b Board, elf, link string) *emulator {
+	t.Helper()
+	dir := t.TempDir()
+	e := &emulator{monitor: filepath.Join(dir, "mon.sock")}
+	serialArg := "pty"
+	if link == "tcp" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		serialArg = "tcp:" + addr + ",server=on,wait=off"
+		e.spec = "tcp:" + addr
+	}
+	e.cmd = exec.Command("qemu-system-arm", "-M", b.Machine, "-nographic", "-kernel", elf,
+		"-serial", serialArg, "-monitor", "unix:"+e.monitor+",server=on,wait=off")
+	// QEMU prints the pty's name on stdout; errors go to stderr: read both.
+	console, err := e.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Stderr = e.cmd.Stdout
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.cmd.Process.Kill()
+		e.cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(console)
+		sent := false
+		for sc.Scan() {
+			if m := ptyLine.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+	}()
+	if link == "pty" {
+		select {
+		case p := <-found:
+			e.spec = "serial:" + p
+		case <-time.After(10 * time.Second):
+			t.Fatal("QEMU printed no pty name in 10 s")
+		}
+	} else {
+		// Wait until QEMU listens.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.Dial("tcp", strings.TrimPrefix(e.spec, "tcp:"))
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("QEMU does not listen on %s: %v", e.spec, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return e
+}
+
+// reset presses the emulated board's reset button (QEMU monitor system_reset).
+func (e *emulator) reset(t *testing.T) {
+	c, err := net.Dial("unix", e.monitor)
+	if err != nil {
+		t.Errorf("QEMU monitor: %v", err)
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "system_reset\n")
+	time.Sleep(100 * time.Millisecond)
+}
+
+// checkAgainstCortexM4 validates m through dev and under QEMU's cortex-m4
+// runner and wants the same verdict and bit-identical outputs.
+func checkAgainstCortexM4(t *testing.T, m model, dev validate.Device, inputs [][][]float32, perLayer bool) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := validate.Check(ctx, m.g, m.lib, inputs, validate.CheckOptions{Device: dev, PerLayer: perLayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := validate.Check(ctx, m.g, m.lib, inputs, validate.CheckOptions{Target: target.CortexM4, PerLayer: perLayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pass != want.Pass || !got.Pass {
+		var b strings.Builder
+		got.WriteText(&b)
+		t.Fatalf("serial verdict %v, cortex-m4 verdict %v (want both PASS):\n%s", got.Pass, want.Pass, b.String())
+	}
+	for s := range want.CodeOutputs {
+		for o := range want.CodeOutputs[s] {
+			if fmt.Sprint(got.CodeOutputs[s][o]) != fmt.Sprint(want.CodeOutputs[s][o]) {
+				t.Fatalf("sample %d output %d: serial %v, cortex-m4 %v", s, o, got.CodeOutputs[s][o], want.CodeOutputs[s][o])
+			}
+		}
+	}
+	if perLayer && len(got.Layers) != len(want.Layers) {
+		t.Fatalf("%d traced layers over serial, %d on cortex-m4", len(got.Layers), len(want.Layers))
+	}
+	t.Logf("%s: %d samples, %d layers, PASS as on cortex-m4", dev, len(inputs), len(got.Layers))
+}
+
+func exampleInputs(t *testing.T, g *ir.Graph) [][][]float32 {
+	t.Helper()
+	in, _, err := validate.Inputs(g, []string{"../examples/mnist_bnn/samples.inputs.npy"}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestNetduinoPlus2PTY is the issue's acceptance path: the example model
+// through the emulated STM32F405 USART1 on a pty, per layer, against
+// --target cortex-m4.
+func TestNetduinoPlus2PTY(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	m := compileModel(t, exampleModel, target.CortexM4)
+	b := Boards["netduinoplus2"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{Trace: true}), "pty")
+	c, err := Open(e.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h, err := c.Hello(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Board != "netduinoplus2" || h.CPU != "cortex-m4" || !h.Traced || h.SHA256 != m.lib.SHA256 {
+		t.Fatalf("hello %+v", h)
+	}
+	if h.Cycles {
+		t.Errorf("QEMU has no DWT cycle counter, the board says it has one")
+	}
+	checkAgainstCortexM4(t, m, c, exampleInputs(t, m.g), true)
+	if s := c.CycleSummary(); !strings.Contains(s, "cycles unavailable") {
+		t.Errorf("cycle summary %q: want cycles unavailable under QEMU", s)
+	}
+}
+
+// TestMPS2AN386TCP runs the untraced firmware through the CMSDK UART on a
+// TCP socket.
+func TestMPS2AN386TCP(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	m := compileModel(t, exampleModel, target.CortexM4)
+	b := Boards["mps2-an386"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "tcp")
+	c, err := Open(e.spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Hello(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstCortexM4(t, m, c, exampleInputs(t, m.g), false)
+	// An untraced firmware refuses per-layer runs with a clear error.
+	_, err = c.Run(context.Background(), m.g, m.lib, exampleInputs(t, m.g)[:1], true)
+	if err == nil || !strings.Contains(err.Error(), "dqnn firmware --trace") {
+		t.Fatalf("per-layer on an untraced firmware: %v", err)
+	}
+}

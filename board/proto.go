@@ -106,8 +106,12 @@ func (d *decoder) feed(b []byte, emit func(f *frame, err error) bool) int {
 		if c == frameEnd {
 			p, bad := d.buf, d.bad
 			d.buf, d.bad, d.esc = d.buf[:0], "", false
-			if len(p) == 0 && bad == "" {
-				continue // frame start, or back-to-back ends
+			if len(p) < frameOverhead && bad == "" {
+				// Frame start, back-to-back ends, or a few stray bytes
+				// between frames (line noise, a bootloader's chatter): too
+				// short to be a frame that lost bytes, so no resend.
+				d.dropped += len(p)
+				continue
 			}
 			f, err := parseFrame(p, bad)
 			if err != nil {
@@ -150,9 +154,6 @@ func (d *decoder) feed(b []byte, emit func(f *frame, err error) bool) int {
 func parseFrame(p []byte, bad string) (*frame, error) {
 	if bad != "" {
 		return nil, fmt.Errorf("%w: %s", errBadFrame, bad)
-	}
-	if len(p) < frameOverhead {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than a header and CRC", errBadFrame, len(p))
 	}
 	n := len(p) - 4
 	if got, want := binary.LittleEndian.Uint32(p[n:]), crc32.ChecksumIEEE(p[:n]); got != want {

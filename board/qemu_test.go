@@ -2,6 +2,7 @@ package board
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -256,5 +257,72 @@ func TestMPS2AN386TCP(t *testing.T) {
 	_, err = c.Run(context.Background(), m.g, m.lib, exampleInputs(t, m.g)[:1], true)
 	if err == nil || !strings.Contains(err.Error(), "dqnn firmware --trace") {
 		t.Fatalf("per-layer on an untraced firmware: %v", err)
+	}
+}
+
+// resetOnWrite presses reset the first time progress is written (after
+// the first sample).
+type resetOnWrite struct {
+	t    *testing.T
+	e    *emulator
+	done bool
+}
+
+func (r *resetOnWrite) Write(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		r.e.reset(r.t)
+	}
+	return len(p), nil
+}
+
+// TestNetduinoPlus2Faults: line noise and an overlong frame before the
+// hello, a host expecting another model, and a reset mid-run, against the
+// emulated board: each gives its error (or is survived) without a hang, and
+// the board serves again afterwards.
+func TestNetduinoPlus2Faults(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	m := compileModel(t, exampleModel, target.CortexM4)
+	b := Boards["netduinoplus2"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "pty")
+	r := &resetOnWrite{t: t, e: e}
+	c, err := Open(e.spec, Options{Progress: r, HelloTimeout: 5 * time.Second, ReplyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	// Noise: stray bytes, a bad escape, a frame far longer than the board's buffer.
+	noise := []byte{0x01, 0x02, frameEnd, 0x33, frameEsc, 0x00, frameEnd}
+	noise = append(noise, bytes.Repeat([]byte{0x5A}, 5000)...)
+	noise = append(noise, frameEnd)
+	if _, err := c.rw.Write(noise); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Hello(ctx); err != nil {
+		t.Fatalf("hello after noise: %v", err)
+	}
+	in := exampleInputs(t, m.g)
+	if _, err := c.Run(ctx, m.g, m.lib, in[:1], false); err != nil {
+		t.Fatalf("run after noise: %v", err)
+	}
+	other := m.lib
+	other.SHA256 = strings.Repeat("0", 64)
+	if _, err := c.Run(ctx, m.g, other, in[:1], false); err == nil || !strings.Contains(err.Error(), "the board runs model \"mnist_bnn\"") {
+		t.Fatalf("another model: %v", err)
+	}
+	var many [][][]float32
+	for len(many) < 64 {
+		many = append(many, in...)
+	}
+	start := time.Now()
+	_, err = c.Run(ctx, m.g, m.lib, many, false)
+	if err == nil || !strings.Contains(err.Error(), "the board reset while running it") {
+		t.Fatalf("reset mid-run: %v", err)
+	}
+	t.Logf("reset mid-run reported after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if _, err := c.Run(ctx, m.g, m.lib, in[:2], false); err != nil {
+		t.Fatalf("run after the reset: %v", err)
 	}
 }

@@ -1,15 +1,11 @@
 package board
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,93 +73,15 @@ func needQEMU(t *testing.T) {
 	}
 }
 
-// emulator is a running QEMU with the board's first UART on a pty or a
-// TCP socket, and its monitor on a Unix socket (for resets).
-type emulator struct {
-	spec    string // the --target to reach the UART
-	monitor string
-	cmd     *exec.Cmd
-}
-
-var ptyLine = regexp.MustCompile(`char device redirected to (/dev/pts/\d+)`)
-
 // boot starts QEMU emulating b with elf; link is "pty" or "tcp".
-func boot(t *testing.T, b Board, elf, link string) *emulator {
+func boot(t *testing.T, b Board, elf, link string) *Emulator {
 	t.Helper()
-	dir := t.TempDir()
-	e := &emulator{monitor: filepath.Join(dir, "mon.sock")}
-	serialArg := "pty"
-	if link == "tcp" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		serialArg = "tcp:" + addr + ",server=on,wait=off"
-		e.spec = "tcp:" + addr
-	}
-	e.cmd = exec.Command("qemu-system-arm", "-M", b.Machine, "-nographic", "-kernel", elf,
-		"-serial", serialArg, "-monitor", "unix:"+e.monitor+",server=on,wait=off")
-	// QEMU prints the pty's name on stdout; errors go to stderr: read both.
-	console, err := e.cmd.StdoutPipe()
+	e, err := Emulate(context.Background(), b, elf, link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.cmd.Stderr = e.cmd.Stdout
-	if err := e.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.cmd.Process.Kill()
-		e.cmd.Wait()
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(console)
-		sent := false
-		for sc.Scan() {
-			if m := ptyLine.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	if link == "pty" {
-		select {
-		case p := <-found:
-			e.spec = "serial:" + p
-		case <-time.After(10 * time.Second):
-			t.Fatal("QEMU printed no pty name in 10 s")
-		}
-	} else {
-		// Wait until QEMU listens.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			c, err := net.Dial("tcp", strings.TrimPrefix(e.spec, "tcp:"))
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("QEMU does not listen on %s: %v", e.spec, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	t.Cleanup(func() { e.Close() })
 	return e
-}
-
-// reset presses the emulated board's reset button (QEMU monitor system_reset).
-func (e *emulator) reset(t *testing.T) {
-	c, err := net.Dial("unix", e.monitor)
-	if err != nil {
-		t.Errorf("QEMU monitor: %v", err)
-		return
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "system_reset\n")
-	time.Sleep(100 * time.Millisecond)
 }
 
 // checkAgainstCortexM4 validates m through dev and under QEMU's cortex-m4
@@ -215,7 +133,7 @@ func TestNetduinoPlus2PTY(t *testing.T) {
 	m := compileModel(t, exampleModel, target.CortexM4)
 	b := Boards["netduinoplus2"]
 	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{Trace: true}), "pty")
-	c, err := Open(e.spec, Options{})
+	c, err := Open(e.Target, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +162,7 @@ func TestMPS2AN386TCP(t *testing.T) {
 	m := compileModel(t, exampleModel, target.CortexM4)
 	b := Boards["mps2-an386"]
 	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "tcp")
-	c, err := Open(e.spec, Options{})
+	c, err := Open(e.Target, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,14 +182,16 @@ func TestMPS2AN386TCP(t *testing.T) {
 // the first sample).
 type resetOnWrite struct {
 	t    *testing.T
-	e    *emulator
+	e    *Emulator
 	done bool
 }
 
 func (r *resetOnWrite) Write(p []byte) (int, error) {
 	if !r.done {
 		r.done = true
-		r.e.reset(r.t)
+		if err := r.e.Reset(); err != nil {
+			r.t.Error(err)
+		}
 	}
 	return len(p), nil
 }
@@ -287,7 +207,7 @@ func TestNetduinoPlus2Faults(t *testing.T) {
 	b := Boards["netduinoplus2"]
 	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "pty")
 	r := &resetOnWrite{t: t, e: e}
-	c, err := Open(e.spec, Options{Progress: r, HelloTimeout: 5 * time.Second, ReplyTimeout: 5 * time.Second})
+	c, err := Open(e.Target, Options{Progress: r, HelloTimeout: 5 * time.Second, ReplyTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

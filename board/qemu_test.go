@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,35 +85,36 @@ func boot(t *testing.T, b Board, elf, link string) *Emulator {
 	return e
 }
 
-// checkAgainstCortexM4 validates m through dev and under QEMU's cortex-m4
-// runner and wants the same verdict and bit-identical outputs.
-func checkAgainstCortexM4(t *testing.T, m model, dev validate.Device, inputs [][][]float32, perLayer bool) {
+// checkAgainst validates m through dev and under QEMU's runner for cpu
+// (--target cortex-m4, say) and wants the same verdict and bit-identical
+// outputs.
+func checkAgainst(t *testing.T, cpu target.CPU, m model, dev validate.Device, inputs [][][]float32, perLayer bool) {
 	t.Helper()
 	ctx := context.Background()
 	got, err := validate.Check(ctx, m.g, m.lib, inputs, validate.CheckOptions{Device: dev, PerLayer: perLayer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := validate.Check(ctx, m.g, m.lib, inputs, validate.CheckOptions{Target: target.CortexM4, PerLayer: perLayer})
+	want, err := validate.Check(ctx, m.g, m.lib, inputs, validate.CheckOptions{Target: cpu, PerLayer: perLayer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Pass != want.Pass || !got.Pass {
 		var b strings.Builder
 		got.WriteText(&b)
-		t.Fatalf("serial verdict %v, cortex-m4 verdict %v (want both PASS):\n%s", got.Pass, want.Pass, b.String())
+		t.Fatalf("serial verdict %v, %s verdict %v (want both PASS):\n%s", got.Pass, cpu, want.Pass, b.String())
 	}
 	for s := range want.CodeOutputs {
 		for o := range want.CodeOutputs[s] {
 			if fmt.Sprint(got.CodeOutputs[s][o]) != fmt.Sprint(want.CodeOutputs[s][o]) {
-				t.Fatalf("sample %d output %d: serial %v, cortex-m4 %v", s, o, got.CodeOutputs[s][o], want.CodeOutputs[s][o])
+				t.Fatalf("sample %d output %d: serial %v, %s %v", s, o, got.CodeOutputs[s][o], cpu, want.CodeOutputs[s][o])
 			}
 		}
 	}
 	if perLayer && len(got.Layers) != len(want.Layers) {
-		t.Fatalf("%d traced layers over serial, %d on cortex-m4", len(got.Layers), len(want.Layers))
+		t.Fatalf("%d traced layers over serial, %d on %s", len(got.Layers), len(want.Layers), cpu)
 	}
-	t.Logf("%s: %d samples, %d layers, PASS as on cortex-m4", dev, len(inputs), len(got.Layers))
+	t.Logf("%s: %d samples, %d layers, PASS as on %s", dev, len(inputs), len(got.Layers), cpu)
 }
 
 func exampleInputs(t *testing.T, g *ir.Graph) [][][]float32 {
@@ -148,7 +150,7 @@ func TestNetduinoPlus2PTY(t *testing.T) {
 	if h.Cycles {
 		t.Errorf("QEMU has no DWT cycle counter, the board says it has one")
 	}
-	checkAgainstCortexM4(t, m, c, exampleInputs(t, m.g), true)
+	checkAgainst(t, target.CortexM4, m, c, exampleInputs(t, m.g), true)
 	if s := c.CycleSummary(); !strings.Contains(s, "cycles unavailable") {
 		t.Errorf("cycle summary %q: want cycles unavailable under QEMU", s)
 	}
@@ -170,7 +172,7 @@ func TestMPS2AN386TCP(t *testing.T) {
 	if _, err := c.Hello(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkAgainstCortexM4(t, m, c, exampleInputs(t, m.g), false)
+	checkAgainst(t, target.CortexM4, m, c, exampleInputs(t, m.g), false)
 	// An untraced firmware refuses per-layer runs with a clear error.
 	_, err = c.Run(context.Background(), m.g, m.lib, exampleInputs(t, m.g)[:1], true)
 	if err == nil || !strings.Contains(err.Error(), "dqnn firmware --trace") {
@@ -244,5 +246,57 @@ func TestNetduinoPlus2Faults(t *testing.T) {
 	t.Logf("reset mid-run reported after %v: %v", time.Since(start).Round(time.Millisecond), err)
 	if _, err := c.Run(ctx, m.g, m.lib, in[:2], false); err != nil {
 		t.Fatalf("run after the reset: %v", err)
+	}
+}
+
+// TestMPS3AN547 runs the Cortex-M55 build through the CMSDK UART's secure
+// alias, against --target cortex-m55.
+func TestMPS3AN547(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	m := compileModel(t, exampleModel, target.CortexM55)
+	b := Boards["mps3-an547"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "pty")
+	c, err := Open(e.Target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	checkAgainst(t, target.CortexM55, m, c, exampleInputs(t, m.g)[:3], false)
+}
+
+// TestFirmwareCMake builds the written firmware with its CMakeLists.txt and
+// wants the image dqnn firmware builds: same sections, same sizes.
+func TestFirmwareCMake(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	if _, err := exec.LookPath("cmake"); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	m := compileModel(t, exampleModel, target.CortexM4)
+	b := Boards["netduinoplus2"]
+	elf := buildFirmware(t, m, b, FirmwareOptions{Trace: true})
+	dir := filepath.Dir(elf)
+	build := filepath.Join(t.TempDir(), "build")
+	for _, args := range [][]string{{"-S", dir, "-B", build}, {"--build", build}} {
+		if out, err := exec.Command("cmake", args...).CombinedOutput(); err != nil {
+			t.Fatalf("cmake %v: %v\n%s", args, err, out)
+		}
+	}
+	size := func(p string) string {
+		out, err := exec.Command("arm-none-eabi-size", "-A", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.Split(string(out), "\n")[1:] { // drop the file name line
+			if f := strings.Fields(l); len(f) == 3 && !strings.HasPrefix(f[0], ".debug") && f[0] != ".comment" {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if got, want := size(filepath.Join(build, "firmware.elf")), size(elf); want == "" || got != want {
+		t.Errorf("CMake image differs from dqnn firmware's:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
@@ -26,11 +27,17 @@ type model struct {
 
 func compileModel(t *testing.T, path string, cpu target.CPU) model {
 	t.Helper()
-	g, err := keras.Load(path, keras.Options{})
+	return compileWeights(t, path, "", cpu)
+}
+
+// compileWeights compiles a model whose weights may come from their own file.
+func compileWeights(t *testing.T, path, weights string, cpu target.CPU) model {
+	t.Helper()
+	g, err := keras.Load(path, keras.Options{Weights: weights})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := compiler.HashFiles(path)
+	sum, err := compiler.HashFiles(path, weights)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,5 +305,61 @@ func TestFirmwareCMake(t *testing.T) {
 	}
 	if got, want := size(filepath.Join(build, "firmware.elf")), size(elf); want == "" || got != want {
 		t.Errorf("CMake image differs from dqnn firmware's:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSharedModelsNetduinoPlus2 validates real QKeras models kept outside
+// the repository (a .json with its weights file, and MLPerf Tiny RN07)
+// through the emulated STM32F405 USART1 on a pty, per layer, with
+// validate.Run as dqnn validate --target serial: calls it, and wants the
+// verdict of --target cortex-m4.
+func TestSharedModelsNetduinoPlus2(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	dir := sharedmodels.Path("qkeras")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared models absent: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("short: QEMU runs skipped")
+	}
+	for _, tc := range []struct{ model, weights string }{
+		{"example-models/qkeras_mnist_cnn.json", "example-models/qkeras_mnist_cnn_weights.h5"},
+		{"mlperf-tiny-v0.7/RN07_model_best.h5", ""},
+	} {
+		t.Run(filepath.Base(tc.model), func(t *testing.T) {
+			t.Parallel()
+			path, weights := filepath.Join(dir, tc.model), ""
+			if tc.weights != "" {
+				weights = filepath.Join(dir, tc.weights)
+			}
+			m := compileWeights(t, path, weights, target.CortexM4)
+			b := Boards["netduinoplus2"]
+			e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{Trace: true}), "pty")
+			c, err := Open(e.Target, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Hello(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			opt := validate.Options{Model: path, Weights: weights, Samples: 4, Seed: 7, CheckOptions: validate.CheckOptions{Device: c, PerLayer: true}}
+			got, err := validate.Run(context.Background(), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt.Device, opt.Target = nil, target.CortexM4
+			want, err := validate.Run(context.Background(), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Pass || got.Pass != want.Pass || fmt.Sprint(got.CodeOutputs) != fmt.Sprint(want.CodeOutputs) {
+				var b strings.Builder
+				got.WriteText(&b)
+				t.Fatalf("serial PASS %v, cortex-m4 PASS %v, same outputs %v:\n%s", got.Pass, want.Pass, fmt.Sprint(got.CodeOutputs) == fmt.Sprint(want.CodeOutputs), b.String())
+			}
+			t.Logf("%s over %s: %d layers bit for bit, PASS as on cortex-m4", tc.model, c, len(got.Layers))
+		})
 	}
 }

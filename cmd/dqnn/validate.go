@@ -45,8 +45,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
-			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
-			"Generates the C library, builds a runner around it, runs it on the host or under QEMU, and\n"+
+			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55|serial:PORT[,BAUD]|tcp:HOST:PORT]\n"+
+			"                      [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
+			"Generates the C library, builds a runner around it, runs it on the host or under QEMU (or on a\n"+
+			"board running the firmware of dqnn firmware, docs/board.md), and\n"+
 			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
 			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
 			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer")

@@ -220,7 +220,7 @@ func (c *Conn) Hello(ctx context.Context) (*Hello, error) {
 					return nil, fmt.Errorf("%s: %w", c.name, err)
 				}
 				if !target.CPU(h.CPU).IsCortexM() {
-					return nil, fmt.Errorf("%s: the board reports CPU %q, which dqnn does not know", c.name, sanitize([]byte(h.CPU)))
+					return nil, fmt.Errorf("%s: the board reports CPU %q, which dqnn does not know", c.name, h.CPU)
 				}
 				c.hello = h
 				return h, nil
@@ -237,7 +237,7 @@ func (c *Conn) Hello(ctx context.Context) (*Hello, error) {
 func (h *Hello) check(g *ir.Graph, lib validate.Library) error {
 	if h.Model != lib.Name || h.SHA256 != lib.SHA256 {
 		return fmt.Errorf("the board runs model %q (sha256 %.12s...), not %q (sha256 %.12s...): flash the firmware that `dqnn firmware MODEL --board %s` writes",
-			sanitize([]byte(h.Model)), h.SHA256, lib.Name, lib.SHA256, sanitize([]byte(h.Board)))
+			h.Model, h.SHA256, lib.Name, lib.SHA256, h.Board)
 	}
 	for _, side := range []struct {
 		what  string
@@ -344,7 +344,7 @@ func (c *Conn) await(ctx context.Context, seq uint16, index int) (*sample, error
 		case msgTrace:
 			r := &reader{b: f.body, what: "trace"}
 			t := trace{dtype: int(r.u8()), cycles: r.u32()}
-			t.name = string(r.take(int(r.u16())))
+			t.name = sanitize(r.take(int(r.u16())), 1<<16)
 			t.data = append([]byte(nil), r.take(int(r.u32()))...)
 			if err := r.done(); err != nil {
 				return nil, fmt.Errorf("sample %d: %w", index, err)

@@ -304,3 +304,37 @@ func TestDecoderResync(t *testing.T) {
 		t.Fatalf("overlong frame: %d errors, %d frames; want 1 and 1", errs, ok)
 	}
 }
+
+// Hostile or garbled message bodies give errors, never a panic.
+func TestParseHostileBodies(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(2))
+	b := &fakeBoard{sha: strings.Repeat("ab", 32)}
+	good := b.helloBody(false)
+	if _, err := parseHello(good); err != nil {
+		t.Fatalf("the fake's hello: %v", err)
+	}
+	for i := 0; i < 2000; i++ {
+		body := append([]byte(nil), good...)
+		switch i % 3 {
+		case 0:
+			body = body[:rng.Intn(len(body))]
+		case 1:
+			body[rng.Intn(len(body))] = byte(rng.Intn(256))
+		default:
+			body = make([]byte, rng.Intn(64))
+			rng.Read(body)
+		}
+		if h, err := parseHello(body); err == nil {
+			for _, s := range []string{h.Model, h.Board, h.CPU} {
+				if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r > 0x7E }) {
+					t.Fatalf("unsanitized text %q", s)
+				}
+			}
+		}
+		_ = parseError(body)
+	}
+	if _, err := parseHello(good[:10]); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated hello: %v", err)
+	}
+}

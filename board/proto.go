@@ -242,7 +242,8 @@ func parseHello(b []byte) (*Hello, error) {
 	flags := r.u8()
 	h := &Hello{boot: flags&helloBoot != 0, Traced: flags&helloTraced != 0, Cycles: flags&helloCycles != 0}
 	h.RxMax = int(r.u32())
-	h.Model, h.Board, h.CPU = r.str8(), r.str8(), r.str8()
+	// Board-supplied text reaches terminals and reports: printable ASCII only.
+	h.Model, h.Board, h.CPU = sanitize([]byte(r.str8()), 255), sanitize([]byte(r.str8()), 255), sanitize([]byte(r.str8()), 255)
 	sum := r.take(32)
 	h.SHA256 = fmt.Sprintf("%x", sum)
 	for _, list := range []*[]Tensor{&h.Inputs, &h.Outputs} {
@@ -274,16 +275,16 @@ func parseError(b []byte) error {
 		what = fmt.Sprintf("error %d", b[0])
 	}
 	if len(b) > 1 {
-		return fmt.Errorf("the board reported: %s: %s", what, sanitize(b[1:]))
+		return fmt.Errorf("the board reported: %s: %s", what, sanitize(b[1:], 200))
 	}
 	return fmt.Errorf("the board reported: %s", what)
 }
 
-// sanitize keeps printable ASCII of a board-supplied string, at most 200 bytes.
-func sanitize(b []byte) string {
-	out := make([]byte, 0, min(len(b), 200))
+// sanitize keeps printable ASCII of a board-supplied string, at most n bytes.
+func sanitize(b []byte, n int) string {
+	out := make([]byte, 0, min(len(b), n))
 	for _, c := range b {
-		if len(out) == 200 {
+		if len(out) == n {
 			break
 		}
 		if c >= 0x20 && c < 0x7F {

@@ -13,7 +13,7 @@ import (
 // LayerCycles is one traced layer's measured cycles on the board.
 type LayerCycles struct {
 	Tensor string `json:"tensor"` // the tensor the layer produces (its dqnn_trace name)
-	Cycles uint32 `json:"cycles"` // from the end of the previous layer's trace to this one's
+	Cycles uint32 `json:"cycles,omitempty"` // from the end of the previous layer's trace to this one's
 }
 
 // BenchReport is one inference timed on a board by its cycle counter.
@@ -25,7 +25,7 @@ type BenchReport struct {
 	CycleCounter bool   `json:"cycle_counter"` // false: cycles unavailable, every count below is meaningless
 	// Total is the inference from NAME_run's call to its return, less the
 	// time the traced firmware spent sending traces.
-	Total  uint32        `json:"total_cycles"`
+	Total  uint32        `json:"total_cycles,omitempty"`
 	Layers []LayerCycles `json:"layers,omitempty"` // traced firmware only
 	Note   string        `json:"note"`
 }

@@ -12,7 +12,7 @@ import (
 
 // LayerCycles is one traced layer's measured cycles on the board.
 type LayerCycles struct {
-	Tensor string `json:"tensor"` // the tensor the layer produces (its dqnn_trace name)
+	Tensor string `json:"tensor"`           // the tensor the layer produces (its dqnn_trace name)
 	Cycles uint32 `json:"cycles,omitempty"` // from the end of the previous layer's trace to this one's
 }
 

@@ -35,6 +35,7 @@ type fakeBoard struct {
 	silent      bool // answer nothing, ever
 	garbage     int  // send garbage before this many replies
 	bootedHello bool // say hello unasked at start
+	cycles      bool // a running cycle counter: 1234 cycles a run, two layers of 1000 and 234
 }
 
 func (b *fakeBoard) helloBody(boot bool) []byte {
@@ -42,6 +43,9 @@ func (b *fakeBoard) helloBody(boot bool) []byte {
 	flags := byte(helloTraced)
 	if boot {
 		flags |= helloBoot
+	}
+	if b.cycles {
+		flags |= helloCycles
 	}
 	p = append(p, flags)
 	p = binary.LittleEndian.AppendUint32(p, 4+1+16)
@@ -124,9 +128,26 @@ func (b *fakeBoard) run(f *frame, k int) {
 	for i, x := range in {
 		out[i] = 2 * x
 	}
+	if f.body[0]&runTrace != 0 {
+		for i, c := range []uint32{1000, 234} {
+			t := []byte{1}
+			t = binary.LittleEndian.AppendUint32(t, c)
+			name := []string{"hidden", "y"}[i]
+			t = binary.LittleEndian.AppendUint16(t, uint16(len(name)))
+			t = append(t, name...)
+			t = binary.LittleEndian.AppendUint32(t, uint32(4*len(out)))
+			t = appendFloats(t, out)
+			b.conn.Write(encodeFrame(msgTrace, f.seq, t))
+		}
+	}
 	body := binary.LittleEndian.AppendUint32(nil, 0)
-	body = append(body, 0)
-	body = binary.LittleEndian.AppendUint32(body, 0)
+	if b.cycles {
+		body = append(body, 1)
+		body = binary.LittleEndian.AppendUint32(body, 1234)
+	} else {
+		body = append(body, 0)
+		body = binary.LittleEndian.AppendUint32(body, 0)
+	}
 	body = appendFloats(body, out)
 	wire := encodeFrame(msgResult, f.seq, body)
 	switch {
@@ -336,5 +357,45 @@ func TestParseHostileBodies(t *testing.T) {
 	}
 	if _, err := parseHello(good[:10]); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated hello: %v", err)
+	}
+}
+
+// A board with a running cycle counter: bench prints cycles per layer and
+// the total, validate's summary the cycles per inference.
+func TestFakeBoardCycles(t *testing.T) {
+	t.Parallel()
+	b := &fakeBoard{cycles: true}
+	c := start(t, b)
+	g, lib := fakeModel()
+	rep, err := Bench(context.Background(), c, g, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	for _, want := range []string{"hidden", "1000", "81.0%", "234", "total: 1234 cycles per inference"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("bench text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !rep.CycleCounter || rep.Total != 1234 || len(rep.Layers) != 2 {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := c.Run(context.Background(), g, lib, fakeInputs, true); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.CycleSummary(); s != "cycles per inference: 1234..1234 over 3 samples" {
+		t.Errorf("summary %q", s)
+	}
+	// Without a counter: "cycles unavailable", no number.
+	c = start(t, &fakeBoard{})
+	rep, err = Bench(context.Background(), c, g, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Reset()
+	rep.WriteText(&text)
+	if !strings.Contains(text.String(), "cycles unavailable") || strings.Contains(text.String(), "total:") {
+		t.Errorf("no counter:\n%s", text.String())
 	}
 }

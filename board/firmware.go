@@ -158,6 +158,9 @@ func Firmware(g *ir.Graph, lib validate.Library, b Board, opt FirmwareOptions) (
 		}
 		d.Outputs = append(d.Outputs, fwIO{Index: i, Elems: ir.NumElements(t.Shape), SizeMacro: m, Shape: t.Shape})
 	}
+	if strings.HasPrefix(lib.Name, "user_") {
+		return nil, fmt.Errorf("firmware for %s: user_*.c files are the user's own board set-up; give the library another name (--name)", lib.Name)
+	}
 	files := map[string][]byte{}
 	for n, b := range lib.Files {
 		if n != filepath.Base(n) || strings.HasPrefix(n, "dqfw_") {

@@ -327,10 +327,6 @@ func (c *Conn) await(ctx context.Context, seq uint16, index int) (*sample, error
 				switch f.body[0] {
 				case 1, 5, 7: // the request arrived corrupt
 					return nil, fmt.Errorf("%w: %v", errRetry, parseError(f.body))
-				case 4:
-					if f.seq == 0xFFFF {
-						return nil, fmt.Errorf("%w: %v", errRetry, parseError(f.body))
-					}
 				}
 				return nil, fmt.Errorf("sample %d: %w", index, parseError(f.body))
 			}
@@ -411,6 +407,7 @@ func (c *Conn) Run(ctx context.Context, g *ir.Graph, lib validate.Library, input
 			return nil, fmt.Errorf("%s: sample %d: the model returned status %d", c.name, s, r.status)
 		}
 		if len(r.outputs) != outBytes {
+			c.endProgress(len(inputs))
 			return nil, fmt.Errorf("%s: sample %d: the board sent %d output bytes, the model has %d", c.name, s, len(r.outputs), outBytes)
 		}
 		for _, t := range g.Outputs {

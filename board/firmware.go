@@ -141,22 +141,14 @@ func Firmware(g *ir.Graph, lib validate.Library, b Board, opt FirmwareOptions) (
 		sum = append(sum, "0x"+lib.SHA256[i:i+2])
 	}
 	d.SHA256Bytes = strings.Join(sum, ", ")
-	upper := strings.ToUpper(lib.Name)
+	inMacros, outMacros := validate.SizeMacros(g, lib.Name)
 	for i, t := range g.Inputs {
-		m := upper + "_IN_SIZE"
-		if d.Multi {
-			m = fmt.Sprintf("%s_IN%d_SIZE", upper, i)
-		}
 		n := ir.NumElements(t.Shape)
-		d.Inputs = append(d.Inputs, fwIO{Index: i, Elems: n, ByteOffset: d.InBytes, SizeMacro: m, Shape: t.Shape})
+		d.Inputs = append(d.Inputs, fwIO{Index: i, Elems: n, ByteOffset: d.InBytes, SizeMacro: inMacros[i], Shape: t.Shape})
 		d.InBytes += 4 * n
 	}
 	for i, t := range g.Outputs {
-		m := upper + "_OUT_SIZE"
-		if d.Multi {
-			m = fmt.Sprintf("%s_OUT%d_SIZE", upper, i)
-		}
-		d.Outputs = append(d.Outputs, fwIO{Index: i, Elems: ir.NumElements(t.Shape), SizeMacro: m, Shape: t.Shape})
+		d.Outputs = append(d.Outputs, fwIO{Index: i, Elems: ir.NumElements(t.Shape), SizeMacro: outMacros[i], Shape: t.Shape})
 	}
 	if strings.HasPrefix(lib.Name, "user_") {
 		return nil, fmt.Errorf("firmware for %s: user_*.c files are the user's own board set-up; give the library another name (--name)", lib.Name)

@@ -363,3 +363,26 @@ func TestSharedModelsNetduinoPlus2(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiIOMPS2AN386 runs a model of two inputs and two outputs (the
+// firmware's NAME_run(ins, outs) form) per layer over TCP.
+func TestMultiIOMPS2AN386(t *testing.T) {
+	t.Parallel()
+	needQEMU(t)
+	m := compileModel(t, "../testdata/models/k_multi_io.h5", target.CortexM4)
+	if len(m.g.Inputs) < 2 || len(m.g.Outputs) < 2 {
+		t.Fatalf("fixture has %d inputs, %d outputs; want several", len(m.g.Inputs), len(m.g.Outputs))
+	}
+	b := Boards["mps2-an386"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{Trace: true}), "tcp")
+	c, err := Open(e.Target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, _, err := validate.Inputs(m.g, nil, 3, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainst(t, target.CortexM4, m, c, in, true)
+}

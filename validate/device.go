@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dqnn/dqnn/ir"
@@ -41,4 +42,29 @@ func checkDevice(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]flo
 		return nil, err
 	}
 	return rep, nil
+}
+
+// SizeMacros returns the names of the element-count macros the header of
+// library name (compiled from g) defines for each input and output:
+// NAME_IN_SIZE / NAME_OUT_SIZE, or NAME_IN<i>_SIZE / NAME_OUT<i>_SIZE when
+// the model has several inputs or outputs. Programs wrapped around a library
+// check its sizes at compile time with them.
+func SizeMacros(g *ir.Graph, name string) (in, out []string) {
+	upper := strings.ToUpper(name)
+	multi := len(g.Inputs) > 1 || len(g.Outputs) > 1
+	for i := range g.Inputs {
+		if multi {
+			in = append(in, fmt.Sprintf("%s_IN%d_SIZE", upper, i))
+		} else {
+			in = append(in, upper+"_IN_SIZE")
+		}
+	}
+	for i := range g.Outputs {
+		if multi {
+			out = append(out, fmt.Sprintf("%s_OUT%d_SIZE", upper, i))
+		} else {
+			out = append(out, upper+"_OUT_SIZE")
+		}
+	}
+	return in, out
 }

@@ -86,11 +86,11 @@ var fwFS embed.FS
 var fwTmpl = template.Must(template.New("fw").Funcs(sprig.HermeticTxtFuncMap()).Option("missingkey=error").ParseFS(fwFS, "fw/*.tmpl"))
 
 type fwIO struct {
-	Index      int
-	Elems      int
-	ByteOffset int // into the run message's input bytes
-	SizeMacro  string
-	Shape      []int
+	Index       int
+	Elems       int
+	FloatOffset int // into the run message's input values
+	SizeMacro   string
+	Shape       []int
 }
 
 // fwData is what the firmware templates render.
@@ -144,7 +144,7 @@ func Firmware(g *ir.Graph, lib validate.Library, b Board, opt FirmwareOptions) (
 	inMacros, outMacros := validate.SizeMacros(g, lib.Name)
 	for i, t := range g.Inputs {
 		n := ir.NumElements(t.Shape)
-		d.Inputs = append(d.Inputs, fwIO{Index: i, Elems: n, ByteOffset: d.InBytes, SizeMacro: inMacros[i], Shape: t.Shape})
+		d.Inputs = append(d.Inputs, fwIO{Index: i, Elems: n, FloatOffset: d.InBytes / 4, SizeMacro: inMacros[i], Shape: t.Shape})
 		d.InBytes += 4 * n
 	}
 	for i, t := range g.Outputs {

@@ -16,6 +16,9 @@ import (
 // warnings as errors. (The model library is checked by its own tests.)
 func TestFirmwareCompilesStrict(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: skipped")
+	}
 	if _, err := exec.LookPath("arm-none-eabi-gcc"); err != nil {
 		t.Skipf("skipping: %v", err)
 	}

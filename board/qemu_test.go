@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,27 +52,67 @@ func compileWeights(t *testing.T, path, weights string, cpu target.CPU) model {
 
 const exampleModel = "../examples/mnist_bnn/mnist_bnn.h5"
 
-// buildFirmware writes and builds the firmware of m for b.
+// builds caches firmware images by model, board and options: tests that
+// need the same image share one build. Images live in buildRoot, removed by
+// TestMain.
+var (
+	buildRoot string
+	buildsMu  sync.Mutex
+	builds    = map[string]*cachedBuild{}
+)
+
+type cachedBuild struct {
+	once sync.Once
+	elf  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	var err error
+	if buildRoot, err = os.MkdirTemp("", "dqnn-board-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(buildRoot)
+	os.Exit(code)
+}
+
+// buildFirmware writes and builds (once per test binary) the firmware of m
+// for b and returns the image.
 func buildFirmware(t *testing.T, m model, b Board, opt FirmwareOptions) string {
 	t.Helper()
-	files, err := Firmware(m.g, m.lib, b, opt)
-	if err != nil {
-		t.Fatal(err)
+	key := fmt.Sprintf("%s-%.12s-%s-%v", m.lib.Name, m.lib.SHA256, b.Name, opt.Trace)
+	buildsMu.Lock()
+	c, ok := builds[key]
+	if !ok {
+		c = &cachedBuild{}
+		builds[key] = c
 	}
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "ld"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for n, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
-			t.Fatal(err)
+	buildsMu.Unlock()
+	c.once.Do(func() {
+		files, err := Firmware(m.g, m.lib, b, opt)
+		if err != nil {
+			c.err = err
+			return
 		}
+		dir := filepath.Join(buildRoot, key)
+		if err := os.MkdirAll(filepath.Join(dir, "ld"), 0o755); err != nil {
+			c.err = err
+			return
+		}
+		for n, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+				c.err = err
+				return
+			}
+		}
+		c.elf, c.err = Build(context.Background(), dir, b, opt)
+	})
+	if c.err != nil {
+		t.Fatal(c.err)
 	}
-	elf, err := Build(context.Background(), dir, b, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return elf
+	return c.elf
 }
 
 func needQEMU(t *testing.T) {
@@ -260,6 +301,9 @@ func TestNetduinoPlus2Faults(t *testing.T) {
 // alias, against --target cortex-m55.
 func TestMPS3AN547(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: skipped")
+	}
 	needQEMU(t)
 	m := compileModel(t, exampleModel, target.CortexM55)
 	b := Boards["mps3-an547"]
@@ -276,6 +320,9 @@ func TestMPS3AN547(t *testing.T) {
 // wants the image dqnn firmware builds: same sections, same sizes.
 func TestFirmwareCMake(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: skipped")
+	}
 	needQEMU(t)
 	if _, err := exec.LookPath("cmake"); err != nil {
 		t.Skipf("skipping: %v", err)
@@ -368,6 +415,9 @@ func TestSharedModelsNetduinoPlus2(t *testing.T) {
 // firmware's NAME_run(ins, outs) form) per layer over TCP.
 func TestMultiIOMPS2AN386(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: skipped")
+	}
 	needQEMU(t)
 	m := compileModel(t, "../testdata/models/k_multi_io.h5", target.CortexM4)
 	if len(m.g.Inputs) < 2 || len(m.g.Outputs) < 2 {

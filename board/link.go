@@ -38,7 +38,7 @@ func dial(spec string, timeout time.Duration) (io.ReadWriteCloser, error) {
 		}
 		p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 		if err != nil {
-			return nil, fmt.Errorf("%s: opening the serial port: %w", spec, err)
+			return nil, fmt.Errorf("%s: opening the serial port: %w (boards usually appear as /dev/ttyACM* or /dev/ttyUSB* on Linux, /dev/cu.* on macOS, COM* on Windows)", spec, err)
 		}
 		return p, nil
 	case strings.HasPrefix(spec, "tcp:"):

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -19,9 +20,7 @@ func TestFirmwareCompilesStrict(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: skipped")
 	}
-	if _, err := exec.LookPath("arm-none-eabi-gcc"); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.NeedCmd(t, "arm-none-eabi-gcc")
 	strict := []string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes", "-Wmissing-prototypes", "-ffp-contract=off"}
 	models := map[target.CPU]model{}
 	for _, name := range BoardNames() {

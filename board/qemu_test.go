@@ -14,6 +14,7 @@ import (
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
@@ -117,9 +118,7 @@ func buildFirmware(t *testing.T, m model, b Board, opt FirmwareOptions) string {
 
 func needQEMU(t *testing.T) {
 	t.Helper()
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, "QEMU and arm-none-eabi-gcc", target.Available(target.CortexM4))
 }
 
 // boot starts QEMU emulating b with elf; link is "pty" or "tcp".
@@ -324,9 +323,7 @@ func TestFirmwareCMake(t *testing.T) {
 		t.Skip("short: skipped")
 	}
 	needQEMU(t)
-	if _, err := exec.LookPath("cmake"); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.NeedCmd(t, "cmake")
 	m := compileModel(t, exampleModel, target.CortexM4)
 	b := Boards["netduinoplus2"]
 	elf := buildFirmware(t, m, b, FirmwareOptions{Trace: true})
@@ -363,10 +360,7 @@ func TestFirmwareCMake(t *testing.T) {
 func TestSharedModelsNetduinoPlus2(t *testing.T) {
 	t.Parallel()
 	needQEMU(t)
-	dir := sharedmodels.Path("qkeras")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared models absent: %v", err)
-	}
+	dir := sharedmodels.Require(t, "qkeras")
 	if testing.Short() {
 		t.Skip("short: QEMU runs skipped")
 	}

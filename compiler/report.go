@@ -40,6 +40,18 @@ type Layer struct {
 	OpType string   `json:"op_type"` // sxor_s1_s1, smul_f32_s1, conv_f32_s1, op_s1_s1, ...
 	Kernel string   `json:"kernel"`
 	Fused  []string `json:"fused,omitempty"`
+	// In, Weights and Out are the kernel's data types (Weights "" when it
+	// has none).
+	In      string `json:"in"`
+	Weights string `json:"weights,omitempty"`
+	Out     string `json:"out"`
+	// WeightsBytes is this layer's share of weights (ro): its packed
+	// weights and output-stage constants.
+	WeightsBytes int `json:"weights_ro_bytes"`
+	// Outputs name the tensors the layer writes, as dqnn bench and
+	// dqnn validate --per-layer name their rows.
+	Outputs []string `json:"outputs"`
+	node    int      // index in the lowered graph
 }
 
 // Fallback is a layer that does not run on the kernel it asked for (or is
@@ -66,7 +78,7 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 	}
 	r.RAMTotalBytes = r.ActivationsRWBytes + r.InputBytes + r.OutputBytes
 	cid := 0
-	for _, n := range g.Nodes {
+	for i, n := range g.Nodes {
 		k, ok := n.Attrs.(*ir.KernelAttrs)
 		if n.Op != ir.OpKernel || !ok {
 			continue
@@ -76,7 +88,15 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 		if !ok {
 			mid = -1
 		}
-		r.Layers = append(r.Layers, Layer{CID: cid, MID: mid, Name: k.Layer, Type: k.Kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused})
+		l := Layer{CID: cid, MID: mid, Name: k.Layer, Type: k.Kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused,
+			In: k.In.Tag(), Out: k.Out.Tag(), node: i}
+		if k.Weights != nil {
+			l.Weights = k.Weights.DType.Tag()
+		}
+		for _, o := range n.Outputs {
+			l.Outputs = append(l.Outputs, o.Name)
+		}
+		r.Layers = append(r.Layers, l)
 		r.MACC += ops
 		r.OpTypes[typ] += ops
 		cid++

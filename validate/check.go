@@ -128,7 +128,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	if err != nil {
 		return nil, fmt.Errorf("building model %s for %s: %w", lib.Name, opt.Target, err)
 	}
-	rep := &Report{Model: g.Name, Target: string(opt.Target), Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
+	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
 	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout})
 	if err != nil {
 		return nil, err
@@ -210,13 +210,21 @@ func (rep *Report) compare(g *ir.Graph, lib Library, inputs [][][]float32, out *
 				}
 			}
 		}
+		var clayers map[string]ir.CLayer
+		if lib.Lowered != nil {
+			clayers = ir.CLayers(lib.Lowered)
+		}
 		index := map[string]int{}
 		for _, tr := range out.Traces {
 			i, ok := index[tr.Name]
 			if !ok {
 				i = len(rep.Layers)
 				index[tr.Name] = i
-				rep.Layers = append(rep.Layers, LayerReport{Tensor: tr.Name, Pass: true})
+				cl, known := clayers[tr.Name]
+				if !known {
+					cl.CID = -1
+				}
+				rep.Layers = append(rep.Layers, LayerReport{CID: cl.CID, Layer: cl.Name, Tensor: tr.Name, Pass: true})
 			}
 			lr := &rep.Layers[i]
 			if lr.DType == "" {
@@ -279,7 +287,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if len(r.Layers) > 0 {
 		fmt.Fprintln(w, "\nper layer (s1/s8 bit for bit, f32 within tolerance):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "tensor\ttype\telements\tmismatches\tmax abs\tresult\t")
+		fmt.Fprintln(tw, "c_id\tlayer\ttensor\ttype\telements\tmismatches\tmax abs\tresult\t")
 		for _, l := range r.Layers {
 			res := "ok"
 			switch {
@@ -298,7 +306,7 @@ func (r *Report) WriteText(w io.Writer) {
 			if l.Elements == 0 {
 				elems = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", l.Tensor, l.DType, elems, l.Mismatches, maxAbs, res)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", l.CID, l.Layer, l.Tensor, l.DType, elems, l.Mismatches, maxAbs, res)
 		}
 		tw.Flush()
 	}

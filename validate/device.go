@@ -27,7 +27,7 @@ type Device interface {
 
 // checkDevice is Check for a Device: run there, compare here.
 func checkDevice(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, opt CheckOptions) (*Report, error) {
-	rep := &Report{Model: g.Name, Target: opt.Device.String(), Samples: len(inputs), Tolerances: opt.Tol}
+	rep := &Report{Model: g.SourceName(), Target: opt.Device.String(), Samples: len(inputs), Tolerances: opt.Tol}
 	start := time.Now()
 	out, err := opt.Device.Run(ctx, g, lib, inputs, opt.PerLayer)
 	if err != nil {

@@ -54,7 +54,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	copt := compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate}
 	if opt.Device != nil {
 		copt.Target = string(opt.Device.CPU())
-		if copt.SourceSHA256, err = compiler.HashFiles(opt.Model, opt.Weights); err != nil {
+		if copt.SourceSHA256, err = compiler.HashFiles(append(keras.ModelFiles(opt.Model), opt.Weights)...); err != nil {
 			return nil, err
 		}
 	}

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,15 +31,16 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
-			"Compiles MODEL (.h5, .keras or .json; default: the bundled %s) in memory and\n"+
-			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
-			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
+			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
+			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
+			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
+			"kernels with a hint.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) > 1 {
 		fs.Usage()
@@ -68,9 +66,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res.Report); err != nil {
+		if err := writeJSON(stdout, "analyze", res.Report); err != nil {
 			fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 			return 1
 		}
@@ -90,23 +86,10 @@ func compileModel(model, weights string, opt compiler.Options) (*compiler.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	files := []string{model}
-	if weights != "" {
-		files = append(files, weights)
+	if opt.SourceSHA256, err = modelSHA256(model, weights); err != nil {
+		return nil, nil, err
 	}
-	h := sha256.New()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.Write(b)
-	}
-	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
-	if opt.Name == "" {
-		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
-		opt.Name = compiler.CName(stem)
-	}
+	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {
 		return nil, nil, err
@@ -139,20 +122,18 @@ func findExample() (string, error) {
 	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
 }
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("dqnn generate model.h5 -o out").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, bool) {
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return nil, false
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			return pos, true
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+// modelSHA256 is the model's identity: the sha256 of its file(s) and its
+// weights file, as the provenance of generated files and a validation
+// firmware's hello carry it.
+func modelSHA256(model, weights string) (string, error) {
+	return compiler.HashFiles(append(keras.ModelFiles(model), weights)...) // a SavedModel directory is several files
+}
+
+// libName is the C prefix of a model's library: name when given, else the
+// model file's stem made a C identifier.
+func libName(model, name string) string {
+	if name != "" {
+		return name
 	}
+	return compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
 }

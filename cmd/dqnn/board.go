@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dqnn/dqnn/board"
@@ -48,12 +46,9 @@ func benchBoard(ctx context.Context, spec, model, weights, name string, stderr i
 	if err != nil {
 		return nil, err
 	}
-	sum, err := compiler.HashFiles(model, weights)
+	sum, err := modelSHA256(model, weights)
 	if err != nil {
 		return nil, err
 	}
-	if name == "" {
-		name = compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
-	}
-	return board.Bench(ctx, c, g, validate.Library{Name: name, Files: res.Files, Lowered: res.Graph, SHA256: sum})
+	return board.Bench(ctx, c, g, validate.Library{Name: libName(model, name), Files: res.Files, Lowered: res.Graph, SHA256: sum})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/board"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -20,9 +21,7 @@ import (
 // serial:PTY lists the layers and says the cycles are unavailable.
 func TestFirmwareValidateBenchOverSerial(t *testing.T) {
 	t.Parallel()
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "QEMU and arm-none-eabi-gcc", target.Available(target.CortexM4))
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
 	if rc := run([]string{"firmware", validateExample, "--board", "netduinoplus2", "--trace", "-o", dir}, &out, &errb); rc != 0 {
@@ -46,17 +45,20 @@ func TestFirmwareValidateBenchOverSerial(t *testing.T) {
 		t.Fatalf("validate over serial: exit %d\n%s%s", rc, out.String(), errb.String())
 	}
 	var rep struct {
+		Schema string `json:"schema"`
+		Model  string `json:"model"`
 		Target string `json:"target"`
 		Pass   bool   `json:"pass"`
 		Layers []struct {
+			CID  int  `json:"c_id"`
 			Pass bool `json:"pass"`
 		} `json:"layers"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
 	}
-	if !rep.Pass || len(rep.Layers) == 0 || !strings.Contains(rep.Target, "netduinoplus2") {
-		t.Errorf("report %+v, want a PASS with layers on netduinoplus2", rep)
+	if !rep.Pass || len(rep.Layers) == 0 || !strings.Contains(rep.Target, "netduinoplus2") || rep.Schema != "dqnn.validate/1" || rep.Model != "mnist_bnn.h5" || rep.Layers[0].CID != 0 {
+		t.Errorf("report %+v, want a dqnn.validate/1 PASS of mnist_bnn.h5 with layers from c_id 0 on netduinoplus2", rep)
 	}
 	if !strings.Contains(errb.String(), "cycles unavailable") || !strings.Contains(errb.String(), "8/8 samples") {
 		t.Errorf("stderr lacks the progress bar or the cycle note:\n%s", errb.String())
@@ -71,6 +73,26 @@ func TestFirmwareValidateBenchOverSerial(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out.String())
 		}
+	}
+	out.Reset()
+	if rc := run([]string{"bench", validateExample, "--json", "--target", e.Target}, &out, &errb); rc != 0 {
+		t.Fatalf("bench --json over serial: exit %d\n%s", rc, errb.String())
+	}
+	var br struct {
+		Schema       string `json:"schema"`
+		CycleCounter bool   `json:"cycle_counter"`
+		Total        *int   `json:"total_cycles"`
+		Layers       []struct {
+			CID    int    `json:"c_id"`
+			Layer  string `json:"layer"`
+			Cycles *int   `json:"cycles"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &br); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out.String())
+	}
+	if br.Schema != "dqnn.board-bench/1" || br.CycleCounter || br.Total != nil || len(br.Layers) == 0 || br.Layers[0].CID != 0 || br.Layers[0].Layer == "" || br.Layers[0].Cycles != nil {
+		t.Errorf("bench --json %+v: want dqnn.board-bench/1, no cycle counter and no counts, layers from c_id 0", br)
 	}
 
 	// Another model's hash: the same firmware is refused by name and hash.
@@ -92,5 +114,18 @@ func TestFirmwareValidateBenchOverSerial(t *testing.T) {
 	}
 	if rc := run([]string{"firmware", validateExample, "--board", "microbit", "-o", dir}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "Cortex-M0") {
 		t.Errorf("--board microbit: exit %d\n%s", rc, errb.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"firmware", validateExample, "-o", dir}, "missing --board BOARD"},
+		{[]string{"firmware", validateExample, "--board", "mps2-an386"}, "missing -o DIR"},
+		{[]string{"firmware", "--board", "mps2-an386", "-o", dir}, "missing MODEL"},
+	} {
+		errb.Reset()
+		if rc := run(c.args, &out, &errb); rc != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("dqnn %v: exit %d, want 2 and %q\n%s", c.args, rc, c.want, errb.String())
+		}
 	}
 }

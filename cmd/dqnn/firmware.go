@@ -35,15 +35,19 @@ func runFirmware(args []string, stdout, stderr io.Writer) int {
 			"BUILD.bazel; with arm-none-eabi-gcc installed, also DIR/firmware.elf. Flash it, then run\n"+
 			"dqnn validate MODEL --target serial:PORT. Example:\n\n"+
 			"  dqnn firmware examples/mnist_bnn/mnist_bnn.h5 --board netduinoplus2 --trace -o out/fw")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
-	if len(pos) != 1 || *out == "" || *boardName == "" {
-		fs.Usage()
-		return 2
+	switch {
+	case len(pos) != 1:
+		return missing(fs, stderr, "MODEL (exactly one)")
+	case *out == "":
+		return missing(fs, stderr, "-o DIR")
+	case *boardName == "":
+		return missing(fs, stderr, "--board BOARD")
 	}
 	b, err := board.LookupBoard(*boardName)
 	if err != nil {
@@ -55,17 +59,14 @@ func runFirmware(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dqnn firmware: %v\n", err)
 		return 1
 	}
-	sum, err := compiler.HashFiles(pos[0], *weights)
+	sum, err := modelSHA256(pos[0], *weights)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn firmware: %v\n", err)
 		return 1
 	}
-	libName := *name
-	if libName == "" {
-		libName = compiler.CName(strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0])))
-	}
+	lib := libName(pos[0], *name)
 	opt := board.FirmwareOptions{Trace: *trace}
-	files, err := board.Firmware(g, validate.Library{Name: libName, Files: res.Files, Lowered: res.Graph, SHA256: sum}, b, opt)
+	files, err := board.Firmware(g, validate.Library{Name: lib, Files: res.Files, Lowered: res.Graph, SHA256: sum}, b, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn firmware: %v\n", err)
 		return 1
@@ -80,7 +81,7 @@ func runFirmware(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "dqnn firmware: %s for %s (%s) -> %s: %d files\n", libName, b.Name, b.CPU, *out, len(files))
+	fmt.Fprintf(stdout, "dqnn firmware: %s for %s (%s) -> %s: %d files\n", lib, b.Name, b.CPU, *out, len(files))
 	if _, err := exec.LookPath("arm-none-eabi-gcc"); err != nil {
 		fmt.Fprintf(stdout, "arm-none-eabi-gcc not installed: build with CMake or Bazel (see %s/CMakeLists.txt)\n", *out)
 		return 0

@@ -34,15 +34,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			"current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
 			"Unchanged files are not rewritten; stale generated kernel files in DIR are removed.")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
-	if len(pos) != 1 || *out == "" {
-		fs.Usage()
-		return 2
+	if len(pos) != 1 {
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *out == "" {
+		return missing(fs, stderr, "-o DIR (where to write the library)")
 	}
 	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
 	if err != nil {

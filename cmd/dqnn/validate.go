@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -52,14 +51,17 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
 			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
 			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *samples < 0 || (*samples == 0 && flagSet(fs, "samples")) {
+		fmt.Fprintf(stderr, "dqnn validate: --samples %d: give a positive number of samples (or leave it out: %d random ones, or every sample of --inputs)\n", *samples, validate.DefaultSamples)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -103,9 +105,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, "validate", rep); err != nil {
 			fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
 			return 1
 		}

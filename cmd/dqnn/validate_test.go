@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -13,11 +14,9 @@ const validateExample = "../../examples/mnist_bnn/mnist_bnn.h5"
 
 func TestValidateCommand(t *testing.T) {
 	if _, err := os.Stat(validateExample); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(target.Host), target.Available(target.Host))
 	var out, errb bytes.Buffer
 	if rc := run([]string{"validate", validateExample, "--samples", "2", "--per-layer"}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d\n%s%s", rc, out.String(), errb.String())
@@ -40,11 +39,9 @@ func TestValidateCommand(t *testing.T) {
 
 func TestBenchCommand(t *testing.T) {
 	if _, err := os.Stat(validateExample); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(target.CortexM4), target.Available(target.CortexM4))
 	var out, errb bytes.Buffer
 	if rc := run([]string{"bench", validateExample, "--target", "cortex-m4", "--json"}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d\n%s", rc, errb.String())

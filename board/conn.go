@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dqnn/dqnn/ir"
@@ -177,10 +178,48 @@ func (c *Conn) send(typ byte, body []byte) (uint16, error) {
 	if c.seq == 0xFFFF { // reserved for the board's replies to unreadable frames
 		c.seq = 1
 	}
-	if _, err := c.rw.Write(encodeFrame(typ, c.seq, body)); err != nil {
-		return 0, fmt.Errorf("%s: writing: %w", c.name, err)
+	if err := c.write(encodeFrame(typ, c.seq, body)); err != nil {
+		return 0, err
 	}
 	return c.seq, nil
+}
+
+// write sends b whole, within ReplyTimeout. go.bug.st/serial's Write is a
+// single write(2), which a signal (the Go runtime preempts with SIGURG) can
+// cut short or interrupt: a frame cut short would leave the board waiting
+// for the rest. And a board that stopped reading would block a write
+// forever once the buffers fill: then the link is closed.
+func (c *Conn) write(b []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		stalls := 0
+		for len(b) > 0 {
+			n, err := c.rw.Write(b)
+			if n > 0 {
+				b, stalls = b[n:], 0
+			}
+			switch {
+			case err != nil && !errors.Is(err, syscall.EINTR):
+				done <- fmt.Errorf("%s: writing: %w", c.name, err)
+				return
+			case n <= 0:
+				if stalls++; stalls > 100 {
+					done <- fmt.Errorf("%s: writing: no progress", c.name)
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	t := time.NewTimer(c.opt.ReplyTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		c.Close() // unblocks the write
+		return fmt.Errorf("%s: the board takes no data: a write blocked for %v (is it running? hardware flow control on a port without it?)", c.name, c.opt.ReplyTimeout)
+	}
 }
 
 // Hello asks the board who it is; it resends the request every second

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type fakeBoard struct {
 	silentRun   int  // never answer
 	alwaysBad   bool // corrupt every result
 	silent      bool // answer nothing, ever
+	deaf        bool // read nothing, ever: the host's writes block
 	garbage     int  // send garbage before this many replies
 	bootedHello bool // say hello unasked at start
 	cycles      bool // a running cycle counter: 1234 cycles a run, two layers of 1000 and 234
@@ -76,6 +78,9 @@ func (b *fakeBoard) noise() {
 }
 
 func (b *fakeBoard) serve() {
+	if b.deaf {
+		return
+	}
 	if b.bootedHello {
 		b.send(msgHello, 0, b.helloBody(true))
 	}
@@ -248,6 +253,7 @@ func TestFakeBoardFaults(t *testing.T) {
 	}{
 		{"another model", &fakeBoard{sha: strings.Repeat("cd", 32)}, `the board runs model "fake" (sha256 cdcdcdcdcdcd...), not "fake" (sha256 abababababab...)`},
 		{"silent board", &fakeBoard{silent: true}, "no hello from the board in 500ms"},
+		{"board reads nothing", &fakeBoard{deaf: true}, "fake: the board takes no data: a write blocked for 300ms"},
 		{"silent mid-run", &fakeBoard{silentRun: 2}, "sample 1: the board went silent (no reply for 300ms)"},
 		{"reset mid-run", &fakeBoard{resetRun: 2}, "sample 1: the board reset while running it"},
 		{"fault", &fakeBoard{faultRun: 3}, "sample 2: the board reported: fault: HardFault pc=0x08000123"},
@@ -397,5 +403,40 @@ func TestFakeBoardCycles(t *testing.T) {
 	rep.WriteText(&text)
 	if !strings.Contains(text.String(), "cycles unavailable") || strings.Contains(text.String(), "total:") {
 		t.Errorf("no counter:\n%s", text.String())
+	}
+}
+
+// choppy is a link whose Write, like go.bug.st/serial's single write(2),
+// may write part of the buffer or be interrupted by a signal.
+type choppy struct {
+	net.Conn
+	calls int
+}
+
+func (c *choppy) Write(p []byte) (int, error) {
+	c.calls++
+	if c.calls%3 == 0 {
+		return 0, syscall.EINTR
+	}
+	return c.Conn.Write(p[:min(len(p), 7)])
+}
+
+// Short and interrupted writes still send whole frames.
+func TestShortWrites(t *testing.T) {
+	t.Parallel()
+	host, dev := net.Pipe()
+	b := &fakeBoard{conn: dev, sha: strings.Repeat("ab", 32)}
+	go b.serve()
+	link := &choppy{Conn: host}
+	c := NewConn("choppy", link, Options{HelloTimeout: 2 * time.Second, ReplyTimeout: 2 * time.Second})
+	t.Cleanup(func() { c.Close(); dev.Close() })
+	g, lib := fakeModel()
+	out, err := c.Run(context.Background(), g, lib, fakeInputs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDoubled(t, out)
+	if link.calls < 10 {
+		t.Errorf("%d write calls: the link did not chop", link.calls)
 	}
 }

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/dqnn/dqnn/internal/safeio"
+)
+
+// limitFlags registers the input limit flags (docs/security.md) on fs and
+// returns the limits they set, the defaults unless given.
+func limitFlags(fs *flag.FlagSet) *safeio.Limits {
+	l := safeio.Default()
+	for _, f := range []struct {
+		name string
+		v    *int64
+		what string
+	}{
+		{safeio.FlagFile, &l.File, "largest model, weights or .npy file read"},
+		{safeio.FlagUnpacked, &l.Unpacked, "most data unpacked from one file (.keras entries, compressed or filled HDF5 datasets)"},
+		{safeio.FlagConfig, &l.Config, "largest JSON model configuration"},
+	} {
+		fs.Var(sizeValue{f.v}, strings.TrimPrefix(f.name, "--"), f.what+": a byte `SIZE` such as 512M or 2G")
+	}
+	return &l
+}
+
+// sizeValue is a flag.Value holding a byte count.
+type sizeValue struct{ v *int64 }
+
+func (s sizeValue) String() string {
+	if s.v == nil {
+		return ""
+	}
+	return safeio.FormatSize(*s.v)
+}
+
+func (s sizeValue) Set(text string) error {
+	n, err := safeio.ParseSize(text)
+	if err != nil {
+		return err
+	}
+	*s.v = n
+	return nil
+}

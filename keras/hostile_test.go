@@ -215,7 +215,7 @@ func TestZipBombs(t *testing.T) {
 		want   string
 	}{
 		{"declared.keras", keras3Zip(t, rawEntry{"model.weights.h5", []byte("x"), 1 << 40}), safeio.Limits{},
-			"declared.keras/model.weights.h5: the unpacked entry is 1024 GiB (1099511627776 bytes), over the limit of 128 MiB"},
+			"declared.keras/model.weights.h5: the unpacked entry is 1024 GiB (1099511627776 bytes), over the limit of 32 MiB"},
 		{"config.keras", keras3Zip(t, rawEntry{"config.json", zeros, -1}), safeio.Limits{Config: 1 << 20},
 			"config.keras/config.json: the unpacked entry is 8 MiB (8388608 bytes), over the limit of 1 MiB (1048576 bytes); if the model is legitimately this large, raise the limit with --max-config-size"},
 		{"lying.keras", keras3Zip(t, rawEntry{"model.weights.h5", zeros, 100}), safeio.Limits{},

@@ -168,9 +168,17 @@ func TestUnpackedBudget(t *testing.T) {
 	_, err = f.Root().Dataset("declared")
 	wantErr(t, err, "too many elements")
 
-	// Within the default budget one dataset reads; the second would take
-	// the total past it.
+	// With the default limit (32 MiB) each dataset is refused on its own.
 	f, err = OpenBytes("bomb.h5", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dataset(t, f.Root(), "a").Float32s()
+	wantErr(t, err, "bomb.h5: /a: dataset of 33554432 float32 elements exceeds the 33554432-byte read limit")
+
+	// Under a budget that fits one dataset, one reads and the second
+	// would take the total past it.
+	f, err = OpenBytesLimits("bomb.h5", data, safeio.Limits{Unpacked: 160 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +186,6 @@ func TestUnpackedBudget(t *testing.T) {
 		t.Fatalf("dataset a: %d values, %v", len(v), err)
 	}
 	_, err = dataset(t, f.Root(), "b").Float32s()
-	wantErr(t, err, "bomb.h5: the data decompressed or filled in by its datasets is 256 MiB (268435456 bytes), over the limit of 128 MiB (134217728 bytes); "+
+	wantErr(t, err, "bomb.h5: the data decompressed or filled in by its datasets is 256 MiB (268435456 bytes), over the limit of 160 MiB (167772160 bytes); "+
 		"if the model is legitimately this large, raise the limit with --max-unpacked-size (reading dataset /b)")
 }

@@ -40,10 +40,12 @@ type Limits struct {
 }
 
 // The defaults are far above any model a Cortex-M can hold (a few MiB of
-// flash) and far below what would exhaust a build machine.
+// flash) and below what exhausts a build machine: generating C for one
+// 128 MiB weight tensor (a 142 KB file of gzip chunks) ran out of memory
+// under a 4 GiB limit, so the unpacked default is 32 MiB.
 const (
 	DefaultFile     = 256 << 20
-	DefaultUnpacked = 128 << 20
+	DefaultUnpacked = 32 << 20
 	DefaultConfig   = 16 << 20
 )
 

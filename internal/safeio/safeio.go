@@ -42,9 +42,10 @@ type Limits struct {
 // The defaults are far above any model a Cortex-M can hold (a few MiB of
 // flash) and below what exhausts a build machine: generating C for one
 // 128 MiB weight tensor (a 142 KB file of gzip chunks) ran out of memory
-// under a 4 GiB limit, so the unpacked default is 32 MiB.
+// under a 4 GiB limit, so the unpacked default is 32 MiB; an uncompressed
+// file's datasets cost the same per byte, so files are capped at 64 MiB.
 const (
-	DefaultFile     = 256 << 20
+	DefaultFile     = 64 << 20
 	DefaultUnpacked = 32 << 20
 	DefaultConfig   = 16 << 20
 )

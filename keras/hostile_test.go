@@ -301,3 +301,28 @@ func FuzzKerasZip(f *testing.F) {
 		}
 	})
 }
+
+// TestSavedModelSpecialFiles replaces each file a SavedModel directory's
+// import reads (keras_metadata.pb, the checkpoint index and shard) with a
+// FIFO in turn: each is refused at once.
+func TestSavedModelSpecialFiles(t *testing.T) {
+	t.Parallel()
+	const src = "../testdata/models/qk_conv_savedmodel"
+	for _, rel := range []string{"keras_metadata.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"} {
+		dir := filepath.Join(t.TempDir(), "m")
+		if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, rel)
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadWithin(t, dir, Options{})
+		if !errors.Is(err, safeio.ErrSpecial) || !strings.Contains(err.Error(), p+" is a named pipe (FIFO)") {
+			t.Errorf("%s as a FIFO: err = %v", rel, err)
+		}
+	}
+}

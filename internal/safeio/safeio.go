@@ -130,38 +130,48 @@ func checkMode(path string, m fs.FileMode) error {
 	return fmt.Errorf("%s is a %s, %w: dqnn reads models, weights and inputs only from regular files", path, kind, ErrSpecial)
 }
 
-// ReadFile reads the regular file at path, refusing special files and files
-// larger than limit bytes (flag names the flag that raises it). Errors start
+// Open opens the regular file at path for reading, refusing special files
+// before they are opened: should the path be swapped for a FIFO after the
+// check, the non-blocking open returns at once instead of waiting for a
+// writer, and the opened file's own mode is checked again. Errors start
 // with path; errors.Is(err, fs.ErrNotExist) still works.
-func ReadFile(path string, limit int64, flag string) ([]byte, error) {
+func Open(path string) (*os.File, error) {
 	if err := CheckRegular(path); err != nil {
 		return nil, unwrapPath(path, err)
 	}
-	// O_NONBLOCK: should the path be swapped for a FIFO after the check,
-	// opening it returns at once instead of waiting for a writer; the
-	// opened file's own mode is checked again below.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, unwrapPath(path, err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		err = checkMode(path, st.Mode())
+	}
+	if err != nil {
+		f.Close()
+		return nil, unwrapPath(path, err)
+	}
+	return f, nil
+}
+
+// ReadFile reads the regular file at path (see Open), refusing files larger
+// than limit bytes (flag names the flag that raises it).
+func ReadFile(path string, limit int64, flag string) ([]byte, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, unwrapPath(path, err)
 	}
-	if err := checkMode(path, st.Mode()); err != nil {
-		return nil, err
-	}
 	if st.Size() > limit {
 		return nil, &LimitError{Name: path, What: "the file", Size: st.Size(), Limit: limit, Flag: flag}
 	}
 	// The stat size presizes the buffer; the read is still capped, in
 	// case the file grows while it is read.
-	data, err := ReadAll(f, limit, path, "the file", flag, st.Size())
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
+	return ReadAll(f, limit, path, "the file", flag, st.Size())
 }
 
 // ReadAll reads r to its end, failing with a LimitError (naming name, what

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 
 	"github.com/dqnn/dqnn/internal/safeio"
@@ -28,11 +29,20 @@ func limitFlags(fs *flag.FlagSet) *safeio.Limits {
 // sizeValue is a flag.Value holding a byte count.
 type sizeValue struct{ v *int64 }
 
+// String writes the size as the flag takes it ("16M").
 func (s sizeValue) String() string {
 	if s.v == nil {
 		return ""
 	}
-	return safeio.FormatSize(*s.v)
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"G", 30}, {"M", 20}, {"K", 10}} {
+		if n := *s.v; n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.suffix)
+		}
+	}
+	return fmt.Sprint(*s.v)
 }
 
 func (s sizeValue) Set(text string) error {

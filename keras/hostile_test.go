@@ -253,6 +253,12 @@ func TestHostileConfigs(t *testing.T) {
 		{"deep.json", deep, safeio.Limits{}, "deep.json: "},
 		{"cut.json", string(cfg[:len(cfg)/2]), safeio.Limits{}, "cut.json: "},
 		{"nul.json", "{\x00}", safeio.Limits{}, "nul.json: "},
+		{"huge.json", `{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 10000000, 10000000, 10000000]}},
+		  {"class_name": "Flatten", "config": {"name": "f"}}, {"class_name": "Dense", "config": {"name": "d", "units": 4}}]}}`, safeio.Limits{},
+			`huge.json: input "in": shape [10000000 10000000 10000000] has more than 2147483647 elements`},
+		{"units.json", `{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 4]}},
+		  {"class_name": "Dense", "config": {"name": "d", "units": 4000000000000000000}}]}}`, safeio.Limits{},
+			"units.json: "},
 	} {
 		p := filepath.Join(dir, c.name)
 		if err := os.WriteFile(p, []byte(c.text), 0o600); err != nil {

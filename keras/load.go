@@ -77,6 +77,50 @@ var (
 )
 
 func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
+	g, err := loadPath(path, opt, archOK)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTensorSizes(path, g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// maxTensorElements caps every tensor a model declares: the generated C
+// indexes tensors with 32-bit ints, and shapes from a configuration could
+// otherwise overflow Go's int silently (10^7 × 10^7 × 10^7 elements).
+const maxTensorElements = 1<<31 - 1
+
+// checkTensorSizes refuses a graph with a tensor of more than
+// maxTensorElements elements, naming the layer that produces it.
+func checkTensorSizes(path string, g *ir.Graph) error {
+	check := func(who string, t *ir.Tensor) error {
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 || d != 0 && n > maxTensorElements/d {
+				return fmt.Errorf("%s: %s: shape %v has more than %d elements (2^31-1), which no generated library can index; check the layer's configuration", path, who, t.Shape, maxTensorElements)
+			}
+			n *= d
+		}
+		return nil
+	}
+	for _, t := range g.Inputs {
+		if err := check(fmt.Sprintf("input %q", t.Name), t); err != nil {
+			return err
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, t := range n.Outputs {
+			if err := check(fmt.Sprintf("layer %q (%s) output", n.Name, n.Class), t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func loadPath(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	opt.Limits = opt.Limits.OrDefault()
 	st, err := os.Stat(path)
 	if err != nil {

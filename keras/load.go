@@ -192,7 +192,7 @@ func hashFiles(paths []string) ([]ir.File, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s: not a regular file", p)
 		}
-		f, err := os.Open(p)
+		f, err := safeio.Open(p)
 		if err != nil {
 			return nil, err
 		}

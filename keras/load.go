@@ -18,11 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/dqnn/dqnn/internal/hdf5"
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
 )
 
@@ -52,6 +54,11 @@ type Options struct {
 	// applied to them as to saved weights. Tests use it to run
 	// weightless architectures with synthetic weights.
 	Fill func(layer, weight string, shape []int) []float32
+
+	// Limits bounds what reading the model and weights files may cost
+	// (zero fields: safeio's defaults); errors beyond them name the flag
+	// that raises each limit.
+	Limits safeio.Limits
 }
 
 // Load imports the model at path (.h5, .hdf5, .keras, or .json plus a
@@ -70,6 +77,51 @@ var (
 )
 
 func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
+	g, err := loadPath(path, opt, archOK)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTensorSizes(path, g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// maxTensorElements caps every tensor a model declares: the generated C
+// indexes tensors with 32-bit ints, and shapes from a configuration could
+// otherwise overflow Go's int silently (10^7 × 10^7 × 10^7 elements).
+const maxTensorElements = 1<<31 - 1
+
+// checkTensorSizes refuses a graph with a tensor of more than
+// maxTensorElements elements, naming the layer that produces it.
+func checkTensorSizes(path string, g *ir.Graph) error {
+	check := func(who string, t *ir.Tensor) error {
+		n := 1
+		for _, d := range t.Shape {
+			if d < 0 || d != 0 && n > maxTensorElements/d {
+				return fmt.Errorf("%s: %s: shape %v has more than %d elements (2^31-1), which no generated library can index; check the layer's configuration", path, who, t.Shape, maxTensorElements)
+			}
+			n *= d
+		}
+		return nil
+	}
+	for _, t := range g.Inputs {
+		if err := check(fmt.Sprintf("input %q", t.Name), t); err != nil {
+			return err
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, t := range n.Outputs {
+			if err := check(fmt.Sprintf("layer %q (%s) output", n.Name, n.Class), t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func loadPath(path string, opt Options, archOK bool) (*ir.Graph, error) {
+	opt.Limits = opt.Limits.OrDefault()
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -80,17 +132,28 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 		}
 		return nil, dirError(path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := safeio.ReadFile(path, opt.Limits.File, safeio.FlagFile)
 	if err != nil {
 		return nil, err
 	}
+	return loadBytes(path, data, opt, archOK)
+}
+
+// loadBytes imports the model file held in data (read from path) by its
+// content, not its extension.
+func loadBytes(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
+	opt.Limits = opt.Limits.OrDefault()
 	var g *ir.Graph
+	var err error
 	switch {
 	case bytes.HasPrefix(data, hdf5Magic):
 		g, err = loadH5(path, data, opt, archOK)
 	case bytes.HasPrefix(data, zipMagic):
 		g, err = loadZip(path, data, opt)
 	case looksJSON(data):
+		if err := checkConfigSize(path, "the JSON configuration", len(data), opt.Limits); err != nil {
+			return nil, err
+		}
 		g, err = loadJSON(path, data, opt, archOK)
 	default:
 		if filepath.Base(path) == "saved_model.pb" || filepath.Base(path) == "keras_metadata.pb" {
@@ -129,7 +192,7 @@ func hashFiles(paths []string) ([]ir.File, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s: not a regular file", p)
 		}
-		f, err := os.Open(p)
+		f, err := safeio.Open(p)
 		if err != nil {
 			return nil, err
 		}
@@ -151,13 +214,22 @@ func dirError(path string) error {
 	return fmt.Errorf("%s is a directory, not a model file", path)
 }
 
+// checkConfigSize refuses a JSON configuration over the config limit
+// before it is parsed (decoding JSON costs several times its size).
+func checkConfigSize(name, what string, n int, l safeio.Limits) error {
+	if int64(n) > l.Config {
+		return &safeio.LimitError{Name: name, What: what, Size: int64(n), Limit: l.Config, Flag: safeio.FlagConfig}
+	}
+	return nil
+}
+
 func looksJSON(data []byte) bool {
 	t := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
 	return len(t) > 0 && (t[0] == '{' || t[0] == '"')
 }
 
 func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
-	f, err := hdf5.OpenBytes(path, data)
+	f, err := hdf5.OpenBytesLimits(path, data, opt.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +244,9 @@ func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, erro
 	cfgText, err := a.String()
 	if err != nil {
 		return nil, fmt.Errorf("%s: attribute model_config: %w", path, err)
+	}
+	if err := checkConfigSize(path, "the model_config attribute", len(cfgText), opt.Limits); err != nil {
+		return nil, err
 	}
 	m, err := parseModelJSON([]byte(cfgText))
 	if err != nil {
@@ -214,17 +289,39 @@ func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid .keras zip: %w", path, err)
 	}
-	read := func(name string) ([]byte, error) {
+	// The entries together may unpack to the unpacked limit, each within
+	// its own limit; sizes declared in the zip are checked first, then the
+	// reads are capped in case they lie.
+	budget := safeio.NewBudget(opt.Limits.Unpacked, path, "the entries unpacked from the archive", safeio.FlagUnpacked)
+	read := func(name string, limit int64, flag string) ([]byte, error) {
+		entry := path + "/" + name
 		f, err := zr.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", entry, err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", entry, err)
+		}
+		if st.Size() > limit {
+			return nil, &safeio.LimitError{Name: entry, What: "the unpacked entry", Size: st.Size(), Limit: limit, Flag: flag}
+		}
+		if err := budget.Take(st.Size()); err != nil {
+			return nil, err
+		}
+		b, err := safeio.ReadAll(f, st.Size(), entry, "the unpacked entry (larger than the archive declares)", flag, st.Size())
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, 1<<31))
+		return b, nil
 	}
-	cfgData, err := read("config.json")
+	cfgData, err := read("config.json", opt.Limits.Config, safeio.FlagConfig)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: .keras archive has no config.json", path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: .keras archive has no config.json: %w", path, err)
+		return nil, err
 	}
 	m, err := parseModelJSON(cfgData)
 	if err != nil {
@@ -238,16 +335,21 @@ func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
 		g.Source = path
 		return g, nil
 	}
-	wData, err := read("model.weights.h5")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if _, e2 := read("model.weights.npz"); e2 == nil {
-				return nil, fmt.Errorf("%s: weights are stored as model.weights.npz; re-save with the default HDF5 weights format", path)
-			}
+	wData, err := read("model.weights.h5", opt.Limits.Unpacked, safeio.FlagUnpacked)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, e2 := zr.Open("model.weights.npz"); e2 == nil {
+			return nil, fmt.Errorf("%s: weights are stored as model.weights.npz; re-save with the default HDF5 weights format", path)
 		}
-		return nil, fmt.Errorf("%s: .keras archive has no model.weights.h5: %w", path, err)
+		return nil, fmt.Errorf("%s: .keras archive has no model.weights.h5", path)
 	}
-	wf, err := hdf5.OpenBytes(path+"/model.weights.h5", wData)
+	if err != nil {
+		return nil, err
+	}
+	// The weights file draws its decompressed datasets from what the
+	// archive's entries left of the unpacked limit.
+	wl := opt.Limits
+	wl.Unpacked = max(budget.Left(), 1)
+	wf, err := hdf5.OpenBytesLimits(path+"/model.weights.h5", wData, wl)
 	if err != nil {
 		return nil, err
 	}
@@ -299,11 +401,11 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))))
 		return g, nil
 	}
-	wdata, err := os.ReadFile(wpath)
+	wdata, err := safeio.ReadFile(wpath, opt.Limits.File, safeio.FlagFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: weights: %w", path, err)
 	}
-	f, err := hdf5.OpenBytes(wpath, wdata)
+	f, err := hdf5.OpenBytesLimits(wpath, wdata, opt.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("%s: weights: %w", path, err)
 	}

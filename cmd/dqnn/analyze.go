@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/passes"
@@ -29,6 +30,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "also print the lowered graph and its memory plan")
 	qio := fs.Bool("quantized-io", false, "analyze the model with quantized inputs/outputs (as generate --quantized-io)")
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
 			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
@@ -60,7 +62,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *ref {
 		opt.Matrix = compiler.ReferenceOnly{}
 	}
-	res, _, err := compileModel(model, *weights, opt)
+	res, _, err := compileModel(model, *weights, *limits, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
@@ -80,10 +82,10 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// compileModel loads and compiles a model file; the provenance names the
-// files the importer read, with their hashes.
-func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
-	g, err := keras.Load(model, keras.Options{Weights: weights})
+// compileModel loads and compiles a model file within limits; the
+// provenance names the files the importer read, with their hashes.
+func compileModel(model, weights string, limits safeio.Limits, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	g, err := keras.Load(model, keras.Options{Weights: weights, Limits: limits})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,6 +28,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
 			"       dqnn bench --kernels [--target cortex-m4] [--json]\n\n"+
@@ -85,7 +86,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		rep, err = bench.Kernels(ctx, cpu, dir)
 	} else {
 		model := pos[0]
-		res, g, cerr := compileModel(model, *weights, compiler.Options{Name: *name, Target: string(cpu)})
+		res, g, cerr := compileModel(model, *weights, *limits, compiler.Options{Name: *name, Target: string(cpu)})
 		if cerr != nil {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", cerr)
 			return 1

@@ -28,6 +28,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus the CMake files unless --no-build-files, and the manifest), for build systems with fixed outputs")
 	noBuild := fs.Bool("no-build-files", false, "do not write the CMake files ("+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+": add_library(NAME ...) for a consumer's add_subdirectory)")
 	quiet := fs.Bool("q", false, "print nothing on success")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate] [--no-build-files]\n\n"+
 			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
@@ -54,7 +55,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	if lib == "" {
 		lib = compiler.CName(strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0])))
 	}
-	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: lib, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
+	res, _, err := compileModel(pos[0], *weights, *limits, compiler.Options{Name: lib, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1

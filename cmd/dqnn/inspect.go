@@ -60,6 +60,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, .json, or a SavedModel\ndirectory); a .json without weights is shown architecture-only.")
 		printFlags(stderr, fs)
@@ -72,7 +73,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	g, err := keras.LoadArchitecture(pos[0], keras.Options{Weights: *weights})
+	g, err := keras.LoadArchitecture(pos[0], keras.Options{Weights: *weights, Limits: *limits})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn inspect: %v\n", err)
 		return 1

@@ -44,6 +44,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	keep := fs.String("keep", "", "build in `DIR` and keep it (runner, library, executable)")
 	amal := fs.Bool("amalgamate", false, "validate the amalgamated library (NAME.h and NAME.c only, as generate --amalgamate writes it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
 			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55|serial:PORT[,BAUD]|tcp:HOST:PORT]\n"+
@@ -91,7 +92,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opt := validate.Options{
-		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
+		Model: pos[0], Weights: *weights, Limits: *limits, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
 		CheckOptions: validate.CheckOptions{
 			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
 			UserCFlags: strings.Fields(*cflags), UseUserCFlags: flagSet(fs, "cflags"),

@@ -53,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
-		rep, err := benchBoard(ctx, *tgt, pos[0], *weights, *name, stderr)
+		rep, err := benchBoard(ctx, *tgt, pos[0], *weights, *name, *limits, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
 			return 1

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dqnn/dqnn/board"
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/validate"
 )
 
@@ -36,13 +37,13 @@ func cycleCounter(ok bool) string {
 
 // benchBoard times one inference of the model on the board a serial: or
 // tcp: target names (dqnn bench --target serial:...).
-func benchBoard(ctx context.Context, spec, model, weights, name string, stderr io.Writer) (*board.BenchReport, error) {
+func benchBoard(ctx context.Context, spec, model, weights, name string, limits safeio.Limits, stderr io.Writer) (*board.BenchReport, error) {
 	c, err := openBoard(ctx, spec, 0, stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	res, g, err := compileModel(model, weights, compiler.Options{Name: name, Target: string(c.CPU())})
+	res, g, err := compileModel(model, weights, limits, compiler.Options{Name: name, Target: string(c.CPU())})
 	if err != nil {
 		return nil, err
 	}

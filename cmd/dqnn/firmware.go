@@ -27,6 +27,7 @@ func runFirmware(args []string, stdout, stderr io.Writer) int {
 	boardName := fs.String("board", "", "the board: "+strings.Join(board.BoardNames(), ", "))
 	out := fs.String("o", "", "output `DIR`")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
+	limits := limitFlags(fs)
 	trace := fs.Bool("trace", false, "build with -DDQNN_TRACE: per-layer tensors and cycles (validate --per-layer, bench)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn firmware MODEL --board BOARD -o DIR [--weights F] [--trace]\n\n"+
@@ -54,7 +55,7 @@ func runFirmware(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dqnn firmware: --board: %v\n", err)
 		return 2
 	}
-	res, g, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: string(b.CPU)})
+	res, g, err := compileModel(pos[0], *weights, *limits, compiler.Options{Name: *name, Target: string(b.CPU)})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn firmware: %v\n", err)
 		return 1

@@ -27,8 +27,9 @@ if [ -x .ci/bazel.sh ] && { [ "${1:-}" = "--bazel" ] || [ -n "${CI:-}" ]; }; the
   .ci/bazel.sh
 fi
 
+echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
+scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"
+
 echo "== go test"
 go test -count=1 -timeout 40m ./...
 
-echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
-scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"

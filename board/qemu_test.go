@@ -252,7 +252,8 @@ func TestNetduinoPlus2Faults(t *testing.T) {
 	b := Boards["netduinoplus2"]
 	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "pty")
 	r := &resetOnWrite{t: t, e: e}
-	c, err := Open(e.Target, Options{Progress: r, HelloTimeout: 5 * time.Second, ReplyTimeout: 5 * time.Second})
+	// Generous deadlines: QEMU on a loaded 2-core machine can be slow to reboot; none of these cases waits for a deadline to pass.
+	c, err := Open(e.Target, Options{Progress: r, HelloTimeout: 30 * time.Second, ReplyTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,11 @@ type Graph struct {
 	// Notes are importer remarks for the user (accepted but slower
 	// constructs, architecture-only imports, ...); they never change semantics.
 	Notes []string
+	// ShapesOnly marks an architecture imported without weights
+	// (keras.LoadArchitecture): every Weights, bias and batch-norm vector
+	// has a shape but no values (Data == nil), so the graph can be
+	// analyzed (sizes, types, kernels) but not run or emitted.
+	ShapesOnly bool
 }
 
 // Tensor is an activation tensor flowing between nodes.
@@ -46,6 +51,10 @@ type Quant struct {
 	QMin, QMax int32
 	Bits       int        // bits of the quantizer that produced it (1 for sign, <= 8 for s8)
 	Quantizer  *Quantizer // the quantizer applied to produce these values, nil if none
+	// ScalesPow2 is set, in a shapes-only graph, on a kernel whose scales
+	// the quantizer computes from the (absent) weight values (Scale is
+	// then nil) when they are powers of two whatever the values (auto_po2).
+	ScalesPow2 bool
 }
 
 // Float is the Quant of an unquantized tensor.

@@ -50,6 +50,12 @@ type Options struct {
 	// applied to them as to saved weights. Tests use it to run
 	// weightless architectures with synthetic weights.
 	Fill func(layer, weight string, shape []int) []float32
+
+	// IgnoreWeights makes LoadArchitecture read the architecture alone,
+	// even from a file (or beside a .json) that holds weights: the graph is
+	// shapes-only, as if the weights had never been saved. Tests use it to
+	// compare the pre-analyze of a model with its analyze.
+	IgnoreWeights bool
 }
 
 // Load imports the model at path (.h5, .hdf5, .keras, or .json plus a
@@ -68,6 +74,9 @@ var (
 )
 
 func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
+	if opt.IgnoreWeights && !archOK {
+		return nil, fmt.Errorf("%s: Options.IgnoreWeights needs LoadArchitecture", path)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -84,7 +93,7 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	case bytes.HasPrefix(data, hdf5Magic):
 		g, err = loadH5(path, data, opt, archOK)
 	case bytes.HasPrefix(data, zipMagic):
-		g, err = loadZip(path, data, opt)
+		g, err = loadZip(path, data, opt, archOK)
 	case looksJSON(data):
 		g, err = loadJSON(path, data, opt, archOK)
 	default:
@@ -146,7 +155,7 @@ func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, erro
 	switch {
 	case opt.Fill != nil:
 		w = filled{opt.Fill}
-	case root.IsGroup("model_weights"):
+	case root.IsGroup("model_weights") && !opt.IgnoreWeights:
 		g, err := root.Group("model_weights")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -164,12 +173,17 @@ func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, erro
 	}
 	g.Source = path
 	if w == nil {
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights found", path))
+		g.ShapesOnly = true
+		why := "no weights found"
+		if opt.IgnoreWeights {
+			why = "weights ignored"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
 	}
 	return g, nil
 }
 
-func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
+func loadZip(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid .keras zip: %w", path, err)
@@ -199,6 +213,22 @@ func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
 		return g, nil
 	}
 	wData, err := read("model.weights.h5")
+	if opt.IgnoreWeights || err != nil && archOK && errors.Is(err, os.ErrNotExist) {
+		if _, e2 := read("model.weights.npz"); e2 != nil || opt.IgnoreWeights {
+			g, err := buildWith(path, m, nil, opt)
+			if err != nil {
+				return nil, err
+			}
+			g.Source = path
+			g.ShapesOnly = true
+			why := "the archive has no model.weights.h5"
+			if opt.IgnoreWeights {
+				why = "weights ignored"
+			}
+			g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
+			return g, nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, e2 := read("model.weights.npz"); e2 == nil {
@@ -237,7 +267,9 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		return g, nil
 	}
 	wpath := opt.Weights
-	if wpath == "" {
+	if opt.IgnoreWeights {
+		wpath = ""
+	} else if wpath == "" {
 		stem := strings.TrimSuffix(path, filepath.Ext(path))
 		for _, c := range []string{stem + "_weights.h5", stem + ".h5"} {
 			if _, err := os.Stat(c); err == nil {
@@ -256,7 +288,13 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 			return nil, err
 		}
 		g.Source = path
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))))
+		g.ShapesOnly = true
+		stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		why := fmt.Sprintf("no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", stem, stem)
+		if opt.IgnoreWeights {
+			why = "weights ignored"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
 		return g, nil
 	}
 	f, err := hdf5.Open(wpath)

@@ -37,6 +37,8 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 			"Compiles MODEL (.h5, .keras or .json; default: the bundled %s) in memory and\n"+
 			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
 			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
+			"Without weights (a .json alone, or an .h5/.keras holding only the architecture) it\n"+
+			"pre-analyzes: the same figures from shapes and quantizers, under a banner.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
 		fs.PrintDefaults()
 	}
@@ -62,7 +64,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *ref {
 		opt.Matrix = compiler.ReferenceOnly{}
 	}
-	res, _, err := compileModel(model, *weights, opt)
+	res, _, err := compileModelWith(keras.LoadArchitecture, model, *weights, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
@@ -85,8 +87,15 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 }
 
 // compileModel loads and compiles a model file; it fills the provenance hash.
+// It refuses a model without weights.
 func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
-	g, err := keras.Load(model, keras.Options{Weights: weights})
+	return compileModelWith(keras.Load, model, weights, opt)
+}
+
+// compileModelWith is compileModel with the loader: keras.LoadArchitecture
+// accepts an architecture without weights (analyze's pre-analyze).
+func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	g, err := load(model, keras.Options{Weights: weights})
 	if err != nil {
 		return nil, nil, err
 	}

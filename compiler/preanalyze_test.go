@@ -1,0 +1,197 @@
+package compiler
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
+	"github.com/dqnn/dqnn/keras"
+)
+
+// modelsWithWeights lists the fixtures (testdata/models, except the broken
+// bad_* ones) and the real shared models that hold weights: .h5/.keras
+// files, and .json files with a sibling weights file.
+func modelsWithWeights(t *testing.T) []string {
+	var out []string
+	add := func(dir string, recursive bool) {
+		walk := func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				if p != dir && !recursive {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			name := d.Name()
+			if strings.HasPrefix(name, "bad_") {
+				return nil
+			}
+			switch filepath.Ext(name) {
+			case ".keras":
+				out = append(out, p)
+			case ".h5":
+				// Weights files of .json models are not models.
+				stem := strings.TrimSuffix(p, ".h5")
+				if _, err := os.Stat(strings.TrimSuffix(stem, "_weights") + ".json"); err == nil {
+					return nil
+				}
+				if _, err := os.Stat(stem + ".json"); err == nil {
+					return nil
+				}
+				out = append(out, p)
+			case ".json":
+				stem := strings.TrimSuffix(p, ".json")
+				for _, w := range []string{stem + "_weights.h5", stem + ".h5"} {
+					if _, err := os.Stat(w); err == nil {
+						out = append(out, p)
+						break
+					}
+				}
+			}
+			return nil
+		}
+		filepath.WalkDir(dir, walk)
+	}
+	add(filepath.Join("..", "testdata", "models"), false)
+	add(filepath.Join("..", "examples"), true)
+	shared := sharedmodels.Dir()
+	if _, err := os.Stat(shared); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared models absent under CI: %v", err)
+		}
+		t.Logf("shared models absent (%v): fixtures only", err)
+	} else {
+		add(filepath.Join(shared, "qkeras"), true)
+		add(filepath.Join(shared, "larq"), true)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestPreAnalyzeMatchesAnalyze strips the weights of every model that has
+// them (keras.Options.IgnoreWeights) and checks that the pre-analyze report
+// equals the analyze report with weights: params, MACs, activations, RAM,
+// every C-layer (kernel, ops, op type, fused layers), fallbacks and
+// inexact layers exactly; weights (ro) exactly when the pre-analyze gives no
+// range, else within its range. A layer table may differ only where the
+// pre-analyze says a fusion depends on weights. It also checks that
+// constBytes, given values, counts exactly what emit writes.
+func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
+	t.Parallel()
+	paths := modelsWithWeights(t)
+	if len(paths) < 20 {
+		t.Fatalf("found only %d models with weights", len(paths))
+	}
+	compared := 0
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			g, err := keras.Load(p, keras.Options{})
+			if err != nil {
+				t.Skipf("not loadable with weights: %v", err)
+			}
+			want, wantErr := Compile(g, Options{})
+			ga, err := keras.LoadArchitecture(p, keras.Options{IgnoreWeights: true})
+			if err != nil {
+				t.Fatalf("architecture only: %v", err)
+			}
+			if !ga.ShapesOnly {
+				t.Fatalf("IgnoreWeights gave a graph with values")
+			}
+			got, gotErr := Compile(ga, Options{})
+			if wantErr != nil {
+				if gotErr == nil {
+					t.Fatalf("with weights the compile fails (%v), without weights it succeeds", wantErr)
+				}
+				return
+			}
+			if gotErr != nil {
+				t.Fatalf("pre-analyze: %v", gotErr)
+			}
+			rom, err := constBytes(want.Graph)
+			if err != nil || rom.est != want.Report.WeightsROBytes || rom.lo != rom.est || rom.hi != rom.est {
+				t.Errorf("constBytes with values = %+v, %v; emit wrote %d B", rom, err, want.Report.WeightsROBytes)
+			}
+			compareReports(t, want.Report, got.Report)
+			// Flip masks are the arrays the estimate leaves out (it assumes
+			// no negative gamma); without them the fixtures' generic
+			// weights need every other array the estimate counts.
+			flips := 0
+			for _, n := range want.Graph.Nodes {
+				if k, ok := n.Attrs.(*ir.KernelAttrs); ok && k.Stage != nil && k.Stage.Flip != nil {
+					flips += 4 * dtype.Words(len(k.Stage.Flip))
+				}
+			}
+			if got.Report.WeightsROBytes != want.Report.WeightsROBytes-flips {
+				t.Errorf("weights (ro): estimate %d B, with weights %d B of which %d B flip masks", got.Report.WeightsROBytes, want.Report.WeightsROBytes, flips)
+			}
+			compared++
+		})
+	}
+	t.Logf("%d models compared", compared)
+}
+
+func compareReports(t *testing.T, want, got *Report) {
+	t.Helper()
+	if !got.WeightsAbsent || want.WeightsAbsent {
+		t.Errorf("weights_absent: with weights %v, without %v", want.WeightsAbsent, got.WeightsAbsent)
+	}
+	type figs struct {
+		Params, MACC, FloatModel        int64
+		Activations, Input, Output, RAM int
+		OpTypes                         map[string]int64
+		Fallbacks                       []Fallback
+		Inexact                         []string
+	}
+	inexact := func(r *Report) []string {
+		var s []string
+		for _, f := range r.Inexact {
+			s = append(s, f.Layer)
+		}
+		slices.Sort(s)
+		return slices.Compact(s)
+	}
+	f := func(r *Report) figs {
+		return figs{r.Params, r.MACC, r.FloatModelBytes, r.ActivationsRWBytes, r.InputBytes, r.OutputBytes, r.RAMTotalBytes, r.OpTypes, r.Fallbacks, inexact(r)}
+	}
+	fusionDepends := false
+	for _, d := range got.DependsOnWeights {
+		fusionDepends = fusionDepends || strings.Contains(d.Reason, "max-pool")
+	}
+	same := func(a, b any) bool {
+		x, _ := json.Marshal(a)
+		y, _ := json.Marshal(b)
+		return string(x) == string(y)
+	}
+	if !same(f(want), f(got)) || !same(want.Layers, got.Layers) {
+		if fusionDepends {
+			t.Logf("layer tables differ where the pre-analyze says a fusion depends on weights: %v", got.DependsOnWeights)
+		} else {
+			x, _ := json.MarshalIndent(f(want), "", " ")
+			y, _ := json.MarshalIndent(f(got), "", " ")
+			if !same(want.Layers, got.Layers) {
+				x, _ = json.MarshalIndent(want.Layers, "", " ")
+				y, _ = json.MarshalIndent(got.Layers, "", " ")
+			}
+			t.Errorf("with weights:\n%s\nwithout:\n%s", x, y)
+		}
+	}
+	rg := got.WeightsRORange
+	if rg == nil || rg.Min > got.WeightsROBytes || got.WeightsROBytes > rg.Max {
+		t.Fatalf("weights (ro) %d B outside its range %+v", got.WeightsROBytes, rg)
+	}
+	if want.WeightsROBytes < rg.Min || want.WeightsROBytes > rg.Max {
+		t.Errorf("weights (ro) with weights %d B is outside the pre-analyze range [%d, %d] (estimate %d)", want.WeightsROBytes, rg.Min, rg.Max, got.WeightsROBytes)
+	}
+	if want.WeightsROBytes != got.WeightsROBytes {
+		t.Logf("weights (ro): %d B with weights, estimate %d B in [%d, %d]", want.WeightsROBytes, got.WeightsROBytes, rg.Min, rg.Max)
+	}
+}

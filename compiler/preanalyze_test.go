@@ -1,4 +1,4 @@
-package compiler
+package compiler_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -98,7 +99,7 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			if err != nil {
 				t.Skipf("not loadable with weights: %v", err)
 			}
-			want, wantErr := Compile(g, Options{})
+			want, wantErr := compiler.Compile(g, compiler.Options{})
 			ga, err := keras.LoadArchitecture(p, keras.Options{IgnoreWeights: true})
 			if err != nil {
 				t.Fatalf("architecture only: %v", err)
@@ -106,7 +107,7 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			if !ga.ShapesOnly {
 				t.Fatalf("IgnoreWeights gave a graph with values")
 			}
-			got, gotErr := Compile(ga, Options{})
+			got, gotErr := compiler.Compile(ga, compiler.Options{})
 			if wantErr != nil {
 				if gotErr == nil {
 					t.Fatalf("with weights the compile fails (%v), without weights it succeeds", wantErr)
@@ -116,9 +117,9 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			if gotErr != nil {
 				t.Fatalf("pre-analyze: %v", gotErr)
 			}
-			rom, err := constBytes(want.Graph)
-			if err != nil || rom.est != want.Report.WeightsROBytes || rom.lo != rom.est || rom.hi != rom.est {
-				t.Errorf("constBytes with values = %+v, %v; emit wrote %d B", rom, err, want.Report.WeightsROBytes)
+			est, lo, hi, err := compiler.ConstBytes(want.Graph)
+			if err != nil || est != want.Report.WeightsROBytes || lo != est || hi != est {
+				t.Errorf("constBytes with values = %d [%d, %d], %v; emit wrote %d B", est, lo, hi, err, want.Report.WeightsROBytes)
 			}
 			compareReports(t, want.Report, got.Report)
 			// Flip masks are the arrays the estimate leaves out (it assumes
@@ -139,7 +140,7 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 	t.Logf("%d models compared", compared)
 }
 
-func compareReports(t *testing.T, want, got *Report) {
+func compareReports(t *testing.T, want, got *compiler.Report) {
 	t.Helper()
 	if !got.WeightsAbsent || want.WeightsAbsent {
 		t.Errorf("weights_absent: with weights %v, without %v", want.WeightsAbsent, got.WeightsAbsent)
@@ -148,10 +149,10 @@ func compareReports(t *testing.T, want, got *Report) {
 		Params, MACC, FloatModel        int64
 		Activations, Input, Output, RAM int
 		OpTypes                         map[string]int64
-		Fallbacks                       []Fallback
+		Fallbacks                       []compiler.Fallback
 		Inexact                         []string
 	}
-	inexact := func(r *Report) []string {
+	inexact := func(r *compiler.Report) []string {
 		var s []string
 		for _, f := range r.Inexact {
 			s = append(s, f.Layer)
@@ -159,7 +160,7 @@ func compareReports(t *testing.T, want, got *Report) {
 		slices.Sort(s)
 		return slices.Compact(s)
 	}
-	f := func(r *Report) figs {
+	f := func(r *compiler.Report) figs {
 		return figs{r.Params, r.MACC, r.FloatModelBytes, r.ActivationsRWBytes, r.InputBytes, r.OutputBytes, r.RAMTotalBytes, r.OpTypes, r.Fallbacks, inexact(r)}
 	}
 	fusionDepends := false

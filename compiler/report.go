@@ -35,9 +35,10 @@ type Report struct {
 	OpTypes            map[string]int64 `json:"op_types"`
 	Fallbacks          []Fallback       `json:"fallbacks"`
 	Inexact            []Fallback       `json:"inexact"`
-	// DependsOnWeights (pre-analyze only) lists the decisions taken under
-	// an assumption about weight values, with what real weights may change.
-	DependsOnWeights []Fallback `json:"depends_on_weights,omitempty"`
+	// DependsOnWeights lists, in a pre-analyze, the decisions taken under
+	// an assumption about weight values, with what real weights may change
+	// (empty with weights: nothing is assumed).
+	DependsOnWeights []Fallback `json:"depends_on_weights"`
 	ImporterNotes    []string   `json:"importer_notes,omitempty"`
 }
 
@@ -70,10 +71,7 @@ type Fallback struct {
 }
 
 func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Report {
-	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}, WeightsAbsent: orig.ShapesOnly}
-	if orig.ShapesOnly {
-		r.DependsOnWeights = []Fallback{}
-	}
+	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}, DependsOnWeights: []Fallback{}, WeightsAbsent: orig.ShapesOnly}
 	r.Params = countParams(orig)
 	r.ImporterNotes = orig.Notes
 	r.FloatModelBytes = 4 * r.Params
@@ -267,9 +265,14 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, " not bit-exact: %s: %s\n     hint: %s\n", f.Layer, f.Reason, f.Hint)
 	}
 	if r.WeightsAbsent {
-		if len(r.DependsOnWeights) == 0 {
+		rg := r.WeightsRORange
+		switch {
+		case len(r.DependsOnWeights) == 0 && (rg == nil || rg.Min == rg.Max):
 			fmt.Fprintln(w, " depends on weights: nothing (every figure and kernel above holds for any weight values)")
-		} else {
+		case len(r.DependsOnWeights) == 0:
+			fmt.Fprintln(w, " depends on weights: only weights (ro), within its range (all-1 multipliers and all-0 offsets are")
+			fmt.Fprintln(w, "   left out, negative batch-norm gammas add flip masks); every other figure and kernel holds")
+		default:
 			fmt.Fprintf(w, " depends on weights: %d\n", len(r.DependsOnWeights))
 			for _, f := range r.DependsOnWeights {
 				fmt.Fprintf(w, "   %s: %s\n", f.Layer, f.Reason)

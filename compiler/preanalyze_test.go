@@ -109,10 +109,17 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			}
 			got, gotErr := compiler.Compile(ga, compiler.Options{})
 			if wantErr != nil {
-				if gotErr == nil {
-					t.Fatalf("with weights the compile fails (%v), without weights it succeeds", wantErr)
+				// The pre-analyze fails too, or lists the refused layer as
+				// not supported, for the same reason.
+				if gotErr == nil && !slices.ContainsFunc(got.Report.Unsupported, func(u compiler.Fallback) bool {
+					return strings.Contains(wantErr.Error(), u.Reason)
+				}) {
+					t.Fatalf("with weights the compile fails (%v); without weights it succeeds, with unsupported layers %+v", wantErr, got.Report.Unsupported)
 				}
 				return
+			}
+			if len(got.Report.Unsupported) > 0 {
+				t.Errorf("with weights the model compiles, without weights it has unsupported layers %+v", got.Report.Unsupported)
 			}
 			if gotErr != nil {
 				t.Fatalf("pre-analyze: %v", gotErr)
@@ -194,5 +201,77 @@ func compareReports(t *testing.T, want, got *compiler.Report) {
 	}
 	if want.WeightsROBytes != got.WeightsROBytes {
 		t.Logf("weights (ro): %d B with weights, estimate %d B in [%d, %d]", want.WeightsROBytes, got.WeightsROBytes, rg.Min, rg.Max)
+	}
+}
+
+// unsupportedArch is a Sequential architecture with layers dqnn does not
+// compile (a separable convolution, quantized_relu with a negative slope,
+// a QKeras average pooling) between supported ones.
+const unsupportedArch = `{"class_name": "Sequential", "config": {"name": "sep", "layers": [
+ {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 16, 16, 3]}},
+ {"class_name": "QConv2D", "config": {"name": "c0", "filters": 32, "kernel_size": [3, 3], "padding": "same", "kernel_quantizer": "binary", "use_bias": false}},
+ {"class_name": "QActivation", "config": {"name": "a0", "activation": "binary"}},
+ {"class_name": "QSeparableConv2D", "config": {"name": "sep1", "filters": 64, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same", "depthwise_quantizer": "binary", "pointwise_quantizer": "binary"}},
+ {"class_name": "QActivation", "config": {"name": "a1", "activation": "quantized_relu(4, 0, negative_slope=0.25)"}},
+ {"class_name": "QAveragePooling2D", "config": {"name": "p1", "pool_size": [2, 2]}},
+ {"class_name": "Flatten", "config": {"name": "f"}},
+ {"class_name": "QDense", "config": {"name": "d", "units": 10, "kernel_quantizer": "binary"}}
+]}}`
+
+// TestPreAnalyzeUnsupported checks that layers dqnn cannot compile get a
+// "not supported" row in a pre-analyze, with the layers after them
+// analyzed at the shapes Keras gives them, while the importer still refuses
+// the model with weights and a layer whose output shape is unknown stops
+// the pre-analyze with a clear error.
+func TestPreAnalyzeUnsupported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sep.json")
+	if err := os.WriteFile(p, []byte(unsupportedArch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keras.Load(p, keras.Options{}); err == nil {
+		t.Fatal("Load accepted an architecture without weights")
+	}
+	g, err := keras.LoadArchitecture(p, keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Compile(g, compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Report
+	var rows, classes []string
+	for _, l := range r.Layers {
+		rows = append(rows, l.Name+" "+l.Type)
+	}
+	for _, u := range r.Unsupported {
+		classes = append(classes, u.Layer+" "+u.Wanted)
+		if u.Reason == "" || u.Hint == "" {
+			t.Errorf("unsupported %s without reason or hint: %+v", u.Layer, u)
+		}
+	}
+	wantRows := []string{"c0 conv2d", "sep1 not supported: QSeparableConv2D", "a1 not supported: QActivation", "p1 not supported: QAveragePooling2D", "d dense"}
+	if !slices.Equal(rows, wantRows) || !slices.Equal(classes, []string{"sep1 QSeparableConv2D", "a1 QActivation", "p1 QAveragePooling2D"}) {
+		t.Errorf("rows %q, unsupported %q", rows, classes)
+	}
+	// c0: 16·16·32 outputs × 27 taps; d: (4·4·64 = 1024) × 10 + 10 bias;
+	// params: 864 + 10,250 (the unsupported layers are left out).
+	if r.MACC != 16*16*32*27+1024*10+10 || r.Params != 864+10250 {
+		t.Errorf("macc %d, params %d", r.MACC, r.Params)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "3 layer(s) are not supported") || !strings.Contains(text.String(), "negative_slope=0.25") {
+		t.Errorf("text report:\n%s", text.String())
+	}
+	// An unknown layer whose output shape no rule gives stops the pre-analyze.
+	bad := strings.Replace(unsupportedArch, `"QAveragePooling2D", "config": {"name": "p1", "pool_size": [2, 2]}`, `"MyLayer", "config": {"name": "p1"}`, 1)
+	if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keras.LoadArchitecture(p, keras.Options{}); err == nil || !strings.Contains(err.Error(), `layer "p1" (MyLayer)`) || !strings.Contains(err.Error(), "cannot go past") {
+		t.Errorf("unknown layer: %v", err)
 	}
 }

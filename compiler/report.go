@@ -39,7 +39,10 @@ type Report struct {
 	// an assumption about weight values, with what real weights may change
 	// (empty with weights: nothing is assumed).
 	DependsOnWeights []Fallback `json:"depends_on_weights"`
-	ImporterNotes    []string   `json:"importer_notes,omitempty"`
+	// Unsupported lists, in a pre-analyze, the layers dqnn cannot compile
+	// (Wanted: their class); the figures leave them out.
+	Unsupported   []Fallback `json:"unsupported"`
+	ImporterNotes []string   `json:"importer_notes,omitempty"`
 }
 
 // ByteRange is an interval of byte counts.
@@ -71,7 +74,7 @@ type Fallback struct {
 }
 
 func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Report {
-	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}, DependsOnWeights: []Fallback{}, WeightsAbsent: orig.ShapesOnly}
+	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}, DependsOnWeights: []Fallback{}, Unsupported: []Fallback{}, WeightsAbsent: orig.ShapesOnly}
 	r.Params = countParams(orig)
 	r.ImporterNotes = orig.Notes
 	r.FloatModelBytes = 4 * r.Params
@@ -94,7 +97,11 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 		if !ok {
 			mid = -1
 		}
-		r.Layers = append(r.Layers, Layer{CID: cid, MID: mid, Name: k.Layer, Type: k.Kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused})
+		kind := k.Kind
+		if kind == passes.KindUnsupported {
+			kind = "not supported: " + n.Class
+		}
+		r.Layers = append(r.Layers, Layer{CID: cid, MID: mid, Name: k.Layer, Type: kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused})
 		r.MACC += ops
 		r.OpTypes[typ] += ops
 		cid++
@@ -106,6 +113,8 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 			r.Fallbacks = append(r.Fallbacks, f)
 		case passes.NoteWeights:
 			r.DependsOnWeights = append(r.DependsOnWeights, f)
+		case passes.NoteUnsupported:
+			r.Unsupported = append(r.Unsupported, f)
 		default:
 			r.Inexact = append(r.Inexact, f)
 		}
@@ -183,6 +192,8 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 		return 15 * elems, "op_f32_f32"
 	case "concat":
 		return 0, "op_" + tag(k.In) + "_" + tag(k.Out)
+	case passes.KindUnsupported:
+		return 0, "none"
 	}
 	return elems, "op_" + tag(k.In) + "_" + tag(k.Out)
 }
@@ -214,6 +225,9 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, " PRE-ANALYZE: weights were not given (architecture only).")
 		fmt.Fprintln(w, " The figures come from the layer shapes and quantizers; no C was generated and nothing was")
 		fmt.Fprintln(w, " validated. Decisions that depend on weight values are listed under \"depends on weights\".")
+		if n := len(r.Unsupported); n > 0 {
+			fmt.Fprintf(w, " %d layer(s) are not supported (listed at the end): the figures cover every other layer.\n", n)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, " model                : %s\n", r.Model)
@@ -277,6 +291,12 @@ func (r *Report) WriteText(w io.Writer) {
 			for _, f := range r.DependsOnWeights {
 				fmt.Fprintf(w, "   %s: %s\n", f.Layer, f.Reason)
 			}
+		}
+	}
+	if len(r.Unsupported) > 0 {
+		fmt.Fprintf(w, " not supported: %d (left out of every figure)\n", len(r.Unsupported))
+		for _, f := range r.Unsupported {
+			fmt.Fprintf(w, "   %s (%s): %s\n     hint: %s\n", f.Layer, f.Wanted, f.Reason, f.Hint)
 		}
 	}
 	for _, n := range r.ImporterNotes {

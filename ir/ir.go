@@ -99,6 +99,9 @@ const (
 	OpReshape         Op = "reshape"          // nil: Flatten, Reshape (row-major, free)
 	OpConcat          Op = "concat"           // *ConcatAttrs
 	OpAdd             Op = "add"              // nil
+	// OpUnsupported stands, in a shapes-only graph only, for a layer dqnn
+	// cannot compile, so that a pre-analyze can still report the rest.
+	OpUnsupported Op = "unsupported" // *UnsupportedAttrs
 )
 
 // Weights is a constant tensor: row-major float32 values in Keras's layout.
@@ -165,6 +168,12 @@ type QuantizeAttrs struct {
 // ActivationAttrs applies a Keras activation function.
 type ActivationAttrs struct {
 	Function string // "relu", "softmax", "tanh", "sigmoid", "linear"
+}
+
+// UnsupportedAttrs says why a layer of a shapes-only graph is not
+// supported (the importer's or the compiler's error).
+type UnsupportedAttrs struct {
+	Reason string
 }
 
 // ConcatAttrs: concatenation along an axis (only the last axis is supported).

@@ -27,7 +27,7 @@ func selectKernels(s *State) error {
 	var nodes []*ir.Node
 	for _, n := range s.G.Nodes {
 		k := kattrs(n)
-		if k == nil || k.Name != "" {
+		if k == nil || k.Name != "" || k.Kind == KindUnsupported {
 			nodes = append(nodes, n)
 			continue
 		}

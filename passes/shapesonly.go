@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -80,3 +81,50 @@ func AccMultipliers(n *ir.Node, k *ir.KernelAttrs) (mul []float32, known, pow2 b
 	pow2 = allPow2(ai.mul) && (known || w.ScalesPow2)
 	return ai.mul, known, pow2, nil
 }
+
+// KindUnsupported is the KernelAttrs.Kind of a layer a shapes-only graph
+// keeps although dqnn cannot compile it: it has no kernel (Name ""), writes
+// an f32 output and costs nothing in the figures, so that the pre-analyze
+// reports the rest of the model.
+const KindUnsupported = "unsupported"
+
+// lowerOrKeep is lowerOne, except that in a shapes-only graph a node that
+// cannot be lowered becomes a KindUnsupported call instead of an error.
+func (s *State) lowerOrKeep(n *ir.Node) ([]*ir.Node, error) {
+	if !s.G.ShapesOnly {
+		return s.lowerOne(n)
+	}
+	ins := slices.Clone(n.Inputs) // lowerOne may have rewired them before failing
+	add, err := s.lowerOne(n)
+	if err == nil {
+		return add, nil
+	}
+	n.Inputs = ins
+	return s.unsupportedCall(n, err), nil
+}
+
+// unsupportedCall replaces a node that cannot be lowered (or an importer
+// placeholder, ir.OpUnsupported) by a KindUnsupported call, with a note
+// saying why.
+func (s *State) unsupportedCall(n *ir.Node, err error) []*ir.Node {
+	reason := err.Error()
+	if a, ok := n.Attrs.(*ir.UnsupportedAttrs); ok && n.Op == ir.OpUnsupported {
+		reason = a.Reason
+	}
+	for _, t := range n.Outputs {
+		t.Quant = ir.Float()
+	}
+	in := dtype.F32
+	if len(n.Inputs) > 0 {
+		in = n.Inputs[0].Quant.DType
+	}
+	kn := elemKernel(n, KindUnsupported, in, dtype.F32)
+	kattrs(kn).Layer = layerOf(n)
+	s.note(Note{Layer: layerOf(n), Kind: NoteUnsupported, Wanted: className(n), Reason: reason,
+		Hint: "the figures leave this layer's operations and constants out; replace it by supported layers (docs/analyze.md lists them) to compile the model"})
+	return []*ir.Node{kn}
+}
+
+// NoteUnsupported is the Note kind of a layer a shapes-only graph keeps
+// without a kernel (see KindUnsupported).
+const NoteUnsupported = "unsupported"

@@ -349,8 +349,7 @@ func quantizeKernel(q *ir.Quantizer, w *ir.Weights, view []int) (ir.Quant, error
 		return ir.Float(), nil
 	}
 	if w.Data == nil { // architecture only: the type q gives to weights of this shape
-		kq, _ := quant.PredictKernelQuant(q, w.Shape, view)
-		return kq, nil
+		return quant.PredictKernelQuant(q, w.Shape, view), nil
 	}
 	v, err := quant.Apply(q, w.Data, w.Shape)
 	if err != nil {

@@ -17,17 +17,18 @@ import (
 // scales, the scales do not depend on the values and are returned; when
 // they differ (magnitude_aware_sign, QKeras auto/auto_po2 alphas, ternary
 // thresholds) Scale is nil and ScalesPow2 says whether both probes' scales
-// were powers of two. dependsOnValues reports a storage type that real
-// weights can change: per-channel auto scales of a multi-bit quantizer
-// (whether every value lands on the grid then depends on the values), or
-// probes that disagree on the type.
-func PredictKernelQuant(q *ir.Quantizer, kshape, view []int) (kq ir.Quant, dependsOnValues bool) {
+// were powers of two. When only one probe fits a quantized type, that type
+// is returned with nil Scale: an s8 kernel with nil Scale is one whose
+// storage real weights decide (every value must land on the grid of scales
+// computed from them), which the compiler reports.
+func PredictKernelQuant(q *ir.Quantizer, kshape, view []int) ir.Quant {
+	f := ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}
 	if q == nil || len(kshape) == 0 || len(view) == 0 {
-		return ir.Float(), false
+		return ir.Float()
 	}
 	viewC, kC := view[len(view)-1], kshape[len(kshape)-1]
 	if viewC <= 0 || kC <= 0 || viewC%kC != 0 {
-		return ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}, false
+		return f
 	}
 	// A few rows are enough: every reduction is per channel.
 	rows := 1
@@ -53,18 +54,19 @@ func PredictKernelQuant(q *ir.Quantizer, kshape, view []int) (kq ir.Quant, depen
 	}
 	a, okA := probe(1)
 	b, okB := probe(0.37)
-	if !okA || !okB {
-		return ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}, false
+	switch {
+	case !okA || !okB:
+		return f
+	case a.DType == dtype.F32 && b.DType == dtype.F32:
+		return a
+	case a.DType == dtype.F32:
+		a, b = b, a
+	case b.DType == a.DType && slices.Equal(a.Scale, b.Scale):
+		return a
 	}
-	if a.DType != b.DType {
-		return ir.Quant{DType: dtype.F32, Quantizer: q, Bits: Bits(q)}, true
-	}
-	if a.DType == dtype.F32 || slices.Equal(a.Scale, b.Scale) {
-		return a, false
-	}
-	a.ScalesPow2 = allPow2(a.Scale) && allPow2(b.Scale)
+	a.ScalesPow2 = allPow2(a.Scale) && (b.DType == dtype.F32 || allPow2(b.Scale))
 	a.Scale = nil
-	return a, a.DType == dtype.S8
+	return a
 }
 
 func allPow2(s []float32) bool {

@@ -275,3 +275,18 @@ func TestPreAnalyzeUnsupported(t *testing.T) {
 		t.Errorf("unknown layer: %v", err)
 	}
 }
+
+// TestValuesMissingRefused checks that a graph whose weights have no values
+// but that is not marked shapes-only is refused, never compiled to a
+// library with made-up constants.
+func TestValuesMissingRefused(t *testing.T) {
+	t.Parallel()
+	g, err := keras.LoadArchitecture(filepath.Join("..", "testdata", "models", "qk_conv.h5"), keras.Options{IgnoreWeights: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.ShapesOnly = false
+	if _, err := compiler.Compile(g, compiler.Options{}); err == nil || !strings.Contains(err.Error(), "weights missing") {
+		t.Errorf("Compile of a graph without values: %v", err)
+	}
+}

@@ -141,6 +141,9 @@ func lowerCompute(s *State) error {
 	for _, n := range s.G.Nodes {
 		var k *ir.KernelAttrs
 		var act string
+		if err := s.checkKernelValues(n); err != nil {
+			return fmt.Errorf("layer %q (%s): %w", n.Name, n.Class, err)
+		}
 		var err error
 		switch a := n.Attrs.(type) {
 		case *ir.DenseAttrs:

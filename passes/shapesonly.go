@@ -28,6 +28,29 @@ func checkValues(w ir.Weights) error {
 	return nil
 }
 
+// checkKernelValues refuses a dense/conv kernel or bias without values in
+// a graph that is not shapes-only (weights missing).
+func (s *State) checkKernelValues(n *ir.Node) error {
+	var w ir.Weights
+	var b *ir.Weights
+	switch a := n.Attrs.(type) {
+	case *ir.DenseAttrs:
+		w, b = a.Kernel, a.Bias
+	case *ir.ConvAttrs:
+		w, b = a.Kernel, a.Bias
+	default:
+		return nil
+	}
+	switch {
+	case s.G.ShapesOnly:
+	case w.Data == nil:
+		return fmt.Errorf("kernel %s has no values (weights missing?)", shapeStr(w.Shape))
+	case b != nil && b.Data == nil:
+		return fmt.Errorf("bias %s has no values (weights missing?)", shapeStr(b.Shape))
+	}
+	return nil
+}
+
 // bnShapesOnly reports a batch-norm imported without its statistics.
 func bnShapesOnly(s *State, bn *ir.BatchNormAttrs) bool {
 	return s.G.ShapesOnly && bn.Gamma == nil && bn.Beta == nil && bn.Mean == nil && bn.Variance == nil

@@ -18,7 +18,8 @@ import (
 
 // modelsWithWeights lists the fixtures (testdata/models, except the broken
 // bad_* ones) and the real shared models that hold weights: .h5/.keras
-// files, and .json files with a sibling weights file.
+// files, .json files with a sibling weights file, and SavedModel
+// directories (skipped while keras.Load refuses them).
 func modelsWithWeights(t *testing.T) []string {
 	var out []string
 	add := func(dir string, recursive bool) {
@@ -27,6 +28,10 @@ func modelsWithWeights(t *testing.T) []string {
 				return nil
 			}
 			if d.IsDir() {
+				if _, err := os.Stat(filepath.Join(p, "keras_metadata.pb")); err == nil {
+					out = append(out, p) // a TF SavedModel directory
+					return filepath.SkipDir
+				}
 				if p != dir && !recursive {
 					return filepath.SkipDir
 				}

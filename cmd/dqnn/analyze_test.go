@@ -121,3 +121,34 @@ func TestPreAnalyze(t *testing.T) {
 		}
 	}
 }
+
+// TestPreAnalyzeUnsupportedLayer runs inspect and analyze on an
+// architecture with a layer dqnn cannot compile: both show it (inspect with
+// the reason, analyze as a "not supported" row) and generate refuses.
+func TestPreAnalyzeUnsupportedLayer(t *testing.T) {
+	arch := filepath.Join(t.TempDir(), "sep.json")
+	const cfg = `{"class_name": "Sequential", "config": {"name": "sep", "layers": [
+ {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 3]}},
+ {"class_name": "SeparableConv2D", "config": {"name": "sep1", "filters": 4, "kernel_size": 3}},
+ {"class_name": "Flatten", "config": {"name": "f"}},
+ {"class_name": "QDense", "config": {"name": "d", "units": 2, "kernel_quantizer": "binary"}}]}}`
+	if err := os.WriteFile(arch, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"inspect", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "NOT SUPPORTED: layer class SeparableConv2D") {
+		t.Errorf("inspect: rc %d\n%s%s", rc, out.String(), errb.String())
+	}
+	out.Reset()
+	if rc := run([]string{"analyze", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "sep1 (not supported: SeparableConv2D)") || !strings.Contains(out.String(), "1 layer(s) are not supported") {
+		t.Errorf("analyze: rc %d\n%s%s", rc, out.String(), errb.String())
+	}
+	// The dense layer after it is analyzed at Keras's shape: 6·6·4 = 144 inputs.
+	if !strings.Contains(out.String(), "d (dense)") || !strings.Contains(out.String(), " 290 (") {
+		t.Errorf("analyze: the dense layer is missing or miscounted (want 144·2 + 2 = 290 ops)\n%s", out.String())
+	}
+	errb.Reset()
+	if rc := run([]string{"generate", arch, "-o", t.TempDir()}, &out, &errb); rc == 0 {
+		t.Errorf("generate accepted an architecture without weights")
+	}
+}

@@ -40,7 +40,7 @@ func PredictKernelQuant(q *ir.Quantizer, kshape, view []int) ir.Quant {
 		x := make([]float32, rows*viewC)
 		for i := range x {
 			// Distinct, non-zero, mixed-sign magnitudes in [0.05, 1).
-			v := float32(0.05 + 0.95*math.Mod(float64(i)*0.6180339887, 1))
+			v := 0.05 + 0.95*float32(i*7919%1009)/1009
 			if (i*7+i/viewC)%3 == 0 {
 				v = -v
 			}

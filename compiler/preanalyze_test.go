@@ -104,7 +104,6 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			if err != nil {
 				t.Skipf("not loadable with weights: %v", err)
 			}
-			want, wantErr := compiler.Compile(g, compiler.Options{})
 			ga, err := keras.LoadArchitecture(p, keras.Options{IgnoreWeights: true})
 			if err != nil {
 				t.Fatalf("architecture only: %v", err)
@@ -112,44 +111,87 @@ func TestPreAnalyzeMatchesAnalyze(t *testing.T) {
 			if !ga.ShapesOnly {
 				t.Fatalf("IgnoreWeights gave a graph with values")
 			}
-			got, gotErr := compiler.Compile(ga, compiler.Options{})
-			if wantErr != nil {
-				// The pre-analyze fails too, or lists the refused layer as
-				// not supported, for the same reason.
-				if gotErr == nil && !slices.ContainsFunc(got.Report.Unsupported, func(u compiler.Fallback) bool {
-					return strings.Contains(wantErr.Error(), u.Reason)
-				}) {
-					t.Fatalf("with weights the compile fails (%v); without weights it succeeds, with unsupported layers %+v", wantErr, got.Report.Unsupported)
-				}
-				return
+			for _, o := range []struct {
+				name string
+				opt  compiler.Options
+			}{{"default", compiler.Options{}}, {"quantized-io", compiler.Options{QuantizedIO: true}}, {"reference-kernels", compiler.Options{Matrix: compiler.ReferenceOnly{}}}} {
+				t.Run(o.name, func(t *testing.T) {
+					if comparePreAnalyze(t, g, ga, o.opt) {
+						compared++
+					}
+				})
 			}
-			if len(got.Report.Unsupported) > 0 {
-				t.Errorf("with weights the model compiles, without weights it has unsupported layers %+v", got.Report.Unsupported)
-			}
-			if gotErr != nil {
-				t.Fatalf("pre-analyze: %v", gotErr)
-			}
-			est, lo, hi, err := compiler.ConstBytes(want.Graph)
-			if err != nil || est != want.Report.WeightsROBytes || lo != est || hi != est {
-				t.Errorf("constBytes with values = %d [%d, %d], %v; emit wrote %d B", est, lo, hi, err, want.Report.WeightsROBytes)
-			}
-			compareReports(t, want.Report, got.Report)
-			// Flip masks are the arrays the estimate leaves out (it assumes
-			// no negative gamma); without them the fixtures' generic
-			// weights need every other array the estimate counts.
-			flips := 0
-			for _, n := range want.Graph.Nodes {
-				if k, ok := n.Attrs.(*ir.KernelAttrs); ok && k.Stage != nil && k.Stage.Flip != nil {
-					flips += 4 * dtype.Words(len(k.Stage.Flip))
-				}
-			}
-			if got.Report.WeightsROBytes != want.Report.WeightsROBytes-flips {
-				t.Errorf("weights (ro): estimate %d B, with weights %d B of which %d B flip masks", got.Report.WeightsROBytes, want.Report.WeightsROBytes, flips)
-			}
-			compared++
 		})
 	}
-	t.Logf("%d models compared", compared)
+	t.Logf("%d model/option pairs compared", compared)
+}
+
+// comparePreAnalyze compiles g (with weights) and ga (its architecture)
+// with opt and compares the reports; false when both refuse the model.
+func comparePreAnalyze(t *testing.T, g, ga *ir.Graph, opt compiler.Options) bool {
+	want, wantErr := compiler.Compile(g, opt)
+	got, gotErr := compiler.Compile(ga, opt)
+	if wantErr != nil {
+		// The pre-analyze fails too, or lists the refused layer as
+		// not supported, for the same reason.
+		if gotErr == nil && !slices.ContainsFunc(got.Report.Unsupported, func(u compiler.Fallback) bool {
+			return strings.Contains(wantErr.Error(), u.Reason)
+		}) {
+			t.Fatalf("with weights the compile fails (%v); without weights it succeeds, with unsupported layers %+v", wantErr, got.Report.Unsupported)
+		}
+		return false
+	}
+	if gotErr != nil {
+		t.Fatalf("pre-analyze: %v", gotErr)
+	}
+	if len(got.Report.Unsupported) > 0 {
+		t.Errorf("with weights the model compiles, without weights it has unsupported layers %+v", got.Report.Unsupported)
+	}
+	est, lo, hi, err := compiler.ConstBytes(want.Graph)
+	if err != nil || est != want.Report.WeightsROBytes || lo != est || hi != est {
+		t.Errorf("constBytes with values = %d [%d, %d], %v; emit wrote %d B", est, lo, hi, err, want.Report.WeightsROBytes)
+	}
+	compareReports(t, want.Report, got.Report)
+	// The estimate assumes no flip mask and non-trivial multipliers and
+	// offsets wherever they depend on the weights; with the weights known,
+	// it must be off by exactly the flip masks and the trivial arrays those
+	// weights happen to have.
+	gotK := map[string]*ir.KernelAttrs{}
+	for _, n := range got.Graph.Nodes {
+		if k, ok := n.Attrs.(*ir.KernelAttrs); ok {
+			gotK[n.Name] = k
+		}
+	}
+	flips, trivial, sameCalls := 0, 0, len(want.Graph.Nodes) == len(got.Graph.Nodes)
+	for _, n := range want.Graph.Nodes {
+		k, ok := n.Attrs.(*ir.KernelAttrs)
+		if !ok || k.Stage == nil {
+			continue
+		}
+		st, gk := k.Stage, gotK[n.Name]
+		if gk == nil {
+			sameCalls = false
+			continue
+		}
+		if st.Flip != nil {
+			flips += 4 * dtype.Words(len(st.Flip))
+		}
+		if st.Step || (k.Out != dtype.F32 && k.Out != dtype.S8) {
+			continue
+		}
+		folded := st.BN != nil && st.BnMul == nil
+		fromW := gk.Weights != nil && gk.Weights.DType != dtype.F32 && gk.Weights.Scale == nil
+		if (folded || fromW) && allEqual(st.Mul, 1) {
+			trivial += 4 * len(st.Mul)
+		}
+		if (folded || st.Bias != nil) && allEqual(st.Add, 0) {
+			trivial += 4 * len(st.Add)
+		}
+	}
+	if sameCalls && got.Report.WeightsROBytes != want.Report.WeightsROBytes-flips+trivial {
+		t.Errorf("weights (ro): estimate %d B, with weights %d B of which %d B flip masks, and %d B of trivial arrays left out", got.Report.WeightsROBytes, want.Report.WeightsROBytes, flips, trivial)
+	}
+	return true
 }
 
 func compareReports(t *testing.T, want, got *compiler.Report) {
@@ -294,4 +336,14 @@ func TestValuesMissingRefused(t *testing.T) {
 	if _, err := compiler.Compile(g, compiler.Options{}); err == nil || !strings.Contains(err.Error(), "weights missing") {
 		t.Errorf("Compile of a graph without values: %v", err)
 	}
+}
+
+// allEqual reports whether every value is c (emit leaves such arrays out).
+func allEqual(v []float32, c float32) bool {
+	for _, x := range v {
+		if x != c {
+			return false
+		}
+	}
+	return true
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
@@ -41,7 +42,7 @@ type Shape struct {
 }
 
 // Shapes is the fixed suite: the shapes X-CUBE-AI and CMSIS-NN are usually
-// compared on (see /docs/bench.md for reference figures).
+// compared on (docs/performance.md has the figures beside the CMSIS-NN ones).
 var Shapes = []Shape{
 	{Name: "dense 576->64", Op: matrix.Dense, InN: 576, OutN: 64},
 	{Name: "conv 3x3 13x13x32->64 valid", Op: matrix.Conv2D, InH: 13, InW: 13, InC: 32, OutC: 64, K: 3},
@@ -316,4 +317,17 @@ func spansOf(marks []target.Mark, a, b string) []uint64 {
 		}
 	}
 	return out
+}
+
+// SuiteSummary names the suite's shapes and type combinations in one line,
+// for help texts (so they never drift from the suite).
+func SuiteSummary() string {
+	var shapes, types []string
+	for _, s := range Shapes {
+		shapes = append(shapes, s.Name)
+	}
+	for _, t := range Types {
+		types = append(types, t[0].Tag()+"×"+t[1].Tag()+"→"+t[2].Tag())
+	}
+	return strings.Join(shapes, ", ") + "; types (input×weights→output) " + strings.Join(types, ", ")
 }

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
@@ -18,6 +18,8 @@ import (
 
 // LayerCost is the cost of one traced layer.
 type LayerCost struct {
+	CID          int      `json:"c_id"`              // the C-layer, numbered as dqnn analyze numbers it (-1: none)
+	Layer        string   `json:"layer"`             // its Keras layer, as dqnn analyze names it
 	Tensor       string   `json:"tensor"`            // the tensor the layer produces (its dqnn_trace name)
 	Kernels      []string `json:"kernels,omitempty"` // the C kernels called for it (when the lowered graph is known)
 	Instructions uint64   `json:"instructions"`      // from the previous layer's trace call to this one's
@@ -96,7 +98,7 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 		return nil, err
 	}
 	all := append([]string{runC, inC}, srcs...)
-	rep := &ModelReport{Model: g.Name, Target: string(cpu), Note: ProxyNote}
+	rep := &ModelReport{Model: g.SourceName(), Target: string(cpu), Note: ProxyNote}
 
 	// 1. Untraced: the total and the memory footprint.
 	plainDir := filepath.Join(workDir, "plain")
@@ -152,8 +154,16 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 		return nil, fmt.Errorf("bench: %d dqnn_trace calls counted, %d tensor names printed", len(traces), len(out.Layers))
 	}
 	kernels := kernelsPerTrace(lib.Lowered, out.Layers)
+	var clayers map[string]ir.CLayer
+	if lib.Lowered != nil {
+		clayers = ir.CLayers(lib.Lowered)
+	}
 	for i, n := range traces {
-		rep.Layers = append(rep.Layers, LayerCost{Tensor: out.Layers[i], Kernels: kernels[i], Instructions: n})
+		l, ok := clayers[out.Layers[i]]
+		if !ok {
+			l = ir.CLayer{CID: -1}
+		}
+		rep.Layers = append(rep.Layers, LayerCost{CID: l.CID, Layer: l.Name, Tensor: out.Layers[i], Kernels: kernels[i], Instructions: n})
 	}
 	if len(traces) > 0 && rep.TracedTotal > rep.Total {
 		rep.TraceOverhead = float64(rep.TracedTotal-rep.Total) / float64(len(traces))
@@ -252,33 +262,35 @@ func isRunnerSymbol(s string) bool {
 // WriteText prints the model report as tables.
 func (r *ModelReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s (QEMU)\n\n", r.Model, r.Target)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer (output tensor)\tinstructions\tshare\tkernels\t")
+	tb := textfmt.NewTable()
+	tb.Row("c_id", "layer", "output tensor", "instructions", "share", "kernels")
 	for _, l := range r.Layers {
 		share := 0.0
 		if r.TracedTotal > 0 {
 			share = 100 * float64(l.Instructions) / float64(r.TracedTotal)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f %%\t%s\t\n", l.Tensor, l.Instructions, share, strings.Join(l.Kernels, " "))
+		tb.Row(l.CID, l.Layer, l.Tensor, textfmt.Group(l.Instructions), fmt.Sprintf("%.1f %%", share), strings.Join(l.Kernels, " "))
 	}
-	fmt.Fprintf(tw, "traced total\t%d\t\t\t\n", r.TracedTotal)
-	fmt.Fprintf(tw, "total (untraced build)\t%d\t\t\t\n", r.Total)
-	tw.Flush()
+	tb.Row("", "traced total", "", textfmt.Group(r.TracedTotal), "", "")
+	tb.Row("", "total (untraced build)", "", textfmt.Group(r.Total), "", "")
+	tb.WriteTo(w)
 	fmt.Fprintf(w, "\nper-layer counts come from a -DDQNN_TRACE build and include one dqnn_trace call each (%.1f instructions on average)\n", r.TraceOverhead)
 	m := r.Memory
-	fmt.Fprintf(w, "\nmemory (symbols %s):\n  code   %8d B\n  const  %8d B (weights, thresholds, parameters)\n  RAM    %8d B (data + bss; arena %s = %d B)\n", m.LibrarySymbol, m.CodeBytes, m.ConstBytes, m.RAMBytes, m.ArenaSymbol, m.ArenaBytes)
-	fmt.Fprintf(w, "whole image (runtime and libc included): text %d B, data %d B, bss %d B (64 KB stack included)\n", m.ImageText, m.ImageData, m.ImageBSS)
+	fmt.Fprintf(w, "\nmemory (symbols %s):\n  code   %8s B\n  const  %8s B (weights, thresholds, parameters)\n  RAM    %8s B (data + bss; arena %s = %s B)\n",
+		m.LibrarySymbol, textfmt.Group(m.CodeBytes), textfmt.Group(m.ConstBytes), textfmt.Group(m.RAMBytes), m.ArenaSymbol, textfmt.Group(m.ArenaBytes))
+	fmt.Fprintf(w, "whole image (runtime and libc included): text %s B, data %s B, bss %s B (64 KB stack included)\n",
+		textfmt.Group(m.ImageText), textfmt.Group(m.ImageData), textfmt.Group(m.ImageBSS))
 	fmt.Fprintf(w, "\nnote: %s\n", r.Note)
 }
 
 // WriteText prints the kernel suite as a table.
 func (r *KernelReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "kernel suite on %s (QEMU), net of the empty marker pair (%d instructions)\n\n", r.Target, r.Overhead)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kernel\tshape\tMACs\tinstructions\tMACs/instruction\tcode\t")
+	tb := textfmt.NewTable()
+	tb.Row("kernel", "shape", "MACs", "instructions", "MACs/instruction", "code")
 	for _, k := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%d B\t\n", k.Kernel, k.Shape, k.MACs, k.Instructions, k.MACsPerInsn, k.CodeBytes)
+		tb.Row(k.Kernel, k.Shape, textfmt.Group(k.MACs), textfmt.Group(k.Instructions), fmt.Sprintf("%.3f", k.MACsPerInsn), textfmt.Group(k.CodeBytes)+" B")
 	}
-	tw.Flush()
+	tb.WriteTo(w)
 	fmt.Fprintf(w, "\nnote: %s\n", r.Note)
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dqnn/dqnn/emit"
@@ -87,6 +86,9 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 		rep := buildReport(orig, g, st, mids)
 		rep.WeightsROBytes = rom.est
 		rep.WeightsRORange = &ByteRange{Min: rom.lo, Max: rom.hi}
+		for i := range rep.Layers {
+			rep.Layers[i].WeightsBytes = rom.node[rep.Layers[i].node]
+		}
 		return &Result{Report: rep, Graph: g, Plan: st.Plan}, nil
 	}
 	sum := opt.SourceSHA256
@@ -100,6 +102,9 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	}
 	rep := buildReport(orig, g, st, mids)
 	rep.WeightsROBytes = out.DataBytes
+	for i := range rep.Layers {
+		rep.Layers[i].WeightsBytes = out.NodeDataBytes[rep.Layers[i].node]
+	}
 	return &Result{Files: out.Files, Report: rep, Graph: g, Plan: st.Plan}, nil
 }
 
@@ -122,16 +127,7 @@ func CName(s string) string {
 
 // displaySource is the model's file name(s) without directories: generated
 // files must not depend on where the model was.
-func displaySource(g *ir.Graph) string {
-	if g.Source == "" {
-		return g.Name
-	}
-	var out []string
-	for _, p := range strings.Split(g.Source, ",") {
-		out = append(out, filepath.Base(strings.TrimSpace(p)))
-	}
-	return strings.Join(out, ", ")
-}
+func displaySource(g *ir.Graph) string { return g.SourceName() }
 
 func hashSources(src string) string {
 	if src == "" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/passes/passestest"
@@ -41,10 +42,7 @@ func write(t *testing.T, files map[string][]byte) string {
 // ccCheck compiles every .c file of dir with cc and flags.
 func ccCheck(t *testing.T, dir, cc string, flags ...string) {
 	t.Helper()
-	if _, err := exec.LookPath(cc); err != nil {
-		t.Logf("%s not installed, skipped", cc)
-		return
-	}
+	testenv.NeedCmd(t, cc)
 	cs, _ := filepath.Glob(filepath.Join(dir, "*.c"))
 	sort.Strings(cs)
 	args := append([]string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-c"}, flags...)
@@ -66,11 +64,12 @@ var m4 = []string{"-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"}
 // a multi-I/O fixture too.
 func TestCompilesClean(t *testing.T) {
 	graphs := map[string]*ir.Graph{"mnist_bnn": example(t)}
-	if g, err := keras.Load(filepath.Join(root, "testdata/models/k_multi_io.h5"), keras.Options{}); err == nil {
-		graphs["k_multi_io"] = g
-	}
-	if g, err := keras.Load(filepath.Join(root, "testdata/models/qk_dense_bits.h5"), keras.Options{}); err == nil {
-		graphs["qk_dense_bits"] = g
+	for _, name := range []string{"k_multi_io", "qk_dense_bits"} {
+		g, err := keras.Load(filepath.Join(root, "testdata/models", name+".h5"), keras.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		graphs[name] = g
 	}
 	for name, g := range graphs {
 		for _, am := range []bool{false, true} {
@@ -231,6 +230,33 @@ func BenchmarkGenerate300Layers(b *testing.B) {
 		}
 		if _, err := compiler.Compile(g, compiler.Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestLayerWeightsAddUp: the per-layer weights (ro) split the model's figure
+// exactly, and every layer names the tensors it writes.
+func TestLayerWeightsAddUp(t *testing.T) {
+	for _, name := range []string{"k_multi_io", "qk_dense_bits", "lq_conv"} {
+		g, err := keras.Load(filepath.Join(root, "testdata/models", name+".h5"), keras.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []*ir.Graph{g, example(t)} {
+			res, err := compiler.Compile(g, compiler.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := 0
+			for _, l := range res.Report.Layers {
+				sum += l.WeightsBytes
+				if len(l.Outputs) == 0 || l.In == "" || l.Out == "" {
+					t.Errorf("%s layer %d (%s): outputs %v, types %q/%q", g.Name, l.CID, l.Name, l.Outputs, l.In, l.Out)
+				}
+			}
+			if sum != res.Report.WeightsROBytes || sum == 0 {
+				t.Errorf("%s: layers hold %d B of weights, the model %d B", g.Name, sum, res.Report.WeightsROBytes)
+			}
 		}
 	}
 }

@@ -17,22 +17,32 @@ import (
 // a shapes-only graph such an array's presence depends on the weights: est
 // counts it under the assumption of typical trained weights (multipliers
 // and offsets non-trivial, no flipped channel), lo and hi without and with
-// every such array.
-type romBytes struct{ est, lo, hi int }
+// every such array. node holds each node's est (by index in g.Nodes).
+type romBytes struct {
+	est, lo, hi int
+	node        []int
+}
 
-func (r *romBytes) sure(n int) { r.est += n; r.lo += n; r.hi += n }
+func (r *romBytes) sure(n int) {
+	r.est += n
+	r.lo += n
+	r.hi += n
+	r.node[len(r.node)-1] += n
+}
 
 // maybe counts an array that real weights may or may not need.
 func (r *romBytes) maybe(n int, assumed bool) {
 	r.hi += n
 	if assumed {
 		r.est += n
+		r.node[len(r.node)-1] += n
 	}
 }
 
 func constBytes(g *ir.Graph) (romBytes, error) {
 	var r romBytes
 	for _, n := range g.Nodes {
+		r.node = append(r.node, 0)
 		k, ok := n.Attrs.(*ir.KernelAttrs)
 		if n.Op != ir.OpKernel || !ok {
 			continue

@@ -3,11 +3,11 @@ package compiler_test
 import (
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/passes/passestest"
 	"github.com/dqnn/dqnn/quant"
@@ -19,9 +19,7 @@ import (
 // interpreter's (Keras's fl32(q/255)) bit for bit with no inexact note.
 // An s8 grid q·fl32(1/255) differs from q/255 for 126 of the 256 codes.
 func TestDoReFaActivationExact(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	qz, err := quant.Parse(map[string]any{"class_name": "DoReFa", "config": map[string]any{"k_bit": 8.0, "mode": "activations"}})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/interp"
@@ -40,7 +42,7 @@ type fixture struct {
 func fixtures(t *testing.T) []fixture {
 	b, err := os.ReadFile(filepath.Join(root, "testdata/models/MANIFEST.json"))
 	if err != nil {
-		t.Skipf("no fixtures: %v", err)
+		t.Fatal(err)
 	}
 	var m struct{ Fixtures []fixture }
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -229,9 +231,7 @@ func close32(got, want float32, exact bool) bool {
 // first sample traced (-DDQNN_TRACE), every s1/s8 intermediate tensor the
 // interpreter also has must match exactly, f32 ones within tolerance.
 func TestEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	for i, f := range fixtures(t) {
 		if f.Error != nil {
 			continue
@@ -320,12 +320,30 @@ func compareTraceTol(t *testing.T, lowered, g *ir.Graph, x [][]float32, tr map[s
 			tensors[o.Name] = o
 		}
 	}
+	// Every traced name must be a tensor of the lowered graph, and every
+	// lowered tensor the interpreter also computes must have been traced and
+	// compared: a renamed or dropped trace fails here instead of being
+	// skipped.
+	for name := range tr {
+		if tensors[name] == nil {
+			t.Errorf("the C traced %q, which is no tensor of the lowered graph", name)
+		}
+	}
+	compared := 0
+	for name := range tensors {
+		if _, ok := ref[name]; ok {
+			if _, traced := tr[name]; !traced {
+				t.Errorf("tensor %q is computed by the interpreter but was not traced by the C", name)
+			}
+		}
+	}
 	for name, tv := range tr {
 		want, ok := ref[name]
 		tt := tensors[name]
 		if !ok || tt == nil {
 			continue
 		}
+		compared++
 		got := decode(tv, tt)
 		exact := tv.dtype != 1
 		for i := range want {
@@ -357,6 +375,9 @@ func compareTraceTol(t *testing.T, lowered, g *ir.Graph, x [][]float32, tr map[s
 			}
 		}
 	}
+	if compared == 0 {
+		t.Errorf("no traced tensor was compared (%d traced)", len(tr))
+	}
 }
 
 func maxAbs(v []float32) float64 {
@@ -384,9 +405,7 @@ func decodeCode(tv traced, t *ir.Tensor, i int) int32 {
 // reshapes) through the generated C on random inputs and compares with the
 // interpreter: exact where the output is quantized.
 func TestEndToEndPatterns(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	for i, c := range passestest.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			g := c.Build()
@@ -446,9 +465,7 @@ var randomModels = flag.Int("random", 24, "number of random models TestEndToEndR
 // passestest.RandomModel) and compares the generated C with the interpreter
 // on random inputs, outputs and traced intermediates.
 func TestEndToEndRandomModels(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	n := *randomModels
 	if testing.Short() {
 		n = min(n, 4)
@@ -513,13 +530,8 @@ func dumpInput(g *ir.Graph) string {
 // the shared models folder (internal/sharedmodels; skipped when absent) and compares the generated C
 // with the interpreter on random inputs in [0, 1).
 func TestEndToEndSharedModels(t *testing.T) {
-	dir := sharedmodels.Path("qkeras")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared models absent: %v", err)
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	dir := sharedmodels.Require(t, "qkeras")
+	testenv.NeedCmd(t, "gcc")
 	models := []string{"example-models/qkeras_3layer.json", "example-models/qkeras_mnist_cnn.json", "example-models/qkeras_mnist_dense.json",
 		"example-models/qkeras-v3_3layer.keras", "mlperf-tiny-v0.7/AD08_model.h5", "mlperf-tiny-v0.7/RN07_model_best.h5"}
 	if testing.Short() {
@@ -581,9 +593,7 @@ func TestEndToEndSharedModels(t *testing.T) {
 // plain round(x·m) disagree) and requires the C output to equal the
 // interpreter's bit for bit.
 func TestQuantizedTanhTies(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	for _, text := range []string{"quantized_tanh(bits=4)", "quantized_tanh(bits=8, symmetric=True)"} {
 		t.Run(text, func(t *testing.T) {
 			var x []float32

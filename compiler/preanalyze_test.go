@@ -11,6 +11,7 @@ import (
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/keras"
@@ -70,11 +71,11 @@ func modelsWithWeights(t *testing.T) []string {
 	add(filepath.Join("..", "testdata", "models"), false)
 	add(filepath.Join("..", "examples"), true)
 	shared := sharedmodels.Dir()
-	if _, err := os.Stat(shared); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared models absent under CI: %v", err)
+	if _, err := os.Stat(shared); shared == "" || err != nil {
+		if testenv.InCI() {
+			t.Fatalf("shared models absent under CI (%q): set %s", shared, sharedmodels.Env)
 		}
-		t.Logf("shared models absent (%v): fixtures only", err)
+		t.Logf("shared models absent (%q): fixtures only", shared)
 	} else {
 		add(filepath.Join(shared, "qkeras"), true)
 		add(filepath.Join(shared, "larq"), true)
@@ -147,9 +148,17 @@ func comparePreAnalyze(t *testing.T, g, ga *ir.Graph, opt compiler.Options) bool
 	if len(got.Report.Unsupported) > 0 {
 		t.Errorf("with weights the model compiles, without weights it has unsupported layers %+v", got.Report.Unsupported)
 	}
-	est, lo, hi, err := compiler.ConstBytes(want.Graph)
+	est, lo, hi, node, err := compiler.ConstBytes(want.Graph)
 	if err != nil || est != want.Report.WeightsROBytes || lo != est || hi != est {
 		t.Errorf("constBytes with values = %d [%d, %d], %v; emit wrote %d B", est, lo, hi, err, want.Report.WeightsROBytes)
+	}
+	for _, l := range want.Report.Layers {
+		i := slices.IndexFunc(want.Graph.Nodes, func(n *ir.Node) bool {
+			return len(n.Outputs) > 0 && len(l.Outputs) > 0 && n.Outputs[0].Name == l.Outputs[0]
+		})
+		if i < 0 || node[i] != l.WeightsBytes {
+			t.Errorf("layer %s: constBytes with values counts %v B, emit wrote %d B", l.Name, node[max(i, 0)], l.WeightsBytes)
+		}
 	}
 	compareReports(t, want.Report, got.Report)
 	// The estimate assumes no flip mask and non-trivial multipliers and
@@ -226,15 +235,30 @@ func compareReports(t *testing.T, want, got *compiler.Report) {
 		y, _ := json.Marshal(b)
 		return string(x) == string(y)
 	}
-	if !same(f(want), f(got)) || !same(want.Layers, got.Layers) {
+	// Each layer's share of weights (ro) is checked through the total below.
+	layers := func(r *compiler.Report) []compiler.Layer {
+		ls := slices.Clone(r.Layers)
+		for i := range ls {
+			ls[i].WeightsBytes = 0
+		}
+		return ls
+	}
+	sum := 0
+	for _, l := range got.Layers {
+		sum += l.WeightsBytes
+	}
+	if sum != got.WeightsROBytes {
+		t.Errorf("pre-analyze: the layers' weights (ro) add up to %d B, the total is %d B", sum, got.WeightsROBytes)
+	}
+	if !same(f(want), f(got)) || !same(layers(want), layers(got)) {
 		if fusionDepends {
 			t.Logf("layer tables differ where the pre-analyze says a fusion depends on weights: %v", got.DependsOnWeights)
 		} else {
 			x, _ := json.MarshalIndent(f(want), "", " ")
 			y, _ := json.MarshalIndent(f(got), "", " ")
-			if !same(want.Layers, got.Layers) {
-				x, _ = json.MarshalIndent(want.Layers, "", " ")
-				y, _ = json.MarshalIndent(got.Layers, "", " ")
+			if !same(layers(want), layers(got)) {
+				x, _ = json.MarshalIndent(layers(want), "", " ")
+				y, _ = json.MarshalIndent(layers(got), "", " ")
 			}
 			t.Errorf("with weights:\n%s\nwithout:\n%s", x, y)
 		}
@@ -252,15 +276,17 @@ func compareReports(t *testing.T, want, got *compiler.Report) {
 }
 
 // unsupportedArch is a Sequential architecture with layers dqnn does not
-// compile (a separable convolution, quantized_relu with a negative slope,
-// a QKeras average pooling) between supported ones.
-const unsupportedArch = `{"class_name": "Sequential", "config": {"name": "sep", "layers": [
+// compile between supported ones: a class it does not know
+// (LocallyConnected2D), a quantizer no kernel computes on activations
+// (quantized_po2) and a supported class with an unsupported argument
+// (Conv2D groups=2).
+const unsupportedArch = `{"class_name": "Sequential", "config": {"name": "unsup", "layers": [
  {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 16, 16, 3]}},
  {"class_name": "QConv2D", "config": {"name": "c0", "filters": 32, "kernel_size": [3, 3], "padding": "same", "kernel_quantizer": "binary", "use_bias": false}},
  {"class_name": "QActivation", "config": {"name": "a0", "activation": "binary"}},
- {"class_name": "QSeparableConv2D", "config": {"name": "sep1", "filters": 64, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same", "depthwise_quantizer": "binary", "pointwise_quantizer": "binary"}},
- {"class_name": "QActivation", "config": {"name": "a1", "activation": "quantized_relu(4, 0, negative_slope=0.25)"}},
- {"class_name": "QAveragePooling2D", "config": {"name": "p1", "pool_size": [2, 2]}},
+ {"class_name": "LocallyConnected2D", "config": {"name": "lc1", "filters": 64, "kernel_size": [3, 3], "strides": [2, 2]}},
+ {"class_name": "QActivation", "config": {"name": "a1", "activation": "quantized_po2(4)"}},
+ {"class_name": "Conv2D", "config": {"name": "g1", "filters": 64, "kernel_size": [1, 1], "groups": 2}},
  {"class_name": "Flatten", "config": {"name": "f"}},
  {"class_name": "QDense", "config": {"name": "d", "units": 10, "kernel_quantizer": "binary"}}
 ]}}`
@@ -273,7 +299,7 @@ const unsupportedArch = `{"class_name": "Sequential", "config": {"name": "sep", 
 func TestPreAnalyzeUnsupported(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := filepath.Join(dir, "sep.json")
+	p := filepath.Join(dir, "unsup.json")
 	if err := os.WriteFile(p, []byte(unsupportedArch), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -299,26 +325,26 @@ func TestPreAnalyzeUnsupported(t *testing.T) {
 			t.Errorf("unsupported %s without reason or hint: %+v", u.Layer, u)
 		}
 	}
-	wantRows := []string{"c0 conv2d", "sep1 not supported: QSeparableConv2D", "a1 not supported: QActivation", "p1 not supported: QAveragePooling2D", "d dense"}
-	if !slices.Equal(rows, wantRows) || !slices.Equal(classes, []string{"sep1 QSeparableConv2D", "a1 QActivation", "p1 QAveragePooling2D"}) {
+	wantRows := []string{"c0 conv2d", "lc1 not supported: LocallyConnected2D", "a1 not supported: QActivation", "g1 not supported: Conv2D", "d dense"}
+	if !slices.Equal(rows, wantRows) || !slices.Equal(classes, []string{"lc1 LocallyConnected2D", "a1 QActivation", "g1 Conv2D"}) {
 		t.Errorf("rows %q, unsupported %q", rows, classes)
 	}
-	// c0: 16·16·32 outputs × 27 taps; d: (4·4·64 = 1024) × 10 + 10 bias;
-	// params: 864 + 10,250 (the unsupported layers are left out).
-	if r.MACC != 16*16*32*27+1024*10+10 || r.Params != 864+10250 {
+	// c0: 16·16·32 outputs × 27 taps; d: (7·7·64 = 3136) × 10 + 10 bias;
+	// params: 864 + 31,370 (the unsupported layers are left out).
+	if r.MACC != 16*16*32*27+3136*10+10 || r.Params != 864+31370 {
 		t.Errorf("macc %d, params %d", r.MACC, r.Params)
 	}
 	var text strings.Builder
 	r.WriteText(&text)
-	if !strings.Contains(text.String(), "3 layer(s) are not supported") || !strings.Contains(text.String(), "negative_slope=0.25") {
+	if !strings.Contains(text.String(), "3 layer(s) are not supported") || !strings.Contains(text.String(), "quantized_po2(4)") || !strings.Contains(text.String(), "groups") {
 		t.Errorf("text report:\n%s", text.String())
 	}
 	// An unknown layer whose output shape no rule gives stops the pre-analyze.
-	bad := strings.Replace(unsupportedArch, `"QAveragePooling2D", "config": {"name": "p1", "pool_size": [2, 2]}`, `"MyLayer", "config": {"name": "p1"}`, 1)
+	bad := strings.Replace(unsupportedArch, `"LocallyConnected2D", "config": {"name": "lc1", "filters": 64, "kernel_size": [3, 3], "strides": [2, 2]}`, `"MyLayer", "config": {"name": "lc1"}`, 1)
 	if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keras.LoadArchitecture(p, keras.Options{}); err == nil || !strings.Contains(err.Error(), `layer "p1" (MyLayer)`) || !strings.Contains(err.Error(), "cannot go past") {
+	if _, err := keras.LoadArchitecture(p, keras.Options{}); err == nil || !strings.Contains(err.Error(), `layer "lc1" (MyLayer)`) || !strings.Contains(err.Error(), "cannot go past") {
 		t.Errorf("unknown layer: %v", err)
 	}
 }

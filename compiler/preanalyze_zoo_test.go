@@ -1,7 +1,6 @@
 package compiler_test
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -10,18 +9,17 @@ import (
 	"time"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/keras"
 )
 
 // zooJSONs lists the 20 zoo architectures, skipping (failing under CI)
 // when the shared models are absent.
 func zooJSONs(t testing.TB) []string {
+	zooDir := sharedmodels.Require(t, "zoo-pr66")
 	paths, _ := filepath.Glob(filepath.Join(zooDir, "*_models", "*.json"))
-	if len(paths) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no zoo architectures under %s (CI=true)", zooDir)
-		}
-		t.Skipf("zoo architectures absent under %s", zooDir)
+	if len(paths) != 20 {
+		t.Fatalf("%d *.json under %s/*_models, want the 20 zoo architectures", len(paths), zooDir)
 	}
 	return paths
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -76,9 +77,7 @@ func TestCortexM4(t *testing.T) {
 	if testing.Short() {
 		t.Skip("QEMU run")
 	}
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, "a runner for "+string(target.CortexM4), target.Available(target.CortexM4))
 	type tc struct {
 		name string
 		g    *ir.Graph

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -68,14 +69,12 @@ func quantize(t *ir.Tensor, x []float32) []byte {
 // --quantized-io, feeds the already-quantized inputs and compares with the
 // interpreter (outputs decoded from their storage type).
 func TestQuantizedIO(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	for _, name := range []string{"qk_dense_bits", "lq_dense", "qk_conv"} {
 		t.Run(name, func(t *testing.T) {
 			g, err := keras.Load(filepath.Join(root, "testdata/models", name+".h5"), keras.Options{})
 			if err != nil {
-				t.Skip(err)
+				t.Fatal(err)
 			}
 			xs, shape, err := validate.ReadNPY(filepath.Join(root, "testdata/models", name+".inputs.npy"))
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
@@ -61,6 +62,18 @@ type Layer struct {
 	OpType string   `json:"op_type"` // sxor_s1_s1, smul_f32_s1, conv_f32_s1, op_s1_s1, ...
 	Kernel string   `json:"kernel"`
 	Fused  []string `json:"fused,omitempty"`
+	// In, Weights and Out are the kernel's data types (Weights "" when it
+	// has none).
+	In      string `json:"in"`
+	Weights string `json:"weights,omitempty"`
+	Out     string `json:"out"`
+	// WeightsBytes is this layer's share of weights (ro): its packed
+	// weights and output-stage constants.
+	WeightsBytes int `json:"weights_ro_bytes"`
+	// Outputs name the tensors the layer writes, as dqnn bench and
+	// dqnn validate --per-layer name their rows.
+	Outputs []string `json:"outputs"`
+	node    int      // index in the lowered graph
 }
 
 // Fallback is a layer that does not run on the kernel it asked for (or is
@@ -87,7 +100,7 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 	}
 	r.RAMTotalBytes = r.ActivationsRWBytes + r.InputBytes + r.OutputBytes
 	cid := 0
-	for _, n := range g.Nodes {
+	for i, n := range g.Nodes {
 		k, ok := n.Attrs.(*ir.KernelAttrs)
 		if n.Op != ir.OpKernel || !ok {
 			continue
@@ -101,7 +114,15 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 		if kind == passes.KindUnsupported {
 			kind = "not supported: " + n.Class
 		}
-		r.Layers = append(r.Layers, Layer{CID: cid, MID: mid, Name: k.Layer, Type: kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused})
+		l := Layer{CID: cid, MID: mid, Name: k.Layer, Type: kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused,
+			In: k.In.Tag(), Out: k.Out.Tag(), node: i}
+		if k.Weights != nil {
+			l.Weights = k.Weights.DType.Tag()
+		}
+		for _, o := range n.Outputs {
+			l.Outputs = append(l.Outputs, o.Name)
+		}
+		r.Layers = append(r.Layers, l)
 		r.MACC += ops
 		r.OpTypes[typ] += ops
 		cid++
@@ -199,22 +220,7 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 }
 
 // group prints n with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(n int64) string { return textfmt.Group(n) }
 
 func kib(n int64) string { return fmt.Sprintf("%.2f KiB", float64(n)/1024) }
 

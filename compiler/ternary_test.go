@@ -3,12 +3,12 @@ package compiler_test
 import (
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes/passestest"
@@ -21,9 +21,7 @@ import (
 // bit for bit. A ternary whose alpha is not a power of two is refused with
 // the reason.
 func TestTernaryActivation(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	for _, text := range []string{"ternary", "ternary(alpha=1, threshold=0.5)", "ternary(alpha=0.25, threshold=0.1)", "ternary(alpha=4)"} {
 		t.Run(text, func(t *testing.T) {
 			thr := float32(0.33)

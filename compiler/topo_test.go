@@ -3,11 +3,11 @@ package compiler_test
 import (
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -87,9 +87,7 @@ var topologies = map[string]string{
 // inputs (s1/s8 exact; f32 within tolerance, looser for lowerings reported
 // inexact).
 func TestTopologies(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	testenv.NeedCmd(t, "gcc")
 	i := 0
 	for name, js := range topologies {
 		i++

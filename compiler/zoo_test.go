@@ -2,17 +2,18 @@ package compiler_test
 
 import (
 	"flag"
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/interp"
@@ -20,10 +21,6 @@ import (
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/keras"
 )
-
-// zooDir holds the Larq/QKeras zoo architectures of google/qkeras PR #66
-// (architecture JSON only, no weights).
-var zooDir = sharedmodels.Path("zoo-pr66")
 
 // zooFill returns deterministic synthetic weights keyed by layer and weight
 // name: latent kernels uniform in [-1, 1], small biases, batch-norm
@@ -95,15 +92,13 @@ var zooDefault = []string{"qkeras/binary_resnet_e18", "larq/biRealNet", "larq/qu
 // of the tensor's largest magnitude). Without -zoo-all it runs zooDefault
 // (each model costs seconds of gcc time for its megabytes of constants).
 func TestZoo(t *testing.T) {
-	if _, err := os.Stat(zooDir); err != nil {
-		t.Skipf("zoo architectures absent: %v", err)
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
+	// The Larq/QKeras zoo architectures of google/qkeras PR #66
+	// (architecture JSON only, no weights).
+	zooDir := sharedmodels.Require(t, "zoo-pr66")
+	testenv.NeedCmd(t, "gcc")
 	paths, _ := filepath.Glob(filepath.Join(zooDir, "*_models", "*.json"))
 	if len(paths) == 0 {
-		t.Skipf("no *.json under %s/*_models", zooDir)
+		t.Fatalf("no *.json under %s/*_models", zooDir)
 	}
 	for i, p := range paths {
 		fam := strings.TrimSuffix(filepath.Base(filepath.Dir(p)), "_models")

@@ -87,6 +87,7 @@ type Array struct {
 	Len         int
 	Lines       []string
 	Comment     string
+	Node        int // index of the lowered graph node whose call uses it
 }
 
 var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -95,6 +96,9 @@ var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 type Output struct {
 	Files     map[string][]byte
 	DataBytes int // bytes of constant data (weights, stage constants): the "weights (ro)" figure
+	// NodeDataBytes splits DataBytes by lowered graph node (index as in
+	// g.Nodes): the constants each call reads.
+	NodeDataBytes []int
 }
 
 // Render renders the library of g with its memory plan p.
@@ -136,7 +140,7 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 		if err := out(opt.Name+".c", "model/model.c.tmpl"); err != nil {
 			return nil, err
 		}
-		return &Output{Files: files, DataBytes: e.m.DataBytes}, nil
+		return e.output(files), nil
 	}
 	if err := out(opt.Name+".c", "model/model.c.tmpl"); err != nil {
 		return nil, err
@@ -151,7 +155,15 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 		}
 		files[f] = b
 	}
-	return &Output{Files: files, DataBytes: e.m.DataBytes}, nil
+	return e.output(files), nil
+}
+
+func (e *emitter) output(files map[string][]byte) *Output {
+	o := &Output{Files: files, DataBytes: e.m.DataBytes, NodeDataBytes: make([]int, len(e.g.Nodes))}
+	for _, a := range e.m.Data {
+		o.NodeDataBytes[a.Node] += a.Len * sizeOfC(a.CType)
+	}
+	return o
 }
 
 func kernelFiles(names []string) []string {
@@ -168,6 +180,7 @@ type emitter struct {
 	opt  Options
 	m    *Model
 	used map[string]bool
+	node int // index of the node being emitted (owner of the arrays it adds)
 }
 
 func dtypeCode(t dtype.DType) int {
@@ -195,6 +208,7 @@ func (e *emitter) build() error {
 		m.Outputs = append(m.Outputs, e.io(i, t, "OUT"))
 	}
 	for i, n := range e.g.Nodes {
+		e.node = i
 		c, err := e.call(i, n)
 		if err != nil {
 			return fmt.Errorf("emit: node %q: %w", n.Name, err)
@@ -269,7 +283,7 @@ func (e *emitter) ptr(t *ir.Tensor, write bool) (string, error) {
 
 func (e *emitter) addArray(ct, base string, lines []string, n int, comment string) string {
 	name := fmt.Sprintf("%s_%s", e.m.Name, base)
-	e.m.Data = append(e.m.Data, Array{CType: ct, Name: name, Len: n, Lines: lines, Comment: comment})
+	e.m.Data = append(e.m.Data, Array{CType: ct, Name: name, Len: n, Lines: lines, Comment: comment, Node: e.node})
 	return name
 }
 

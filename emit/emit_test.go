@@ -54,3 +54,26 @@ func TestCFloat(t *testing.T) {
 		t.Error("INT32_MIN must be written without overflowing an int literal")
 	}
 }
+
+// TestPackS8 checks the s8 weight layout: the codes in row-major order of the
+// kernel layout, one int8_t each, every value kept (0 and 1 included).
+func TestPackS8(t *testing.T) {
+	e := &emitter{m: &Model{Name: "m"}}
+	codes := []int32{0, 1, -1, -128, 127, 1, 0, 5}
+	name, err := e.packWeights("w", &ir.KernelWeights{DType: dtype.S8, Shape: []int{2, 4}, Codes: codes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.m.Data[0]
+	if name != "m_w" || a.Len != len(codes) || a.CType != "int8_t" {
+		t.Fatalf("array %s: %+v", name, a)
+	}
+	got := strings.Fields(strings.ReplaceAll(strings.Join(a.Lines, " "), ",", " "))
+	var want []string
+	for _, c := range codes {
+		want = append(want, strconv.Itoa(int(c)))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("packed %v, want %v", got, want)
+	}
+}

@@ -404,6 +404,10 @@ func pool(isMax bool, a *ir.PoolAttrs, x []float32, inShape, outShape []int) ([]
 	sh, sw := max(a.StrideH, 1), max(a.StrideW, 1)
 	pt, pl := padBefore(a.Padding, H, OH, a.PoolH, sh, 1), padBefore(a.Padding, W, OW, a.PoolW, sw, 1)
 	out := make([]float32, OH*OW*C)
+	// QKeras QAveragePooling2D averages x·area, then scales by the
+	// quantized 1/area; QGlobalAveragePooling2D scales the plain sum.
+	qavg := !isMax && a.AvgFactor != 0
+	area := float32(a.PoolH * a.PoolW)
 	for oy := 0; oy < OH; oy++ {
 		for ox := 0; ox < OW; ox++ {
 			for c := 0; c < C; c++ {
@@ -420,6 +424,9 @@ func pool(isMax bool, a *ir.PoolAttrs, x []float32, inShape, outShape []int) ([]
 							continue
 						}
 						v := x[(iy*W+ix)*C+c]
+						if qavg && !a.Sum {
+							v = float32(v * area)
+						}
 						switch {
 						case n == 0:
 							acc = v
@@ -433,8 +440,11 @@ func pool(isMax bool, a *ir.PoolAttrs, x []float32, inShape, outShape []int) ([]
 						n++
 					}
 				}
-				if !isMax && n > 0 {
+				if !isMax && n > 0 && !(qavg && a.Sum) {
 					acc = float32(acc / float32(n))
+				}
+				if qavg {
+					acc = float32(acc * a.AvgFactor)
 				}
 				out[(oy*OW+ox)*C+c] = acc
 			}

@@ -1,11 +1,11 @@
 package interp_test
 
 import (
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
@@ -17,10 +17,7 @@ import (
 // reference outputs exist, so it checks that every value is finite and that
 // softmax outputs sum to 1.
 func TestSharedModelsRun(t *testing.T) {
-	dir := sharedmodels.Dir()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared model folder %s is absent: %v", dir, err)
-	}
+	dir := sharedmodels.Require(t)
 	for _, rel := range []string{
 		"qkeras/example-models/qkeras_3layer.json", "qkeras/example-models/qkeras_mnist_cnn.json",
 		"qkeras/example-models/qkeras_mnist_dense.json", "qkeras/example-models/qkeras-v3_3layer.keras",
@@ -66,10 +63,7 @@ func TestSharedModelsRun(t *testing.T) {
 // qkeras-v3_3layer.keras (Keras 3) hold the same network and weights, so
 // they must give bit-identical outputs.
 func TestSharedContainersAgree(t *testing.T) {
-	dir := sharedmodels.Path("qkeras", "example-models")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared model folder %s is absent: %v", dir, err)
-	}
+	dir := sharedmodels.Require(t, "qkeras", "example-models")
 	a, err := keras.Load(filepath.Join(dir, "qkeras_3layer.json"), keras.Options{})
 	if err != nil {
 		t.Fatal(err)

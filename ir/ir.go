@@ -8,6 +8,8 @@ package ir
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/dqnn/dqnn/ir/dtype"
 )
@@ -158,6 +160,12 @@ type PoolAttrs struct {
 	PoolH, PoolW     int
 	StrideH, StrideW int
 	Padding          string // "valid" or "same"
+	// AvgFactor, when not 0, is a QKeras average_quantizer(1/area): an
+	// average pool then computes avg_pool(x·PoolH·PoolW)·AvgFactor
+	// (QAveragePooling2D) or, with Sum, Σx·AvgFactor over the window
+	// (QGlobalAveragePooling2D), instead of the mean.
+	AvgFactor float32
+	Sum       bool
 }
 
 // QuantizeAttrs applies an activation quantizer element-wise.
@@ -225,4 +233,17 @@ func (g *Graph) Verify() error {
 		}
 	}
 	return nil
+}
+
+// SourceName is how reports name the model: the base names of the files it
+// came from (no directories), or the graph's name when it has none.
+func (g *Graph) SourceName() string {
+	if g.Source == "" {
+		return g.Name
+	}
+	var out []string
+	for _, p := range strings.Split(g.Source, ",") {
+		out = append(out, filepath.Base(strings.TrimSpace(p)))
+	}
+	return strings.Join(out, ", ")
 }

@@ -124,3 +124,39 @@ func (g *Graph) IsLowered() bool {
 	}
 	return true
 }
+
+// CLayer names the C-layer (kernel call) that writes a tensor, as every
+// report numbers and names its rows: CID counts the kernel calls of the
+// lowered graph in order (aliases are not calls), Name is the Keras layer
+// the call comes from.
+type CLayer struct {
+	CID  int
+	Name string
+}
+
+// CLayers maps each tensor written by a node of the lowered graph g to its
+// C-layer. An alias's output (a view, no call) maps to the C-layer of the
+// tensor it views, or to CID -1 when that is a model input.
+func CLayers(g *Graph) map[string]CLayer {
+	m := map[string]CLayer{}
+	cid := 0
+	for _, n := range g.Nodes {
+		var l CLayer
+		switch k, ok := n.Attrs.(*KernelAttrs); {
+		case n.Op == OpKernel && ok:
+			l = CLayer{CID: cid, Name: k.Layer}
+			cid++
+		case len(n.Inputs) > 0:
+			var known bool
+			if l, known = m[n.Inputs[0].Name]; !known {
+				l = CLayer{CID: -1, Name: n.Name}
+			}
+		default:
+			l = CLayer{CID: -1, Name: n.Name}
+		}
+		for _, t := range n.Outputs {
+			m[t.Name] = l
+		}
+	}
+	return m
+}

@@ -31,6 +31,11 @@ type builder struct {
 	// produces, to its input and padding: the convolution reading it
 	// absorbs the padding (see builder.zeroPadding).
 	zeroPads map[*ir.Tensor]*zeroPad
+
+	// oneD marks the [1, width, channels] tensors that are Keras
+	// (width, channels) tensors of 1-D layers (see oned.go).
+	oneD     map[*ir.Tensor]bool
+	expanded map[*ir.Tensor]*ir.Tensor // a (steps, channels) tensor → its [1, steps, channels] reshape
 }
 
 // zeroPad is a pending ZeroPadding2D.
@@ -45,7 +50,7 @@ func build(file string, m *model, w weightSource) (*ir.Graph, error) {
 }
 
 func buildWith(file string, m *model, w weightSource, opt Options) (*ir.Graph, error) {
-	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}, zeroPads: map[*ir.Tensor]*zeroPad{}}
+	b := &builder{file: file, m: m, w: w, g: &ir.Graph{Name: m.name}, out: map[string]*ir.Tensor{}, inputShape: opt.InputShape, wholePools: map[string]bool{}, zeroPads: map[*ir.Tensor]*zeroPad{}, oneD: map[*ir.Tensor]bool{}, expanded: map[*ir.Tensor]*ir.Tensor{}}
 	if opt.InputShape != nil {
 		// Find the whole-image pools at the declared shape first (no
 		// weights needed), so they are resized to the new one.
@@ -117,7 +122,7 @@ func (b *builder) sequential() error {
 	if zp := b.zeroPads[cur]; zp != nil {
 		return fmt.Errorf("%s: layer %q (ZeroPadding2D): %s", b.file, zp.layer, zeroPadUse)
 	}
-	b.g.Outputs = []*ir.Tensor{cur}
+	b.g.Outputs = []*ir.Tensor{b.squeeze(cur)}
 	return nil
 }
 
@@ -195,7 +200,7 @@ func (b *builder) functional() error {
 		if zp := b.zeroPads[t]; zp != nil {
 			return fmt.Errorf("%s: layer %q (ZeroPadding2D): %s", b.file, zp.layer, zeroPadUse)
 		}
-		b.g.Outputs = append(b.g.Outputs, t)
+		b.g.Outputs = append(b.g.Outputs, b.squeeze(t))
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func TestErrorsNameFileLayerAndFix(t *testing.T) {
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QActivation", "config": {"name": "a", "activation": "binary(alpha=2)"}}]}}`: {"m.json", `"a"`, "alpha=1"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
-		  {"class_name": "QDepthwiseConv2DBatchnorm", "config": {"name": "f", "kernel_size": 3}}]}}`: {"m.json", `"f"`, "QDepthwiseConv2DBatchnorm", "BatchNormalization"},
+		  {"class_name": "QDepthwiseConv2DBatchnorm", "config": {"name": "f", "kernel_size": 3}}]}}`: {"m.json", `"f"`, "QDepthwiseConv2DBatchnorm", "rank-4"},
 		`{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8]}},
 		  {"class_name": "QDense", "config": {"name": "q", "units": 2, "kernel_quantizer": "quantized_bits(4, foo=1)"}}]}}`: {"m.json", `"q"`, "kernel_quantizer", "foo"},
 	}
@@ -154,11 +154,22 @@ func TestLarqSameZeroNote(t *testing.T) {
 }
 
 func TestSavedModelDirRefused(t *testing.T) {
+	// A broken keras_metadata.pb is named in the error.
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "keras_metadata.pb"), []byte{1}, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Load(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "keras_metadata.pb") {
+		t.Errorf("error = %v", err)
+	}
+	// A SavedModel without Keras metadata (tf.saved_model.save) is refused
+	// with the way to convert it.
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "saved_model.pb"), []byte{8, 1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(dir, Options{})
 	if err == nil || !strings.Contains(err.Error(), "SavedModel") || !strings.Contains(err.Error(), ".h5") {
 		t.Errorf("error = %v", err)
 	}

@@ -14,10 +14,31 @@ import (
 var supported = []string{"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "BatchNormalization", "MaxPooling2D",
 	"AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D", "Dropout", "Activation", "ReLU", "Softmax", "Concatenate", "Add",
 	"QActivation", "QDense", "QConv2D", "QConv2DTranspose", "QDepthwiseConv2D", "QBatchNormalization",
-	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D"}
+	"QuantDense", "QuantConv2D", "QuantDepthwiseConv2D", "QConv2DBatchnorm", "QDenseBatchnorm", "QDepthwiseConv2DBatchnorm",
+	"SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D", "QAveragePooling2D", "QGlobalAveragePooling2D",
+	"Conv1D", "QConv1D", "QuantConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
 
 // convert adds the nodes of one layer and returns its output tensor.
 func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
+	for _, t := range ins {
+		if b.oneD[t] && spatial2D[l.class] {
+			return nil, fmt.Errorf("input has shape %s (rank 3 with the batch); %s needs a rank-4 input [batch, height, width, channels]", shapeStr(b.kerasShape(t)), l.class)
+		}
+	}
+	if l.class == "Add" || l.class == "Concatenate" {
+		var err error
+		if ins, err = b.expandMerge(l, ins); err != nil {
+			return nil, err
+		}
+	}
+	t, err := b.convertLayer(l, ins)
+	if err == nil && oneDClasses[l.class] == "" {
+		b.keepOneD(l.class, ins, t)
+	}
+	return t, err
+}
+
+func (b *builder) convertLayer(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 	c := cfg(l.config)
 	if df, err := c.str("data_format", "channels_last"); err != nil {
 		return nil, err
@@ -39,6 +60,9 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		if zp := b.zeroPads[t]; zp != nil && !convClasses[l.class] {
 			return nil, fmt.Errorf("its input comes from ZeroPadding2D %q: %s", zp.layer, zeroPadUse)
 		}
+	}
+	if oneDClasses[l.class] != "" {
+		return b.oneDLayer(l, c, in)
 	}
 	switch l.class {
 	case "ZeroPadding2D":
@@ -66,7 +90,7 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		}
 		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "relu"}), nil
 	case "Softmax":
-		if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+		if err := lastAxis(c, "axis", len(b.kerasShape(in))); err != nil {
 			return nil, err
 		}
 		return b.add(l.name, l.class, ir.OpActivation, ins, slices.Clone(in.Shape), ir.Float(), &ir.ActivationAttrs{Function: "softmax"}), nil
@@ -81,8 +105,12 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.quantizeNode(l.name, l.class, in, q, "activation")
 	case "Dense", "QDense", "QuantDense", "QDenseBatchnorm":
 		return b.dense(l, c, in)
-	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose":
+	case "Conv2D", "QConv2D", "QuantConv2D", "QConv2DBatchnorm", "DepthwiseConv2D", "QDepthwiseConv2D", "QuantDepthwiseConv2D", "QConv2DTranspose", "QDepthwiseConv2DBatchnorm":
 		return b.conv(l, c, in)
+	case "QAveragePooling2D", "QGlobalAveragePooling2D":
+		return b.qAvgPool(l, c, in)
+	case "SeparableConv2D", "QSeparableConv2D", "QuantSeparableConv2D":
+		return b.separable(l, c, in)
 	case "BatchNormalization", "QBatchNormalization":
 		return b.batchNorm(l, c, in)
 	case "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D":
@@ -103,14 +131,12 @@ func (b *builder) convert(l *layer, ins []*ir.Tensor) (*ir.Tensor, error) {
 		return b.add(l.name, l.class, ir.OpAdd, ins, slices.Clone(in.Shape), ir.Float(), nil), nil
 	case "Sequential", "Functional", "Model":
 		return nil, fmt.Errorf("nested models are not supported; rebuild the model from the inner model's layers (one flat Sequential or Functional model) and re-save")
-	case "QDepthwiseConv2DBatchnorm":
-		return nil, fmt.Errorf("folded batch-norm layer %s is not supported; replace it by QDepthwiseConv2D followed by BatchNormalization (same weights) and re-save the model", l.class)
 	}
 	return nil, fmt.Errorf("layer class %s is not supported; supported classes: %s", l.class, strings.Join(supported, ", "))
 }
 
 // convClasses are the layers a ZeroPadding2D can merge into.
-var convClasses = map[string]bool{"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true,
+var convClasses = map[string]bool{"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true, "QDepthwiseConv2DBatchnorm": true,
 	"DepthwiseConv2D": true, "QDepthwiseConv2D": true, "QuantDepthwiseConv2D": true}
 
 // zeroPadUse says where dqnn accepts a ZeroPadding2D.
@@ -306,18 +332,22 @@ func (b *builder) weights(l *layer, want []string, shapes [][]int) ([][]float32,
 	return out, nil
 }
 
+// quantizerArg parses the quantizer in argument key (nil if none) and
+// checks that it can be evaluated.
+func quantizerArg(c cfg, key string) (*ir.Quantizer, error) {
+	q, err := quant.Parse(c[key])
+	if err != nil {
+		return nil, fmt.Errorf("argument %s: %w", key, err)
+	}
+	if err := checkEvaluable(q); err != nil {
+		return nil, fmt.Errorf("argument %s: %w", key, err)
+	}
+	return q, nil
+}
+
 // layerQuantizers returns the input, kernel and bias quantizers of a weight layer.
 func layerQuantizers(class string, c cfg) (in, kernel, bias *ir.Quantizer, err error) {
-	parse := func(key string) (*ir.Quantizer, error) {
-		q, err := quant.Parse(c[key])
-		if err != nil {
-			return nil, fmt.Errorf("argument %s: %w", key, err)
-		}
-		if err := checkEvaluable(q); err != nil {
-			return nil, fmt.Errorf("argument %s: %w", key, err)
-		}
-		return q, nil
-	}
+	parse := func(key string) (*ir.Quantizer, error) { return quantizerArg(c, key) }
 	kkey := "kernel_quantizer"
 	if strings.Contains(class, "Depthwise") {
 		kkey = "depthwise_quantizer"
@@ -370,7 +400,7 @@ func (b *builder) finish(l *layer, op ir.Op, ins []*ir.Tensor, shape []int, attr
 
 func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	if len(in.Shape) != 1 {
-		return nil, fmt.Errorf("input has shape %s (rank %d with the batch); %s needs a rank-2 input [batch, features]: add a Flatten before it", shapeStr(in.Shape), len(in.Shape)+1, l.class)
+		return nil, fmt.Errorf("input has shape %s (rank %d with the batch); %s needs a rank-2 input [batch, features]: add a Flatten before it", shapeStr(b.kerasShape(in)), len(b.kerasShape(in))+1, l.class)
 	}
 	units, err := c.integer("units", 0)
 	if err != nil || units < 1 {
@@ -418,8 +448,44 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	return b.finish(l, ir.OpDense, []*ir.Tensor{x}, []int{units}, a, actQ)
 }
 
+// storedFold reports whether l is a QDepthwiseConv2DBatchnorm or
+// QConv2DBatchnorm saved by a QKeras version that keeps its folded weights
+// (folded_[depthwise_]kernel_quantized, folded_bias_quantized: up to 0.9.0,
+// the PyPI release) and computes with them at inference; later versions
+// save no such weights and refold on every call.
+func (b *builder) storedFold(l *layer) bool {
+	name := storedFoldKernel[l.class]
+	if name == "" || b.w == nil {
+		return false
+	}
+	if _, ok := b.w.(filled); ok {
+		return false
+	}
+	arrays, err := b.w.layer(l)
+	if err != nil {
+		return false // reported when the weights are read
+	}
+	for _, a := range arrays {
+		if a.base() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// storedFoldKernel names the stored folded kernel of the QKeras folded
+// layers whose 0.9.0 release (PyPI) computes inference with the weights
+// training stored.
+var storedFoldKernel = map[string]string{
+	"QDepthwiseConv2DBatchnorm": "folded_depthwise_kernel_quantized",
+	"QConv2DBatchnorm":          "folded_kernel_quantized",
+}
+
 // foldedWeights reads a weight layer's kernel (and bias). For QKeras's
-// folded layers (QDenseBatchnorm, QConv2DBatchnorm) it also reads the
+// folded layers (QDenseBatchnorm, QConv2DBatchnorm, QDepthwiseConv2DBatchnorm
+// without stored folded weights: its (kh, kw, in, mult) kernel's flat index
+// modulo in·mult is the output channel, as reshape(inv, [in, mult])
+// broadcasts) it also reads the
 // batch-norm parameters and folds them the way their call() does at
 // inference (training=False, either folding_mode):
 //
@@ -429,6 +495,12 @@ func (b *builder) dense(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 // The kernel and bias quantizers are then applied to kernel' and bias' by
 // the caller; the result always has a bias.
 func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, outC int) ([][]float32, error) {
+	if b.storedFold(l) {
+		// QKeras <= 0.9.0 folded conv layers: call() with
+		// training=False uses the folded, already quantized kernel and
+		// bias that training stored, not a fold of the BN statistics.
+		return b.weights(l, []string{storedFoldKernel[l.class], "folded_bias_quantized"}, [][]int{shapes[0], {outC}})
+	}
 	if !strings.HasSuffix(l.class, "Batchnorm") {
 		return b.weights(l, want, shapes)
 	}
@@ -530,37 +602,22 @@ func outSize(in, k, stride, dil int, padding string) int {
 }
 
 func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
+	return b.convShaped(l, c, in, false)
+}
+
+// convShaped converts a 2-D convolution, or with oneD a 1-D one that
+// oneDLayer has rewritten to height 1 (its saved kernel lacks the leading
+// kernel-height axis; padding may be "causal").
+func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Tensor, error) {
 	if len(in.Shape) != 3 {
 		return nil, fmt.Errorf("input has shape %s; %s needs a rank-4 input [batch, height, width, channels]", shapeStr(in.Shape), l.class)
 	}
 	depthwise := strings.Contains(l.class, "Depthwise")
 	transpose := l.class == "QConv2DTranspose"
 	larq := strings.HasPrefix(l.class, "Quant")
-	if !c.has("kernel_size") {
-		return nil, fmt.Errorf("argument kernel_size is missing")
-	}
-	k, err := c.pair("kernel_size", [2]int{0, 0})
+	k, s, d, padding, causal, err := convWindow(c, oneD)
 	if err != nil {
 		return nil, err
-	}
-	s, err := c.pair("strides", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.pair("dilation_rate", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	padding, err := c.str("padding", "valid")
-	if err != nil {
-		return nil, err
-	}
-	padding = strings.ToLower(padding)
-	if padding != "valid" && padding != "same" {
-		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
-	}
-	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
-		return nil, fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
 	}
 	if g, err := c.integer("groups", 1); err != nil || g != 1 {
 		return nil, fmt.Errorf("argument groups=%s is not supported; use groups=1", compactJSON(c["groups"]))
@@ -603,6 +660,11 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		a.Padding, a.PadValue = "explicit", pv
 		a.PadTop, a.PadBottom, a.PadLeft, a.PadRight = zp.top, zp.bottom, zp.left, zp.right
 		in = zp.src
+	}
+	if causal {
+		// Keras pads (k-1)·d zeros on the left of the (already input-
+		// quantized) sequence, then runs a valid convolution.
+		a.Padding, a.PadValue, a.PadLeft = "explicit", 0, (k[1]-1)*d[1]
 	}
 	var kshape, view []int
 	var outC, oh, ow int
@@ -659,6 +721,9 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		kname = "depthwise_kernel"
 	}
 	want, shapes := []string{kname}, [][]int{kshape}
+	if oneD {
+		shapes[0] = kshape[1:] // saved as (k, in, out): the same values in the same order
+	}
 	if useBias {
 		want, shapes = append(want, "bias"), append(shapes, []int{outC})
 	}
@@ -676,8 +741,19 @@ func (b *builder) conv(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 		}
 	}
 	a.Kernel = ir.Weights{Shape: kshape, Data: ws[0]}
-	if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, view); err != nil {
-		return nil, err
+	switch {
+	case b.storedFold(l):
+		// The stored fold went through the kernel quantizer already: keep
+		// its values, store them on the quantizer's grid when they fit it.
+		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
+		if ws[0] != nil {
+			a.KernelQuant = quant.KernelQuant(kQ, ws[0], view)
+		}
+		bQ = nil // the saved folded bias is used as is
+	default:
+		if a.KernelQuant, err = quantizeKernel(kQ, &a.Kernel, view); err != nil {
+			return nil, err
+		}
 	}
 	if transpose && (len(a.KernelQuant.Scale) > 1 || a.KernelQuant.Scale == nil && a.KernelQuant.DType != ir.Float().DType) {
 		// Per-channel scales of a transposed kernel are per input channel:
@@ -700,7 +776,7 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	if len(in.Shape) == 0 {
 		return nil, fmt.Errorf("input has no channel axis")
 	}
-	if err := lastAxis(c, "axis", len(in.Shape)); err != nil {
+	if err := lastAxis(c, "axis", len(b.kerasShape(in))); err != nil {
 		return nil, err
 	}
 	eps, err := c.float("epsilon", 1e-3)
@@ -745,7 +821,8 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	}
 	// tf-keras uses fused_batch_norm for rank-4/5 inputs unless fused=False;
 	// Keras 3 and QBatchNormalization always use the unfused formula.
-	fused := l.class == "BatchNormalization" && !b.m.keras3 && (len(in.Shape) == 3 || len(in.Shape) == 4)
+	rank := len(b.kerasShape(in))
+	fused := l.class == "BatchNormalization" && !b.m.keras3 && (rank == 3 || rank == 4)
 	if f, ok := c["fused"].(bool); ok && !f {
 		fused = false
 	}
@@ -845,7 +922,7 @@ func (b *builder) pool(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) {
 	}
 	a := &ir.PoolAttrs{PoolH: p[0], PoolW: p[1], StrideH: s[0], StrideW: s[1], Padding: padding}
 	op, q := ir.OpMaxPool, passQuant(in.Quant)
-	if strings.HasPrefix(l.class, "Av") {
+	if strings.Contains(l.class, "Av") {
 		op, q = ir.OpAvgPool, ir.Float()
 	}
 	return b.add(l.name, l.class, op, []*ir.Tensor{in}, []int{oh, ow, in.Shape[2]}, q, a), nil
@@ -885,7 +962,7 @@ func (b *builder) concat(l *layer, c cfg, ins []*ir.Tensor) (*ir.Tensor, error) 
 		return nil, fmt.Errorf("Concatenate needs at least two inputs, got %d", len(ins))
 	}
 	rank := len(ins[0].Shape)
-	if err := lastAxis(c, "axis", rank); err != nil {
+	if err := lastAxis(c, "axis", len(b.kerasShape(ins[0]))); err != nil {
 		return nil, err
 	}
 	shape := slices.Clone(ins[0].Shape)
@@ -934,4 +1011,37 @@ func Params(n *ir.Node) int {
 		}
 	}
 	return 0
+}
+
+// convWindow reads a convolution's kernel_size, strides, dilation_rate and
+// padding. causal (1-D layers only, when allowCausal) comes back as padding
+// "valid" with causal set: the caller adds the (k-1)·d leading zeros.
+func convWindow(c cfg, allowCausal bool) (k, s, d [2]int, padding string, causal bool, err error) {
+	if !c.has("kernel_size") {
+		return k, s, d, "", false, fmt.Errorf("argument kernel_size is missing")
+	}
+	if k, err = c.pair("kernel_size", [2]int{0, 0}); err != nil {
+		return
+	}
+	if s, err = c.pair("strides", [2]int{1, 1}); err != nil {
+		return
+	}
+	if d, err = c.pair("dilation_rate", [2]int{1, 1}); err != nil {
+		return
+	}
+	if padding, err = c.str("padding", "valid"); err != nil {
+		return
+	}
+	padding = strings.ToLower(padding)
+	if causal = allowCausal && padding == "causal"; causal {
+		padding = "valid"
+	}
+	if padding != "valid" && padding != "same" {
+		err = fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
+		return
+	}
+	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
+		err = fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
+	}
+	return
 }

@@ -6,8 +6,8 @@
 //
 // Containers: Keras 2 model.save .h5 (model_config + /model_weights),
 // architecture .json + save_weights .h5 (hls4ml style), Keras 3 legacy .h5
-// and Keras 3 .keras zips. Larq/TF SavedModel directories are refused with
-// a message saying how to convert them.
+// and Keras 3 .keras zips, Keras 2 TensorFlow SavedModel directories
+// (savedmodel.go).
 package keras
 
 import (
@@ -82,6 +82,9 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 		return nil, err
 	}
 	if st.IsDir() {
+		if isSavedModel(path) {
+			return loadSavedModel(path, opt, archOK)
+		}
 		return nil, dirError(path)
 	}
 	data, err := os.ReadFile(path)
@@ -98,6 +101,9 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 		g, err = loadJSON(path, data, opt, archOK)
 	default:
 		if filepath.Base(path) == "saved_model.pb" || filepath.Base(path) == "keras_metadata.pb" {
+			if isSavedModel(filepath.Dir(path)) {
+				return loadSavedModel(filepath.Dir(path), opt, archOK)
+			}
 			return nil, dirError(filepath.Dir(path))
 		}
 		return nil, fmt.Errorf("%s: not a Keras model file (want a .h5/.hdf5 HDF5 file, a .keras zip or a .json architecture)", path)
@@ -112,10 +118,8 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 }
 
 func dirError(path string) error {
-	for _, f := range []string{"keras_metadata.pb", "saved_model.pb"} {
-		if _, err := os.Stat(filepath.Join(path, f)); err == nil {
-			return fmt.Errorf("%s: TensorFlow SavedModel directories (Larq/Keras 2 model.save without .h5) are not supported: their weights are in a TensorFlow checkpoint. Load the model in Python (tf.keras.models.load_model with the larq/qkeras custom objects) and re-save it with model.save(\"model.h5\") or model.save(\"model.keras\")", path)
-		}
+	if _, err := os.Stat(filepath.Join(path, "saved_model.pb")); err == nil {
+		return fmt.Errorf("%s: TensorFlow SavedModel without keras_metadata.pb (written by tf.saved_model.save or Keras 3 model.export, not Keras 2 model.save): it holds no Keras config. Load the model in Python and re-save it with model.save(\"model.h5\") or model.save(\"model.keras\")", path)
 	}
 	return fmt.Errorf("%s is a directory, not a model file", path)
 }

@@ -157,6 +157,9 @@ func fuseQuantize(s *State) error {
 		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "dorefa" && doReFaSplit(out.Quant) != nil {
 			continue // Keras's q/n is not the s8 grid's q·scale: see lowerDoReFa
 		}
+		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "quantized_relu" && out.Quant.QMin < 0 {
+			continue // a leaky quantized_relu rounds x·ns on the negative side, not x: see lowerLeakyRelu
+		}
 		switch out.Quant.DType {
 		case dtype.S1:
 		case dtype.S8:

@@ -83,6 +83,11 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			return nil, fmt.Errorf("quantizer %s is not supported on activations: it produces powers of two (sign·2^e), which fit no s8 grid, and the kernel matrix has no element-wise power-of-two quantizer kernel (it would be dq_po2_f32_f32); use quantized_bits/quantized_relu on activations, or keep %s for weights only", quantText(out.Quant), qz.Class)
 		case dout == dtype.F32 && qz != nil && qz.Class == "ternary":
 			return nil, fmt.Errorf("quantizer %s is not supported on activations: %s; use ternary with alpha=None or a power-of-two alpha, and a positive threshold", quantText(out.Quant), ternaryWhyNot(qz))
+		case dout == dtype.F32 && qz != nil && qz.Class == "quantized_relu" && qz.Args["negative_slope"] != nil && !quant.Bool(qz, "use_sigmoid"):
+			if ns, _ := quant.Num(qz, "negative_slope"); ns != 0 {
+				return nil, fmt.Errorf("quantizer %s is not supported on activations: its negative branch fits the s8 grid only with a negative_slope that is a power of two in [2^-(bits-1), 1] and at most 8 bits; use such a slope (e.g. 0.5, 0.25)", quantText(out.Quant))
+			}
+			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
@@ -90,6 +95,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		case dout == dtype.S8 && qz != nil && qz.Class == "dorefa" && doReFaSplit(out.Quant) != nil:
 			pre := s.inputToF32(n)
 			return append(pre, s.lowerDoReFa(n)...), nil
+		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_relu" && out.Quant.QMin < 0:
+			pre := s.inputToF32(n)
+			return append(pre, s.lowerLeakyRelu(n)...), nil
 		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_tanh":
 			pre := s.inputToF32(n)
 			tn, err := s.lowerTanh(n, qz)
@@ -135,6 +143,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		}
 		if pg.OutH != out.Shape[0] || pg.OutW != out.Shape[1] {
 			return nil, fmt.Errorf("output shape %s does not match the pooling arithmetic", shapeStr(out.Shape))
+		}
+		if n.Op == ir.OpAvgPool && pa.AvgFactor != 0 {
+			return s.lowerQAvgPool(n, pa, pg)
 		}
 		kind, dt := "maxpool", din
 		if n.Op == ir.OpAvgPool {
@@ -189,13 +200,96 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		kattrs(kn).ConcatC = cs
 		return []*ir.Node{kn}, nil
 	case ir.OpAdd:
-		if len(n.Inputs) != 2 {
-			return nil, fmt.Errorf("add of %d inputs is not supported (two inputs)", len(n.Inputs))
-		}
-		out.Quant = ir.Float()
-		return []*ir.Node{elemKernel(n, "add", din, dtype.F32)}, nil
+		return s.lowerAdd(n)
 	}
 	return nil, fmt.Errorf("op %s is not supported by the compiler", n.Op)
+}
+
+// lowerAdd lowers an Add of n >= 2 inputs to a chain of binary add calls,
+// ((x0 + x1) + x2) + ...: Keras's Add sums in input order (tf-keras
+// Add._merge_function and Keras 3 Add both start from inputs[0] and add
+// inputs[i] one at a time), so every partial sum rounds to float32 exactly
+// as in Keras.
+func (s *State) lowerAdd(n *ir.Node) ([]*ir.Node, error) {
+	if len(n.Inputs) < 2 {
+		return nil, fmt.Errorf("add needs at least two inputs, got %d", len(n.Inputs))
+	}
+	out := n.Outputs[0]
+	for _, t := range n.Inputs[1:] {
+		if ir.NumElements(t.Shape) != ir.NumElements(out.Shape) {
+			return nil, fmt.Errorf("add input %q has shape %s, the output %s", t.Name, shapeStr(t.Shape), shapeStr(out.Shape))
+		}
+	}
+	out.Quant = ir.Float()
+	var nodes []*ir.Node
+	acc := n.Inputs[0]
+	for i, t := range n.Inputs[1:] {
+		step := n
+		if i < len(n.Inputs)-2 {
+			part := &ir.Tensor{Name: s.uniqueName(fmt.Sprintf("%s/sum%d", out.Name, i+1)), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
+			step = &ir.Node{Name: s.uniqueName(fmt.Sprintf("%s/add%d", n.Name, i+1)), Class: n.Class, Outputs: []*ir.Tensor{part}}
+		}
+		kn := elemKernel(&ir.Node{Name: step.Name, Class: n.Class, Inputs: []*ir.Tensor{acc, t}, Outputs: step.Outputs}, "add", acc.Quant.DType, dtype.F32)
+		kattrs(kn).Layer = layerOf(n)
+		nodes = append(nodes, kn)
+		acc = step.Outputs[0]
+	}
+	return nodes, nil
+}
+
+// lowerQAvgPool lowers a QKeras quantized average (ir.PoolAttrs.AvgFactor)
+// onto existing kernels. Each multiplication by a constant f is an affine
+// call whose batch-norm stage has multiplier exactly f (mean 0, variance 1,
+// epsilon 0, beta 0: fl32(fl32(x − 0)·f) + 0 = fl32(x·f)).
+//
+//	QAveragePooling2D:       affine ×area → avgpool → affine ×AvgFactor
+//	QGlobalAveragePooling2D: depthwise conv with a unit s8 kernel over the
+//	                         whole input (the sum, canonical order), its
+//	                         stage ×AvgFactor
+func (s *State) lowerQAvgPool(n *ir.Node, pa *ir.PoolAttrs, pg *ir.PoolGeom) ([]*ir.Node, error) {
+	in, out := n.Inputs[0], n.Outputs[0]
+	C := pg.C
+	scaleBN := func(f float32) *ir.BatchNormAttrs {
+		bn := &ir.BatchNormAttrs{Gamma: make([]float32, C), Beta: make([]float32, C), Mean: make([]float32, C), Variance: make([]float32, C), Fused: true}
+		for i := range bn.Gamma {
+			bn.Gamma[i], bn.Variance[i] = f, 1
+		}
+		return bn
+	}
+	affine := func(name string, from, to *ir.Tensor, f float32) *ir.Node {
+		kn := elemKernel(&ir.Node{Name: name, Class: n.Class, Inputs: []*ir.Tensor{from}, Outputs: []*ir.Tensor{to}}, "affine", from.Quant.DType, dtype.F32)
+		k := kattrs(kn)
+		k.Layer, k.Stage = layerOf(n), &ir.Stage{BN: scaleBN(f), BNName: n.Name}
+		return kn
+	}
+	out.Quant = ir.Float()
+	if pa.Sum {
+		if pg.OutH != 1 || pg.OutW != 1 || pg.PadTop != 0 || pg.PadLeft != 0 {
+			return nil, fmt.Errorf("a quantized global average must cover the whole %dx%d input", pg.InH, pg.InW)
+		}
+		ones := make([]float32, pg.InH*pg.InW*C)
+		for i := range ones {
+			ones[i] = 1
+		}
+		ca := &ir.ConvAttrs{KernelH: pg.InH, KernelW: pg.InW, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Padding: "valid", DepthMultiplier: 1,
+			Kernel: ir.Weights{Shape: []int{pg.InH, pg.InW, C, 1}, Data: ones}, KernelQuant: ir.Quant{DType: dtype.S8, Scale: []float32{1}, QMin: -127, QMax: 127, Bits: 8}}
+		k, err := lowerConv(&ir.Node{Name: n.Name, Op: ir.OpDepthwiseConv, Inputs: n.Inputs, Outputs: n.Outputs}, ca)
+		if err != nil {
+			return nil, err
+		}
+		k.In, k.Out, k.Layer, k.Fused = in.Quant.DType, dtype.F32, layerOf(n), []string{n.Name}
+		k.Stage.BN, k.Stage.BNName = scaleBN(pa.AvgFactor), n.Name
+		return []*ir.Node{{Name: n.Name, Class: n.Class, Op: ir.OpKernel, Inputs: n.Inputs, Outputs: n.Outputs, Attrs: k}}, nil
+	}
+	mk := func(suffix string, shape []int) *ir.Tensor {
+		return &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), shape...), Quant: ir.Float()}
+	}
+	scaled, avg := mk("/times_area", in.Shape), mk("/avg", out.Shape)
+	pre := affine(s.uniqueName(n.Name+"/times_area"), in, scaled, float32(pa.PoolH*pa.PoolW))
+	pn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/avg"), Class: n.Class, Inputs: []*ir.Tensor{scaled}, Outputs: []*ir.Tensor{avg}}, "avgpool", dtype.F32, dtype.F32)
+	kattrs(pn).Pool, kattrs(pn).Layer = pg, layerOf(n)
+	post := affine(n.Name, avg, out, pa.AvgFactor)
+	return []*ir.Node{pre, pn, post}, nil
 }
 
 // sameS1Layout reports whether a reshape keeps the packed s1 bytes: both
@@ -387,17 +481,7 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	if !isPow2(m) {
 		return nil, fmt.Errorf("quantized_tanh output scale %g is not 2^-(bits-1)", out.Quant.Scale[0])
 	}
-	c := 1
-	if len(out.Shape) > 0 {
-		c = out.Shape[len(out.Shape)-1]
-	}
-	fill := func(v float32) []float32 {
-		a := make([]float32, c)
-		for i := range a {
-			a[i] = v
-		}
-		return a
-	}
+	fill := func(v float32) []float32 { return perChannel(out, v) }
 	st := &ir.Stage{Step: true, Mul: fill(0.5), Add: fill(0.5), BnSub: fill(0.5), BnMul: fill(2 * m), BnAdd: fill(0),
 		OutInvScale: 1, QMin: out.Quant.QMin, QMax: out.Quant.QMax, OutZP: out.Quant.ZeroPoint}
 	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
@@ -446,17 +530,7 @@ func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
 	out := n.Outputs[0]
 	cq := out.Quant
 	ab := doReFaSplit(cq)
-	c := 1
-	if len(out.Shape) > 0 {
-		c = out.Shape[len(out.Shape)-1]
-	}
-	fill := func(v float32) []float32 {
-		a := make([]float32, c)
-		for i := range a {
-			a[i] = v
-		}
-		return a
-	}
+	fill := func(v float32) []float32 { return perChannel(out, v) }
 	mk := func(suffix string, q ir.Quant) *ir.Tensor {
 		return &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), out.Shape...), Quant: q}
 	}
@@ -476,6 +550,37 @@ func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
 	return []*ir.Node{conv, ah, al, sum}
 }
 
+// lowerLeakyRelu computes QKeras quantized_relu with a negative_slope ns
+// exactly. Keras's codes on the grid g = m_i/m are k = clip(round_he(p), 0,
+// m−1) for the positive branch and j = clip(round_he(p·ns), −ns·m, 0) for
+// the negative one (p = x·m/m_i), value (k + j)·g; one of k, j is always 0.
+// Two affine f32 → s8 steps compute k (Mul 1) and j (Mul ns): the products
+// by ns and m/m_i are powers of two, so they round like Keras's p and p·ns.
+// Their sum (an f32 add of the exact s8 values) is then put back on the
+// grid by a conversion, which is exact.
+func (s *State) lowerLeakyRelu(n *ir.Node) []*ir.Node {
+	out := n.Outputs[0]
+	q := out.Quant
+	ns, _ := quant.Num(q.Quantizer, "negative_slope")
+	fill := func(v float32) []float32 { return perChannel(out, v) }
+	layer := layerOf(n)
+	part := func(suffix string, mul float32, lo, hi int32) *ir.Node {
+		pq := ir.Quant{DType: dtype.S8, Scale: q.Scale, QMin: lo, QMax: hi, Bits: q.Bits, Quantizer: q.Quantizer}
+		t := &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), out.Shape...), Quant: pq}
+		kn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + suffix), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, "affine", dtype.F32, dtype.S8)
+		kattrs(kn).Stage = &ir.Stage{Step: true, Mul: fill(mul), OutInvScale: InvScale(q.Scale[0]), QMin: lo, QMax: hi}
+		kattrs(kn).Layer = layer
+		return kn
+	}
+	pos := part("/pos", 1, 0, q.QMax)
+	neg := part("/neg", float32(ns), q.QMin, 0)
+	sum := &ir.Tensor{Name: s.uniqueName(out.Name + "/sum"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
+	add := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/add"), Inputs: []*ir.Tensor{pos.Outputs[0], neg.Outputs[0]}, Outputs: []*ir.Tensor{sum}}, "add", dtype.S8, dtype.F32)
+	conv := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{sum}, Outputs: n.Outputs}, "convert", dtype.F32, dtype.S8)
+	kattrs(add).Layer, kattrs(conv).Layer = layer, layer
+	return []*ir.Node{pos, neg, add, conv}
+}
+
 // inputToF32 makes n read its input as f32 (exact for s1 and power-of-two
 // s8 values), returning the convert call to run first, if any.
 func (s *State) inputToF32(n *ir.Node) []*ir.Node {
@@ -488,4 +593,18 @@ func (s *State) inputToF32(n *ir.Node) []*ir.Node {
 	kattrs(c).Layer = layerOf(n)
 	n.Inputs = []*ir.Tensor{f}
 	return []*ir.Node{c}
+}
+
+// perChannel is a per-channel stage array of t (one value per element of its
+// last axis; one for a scalar) with every entry v.
+func perChannel(t *ir.Tensor, v float32) []float32 {
+	c := 1
+	if len(t.Shape) > 0 {
+		c = t.Shape[len(t.Shape)-1]
+	}
+	a := make([]float32, c)
+	for i := range a {
+		a[i] = v
+	}
+	return a
 }

@@ -275,3 +275,47 @@ func TestPostTrainingScale(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestLeakyReluGrid checks that every value quantized_relu produces with a
+// grid-able negative_slope is a code of OutputQuant's s8 grid within
+// [QMin, QMax], and that the other slopes stay f32.
+func TestLeakyReluGrid(t *testing.T) {
+	var x []float32
+	for v := float32(-40); v <= 40; v += 1.0 / 64 {
+		x = append(x, v)
+	}
+	for bits := 2; bits <= 8; bits++ {
+		for integer := -1; integer <= 3; integer++ {
+			for e := -8; e <= 1; e++ {
+				ns := math.Ldexp(1, e)
+				q := &ir.Quantizer{Class: "quantized_relu", Args: map[string]any{"bits": float64(bits), "integer": float64(integer), "negative_slope": ns}}
+				oq := OutputQuant(q)
+				m := math.Ldexp(1, bits-1)
+				if ns > 1 || ns*m < 1 {
+					if oq.DType != dtype.F32 {
+						t.Errorf("bits %d ns %v: stored as %s, want f32", bits, ns, oq.DType)
+					}
+					continue
+				}
+				if oq.DType != dtype.S8 || oq.QMin != int32(-ns*m) || oq.QMax != int32(m-1) {
+					t.Fatalf("bits %d integer %d ns %v: OutputQuant = %+v", bits, integer, ns, oq)
+				}
+				got, err := Apply(q, x, []int{len(x)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				seenNeg := false
+				for i, v := range got {
+					c := float64(v) / float64(oq.Scale[0])
+					if c != math.Trunc(c) || c < float64(oq.QMin) || c > float64(oq.QMax) {
+						t.Fatalf("bits %d integer %d ns %v: x=%v gives %v, not a code of scale %v in [%d, %d]", bits, integer, ns, x[i], v, oq.Scale[0], oq.QMin, oq.QMax)
+					}
+					seenNeg = seenNeg || c == float64(oq.QMin)
+				}
+				if !seenNeg {
+					t.Errorf("bits %d integer %d ns %v: the lowest code %d is never reached", bits, integer, ns, oq.QMin)
+				}
+			}
+		}
+	}
+}

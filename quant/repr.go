@@ -156,8 +156,18 @@ func OutputQuant(q *ir.Quantizer) ir.Quant {
 		bits, _ := Num(q, "bits")
 		integer, _ := Num(q, "integer")
 		ns, _ := Num(q, "negative_slope")
-		if bits > 8 || Bool(q, "use_sigmoid") || ns != 0 {
+		if bits > 8 || Bool(q, "use_sigmoid") {
 			return f
+		}
+		if ns != 0 {
+			// Both branches land on the grid 2^(integer−(bits−1)): the
+			// positive codes are 0..m−1 and the negative ones −ns·m..0
+			// (m = 2^(bits−1)); see LeakyReluGrid.
+			lo, ok := LeakyReluGrid(q)
+			if !ok {
+				return f
+			}
+			return s8(float32(math.Ldexp(1, int(integer-bits+1))), lo, int32(math.Ldexp(1, int(bits)-1))-1, int(bits))
 		}
 		return s8(float32(math.Ldexp(1, int(integer-bits))), 0, int32(math.Ldexp(1, int(bits))-1), int(bits))
 	case "quantized_tanh":
@@ -180,6 +190,29 @@ func OutputQuant(q *ir.Quantizer) ir.Quant {
 		return s8(float32(1/n), 0, int32(n), int(k))
 	}
 	return f
+}
+
+// LeakyReluGrid reports whether quantized_relu q (use_sigmoid=0) with a
+// negative_slope ns computes codes on one s8 grid, and returns the lowest
+// code −ns·m (m = 2^(bits−1)). QKeras adds m_i·ns·clip(round(p·ns)/(ns·m),
+// −1, 0) to the positive branch; with ns a power of two in [1/m, 1] that is
+// round(p·ns)·m_i/m clipped to [−ns·m, 0], a whole number of grid steps.
+// A smaller slope puts the only negative value, −m_i·ns, between grid
+// points, and a slope above 1 leaves int8.
+func LeakyReluGrid(q *ir.Quantizer) (int32, bool) {
+	bits, _ := Num(q, "bits")
+	ns, _ := Num(q, "negative_slope")
+	if q.Class != "quantized_relu" || Bool(q, "use_sigmoid") || bits < 2 || bits > 8 || !(ns > 0) || ns > 1 {
+		return 0, false
+	}
+	if fr, _ := math.Frexp(ns); fr != 0.5 {
+		return 0, false
+	}
+	lo := ns * math.Ldexp(1, int(bits)-1)
+	if lo < 1 {
+		return 0, false
+	}
+	return int32(-lo), true
 }
 
 // Bits is the bit width a quantizer declares (Larq's "precision"): bits or

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dqnn/dqnn/internal/testenv"
 )
 
 const helloC = `#include <stdio.h>
@@ -88,9 +90,7 @@ func writeC(t *testing.T, dir, name, src string) string {
 
 func needs(t *testing.T, cpu CPU) {
 	t.Helper()
-	if err := Available(cpu); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(cpu), Available(cpu))
 }
 
 func build(t *testing.T, cpu CPU, src string) string {
@@ -171,7 +171,7 @@ func TestSanitize(t *testing.T) {
 	src := `int main(int argc, char **argv) { int a[4] = {0}; (void)argv; return a[argc + 3]; }`
 	exe, err := Build(context.Background(), Host, []string{writeC(t, dir, "m.c", src)}, nil, dir, BuildOptions{Sanitize: true})
 	if err != nil {
-		t.Skipf("skipping: sanitizer runtime not usable here: %v", err)
+		testenv.Need(t, "the sanitizer runtime", err)
 	}
 	res, err := Run(context.Background(), Host, exe, RunOptions{Timeout: 30 * time.Second})
 	if err != nil {
@@ -359,9 +359,7 @@ func TestCountMatchesSingleStep(t *testing.T) {
 }
 
 func TestHostClang(t *testing.T) {
-	if _, err := exec.LookPath("clang"); err != nil {
-		t.Skip("skipping: clang not installed")
-	}
+	testenv.NeedCmd(t, "clang")
 	dir := t.TempDir()
 	exe, err := Build(context.Background(), Host, []string{writeC(t, dir, "main.c", helloC)}, nil, dir, BuildOptions{Compiler: "clang"})
 	if err != nil {

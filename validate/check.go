@@ -32,25 +32,39 @@ type Library struct {
 // CheckOptions tunes Check.
 type CheckOptions struct {
 	Target   target.CPU
-	PerLayer bool // compile with -DDQNN_TRACE and compare every traced tensor
-	Sanitize bool // host only: AddressSanitizer + UndefinedBehaviorSanitizer
-	Compiler string
-	Tol      Tolerances
-	WorkDir  string        // build directory; "" = a temporary one, removed afterwards
-	Timeout  time.Duration // of the run; default 2 minutes
+	PerLayer bool   // compile with -DDQNN_TRACE and compare every traced tensor
+	Sanitize bool   // host only: AddressSanitizer + UndefinedBehaviorSanitizer
+	Compiler string // C compiler, name or path ("" = cc on the host, arm-none-eabi-gcc on Cortex-M)
+	// UserCFlags, when UseUserCFlags is set, replace dqnn's -std=c99 -O2
+	// -ffp-contract=off: the library is validated as the user builds it.
+	UserCFlags    []string
+	UseUserCFlags bool
+	// Reference, if set, holds outputs the user saved from Keras
+	// (model.predict), [sample][output], one per input sample: the C
+	// outputs are compared with them too, with the same metrics.
+	Reference       [][][]float32
+	ReferenceSource string
+	Tol             Tolerances
+	WorkDir         string        // build directory; "" = a temporary one, removed afterwards
+	Timeout         time.Duration // of the run; default 2 minutes
 }
 
 // Report is the outcome of a validation.
 type Report struct {
-	Model          string         `json:"model"`
-	Target         string         `json:"target"`
-	Samples        int            `json:"samples"`
-	InputSource    string         `json:"inputs"`
-	Tolerances     Tolerances     `json:"tolerances"`
-	Outputs        []OutputReport `json:"outputs"`
-	Layers         []LayerReport  `json:"layers,omitempty"`
-	FirstDiverging string         `json:"first_diverging,omitempty"`
-	Pass           bool           `json:"pass"`
+	Model       string         `json:"model"`
+	Target      string         `json:"target"`
+	Samples     int            `json:"samples"`
+	InputSource string         `json:"inputs"`
+	Tolerances  Tolerances     `json:"tolerances"`
+	Build       target.Command `json:"build"` // compiler and flags the library was built with
+	Outputs     []OutputReport `json:"outputs"`
+	// Reference compares the C outputs with the user's saved Keras outputs
+	// (--reference), output by output.
+	Reference       []OutputReport `json:"reference,omitempty"`
+	ReferenceSource string         `json:"reference_source,omitempty"`
+	Layers          []LayerReport  `json:"layers,omitempty"`
+	FirstDiverging  string         `json:"first_diverging,omitempty"`
+	Pass            bool           `json:"pass"`
 	// CodeOutputs are the C library's outputs, [sample][output].
 	CodeOutputs [][][]float32 `json:"-"`
 	BuildTime   time.Duration `json:"-"`
@@ -101,27 +115,37 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 			srcs = append(srcs, p)
 		}
 	}
-	r, err := NewRunner(g, lib.Name, inputs)
+	if opt.Reference != nil && len(opt.Reference) != len(inputs) {
+		return nil, fmt.Errorf("reference outputs %s: %d samples, the inputs have %d", opt.ReferenceSource, len(opt.Reference), len(inputs))
+	}
+	r, err := NewStreamRunner(g, lib.Name, inputs)
 	if err != nil {
 		return nil, err
 	}
-	runC, inC := filepath.Join(dir, "runner.c"), filepath.Join(dir, "runner_inputs.c")
+	// The samples are streamed from a file (semihosting under QEMU), never
+	// linked in: any number of them fits any target.
+	runC := filepath.Join(dir, "runner.c")
 	if err := os.WriteFile(runC, r.Main, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(inC, r.Inputs, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, RunnerInputsFile), r.Stream, 0o644); err != nil {
 		return nil, err
 	}
-	bopt := target.BuildOptions{Sanitize: opt.Sanitize, Compiler: opt.Compiler}
+	bopt := target.BuildOptions{Sanitize: opt.Sanitize, Compiler: opt.Compiler, UserCFlags: opt.UserCFlags, UseUserCFlags: opt.UseUserCFlags,
+		CFlags: []string{"-DDQ_RUNNER_STREAM"}}
 	if opt.PerLayer {
 		bopt.CFlags = append(bopt.CFlags, "-DDQNN_TRACE")
 	}
+	cmd, err := target.CompileCommand(opt.Target, bopt)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	exe, err := target.Build(ctx, opt.Target, append([]string{runC, inC}, srcs...), []string{libDir}, dir, bopt)
+	exe, err := target.Build(ctx, opt.Target, append([]string{runC}, srcs...), []string{libDir}, dir, bopt)
 	if err != nil {
 		return nil, fmt.Errorf("building model %s for %s: %w", lib.Name, opt.Target, err)
 	}
-	rep := &Report{Model: g.Name, Target: string(opt.Target), Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
+	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Build: cmd, Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
 	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout})
 	if err != nil {
 		return nil, err
@@ -170,7 +194,22 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		}
 		rep.Outputs = append(rep.Outputs, or)
 		rep.Pass = rep.Pass && or.Pass
+		if opt.Reference != nil {
+			for s := range inputs {
+				if len(opt.Reference[s]) != len(g.Outputs) {
+					return nil, fmt.Errorf("reference outputs %s: sample %d has %d outputs, the model %d", opt.ReferenceSource, s, len(opt.Reference[s]), len(g.Outputs))
+				}
+				exp[s] = opt.Reference[s][o]
+			}
+			rr, err := compareOutput(t, got, exp, opt.Tol)
+			if err != nil {
+				return nil, fmt.Errorf("reference outputs %s: %w", opt.ReferenceSource, err)
+			}
+			rep.Reference = append(rep.Reference, rr)
+			rep.Pass = rep.Pass && rr.Pass
+		}
 	}
+	rep.ReferenceSource = opt.ReferenceSource
 	if opt.PerLayer {
 		if len(out.Traces) == 0 {
 			return nil, fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
@@ -195,13 +234,21 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 				}
 			}
 		}
+		var clayers map[string]ir.CLayer
+		if lib.Lowered != nil {
+			clayers = ir.CLayers(lib.Lowered)
+		}
 		index := map[string]int{}
 		for _, tr := range out.Traces {
 			i, ok := index[tr.Name]
 			if !ok {
 				i = len(rep.Layers)
 				index[tr.Name] = i
-				rep.Layers = append(rep.Layers, LayerReport{Tensor: tr.Name, Pass: true})
+				cl, known := clayers[tr.Name]
+				if !known {
+					cl.CID = -1
+				}
+				rep.Layers = append(rep.Layers, LayerReport{CID: cl.CID, Layer: cl.Name, Tensor: tr.Name, Pass: true})
 			}
 			lr := &rep.Layers[i]
 			if lr.DType == "" {
@@ -242,29 +289,21 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 // WriteText prints the report as tables for a terminal.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s, %d samples (%s)\n", r.Model, r.Target, r.Samples, r.InputSource)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
-	for _, o := range r.Outputs {
-		acc := "-"
-		if !math.IsNaN(o.Metrics.Acc) {
-			acc = fmt.Sprintf("%.4f", o.Metrics.Acc)
-		}
-		res := "PASS"
-		if !o.Pass {
-			res = "FAIL"
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.Metrics.RMSE, o.Metrics.MAE, o.Metrics.L2R, o.Metrics.Cos, o.Metrics.MaxAbs, res)
+	if r.Build.CC != "" {
+		fmt.Fprintf(w, "built with: %s\n", r.Build)
 	}
-	tw.Flush()
-	for _, o := range r.Outputs {
-		for _, f := range o.Failures {
-			fmt.Fprintf(w, "  %s: %s\n", o.Name, f)
-		}
+	if r.Reference != nil {
+		fmt.Fprintln(w, "\nC vs dqnn's reference interpreter:")
+	}
+	writeOutputs(w, r.Outputs)
+	if r.Reference != nil {
+		fmt.Fprintf(w, "\nC vs your Keras outputs (%s):\n", r.ReferenceSource)
+		writeOutputs(w, r.Reference)
 	}
 	if len(r.Layers) > 0 {
 		fmt.Fprintln(w, "\nper layer (s1/s8 bit for bit, f32 within tolerance):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "tensor\ttype\telements\tmismatches\tmax abs\tresult\t")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "c_id\tlayer\ttensor\ttype\telements\tmismatches\tmax abs\tresult\t")
 		for _, l := range r.Layers {
 			res := "ok"
 			switch {
@@ -283,7 +322,7 @@ func (r *Report) WriteText(w io.Writer) {
 			if l.Elements == 0 {
 				elems = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t\n", l.Tensor, l.DType, elems, l.Mismatches, maxAbs, res)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", l.CID, l.Layer, l.Tensor, l.DType, elems, l.Mismatches, maxAbs, res)
 		}
 		tw.Flush()
 	}
@@ -295,5 +334,28 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "FAIL: first diverging tensor %q\n", r.FirstDiverging)
 	} else {
 		fmt.Fprintln(w, "FAIL")
+	}
+}
+
+// writeOutputs prints one table row per output, then each output's failures.
+func writeOutputs(w io.Writer, outputs []OutputReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
+	for _, o := range outputs {
+		acc := "-"
+		if !math.IsNaN(o.Metrics.Acc) {
+			acc = fmt.Sprintf("%.4f", o.Metrics.Acc)
+		}
+		res := "PASS"
+		if !o.Pass {
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.Metrics.RMSE, o.Metrics.MAE, o.Metrics.L2R, o.Metrics.Cos, o.Metrics.MaxAbs, res)
+	}
+	tw.Flush()
+	for _, o := range outputs {
+		for _, f := range o.Failures {
+			fmt.Fprintf(w, "  %s: %s\n", o.Name, f)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/quant"
@@ -89,9 +90,7 @@ func fakeLib(less string) Library {
 func TestCheckFake(t *testing.T) {
 	for _, cpu := range []target.CPU{target.Host, target.CortexM4} {
 		t.Run(string(cpu), func(t *testing.T) {
-			if err := target.Available(cpu); err != nil {
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			g := fakeGraph(t)
 			in := fakeInputs(3)
 			rep, err := Check(context.Background(), g, fakeLib("<"), in, CheckOptions{Target: cpu, PerLayer: true})

@@ -30,6 +30,8 @@ func traceDType(d int) dtype.DType {
 
 // LayerReport compares one traced tensor over all samples.
 type LayerReport struct {
+	CID        int     `json:"c_id"`  // the C-layer that writes the tensor, numbered as dqnn analyze numbers it (-1: none)
+	Layer      string  `json:"layer"` // its Keras layer, as dqnn analyze names it
 	Tensor     string  `json:"tensor"`
 	DType      string  `json:"dtype"`
 	Elements   int     `json:"elements"`   // per sample

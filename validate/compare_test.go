@@ -73,3 +73,25 @@ func TestParseRunner(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareOutputCodes: an s8 output one code off, or an s1 output with a
+// flipped sign, fails however close the values are; exact codes pass.
+func TestCompareOutputCodes(t *testing.T) {
+	s8 := &ir.Tensor{Name: "y", Shape: []int{1, 2}, Quant: ir.Quant{DType: dtype.S8, Scale: []float32{0.5, 0.25}, ZeroPoint: -2, QMin: -128, QMax: 127}}
+	want := [][]float32{{0.5 * 9, 0.25 * -4}, {0.5 * -1, 0.25 * 100}}
+	r, err := compareOutput(s8, want, want, DefaultTolerances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Pass || r.CodeMismatches != 0 {
+		t.Fatalf("identical s8 outputs: pass %v, %d code mismatches, %v", r.Pass, r.CodeMismatches, r.Failures)
+	}
+	got := [][]float32{{0.5 * 9, 0.25 * -4}, {0.5 * -1, 0.25 * 101}} // one code off
+	if r, _ = compareOutput(s8, got, want, DefaultTolerances); r.Pass || r.CodeMismatches != 1 {
+		t.Errorf("s8 output one code off: pass %v, %d code mismatches, want a failure with 1", r.Pass, r.CodeMismatches)
+	}
+	s1 := &ir.Tensor{Name: "b", Shape: []int{3}, Quant: ir.Quant{DType: dtype.S1, Scale: []float32{1}}}
+	if r, _ = compareOutput(s1, [][]float32{{1, -1, 1e-9}}, [][]float32{{1, -1, -1e-9}}, DefaultTolerances); r.Pass || r.CodeMismatches != 1 {
+		t.Errorf("s1 output with one sign flipped: pass %v, %d code mismatches, want a failure with 1", r.Pass, r.CodeMismatches)
+	}
+}

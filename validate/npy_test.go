@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/testenv"
 )
 
 func TestNPYRoundTrip(t *testing.T) {
@@ -38,9 +40,7 @@ func TestNPYRoundTrip(t *testing.T) {
 // python3-numpy is installed.
 func TestNPYNumpy(t *testing.T) {
 	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		t.Skip("skipping: /usr/bin/python3 with numpy not available")
-	}
+	testenv.Need(t, "/usr/bin/python3 with numpy (Debian python3-numpy)", exec.Command(py, "-c", "import numpy").Run())
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.npy")
 	if err := WriteNPY(p, []float32{1, 2, 3, 4, 5, 6}, []int{2, 3}); err != nil {

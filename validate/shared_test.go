@@ -2,12 +2,12 @@ package validate
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/internal/sharedmodels"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -16,13 +16,10 @@ import (
 // and Cortex-M55 (Helium paths): every traced tensor must equal the
 // reference interpreter (s1/s8 bit for bit, f32 within the tolerances).
 func TestValidateSharedModelsCortexM(t *testing.T) {
-	dir := sharedmodels.Path("qkeras")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared models absent: %v", err)
-	}
 	if testing.Short() {
 		t.Skip("short: QEMU runs skipped")
 	}
+	dir := sharedmodels.Require(t, "qkeras")
 	models := []struct{ model, weights string }{
 		{"example-models/qkeras_3layer.json", "example-models/qkeras_3layer_weights.h5"},
 		{"example-models/qkeras_mnist_cnn.json", "example-models/qkeras_mnist_cnn_weights.h5"},
@@ -32,12 +29,9 @@ func TestValidateSharedModelsCortexM(t *testing.T) {
 		{"mlperf-tiny-v0.7/RN07_model_best.h5", ""},
 	}
 	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
-		if err := target.Available(cpu); err != nil {
-			t.Logf("skipping %s: %v", cpu, err)
-			continue
-		}
 		for _, m := range models {
 			t.Run(string(cpu)+"/"+filepath.Base(m.model), func(t *testing.T) {
+				testenv.Need(t, "QEMU for "+string(cpu), target.Available(cpu))
 				opt := Options{Model: filepath.Join(dir, m.model), Samples: 4, Seed: 7,
 					CheckOptions: CheckOptions{Target: cpu, PerLayer: true}}
 				if m.weights != "" {

@@ -23,10 +23,15 @@ type Options struct {
 	// SaveOutputs, if set, receives the C library's outputs as .npy (output i
 	// > 0 goes to the name with "_<i>" before the extension).
 	SaveOutputs string
-	Samples     int   // number of samples: random ones to draw, or the first N of Inputs; 0 = 10 random / all given
-	Seed        int64 // seed of the random inputs
-	Name        string
-	Amalgamate  bool // validate the amalgamated library (exactly NAME.h and NAME.c)
+	// Reference lists .npy files of outputs saved from Keras
+	// (model.predict(inputs)), one per model output, shape (N, ...output
+	// shape) with N at least the number of samples; the C outputs are also
+	// compared with them.
+	Reference  []string
+	Samples    int   // number of samples: random ones to draw, or the first N of Inputs; 0 = 10 random / all given
+	Seed       int64 // seed of the random inputs
+	Name       string
+	Amalgamate bool // validate the amalgamated library (exactly NAME.h and NAME.c)
 	CheckOptions
 }
 
@@ -50,6 +55,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	inputs, source, err := Inputs(g, opt.Inputs, opt.Samples, opt.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if len(opt.Reference) > 0 {
+		if opt.CheckOptions.Reference, err = References(g, opt.Reference, len(inputs)); err != nil {
+			return nil, err
+		}
+		opt.ReferenceSource = strings.Join(opt.Reference, ", ")
 	}
 	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate})
 	if err != nil {
@@ -86,6 +97,49 @@ func SaveOutputs(path string, g *ir.Graph, outputs [][][]float32) error {
 		}
 	}
 	return nil
+}
+
+// References reads the user's saved model outputs: one .npy per model
+// output, shape (N, ...output shape), (N, elements) or, for one sample, the
+// output shape; the first samples rows are returned as [sample][output].
+func References(g *ir.Graph, files []string, samples int) ([][][]float32, error) {
+	if len(files) != len(g.Outputs) {
+		return nil, fmt.Errorf("--reference: model %s has %d outputs, %d .npy files given (one per output, in order)", g.Name, len(g.Outputs), len(files))
+	}
+	out := make([][][]float32, samples)
+	for s := range out {
+		out[s] = make([][]float32, len(files))
+	}
+	for o, f := range files {
+		data, shape, err := ReadNPY(f)
+		if err != nil {
+			return nil, fmt.Errorf("--reference: %w", err)
+		}
+		t := g.Outputs[o]
+		n := ir.NumElements(t.Shape)
+		count := 0
+		switch {
+		case len(shape) == len(t.Shape)+1 && equalInts(shape[1:], t.Shape):
+			count = shape[0]
+		case len(shape) == 2 && shape[1] == n:
+			count = shape[0]
+		case equalInts(shape, t.Shape):
+			count = 1
+		default:
+			return nil, fmt.Errorf("--reference %s: shape %v does not match output %d %q of shape %v (want (N, %s), N = the number of input samples, as model.predict returns it)",
+				f, shape, o, t.Name, t.Shape, strings.Trim(fmt.Sprint(t.Shape), "[]"))
+		}
+		if count < samples {
+			return nil, fmt.Errorf("--reference %s: %d samples of output %q, but %d input samples are validated (save model.predict of the same inputs, or pass --samples %d)", f, count, t.Name, samples, count)
+		}
+		if len(data) < samples*n {
+			return nil, fmt.Errorf("--reference %s: %d values, want at least %d", f, len(data), samples*n)
+		}
+		for s := 0; s < samples; s++ {
+			out[s][o] = data[s*n : (s+1)*n]
+		}
+	}
+	return out, nil
 }
 
 // Inputs returns the samples to validate with: read from files (one .npy

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/quant"
@@ -22,14 +23,34 @@ import (
 const example = "../examples/mnist_bnn/mnist_bnn.h5"
 
 func TestValidateExample(t *testing.T) {
-	if _, err := os.Stat(example); err != nil {
-		t.Skipf("skipping: %v", err)
+	// Every output tensor of the lowered graph is traced, and every one that
+	// the imported graph has too is compared.
+	g, err := keras.Load(example, keras.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			imported[o.Name] = true
+		}
+	}
+	res, err := compiler.Compile(g, compiler.Options{Name: "mnist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLayers, wantCompared := 0, 0
+	for _, n := range res.Graph.Nodes {
+		for _, o := range n.Outputs {
+			wantLayers++
+			if imported[o.Name] {
+				wantCompared++
+			}
+		}
 	}
 	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55} {
 		t.Run(string(cpu), func(t *testing.T) {
-			if err := target.Available(cpu); err != nil {
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			out := filepath.Join(t.TempDir(), "y.npy")
 			rep, err := Run(context.Background(), Options{
 				Model:        example,
@@ -46,6 +67,21 @@ func TestValidateExample(t *testing.T) {
 			if !rep.Pass {
 				t.Fatal("the bundled example does not validate")
 			}
+			if len(rep.Layers) != wantLayers {
+				t.Errorf("%d layers compared, want every one of the %d lowered tensors", len(rep.Layers), wantLayers)
+			}
+			compared := 0
+			for _, l := range rep.Layers {
+				if imported[l.Tensor] {
+					if l.Elements == 0 || l.Error != "" {
+						t.Errorf("layer %s: %d elements compared, error %q", l.Tensor, l.Elements, l.Error)
+					}
+					compared++
+				}
+			}
+			if compared != wantCompared || compared == 0 {
+				t.Errorf("%d layers compared with the interpreter, want %d", compared, wantCompared)
+			}
 			y, shape, err := ReadNPY(out)
 			if err != nil {
 				t.Fatal(err)
@@ -61,11 +97,9 @@ func TestValidateExample(t *testing.T) {
 // generated data file and checks that validation fails and names a tensor.
 func TestValidateCatchesCorruptWeight(t *testing.T) {
 	if _, err := os.Stat(example); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
-	if err := target.Available(target.Host); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for "+string(target.Host), target.Available(target.Host))
 	g, err := keras.Load(example, keras.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +160,7 @@ func TestValidateCatchesCorruptWeight(t *testing.T) {
 
 func TestRandomInputs(t *testing.T) {
 	if _, err := os.Stat(example); err != nil {
-		t.Skipf("skipping: %v", err)
+		t.Fatal(err) // in the repository
 	}
 	g, err := keras.Load(example, keras.Options{})
 	if err != nil {

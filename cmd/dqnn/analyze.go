@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,17 +33,18 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
-			"Compiles MODEL (.h5, .keras or .json; default: the bundled %s) in memory and\n"+
-			"prints params, macc, weights (ro), activations (rw), ram, the operations per C-layer\n"+
-			"and per type, and every layer that falls back to f32 kernels with a hint.\n"+
-			"Without weights (a .json alone, or an .h5/.keras holding only the architecture) it\n"+
+			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
+			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
+			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
+			"kernels with a hint.\n"+
+			"Without weights (a .json alone, an .h5/.keras holding only the architecture) it\n"+
 			"pre-analyzes: the same figures from shapes and quantizers, under a banner.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) > 1 {
 		fs.Usage()
@@ -70,9 +70,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res.Report); err != nil {
+		if err := writeJSON(stdout, "analyze", res.Report); err != nil {
 			fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 			return 1
 		}
@@ -99,7 +97,7 @@ func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model
 	if err != nil {
 		return nil, nil, err
 	}
-	files := []string{model}
+	files := keras.ModelFiles(model) // a SavedModel directory is several files
 	if weights != "" {
 		files = append(files, weights)
 	}
@@ -112,10 +110,7 @@ func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model
 		h.Write(b)
 	}
 	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
-	if opt.Name == "" {
-		stem := strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
-		opt.Name = compiler.CName(stem)
-	}
+	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {
 		return nil, nil, err
@@ -148,20 +143,11 @@ func findExample() (string, error) {
 	return "", fmt.Errorf("no MODEL given and the bundled example %s was not found from %s (run inside the dqnn module, or pass a model file)", exampleModel, dir)
 }
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("dqnn generate model.h5 -o out").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, bool) {
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return nil, false
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			return pos, true
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+// libName is the C prefix of a model's library: name when given, else the
+// model file's stem made a C identifier.
+func libName(model, name string) string {
+	if name != "" {
+		return name
 	}
+	return compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
 }

@@ -129,18 +129,18 @@ func TestPreAnalyzeUnsupportedLayer(t *testing.T) {
 	arch := filepath.Join(t.TempDir(), "sep.json")
 	const cfg = `{"class_name": "Sequential", "config": {"name": "sep", "layers": [
  {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 3]}},
- {"class_name": "SeparableConv2D", "config": {"name": "sep1", "filters": 4, "kernel_size": 3}},
+ {"class_name": "LocallyConnected2D", "config": {"name": "sep1", "filters": 4, "kernel_size": 3}},
  {"class_name": "Flatten", "config": {"name": "f"}},
  {"class_name": "QDense", "config": {"name": "d", "units": 2, "kernel_quantizer": "binary"}}]}}`
 	if err := os.WriteFile(arch, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	if rc := run([]string{"inspect", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "NOT SUPPORTED: layer class SeparableConv2D") {
+	if rc := run([]string{"inspect", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "NOT SUPPORTED: layer class LocallyConnected2D") {
 		t.Errorf("inspect: rc %d\n%s%s", rc, out.String(), errb.String())
 	}
 	out.Reset()
-	if rc := run([]string{"analyze", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "sep1 (not supported: SeparableConv2D)") || !strings.Contains(out.String(), "1 layer(s) are not supported") {
+	if rc := run([]string{"analyze", arch}, &out, &errb); rc != 0 || !strings.Contains(out.String(), "sep1 (not supported: LocallyConnected2D)") || !strings.Contains(out.String(), "1 layer(s) are not supported") {
 		t.Errorf("analyze: rc %d\n%s%s", rc, out.String(), errb.String())
 	}
 	// The dense layer after it is analyzed at Keras's shape: 6·6·4 = 144 inputs.

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 
 	"github.com/dqnn/dqnn/bench"
 	"github.com/dqnn/dqnn/compiler"
@@ -26,7 +23,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
 	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55")
-	kernels := fs.Bool("kernels", false, "benchmark the kernel suite (dense 576->64, conv 3x3 13x13x32->64, pointwise 13x13x32->64 in s1, s8, f32 and f32 x s1) instead of a model")
+	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -37,11 +34,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
 			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
 			"  dqnn bench examples/mnist_bnn/mnist_bnn.h5 --target cortex-m4")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
 		fs.Usage()
@@ -78,20 +75,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", cerr)
 			return 1
 		}
-		libName := *name
-		if libName == "" {
-			libName = compiler.CName(strings.TrimSuffix(filepath.Base(model), filepath.Ext(model)))
-		}
-		rep, err = bench.Model(ctx, g, validate.Library{Name: libName, Files: res.Files, Lowered: res.Graph}, cpu, dir)
+		rep, err = bench.Model(ctx, g, validate.Library{Name: libName(model, *name), Files: res.Files, Lowered: res.Graph}, cpu, dir)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, "bench", rep); err != nil {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
 			return 1
 		}

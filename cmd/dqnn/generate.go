@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/gen/render"
 )
 
@@ -25,29 +26,43 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "C prefix and file stem `NAME` (default: the model file's stem)")
 	target := fs.String("target", "cortex-m4", "target: "+strings.Join(compiler.Targets, ", "))
 	qio := fs.Bool("quantized-io", false, "NAME_run takes and returns the quantized (s8/s1) types of the model's inputs and outputs")
-	amal := fs.Bool("amalgamate", false, "write exactly NAME.h and NAME.c (types, kernels and data inlined), for build systems with fixed outputs")
+	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus "+emit.CMakeFile+" unless --no-build-files), for build systems with fixed outputs")
+	noBuild := fs.Bool("no-build-files", false, "do not write "+emit.CMakeFile+" (add_library(NAME ...) for a consumer's add_subdirectory)")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate]\n\n"+
+		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate] [--no-build-files]\n\n"+
 			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
-			"uses into DIR (or only NAME.h and NAME.c with --amalgamate). Paths are relative to the\n"+
-			"current directory, so it works from go generate:\n\n"+
+			"uses into DIR (or only NAME.h and NAME.c with --amalgamate), and "+emit.CMakeFile+" (CMake:\n"+
+			"add_subdirectory(DIR), then target_link_libraries(app PRIVATE NAME)). Paths are relative to\n"+
+			"the current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
 			"Unchanged files are not rewritten; stale generated kernel files in DIR are removed.")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
-	if len(pos) != 1 || *out == "" {
-		fs.Usage()
-		return 2
+	if len(pos) != 1 {
+		return missing(fs, stderr, "MODEL (exactly one)")
 	}
-	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
+	if *out == "" {
+		return missing(fs, stderr, "-o DIR (where to write the library)")
+	}
+	lib := *name
+	if lib == "" {
+		lib = compiler.CName(strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0])))
+	}
+	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: lib, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1
+	}
+	if !*noBuild {
+		if res.Files[emit.CMakeFile], err = emit.CMakeLists(lib, res.Files); err != nil {
+			fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
+			return 1
+		}
 	}
 	written, deleted, err := writeLibrary(*out, res.Files)
 	if err != nil {

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/keras"
@@ -37,14 +37,25 @@ type inspectNode struct {
 	NotSupported string `json:"not_supported,omitempty"`
 }
 
+// inspectTensor is a model input or output of `dqnn inspect --json`.
+type inspectTensor struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+	DType string `json:"dtype"`
+	Quant string `json:"quant"`
+}
+
+func (t inspectTensor) String() string { return fmt.Sprintf("%s %v %s", t.Name, t.Shape, t.Quant) }
+
 type inspectGraph struct {
-	Name    string        `json:"name"`
-	Source  string        `json:"source"`
-	Inputs  []string      `json:"inputs"`
-	Outputs []string      `json:"outputs"`
-	Nodes   []inspectNode `json:"nodes"`
-	Params  int           `json:"params"`
-	Notes   []string      `json:"notes,omitempty"`
+	Model   string          `json:"model"` // the model's file name(s), as every command's report names it
+	Name    string          `json:"name"`  // the Keras model's name
+	Source  string          `json:"source"`
+	Inputs  []inspectTensor `json:"inputs"`
+	Outputs []inspectTensor `json:"outputs"`
+	Nodes   []inspectNode   `json:"nodes"`
+	Params  int             `json:"params"`
+	Notes   []string        `json:"notes,omitempty"`
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) int {
@@ -53,21 +64,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, or .json); a .json\nwithout weights is shown architecture-only.")
-		fs.PrintDefaults()
+		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, .json, or a SavedModel\ndirectory); a .json without weights is shown architecture-only.")
+		printFlags(stderr, fs)
 	}
-	// Accept flags after the model path too.
-	var pos []string
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return 2
-		}
-		rest = fs.Args()
-		if len(rest) > 0 {
-			pos = append(pos, rest[0])
-			rest = rest[1:]
-		}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -80,9 +82,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	ig := describeGraph(g)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(ig); err != nil {
+		if err := writeJSON(stdout, "inspect", ig); err != nil {
 			fmt.Fprintf(stderr, "dqnn inspect: %v\n", err)
 			return 1
 		}
@@ -93,12 +93,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 }
 
 func describeGraph(g *ir.Graph) inspectGraph {
-	ig := inspectGraph{Name: g.Name, Source: g.Source, Notes: g.Notes}
+	ig := inspectGraph{Model: g.SourceName(), Name: g.Name, Source: g.Source, Notes: g.Notes}
 	for _, t := range g.Inputs {
-		ig.Inputs = append(ig.Inputs, fmt.Sprintf("%s %v %s", t.Name, t.Shape, quantString(t.Quant)))
+		ig.Inputs = append(ig.Inputs, inspectTensor{t.Name, t.Shape, t.Quant.DType.Tag(), quantString(t.Quant)})
 	}
 	for _, t := range g.Outputs {
-		ig.Outputs = append(ig.Outputs, fmt.Sprintf("%s %v %s", t.Name, t.Shape, quantString(t.Quant)))
+		ig.Outputs = append(ig.Outputs, inspectTensor{t.Name, t.Shape, t.Quant.DType.Tag(), quantString(t.Quant)})
 	}
 	for _, n := range g.Nodes {
 		in := inspectNode{Name: n.Name, Class: n.Class, Op: string(n.Op), Params: keras.Params(n)}
@@ -170,7 +170,7 @@ func quantString(q ir.Quant) string {
 }
 
 func printGraph(w io.Writer, g inspectGraph) {
-	fmt.Fprintf(w, "model   %s\nsource  %s\ninputs  %s\noutputs %s\n\n", g.Name, g.Source, strings.Join(g.Inputs, ", "), strings.Join(g.Outputs, ", "))
+	fmt.Fprintf(w, "model   %s (%s)\nsource  %s\ninputs  %s\noutputs %s\n\n", g.Model, g.Name, g.Source, joinTensors(g.Inputs), joinTensors(g.Outputs))
 	// Columns are as wide as their longest entry, so long layer names
 	// ("quant_conv2d_1/input_quantizer") keep the table aligned.
 	wName, wClass, wOp := 1, 1, 1
@@ -196,7 +196,8 @@ func printGraph(w io.Writer, g inspectGraph) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n%d nodes, %d parameters\n", len(g.Nodes), g.Params)
+	fmt.Fprintf(w, "\n%d nodes, %s parameters as Keras counts them (model.count_params(): every saved weight, 4 per batch-norm channel;\n"+
+		"dqnn analyze's \"params #\" follows the reference tool and counts 2 per batch-norm channel)\n", len(g.Nodes), textfmt.Group(g.Params))
 	for _, n := range g.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -208,4 +209,12 @@ func shapes(s [][]int) string {
 		p[i] = fmt.Sprint(x)
 	}
 	return strings.Join(p, ",")
+}
+
+func joinTensors(ts []inspectTensor) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }

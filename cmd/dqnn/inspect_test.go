@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 )
 
 func inspect(t *testing.T, args ...string) (int, string, string) {
@@ -64,15 +65,13 @@ func TestInspectFixtures(t *testing.T) {
 // the shared models folder (internal/sharedmodels): every in-scope file imports (zoo JSONs
 // architecture-only), out-of-scope ones fail with a message that says why.
 func TestInspectSharedModels(t *testing.T) {
-	dir := sharedmodels.Dir()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared model folder %s is absent: %v", dir, err)
-	}
+	dir := sharedmodels.Require(t)
 	ok, _ := filepath.Glob(filepath.Join(dir, "zoo-pr66/*/*.json"))
 	ok = append(ok, filepath.Join(dir, "qkeras/example-models/qkeras_3layer.json"),
 		filepath.Join(dir, "qkeras/example-models/qkeras_mnist_cnn.json"),
 		filepath.Join(dir, "qkeras/example-models/qkeras_mnist_dense.json"),
-		filepath.Join(dir, "qkeras/example-models/qkeras-v3_3layer.keras"))
+		filepath.Join(dir, "qkeras/example-models/qkeras-v3_3layer.keras"),
+		filepath.Join(dir, "larq/ee4690/savedmodel_8c480ab"), filepath.Join(dir, "larq/ee4690/savedmodel_e1b41a8"))
 	for _, p := range ok {
 		t.Run(filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p), func(t *testing.T) {
 			code, out, errs := inspect(t, p)
@@ -84,10 +83,7 @@ func TestInspectSharedModels(t *testing.T) {
 			}
 		})
 	}
-	refused := map[string][]string{
-		"larq/ee4690/savedmodel_8c480ab": {"SavedModel", "model.save(\"model.h5\")"},
-		"larq/ee4690/savedmodel_e1b41a8": {"SavedModel"},
-	}
+	refused := map[string][]string{}
 	for _, f := range []string{"qkeras/mlperf-tiny-v0.7/AD08_model.h5", "qkeras/mlperf-tiny-v0.7/RN07_model_best.h5"} {
 		refused[f] = nil // QDenseBatchnorm / QConv2DBatchnorm (folded at import)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -31,7 +30,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	tgt := fs.String("target", "host", "where the C runs: host, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU)")
 	perLayer := fs.Bool("per-layer", false, "compile with -DDQNN_TRACE and compare every traced tensor; names the first diverging one")
 	sanitize := fs.Bool("sanitize", false, "host only: build with -fsanitize=address,undefined")
-	cc := fs.String("cc", "", "host C compiler (default cc; e.g. clang)")
+	cc := fs.String("cc", "", "C compiler, name or `PATH` (default cc on the host, arm-none-eabi-gcc on Cortex-M; e.g. clang, /opt/arm/bin/arm-none-eabi-gcc)")
+	cflags := fs.String("cflags", "", "build with your own compiler `FLAGS` (split at spaces) instead of dqnn's -std=c99 -O2 -ffp-contract=off; \"\" = the compiler's defaults")
+	reference := fs.String("reference", "", "also compare with outputs saved from Keras: `Y.npy` of model.predict(inputs), shape (N, ...output shape); comma-separated, one per output")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	rtol := fs.Float64("rtol", d.RTol, "f32: element-wise relative tolerance, |got-ref| <= atol + rtol*|ref|")
 	atol := fs.Float64("atol", d.ATol, "f32: element-wise absolute tolerance")
@@ -44,19 +45,25 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
-			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
+			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--cc CC] [--cflags FLAGS]\n"+
+			"                      [--reference Y.npy] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
 			"Generates the C library, builds a runner around it, runs it on the host or under QEMU, and\n"+
 			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
-			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
-			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer")
-		fs.PrintDefaults()
+			"the tolerances below. --cc and --cflags build it as your project does; --reference also compares\n"+
+			"it with the outputs you saved from Keras. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+
+			"  dqnn validate examples/mnist_bnn/mnist_bnn.h5 --inputs examples/mnist_bnn/samples.inputs.npy --target cortex-m4 --per-layer \\\n"+
+			"      --cflags \"-O2\" --reference examples/mnist_bnn/samples.expected.npy")
+		printFlags(stderr, fs)
 	}
-	pos, ok := parseInterleaved(fs, args)
-	if !ok {
-		return 2
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitFor(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		return missing(fs, stderr, "MODEL (exactly one)")
+	}
+	if *samples < 0 || (*samples == 0 && flagSet(fs, "samples")) {
+		fmt.Fprintf(stderr, "dqnn validate: --samples %d: give a positive number of samples (or leave it out: %d random ones, or every sample of --inputs)\n", *samples, validate.DefaultSamples)
 		return 2
 	}
 	cpu, err := target.ParseCPU(*tgt)
@@ -72,11 +79,15 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		Model: pos[0], Weights: *weights, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
 		CheckOptions: validate.CheckOptions{
 			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
+			UserCFlags: strings.Fields(*cflags), UseUserCFlags: flagSet(fs, "cflags"),
 			Tol: validate.Tolerances{RTol: *rtol, ATol: *atol, MaxL2R: *maxL2R, MinCos: *minCos, MinAcc: *minAcc},
 		},
 	}
 	if *inputs != "" {
 		opt.Inputs = strings.Split(*inputs, ",")
+	}
+	if *reference != "" {
+		opt.Reference = strings.Split(*reference, ",")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -86,9 +97,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, "validate", rep); err != nil {
 			fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
 			return 1
 		}

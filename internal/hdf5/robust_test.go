@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 )
 
 var modelsDir = sharedmodels.Dir()
@@ -85,6 +86,7 @@ type modelExpect struct {
 // TestSharedModels reads every dataset and string attribute of the real
 // Keras files and compares them with h5py's view (testdata/models_expected.json).
 func TestSharedModels(t *testing.T) {
+	modelsDir := sharedmodels.Require(t)
 	var files []string
 	filepath.WalkDir(modelsDir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && (strings.HasSuffix(p, ".h5") || strings.HasSuffix(p, ".keras")) {
@@ -93,7 +95,7 @@ func TestSharedModels(t *testing.T) {
 		return nil
 	})
 	if len(files) == 0 {
-		t.Skipf("no .h5 files under %s (the shared model folder is absent)", modelsDir)
+		t.Fatalf("no .h5 or .keras files under %s", modelsDir)
 	}
 	raw, err := os.ReadFile("testdata/models_expected.json")
 	if err != nil {

@@ -1,6 +1,7 @@
 package sharedmodels
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -12,9 +13,24 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
-func TestDefault(t *testing.T) {
+// TestDefaultBesideModuleRoot: without the variable the folder is
+// shared/models beside the module root, wherever the clone is.
+func TestDefaultBesideModuleRoot(t *testing.T) {
 	t.Setenv(Env, "")
-	if Dir() == "" {
-		t.Fatal("Dir is empty")
+	root := moduleRoot()
+	if root == "" {
+		t.Fatal("no go.mod above the test's working directory")
+	}
+	if got, want := Dir(), filepath.Join(filepath.Dir(root), "shared", "models"); got != want {
+		t.Errorf("Dir() = %q, want %q", got, want)
+	}
+}
+
+// TestRequireFindsModels: the folder must be there (CI lays it beside the
+// clone); a missing folder skips here and fails under CI.
+func TestRequireFindsModels(t *testing.T) {
+	p := Require(t, "PROVENANCE.md")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -69,8 +69,13 @@ fi
 timing "gazelle check" $t
 
 # --- 3. Host build and tests -----------------------------------------------------
+# The shared real models (beside the clone in CI) and CI itself reach the Go
+# tests, so a test that needs a model fails here instead of skipping.
+test_env=(--test_env=CI)
+shared="$(cd .. && pwd)/shared/models"
+[ -d "$shared" ] && test_env+=(--test_env=DQNN_SHARED_MODELS="$shared")
 t=$SECONDS
-bazel test "${flags[@]}" //...
+bazel test "${flags[@]}" "${test_env[@]}" //...
 timing "bazel test //..." $t
 
 # --- 4. Cortex-M firmware ---------------------------------------------------------

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/gen/render"
+	"github.com/dqnn/dqnn/internal/cstr"
 	"github.com/dqnn/dqnn/templates"
 )
 
@@ -31,7 +32,7 @@ var cmakeReserved = map[string]bool{
 // its include directory, C99 and libm. Only the C prefix and file names
 // enter the file, never a string from the model.
 func CMakeLists(name string, files map[string][]byte) ([]byte, error) {
-	if !ident.MatchString(name) {
+	if !cstr.IsIdent(name) {
 		return nil, fmt.Errorf("emit: model name %q is not a C identifier; pass --name", name)
 	}
 	if cmakeReserved[name] {
@@ -40,7 +41,7 @@ func CMakeLists(name string, files map[string][]byte) ([]byte, error) {
 	d := CMake{Name: name}
 	for f := range files {
 		if strings.HasSuffix(f, ".c") {
-			if !ident.MatchString(strings.TrimSuffix(f, ".c")) {
+			if !cstr.IsIdent(strings.TrimSuffix(f, ".c")) {
 				return nil, fmt.Errorf("emit: library file %q has no plain C name", f)
 			}
 			d.Sources = append(d.Sources, f)

@@ -18,6 +18,7 @@ import (
 type Graph struct {
 	Name    string    // model name (Keras model name, or file stem)
 	Source  string    // where it came from: file path(s) as given by the user
+	Files   []File    // every file the importer read, in reading order (provenance)
 	Inputs  []*Tensor // model inputs, in Keras order
 	Outputs []*Tensor // model outputs, in Keras order
 	Nodes   []*Node   // topologically sorted: every input of a node is produced earlier
@@ -29,6 +30,13 @@ type Graph struct {
 	// has a shape but no values (Data == nil), so the graph can be
 	// analyzed (sizes, types, kernels) but not run or emitted.
 	ShapesOnly bool
+}
+
+// File is a file an importer read: its path as given and the sha256 of
+// the bytes it read (what the model is, whatever the file holds later).
+type File struct {
+	Path   string
+	SHA256 string // hex
 }
 
 // Tensor is an activation tensor flowing between nodes.
@@ -238,6 +246,13 @@ func (g *Graph) Verify() error {
 // SourceName is how reports name the model: the base names of the files it
 // came from (no directories), or the graph's name when it has none.
 func (g *Graph) SourceName() string {
+	if len(g.Files) > 0 {
+		out := make([]string, len(g.Files))
+		for i, f := range g.Files {
+			out[i] = filepath.Base(f.Path)
+		}
+		return strings.Join(out, ", ")
+	}
 	if g.Source == "" {
 		return g.Name
 	}

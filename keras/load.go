@@ -13,6 +13,8 @@ package keras
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -114,7 +116,41 @@ func load(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	if g.Name == "" {
 		g.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
+	g.Files = append([]ir.File{readFile(path, data)}, g.Files...)
 	return g, nil
+}
+
+// readFile records a file the importer read, for the provenance.
+func readFile(path string, data []byte) ir.File {
+	sum := sha256.Sum256(data)
+	return ir.File{Path: path, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// hashFiles records files a reader read piecewise (a SavedModel's
+// checkpoint), hashing them once more as they are now.
+func hashFiles(paths []string) ([]ir.File, error) {
+	var out []ir.File
+	for _, p := range paths {
+		st, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: not a regular file", p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, io.LimitReader(f, st.Size()))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, ir.File{Path: p, SHA256: hex.EncodeToString(h.Sum(nil))})
+	}
+	return out, nil
 }
 
 func dirError(path string) error {
@@ -301,7 +337,11 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
 		return g, nil
 	}
-	f, err := hdf5.Open(wpath)
+	wdata, err := os.ReadFile(wpath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: weights: %w", path, err)
+	}
+	f, err := hdf5.OpenBytes(wpath, wdata)
 	if err != nil {
 		return nil, fmt.Errorf("%s: weights: %w", path, err)
 	}
@@ -320,5 +360,6 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		return nil, err
 	}
 	g.Source = path + " + " + wpath
+	g.Files = []ir.File{readFile(wpath, wdata)}
 	return g, nil
 }

@@ -96,6 +96,9 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 		return nil, err
 	}
 	g.Source = strings.Join(ModelFiles(dir), ", ")
+	if g.Files, err = hashFiles(ModelFiles(dir)); err != nil {
+		return nil, err
+	}
 	if w == nil {
 		g.ShapesOnly = true
 		why := "the SavedModel has no variables/variables.index"

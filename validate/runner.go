@@ -183,19 +183,27 @@ func ParseRunner(stdout string, samples, outputs int) (*RunnerOutput, error) {
 			}
 			r.Outputs[s][o] = floats(b)
 		case "trace":
-			if len(f) < 6 {
-				return nil, bad("want: trace SAMPLE DTYPE BYTES NAME HEX")
+			if len(f) != 6 {
+				return nil, bad("want: trace SAMPLE DTYPE BYTES nNAMEHEX HEX")
 			}
 			s, err1 := strconv.Atoi(f[1])
 			dt, err2 := strconv.Atoi(f[2])
 			n, err3 := strconv.Atoi(f[3])
-			b, err4 := hex.DecodeString(f[len(f)-1])
-			if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(b) != n {
+			b, err4 := hex.DecodeString(f[5])
+			name, err5 := runnerName(f[4])
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || len(b) != n {
 				return nil, bad("malformed")
 			}
-			r.Traces = append(r.Traces, Trace{Sample: s, Name: strings.Join(f[4:len(f)-1], " "), DType: dt, Data: b})
+			r.Traces = append(r.Traces, Trace{Sample: s, Name: name, DType: dt, Data: b})
 		case "layer":
-			r.Layers = append(r.Layers, strings.TrimPrefix(sc.Text(), "layer "))
+			if len(f) != 2 {
+				return nil, bad("want: layer nNAMEHEX")
+			}
+			name, err := runnerName(f[1])
+			if err != nil {
+				return nil, bad("malformed")
+			}
+			r.Layers = append(r.Layers, name)
 		case "rc":
 			return nil, bad("the model returned an error status")
 		case "error":
@@ -222,6 +230,17 @@ func ParseRunner(stdout string, samples, outputs int) (*RunnerOutput, error) {
 		}
 	}
 	return r, nil
+}
+
+// runnerName decodes a tensor name as the runner prints it: "n" and the
+// name's bytes in hex (names from a model file may hold spaces, newlines).
+func runnerName(field string) (string, error) {
+	h, ok := strings.CutPrefix(field, "n")
+	if !ok {
+		return "", fmt.Errorf("tensor name field %q does not start with n", field)
+	}
+	b, err := hex.DecodeString(h)
+	return string(b), err
 }
 
 func floats(b []byte) []float32 {

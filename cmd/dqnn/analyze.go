@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -84,7 +82,8 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// compileModel loads and compiles a model file; it fills the provenance hash.
+// compileModel loads and compiles a model file; the provenance names the
+// files the importer read, with their hashes.
 // It refuses a model without weights.
 func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
 	return compileModelWith(keras.Load, model, weights, opt)
@@ -97,19 +96,6 @@ func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model
 	if err != nil {
 		return nil, nil, err
 	}
-	files := keras.ModelFiles(model) // a SavedModel directory is several files
-	if weights != "" {
-		files = append(files, weights)
-	}
-	h := sha256.New()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.Write(b)
-	}
-	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
 	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {

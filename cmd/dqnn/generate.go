@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -26,7 +25,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "C prefix and file stem `NAME` (default: the model file's stem)")
 	target := fs.String("target", "cortex-m4", "target: "+strings.Join(compiler.Targets, ", "))
 	qio := fs.Bool("quantized-io", false, "NAME_run takes and returns the quantized (s8/s1) types of the model's inputs and outputs")
-	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus "+emit.CMakeFile+" unless --no-build-files), for build systems with fixed outputs")
+	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus "+emit.CMakeFile+" unless --no-build-files, and the manifest), for build systems with fixed outputs")
 	noBuild := fs.Bool("no-build-files", false, "do not write "+emit.CMakeFile+" (add_library(NAME ...) for a consumer's add_subdirectory)")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	fs.Usage = func() {
@@ -36,7 +35,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			"add_subdirectory(DIR), then target_link_libraries(app PRIVATE NAME)). Paths are relative to\n"+
 			"the current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
-			"Unchanged files are not rewritten; stale generated kernel files in DIR are removed.")
+			"Several models may share DIR: each one's files are listed in DIR/NAME.dqnn-manifest.json,\n"+
+			"a NAME whose files another model (or the user) owns is refused, unchanged files are not\n"+
+			"rewritten, and a file this model wrote before is removed once no model lists it.")
 		printFlags(stderr, fs)
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -64,7 +65,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	written, deleted, err := writeLibrary(*out, res.Files)
+	written, deleted, err := render.WriteModel(*out, res.Name, res.Files, emit.RuntimeFile)
+	if ce := (*render.CollisionError)(nil); errors.As(err, &ce) && ce.File == emit.CMakeFile {
+		fmt.Fprintf(stderr, "dqnn generate: %s holds model %s's %s (one library per CMake directory): pass --no-build-files to add %s beside it, or use another -o directory\n", *out, ce.Owner, emit.CMakeFile, res.Name)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1
@@ -75,42 +80,4 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			pos[0], *out, len(res.Files), len(written), len(res.Files)-len(written), len(deleted), r.WeightsROBytes, r.ActivationsRWBytes, len(r.Fallbacks))
 	}
 	return 0
-}
-
-// writeLibrary writes files into dir atomically, skipping unchanged ones,
-// and removes generated kernel files (dq_*.c carrying the generated-file
-// marker) that the model no longer uses.
-func writeLibrary(dir string, files map[string][]byte) (written, deleted []string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	written, _, err = render.Write(dir, files, nil)
-	if err != nil {
-		return written, nil, err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return written, nil, err
-	}
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || !strings.HasPrefix(n, "dq_") || !strings.HasSuffix(n, ".c") {
-			continue
-		}
-		if _, ok := files[n]; ok {
-			continue
-		}
-		p := filepath.Join(dir, n)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return written, deleted, err
-		}
-		if bytes.HasPrefix(b, []byte(render.Marker+"\n")) {
-			if err := os.Remove(p); err != nil {
-				return written, deleted, err
-			}
-			deleted = append(deleted, n)
-		}
-	}
-	return written, deleted, nil
 }

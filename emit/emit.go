@@ -113,10 +113,11 @@ type Array struct {
 }
 
 // RuntimeFile reports whether the generated file f is part of dqnn's runtime
-// (dq_types.h, dq_kernels.h, the dq_* kernels): the same bytes for every
-// model, so models generated into one directory share it. CheckName keeps
+// (dq_types.h, dq_kernels.h, the dq_* kernels, the directory's
+// CMakeLists.txt): the same bytes for every model, so models generated into
+// one directory share it. CheckName keeps
 // model files out of this namespace.
-func RuntimeFile(f string) bool { return strings.HasPrefix(f, "dq_") }
+func RuntimeFile(f string) bool { return strings.HasPrefix(f, "dq_") || f == CMakeFile }
 
 // MaxName bounds --name, so that every identifier derived from it
 // (NAME_l<index>_bn_sub, ...) stays within cstr.MaxIdent.

@@ -7,7 +7,10 @@
 package ir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -261,4 +264,19 @@ func (g *Graph) SourceName() string {
 		out = append(out, filepath.Base(strings.TrimSpace(p)))
 	}
 	return strings.Join(out, ", ")
+}
+
+// SHA256 identifies the model by the files its importer read: the hex
+// sha256 of their hashes (each as read), in reading order; "" when the graph
+// was not read from files. A board's firmware and the host compute it the
+// same way, so the host can tell a board running another model.
+func (g *Graph) SHA256() string {
+	if len(g.Files) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, f := range g.Files {
+		io.WriteString(h, f.SHA256+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

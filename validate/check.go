@@ -27,6 +27,9 @@ type Library struct {
 	// graph's (the compiler proved an f32 tensor holds s8 values, say) is
 	// decoded with the lowered tensor's quantization.
 	Lowered *ir.Graph
+	// SHA256 identifies the model file(s) the library came from (a Device
+	// refuses to run another model's library).
+	SHA256 string
 }
 
 // CheckOptions tunes Check.
@@ -47,6 +50,7 @@ type CheckOptions struct {
 	Tol             Tolerances
 	WorkDir         string        // build directory; "" = a temporary one, removed afterwards
 	Timeout         time.Duration // of the run; default 2 minutes
+	Device          Device        // run there instead of building for Target
 }
 
 // Report is the outcome of a validation.
@@ -83,6 +87,9 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 2 * time.Minute
+	}
+	if opt.Device != nil {
+		return checkDevice(ctx, g, lib, inputs, opt)
 	}
 	dir := opt.WorkDir
 	if dir == "" {
@@ -159,7 +166,15 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		return nil, fmt.Errorf("model %s on %s: %w", lib.Name, opt.Target, err)
 	}
 	rep.CodeOutputs = out.Outputs
+	if err := rep.compare(g, lib, inputs, out, opt); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
 
+// compare runs the reference interpreter on inputs and fills rep with the
+// comparison of out (what the library computed) against it.
+func (rep *Report) compare(g *ir.Graph, lib Library, inputs [][][]float32, out *RunnerOutput, opt CheckOptions) error {
 	// The oracle.
 	want := make([][][]float32, len(inputs))
 	traces := make([]map[string][]float32, len(inputs))
@@ -167,7 +182,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		if opt.PerLayer {
 			tr, err := interp.RunTrace(g, in)
 			if err != nil {
-				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+				return fmt.Errorf("reference interpreter, sample %d: %w", s, err)
 			}
 			traces[s] = tr
 			for _, t := range g.Outputs {
@@ -176,7 +191,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		} else {
 			o, err := interp.Run(g, in)
 			if err != nil {
-				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+				return fmt.Errorf("reference interpreter, sample %d: %w", s, err)
 			}
 			want[s] = o
 		}
@@ -190,20 +205,20 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		}
 		or, err := compareOutput(t, got, exp, opt.Tol)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rep.Outputs = append(rep.Outputs, or)
 		rep.Pass = rep.Pass && or.Pass
 		if opt.Reference != nil {
 			for s := range inputs {
 				if len(opt.Reference[s]) != len(g.Outputs) {
-					return nil, fmt.Errorf("reference outputs %s: sample %d has %d outputs, the model %d", opt.ReferenceSource, s, len(opt.Reference[s]), len(g.Outputs))
+					return fmt.Errorf("reference outputs %s: sample %d has %d outputs, the model %d", opt.ReferenceSource, s, len(opt.Reference[s]), len(g.Outputs))
 				}
 				exp[s] = opt.Reference[s][o]
 			}
 			rr, err := compareOutput(t, got, exp, opt.Tol)
 			if err != nil {
-				return nil, fmt.Errorf("reference outputs %s: %w", opt.ReferenceSource, err)
+				return fmt.Errorf("reference outputs %s: %w", opt.ReferenceSource, err)
 			}
 			rep.Reference = append(rep.Reference, rr)
 			rep.Pass = rep.Pass && rr.Pass
@@ -212,7 +227,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	rep.ReferenceSource = opt.ReferenceSource
 	if opt.PerLayer {
 		if len(out.Traces) == 0 {
-			return nil, fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
+			return fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
 		}
 		tensors := map[string]*ir.Tensor{}
 		for _, t := range g.Inputs {
@@ -260,7 +275,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 				continue
 			}
 			if tr.Sample < 0 || tr.Sample >= len(traces) {
-				return nil, fmt.Errorf("trace of %q for sample %d: no such sample", tr.Name, tr.Sample)
+				return fmt.Errorf("trace of %q for sample %d: no such sample", tr.Name, tr.Sample)
 			}
 			if lt, ok := lowered[tr.Name]; ok && traceDType(tr.DType) != t.Quant.DType && traceDType(tr.DType) == lt.Quant.DType && equalInts(lt.Shape, t.Shape) {
 				t = lt // same values, stored as the compiler typed them
@@ -283,7 +298,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 			}
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // WriteText prints the report as tables for a terminal.

@@ -73,23 +73,15 @@ func newRunner(g *ir.Graph, name string, inputs [][][]float32, embed bool) (*Run
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("validate: no samples")
 	}
-	upper := strings.ToUpper(name)
 	d := runnerData{Name: name, InputsFile: RunnerInputsFile, Samples: len(inputs), Multi: len(g.Inputs) > 1 || len(g.Outputs) > 1}
+	inMacros, outMacros := SizeMacros(g, name)
 	for i, t := range g.Inputs {
-		m := upper + "_IN_SIZE"
-		if d.Multi {
-			m = fmt.Sprintf("%s_IN%d_SIZE", upper, i)
-		}
 		n := ir.NumElements(t.Shape)
-		d.Inputs = append(d.Inputs, runnerIO{Index: i, Elems: n, Offset: d.InPerSample, SizeMacro: m})
+		d.Inputs = append(d.Inputs, runnerIO{Index: i, Elems: n, Offset: d.InPerSample, SizeMacro: inMacros[i]})
 		d.InPerSample += n
 	}
 	for i, t := range g.Outputs {
-		m := upper + "_OUT_SIZE"
-		if d.Multi {
-			m = fmt.Sprintf("%s_OUT%d_SIZE", upper, i)
-		}
-		d.Outputs = append(d.Outputs, runnerIO{Index: i, Elems: ir.NumElements(t.Shape), SizeMacro: m})
+		d.Outputs = append(d.Outputs, runnerIO{Index: i, Elems: ir.NumElements(t.Shape), SizeMacro: outMacros[i]})
 	}
 	var main bytes.Buffer
 	if err := runnerTmpl.Execute(&main, d); err != nil {

@@ -62,11 +62,15 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		opt.ReferenceSource = strings.Join(opt.Reference, ", ")
 	}
-	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate})
+	copt := compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate}
+	if opt.Device != nil {
+		copt.Target = string(opt.Device.CPU())
+	}
+	res, err := compiler.Compile(g, copt)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph}, inputs, opt.CheckOptions)
+	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph, SHA256: g.SHA256()}, inputs, opt.CheckOptions)
 	if err != nil {
 		return nil, err
 	}

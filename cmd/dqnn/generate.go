@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 
@@ -25,13 +25,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "C prefix and file stem `NAME` (default: the model file's stem)")
 	target := fs.String("target", "cortex-m4", "target: "+strings.Join(compiler.Targets, ", "))
 	qio := fs.Bool("quantized-io", false, "NAME_run takes and returns the quantized (s8/s1) types of the model's inputs and outputs")
-	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus "+emit.CMakeFile+" unless --no-build-files, and the manifest), for build systems with fixed outputs")
-	noBuild := fs.Bool("no-build-files", false, "do not write "+emit.CMakeFile+" (add_library(NAME ...) for a consumer's add_subdirectory)")
+	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus the CMake files unless --no-build-files, and the manifest), for build systems with fixed outputs")
+	noBuild := fs.Bool("no-build-files", false, "do not write the CMake files ("+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+": add_library(NAME ...) for a consumer's add_subdirectory)")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate] [--no-build-files]\n\n"+
 			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
-			"uses into DIR (or only NAME.h and NAME.c with --amalgamate), and "+emit.CMakeFile+" (CMake:\n"+
+			"uses into DIR (or only NAME.h and NAME.c with --amalgamate), and "+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+" (CMake:\n"+
 			"add_subdirectory(DIR), then target_link_libraries(app PRIVATE NAME)). Paths are relative to\n"+
 			"the current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
@@ -60,16 +60,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if !*noBuild {
-		if res.Files[emit.CMakeFile], err = emit.CMakeLists(lib, res.Files); err != nil {
+		cm, err := emit.CMakeFiles(lib, res.Files)
+		if err != nil {
 			fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 			return 1
 		}
+		maps.Copy(res.Files, cm)
 	}
 	written, deleted, err := render.WriteModel(*out, res.Name, res.Files, emit.RuntimeFile)
-	if ce := (*render.CollisionError)(nil); errors.As(err, &ce) && ce.File == emit.CMakeFile {
-		fmt.Fprintf(stderr, "dqnn generate: %s holds model %s's %s (one library per CMake directory): pass --no-build-files to add %s beside it, or use another -o directory\n", *out, ce.Owner, emit.CMakeFile, res.Name)
-		return 1
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1

@@ -26,8 +26,8 @@ func TestGenerateWritesOnlyChanges(t *testing.T) {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 12 {
-		t.Errorf("%d files written, want 12 (10 C files, CMakeLists.txt and the manifest)", len(ents))
+	if len(ents) != 13 {
+		t.Errorf("%d files written, want 13 (10 C files, CMakeLists.txt, mnist.dqnn.cmake and the manifest)", len(ents))
 	}
 	// A kernel this model wrote before (its manifest lists it) is removed
 	// as stale; a generated file it did not write and a user file are kept.
@@ -158,17 +158,14 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 	testenv.NeedCmd(t, "gcc")
 	dir := t.TempDir()
 	models := map[string]string{"conv": "../../testdata/models/qk_conv.h5", "dense": "../../testdata/models/qk_json_dense.json"}
-	// One CMakeLists.txt per directory: the second model's is refused
-	// (before anything is written) with the way out, --no-build-files.
+	// The directory's CMakeLists.txt is the same for every model; each
+	// model adds its own NAME.dqnn.cmake.
 	var out, errb bytes.Buffer
 	if rc := run([]string{"generate", models["conv"], "-o", dir, "--name", "conv"}, &out, &errb); rc != 0 {
 		t.Fatalf("conv: rc %d: %s", rc, errb.String())
 	}
-	if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", "dense"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "--no-build-files") {
-		t.Errorf("dense beside conv's CMakeLists.txt: rc %d, %q", rc, errb.String())
-	}
 	out.Reset()
-	if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", "dense", "--no-build-files"}, &out, &errb); rc != 0 {
+	if rc := run([]string{"generate", models["dense"], "-o", dir, "--name", "dense"}, &out, &errb); rc != 0 {
 		t.Fatalf("dense: rc %d: %s", rc, errb.String())
 	}
 	if !strings.Contains(out.String(), "0 stale removed") {
@@ -201,6 +198,22 @@ func TestGenerateTwoModelsOneDir(t *testing.T) {
 	b, err := exec.Command(exe).Output()
 	if err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	// The same program built with CMake through the directory's
+	// CMakeLists.txt: both libraries over one dqnn_runtime.
+	testenv.NeedCmd(t, "cmake")
+	app := t.TempDir()
+	os.WriteFile(filepath.Join(app, "main.c"), []byte(twoModelsMain), 0o644)
+	os.WriteFile(filepath.Join(app, "CMakeLists.txt"), []byte("cmake_minimum_required(VERSION 3.13)\nproject(app C)\nadd_subdirectory("+dir+" models)\n"+
+		"add_executable(both main.c)\ntarget_link_libraries(both PRIVATE conv dense)\n"), 0o644)
+	build := filepath.Join(app, "build")
+	for _, args := range [][]string{{"-S", app, "-B", build}, {"--build", build}} {
+		if out, err := exec.Command("cmake", args...).CombinedOutput(); err != nil {
+			t.Fatalf("cmake %v: %v\n%s", args, err, out)
+		}
+	}
+	if cb, err := exec.Command(filepath.Join(build, "both")).Output(); err != nil || !bytes.Equal(cb, b) {
+		t.Errorf("the CMake build prints %q (%v), the gcc build %q", cb, err, b)
 	}
 	got := map[string][]float64{}
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {

@@ -34,13 +34,16 @@ type Options struct {
 // Result is a compiled model.
 type Result struct {
 	Name   string            // the C prefix and file stem used
-	Files  map[string][]byte // file name -> content
+	Files  map[string][]byte // file name -> content; nil for a shapes-only graph
 	Report *Report
 	Graph  *ir.Graph    // the lowered graph
 	Plan   *passes.Plan // its memory plan
 }
 
 // Compile lowers g (which it does not modify) and renders its C library.
+// A shapes-only graph (an architecture without weights, see
+// ir.Graph.ShapesOnly) is lowered and planned the same way but not
+// rendered: its Result has the report (the pre-analyze) and no files.
 func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	if g == nil {
 		return nil, fmt.Errorf("compiler: nil graph")
@@ -70,6 +73,19 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	st := passes.NewState(g, opt.Matrix, passes.Options{QuantizedIO: opt.QuantizedIO})
 	if err := passes.Run(st); err != nil {
 		return nil, fmt.Errorf("model %s: %w", displaySource(orig), err)
+	}
+	if g.ShapesOnly {
+		rom, err := constBytes(g)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", displaySource(orig), err)
+		}
+		rep := buildReport(orig, g, st, mids)
+		rep.WeightsROBytes = rom.est
+		rep.WeightsRORange = &ByteRange{Min: rom.lo, Max: rom.hi}
+		for i := range rep.Layers {
+			rep.Layers[i].WeightsBytes = rom.node[rep.Layers[i].node]
+		}
+		return &Result{Name: opt.Name, Report: rep, Graph: g, Plan: st.Plan}, nil
 	}
 	// The provenance names every file the importer read, with the hash of
 	// the bytes it read (never re-read here: the files may have changed).
@@ -134,7 +150,7 @@ func Clone(g *ir.Graph) *ir.Graph {
 		tm[t] = &c
 		return &c
 	}
-	out := &ir.Graph{Name: g.Name, Source: g.Source, Files: g.Files}
+	out := &ir.Graph{Name: g.Name, Source: g.Source, Files: g.Files, ShapesOnly: g.ShapesOnly}
 	for _, t := range g.Inputs {
 		out.Inputs = append(out.Inputs, ct(t))
 	}

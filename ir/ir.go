@@ -28,6 +28,11 @@ type Graph struct {
 	// Notes are importer remarks for the user (accepted but slower
 	// constructs, architecture-only imports, ...); they never change semantics.
 	Notes []string
+	// ShapesOnly marks an architecture imported without weights
+	// (keras.LoadArchitecture): every Weights, bias and batch-norm vector
+	// has a shape but no values (Data == nil), so the graph can be
+	// analyzed (sizes, types, kernels) but not run or emitted.
+	ShapesOnly bool
 }
 
 // File is a file an importer read: its path as given and the sha256 of
@@ -59,6 +64,10 @@ type Quant struct {
 	QMin, QMax int32
 	Bits       int        // bits of the quantizer that produced it (1 for sign, <= 8 for s8)
 	Quantizer  *Quantizer // the quantizer applied to produce these values, nil if none
+	// ScalesPow2 is set, in a shapes-only graph, on a kernel whose scales
+	// the quantizer computes from the (absent) weight values (Scale is
+	// then nil) when they are powers of two whatever the values (auto_po2).
+	ScalesPow2 bool
 }
 
 // Float is the Quant of an unquantized tensor.
@@ -103,6 +112,9 @@ const (
 	OpReshape         Op = "reshape"          // nil: Flatten, Reshape (row-major, free)
 	OpConcat          Op = "concat"           // *ConcatAttrs
 	OpAdd             Op = "add"              // nil
+	// OpUnsupported stands, in a shapes-only graph only, for a layer dqnn
+	// cannot compile, so that a pre-analyze can still report the rest.
+	OpUnsupported Op = "unsupported" // *UnsupportedAttrs
 )
 
 // Weights is a constant tensor: row-major float32 values in Keras's layout.
@@ -175,6 +187,12 @@ type QuantizeAttrs struct {
 // ActivationAttrs applies a Keras activation function.
 type ActivationAttrs struct {
 	Function string // "relu", "softmax", "tanh", "sigmoid", "linear"
+}
+
+// UnsupportedAttrs says why a layer of a shapes-only graph is not
+// supported (the importer's or the compiler's error).
+type UnsupportedAttrs struct {
+	Reason string
 }
 
 // ConcatAttrs: concatenation along an axis (only the last axis is supported).

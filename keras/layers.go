@@ -378,8 +378,8 @@ func quantizeKernel(q *ir.Quantizer, w *ir.Weights, view []int) (ir.Quant, error
 	if q == nil {
 		return ir.Float(), nil
 	}
-	if w.Data == nil {
-		return ir.Quant{DType: ir.Float().DType, Quantizer: q}, nil
+	if w.Data == nil { // architecture only: the type q gives to weights of this shape
+		return quant.PredictKernelQuant(q, w.Shape, view), nil
 	}
 	v, err := quant.Apply(q, w.Data, w.Shape)
 	if err != nil {
@@ -755,8 +755,9 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 			return nil, err
 		}
 	}
-	if transpose && len(a.KernelQuant.Scale) > 1 {
-		// Per-channel scales of a transposed kernel are per input channel: store as float.
+	if transpose && (len(a.KernelQuant.Scale) > 1 || a.KernelQuant.Scale == nil && a.KernelQuant.DType != ir.Float().DType) {
+		// Per-channel scales of a transposed kernel are per input channel:
+		// store as float (scales computed from absent weights count as per-channel).
 		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
 	}
 	if useBias {

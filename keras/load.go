@@ -59,6 +59,12 @@ type Options struct {
 	// (zero fields: safeio's defaults); errors beyond them name the flag
 	// that raises each limit.
 	Limits safeio.Limits
+
+	// IgnoreWeights makes LoadArchitecture read the architecture alone,
+	// even from a file (or beside a .json) that holds weights: the graph is
+	// shapes-only, as if the weights had never been saved. Tests use it to
+	// compare the pre-analyze of a model with its analyze.
+	IgnoreWeights bool
 }
 
 // Load imports the model at path (.h5, .hdf5, .keras, or .json plus a
@@ -122,6 +128,9 @@ func checkTensorSizes(path string, g *ir.Graph) error {
 
 func loadPath(path string, opt Options, archOK bool) (*ir.Graph, error) {
 	opt.Limits = opt.Limits.OrDefault()
+	if opt.IgnoreWeights && !archOK {
+		return nil, fmt.Errorf("%s: Options.IgnoreWeights needs LoadArchitecture", path)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -149,7 +158,7 @@ func loadBytes(path string, data []byte, opt Options, archOK bool) (*ir.Graph, e
 	case bytes.HasPrefix(data, hdf5Magic):
 		g, err = loadH5(path, data, opt, archOK)
 	case bytes.HasPrefix(data, zipMagic):
-		g, err = loadZip(path, data, opt)
+		g, err = loadZip(path, data, opt, archOK)
 	case looksJSON(data):
 		if err := checkConfigSize(path, "the JSON configuration", len(data), opt.Limits); err != nil {
 			return nil, err
@@ -261,7 +270,7 @@ func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, erro
 	switch {
 	case opt.Fill != nil:
 		w = filled{opt.Fill}
-	case root.IsGroup("model_weights"):
+	case root.IsGroup("model_weights") && !opt.IgnoreWeights:
 		g, err := root.Group("model_weights")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -279,12 +288,17 @@ func loadH5(path string, data []byte, opt Options, archOK bool) (*ir.Graph, erro
 	}
 	g.Source = path
 	if w == nil {
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights found", path))
+		g.ShapesOnly = true
+		why := "no weights found"
+		if opt.IgnoreWeights {
+			why = "weights ignored"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
 	}
 	return g, nil
 }
 
-func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
+func loadZip(path string, data []byte, opt Options, archOK bool) (*ir.Graph, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid .keras zip: %w", path, err)
@@ -335,6 +349,22 @@ func loadZip(path string, data []byte, opt Options) (*ir.Graph, error) {
 		g.Source = path
 		return g, nil
 	}
+	if _, missing := zr.Open("model.weights.h5"); opt.IgnoreWeights || missing != nil && archOK {
+		if _, e2 := zr.Open("model.weights.npz"); e2 != nil || opt.IgnoreWeights {
+			g, err := buildWith(path, m, nil, opt)
+			if err != nil {
+				return nil, err
+			}
+			g.Source = path
+			g.ShapesOnly = true
+			why := "the archive has no model.weights.h5"
+			if opt.IgnoreWeights {
+				why = "weights ignored"
+			}
+			g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
+			return g, nil
+		}
+	}
 	wData, err := read("model.weights.h5", opt.Limits.Unpacked, safeio.FlagUnpacked)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, e2 := zr.Open("model.weights.npz"); e2 == nil {
@@ -379,7 +409,9 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 		return g, nil
 	}
 	wpath := opt.Weights
-	if wpath == "" {
+	if opt.IgnoreWeights {
+		wpath = ""
+	} else if wpath == "" {
 		stem := strings.TrimSuffix(path, filepath.Ext(path))
 		for _, c := range []string{stem + "_weights.h5", stem + ".h5"} {
 			if _, err := os.Stat(c); err == nil {
@@ -398,7 +430,13 @@ func loadJSON(path string, data []byte, opt Options, archOK bool) (*ir.Graph, er
 			return nil, err
 		}
 		g.Source = path
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))))
+		g.ShapesOnly = true
+		stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		why := fmt.Sprintf("no weights file (%s_weights.h5 or %s.h5) was found, kernels have no values", stem, stem)
+		if opt.IgnoreWeights {
+			why = "weights ignored"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", path, why))
 		return g, nil
 	}
 	wdata, err := safeio.ReadFile(wpath, opt.Limits.File, safeio.FlagFile)

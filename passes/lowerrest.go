@@ -17,7 +17,7 @@ import (
 func lowerRest(s *State) error {
 	var nodes []*ir.Node
 	for _, n := range s.G.Nodes {
-		add, err := s.lowerOne(n)
+		add, err := s.lowerOrKeep(n)
 		if err != nil {
 			return fmt.Errorf("layer %q (%s): %w", layerOf(n), className(n), err)
 		}

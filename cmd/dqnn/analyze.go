@@ -37,6 +37,8 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
 			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
 			"kernels with a hint.\n"+
+			"Without weights (a .json alone, an .h5/.keras holding only the architecture) it\n"+
+			"pre-analyzes: the same figures from shapes and quantizers, under a banner.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
 		printFlags(stderr, fs)
 	}
@@ -62,7 +64,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *ref {
 		opt.Matrix = compiler.ReferenceOnly{}
 	}
-	res, _, err := compileModel(model, *weights, *limits, opt)
+	res, _, err := compileModelWith(keras.LoadArchitecture, model, *weights, *limits, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
@@ -84,8 +86,15 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 
 // compileModel loads and compiles a model file within limits; the
 // provenance names the files the importer read, with their hashes.
+// It refuses a model without weights.
 func compileModel(model, weights string, limits safeio.Limits, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
-	g, err := keras.Load(model, keras.Options{Weights: weights, Limits: limits})
+	return compileModelWith(keras.Load, model, weights, limits, opt)
+}
+
+// compileModelWith is compileModel with the loader: keras.LoadArchitecture
+// accepts an architecture without weights (analyze's pre-analyze).
+func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model, weights string, limits safeio.Limits, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	g, err := load(model, keras.Options{Weights: weights, Limits: limits})
 	if err != nil {
 		return nil, nil, err
 	}

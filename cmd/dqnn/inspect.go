@@ -32,6 +32,9 @@ type inspectNode struct {
 	KernelQuant string   `json:"kernel_quant,omitempty"`
 	Activation  string   `json:"activation,omitempty"`
 	Params      int      `json:"params"`
+	// NotSupported is why dqnn cannot compile this layer (an architecture
+	// without weights keeps such layers so analyze can pre-analyze the rest).
+	NotSupported string `json:"not_supported,omitempty"`
 }
 
 // inspectTensor is a model input or output of `dqnn inspect --json`.
@@ -123,6 +126,8 @@ func describeGraph(g *ir.Graph) inspectGraph {
 			in.Quantizers = quantizers(a.Quantizer)
 		case *ir.ActivationAttrs:
 			in.Activation = a.Function
+		case *ir.UnsupportedAttrs:
+			in.NotSupported = a.Reason
 		}
 		ig.Params += in.Params
 		ig.Nodes = append(ig.Nodes, in)
@@ -186,6 +191,9 @@ func printGraph(w io.Writer, g inspectGraph) {
 		}
 		if n.Params > 0 {
 			fmt.Fprintf(w, " params=%d", n.Params)
+		}
+		if n.NotSupported != "" {
+			fmt.Fprintf(w, " NOT SUPPORTED: %s", n.NotSupported)
 		}
 		fmt.Fprintln(w)
 	}

@@ -194,16 +194,14 @@ func readFile(path string, data []byte) ir.File {
 func hashFiles(paths []string) ([]ir.File, error) {
 	var out []ir.File
 	for _, p := range paths {
-		st, err := os.Lstat(p)
+		f, err := safeio.Open(p) // refuses special files, follows links (Bazel's runfiles are links)
 		if err != nil {
 			return nil, err
 		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", p)
-		}
-		f, err := safeio.Open(p)
+		st, err := f.Stat()
 		if err != nil {
-			return nil, err
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		h := sha256.New()
 		_, err = io.Copy(h, io.LimitReader(f, st.Size()))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dqnn/dqnn/bench"
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
 )
@@ -24,12 +25,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
 	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55")
 	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
+	models := fs.Bool("models", false, "benchmark the model suite instead of a model: the example, RN07, AD08 and qkeras_mnist_cnn (the last three from $"+sharedmodels.Env+"), beside CMSIS-NN figures where known")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
-			"       dqnn bench --kernels [--target cortex-m4] [--json]\n\n"+
+			"       dqnn bench --kernels [--target cortex-m4] [--json]\n"+
+			"       dqnn bench --models [--target cortex-m4] [--json]\n\n"+
 			"Runs one inference (or the kernel suite) under QEMU and reports executed instructions per\n"+
 			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
 			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
@@ -40,7 +43,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitFor(err)
 	}
-	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
+	suite := *kernels || *models
+	if (*kernels && *models) || (suite && len(pos) != 0) || (!suite && len(pos) != 1) {
 		fs.Usage()
 		return 2
 	}
@@ -68,6 +72,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	var rep interface{ WriteText(io.Writer) }
 	if *kernels {
 		rep, err = bench.Kernels(ctx, cpu, dir)
+	} else if *models {
+		example, ferr := findExample()
+		if ferr != nil {
+			fmt.Fprintf(stderr, "dqnn bench: --models: %v\n", ferr)
+			return 1
+		}
+		rep, err = bench.Suite(ctx, cpu, example, dir, stderr)
 	} else {
 		model := pos[0]
 		res, g, cerr := compileModel(model, *weights, compiler.Options{Name: *name, Target: string(cpu)})

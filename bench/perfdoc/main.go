@@ -1,11 +1,13 @@
-// Command perfdoc runs the kernel suite and the bundled example under QEMU
-// and writes docs/performance.md: the measured instruction counts against
-// the targets of issue #7 and the CMSIS-NN reference figures.
+// Command perfdoc runs the kernel suite and the model suite (the bundled
+// example and the real models of bench.SuiteModels) under QEMU and writes
+// docs/performance.md: the measured instruction counts against the targets
+// of issues #7 and #14 and the CMSIS-NN reference figures.
 //
-//	go run ./bench/perfdoc -o docs/performance.md
+//	DQNN_SHARED_MODELS=../shared/models go run ./bench/perfdoc -o docs/performance.md
 //
-// It needs arm-none-eabi-gcc and qemu-system-arm, so it is not part of
-// go generate; it takes about a minute.
+// It needs arm-none-eabi-gcc, qemu-system-arm and the shared models folder
+// (internal/sharedmodels), so it is not part of go generate; it takes a few
+// minutes.
 package main
 
 import (
@@ -17,10 +19,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/bench"
-	"github.com/dqnn/dqnn/compiler"
-	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
-	"github.com/dqnn/dqnn/validate"
 )
 
 const example = "examples/mnist_bnn/mnist_bnn.h5"
@@ -53,25 +52,26 @@ func run(out string) error {
 	defer os.RemoveAll(tmp)
 	suites := map[target.CPU]*bench.KernelReport{}
 	models := map[target.CPU]*bench.ModelReport{}
+	msuites := map[target.CPU]*bench.SuiteReport{}
 	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
 		rep, err := bench.Kernels(ctx, cpu, filepath.Join(tmp, "k"+string(cpu)))
 		if err != nil {
 			return err
 		}
 		suites[cpu] = rep
-		g, err := keras.Load(example, keras.Options{})
+		ms, err := bench.Suite(ctx, cpu, example, filepath.Join(tmp, "m"+string(cpu)), os.Stderr)
 		if err != nil {
 			return err
 		}
-		res, err := compiler.Compile(g, compiler.Options{Name: "mnist_bnn", Target: string(cpu)})
-		if err != nil {
-			return err
+		msuites[cpu] = ms
+		for _, e := range ms.Models {
+			if e.Path == example {
+				models[cpu] = e.Report
+			}
 		}
-		m, err := bench.Model(ctx, g, validate.Library{Name: "mnist_bnn", Files: res.Files, Lowered: res.Graph}, cpu, filepath.Join(tmp, "m"+string(cpu)))
-		if err != nil {
-			return err
+		if models[cpu] == nil {
+			return fmt.Errorf("the model suite has no %s", example)
 		}
-		models[cpu] = m
 	}
 	f32, err := bench.KernelsOf(ctx, target.CortexM4, filepath.Join(tmp, "f32"), bench.F32ModelShapes, bench.F32Types)
 	if err != nil {
@@ -149,6 +149,7 @@ func run(out string) error {
 	}
 	b.WriteString("\n")
 
+	writeIssue14(&b, suites, msuites, find)
 	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
 		fmt.Fprintf(&b, "## Kernel suite, %s\n\n`dqnn bench --kernels --target %s`\n\n| kernel | shape | MACs | instructions | MACs/instr | code |\n|---|---|---:|---:|---:|---:|\n", cpu, cpu)
 		for _, r := range suites[cpu].Results {
@@ -180,6 +181,98 @@ func run(out string) error {
 	}
 	fmt.Fprintf(&b, "| **total** | | **%s** |\n\nQuantized example: %s instructions, %.1f× fewer.\n", comma(f32Total), comma(m4.Total), ratio)
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// writeIssue14 writes the goals of issue #14 and the model suite, per core
+// and per layer, beside the CMSIS-NN reference where it exists.
+func writeIssue14(b *strings.Builder, suites map[target.CPU]*bench.KernelReport, msuites map[target.CPU]*bench.SuiteReport,
+	find func(target.CPU, string, string) bench.KernelResult) {
+	total := func(cpu target.CPU, name string) uint64 {
+		for _, e := range msuites[cpu].Models {
+			if e.Name == name {
+				return e.Report.Total
+			}
+		}
+		return 0
+	}
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	fmt.Fprintf(b, "## Targets (issue #14)\n\n| target | goal | measured | met |\n|---|---|---|---|\n")
+	for _, g := range []struct {
+		cpu  target.CPU
+		want float64 // at most this fraction of CMSIS-NN
+	}{{target.CortexM4, 0.6}, {target.CortexM55, 0.8}} {
+		n, ref := total(g.cpu, "rn07"), bench.CMSISNNRN07.Total(g.cpu)
+		lim := uint64(g.want * float64(ref))
+		fmt.Fprintf(b, "| RN07, %s | ≤ %.1f× CMSIS-NN (≤ %s) | %s (%s) | %s |\n", g.cpu, g.want, comma(lim), comma(n), bench.Ratio(n, ref), yes(n > 0 && n <= lim))
+	}
+	for _, g := range []struct {
+		cpu target.CPU
+		lim uint64
+	}{{target.CortexM4, 750000}, {target.CortexM55, 300000}} {
+		n := total(g.cpu, "mnist_bnn")
+		fmt.Fprintf(b, "| example, %s | ≤ %s | %s | %s |\n", g.cpu, comma(g.lim), comma(n), yes(n > 0 && n <= g.lim))
+	}
+	for _, g := range []struct {
+		cpu           target.CPU
+		kernel, shape string
+		what          string
+		min           float64
+	}{
+		{target.CortexM55, "dq_dense_s8_s1_s8", "dense 576->64", "s8 × s1 dense 576→64, M55", 3},
+		{target.CortexM4, "dq_pwconv2d_s1_s1_s1", "pointwise 13x13x32->64", "s1 pointwise 13×13×32→64, M4", 2.5},
+	} {
+		r := find(g.cpu, g.kernel, g.shape)
+		fmt.Fprintf(b, "| %s (`%s`) | ≥ %.1f MACs/instr | %s instructions, %.3f MACs/instr | %s |\n", g.what, g.kernel, g.min, comma(r.Instructions), r.MACsPerInsn, yes(r.MACsPerInsn >= g.min))
+	}
+	b.WriteString("\nThe first layers and the f32→s8 / f32→s1 output stages (issue #14 item 2) are measured in the model\nsuite below (RN07's layer 0, the example's layer 0).\n\n")
+
+	cpus := []target.CPU{target.CortexM4, target.CortexM55}
+	fmt.Fprintf(b, "## Model suite (issue #14)\n\n`dqnn bench --models --target T` (the example and the models of `bench.SuiteModels`\nfrom the shared models folder; per-layer counts from a traced build include one `dqnn_trace` call each).\n")
+	fmt.Fprintf(b, "Reference: %s; %s.\n\n", bench.CMSISNNRN07.Library, bench.CMSISNNRN07.Provenance)
+	fmt.Fprintf(b, "| model | %s | CMSIS-NN %s | ratio | %s | CMSIS-NN %s | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n", cpus[0], cpus[0], cpus[1], cpus[1])
+	for i, e := range msuites[cpus[0]].Models {
+		fmt.Fprintf(b, "| %s (`%s`) |", e.Name, e.Path)
+		for _, cpu := range cpus {
+			m := msuites[cpu].Models[i]
+			var ref uint64
+			if m.Reference != nil {
+				ref = m.Reference.Total(cpu)
+			}
+			fmt.Fprintf(b, " %s | %s | %s |", comma(m.Report.Total), commaOrEmpty(ref), bench.Ratio(m.Report.Total, ref))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	for i, e := range msuites[cpus[0]].Models {
+		fmt.Fprintf(b, "### %s per layer\n\n| layer | kernels | %s | CMSIS-NN | %s | CMSIS-NN |\n|---|---|---:|---:|---:|---:|\n", e.Name, cpus[0], cpus[1])
+		other := msuites[cpus[1]].Models[i].Report
+		r0 := bench.ReferenceFor(e.Reference, e.Report, cpus[0])
+		r1 := bench.ReferenceFor(e.Reference, other, cpus[1])
+		for j, l := range e.Report.Layers {
+			var n1 uint64
+			if j < len(other.Layers) {
+				n1 = other.Layers[j].Instructions
+			}
+			var ref1 uint64
+			if j < len(r1) {
+				ref1 = r1[j]
+			}
+			fmt.Fprintf(b, "| %s (%s) | %s | %s | %s | %s | %s |\n", l.Layer, l.Tensor, strings.Join(l.Kernels, ", "), comma(l.Instructions), commaOrEmpty(r0[j]), comma(n1), commaOrEmpty(ref1))
+		}
+		fmt.Fprintf(b, "| **total (untraced build)** | | **%s** | | **%s** | |\n\n", comma(e.Report.Total), comma(other.Total))
+	}
+}
+
+func commaOrEmpty(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return comma(n)
 }
 
 // comma formats n with thousands separators.

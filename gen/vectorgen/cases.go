@@ -347,8 +347,20 @@ func (g *gen) denseCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		// stage, one full and one partial output word
 		specs = append(specs, spec{576, 40, false, stagePlain})
 	}
+	n := len(specs)
+	if k.In == dtype.S8 && k.W == dtype.S1 {
+		// two channel blocks of the Helium path (64, then 6: a group of four
+		// and two single rows) with a partial input word
+		specs = append(specs, spec{100, 70, false, stageBN})
+	}
 	var cases []*ref.Case
-	for _, s := range specs {
+	for j, s := range specs {
+		g := g
+		if j >= n {
+			// cases added later draw from their own stream, so that adding them
+			// left every other kernel's vectors unchanged
+			g = &gen{r: rand.New(rand.NewPCG(uint64(i), uint64(j)))}
+		}
 		p := ref.DenseParams{InN: int32(s.in), OutN: int32(s.out)}
 		if k.In == dtype.S8 {
 			p.InZP = int32(g.r.IntN(11) - 5)

@@ -35,7 +35,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
 			"       dqnn bench --kernels [--target cortex-m4] [--json]\n"+
 			"       dqnn bench --models [--target cortex-m4] [--json]\n\n"+
-			"Runs one inference (or the kernel suite) under QEMU and reports executed instructions per\n"+
+			"Runs one inference (or the kernel or model suite) under QEMU and reports executed instructions per\n"+
 			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
 			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
 			"  dqnn bench examples/mnist_bnn/mnist_bnn.h5 --target cortex-m4")
@@ -51,8 +51,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if board.IsLinkTarget(*tgt) {
-		if *kernels {
-			fmt.Fprintln(stderr, "dqnn bench: --kernels runs under QEMU only; a board times the model its firmware carries")
+		if suite {
+			fmt.Fprintln(stderr, "dqnn bench: --kernels and --models run under QEMU only; a board times the model its firmware carries")
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -534,14 +534,15 @@ dq_status dq_pwconv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, con
      once per block), each conv position's input pixel as a dense row
      (dq_pwconv2d_s8_s1_s8_mve_s1block); with a fused max-pool the maximum over the
      window's positions. Then the vectorised output stage of the block.
-     Stack: 1 KB. */
+     Stack: 768 bytes. */
     const int32_t npool = ph * pw, npix = p->out_h * p->out_w;
+    const int32_t K = n, wr = w_row;
     int32_t acc[64], pc[64], t[64];
     int32_t o0, pix, q, r;
     for (o0 = 0; o0 < n_out; o0 += 64) {
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
-      const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      if (in_zp != 0) dq_pwconv2d_s8_s1_s8_mve_s1pc(wb, w_row, n, nb, pc);
+      const uint32_t *const wb = weights + (size_t)o0 * (size_t)wr;
+      if (in_zp != 0) dq_pwconv2d_s8_s1_s8_mve_s1pc(wb, wr, K, nb, pc);
       for (pix = 0; pix < npix; ++pix) {
         int8_t *const orow = output + (size_t)pix * (size_t)out_row;
         oy = pix / p->out_w;
@@ -549,7 +550,7 @@ dq_status dq_pwconv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, con
         for (q = 0; q < npool; ++q) {
           const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
           const int8_t *const xp = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
-          dq_pwconv2d_s8_s1_s8_mve_s1block(xp, n, in_zp, wb, w_row, nb, pc, q == 0 ? acc : t);
+          dq_pwconv2d_s8_s1_s8_mve_s1block(xp, K, in_zp, wb, wr, nb, pc, q == 0 ? acc : t);
           if (q > 0) {
             for (r = 0; r < nb; ++r) acc[r] = t[r] > acc[r] ? t[r] : acc[r];
           }

@@ -11,6 +11,7 @@ import (
 	"github.com/dqnn/dqnn/bench"
 	"github.com/dqnn/dqnn/board"
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
 )
@@ -25,14 +26,16 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
 	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55; or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT (measured cycles)")
 	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
+	models := fs.Bool("models", false, "benchmark the model suite instead of a model: the example, RN07, AD08 and qkeras_mnist_cnn (the last three from $"+sharedmodels.Env+"), beside CMSIS-NN figures where known")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
-			"       dqnn bench --kernels [--target cortex-m4] [--json]\n\n"+
-			"Runs one inference (or the kernel suite) under QEMU and reports executed instructions per\n"+
+			"       dqnn bench --kernels [--target cortex-m4] [--json]\n"+
+			"       dqnn bench --models [--target cortex-m4] [--json]\n\n"+
+			"Runs one inference (or the kernel or model suite) under QEMU and reports executed instructions per\n"+
 			"layer and in total, exactly and repeatably, with the code size and RAM of the linked image.\n"+
 			"Instruction counts are a proxy for cycles, not cycles. Example:\n\n"+
 			"  dqnn bench examples/mnist_bnn/mnist_bnn.h5 --target cortex-m4")
@@ -42,13 +45,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitFor(err)
 	}
-	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
+	suite := *kernels || *models
+	if (*kernels && *models) || (suite && len(pos) != 0) || (!suite && len(pos) != 1) {
 		fs.Usage()
 		return 2
 	}
 	if board.IsLinkTarget(*tgt) {
-		if *kernels {
-			fmt.Fprintln(stderr, "dqnn bench: --kernels runs under QEMU only; a board times the model its firmware carries")
+		if suite {
+			fmt.Fprintln(stderr, "dqnn bench: --kernels and --models run under QEMU only; a board times the model its firmware carries")
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -84,6 +88,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	var rep interface{ WriteText(io.Writer) }
 	if *kernels {
 		rep, err = bench.Kernels(ctx, cpu, dir)
+	} else if *models {
+		example, ferr := findExample()
+		if ferr != nil {
+			fmt.Fprintf(stderr, "dqnn bench: --models: %v\n", ferr)
+			return 1
+		}
+		rep, err = bench.Suite(ctx, cpu, example, dir, stderr)
 	} else {
 		model := pos[0]
 		res, g, cerr := compileModel(model, *weights, *limits, compiler.Options{Name: *name, Target: string(cpu)})

@@ -63,6 +63,9 @@ func TestMissingArguments(t *testing.T) {
 		{[]string{"validate"}, "missing MODEL"},
 		{[]string{"validate", exampleH5, "--samples", "0"}, "--samples 0: give a positive number"},
 		{[]string{"validate", exampleH5, "--samples", "-5"}, "--samples -5: give a positive number"},
+		{[]string{"bench", "--models", exampleH5}, "dqnn bench --models"},
+		{[]string{"bench", "--models", "--kernels"}, "dqnn bench --models"},
+		{[]string{"bench", "--models", "--target", "tcp:127.0.0.1:1"}, "--kernels and --models run under QEMU only"},
 	} {
 		rc, _, errs := runCLI(c.args...)
 		if rc != 2 || !strings.Contains(errs, c.want) {

@@ -347,8 +347,20 @@ func (g *gen) denseCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		// stage, one full and one partial output word
 		specs = append(specs, spec{576, 40, false, stagePlain})
 	}
+	n := len(specs)
+	if k.In == dtype.S8 && k.W == dtype.S1 {
+		// two channel blocks of the Helium path (64, then 2 single rows)
+		// with a partial input word
+		specs = append(specs, spec{40, 66, false, stageBN})
+	}
 	var cases []*ref.Case
-	for _, s := range specs {
+	for j, s := range specs {
+		g := g
+		if j >= n {
+			// cases added later draw from their own stream, so that adding them
+			// left every other kernel's vectors unchanged
+			g = &gen{r: rand.New(rand.NewPCG(uint64(i), uint64(j)))}
+		}
 		p := ref.DenseParams{InN: int32(s.in), OutN: int32(s.out)}
 		if k.In == dtype.S8 {
 			p.InZP = int32(g.r.IntN(11) - 5)
@@ -517,6 +529,23 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 					break
 				}
 				cs = append(cs, c)
+			}
+			if err == nil && k.In == dtype.S8 && k.W == dtype.S1 && k.Op == matrix.Conv2D {
+				// the s8 x s1 Helium path (in_c a multiple of 32): two channel
+				// blocks with pad value and dilation, and a fused pool; drawn
+				// from their own stream, so that adding them left every other
+				// kernel's vectors unchanged
+				h := &gen{r: rand.New(rand.NewPCG(uint64(i), 1))}
+				for _, s := range []convSpec{
+					{desc: "3x3 same pad value, dilation 2, in_c 32, out_c 66", h: 3, w: 4, inC: 32, outC: 66, k: 3, stride: 1, dil: 2, same: true, padValue: true, kind: stageBN},
+					{desc: "3x3 same zero padding, stride 2 + fused 2x2 max-pool, in_c 64, out_c 5", h: 4, w: 4, inC: 64, outC: 5, k: 3, stride: 2, dil: 1, same: true, pool: true, kind: stageSaturate},
+				} {
+					var c *ref.Case
+					if c, err = h.convCase(k, s); err != nil {
+						break
+					}
+					cs = append(cs, c)
+				}
 			}
 		case k.Op == matrix.MaxPool || k.Op == matrix.AvgPool:
 			cs, err = g.poolCases(k)

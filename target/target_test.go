@@ -37,9 +37,16 @@ int main(void) {
 }
 `
 
+// faultC reads unmapped memory: 0xF0000000 on the MPS boards; the nRF51
+// maps a stub device there, but nothing just below its RAM.
 const faultC = `#include <stdint.h>
+#if __ARM_ARCH_ISA_THUMB == 1
+#define DQ_UNMAPPED 0x1FFFF000u
+#else
+#define DQ_UNMAPPED 0xF0000000u
+#endif
 int main(void) {
-  volatile uint32_t *p = (volatile uint32_t *)0xF0000000u;
+  volatile uint32_t *p = (volatile uint32_t *)DQ_UNMAPPED;
   return (int)*p;
 }
 `
@@ -104,14 +111,14 @@ func build(t *testing.T, cpu CPU, src string) string {
 }
 
 func TestParseCPU(t *testing.T) {
-	for in, want := range map[string]CPU{"host": Host, "cortex-m4": CortexM4, "M7": CortexM7, "m33": CortexM33, "Cortex-M55": CortexM55} {
+	for in, want := range map[string]CPU{"host": Host, "cortex-m4": CortexM4, "M7": CortexM7, "m33": CortexM33, "Cortex-M55": CortexM55, "m0+": CortexM0Plus, "cortex-m0plus": CortexM0Plus, "M3": CortexM3} {
 		got, err := ParseCPU(in)
 		if err != nil || got != want {
 			t.Errorf("ParseCPU(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ParseCPU("cortex-m0"); err == nil || !strings.Contains(err.Error(), "cortex-m55") {
-		t.Errorf("ParseCPU(cortex-m0) error = %v, want one listing the targets", err)
+	if _, err := ParseCPU("cortex-m1"); err == nil || !strings.Contains(err.Error(), "cortex-m55") {
+		t.Errorf("ParseCPU(cortex-m1) error = %v, want one listing the targets", err)
 	}
 }
 

@@ -22,7 +22,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
-	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55")
+	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55")
 	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")

@@ -27,7 +27,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	save := fs.String("save-outputs", "", "write the C library's outputs to `Y.npy` (output i > 0 to Y_i.npy)")
 	samples := fs.Int("samples", 0, fmt.Sprintf("number of samples: random ones to draw (default %d), or the first N of --inputs (default all)", validate.DefaultSamples))
 	seed := fs.Int64("seed", 1, "seed of the random inputs")
-	tgt := fs.String("target", "host", "where the C runs: host, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU)")
+	tgt := fs.String("target", "host", "where the C runs: host, cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU)")
 	perLayer := fs.Bool("per-layer", false, "compile with -DDQNN_TRACE and compare every traced tensor; names the first diverging one")
 	sanitize := fs.Bool("sanitize", false, "host only: build with -fsanitize=address,undefined")
 	cc := fs.String("cc", "", "host C compiler (default cc; e.g. clang)")
@@ -43,7 +43,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
-			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
+			"                      [--target host|cortex-m0|cortex-m0plus|cortex-m3|cortex-m4|cortex-m7|cortex-m33|cortex-m55] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
 			"Generates the C library, builds a runner around it, runs it on the host or under QEMU, and\n"+
 			"compares every output with dqnn's reference interpreter: s1/s8 values bit for bit, f32 within\n"+
 			"the tolerances below. Exit status 0 = PASS, 1 = FAIL or error, 2 = usage. Example:\n\n"+

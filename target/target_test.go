@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,6 +286,47 @@ int main(void) { volatile int32_t z = 1; return (int)deep(&z, 1000000); }
 				t.Fatalf("stack overflow not reported as a fault with its report line: %+v", res)
 			}
 			t.Logf("%s: %s", cpu, res.FaultMsg)
+		})
+	}
+}
+
+// TestStackPeak: painting finds a callee's 1,200-byte frame, and not much more.
+func TestStackPeak(t *testing.T) {
+	src := `#include <stdint.h>
+#include "dq_rt.h"
+__attribute__((noinline)) static int32_t deep(int32_t n) {
+  volatile int32_t buf[300];
+  for (int32_t i = 0; i < 300; i++) buf[i] = i * n;
+  return buf[n];
+}
+int main(void) {
+  dq_stack_paint();
+  int32_t r = deep(7);
+  uint32_t peak = dq_stack_peak();
+  dq_rt_puts("peak ");
+  dq_rt_hex32(peak);
+  dq_rt_puts("\n");
+  return r == 49 ? 0 : 1;
+}
+`
+	for _, cpu := range CPUs[1:] {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, src)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := res.Err(); err != nil {
+				t.Fatalf("%v\n%s", err, res.Stdout)
+			}
+			var peak uint32
+			if _, err := fmt.Sscanf(res.Stdout, "peak %x", &peak); err != nil {
+				t.Fatalf("stdout %q: %v", res.Stdout, err)
+			}
+			if peak < 1200 || peak > 1200+64 {
+				t.Errorf("peak stack %d B, want 1,200 B for the buffer plus a small frame", peak)
+			}
 		})
 	}
 }

@@ -175,4 +175,30 @@ dq_fault_entry:
 6:	b 6b
 	.size dq_fault_entry, . - dq_fault_entry
 
+/* dq_stack_paint: records the caller's SP in dq_stack_base and fills the
+ * free stack below it with DQ_STACK_PAINT words, so dq_stack_peak can find
+ * the deepest word a following call wrote. No frame of its own: the base is
+ * exactly the SP the caller's next call starts from. On v7-M the lowest
+ * 2 KB are the MPU guard and stay unpainted. */
+	.thumb_func
+	.globl dq_stack_paint
+	.type dq_stack_paint, %function
+dq_stack_paint:
+	mov r0, sp
+	ldr r1, =dq_stack_base
+	str r0, [r1]
+	ldr r1, =_sstack
+#if !(__ARM_ARCH_ISA_THUMB == 1) && !defined(__ARM_ARCH_8M_MAIN__) && !defined(__ARM_ARCH_8_1M_MAIN__)
+	ldr r2, =2048
+	adds r1, r1, r2
+#endif
+	ldr r2, =0x5AC3A5C3        /* DQ_STACK_PAINT in dq_rt.h */
+11:	cmp r1, r0
+	bhs 12f
+	str r2, [r1]
+	adds r1, r1, #4
+	b 11b
+12:	bx lr
+	.size dq_stack_paint, . - dq_stack_paint
+
 	.pool

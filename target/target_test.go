@@ -341,6 +341,9 @@ func TestImageSize(t *testing.T) {
 	if sz.Text == 0 || sz.BSS < 64*1024+4000 {
 		t.Errorf("size = %+v, want text > 0 and bss >= 64 KB stack + 4000", sz)
 	}
+	if st, err := StackReserved(context.Background(), exe); err != nil || st != 64*1024 {
+		t.Errorf("StackReserved = %d, %v; want 64 KB", st, err)
+	}
 }
 
 func TestBetween(t *testing.T) {

@@ -14,20 +14,26 @@ import (
 // Report is what `dqnn analyze` prints: the figures of §7 of the X-CUBE-AI
 // DQNN reference, counted by the rules in docs/analyze.md.
 type Report struct {
-	Model              string           `json:"model"`
-	Params             int64            `json:"params"`
-	MACC               int64            `json:"macc"`
-	WeightsROBytes     int              `json:"weights_ro_bytes"`
-	FloatModelBytes    int64            `json:"float_model_bytes"`
-	ActivationsRWBytes int              `json:"activations_rw_bytes"`
-	InputBytes         int              `json:"input_bytes"`
-	OutputBytes        int              `json:"output_bytes"`
-	RAMTotalBytes      int              `json:"ram_total_bytes"`
-	Layers             []Layer          `json:"layers"`
-	OpTypes            map[string]int64 `json:"op_types"`
-	Fallbacks          []Fallback       `json:"fallbacks"`
-	Inexact            []Fallback       `json:"inexact"`
-	ImporterNotes      []string         `json:"importer_notes,omitempty"`
+	Model              string `json:"model"`
+	Params             int64  `json:"params"`
+	MACC               int64  `json:"macc"`
+	WeightsROBytes     int    `json:"weights_ro_bytes"`
+	FloatModelBytes    int64  `json:"float_model_bytes"`
+	ActivationsRWBytes int    `json:"activations_rw_bytes"`
+	InputBytes         int    `json:"input_bytes"`
+	OutputBytes        int    `json:"output_bytes"`
+	RAMTotalBytes      int    `json:"ram_total_bytes"`
+	// StackBytes is the stack NAME_run needs on StackTarget (analyze
+	// --target; AddStack in stack.go), included in RAMTotalBytes; 0 and
+	// not counted without a Cortex-M target.
+	StackBytes    int              `json:"stack_bytes"`
+	StackTarget   string           `json:"stack_target,omitempty"`
+	StackPath     []string         `json:"stack_path,omitempty"` // the deepest call chain
+	Layers        []Layer          `json:"layers"`
+	OpTypes       map[string]int64 `json:"op_types"`
+	Fallbacks     []Fallback       `json:"fallbacks"`
+	Inexact       []Fallback       `json:"inexact"`
+	ImporterNotes []string         `json:"importer_notes,omitempty"`
 }
 
 // Layer is one generated C-layer (kernel call).
@@ -216,8 +222,8 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, " weights (ro)         : %s B (%s) (1 segment) / %s(%.1f%%) vs float model\n", group(int64(r.WeightsROBytes)), kib(int64(r.WeightsROBytes)), group(diff), pct)
 	fmt.Fprintf(w, " activations (rw)     : %s B (%s) (1 segment)\n", group(int64(r.ActivationsRWBytes)), kib(int64(r.ActivationsRWBytes)))
-	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
-		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)))
+	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s%s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
+		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)), r.stackTerm())
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, " Number of operations and param per C-layer")
 	line := " " + strings.Repeat("-", 100)

@@ -596,8 +596,26 @@ static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int3
 #define DQ_FMA_PM1(x, s, acc) ((acc) + (x) * (s))
 #endif
 
-/** Words of the stack buffer the s1 convolutions gather one output pixel's taps into (fast path). */
+/*
+ * DQ_SMALL_STACK: Cortex-M cores without an FPU (M0, M0+: ARMv6-M; M3:
+ * ARMv7-M), parts with 8-32 KB of RAM where the stack decides whether a
+ * model fits. Kernels there keep every stack buffer small enough for at most
+ * 1 KB of stack per kernel, calls included (the s1 gather buffer below: 384 B
+ * instead of 2 KB; the f32 x s1 depthwise signs as bits: 64 B instead of
+ * 1,152 B); compiler.TestKernelStackSmallCores checks it. Define it (to 1)
+ * to get the same code on another target.
+ */
+#if !defined(DQ_SMALL_STACK) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && !defined(__ARM_FP)
+#define DQ_SMALL_STACK 1
+#endif
+
+/** Words of the stack buffer the s1 convolutions gather one output pixel's
+ *  taps into (fast path; larger layers take the tap-by-tap path). */
+#ifdef DQ_SMALL_STACK
+#define DQ_GATHER_WORDS 96
+#else
 #define DQ_GATHER_WORDS 512
+#endif
 
 /*
  * Conventions the generated kernels follow beyond the fields above:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/passes"
+	"github.com/dqnn/dqnn/target"
 )
 
 func init() {
@@ -31,8 +33,9 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "also print the lowered graph and its memory plan")
 	qio := fs.Bool("quantized-io", false, "analyze the model with quantized inputs/outputs (as generate --quantized-io)")
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
+	tgt := fs.String("target", "", "Cortex-M core whose stack ram (total) includes, from its compiler's -fstack-usage and the call graph: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none, stack not counted)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
+		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels] [--target CPU]\n\n"+
 			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
 			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
 			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
@@ -62,10 +65,26 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *ref {
 		opt.Matrix = compiler.ReferenceOnly{}
 	}
+	var cpu target.CPU
+	if *tgt != "" {
+		if cpu, err = target.ParseCPU(*tgt); err != nil || !cpu.IsCortexM() {
+			fmt.Fprintf(stderr, "dqnn analyze: --target %q: the stack is counted for a Cortex-M core (%v)\n", *tgt, err)
+			return 2
+		}
+		opt.Target = string(cpu)
+	}
 	res, _, err := compileModel(model, *weights, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
+	}
+	if cpu != "" {
+		st, err := compiler.Stack(context.Background(), res, libName(model, ""), cpu)
+		if err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: %s: %v\n", model, err)
+			return 1
+		}
+		res.Report.AddStack(st)
 	}
 	if *asJSON {
 		if err := writeJSON(stdout, "analyze", res.Report); err != nil {

@@ -67,8 +67,12 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	var cpu target.CPU
 	if *tgt != "" {
-		if cpu, err = target.ParseCPU(*tgt); err != nil || !cpu.IsCortexM() {
-			fmt.Fprintf(stderr, "dqnn analyze: --target %q: the stack is counted for a Cortex-M core (%v)\n", *tgt, err)
+		if cpu, err = target.ParseCPU(*tgt); err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: --target: %v\n", err)
+			return 2
+		}
+		if !cpu.IsCortexM() {
+			fmt.Fprintf(stderr, "dqnn analyze: --target %s: the stack is counted for a Cortex-M core (cortex-m0 ... cortex-m55)\n", cpu)
 			return 2
 		}
 		opt.Target = string(cpu)

@@ -315,6 +315,10 @@ func (r *KernelReport) WriteText(w io.Writer) {
 	tb := textfmt.NewTable()
 	tb.Row("kernel", "shape", "MACs", "instructions", "MACs/instruction", "code")
 	for _, k := range r.Results {
+		if k.Skipped != "" {
+			tb.Row(k.Kernel, k.Shape, textfmt.Group(k.MACs), "-", "-", "skipped: "+k.Skipped)
+			continue
+		}
 		tb.Row(k.Kernel, k.Shape, textfmt.Group(k.MACs), textfmt.Group(k.Instructions), fmt.Sprintf("%.3f", k.MACsPerInsn), textfmt.Group(k.CodeBytes)+" B")
 	}
 	tb.WriteTo(w)

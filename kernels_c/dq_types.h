@@ -239,6 +239,41 @@ static inline uint32_t dq_pc_byte(uint32_t s) {
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
 #define DQ_ASM_POPCOUNT 1
+#elif defined(__GNUC__) && defined(__thumb2__)
+/* Thumb-2 without DSP (Cortex-M3): the same group loop, the bytes added up
+   in one register instead of by USADA8 */
+#define DQ_ASM_POPCOUNT_NODSP 1
+#endif
+
+#if defined(DQ_ASM_POPCOUNT) || defined(DQ_ASM_POPCOUNT_NODSP)
+/* One group: x ^ w over three words (r4-r6 ^ r8-r10, loaded by LDM),
+   carry-save adder, nibble counts; leaves ones + 2 * twos per byte (<= 24)
+   in r4. Clobbers r4-r6, r8-r10. */
+#define DQ_PC3_GROUP_ASM \
+  "ldmia %[x]!, {r4, r5, r6}\n\t" \
+  "ldmia %[w]!, {r8, r9, r10}\n\t" \
+  "eor r8, r8, r4\n\t" \
+  "eor r9, r9, r5\n\t" \
+  "eor r10, r10, r6\n\t" \
+  "eor r4, r8, r9\n\t" \
+  "and r8, r8, r9\n\t" \
+  "and r9, r4, r10\n\t" \
+  "orr r8, r8, r9\n\t" \
+  "eor r4, r4, r10\n\t" \
+  "and r9, r4, #0xAAAAAAAA\n\t" \
+  "sub r4, r4, r9, lsr #1\n\t" \
+  "and r9, r8, #0xAAAAAAAA\n\t" \
+  "sub r8, r8, r9, lsr #1\n\t" \
+  "and r9, r4, #0xCCCCCCCC\n\t" \
+  "and r4, r4, #0x33333333\n\t" \
+  "add r4, r4, r9, lsr #2\n\t" \
+  "and r9, r8, #0xCCCCCCCC\n\t" \
+  "and r8, r8, #0x33333333\n\t" \
+  "add r8, r8, r9, lsr #2\n\t" \
+  "add r4, r4, r8, lsl #1\n\t" \
+  "and r9, r4, #0xF0F0F0F0\n\t" \
+  "and r4, r4, #0x0F0F0F0F\n\t" \
+  "add r4, r4, r9, lsr #4\n\t"
 #endif
 
 /** Sum of popcount(x[j] ^ w[j]) over g groups of three words (g >= 0) and rem (0..2) more words. */
@@ -281,6 +316,23 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
         : [x] "+r"(x), [w] "+r"(w), [g] "+r"(g), [t] "+&r"(total)
         : [z] "r"(0u)
         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+  }
+#elif defined(DQ_ASM_POPCOUNT_NODSP)
+  while (g > 0) {
+    /* at most 10 groups per byte accumulator (<= 240 per byte) */
+    int32_t n = g < 10 ? g : 10;
+    uint32_t acc = 0u;
+    g -= n;
+    __asm__ volatile(
+        "1:\n\t"
+        DQ_PC3_GROUP_ASM
+        "add %[acc], %[acc], r4\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [x] "+r"(x), [w] "+r"(w), [n] "+r"(n), [acc] "+&r"(acc)
+        :
+        : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+    DQ_SUM_BYTES(total, acc);
   }
 #else
   for (; g > 0; --g) {

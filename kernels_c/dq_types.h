@@ -258,8 +258,8 @@ static inline uint32_t dq_pc_byte(uint32_t s) {
   "eor r4, r8, r9\n\t" \
   "and r8, r8, r9\n\t" \
   "and r9, r4, r10\n\t" \
-  "orr r8, r8, r9\n\t" \
-  "eor r4, r4, r10\n\t" \
+  "orr r8, r8, r9\n\t"            /* twos */ \
+  "eor r4, r4, r10\n\t"           /* ones */ \
   "and r9, r4, #0xAAAAAAAA\n\t" \
   "sub r4, r4, r9, lsr #1\n\t" \
   "and r9, r8, #0xAAAAAAAA\n\t" \
@@ -270,10 +270,10 @@ static inline uint32_t dq_pc_byte(uint32_t s) {
   "and r9, r8, #0xCCCCCCCC\n\t" \
   "and r8, r8, #0x33333333\n\t" \
   "add r8, r8, r9, lsr #2\n\t" \
-  "add r4, r4, r8, lsl #1\n\t" \
+  "add r4, r4, r8, lsl #1\n\t"    /* ones + 2 * twos per nibble, <= 12 */ \
   "and r9, r4, #0xF0F0F0F0\n\t" \
   "and r4, r4, #0x0F0F0F0F\n\t" \
-  "add r4, r4, r9, lsr #4\n\t"
+  "add r4, r4, r9, lsr #4\n\t"    /* per byte, <= 24 */
 #endif
 
 /** Sum of popcount(x[j] ^ w[j]) over g groups of three words (g >= 0) and rem (0..2) more words. */
@@ -286,30 +286,7 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
        ascending register list */
     __asm__ volatile(
         "1:\n\t"
-        "ldmia %[x]!, {r4, r5, r6}\n\t"
-        "ldmia %[w]!, {r8, r9, r10}\n\t"
-        "eor r8, r8, r4\n\t"
-        "eor r9, r9, r5\n\t"
-        "eor r10, r10, r6\n\t"
-        "eor r4, r8, r9\n\t"
-        "and r8, r8, r9\n\t"
-        "and r9, r4, r10\n\t"
-        "orr r8, r8, r9\n\t"            /* twos */
-        "eor r4, r4, r10\n\t"           /* ones */
-        "and r9, r4, #0xAAAAAAAA\n\t"
-        "sub r4, r4, r9, lsr #1\n\t"
-        "and r9, r8, #0xAAAAAAAA\n\t"
-        "sub r8, r8, r9, lsr #1\n\t"
-        "and r9, r4, #0xCCCCCCCC\n\t"
-        "and r4, r4, #0x33333333\n\t"
-        "add r4, r4, r9, lsr #2\n\t"
-        "and r9, r8, #0xCCCCCCCC\n\t"
-        "and r8, r8, #0x33333333\n\t"
-        "add r8, r8, r9, lsr #2\n\t"
-        "add r4, r4, r8, lsl #1\n\t"    /* ones + 2 * twos per nibble, <= 12 */
-        "and r9, r4, #0xF0F0F0F0\n\t"
-        "and r4, r4, #0x0F0F0F0F\n\t"
-        "add r4, r4, r9, lsr #4\n\t"    /* per byte, <= 24 */
+        DQ_PC3_GROUP_ASM
         "usada8 %[t], r4, %[z], %[t]\n\t"
         "subs %[g], %[g], #1\n\t"
         "bne 1b"

@@ -6,6 +6,9 @@
 #   2. bazel test //...          (Go tests, the dqnn_model host test, validate)
 #   3. for each Cortex-M config: build //examples/firmware, run it under
 #      QEMU, and check with readelf -A that it is Thumb-2 code for that CPU
+#   4. a consumer workspace outside the repository, made of exactly the files
+#      docs/bazel.md shows ("consumer-file" blocks): build //:app for the
+#      host (and run it) and with --config=cortex_m4 (and check the ELF)
 # and ends with `bazel shutdown`. Everything resolves offline: Bazel downloads
 # nothing (--experimental_repository_disable_download in .bazelrc); Go modules
 # come from the module cache or the Go module proxy. Outputs go to Bazel's
@@ -66,8 +69,13 @@ fi
 timing "gazelle check" $t
 
 # --- 3. Host build and tests -----------------------------------------------------
+# The shared real models (beside the clone in CI) and CI itself reach the Go
+# tests, so a test that needs a model fails here instead of skipping.
+test_env=(--test_env=CI)
+shared="$(cd .. && pwd)/shared/models"
+[ -d "$shared" ] && test_env+=(--test_env=DQNN_SHARED_MODELS="$shared")
 t=$SECONDS
-bazel test "${flags[@]}" //...
+bazel test "${flags[@]}" "${test_env[@]}" //...
 timing "bazel test //..." $t
 
 # --- 4. Cortex-M firmware ---------------------------------------------------------
@@ -103,6 +111,60 @@ for cfg in cortex_m0 cortex_m0plus cortex_m3 cortex_m4 cortex_m7 cortex_m33 cort
 	echo "bazel.sh: $cfg: $(grep -E 'Tag_CPU_name|Tag_CPU_arch:' <<<"$attrs" | tr -s ' ' | tr '\n' ';')"
 	timing "$cfg firmware build, readelf check and QEMU run" $t
 done
+
+# --- 5. A consumer workspace, as docs/bazel.md shows it ----------------------------
+# Every fenced block after a "<!-- consumer-file: NAME -->" line in the docs is
+# written to NAME in an empty directory outside the repository; dqnn is linked
+# at third_party/dqnn and the example model copied in, as the docs say.
+t=$SECONDS
+repo=$(pwd)
+# A fixed path: Bazel keys its output base on it, so reruns are incremental.
+consumer=/tmp/dqnn-bazel-consumer
+rm -rf "$consumer"
+mkdir -p "$consumer"
+awk -v dir="$consumer" '
+	/^<!-- consumer-file: [^ ]+ -->$/ { name = $3; want = 1; next }
+	want && /^```/ { want = 0; inblock = 1; out = dir "/" name; printf "" > out; next }
+	inblock && /^```$/ { inblock = 0; close(out); next }
+	inblock { print >> out }
+' docs/bazel.md
+for f in WORKSPACE .bazelrc .bazelversion BUILD.bazel main.c; do
+	if [ ! -s "$consumer/$f" ]; then
+		echo "bazel.sh: docs/bazel.md has no consumer-file block for $f" >&2
+		exit 1
+	fi
+done
+mkdir -p "$consumer/third_party"
+ln -s "$repo" "$consumer/third_party/dqnn"
+cp examples/mnist_bnn/mnist_bnn.h5 "$consumer/"
+(
+	cd "$consumer"
+	bazel build "${flags[@]}" //:app
+	out=$(./bazel-bin/app)
+	echo "bazel.sh: consumer app (host): $out"
+	if ! grep -qE '^class [0-9]$' <<<"$out"; then
+		echo "bazel.sh: the consumer app printed '$out', want 'class N'" >&2
+		exit 1
+	fi
+	bazel build "${flags[@]}" --config=cortex_m4 //:app
+	elf="$(bazel info --config=cortex_m4 bazel-bin 2>/dev/null)/app"
+	attrs=$(readelf -A "$elf")
+	IFS='|' read -r -a want <<<"${expect[cortex_m4]}"
+	for w in "${want[@]}"; do
+		if ! grep -qF "$w" <<<"$attrs"; then
+			echo "bazel.sh: consumer $elf: readelf -A has no '$w':" >&2
+			echo "$attrs" >&2
+			exit 1
+		fi
+	done
+	# The library's math calls resolved from libm, not left undefined.
+	if arm-none-eabi-nm -u "$elf" | grep -qw expf; then
+		echo "bazel.sh: consumer $elf: expf is undefined" >&2
+		exit 1
+	fi
+	bazel shutdown >/dev/null 2>&1 || true
+)
+timing "consumer workspace (host + cortex_m4)" $t
 
 timing "total" $t_start
 if $stale; then

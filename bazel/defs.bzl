@@ -11,7 +11,9 @@
 
 main.c includes "mnist_bnn.h" and calls `int mnist_bnn_run(const float *input,
 float *output)`; MNIST_BNN_IN_SIZE / MNIST_BNN_OUT_SIZE give the float counts,
-MNIST_BNN_ARENA_SIZE the static arena.
+MNIST_BNN_ARENA_SIZE the static arena. The library brings -lm; a bare-metal
+cc_binary also needs the C library's system calls (--specs=nosys.specs, or its
+own) and, to run on a board, its startup code and linker script (docs/bazel.md).
 """
 
 # dqnn --target for each CPU constraint of //bazel/platforms; any other
@@ -41,6 +43,7 @@ def _dqnn_generate_impl(ctx):
     args.add("--name", c_name)
     args.add("--target", ctx.attr.target)
     args.add("--amalgamate")
+    args.add("--no-build-files")
     args.add("-q")
     inputs = [ctx.file.model]
     if ctx.file.weights:
@@ -60,7 +63,7 @@ def _dqnn_generate_impl(ctx):
 
 dqnn_generate = rule(
     implementation = _dqnn_generate_impl,
-    doc = "Runs `dqnn generate MODEL --amalgamate`; outputs <name>_dqnn/<c_name>.h and .c.",
+    doc = "Runs `dqnn generate MODEL --amalgamate --no-build-files`; outputs <name>_dqnn/<c_name>.h and .c.",
     attrs = {
         "model": attr.label(mandatory = True, allow_single_file = [".h5", ".hdf5", ".keras", ".json"], doc = "The Keras model file."),
         "weights": attr.label(allow_single_file = True, doc = "Weights file of a .json model."),
@@ -91,6 +94,7 @@ def dqnn_model(
         weights = None,
         quantized_io = False,
         copts = [],
+        linkopts = [],
         visibility = None,
         tags = [],
         **kwargs):
@@ -104,6 +108,8 @@ def dqnn_model(
       weights: label of the weights file of a .json model.
       quantized_io: NAME_run takes and returns the model's quantized types.
       copts: extra C compiler options.
+      linkopts: extra link options for whatever links the library (-lm is
+        always given).
       visibility: visibility of the cc_library.
       tags: tags of both targets.
       **kwargs: further cc_library arguments (e.g. target_compatible_with).
@@ -127,6 +133,9 @@ def dqnn_model(
         # Bit-exactness with the reference interpreter needs unfused
         # multiply-adds; generated code is C99.
         copts = ["-std=c99", "-ffp-contract=off"] + copts,
+        # The kernels call expf, roundf, ...: whatever links the library
+        # links libm.
+        linkopts = ["-lm"] + linkopts,
         tags = tags,
         visibility = visibility,
         **kwargs

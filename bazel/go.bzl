@@ -24,6 +24,13 @@ def go_binary(name, tags = [], **kwargs):
     """rules_go's go_binary, tagged "go"."""
     _go_binary(name = name, tags = _tags(tags), **kwargs)
 
-def go_test(name, tags = [], **kwargs):
-    """rules_go's go_test, tagged "go"."""
-    _go_test(name = name, tags = _tags(tags), **kwargs)
+def go_test(name, tags = [], args = [], **kwargs):
+    """rules_go's go_test, tagged "go", run with -test.short.
+
+    The README's test command runs every Go test in full (`go test ./...`:
+    the QEMU vector grids, every model end to end, the browser test). Under
+    Bazel the same tests run in short mode, with their declared data, to
+    prove that the packages build and test hermetically without paying for
+    the long runs twice.
+    """
+    _go_test(name = name, tags = _tags(tags), args = args + ["-test.short"], **kwargs)

@@ -289,3 +289,9 @@ def go_dependencies():
         sum = "h1:cJWOvXtcaFSGXz2F4z2AMM0VV7edDDGrxb5GLQH7ayQ=",
         version = "v0.0.0-20200318103217-c168b003ce8c",
     )
+    go_repository(
+        name = "st_bug_go_serial",
+        importpath = "go.bug.st/serial",
+        sum = "h1:ZtnmN8aYXtPlTghwSvDWPHKBHL9TM6oFDa+KpSn4SQE=",
+        version = "v1.8.0",
+    )

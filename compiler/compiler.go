@@ -8,10 +8,8 @@
 package compiler
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dqnn/dqnn/emit"
@@ -29,22 +27,23 @@ type Options struct {
 	Target      string // one of Targets; "" = cortex-m4
 	QuantizedIO bool   // NAME_run takes/returns the quantized types of the model's inputs/outputs
 	Amalgamate  bool   // exactly NAME.h and NAME.c
-	// SourceSHA256 is the hex sha256 of the model file(s) for the provenance
-	// lines; "" = computed from g.Source when those files are readable.
-	SourceSHA256 string
 	// Matrix overrides the kernel matrix (nil = gen/matrix).
 	Matrix passes.Matrix
 }
 
 // Result is a compiled model.
 type Result struct {
-	Files  map[string][]byte // file name -> content
+	Name   string            // the C prefix and file stem used
+	Files  map[string][]byte // file name -> content; nil for a shapes-only graph
 	Report *Report
 	Graph  *ir.Graph    // the lowered graph
 	Plan   *passes.Plan // its memory plan
 }
 
 // Compile lowers g (which it does not modify) and renders its C library.
+// A shapes-only graph (an architecture without weights, see
+// ir.Graph.ShapesOnly) is lowered and planned the same way but not
+// rendered: its Result has the report (the pre-analyze) and no files.
 func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	if g == nil {
 		return nil, fmt.Errorf("compiler: nil graph")
@@ -75,12 +74,27 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	if err := passes.Run(st); err != nil {
 		return nil, fmt.Errorf("model %s: %w", displaySource(orig), err)
 	}
-	sum := opt.SourceSHA256
-	if sum == "" {
-		sum = hashSources(orig.Source)
+	if g.ShapesOnly {
+		rom, err := constBytes(g)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", displaySource(orig), err)
+		}
+		rep := buildReport(orig, g, st, mids)
+		rep.WeightsROBytes = rom.est
+		rep.WeightsRORange = &ByteRange{Min: rom.lo, Max: rom.hi}
+		for i := range rep.Layers {
+			rep.Layers[i].WeightsBytes = rom.node[rep.Layers[i].node]
+		}
+		return &Result{Name: opt.Name, Report: rep, Graph: g, Plan: st.Plan}, nil
+	}
+	// The provenance names every file the importer read, with the hash of
+	// the bytes it read (never re-read here: the files may have changed).
+	var srcs []emit.Source
+	for _, f := range orig.Files {
+		srcs = append(srcs, emit.Source{Name: filepath.Base(f.Path), SHA256: f.SHA256})
 	}
 	out, err := emit.Render(g, st.Plan, emit.Options{Name: opt.Name, Target: opt.Target, QuantizedIO: opt.QuantizedIO, Amalgamate: opt.Amalgamate,
-		Source: displaySource(orig), SHA256: sum})
+		Source: displaySource(orig), Sources: srcs})
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +103,14 @@ func Compile(g *ir.Graph, opt Options) (*Result, error) {
 	for i := range rep.Layers {
 		rep.Layers[i].WeightsBytes = out.NodeDataBytes[rep.Layers[i].node]
 	}
-	return &Result{Files: out.Files, Report: rep, Graph: g, Plan: st.Plan}, nil
+	return &Result{Name: opt.Name, Files: out.Files, Report: rep, Graph: g, Plan: st.Plan}, nil
 }
 
-// CName makes s a C identifier (lower case, [a-z0-9_], not starting with a digit).
+// CName makes s a model name that emit.CheckName accepts: lower case
+// [a-z0-9_], starting with a letter, "model_" in front of a name that
+// would not (or that is in dqnn's runtime namespace), at most emit.MaxName
+// characters. It is the default of --name; an explicit --name is checked,
+// never changed.
 func CName(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
@@ -103,8 +121,11 @@ func CName(s string) string {
 		}
 	}
 	n := b.String()
-	if n == "" || (n[0] >= '0' && n[0] <= '9') {
+	if n == "" || n[0] < 'a' || n[0] > 'z' || emit.CheckName(n[:min(len(n), emit.MaxName)]) != nil {
 		n = "model_" + n
+	}
+	if len(n) > emit.MaxName {
+		n = strings.TrimRight(n[:emit.MaxName], "_")
 	}
 	return n
 }
@@ -112,21 +133,6 @@ func CName(s string) string {
 // displaySource is the model's file name(s) without directories: generated
 // files must not depend on where the model was.
 func displaySource(g *ir.Graph) string { return g.SourceName() }
-
-func hashSources(src string) string {
-	if src == "" {
-		return "unknown"
-	}
-	h := sha256.New()
-	for _, p := range strings.Split(src, ",") {
-		b, err := os.ReadFile(strings.TrimSpace(p))
-		if err != nil {
-			return "unknown"
-		}
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // Clone copies g deeply enough for the passes to rewrite it: tensors, nodes
 // and attribute structs are copied; weight data is shared (never written).
@@ -144,7 +150,7 @@ func Clone(g *ir.Graph) *ir.Graph {
 		tm[t] = &c
 		return &c
 	}
-	out := &ir.Graph{Name: g.Name, Source: g.Source}
+	out := &ir.Graph{Name: g.Name, Source: g.Source, Files: g.Files, ShapesOnly: g.ShapesOnly}
 	for _, t := range g.Inputs {
 		out.Inputs = append(out.Inputs, ct(t))
 	}

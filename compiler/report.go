@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
@@ -14,26 +15,47 @@ import (
 // Report is what `dqnn analyze` prints: the figures of §7 of the X-CUBE-AI
 // DQNN reference, counted by the rules in docs/analyze.md.
 type Report struct {
-	Model              string `json:"model"`
-	Params             int64  `json:"params"`
-	MACC               int64  `json:"macc"`
-	WeightsROBytes     int    `json:"weights_ro_bytes"`
-	FloatModelBytes    int64  `json:"float_model_bytes"`
-	ActivationsRWBytes int    `json:"activations_rw_bytes"`
-	InputBytes         int    `json:"input_bytes"`
-	OutputBytes        int    `json:"output_bytes"`
-	RAMTotalBytes      int    `json:"ram_total_bytes"`
+	Model string `json:"model"`
+	// WeightsAbsent marks a pre-analyze: the model was an architecture
+	// without weights, so the figures come from shapes and quantizers and
+	// nothing was compiled to C or validated.
+	WeightsAbsent  bool  `json:"weights_absent"`
+	Params         int64 `json:"params"`
+	MACC           int64 `json:"macc"`
+	WeightsROBytes int   `json:"weights_ro_bytes"`
+	// WeightsRORange (pre-analyze only) bounds weights (ro) over weight
+	// values: arrays that trivial values leave out (multipliers all 1,
+	// offsets all 0) or that negative batch-norm gammas add (flip masks).
+	WeightsRORange     *ByteRange `json:"weights_ro_bytes_range,omitempty"`
+	FloatModelBytes    int64      `json:"float_model_bytes"`
+	ActivationsRWBytes int        `json:"activations_rw_bytes"`
+	InputBytes         int        `json:"input_bytes"`
+	OutputBytes        int        `json:"output_bytes"`
+	RAMTotalBytes      int        `json:"ram_total_bytes"`
 	// StackBytes is the stack NAME_run needs on StackTarget (analyze
 	// --target; AddStack in stack.go), included in RAMTotalBytes; 0 and
 	// not counted without a Cortex-M target.
-	StackBytes    int              `json:"stack_bytes"`
-	StackTarget   string           `json:"stack_target,omitempty"`
-	StackPath     []string         `json:"stack_path,omitempty"` // the deepest call chain
-	Layers        []Layer          `json:"layers"`
-	OpTypes       map[string]int64 `json:"op_types"`
-	Fallbacks     []Fallback       `json:"fallbacks"`
-	Inexact       []Fallback       `json:"inexact"`
-	ImporterNotes []string         `json:"importer_notes,omitempty"`
+	StackBytes  int              `json:"stack_bytes"`
+	StackTarget string           `json:"stack_target,omitempty"`
+	StackPath   []string         `json:"stack_path,omitempty"` // the deepest call chain
+	Layers      []Layer          `json:"layers"`
+	OpTypes     map[string]int64 `json:"op_types"`
+	Fallbacks   []Fallback       `json:"fallbacks"`
+	Inexact     []Fallback       `json:"inexact"`
+	// DependsOnWeights lists, in a pre-analyze, the decisions taken under
+	// an assumption about weight values, with what real weights may change
+	// (empty with weights: nothing is assumed).
+	DependsOnWeights []Fallback `json:"depends_on_weights"`
+	// Unsupported lists, in a pre-analyze, the layers dqnn cannot compile
+	// (Wanted: their class); the figures leave them out.
+	Unsupported   []Fallback `json:"unsupported"`
+	ImporterNotes []string   `json:"importer_notes,omitempty"`
+}
+
+// ByteRange is an interval of byte counts.
+type ByteRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
 }
 
 // Layer is one generated C-layer (kernel call).
@@ -71,7 +93,7 @@ type Fallback struct {
 }
 
 func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Report {
-	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}}
+	r := &Report{Model: displaySource(orig), OpTypes: map[string]int64{}, Fallbacks: []Fallback{}, Inexact: []Fallback{}, DependsOnWeights: []Fallback{}, Unsupported: []Fallback{}, WeightsAbsent: orig.ShapesOnly}
 	r.Params = countParams(orig)
 	r.ImporterNotes = orig.Notes
 	r.FloatModelBytes = 4 * r.Params
@@ -94,7 +116,11 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 		if !ok {
 			mid = -1
 		}
-		l := Layer{CID: cid, MID: mid, Name: k.Layer, Type: k.Kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused,
+		kind := k.Kind
+		if kind == passes.KindUnsupported {
+			kind = "not supported: " + n.Class
+		}
+		l := Layer{CID: cid, MID: mid, Name: k.Layer, Type: kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused,
 			In: k.In.Tag(), Out: k.Out.Tag(), node: i}
 		if k.Weights != nil {
 			l.Weights = k.Weights.DType.Tag()
@@ -109,9 +135,14 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 	}
 	for _, nt := range st.Notes {
 		f := Fallback{Layer: nt.Layer, Wanted: nt.Wanted, Used: nt.Used, Reason: nt.Reason, Hint: nt.Hint}
-		if nt.Kind == "fallback" {
+		switch nt.Kind {
+		case "fallback":
 			r.Fallbacks = append(r.Fallbacks, f)
-		} else {
+		case passes.NoteWeights:
+			r.DependsOnWeights = append(r.DependsOnWeights, f)
+		case passes.NoteUnsupported:
+			r.Unsupported = append(r.Unsupported, f)
+		default:
 			r.Inexact = append(r.Inexact, f)
 		}
 	}
@@ -120,23 +151,26 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 
 // countParams counts parameters in the reference tool's convention (derived
 // exactly in the semantics spec §5): every kernel and bias element, and two
-// folded values per batch-norm channel.
+// folded values per batch-norm channel. It reads shapes only, so an
+// architecture without weights counts the same.
 func countParams(g *ir.Graph) int64 {
 	var p int64
+	weights := func(kernel ir.Weights, bias *ir.Weights) {
+		p += int64(ir.NumElements(kernel.Shape))
+		if bias != nil {
+			p += int64(ir.NumElements(bias.Shape))
+		}
+	}
 	for _, n := range g.Nodes {
 		switch a := n.Attrs.(type) {
 		case *ir.DenseAttrs:
-			p += int64(len(a.Kernel.Data))
-			if a.Bias != nil {
-				p += int64(len(a.Bias.Data))
-			}
+			weights(a.Kernel, a.Bias)
 		case *ir.ConvAttrs:
-			p += int64(len(a.Kernel.Data))
-			if a.Bias != nil {
-				p += int64(len(a.Bias.Data))
-			}
+			weights(a.Kernel, a.Bias)
 		case *ir.BatchNormAttrs:
-			p += 2 * int64(len(a.Gamma))
+			if s := n.Outputs[0].Shape; len(s) > 0 {
+				p += 2 * int64(s[len(s)-1])
+			}
 		}
 	}
 	return p
@@ -147,7 +181,7 @@ func countParams(g *ir.Graph) int64 {
 func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 	tag := func(t dtype.DType) string { return t.Tag() }
 	elems := int64(ir.NumElements(n.Outputs[0].Shape))
-	bias := k.Stage != nil && k.Stage.Bias != nil
+	bias := k.Stage != nil && (k.Stage.Bias != nil || k.Stage.UnknownBias)
 	mulType := func() string {
 		if k.In == dtype.S1 && k.W == dtype.S1 {
 			return "sxor_s1_s1"
@@ -185,33 +219,29 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 		return 15 * elems, "op_f32_f32"
 	case "concat":
 		return 0, "op_" + tag(k.In) + "_" + tag(k.Out)
+	case passes.KindUnsupported:
+		return 0, "none"
 	}
 	return elems, "op_" + tag(k.In) + "_" + tag(k.Out)
 }
 
 // group prints n with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(n int64) string { return textfmt.Group(n) }
 
 func kib(n int64) string { return fmt.Sprintf("%.2f KiB", float64(n)/1024) }
 
 // WriteText prints the report in the layout of the reference's analyze
 // command (§7), followed by the fallbacks with a hint each.
 func (r *Report) WriteText(w io.Writer) {
+	if r.WeightsAbsent {
+		fmt.Fprintln(w, " PRE-ANALYZE: weights were not given (architecture only).")
+		fmt.Fprintln(w, " The figures come from the layer shapes and quantizers; no C was generated and nothing was")
+		fmt.Fprintln(w, " validated. Decisions that depend on weight values are listed under \"depends on weights\".")
+		if n := len(r.Unsupported); n > 0 {
+			fmt.Fprintf(w, " %d layer(s) are not supported (listed at the end): the figures cover every other layer.\n", n)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, " model                : %s\n", r.Model)
 	fmt.Fprintf(w, " params #             : %s items (%s)\n", group(r.Params), kib(4*r.Params))
 	fmt.Fprintf(w, " macc                 : %s\n", group(r.MACC))
@@ -221,6 +251,9 @@ func (r *Report) WriteText(w io.Writer) {
 		pct = 100 * float64(diff) / float64(r.FloatModelBytes)
 	}
 	fmt.Fprintf(w, " weights (ro)         : %s B (%s) (1 segment) / %s(%.1f%%) vs float model\n", group(int64(r.WeightsROBytes)), kib(int64(r.WeightsROBytes)), group(diff), pct)
+	if rg := r.WeightsRORange; rg != nil && rg.Min != rg.Max {
+		fmt.Fprintf(w, "                        %s to %s B depending on weight values\n", group(int64(rg.Min)), group(int64(rg.Max)))
+	}
 	fmt.Fprintf(w, " activations (rw)     : %s B (%s) (1 segment)\n", group(int64(r.ActivationsRWBytes)), kib(int64(r.ActivationsRWBytes)))
 	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s%s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
 		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)), r.stackTerm())
@@ -256,6 +289,27 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	for _, f := range r.Inexact {
 		fmt.Fprintf(w, " not bit-exact: %s: %s\n     hint: %s\n", f.Layer, f.Reason, f.Hint)
+	}
+	if r.WeightsAbsent {
+		rg := r.WeightsRORange
+		switch {
+		case len(r.DependsOnWeights) == 0 && (rg == nil || rg.Min == rg.Max):
+			fmt.Fprintln(w, " depends on weights: nothing (every figure and kernel above holds for any weight values)")
+		case len(r.DependsOnWeights) == 0:
+			fmt.Fprintln(w, " depends on weights: only weights (ro), within its range (all-1 multipliers and all-0 offsets are")
+			fmt.Fprintln(w, "   left out, negative batch-norm gammas add flip masks); every other figure and kernel holds")
+		default:
+			fmt.Fprintf(w, " depends on weights: %d\n", len(r.DependsOnWeights))
+			for _, f := range r.DependsOnWeights {
+				fmt.Fprintf(w, "   %s: %s\n", f.Layer, f.Reason)
+			}
+		}
+	}
+	if len(r.Unsupported) > 0 {
+		fmt.Fprintf(w, " not supported: %d (left out of every figure)\n", len(r.Unsupported))
+		for _, f := range r.Unsupported {
+			fmt.Fprintf(w, "   %s (%s): %s\n     hint: %s\n", f.Layer, f.Wanted, f.Reason, f.Hint)
+		}
 	}
 	for _, n := range r.ImporterNotes {
 		fmt.Fprintf(w, " note: %s\n", n)

@@ -7,6 +7,11 @@
 //
 // Rendering is a pure function returning file contents (deterministic bytes);
 // writing them is the caller's business.
+//
+// Names from the model (layers, tensors, files) reach the C only as comment
+// text or string literals, through the escaping functions of internal/cstr
+// (in the templates: ccomment, cstring); every C identifier is derived from
+// Options.Name and a layer index and checked with cstr.IsIdent.
 package emit
 
 import (
@@ -19,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/gen/render"
+	"github.com/dqnn/dqnn/internal/cstr"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	kernelsc "github.com/dqnn/dqnn/kernels_c"
@@ -28,19 +34,26 @@ import (
 
 // Options select what is rendered.
 type Options struct {
-	Name        string // C prefix and file stem; must be a C identifier
+	Name        string // C prefix and file stem; see CheckName
 	Target      string // informational: recorded in the header
 	QuantizedIO bool
 	Amalgamate  bool
-	Source      string // model file name (no directories) for the provenance line
-	SHA256      string // of the model file(s)
+	Source      string   // the model for the documentation: its file name(s), no directories
+	Sources     []Source // every file the importer read, for the provenance lines
+}
+
+// Source is one file the model was read from.
+type Source struct {
+	Name   string // base name, no directories
+	SHA256 string // hex sha256 of the bytes read
 }
 
 // Model is the data of the model templates.
 type Model struct {
 	Name, Upper, Guard string
 	Marker             string
-	Source, SHA256     string
+	Source             string   // raw: templates escape it
+	Sources            []Source // raw names: templates escape them
 	Target             string
 	Inputs, Outputs    []IO
 	Multi              bool
@@ -61,7 +74,7 @@ type Model struct {
 // IO is a model input or output.
 type IO struct {
 	Index       int
-	Name        string // IR tensor name
+	Name        string // IR tensor name, raw: templates escape it
 	CType       string
 	Shape       []int
 	Elems       int // logical elements
@@ -76,9 +89,18 @@ type IO struct {
 
 // Call is one kernel call (or alias) of NAME_run.
 type Call struct {
-	Comment string
-	Stmt    string   // the call statement ("" for an alias)
-	Trace   []string // dqnn_trace statements
+	Comment string  // raw (layer and tensor names): templates escape it
+	Stmt    string  // the call statement ("" for an alias); derived identifiers only
+	Trace   []Trace // the tensors to pass to dqnn_trace
+}
+
+// Trace is one dqnn_trace call: the tensor's name (raw: the template makes
+// it a string literal), its dtype code, storage expression and bytes.
+type Trace struct {
+	Tensor string
+	DType  int
+	Ptr    string
+	Bytes  int
 }
 
 // Array is a const data array.
@@ -86,11 +108,35 @@ type Array struct {
 	CType, Name string
 	Len         int
 	Lines       []string
-	Comment     string
-	Node        int // index of the lowered graph node whose call uses it
+	Comment     string // raw (may hold a layer name): templates escape it
+	Node        int    // index of the lowered graph node whose call uses it
 }
 
-var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// RuntimeFile reports whether the generated file f is part of dqnn's runtime
+// (dq_types.h, dq_kernels.h, the dq_* kernels, the directory's
+// CMakeLists.txt): the same bytes for every model, so models generated into
+// one directory share it. CheckName keeps
+// model files out of this namespace.
+func RuntimeFile(f string) bool { return strings.HasPrefix(f, "dq_") || f == CMakeFile }
+
+// MaxName bounds --name, so that every identifier derived from it
+// (NAME_l<index>_bn_sub, ...) stays within cstr.MaxIdent.
+const MaxName = 40
+
+// CheckName checks a model's C prefix and file stem: a C identifier of at
+// most MaxName characters, not in dqnn's runtime namespace (dq_types.h,
+// dq_kernels.h and the dq_* kernels, their DQ_* macros, dqnn_trace).
+// Case is ignored for the namespace: NAME.h must not collide with a runtime
+// file on a case-insensitive file system either.
+func CheckName(name string) error {
+	switch l := strings.ToLower(name); {
+	case !cstr.IsIdent(name) || len(name) > MaxName:
+		return fmt.Errorf("model name %q is not a C identifier of at most %d characters (letters, digits and '_', starting with a letter): choose another with --name", name, MaxName)
+	case l == "dq" || l == "dqnn" || strings.HasPrefix(l, "dq_") || strings.HasPrefix(l, "dqnn_"):
+		return fmt.Errorf("model name %q collides with dqnn's runtime files and symbols (dq_types.h, dq_kernels.h, dq_* kernels, dqnn_trace): choose another with --name, e.g. --name model_%s", name, l)
+	}
+	return nil
+}
 
 // Output is a rendered library.
 type Output struct {
@@ -103,14 +149,14 @@ type Output struct {
 
 // Render renders the library of g with its memory plan p.
 func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
-	if !ident.MatchString(opt.Name) {
-		return nil, fmt.Errorf("emit: model name %q is not a C identifier; pass --name", opt.Name)
+	if err := CheckName(opt.Name); err != nil {
+		return nil, fmt.Errorf("emit: %w", err)
 	}
 	if !g.IsLowered() {
 		return nil, fmt.Errorf("emit: graph %q is not lowered", g.Name)
 	}
 	e := &emitter{g: g, p: p, opt: opt, m: &Model{Name: opt.Name, Upper: strings.ToUpper(opt.Name), Marker: render.Marker,
-		Source: opt.Source, SHA256: opt.SHA256, Target: opt.Target, QuantizedIO: opt.QuantizedIO, Amalgamate: opt.Amalgamate}}
+		Source: opt.Source, Sources: opt.Sources, Target: opt.Target, QuantizedIO: opt.QuantizedIO, Amalgamate: opt.Amalgamate}}
 	e.m.Guard = e.m.Upper + "_H"
 	if err := e.build(); err != nil {
 		return nil, err
@@ -221,6 +267,21 @@ func (e *emitter) build() error {
 	sort.Strings(m.Kernels)
 	for _, a := range m.Data {
 		m.DataBytes += a.Len * sizeOfC(a.CType)
+	}
+	return e.checkIdents()
+}
+
+// checkIdents checks every identifier the model emits (derived, never
+// copied from a name) against the identifier grammar.
+func (e *emitter) checkIdents() error {
+	ids := append([]string{e.m.Name + "_arena", e.m.Name + "_run", e.m.Guard}, e.m.Kernels...)
+	for _, a := range e.m.Data {
+		ids = append(ids, a.Name)
+	}
+	for _, id := range ids {
+		if !cstr.IsIdent(id) {
+			return fmt.Errorf("emit: derived identifier %q is not a valid C identifier", id)
+		}
 	}
 	return nil
 }
@@ -446,7 +507,7 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 		if err != nil {
 			return c, err
 		}
-		c.Trace = append(c.Trace, fmt.Sprintf("dqnn_trace(%s, %d, %s, %d);", strconv.Quote(t.Name), dtypeCode(t.Quant.DType), ptr, t.Quant.DType.Bytes(t.Shape)))
+		c.Trace = append(c.Trace, Trace{Tensor: t.Name, DType: dtypeCode(t.Quant.DType), Ptr: ptr, Bytes: t.Quant.DType.Bytes(t.Shape)})
 	}
 	if n.Op == ir.OpAlias {
 		c.Comment = fmt.Sprintf("%s: %s is %s (no copy)", n.Name, n.Outputs[0].Name, n.Inputs[0].Name)

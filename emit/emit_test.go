@@ -77,3 +77,22 @@ func TestPackS8(t *testing.T) {
 		t.Errorf("packed %v, want %v", got, want)
 	}
 }
+
+// TestCheckName: --name is a letter-first C identifier of at most MaxName
+// characters outside the runtime's namespace, in any case.
+func TestCheckName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"mnist": true, "Net_v2": true, "dqx": true, "dqnnx": true, strings.Repeat("a", MaxName): true,
+		"": false, "1net": false, "_net": false, "net-v2": false, "n\u00e9t": false, "a b": false, "a*/b": false,
+		strings.Repeat("a", MaxName+1): false,
+		"dq":                           false, "dq_types": false, "DQ_KERNELS": false, "dq_dense_f32_s8_s8": false, "dqnn": false, "dqnn_trace": false,
+	} {
+		err := CheckName(name)
+		if (err == nil) != ok {
+			t.Errorf("CheckName(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "choose another") {
+			t.Errorf("CheckName(%q): %v does not say what to do", name, err)
+		}
+	}
+}

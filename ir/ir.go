@@ -7,7 +7,10 @@
 package ir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -18,12 +21,25 @@ import (
 type Graph struct {
 	Name    string    // model name (Keras model name, or file stem)
 	Source  string    // where it came from: file path(s) as given by the user
+	Files   []File    // every file the importer read, in reading order (provenance)
 	Inputs  []*Tensor // model inputs, in Keras order
 	Outputs []*Tensor // model outputs, in Keras order
 	Nodes   []*Node   // topologically sorted: every input of a node is produced earlier
 	// Notes are importer remarks for the user (accepted but slower
 	// constructs, architecture-only imports, ...); they never change semantics.
 	Notes []string
+	// ShapesOnly marks an architecture imported without weights
+	// (keras.LoadArchitecture): every Weights, bias and batch-norm vector
+	// has a shape but no values (Data == nil), so the graph can be
+	// analyzed (sizes, types, kernels) but not run or emitted.
+	ShapesOnly bool
+}
+
+// File is a file an importer read: its path as given and the sha256 of
+// the bytes it read (what the model is, whatever the file holds later).
+type File struct {
+	Path   string
+	SHA256 string // hex
 }
 
 // Tensor is an activation tensor flowing between nodes.
@@ -48,6 +64,10 @@ type Quant struct {
 	QMin, QMax int32
 	Bits       int        // bits of the quantizer that produced it (1 for sign, <= 8 for s8)
 	Quantizer  *Quantizer // the quantizer applied to produce these values, nil if none
+	// ScalesPow2 is set, in a shapes-only graph, on a kernel whose scales
+	// the quantizer computes from the (absent) weight values (Scale is
+	// then nil) when they are powers of two whatever the values (auto_po2).
+	ScalesPow2 bool
 }
 
 // Float is the Quant of an unquantized tensor.
@@ -92,6 +112,9 @@ const (
 	OpReshape         Op = "reshape"          // nil: Flatten, Reshape (row-major, free)
 	OpConcat          Op = "concat"           // *ConcatAttrs
 	OpAdd             Op = "add"              // nil
+	// OpUnsupported stands, in a shapes-only graph only, for a layer dqnn
+	// cannot compile, so that a pre-analyze can still report the rest.
+	OpUnsupported Op = "unsupported" // *UnsupportedAttrs
 )
 
 // Weights is a constant tensor: row-major float32 values in Keras's layout.
@@ -166,6 +189,12 @@ type ActivationAttrs struct {
 	Function string // "relu", "softmax", "tanh", "sigmoid", "linear"
 }
 
+// UnsupportedAttrs says why a layer of a shapes-only graph is not
+// supported (the importer's or the compiler's error).
+type UnsupportedAttrs struct {
+	Reason string
+}
+
 // ConcatAttrs: concatenation along an axis (only the last axis is supported).
 type ConcatAttrs struct {
 	Axis int
@@ -220,6 +249,13 @@ func (g *Graph) Verify() error {
 // SourceName is how reports name the model: the base names of the files it
 // came from (no directories), or the graph's name when it has none.
 func (g *Graph) SourceName() string {
+	if len(g.Files) > 0 {
+		out := make([]string, len(g.Files))
+		for i, f := range g.Files {
+			out[i] = filepath.Base(f.Path)
+		}
+		return strings.Join(out, ", ")
+	}
 	if g.Source == "" {
 		return g.Name
 	}
@@ -228,4 +264,19 @@ func (g *Graph) SourceName() string {
 		out = append(out, filepath.Base(strings.TrimSpace(p)))
 	}
 	return strings.Join(out, ", ")
+}
+
+// SHA256 identifies the model by the files its importer read: the hex
+// sha256 of their hashes (each as read), in reading order; "" when the graph
+// was not read from files. A board's firmware and the host compute it the
+// same way, so the host can tell a board running another model.
+func (g *Graph) SHA256() string {
+	if len(g.Files) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, f := range g.Files {
+		io.WriteString(h, f.SHA256+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -74,6 +74,10 @@ type KernelWeights struct {
 	Data  []float32 // real values, kernel layout
 	Codes []int32   // S1: ±1, S8: integer codes; nil for F32
 	Scale []float32 // per output channel: real = Scale[c] * code (all 1 for F32)
+	// In a shapes-only graph Data and Codes are nil, and Scale is nil when
+	// the quantizer derives the scales from the weight values (ScalesPow2:
+	// they are powers of two whatever the values).
+	ScalesPow2 bool
 }
 
 // Stage is the output stage of a compute kernel stated in Keras terms: what
@@ -85,10 +89,13 @@ type KernelWeights struct {
 //	y = BN(y)                      if BN != nil (Keras's fused or rank-2 formula)
 //	output = OutQuant applied to y (s1: sign; s8: the quantizer's grid; f32: y)
 type Stage struct {
-	Bias   []float32
-	Relu   bool
-	BN     *BatchNormAttrs
-	BNName string // layer name of the folded batch-norm
+	Bias []float32
+	// UnknownBias is set instead of Bias in a shapes-only graph: the layer
+	// has a bias whose values were not given.
+	UnknownBias bool
+	Relu        bool
+	BN          *BatchNormAttrs
+	BNName      string // layer name of the folded batch-norm
 
 	// Step marks an affine call whose constants lowering fixed: a
 	// step-function activation quantizer (Larq SteHeaviside, SteTern, QKeras

@@ -113,7 +113,7 @@ func (b *builder) sequential() error {
 		if l.class == "InputLayer" {
 			return b.layerErr(l, fmt.Errorf("an InputLayer may only come first in a Sequential model"))
 		}
-		t, err := b.convert(l, []*ir.Tensor{cur})
+		t, err := b.convertOrKeep(l, []*ir.Tensor{cur})
 		if err != nil {
 			return b.layerErr(l, err)
 		}
@@ -235,7 +235,7 @@ func (b *builder) functionalLayer(l *layer) error {
 	if len(ins) == 0 {
 		return b.layerErr(l, fmt.Errorf("the layer has no inputs"))
 	}
-	t, err := b.convert(l, ins)
+	t, err := b.convertOrKeep(l, ins)
 	if err != nil {
 		return b.layerErr(l, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
 )
 
@@ -211,11 +212,20 @@ func FuzzParseConfig(f *testing.F) {
 	  {"class_name": "Reshape", "config": {"name": "r", "target_shape": [3, -1]}}]}}`))
 	f.Add([]byte(`"{\"class_name\": \"Functional\", \"config\": {\"layers\": [], \"input_layers\": [], \"output_layers\": []}}"`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseModelJSON(data)
-		if err != nil {
-			return
+		var g *ir.Graph
+		var err error
+		n := safeio.Allocated(func() {
+			var m *model
+			if m, err = parseModelJSON(data); err == nil {
+				g, err = build("fuzz.json", m, nil)
+			}
+		})
+		// Decoding JSON costs a multiple of its size; an architecture
+		// without weights allocates no tensor data, whatever shapes it
+		// declares.
+		if bound := uint64(16<<20 + 256*len(data)); n > bound {
+			t.Fatalf("importing %d bytes of configuration allocated %d bytes (bound %d)", len(data), n, bound)
 		}
-		g, err := build("fuzz.json", m, nil)
 		if err != nil {
 			return
 		}

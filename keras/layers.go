@@ -378,8 +378,8 @@ func quantizeKernel(q *ir.Quantizer, w *ir.Weights, view []int) (ir.Quant, error
 	if q == nil {
 		return ir.Float(), nil
 	}
-	if w.Data == nil {
-		return ir.Quant{DType: ir.Float().DType, Quantizer: q}, nil
+	if w.Data == nil { // architecture only: the type q gives to weights of this shape
+		return quant.PredictKernelQuant(q, w.Shape, view), nil
 	}
 	v, err := quant.Apply(q, w.Data, w.Shape)
 	if err != nil {
@@ -615,35 +615,9 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 	depthwise := strings.Contains(l.class, "Depthwise")
 	transpose := l.class == "QConv2DTranspose"
 	larq := strings.HasPrefix(l.class, "Quant")
-	if !c.has("kernel_size") {
-		return nil, fmt.Errorf("argument kernel_size is missing")
-	}
-	k, err := c.pair("kernel_size", [2]int{0, 0})
+	k, s, d, padding, causal, err := convWindow(c, oneD)
 	if err != nil {
 		return nil, err
-	}
-	s, err := c.pair("strides", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.pair("dilation_rate", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	padding, err := c.str("padding", "valid")
-	if err != nil {
-		return nil, err
-	}
-	padding = strings.ToLower(padding)
-	causal := oneD && padding == "causal"
-	if causal {
-		padding = "valid" // with the (k-1)·d leading zeros set below
-	}
-	if padding != "valid" && padding != "same" {
-		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
-	}
-	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
-		return nil, fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
 	}
 	if g, err := c.integer("groups", 1); err != nil || g != 1 {
 		return nil, fmt.Errorf("argument groups=%s is not supported; use groups=1", compactJSON(c["groups"]))
@@ -781,8 +755,9 @@ func (b *builder) convShaped(l *layer, c cfg, in *ir.Tensor, oneD bool) (*ir.Ten
 			return nil, err
 		}
 	}
-	if transpose && len(a.KernelQuant.Scale) > 1 {
-		// Per-channel scales of a transposed kernel are per input channel: store as float.
+	if transpose && (len(a.KernelQuant.Scale) > 1 || a.KernelQuant.Scale == nil && a.KernelQuant.DType != ir.Float().DType) {
+		// Per-channel scales of a transposed kernel are per input channel:
+		// store as float (scales computed from absent weights count as per-channel).
 		a.KernelQuant = ir.Quant{DType: ir.Float().DType, Quantizer: kQ}
 	}
 	if useBias {
@@ -1036,4 +1011,37 @@ func Params(n *ir.Node) int {
 		}
 	}
 	return 0
+}
+
+// convWindow reads a convolution's kernel_size, strides, dilation_rate and
+// padding. causal (1-D layers only, when allowCausal) comes back as padding
+// "valid" with causal set: the caller adds the (k-1)·d leading zeros.
+func convWindow(c cfg, allowCausal bool) (k, s, d [2]int, padding string, causal bool, err error) {
+	if !c.has("kernel_size") {
+		return k, s, d, "", false, fmt.Errorf("argument kernel_size is missing")
+	}
+	if k, err = c.pair("kernel_size", [2]int{0, 0}); err != nil {
+		return
+	}
+	if s, err = c.pair("strides", [2]int{1, 1}); err != nil {
+		return
+	}
+	if d, err = c.pair("dilation_rate", [2]int{1, 1}); err != nil {
+		return
+	}
+	if padding, err = c.str("padding", "valid"); err != nil {
+		return
+	}
+	padding = strings.ToLower(padding)
+	if causal = allowCausal && padding == "causal"; causal {
+		padding = "valid"
+	}
+	if padding != "valid" && padding != "same" {
+		err = fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
+		return
+	}
+	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
+		err = fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
+	}
+	return
 }

@@ -81,6 +81,7 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 	switch _, statErr := os.Stat(prefix + ".index"); {
 	case opt.Fill != nil:
 		w = filled{opt.Fill}
+	case opt.IgnoreWeights:
 	case statErr == nil:
 		if ck, err = newCkptWeights(prefix, objs, m); err != nil {
 			return nil, err
@@ -95,8 +96,16 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 		return nil, err
 	}
 	g.Source = strings.Join(ModelFiles(dir), ", ")
+	if g.Files, err = hashFiles(ModelFiles(dir)); err != nil {
+		return nil, err
+	}
 	if w == nil {
-		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: the SavedModel has no variables/variables.index", dir))
+		g.ShapesOnly = true
+		why := "the SavedModel has no variables/variables.index"
+		if opt.IgnoreWeights {
+			why = "weights ignored"
+		}
+		g.Notes = append(g.Notes, fmt.Sprintf("%s: architecture only: %s", dir, why))
 	}
 	if ck != nil && ck.float64s > 0 {
 		g.Notes = append(g.Notes, fmt.Sprintf("%s: %d weight tensors are float64 in the checkpoint; dqnn rounds them to float32 and computes in float32: float outputs may differ from a float64 Keras run by about 1e-7 relative (at most 7.1e-7 absolute on the ee4690 models' outputs), and a 1-bit or 8-bit value only where its float64 input lies within float32 rounding of a quantizer threshold (docs/savedmodel.md)", dir, ck.float64s))

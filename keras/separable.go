@@ -24,31 +24,9 @@ func (b *builder) separable(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	}
 	larq := strings.HasPrefix(l.class, "Quant")
 	qkeras := !larq && strings.HasPrefix(l.class, "Q")
-	if !c.has("kernel_size") {
-		return nil, fmt.Errorf("argument kernel_size is missing")
-	}
-	k, err := c.pair("kernel_size", [2]int{0, 0})
+	k, s, d, padding, _, err := convWindow(c, false)
 	if err != nil {
 		return nil, err
-	}
-	s, err := c.pair("strides", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.pair("dilation_rate", [2]int{1, 1})
-	if err != nil {
-		return nil, err
-	}
-	if (s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1) {
-		return nil, fmt.Errorf("strides %v with dilation_rate %v: TensorFlow does not allow both > 1", s, d)
-	}
-	padding, err := c.str("padding", "valid")
-	if err != nil {
-		return nil, err
-	}
-	padding = strings.ToLower(padding)
-	if padding != "valid" && padding != "same" {
-		return nil, fmt.Errorf("padding=%q is not supported; use \"valid\" or \"same\"", padding)
 	}
 	filters, err := c.integer("filters", 0)
 	if err != nil || filters < 1 {

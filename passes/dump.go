@@ -69,11 +69,17 @@ func Dump(g *ir.Graph, p *Plan) string {
 			fmt.Fprintf(&b, "  concat c %v\n", k.ConcatC)
 		}
 		if w := k.Weights; w != nil {
-			fmt.Fprintf(&b, "  weights: %s %s scale %s", w.DType, shapeStr(w.Shape), floats(w.Scale))
-			if w.Codes != nil {
+			fmt.Fprintf(&b, "  weights: %s %s", w.DType, shapeStr(w.Shape))
+			switch {
+			case w.Data == nil && w.Codes == nil && w.Scale == nil:
+				fmt.Fprintf(&b, " values and scales not given (scales from the weights, powers of two: %v)\n", w.ScalesPow2)
+			case w.Data == nil && w.Codes == nil:
+				fmt.Fprintf(&b, " scale %s, values not given\n", floats(w.Scale))
+			case w.Codes != nil:
+				fmt.Fprintf(&b, " scale %s", floats(w.Scale))
 				fmt.Fprintf(&b, " codes %s\n", ints(w.Codes))
-			} else {
-				fmt.Fprintf(&b, " data %s\n", floats(w.Data))
+			default:
+				fmt.Fprintf(&b, " scale %s data %s\n", floats(w.Scale), floats(w.Data))
 			}
 		}
 		if st := k.Stage; st != nil {

@@ -55,6 +55,7 @@ func fusePool(s *State) error {
 		n.Outputs = []*ir.Tensor{out}
 		k.Fused = append(k.Fused, p.Name)
 		drop[p] = true
+		noteFusedPoolBN(s, k, p.Name)
 	}
 	removeNodes(s.G, drop)
 	return nil
@@ -120,7 +121,7 @@ func fuseBatchNorm(s *State) error {
 			return fmt.Errorf("layer %q: batch-norm without BatchNormAttrs", b.Name)
 		}
 		c := outChannels(k)
-		if len(ba.Gamma) != c || len(ba.Beta) != c || len(ba.Mean) != c || len(ba.Variance) != c {
+		if !bnShapesOnly(s, ba) && (len(ba.Gamma) != c || len(ba.Beta) != c || len(ba.Mean) != c || len(ba.Variance) != c) {
 			return fmt.Errorf("layer %q (%s): batch-norm parameters do not have %d channels", b.Name, b.Class, c)
 		}
 		k.Stage.BN = ba

@@ -3,6 +3,7 @@ package passes
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -140,6 +141,9 @@ func lowerCompute(s *State) error {
 	for _, n := range s.G.Nodes {
 		var k *ir.KernelAttrs
 		var act string
+		if err := s.checkKernelValues(n); err != nil {
+			return fmt.Errorf("layer %q (%s): %w", n.Name, n.Class, err)
+		}
 		var err error
 		switch a := n.Attrs.(type) {
 		case *ir.DenseAttrs:
@@ -199,13 +203,16 @@ func lowerDense(n *ir.Node, a *ir.DenseAttrs) (*ir.KernelAttrs, error) {
 		return nil, fmt.Errorf("kernel shape %s does not match input length %d", shapeStr(a.Kernel.Shape), in.Shape[0])
 	}
 	inN, outN := a.Kernel.Shape[0], a.Kernel.Shape[1]
-	if len(a.Kernel.Data) != inN*outN {
-		return nil, fmt.Errorf("kernel has %d values for shape %s (weights missing?)", len(a.Kernel.Data), shapeStr(a.Kernel.Shape))
+	if err := checkValues(a.Kernel); err != nil {
+		return nil, err
 	}
-	data := make([]float32, inN*outN)
-	for i := 0; i < inN; i++ {
-		for o := 0; o < outN; o++ {
-			data[o*inN+i] = a.Kernel.Data[i*outN+o]
+	var data []float32
+	if a.Kernel.Data != nil {
+		data = make([]float32, inN*outN)
+		for i := 0; i < inN; i++ {
+			for o := 0; o < outN; o++ {
+				data[o*inN+i] = a.Kernel.Data[i*outN+o]
+			}
 		}
 	}
 	w, err := kernelWeights(a.KernelQuant, []int{outN, inN}, data, outN, func(c int) int { return c })
@@ -259,8 +266,8 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 	if len(ks) != 4 || ks[0] != g.KH || ks[1] != g.KW || ks[2] != g.InC {
 		return nil, fmt.Errorf("kernel shape %s does not match %dx%d over %d input channels", shapeStr(ks), g.KH, g.KW, g.InC)
 	}
-	if len(a.Kernel.Data) != ir.NumElements(ks) {
-		return nil, fmt.Errorf("kernel has %d values for shape %s (weights missing?)", len(a.Kernel.Data), shapeStr(ks))
+	if err := checkValues(a.Kernel); err != nil {
+		return nil, err
 	}
 	if g.KH < 1 || g.KW < 1 {
 		return nil, fmt.Errorf("kernel size %dx%d is not positive", g.KH, g.KW)
@@ -272,7 +279,7 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 			return nil, fmt.Errorf("depthwise output has %d channels, want %d x %d", g.OutC, g.InC, mult)
 		}
 		// Keras's (kh, kw, in, mult) row-major order is already [kh][kw][in*mult].
-		data := append([]float32(nil), a.Kernel.Data...)
+		data := slices.Clone(a.Kernel.Data)
 		w, err := kernelWeights(a.KernelQuant, []int{g.KH, g.KW, g.OutC}, data, g.OutC, func(c int) int {
 			if len(a.KernelQuant.Scale) == mult {
 				return c % mult // QKeras auto scales are per last kernel axis (the multiplier index)
@@ -292,8 +299,11 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 		return nil, fmt.Errorf("kernel has %d filters, output has %d channels", ks[3], g.OutC)
 	}
 	// Keras (kh, kw, in, out) -> OHWI.
-	data := make([]float32, len(a.Kernel.Data))
-	for y := 0; y < g.KH; y++ {
+	var data []float32
+	if a.Kernel.Data != nil {
+		data = make([]float32, len(a.Kernel.Data))
+	}
+	for y := 0; y < g.KH && data != nil; y++ {
 		for x := 0; x < g.KW; x++ {
 			for i := 0; i < g.InC; i++ {
 				for o := 0; o < g.OutC; o++ {
@@ -337,6 +347,10 @@ func convOut(in, k, stride, dil int, padding string) (out, before int, err error
 
 func newStage(bias *ir.Weights, outC int) (*ir.Stage, error) {
 	st := &ir.Stage{}
+	if bias != nil && bias.Data == nil && len(bias.Shape) == 1 && bias.Shape[0] == outC {
+		st.UnknownBias = true // shapes only
+		return st, nil
+	}
 	if bias != nil {
 		if len(bias.Data) != outC {
 			return nil, fmt.Errorf("bias has %d values for %d output channels", len(bias.Data), outC)
@@ -355,6 +369,11 @@ func kernelWeights(q ir.Quant, shape []int, data []float32, outC int, scaleIdx f
 		dt = dtype.F32
 	}
 	w := &ir.KernelWeights{DType: dt, Shape: shape, Data: data, Scale: make([]float32, outC)}
+	if data == nil && dt != dtype.F32 && q.Scale == nil {
+		// Shapes only, scales computed from the absent values.
+		w.Scale, w.ScalesPow2 = nil, q.ScalesPow2
+		return w, nil
+	}
 	chanOf := channelOf(shape)
 	for c := range w.Scale {
 		w.Scale[c] = 1
@@ -376,7 +395,7 @@ func kernelWeights(q ir.Quant, shape []int, data []float32, outC int, scaleIdx f
 			return nil, fmt.Errorf("kernel scale %g of channel %d is not a positive number", w.Scale[c], c)
 		}
 	}
-	if dt == dtype.F32 {
+	if dt == dtype.F32 || data == nil {
 		return w, nil
 	}
 	if dt != dtype.S1 && dt != dtype.S8 {
@@ -429,7 +448,7 @@ func lowerBatchNorm(s *State) error {
 		}
 		in := n.Inputs[0]
 		c := in.Shape[len(in.Shape)-1]
-		if len(a.Gamma) != c || len(a.Beta) != c || len(a.Mean) != c || len(a.Variance) != c {
+		if !bnShapesOnly(s, a) && (len(a.Gamma) != c || len(a.Beta) != c || len(a.Mean) != c || len(a.Variance) != c) {
 			return fmt.Errorf("layer %q (%s): batch-norm parameters do not have %d channels", n.Name, n.Class, c)
 		}
 		s.G.Nodes[i] = &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpKernel, Inputs: n.Inputs, Outputs: n.Outputs,
@@ -462,14 +481,17 @@ func lowerTranspose(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 		PadTop: kh - 1, PadLeft: kw - 1, OutC: out.Shape[2], PoolH: 1, PoolW: 1, PoolStrideH: 1, PoolStrideW: 1}
 	g.ConvH, g.ConvW = g.InH+kh-1, g.InW+kw-1
 	g.OutH, g.OutW = g.ConvH, g.ConvW
-	if kh < 1 || kw < 1 || len(ks) != 4 || ks[0] != kh || ks[1] != kw || ks[2] != g.OutC || ks[3] != g.InC || len(a.Kernel.Data) != ir.NumElements(ks) {
+	if kh < 1 || kw < 1 || len(ks) != 4 || ks[0] != kh || ks[1] != kw || ks[2] != g.OutC || ks[3] != g.InC || checkValues(a.Kernel) != nil {
 		return nil, fmt.Errorf("kernel shape %s does not match %dx%d, %d filters over %d input channels", shapeStr(ks), kh, kw, g.OutC, g.InC)
 	}
 	if out.Shape[0] != g.OutH || out.Shape[1] != g.OutW {
 		return nil, fmt.Errorf("output shape %s does not match the transposed convolution arithmetic (%d x %d)", shapeStr(out.Shape), g.OutH, g.OutW)
 	}
-	data := make([]float32, len(a.Kernel.Data))
-	for o := 0; o < g.OutC; o++ {
+	var data []float32
+	if a.Kernel.Data != nil {
+		data = make([]float32, len(a.Kernel.Data))
+	}
+	for o := 0; o < g.OutC && data != nil; o++ {
 		for y := 0; y < kh; y++ {
 			for x := 0; x < kw; x++ {
 				for i := 0; i < g.InC; i++ {
@@ -479,7 +501,7 @@ func lowerTranspose(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 		}
 	}
 	q := a.KernelQuant
-	if len(q.Scale) > 1 {
+	if len(q.Scale) > 1 || q.Scale == nil && q.DType != dtype.F32 {
 		q = ir.Float()
 	}
 	w, err := kernelWeights(q, []int{g.OutC, kh, kw, g.InC}, data, g.OutC, func(c int) int { return c })

@@ -17,7 +17,7 @@ import (
 func lowerRest(s *State) error {
 	var nodes []*ir.Node
 	for _, n := range s.G.Nodes {
-		add, err := s.lowerOne(n)
+		add, err := s.lowerOrKeep(n)
 		if err != nil {
 			return fmt.Errorf("layer %q (%s): %w", layerOf(n), className(n), err)
 		}
@@ -481,17 +481,7 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	if !isPow2(m) {
 		return nil, fmt.Errorf("quantized_tanh output scale %g is not 2^-(bits-1)", out.Quant.Scale[0])
 	}
-	c := 1
-	if len(out.Shape) > 0 {
-		c = out.Shape[len(out.Shape)-1]
-	}
-	fill := func(v float32) []float32 {
-		a := make([]float32, c)
-		for i := range a {
-			a[i] = v
-		}
-		return a
-	}
+	fill := func(v float32) []float32 { return perChannel(out, v) }
 	st := &ir.Stage{Step: true, Mul: fill(0.5), Add: fill(0.5), BnSub: fill(0.5), BnMul: fill(2 * m), BnAdd: fill(0),
 		OutInvScale: 1, QMin: out.Quant.QMin, QMax: out.Quant.QMax, OutZP: out.Quant.ZeroPoint}
 	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
@@ -540,17 +530,7 @@ func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
 	out := n.Outputs[0]
 	cq := out.Quant
 	ab := doReFaSplit(cq)
-	c := 1
-	if len(out.Shape) > 0 {
-		c = out.Shape[len(out.Shape)-1]
-	}
-	fill := func(v float32) []float32 {
-		a := make([]float32, c)
-		for i := range a {
-			a[i] = v
-		}
-		return a
-	}
+	fill := func(v float32) []float32 { return perChannel(out, v) }
 	mk := func(suffix string, q ir.Quant) *ir.Tensor {
 		return &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), out.Shape...), Quant: q}
 	}
@@ -582,17 +562,7 @@ func (s *State) lowerLeakyRelu(n *ir.Node) []*ir.Node {
 	out := n.Outputs[0]
 	q := out.Quant
 	ns, _ := quant.Num(q.Quantizer, "negative_slope")
-	c := 1
-	if len(out.Shape) > 0 {
-		c = out.Shape[len(out.Shape)-1]
-	}
-	fill := func(v float32) []float32 {
-		a := make([]float32, c)
-		for i := range a {
-			a[i] = v
-		}
-		return a
-	}
+	fill := func(v float32) []float32 { return perChannel(out, v) }
 	layer := layerOf(n)
 	part := func(suffix string, mul float32, lo, hi int32) *ir.Node {
 		pq := ir.Quant{DType: dtype.S8, Scale: q.Scale, QMin: lo, QMax: hi, Bits: q.Bits, Quantizer: q.Quantizer}
@@ -623,4 +593,18 @@ func (s *State) inputToF32(n *ir.Node) []*ir.Node {
 	kattrs(c).Layer = layerOf(n)
 	n.Inputs = []*ir.Tensor{f}
 	return []*ir.Node{c}
+}
+
+// perChannel is a per-channel stage array of t (one value per element of its
+// last axis; one for a scalar) with every entry v.
+func perChannel(t *ir.Tensor, v float32) []float32 {
+	c := 1
+	if len(t.Shape) > 0 {
+		c = t.Shape[len(t.Shape)-1]
+	}
+	a := make([]float32, c)
+	for i := range a {
+		a[i] = v
+	}
+	return a
 }

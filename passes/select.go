@@ -27,7 +27,7 @@ func selectKernels(s *State) error {
 	var nodes []*ir.Node
 	for _, n := range s.G.Nodes {
 		k := kattrs(n)
-		if k == nil || k.Name != "" {
+		if k == nil || k.Name != "" || k.Kind == KindUnsupported {
 			nodes = append(nodes, n)
 			continue
 		}
@@ -110,7 +110,7 @@ func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Ten
 		k.In = c.in
 		if c.w != k.W {
 			w := k.Weights
-			k.Weights = &ir.KernelWeights{DType: dtype.F32, Shape: w.Shape, Data: w.Data, Scale: ones(len(w.Scale))}
+			k.Weights = &ir.KernelWeights{DType: dtype.F32, Shape: w.Shape, Data: w.Data, Scale: ones(outChannels(k))}
 			k.W = dtype.F32
 		}
 		if c.out != k.Out {
@@ -212,7 +212,10 @@ func (s *State) convertTensor(t *ir.Tensor, dt dtype.DType, cache map[[2]any]*ir
 func toDepthwise(k *ir.KernelAttrs) {
 	g, w := k.Conv, k.Weights
 	oc := g.OutC
-	data := make([]float32, len(w.Data))
+	var data []float32 // nil in a shapes-only graph
+	if w.Data != nil {
+		data = make([]float32, len(w.Data))
+	}
 	var codes []int32
 	if w.Codes != nil {
 		codes = make([]int32, len(w.Codes))
@@ -222,7 +225,9 @@ func toDepthwise(k *ir.KernelAttrs) {
 			for x := 0; x < g.KW; x++ {
 				src := (o*g.KH+y)*g.KW + x
 				dst := (y*g.KW+x)*oc + o
-				data[dst] = w.Data[src]
+				if data != nil {
+					data[dst] = w.Data[src]
+				}
 				if codes != nil {
 					codes[dst] = w.Codes[src]
 				}

@@ -94,7 +94,7 @@ func accOf(n *ir.Node, k *ir.KernelAttrs) (accInfo, error) {
 	}
 	for c := range ai.mul {
 		w := float32(1)
-		if k.Weights != nil {
+		if k.Weights != nil && k.Weights.Scale != nil { // nil: shapes only, scales unknown
 			w = k.Weights.Scale[c]
 		}
 		s := float32(1)
@@ -139,6 +139,10 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 	if err != nil {
 		return err
 	}
+	if s.G.ShapesOnly {
+		shapesOnlyStage(s, k, ai)
+		return nil
+	}
 	outC := len(ai.mul)
 	for c, m := range ai.mul {
 		if m != 1 && !isPow2(m) && k.Kind != "affine" {
@@ -156,11 +160,7 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 			copy(st.Add, st.Bias)
 		}
 		if bn := st.BN; bn != nil {
-			foldable := !bn.Fused && st.Bias == nil && !st.Relu
-			for _, m := range st.Mul {
-				foldable = foldable && (m == 1 || isPow2(m))
-			}
-			if foldable {
+			if BNFoldable(st, allPow2(st.Mul)) {
 				// y = fl32(fl32(r·inv2) + off) with r = acc·m exact: fold into one mul/add.
 				for c := range st.Mul {
 					st.Mul[c] = float32(st.Mul[c] * bnMul(bn, c))
@@ -219,6 +219,25 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 		return fmt.Errorf("output type %s has no output stage", k.Out)
 	}
 	return nil
+}
+
+// BNFoldable reports whether computeStage folds the stage's batch-norm into
+// one multiplier and one offset per channel (else it keeps the batch-norm's
+// three arrays): Keras's rank-2 formula with no bias or relu before it, and
+// an exact real accumulator (every accumulator multiplier a power of two).
+func BNFoldable(st *ir.Stage, mulPow2 bool) bool {
+	bn := st.BN
+	return bn != nil && !bn.Fused && st.Bias == nil && !st.UnknownBias && !st.Relu && mulPow2
+}
+
+// allPow2 reports whether every multiplier is 1 or a power of two.
+func allPow2(mul []float32) bool {
+	for _, m := range mul {
+		if m != 1 && !isPow2(m) {
+			return false
+		}
+	}
+	return true
 }
 
 // thresholdInt finds the integer threshold of a monotone predicate pos(acc)

@@ -82,6 +82,9 @@ func render(t *testing.T, m model) (report.Inputs, []byte) {
 // figures are the analyze and bench reports, and that nothing is fetched
 // from the network. A screenshot is left in the test's artifact directory.
 func TestReportInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: the browser test runs in the full suite")
+	}
 	chromium := testenv.NeedCmd(t, "chromium")
 	for _, m := range models(t) {
 		t.Run(m.name, func(t *testing.T) {

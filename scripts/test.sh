@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, vet, generated files up to date,
-# the Bazel build (when bazel is installed or --bazel is given), and all Go tests.
+# the Bazel build (when bazel is installed or --bazel is given), all Go tests,
+# and every Go fuzz target for 30 s each (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,9 @@ if [ -x .ci/bazel.sh ] && { [ "${1:-}" = "--bazel" ] || [ -n "${CI:-}" ]; }; the
   .ci/bazel.sh
 fi
 
+echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
+scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"
+
 echo "== go test"
 go test -count=1 -timeout 40m ./...
+

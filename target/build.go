@@ -21,14 +21,93 @@ var rtFS embed.FS
 // BaseCFlags are the flags every dqnn test program is compiled with, on the
 // host and on Cortex-M: C99, -O2, no fused multiply-add (the kernels must
 // round like the reference interpreter) and warnings as errors.
-var BaseCFlags = []string{"-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"}
+var BaseCFlags = append(append([]string(nil), CodeCFlags...), WarnCFlags...)
+
+// CodeCFlags are dqnn's language, optimisation and contraction flags: the
+// part of BaseCFlags that BuildOptions.UserCFlags replace.
+var CodeCFlags = []string{"-std=c99", "-O2", "-ffp-contract=off"}
+
+// WarnCFlags are always given: generated code compiles without warnings
+// under any flags, and the test runner and runtime do too.
+var WarnCFlags = []string{"-Wall", "-Wextra", "-Werror"}
 
 // BuildOptions tunes Build.
 type BuildOptions struct {
-	CFlags   []string // extra compiler flags (e.g. -DDQNN_TRACE)
-	Sanitize bool     // host only: -fsanitize=address,undefined, stopping at the first error
-	Compiler string   // host only: "cc" (default), "gcc" or "clang"
-	Output   string   // executable file name inside outDir; default "prog" (host) or "prog.elf"
+	CFlags []string // extra compiler flags, appended (e.g. -DDQNN_TRACE)
+	// UserCFlags, when UseUserCFlags is set, replace CodeCFlags: the program
+	// is compiled with the user's own optimisation, language standard and
+	// contraction flags (none at all: the compiler's defaults). The CPU
+	// selection of a Cortex-M target, WarnCFlags, CFlags and the link
+	// options stay.
+	UserCFlags    []string
+	UseUserCFlags bool
+	Sanitize      bool // host only: -fsanitize=address,undefined, stopping at the first error
+	// Compiler is the C compiler, a name on PATH or a path. Host: "cc" by
+	// default (gcc, clang, ...); Cortex-M: "arm-none-eabi-gcc" by default, or
+	// another arm-none-eabi-gcc by path (the runtime needs newlib).
+	Compiler string
+	Output   string // executable file name inside outDir; default "prog" (host) or "prog.elf"
+}
+
+// Command is the compiler and compile flags Build uses for a CPU and
+// options (sources, include directories and link options left out), for
+// reports that say how a program was built.
+type Command struct {
+	CC     string   `json:"cc"`     // as given (name or path)
+	Path   string   `json:"path"`   // resolved on PATH
+	CFlags []string `json:"cflags"` // in command-line order
+}
+
+// String returns the command as a shell line.
+func (c Command) String() string { return strings.TrimSpace(c.CC + " " + strings.Join(c.CFlags, " ")) }
+
+// CompileCommand returns the compiler and compile flags Build would use, or
+// an error naming what is missing or unsupported.
+func CompileCommand(cpu CPU, opt BuildOptions) (Command, error) {
+	var cc string
+	if cpu == Host {
+		cc = nonEmpty(opt.Compiler, "cc")
+	} else if cpu.IsCortexM() {
+		if err := Available(cpu); err != nil {
+			return Command{}, err
+		}
+		if opt.Sanitize {
+			return Command{}, fmt.Errorf("target %s: --sanitize needs the host target (no sanitizers for bare-metal Arm)", cpu)
+		}
+		cc = nonEmpty(opt.Compiler, "arm-none-eabi-gcc")
+		if b := filepath.Base(cc); !strings.HasPrefix(b, "arm-none-eabi-") || !strings.Contains(b, "gcc") {
+			return Command{}, fmt.Errorf("target %s: compiler %q is not supported (an arm-none-eabi-gcc, by name or path: the runtime links newlib)", cpu, opt.Compiler)
+		}
+	} else {
+		_, err := ParseCPU(string(cpu))
+		return Command{}, err
+	}
+	path, err := exec.LookPath(cc)
+	if err != nil {
+		if cpu == Host && opt.Compiler == "" {
+			return Command{}, Available(Host)
+		}
+		return Command{}, fmt.Errorf("target %s: C compiler %q not found; install it (apt-get install gcc, clang or gcc-arm-none-eabi) or give its path", cpu, cc)
+	}
+	var args []string
+	if cpu != Host {
+		args = append(args, "-mthumb")
+		args = append(args, boards[cpu].flags...)
+	}
+	if opt.UseUserCFlags {
+		args = append(args, opt.UserCFlags...)
+	} else {
+		args = append(args, CodeCFlags...)
+	}
+	args = append(args, WarnCFlags...)
+	if opt.Sanitize {
+		args = append(args, "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+	}
+	if cpu != Host {
+		args = append(args, "-ffunction-sections", "-fdata-sections")
+	}
+	args = append(args, opt.CFlags...)
+	return Command{CC: cc, Path: path, CFlags: args}, nil
 }
 
 // Build compiles and links srcs (C files; .S assembly is accepted too) with
@@ -36,15 +115,8 @@ type BuildOptions struct {
 // includeDirs are added with -I; the runtime's header dq_rt.h is always on
 // the include path. Compiler diagnostics are returned in the error.
 func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, outDir string, opt BuildOptions) (string, error) {
-	if cpu != Host {
-		if err := Available(cpu); err != nil {
-			return "", err
-		}
-	} else if opt.Compiler != "" {
-		if _, err := exec.LookPath(opt.Compiler); err != nil {
-			return "", fmt.Errorf("target host: C compiler %q not found; install it (apt-get install gcc, or clang)", opt.Compiler)
-		}
-	} else if err := Available(Host); err != nil {
+	c, err := CompileCommand(cpu, opt)
+	if err != nil {
 		return "", err
 	}
 	if len(srcs) == 0 {
@@ -54,40 +126,22 @@ func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, ou
 		return "", err
 	}
 	rtDir := filepath.Join(outDir, "dqnn_rt")
-	if err := writeRuntime(rtDir); err != nil {
+	if err := WriteRuntime(rtDir); err != nil {
 		return "", fmt.Errorf("target %s: writing the runtime: %w", cpu, err)
 	}
-	args := append([]string(nil), BaseCFlags...)
-	var cc, exe string
+	cc, args := c.CC, c.CFlags
+	var exe string
 	if cpu == Host {
-		cc = opt.Compiler
-		if cc == "" {
-			cc = "cc"
-		}
 		exe = filepath.Join(outDir, nonEmpty(opt.Output, "prog"))
-		if opt.Sanitize {
-			args = append(args, "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
-		}
 	} else {
-		if opt.Sanitize {
-			return "", fmt.Errorf("target %s: --sanitize needs the host target (no sanitizers for bare-metal Arm)", cpu)
-		}
-		if opt.Compiler != "" && opt.Compiler != "arm-none-eabi-gcc" {
-			return "", fmt.Errorf("target %s: compiler %q is not supported (only arm-none-eabi-gcc)", cpu, opt.Compiler)
-		}
-		cc = "arm-none-eabi-gcc"
 		exe = filepath.Join(outDir, nonEmpty(opt.Output, "prog.elf"))
 		b := boards[cpu]
-		args = append(args, "-mthumb")
-		args = append(args, b.flags...)
 		args = append(args,
-			"-ffunction-sections", "-fdata-sections",
 			// newlib-nano: small printf; our own startup (startup.S) replaces crt0.
 			"--specs=nano.specs", "-nostartfiles",
 			"-T", filepath.Join(rtDir, "ld", b.script), "-L", filepath.Join(rtDir, "ld"),
 			"-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
 	}
-	args = append(args, opt.CFlags...)
 	for _, d := range includeDirs {
 		args = append(args, "-I", d)
 	}
@@ -116,8 +170,12 @@ func nonEmpty(s, def string) string {
 	return s
 }
 
-// writeRuntime copies the embedded runtime into dir, skipping unchanged files.
-func writeRuntime(dir string) error {
+// WriteRuntime copies the runtime every test image links into dir,
+// skipping unchanged files: dq_rt.h, dq_rt_host.c, and for Cortex-M
+// startup.S, dq_rt_arm.c and the linker scripts ld/<board>.ld (which
+// INCLUDE ld/dq_sections.ld: link with -L dir/ld). For programs built by
+// another build system (a CMake consumer under QEMU).
+func WriteRuntime(dir string) error {
 	return fs.WalkDir(rtFS, "rt", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -89,6 +89,10 @@ func (c CPU) IsCortexM() bool { _, ok := boards[c]; return ok }
 // Machine returns the QEMU machine that emulates c ("" for the host).
 func (c CPU) Machine() string { return boards[c].machine }
 
+// LinkerScript returns the file name of c's linker script in the runtime's
+// ld directory (see WriteRuntime); "" for the host.
+func (c CPU) LinkerScript() string { return boards[c].script }
+
 // CFlags returns the compiler flags that select c's instruction set and
 // floating-point ABI (nil for the host).
 func (c CPU) CFlags() []string { return append([]string(nil), boards[c].flags...) }

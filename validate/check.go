@@ -27,30 +27,48 @@ type Library struct {
 	// graph's (the compiler proved an f32 tensor holds s8 values, say) is
 	// decoded with the lowered tensor's quantization.
 	Lowered *ir.Graph
+	// SHA256 identifies the model file(s) the library came from (a Device
+	// refuses to run another model's library).
+	SHA256 string
 }
 
 // CheckOptions tunes Check.
 type CheckOptions struct {
 	Target   target.CPU
-	PerLayer bool // compile with -DDQNN_TRACE and compare every traced tensor
-	Sanitize bool // host only: AddressSanitizer + UndefinedBehaviorSanitizer
-	Compiler string
-	Tol      Tolerances
-	WorkDir  string        // build directory; "" = a temporary one, removed afterwards
-	Timeout  time.Duration // of the run; default 2 minutes
+	PerLayer bool   // compile with -DDQNN_TRACE and compare every traced tensor
+	Sanitize bool   // host only: AddressSanitizer + UndefinedBehaviorSanitizer
+	Compiler string // C compiler, name or path ("" = cc on the host, arm-none-eabi-gcc on Cortex-M)
+	// UserCFlags, when UseUserCFlags is set, replace dqnn's -std=c99 -O2
+	// -ffp-contract=off: the library is validated as the user builds it.
+	UserCFlags    []string
+	UseUserCFlags bool
+	// Reference, if set, holds outputs the user saved from Keras
+	// (model.predict), [sample][output], one per input sample: the C
+	// outputs are compared with them too, with the same metrics.
+	Reference       [][][]float32
+	ReferenceSource string
+	Tol             Tolerances
+	WorkDir         string        // build directory; "" = a temporary one, removed afterwards
+	Timeout         time.Duration // of the run; default 2 minutes
+	Device          Device        // run there instead of building for Target
 }
 
 // Report is the outcome of a validation.
 type Report struct {
-	Model          string         `json:"model"`
-	Target         string         `json:"target"`
-	Samples        int            `json:"samples"`
-	InputSource    string         `json:"inputs"`
-	Tolerances     Tolerances     `json:"tolerances"`
-	Outputs        []OutputReport `json:"outputs"`
-	Layers         []LayerReport  `json:"layers,omitempty"`
-	FirstDiverging string         `json:"first_diverging,omitempty"`
-	Pass           bool           `json:"pass"`
+	Model       string         `json:"model"`
+	Target      string         `json:"target"`
+	Samples     int            `json:"samples"`
+	InputSource string         `json:"inputs"`
+	Tolerances  Tolerances     `json:"tolerances"`
+	Build       target.Command `json:"build"` // compiler and flags the library was built with
+	Outputs     []OutputReport `json:"outputs"`
+	// Reference compares the C outputs with the user's saved Keras outputs
+	// (--reference), output by output.
+	Reference       []OutputReport `json:"reference,omitempty"`
+	ReferenceSource string         `json:"reference_source,omitempty"`
+	Layers          []LayerReport  `json:"layers,omitempty"`
+	FirstDiverging  string         `json:"first_diverging,omitempty"`
+	Pass            bool           `json:"pass"`
 	// CodeOutputs are the C library's outputs, [sample][output].
 	CodeOutputs [][][]float32 `json:"-"`
 	BuildTime   time.Duration `json:"-"`
@@ -69,6 +87,9 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 2 * time.Minute
+	}
+	if opt.Device != nil {
+		return checkDevice(ctx, g, lib, inputs, opt)
 	}
 	dir := opt.WorkDir
 	if dir == "" {
@@ -101,27 +122,37 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 			srcs = append(srcs, p)
 		}
 	}
-	r, err := NewRunner(g, lib.Name, inputs)
+	if opt.Reference != nil && len(opt.Reference) != len(inputs) {
+		return nil, fmt.Errorf("reference outputs %s: %d samples, the inputs have %d", opt.ReferenceSource, len(opt.Reference), len(inputs))
+	}
+	r, err := NewStreamRunner(g, lib.Name, inputs)
 	if err != nil {
 		return nil, err
 	}
-	runC, inC := filepath.Join(dir, "runner.c"), filepath.Join(dir, "runner_inputs.c")
+	// The samples are streamed from a file (semihosting under QEMU), never
+	// linked in: any number of them fits any target.
+	runC := filepath.Join(dir, "runner.c")
 	if err := os.WriteFile(runC, r.Main, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(inC, r.Inputs, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, RunnerInputsFile), r.Stream, 0o644); err != nil {
 		return nil, err
 	}
-	bopt := target.BuildOptions{Sanitize: opt.Sanitize, Compiler: opt.Compiler}
+	bopt := target.BuildOptions{Sanitize: opt.Sanitize, Compiler: opt.Compiler, UserCFlags: opt.UserCFlags, UseUserCFlags: opt.UseUserCFlags,
+		CFlags: []string{"-DDQ_RUNNER_STREAM"}}
 	if opt.PerLayer {
 		bopt.CFlags = append(bopt.CFlags, "-DDQNN_TRACE")
 	}
+	cmd, err := target.CompileCommand(opt.Target, bopt)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	exe, err := target.Build(ctx, opt.Target, append([]string{runC, inC}, srcs...), []string{libDir}, dir, bopt)
+	exe, err := target.Build(ctx, opt.Target, append([]string{runC}, srcs...), []string{libDir}, dir, bopt)
 	if err != nil {
 		return nil, fmt.Errorf("building model %s for %s: %w", lib.Name, opt.Target, err)
 	}
-	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
+	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Build: cmd, Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
 	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout})
 	if err != nil {
 		return nil, err
@@ -135,7 +166,15 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		return nil, fmt.Errorf("model %s on %s: %w", lib.Name, opt.Target, err)
 	}
 	rep.CodeOutputs = out.Outputs
+	if err := rep.compare(g, lib, inputs, out, opt); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
 
+// compare runs the reference interpreter on inputs and fills rep with the
+// comparison of out (what the library computed) against it.
+func (rep *Report) compare(g *ir.Graph, lib Library, inputs [][][]float32, out *RunnerOutput, opt CheckOptions) error {
 	// The oracle.
 	want := make([][][]float32, len(inputs))
 	traces := make([]map[string][]float32, len(inputs))
@@ -143,7 +182,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		if opt.PerLayer {
 			tr, err := interp.RunTrace(g, in)
 			if err != nil {
-				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+				return fmt.Errorf("reference interpreter, sample %d: %w", s, err)
 			}
 			traces[s] = tr
 			for _, t := range g.Outputs {
@@ -152,7 +191,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		} else {
 			o, err := interp.Run(g, in)
 			if err != nil {
-				return nil, fmt.Errorf("reference interpreter, sample %d: %w", s, err)
+				return fmt.Errorf("reference interpreter, sample %d: %w", s, err)
 			}
 			want[s] = o
 		}
@@ -166,14 +205,29 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 		}
 		or, err := compareOutput(t, got, exp, opt.Tol)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rep.Outputs = append(rep.Outputs, or)
 		rep.Pass = rep.Pass && or.Pass
+		if opt.Reference != nil {
+			for s := range inputs {
+				if len(opt.Reference[s]) != len(g.Outputs) {
+					return fmt.Errorf("reference outputs %s: sample %d has %d outputs, the model %d", opt.ReferenceSource, s, len(opt.Reference[s]), len(g.Outputs))
+				}
+				exp[s] = opt.Reference[s][o]
+			}
+			rr, err := compareOutput(t, got, exp, opt.Tol)
+			if err != nil {
+				return fmt.Errorf("reference outputs %s: %w", opt.ReferenceSource, err)
+			}
+			rep.Reference = append(rep.Reference, rr)
+			rep.Pass = rep.Pass && rr.Pass
+		}
 	}
+	rep.ReferenceSource = opt.ReferenceSource
 	if opt.PerLayer {
 		if len(out.Traces) == 0 {
-			return nil, fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
+			return fmt.Errorf("model %s: --per-layer, but the library traced no tensor (was it generated with dqnn_trace calls?)", lib.Name)
 		}
 		tensors := map[string]*ir.Tensor{}
 		for _, t := range g.Inputs {
@@ -221,7 +275,7 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 				continue
 			}
 			if tr.Sample < 0 || tr.Sample >= len(traces) {
-				return nil, fmt.Errorf("trace of %q for sample %d: no such sample", tr.Name, tr.Sample)
+				return fmt.Errorf("trace of %q for sample %d: no such sample", tr.Name, tr.Sample)
 			}
 			if lt, ok := lowered[tr.Name]; ok && traceDType(tr.DType) != t.Quant.DType && traceDType(tr.DType) == lt.Quant.DType && equalInts(lt.Shape, t.Shape) {
 				t = lt // same values, stored as the compiler typed them
@@ -244,34 +298,26 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 			}
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // WriteText prints the report as tables for a terminal.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s, %d samples (%s)\n", r.Model, r.Target, r.Samples, r.InputSource)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
-	for _, o := range r.Outputs {
-		acc := "-"
-		if !math.IsNaN(o.Metrics.Acc) {
-			acc = fmt.Sprintf("%.4f", o.Metrics.Acc)
-		}
-		res := "PASS"
-		if !o.Pass {
-			res = "FAIL"
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.Metrics.RMSE, o.Metrics.MAE, o.Metrics.L2R, o.Metrics.Cos, o.Metrics.MaxAbs, res)
+	if r.Build.CC != "" {
+		fmt.Fprintf(w, "built with: %s\n", r.Build)
 	}
-	tw.Flush()
-	for _, o := range r.Outputs {
-		for _, f := range o.Failures {
-			fmt.Fprintf(w, "  %s: %s\n", o.Name, f)
-		}
+	if r.Reference != nil {
+		fmt.Fprintln(w, "\nC vs dqnn's reference interpreter:")
+	}
+	writeOutputs(w, r.Outputs)
+	if r.Reference != nil {
+		fmt.Fprintf(w, "\nC vs your Keras outputs (%s):\n", r.ReferenceSource)
+		writeOutputs(w, r.Reference)
 	}
 	if len(r.Layers) > 0 {
 		fmt.Fprintln(w, "\nper layer (s1/s8 bit for bit, f32 within tolerance):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "c_id\tlayer\ttensor\ttype\telements\tmismatches\tmax abs\tresult\t")
 		for _, l := range r.Layers {
 			res := "ok"
@@ -303,5 +349,28 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "FAIL: first diverging tensor %q\n", r.FirstDiverging)
 	} else {
 		fmt.Fprintln(w, "FAIL")
+	}
+}
+
+// writeOutputs prints one table row per output, then each output's failures.
+func writeOutputs(w io.Writer, outputs []OutputReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output\tshape\ttype\tacc\trmse\tmae\tl2r\tcos\tmax abs\t\t")
+	for _, o := range outputs {
+		acc := "-"
+		if !math.IsNaN(o.Metrics.Acc) {
+			acc = fmt.Sprintf("%.4f", o.Metrics.Acc)
+		}
+		res := "PASS"
+		if !o.Pass {
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.3g\t%.3g\t%.3g\t%.7f\t%.3g\t%s\t\n", o.Name, o.Shape, o.DType, acc, o.Metrics.RMSE, o.Metrics.MAE, o.Metrics.L2R, o.Metrics.Cos, o.Metrics.MaxAbs, res)
+	}
+	tw.Flush()
+	for _, o := range outputs {
+		for _, f := range o.Failures {
+			fmt.Fprintf(w, "  %s: %s\n", o.Name, f)
+		}
 	}
 }

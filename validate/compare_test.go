@@ -60,7 +60,18 @@ func TestParseRunner(t *testing.T) {
 	if r.Outputs[0][0][0] != 1 || r.Outputs[1][0][0] != 2 {
 		t.Errorf("parsed %v", r.Outputs)
 	}
+	// Tensor names are hex after "n": any bytes a model file holds.
+	r, err = ParseRunner("trace 0 2 2 n610a2062 ff01\nlayer n\nlayer n2a2f\n"+good, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Traces) != 1 || r.Traces[0].Name != "a\n b" || r.Traces[0].Data[0] != 0xff || strings.Join(r.Layers, ",") != ",*/" {
+		t.Errorf("parsed traces %+v, layers %q", r.Traces, r.Layers)
+	}
 	for name, bad := range map[string]string{
+		"raw trace name": "trace 0 2 2 a b ff01\n" + good,
+		"odd name hex":   "trace 0 2 2 n610 ff01\n" + good,
+		"raw layer name": "layer relu1\n" + good,
 		"no done":        "out 0 0 0000803f\nout 1 0 00000040\n",
 		"missing sample": "out 0 0 0000803f\ndone\n",
 		"bad hex":        "out 0 0 0000803g\nout 1 0 00000040\ndone\n",

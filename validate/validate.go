@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/quant"
@@ -19,14 +20,22 @@ import (
 type Options struct {
 	Model   string   // .h5, .json or .keras model file
 	Weights string   // weights file of a .json model ("" = the importer's default)
-	Inputs  []string // .npy files, one per model input, shape (N, ...input shape) or the input shape; nil = random
+	Inputs  []string // .npy files, one per model input, shaped as SampleCount says; nil = random
 	// SaveOutputs, if set, receives the C library's outputs as .npy (output i
 	// > 0 goes to the name with "_<i>" before the extension).
 	SaveOutputs string
-	Samples     int   // number of samples: random ones to draw, or the first N of Inputs; 0 = 10 random / all given
-	Seed        int64 // seed of the random inputs
-	Name        string
-	Amalgamate  bool // validate the amalgamated library (exactly NAME.h and NAME.c)
+	// Reference lists .npy files of outputs saved from Keras
+	// (model.predict(inputs)), one per model output, shape (N, ...output
+	// shape) with N at least the number of samples; the C outputs are also
+	// compared with them.
+	Reference  []string
+	Samples    int   // number of samples: random ones to draw, or the first N of Inputs; 0 = 10 random / all given
+	Seed       int64 // seed of the random inputs
+	Name       string
+	Amalgamate bool // validate the amalgamated library (exactly NAME.h and NAME.c)
+	// Limits bounds what reading the model, weights and .npy files may
+	// cost (zero fields: defaults).
+	Limits safeio.Limits
 	CheckOptions
 }
 
@@ -36,7 +45,7 @@ const DefaultSamples = 10
 // Run loads the model, compiles it for opt.Target, and checks the C library
 // against the reference interpreter on the given or random inputs.
 func Run(ctx context.Context, opt Options) (*Report, error) {
-	g, err := keras.Load(opt.Model, keras.Options{Weights: opt.Weights})
+	g, err := keras.Load(opt.Model, keras.Options{Weights: opt.Weights, Limits: opt.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -47,15 +56,25 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if name == "" {
 		name = compiler.CName(strings.TrimSuffix(filepath.Base(opt.Model), filepath.Ext(opt.Model)))
 	}
-	inputs, source, err := Inputs(g, opt.Inputs, opt.Samples, opt.Seed)
+	inputs, source, err := inputs(g, opt.Inputs, opt.Samples, opt.Seed, opt.Limits)
 	if err != nil {
 		return nil, err
 	}
-	res, err := compiler.Compile(g, compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate})
+	if len(opt.Reference) > 0 {
+		if opt.CheckOptions.Reference, err = References(g, opt.Reference, len(inputs), opt.Limits); err != nil {
+			return nil, err
+		}
+		opt.ReferenceSource = strings.Join(opt.Reference, ", ")
+	}
+	copt := compiler.Options{Name: name, Target: string(opt.Target), Amalgamate: opt.Amalgamate}
+	if opt.Device != nil {
+		copt.Target = string(opt.Device.CPU())
+	}
+	res, err := compiler.Compile(g, copt)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph}, inputs, opt.CheckOptions)
+	rep, err := Check(ctx, g, Library{Name: name, Files: res.Files, Lowered: res.Graph, SHA256: g.SHA256()}, inputs, opt.CheckOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +107,51 @@ func SaveOutputs(path string, g *ir.Graph, outputs [][][]float32) error {
 	return nil
 }
 
+// References reads the user's saved model outputs: one .npy per model
+// output, shaped as SampleCount says (as model.predict returns them: (N,
+// ...output shape)), each file within limits.File; the first samples rows
+// are returned as [sample][output].
+func References(g *ir.Graph, files []string, samples int, limits safeio.Limits) ([][][]float32, error) {
+	if len(files) != len(g.Outputs) {
+		return nil, fmt.Errorf("--reference: model %s has %d outputs, %d .npy files given (one per output, in order)", g.Name, len(g.Outputs), len(files))
+	}
+	out := make([][][]float32, samples)
+	for s := range out {
+		out[s] = make([][]float32, len(files))
+	}
+	for o, f := range files {
+		data, shape, err := ReadNPYLimits(f, limits)
+		if err != nil {
+			return nil, fmt.Errorf("--reference: %w", err)
+		}
+		t := g.Outputs[o]
+		n := ir.NumElements(t.Shape)
+		count, err := SampleCount(f, shape, fmt.Sprintf("output %d %q", o, t.Name), t.Shape)
+		if err != nil {
+			return nil, fmt.Errorf("--reference: %w", err)
+		}
+		if count < samples {
+			return nil, fmt.Errorf("--reference %s: %d samples of output %q, but %d input samples are validated (save model.predict of the same inputs, or pass --samples %d)", f, count, t.Name, samples, count)
+		}
+		if len(data) < samples*n {
+			return nil, fmt.Errorf("--reference %s: %d values, want at least %d", f, len(data), samples*n)
+		}
+		for s := 0; s < samples; s++ {
+			out[s][o] = data[s*n : (s+1)*n]
+		}
+	}
+	return out, nil
+}
+
 // Inputs returns the samples to validate with: read from files (one .npy
 // per model input) or, when files is empty, drawn uniformly from each
 // input's range with the given seed. It also says where they came from.
 func Inputs(g *ir.Graph, files []string, samples int, seed int64) ([][][]float32, string, error) {
+	return inputs(g, files, samples, seed, safeio.Limits{})
+}
+
+// inputs is Inputs with the .npy files' size capped by limits.File.
+func inputs(g *ir.Graph, files []string, samples int, seed int64, limits safeio.Limits) ([][][]float32, string, error) {
 	if len(files) == 0 {
 		if samples <= 0 {
 			samples = DefaultSamples
@@ -120,22 +180,15 @@ func Inputs(g *ir.Graph, files []string, samples int, seed int64) ([][][]float32
 	}
 	var out [][][]float32
 	for i, f := range files {
-		data, shape, err := ReadNPY(f)
+		data, shape, err := ReadNPYLimits(f, limits)
 		if err != nil {
 			return nil, "", err
 		}
 		t := g.Inputs[i]
 		n := ir.NumElements(t.Shape)
-		count := 0
-		switch {
-		case equalInts(shape, t.Shape):
-			count = 1
-		case len(shape) == len(t.Shape)+1 && equalInts(shape[1:], t.Shape):
-			count = shape[0]
-		case len(shape) == 2 && shape[1] == n:
-			count = shape[0]
-		default:
-			return nil, "", fmt.Errorf("%s: shape %v does not match input %q of shape %v (want (N, %s))", f, shape, t.Name, t.Shape, strings.Trim(fmt.Sprint(t.Shape), "[]"))
+		count, err := SampleCount(f, shape, fmt.Sprintf("input %q", t.Name), t.Shape)
+		if err != nil {
+			return nil, "", err
 		}
 		if samples > 0 && samples < count {
 			count = samples
@@ -156,6 +209,27 @@ func Inputs(g *ir.Graph, files []string, samples int, seed int64) ([][][]float32
 		return nil, "", fmt.Errorf("%s: no samples", files[0])
 	}
 	return out, strings.Join(files, ", "), nil
+}
+
+// SampleCount applies the one shape rule for sample files (docs/validate.md:
+// inputs, and saved reference outputs) to a file of the given shape for a
+// tensor of shape want (what names it in errors: `input "x"`): a file of
+// exactly the tensor's shape is one sample; otherwise its first dimension
+// counts the samples and the others may be any shape holding the tensor's
+// element count ((N, 784) for a 28×28×1 input).
+func SampleCount(file string, shape []int, what string, want []int) (int, error) {
+	n := ir.NumElements(want)
+	switch {
+	case equalInts(shape, want):
+		return 1, nil
+	case len(shape) >= 1 && ir.NumElements(shape[1:]) == n:
+		if shape[0] == 0 {
+			return 0, fmt.Errorf("%s: shape %v holds no samples", file, shape)
+		}
+		return shape[0], nil
+	}
+	return 0, fmt.Errorf("%s: shape %v does not match %s of shape %v: want (N, %s) for N samples, or the samples flattened to (N, %d), or exactly %v for one sample",
+		file, shape, what, want, strings.Trim(fmt.Sprint(want), "[]"), n, want)
 }
 
 func equalInts(a, b []int) bool {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/passes"
@@ -34,12 +33,15 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	qio := fs.Bool("quantized-io", false, "analyze the model with quantized inputs/outputs (as generate --quantized-io)")
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
 	tgt := fs.String("target", "", "Cortex-M core whose stack ram (total) includes, from its compiler's -fstack-usage and the call graph: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none, stack not counted)")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels] [--target CPU]\n\n"+
 			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
 			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
 			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
 			"kernels with a hint.\n"+
+			"Without weights (a .json alone, an .h5/.keras holding only the architecture) it\n"+
+			"pre-analyzes: the same figures from shapes and quantizers, under a banner.\n"+
 			"Counting rules: docs/analyze.md.\n\n", exampleModel)
 		printFlags(stderr, fs)
 	}
@@ -77,7 +79,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		}
 		opt.Target = string(cpu)
 	}
-	res, _, err := compileModel(model, *weights, opt)
+	res, _, err := compileModelWith(keras.LoadArchitecture, model, *weights, *limits, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
@@ -105,25 +107,20 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// compileModel loads and compiles a model file; it fills the provenance hash.
-func compileModel(model, weights string, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
-	g, err := keras.Load(model, keras.Options{Weights: weights})
+// compileModel loads and compiles a model file within limits; the
+// provenance names the files the importer read, with their hashes.
+// It refuses a model without weights.
+func compileModel(model, weights string, limits safeio.Limits, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	return compileModelWith(keras.Load, model, weights, limits, opt)
+}
+
+// compileModelWith is compileModel with the loader: keras.LoadArchitecture
+// accepts an architecture without weights (analyze's pre-analyze).
+func compileModelWith(load func(string, keras.Options) (*ir.Graph, error), model, weights string, limits safeio.Limits, opt compiler.Options) (*compiler.Result, *ir.Graph, error) {
+	g, err := load(model, keras.Options{Weights: weights, Limits: limits})
 	if err != nil {
 		return nil, nil, err
 	}
-	files := keras.ModelFiles(model) // a SavedModel directory is several files
-	if weights != "" {
-		files = append(files, weights)
-	}
-	h := sha256.New()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.Write(b)
-	}
-	opt.SourceSHA256 = hex.EncodeToString(h.Sum(nil))
 	opt.Name = libName(model, opt.Name)
 	res, err := compiler.Compile(g, opt)
 	if err != nil {

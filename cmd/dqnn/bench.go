@@ -9,6 +9,7 @@ import (
 	"os/signal"
 
 	"github.com/dqnn/dqnn/bench"
+	"github.com/dqnn/dqnn/board"
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
@@ -22,11 +23,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
-	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55")
+	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55; or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT (measured cycles)")
 	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
 	keep := fs.String("keep", "", "build in `DIR` and keep it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn bench MODEL [--weights F] [--target cortex-m4] [--json]\n"+
 			"       dqnn bench --kernels [--target cortex-m4] [--json]\n\n"+
@@ -43,6 +45,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if (*kernels && len(pos) != 0) || (!*kernels && len(pos) != 1) {
 		fs.Usage()
 		return 2
+	}
+	if board.IsLinkTarget(*tgt) {
+		if *kernels {
+			fmt.Fprintln(stderr, "dqnn bench: --kernels runs under QEMU only; a board times the model its firmware carries")
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		rep, err := benchBoard(ctx, *tgt, pos[0], *weights, *name, *limits, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
+			return 1
+		}
+		return printReport(rep, "board-bench", *asJSON, stdout, stderr)
 	}
 	cpu, err := target.ParseCPU(*tgt)
 	if err != nil {
@@ -70,7 +86,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		rep, err = bench.Kernels(ctx, cpu, dir)
 	} else {
 		model := pos[0]
-		res, g, cerr := compileModel(model, *weights, compiler.Options{Name: *name, Target: string(cpu)})
+		res, g, cerr := compileModel(model, *weights, *limits, compiler.Options{Name: *name, Target: string(cpu)})
 		if cerr != nil {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", cerr)
 			return 1
@@ -81,8 +97,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
 		return 1
 	}
-	if *asJSON {
-		if err := writeJSON(stdout, "bench", rep); err != nil {
+	return printReport(rep, "bench", *asJSON, stdout, stderr)
+}
+
+// printReport writes a bench report as JSON (of the given schema) or text.
+func printReport(rep interface{ WriteText(io.Writer) }, schema string, asJSON bool, stdout, stderr io.Writer) int {
+	if asJSON {
+		if err := writeJSON(stdout, schema, rep); err != nil {
 			fmt.Fprintf(stderr, "dqnn bench: %v\n", err)
 			return 1
 		}

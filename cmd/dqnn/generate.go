@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"path/filepath"
 	"strings"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/gen/render"
 )
 
@@ -25,15 +25,20 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "C prefix and file stem `NAME` (default: the model file's stem)")
 	target := fs.String("target", "cortex-m4", "target: "+strings.Join(compiler.Targets, ", "))
 	qio := fs.Bool("quantized-io", false, "NAME_run takes and returns the quantized (s8/s1) types of the model's inputs and outputs")
-	amal := fs.Bool("amalgamate", false, "write exactly NAME.h and NAME.c (types, kernels and data inlined), for build systems with fixed outputs")
+	amal := fs.Bool("amalgamate", false, "write only NAME.h and NAME.c (types, kernels and data inlined; plus the CMake files unless --no-build-files, and the manifest), for build systems with fixed outputs")
+	noBuild := fs.Bool("no-build-files", false, "do not write the CMake files ("+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+": add_library(NAME ...) for a consumer's add_subdirectory)")
 	quiet := fs.Bool("q", false, "print nothing on success")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate]\n\n"+
+		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate] [--no-build-files]\n\n"+
 			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
-			"uses into DIR (or only NAME.h and NAME.c with --amalgamate). Paths are relative to the\n"+
-			"current directory, so it works from go generate:\n\n"+
+			"uses into DIR (or only NAME.h and NAME.c with --amalgamate), and "+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+" (CMake:\n"+
+			"add_subdirectory(DIR), then target_link_libraries(app PRIVATE NAME)). Paths are relative to\n"+
+			"the current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+
-			"Unchanged files are not rewritten; stale generated kernel files in DIR are removed.")
+			"Several models may share DIR: each one's files are listed in DIR/NAME.dqnn-manifest.json,\n"+
+			"a NAME whose files another model (or the user) owns is refused, unchanged files are not\n"+
+			"rewritten, and a file this model wrote before is removed once no model lists it.")
 		printFlags(stderr, fs)
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -46,12 +51,24 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		return missing(fs, stderr, "-o DIR (where to write the library)")
 	}
-	res, _, err := compileModel(pos[0], *weights, compiler.Options{Name: *name, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
+	lib := *name
+	if lib == "" {
+		lib = compiler.CName(strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0])))
+	}
+	res, _, err := compileModel(pos[0], *weights, *limits, compiler.Options{Name: lib, Target: *target, QuantizedIO: *qio, Amalgamate: *amal})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1
 	}
-	written, deleted, err := writeLibrary(*out, res.Files)
+	if !*noBuild {
+		cm, err := emit.CMakeFiles(lib, res.Files)
+		if err != nil {
+			fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
+			return 1
+		}
+		maps.Copy(res.Files, cm)
+	}
+	written, deleted, err := render.WriteModel(*out, res.Name, res.Files, emit.RuntimeFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn generate: %v\n", err)
 		return 1
@@ -62,42 +79,4 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			pos[0], *out, len(res.Files), len(written), len(res.Files)-len(written), len(deleted), r.WeightsROBytes, r.ActivationsRWBytes, len(r.Fallbacks))
 	}
 	return 0
-}
-
-// writeLibrary writes files into dir atomically, skipping unchanged ones,
-// and removes generated kernel files (dq_*.c carrying the generated-file
-// marker) that the model no longer uses.
-func writeLibrary(dir string, files map[string][]byte) (written, deleted []string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	written, _, err = render.Write(dir, files, nil)
-	if err != nil {
-		return written, nil, err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return written, nil, err
-	}
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || !strings.HasPrefix(n, "dq_") || !strings.HasSuffix(n, ".c") {
-			continue
-		}
-		if _, ok := files[n]; ok {
-			continue
-		}
-		p := filepath.Join(dir, n)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return written, deleted, err
-		}
-		if bytes.HasPrefix(b, []byte(render.Marker+"\n")) {
-			if err := os.Remove(p); err != nil {
-				return written, deleted, err
-			}
-			deleted = append(deleted, n)
-		}
-	}
-	return written, deleted, nil
 }

@@ -32,6 +32,9 @@ type inspectNode struct {
 	KernelQuant string   `json:"kernel_quant,omitempty"`
 	Activation  string   `json:"activation,omitempty"`
 	Params      int      `json:"params"`
+	// NotSupported is why dqnn cannot compile this layer (an architecture
+	// without weights keeps such layers so analyze can pre-analyze the rest).
+	NotSupported string `json:"not_supported,omitempty"`
 }
 
 // inspectTensor is a model input or output of `dqnn inspect --json`.
@@ -60,6 +63,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model (default: <stem>_weights.h5 or <stem>.h5 beside it)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn inspect MODEL [--weights FILE] [--json]\n\nPrints the graph dqnn imports from MODEL (.h5, .keras, .json, or a SavedModel\ndirectory); a .json without weights is shown architecture-only.")
 		printFlags(stderr, fs)
@@ -72,7 +76,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	g, err := keras.LoadArchitecture(pos[0], keras.Options{Weights: *weights})
+	g, err := keras.LoadArchitecture(pos[0], keras.Options{Weights: *weights, Limits: *limits})
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn inspect: %v\n", err)
 		return 1
@@ -122,6 +126,8 @@ func describeGraph(g *ir.Graph) inspectGraph {
 			in.Quantizers = quantizers(a.Quantizer)
 		case *ir.ActivationAttrs:
 			in.Activation = a.Function
+		case *ir.UnsupportedAttrs:
+			in.NotSupported = a.Reason
 		}
 		ig.Params += in.Params
 		ig.Nodes = append(ig.Nodes, in)
@@ -185,6 +191,9 @@ func printGraph(w io.Writer, g inspectGraph) {
 		}
 		if n.Params > 0 {
 			fmt.Fprintf(w, " params=%d", n.Params)
+		}
+		if n.NotSupported != "" {
+			fmt.Fprintf(w, " NOT SUPPORTED: %s", n.NotSupported)
 		}
 		fmt.Fprintln(w)
 	}

@@ -5,7 +5,7 @@
 //
 //	dqnn <command> [flags] [MODEL]
 //
-// Commands: analyze, generate, validate, bench, inspect. Run
+// Commands: analyze, generate, validate, bench, inspect, firmware. Run
 // `dqnn <command> -h` for a command's flags. Example:
 //
 //	dqnn analyze examples/mnist_bnn/mnist_bnn.h5

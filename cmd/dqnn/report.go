@@ -31,6 +31,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	tgt := fs.String("target", "", "Cortex-M core whose executed instructions per layer the page shows (QEMU): cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none)")
 	inputs := fs.String("inputs", "", "input samples `X.npy` (comma-separated, one per input): adds the agreement with the reference interpreter, run on --target (default host)")
 	quiet := fs.Bool("q", false, "print nothing on success")
+	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn report MODEL -o FILE.html [--weights F] [--target cortex-m4] [--inputs X.npy]\n\n"+
 			"Writes one HTML page that works offline (inline CSS and SVG, no script): the model as a\n"+
@@ -62,7 +63,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dqnn report: %v\n", err)
 		return 1
 	}
-	res, g, err := compileModel(model, *weights, compiler.Options{Name: *name, Target: string(cpu)})
+	res, g, err := compileModel(model, *weights, *limits, compiler.Options{Name: *name, Target: string(cpu)})
 	if err != nil {
 		return fail(err)
 	}
@@ -80,7 +81,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *inputs != "" {
-		in.Validate, err = validate.Run(ctx, validate.Options{Model: model, Weights: *weights, Name: *name, Inputs: strings.Split(*inputs, ","),
+		in.Validate, err = validate.Run(ctx, validate.Options{Model: model, Weights: *weights, Limits: *limits, Name: *name, Inputs: strings.Split(*inputs, ","),
 			CheckOptions: validate.CheckOptions{Target: cpu, PerLayer: true}})
 		if err != nil {
 			return fail(err)

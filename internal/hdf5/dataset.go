@@ -3,6 +3,8 @@ package hdf5
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // Data layout classes.
@@ -225,8 +227,8 @@ func (d *Dataset) raw() ([]byte, error) {
 	}
 	total, ok := mulCheck(d.f.limit, d.space.nelem, uint64(d.dt.size))
 	if !ok {
-		return nil, d.f.errorf(d.path, "dataset of %d %s elements exceeds the %d-byte read limit",
-			d.space.nelem, d.dt, d.f.limit)
+		return nil, d.f.errorf(d.path, "dataset of %d %s elements exceeds the %d-byte read limit (the larger of the file size and the unpacked-data limit, %s)",
+			d.space.nelem, d.dt, d.f.limit, safeio.FlagUnpacked)
 	}
 	switch d.layout {
 	case layoutCompact:
@@ -236,6 +238,9 @@ func (d *Dataset) raw() ([]byte, error) {
 		return d.compact[:total], nil // read-only: callers convert into new slices
 	case layoutContiguous:
 		if d.addr == undefined {
+			if err := d.takeUnpacked(total); err != nil {
+				return nil, err
+			}
 			return d.filled(total), nil
 		}
 		if d.size != 0 && d.size < total {
@@ -247,7 +252,22 @@ func (d *Dataset) raw() ([]byte, error) {
 		}
 		return b, nil // read-only: callers convert into new slices
 	}
+	if err := d.takeUnpacked(total); err != nil {
+		return nil, err
+	}
 	return d.readChunked(total)
+}
+
+// takeUnpacked draws n bytes that the dataset materialises beyond the
+// file's own bytes from the file's budget, before they are allocated.
+func (d *Dataset) takeUnpacked(n uint64) error {
+	if d.f.unpacked == nil {
+		return nil
+	}
+	if err := d.f.unpacked.Take(int64(n)); err != nil {
+		return fmt.Errorf("%w (reading dataset %s)", err, d.path)
+	}
+	return nil
 }
 
 // filled returns total bytes of fill value.

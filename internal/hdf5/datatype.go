@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // Datatype classes handled by the reader.
@@ -178,7 +180,8 @@ func parseDataspace(b []byte, lenSize int, limit uint64) (dataspace, error) {
 	}
 	n, ok := mulCheck(limit, ds.dims...)
 	if !ok {
-		return dataspace{}, fmt.Errorf("dataspace %v has too many elements", ds.dims)
+		return dataspace{}, fmt.Errorf("dataspace %v has too many elements: more than %d, the larger of the file size and the unpacked-data limit (%s)",
+			ds.dims, limit, safeio.FlagUnpacked)
 	}
 	ds.nelem = n
 	return ds, nil

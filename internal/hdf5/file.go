@@ -15,8 +15,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // signature opens every HDF5 superblock.
@@ -26,14 +26,6 @@ var signature = []byte("\x89HDF\r\n\x1a\n")
 // are widened with all ones so the same constant works for them too.
 const undefined = ^uint64(0)
 
-// minDatasetLimit is the smallest cap on the bytes one dataset read may
-// materialise; the actual cap grows with the file size because deflate can
-// expand data about 1000-fold.
-const (
-	minDatasetLimit = 16 << 20
-	maxDatasetLimit = 1 << 31
-)
-
 // File is an open HDF5 file held in memory.
 type File struct {
 	name     string
@@ -41,42 +33,51 @@ type File struct {
 	base     uint64 // absolute position that file addresses are relative to
 	offSize  int    // size of addresses in bytes
 	lenSize  int    // size of lengths in bytes
-	limit    uint64 // cap on the bytes materialised for one dataset
+	limit    uint64 // cap on the bytes of one dataset: the larger of the file size and the unpacked budget
 	checkEOF bool   // compare the file size with the superblock's end address
 	root     *Group
+	// unpacked counts the bytes that reading datasets produces beyond the
+	// file's own bytes (decompressed chunks, fill values), so a small file
+	// cannot declare or inflate to gigabytes; nil (hand-built test files)
+	// leaves only limit.
+	unpacked *safeio.Budget
 }
 
-// Open reads the file at path into memory and parses its root group.
-// Errors start with path.
-func Open(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+// Open reads the file at path into memory, within the default limits, and
+// parses its root group. Errors start with path.
+func Open(path string) (*File, error) { return OpenLimits(path, safeio.Limits{}) }
+
+// OpenLimits is Open within the given limits (zero fields: defaults): the
+// file size is capped by l.File, the data its datasets decompress or fill
+// by l.Unpacked.
+func OpenLimits(path string, l safeio.Limits) (*File, error) {
+	l = l.OrDefault()
+	data, err := safeio.ReadFile(path, l.File, safeio.FlagFile)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // keeps errors.Is(err, fs.ErrNotExist) working
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return OpenBytes(path, data)
+	return OpenBytesLimits(path, data, l)
 }
 
-// OpenBytes parses an HDF5 file held in data; name is used in error
-// messages. data must not be modified while the File is in use.
+// OpenBytes parses an HDF5 file held in data, within the default limits;
+// name is used in error messages. data must not be modified while the File
+// is in use.
 func OpenBytes(name string, data []byte) (*File, error) {
-	return openBytes(name, data, true)
+	return OpenBytesLimits(name, data, safeio.Limits{})
+}
+
+// OpenBytesLimits is OpenBytes with the data its datasets decompress or
+// fill capped by l.Unpacked (zero: the default).
+func OpenBytesLimits(name string, data []byte, l safeio.Limits) (*File, error) {
+	return openBytes(name, data, true, l.OrDefault().Unpacked)
 }
 
 // openBytes is OpenBytes with the end-of-file check optional, so tests can
 // drive the parsers over truncated data.
-func openBytes(name string, data []byte, checkEOF bool) (*File, error) {
+func openBytes(name string, data []byte, checkEOF bool, unpacked int64) (*File, error) {
 	f := &File{name: name, data: data, checkEOF: checkEOF}
-	f.limit = uint64(len(data)) * 1100
-	if f.limit < minDatasetLimit {
-		f.limit = minDatasetLimit
-	}
-	if f.limit > maxDatasetLimit {
-		f.limit = maxDatasetLimit
-	}
+	f.limit = uint64(max(int64(len(data)), unpacked))
+	f.unpacked = safeio.NewBudget(unpacked, name, "the data decompressed or filled in by its datasets", safeio.FlagUnpacked)
 	rootAddr, err := f.readSuperblock()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

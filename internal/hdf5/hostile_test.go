@@ -8,11 +8,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // synthetic returns a File over hand-built bytes with 8-byte addresses.
 func synthetic(data []byte) *File {
-	return &File{name: "syn.h5", data: data, offSize: 8, lenSize: 8, limit: minDatasetLimit}
+	return &File{name: "syn.h5", data: data, offSize: 8, lenSize: 8, limit: 16 << 20}
 }
 
 type builder struct{ bytes.Buffer }
@@ -85,7 +87,7 @@ func TestHostileSizes(t *testing.T) {
 	b.u32(0)
 	b.u64(1 << 40)
 	b.u64(1 << 40)
-	_, err := parseDataspace(b.Bytes(), 8, minDatasetLimit)
+	_, err := parseDataspace(b.Bytes(), 8, 16<<20)
 	wantErr(t, err, "too many elements")
 
 	// An inflated chunk larger than its declared size is refused.
@@ -136,4 +138,54 @@ func TestSuperblockVersions(t *testing.T) {
 		wantErr(t, err, fmt.Sprintf("v.h5: HDF5 superblock version %d (newer file format) is not supported; "+
 			"re-save with h5py defaults (libver='earliest')", v))
 	}
+}
+
+// TestUnpackedBudget reads testdata/bomb.h5 (make_testfiles.py): 262 KB
+// holding two gzip datasets of 128 MiB each and one declaring 4 TiB. Each
+// is refused with an error naming the file, the limit and its flag, before
+// the data is allocated.
+//
+// Not parallel: allocation is measured across the process.
+func TestUnpackedBudget(t *testing.T) {
+	data, err := os.ReadFile("testdata/bomb.h5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenBytesLimits("bomb.h5", data, safeio.Limits{Unpacked: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		d := dataset(t, f.Root(), name)
+		var err error
+		n := safeio.Allocated(func() { _, err = d.Float32s() })
+		wantErr(t, err, "bomb.h5: /"+name+": dataset of 33554432 float32 elements exceeds the 67108864-byte read limit")
+		wantErr(t, err, safeio.FlagUnpacked)
+		if n > 1<<20 {
+			t.Errorf("refusing %s allocated %d bytes", name, n)
+		}
+	}
+	_, err = f.Root().Dataset("declared")
+	wantErr(t, err, "too many elements")
+
+	// With the default limit (32 MiB) each dataset is refused on its own.
+	f, err = OpenBytes("bomb.h5", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dataset(t, f.Root(), "a").Float32s()
+	wantErr(t, err, "bomb.h5: /a: dataset of 33554432 float32 elements exceeds the 33554432-byte read limit")
+
+	// Under a budget that fits one dataset, one reads and the second
+	// would take the total past it.
+	f, err = OpenBytesLimits("bomb.h5", data, safeio.Limits{Unpacked: 160 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dataset(t, f.Root(), "a").Float32s(); err != nil || len(v) != 32<<20 || v[len(v)-1] != 1 {
+		t.Fatalf("dataset a: %d values, %v", len(v), err)
+	}
+	_, err = dataset(t, f.Root(), "b").Float32s()
+	wantErr(t, err, "bomb.h5: the data decompressed or filled in by its datasets is 256 MiB (268435456 bytes), over the limit of 160 MiB (167772160 bytes); "+
+		"if the model is legitimately this large, raise the limit with --max-unpacked-size (reading dataset /b)")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/internal/sharedmodels"
 )
 
@@ -245,7 +246,7 @@ func TestTruncated(t *testing.T) {
 			}
 			// Without the size check, some prefixes parse partially; they
 			// must still not panic, and reading everything must fail.
-			f, err := openBytes(name, prefix, false)
+			f, err := openBytes(name, prefix, false, safeio.DefaultUnpacked)
 			if err != nil {
 				continue
 			}
@@ -287,16 +288,22 @@ func TestCorrupted(t *testing.T) {
 // corpus (testdata/fuzz/FuzzOpen) holds the small generated files.
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, err := openBytes("fuzz.h5", data, false)
+		// A 1 MiB budget keeps executions fast; the budget itself is
+		// tested in TestUnpackedBudget.
+		file, err := openBytes("fuzz.h5", data, false, 1<<20)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.h5: ") {
 				t.Fatalf("error without file name: %v", err)
 			}
 			return
 		}
-		file.limit = 1 << 20 // keeps executions fast; the cap itself is tested elsewhere
 		budget := 200
-		walkAll(file.Root(), 0, &budget, nil)
+		n := safeio.Allocated(func() { walkAll(file.Root(), 0, &budget, nil) })
+		// Every dataset read costs at most the file's bytes or the 1 MiB
+		// budget, converted to float32 (4 bytes from 1-byte integers).
+		if bound := uint64(64<<20 + 200*len(data)); n > bound {
+			t.Fatalf("reading a %d-byte file allocated %d bytes (bound %d)", len(data), n, bound)
+		}
 	})
 }
 

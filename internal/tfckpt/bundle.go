@@ -15,6 +15,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // DType is a TensorFlow DataType enum value (tensorflow/core/framework/types.proto).
@@ -76,7 +78,7 @@ const ObjectGraphKey = "_CHECKPOINTABLE_OBJECT_GRAPH"
 // every entry against its shard's size; tensors are read by Floats.
 func Open(prefix string) (*Bundle, error) {
 	index := prefix + ".index"
-	f, err := os.Open(index)
+	f, err := safeio.Open(index)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +98,9 @@ func Open(prefix string) (*Bundle, error) {
 }
 
 func statShard(path string) (int64, error) {
+	if err := safeio.CheckRegular(path); err != nil {
+		return 0, err
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return 0, err
@@ -300,7 +305,7 @@ func (b *Bundle) raw(e *Entry) ([]byte, error) {
 		return nil, fmt.Errorf("%s: tensor %q is saved as slices (a partitioned variable), which dqnn does not read", b.index, e.Key)
 	}
 	sh := b.shards[e.Shard]
-	f, err := os.Open(sh.path)
+	f, err := safeio.Open(sh.path)
 	if err != nil {
 		return nil, err
 	}

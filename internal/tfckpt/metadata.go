@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
+
+	"github.com/dqnn/dqnn/internal/safeio"
 )
 
 // SavedObject is one node of keras_metadata.pb (Keras's SavedMetadata
@@ -24,7 +25,7 @@ const maxMetadataSize = 1 << 30
 
 // ReadKerasMetadata reads and decodes a keras_metadata.pb file.
 func ReadKerasMetadata(path string) ([]SavedObject, error) {
-	f, err := os.Open(path)
+	f, err := safeio.Open(path)
 	if err != nil {
 		return nil, err
 	}

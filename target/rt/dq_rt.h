@@ -33,6 +33,18 @@ void dq_rt_hex32(uint32_t v);
 void dq_stack_paint(void);
 uint32_t dq_stack_peak(void);
 
+/** Opens a host file for reading in binary mode (under QEMU through
+ *  semihosting, relative to QEMU's working directory), so a program can read
+ *  more data than the target's memory holds. Returns a handle >= 0, or -1. */
+int32_t dq_rt_open(const char *path);
+
+/** Reads up to n bytes from handle h into buf; returns the bytes read
+ *  (fewer than n only at the end of the file), or -1 on error. */
+int32_t dq_rt_read(int32_t h, void *buf, int32_t n);
+
+/** Closes handle h. */
+void dq_rt_close(int32_t h);
+
 #ifdef __cplusplus
 }
 #endif

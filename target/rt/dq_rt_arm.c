@@ -15,7 +15,10 @@
 
 #include "dq_rt.h"
 
+#define SYS_OPEN 0x01
+#define SYS_CLOSE 0x02
 #define SYS_WRITE0 0x04
+#define SYS_READ 0x06
 #define SYS_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
 
@@ -60,10 +63,32 @@ void dq_rt_hex32(uint32_t v) {
   semihost(SYS_WRITE0, buf);
 }
 
+/* Host files over semihosting: SYS_OPEN takes {name, mode, length}, mode 1
+ * is "rb"; SYS_READ returns the number of bytes NOT read. */
+int32_t dq_rt_open(const char *path) {
+  int32_t len = 0;
+  while (path[len] != '\0') len++;
+  int32_t block[3] = {(int32_t)(uintptr_t)path, 1, len};
+  return semihost(SYS_OPEN, block);
+}
+
+int32_t dq_rt_read(int32_t h, void *buf, int32_t n) {
+  if (h < 0 || n < 0) return -1;
+  int32_t block[3] = {h, (int32_t)(uintptr_t)buf, n};
+  int32_t left = semihost(SYS_READ, block);
+  if (left < 0 || left > n) return -1;
+  return n - left;
+}
+
+void dq_rt_close(int32_t h) {
+  int32_t block[1] = {h};
+  if (h >= 0) semihost(SYS_CLOSE, block);
+}
+
 __attribute__((noinline)) void dq_bench_begin(void) { __asm__ volatile(""); }
 __attribute__((noinline)) void dq_bench_end(void) { __asm__ volatile(""); }
 
-static void dq_exit(int32_t code) {
+__attribute__((noreturn)) static void dq_exit(int32_t code) {
   int32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, code};
   semihost(SYS_EXIT_EXTENDED, block);
   for (;;) {

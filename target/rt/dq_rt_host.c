@@ -15,3 +15,30 @@ void dq_rt_hex32(uint32_t v) { printf("%08lx", (unsigned long)v); }
 
 void dq_stack_paint(void) {}
 uint32_t dq_stack_peak(void) { return 0; }
+
+/* Handles index a small table of open files (test programs open one or two). */
+static FILE *dq_rt_files[8];
+
+int32_t dq_rt_open(const char *path) {
+  for (int32_t h = 0; h < (int32_t)(sizeof dq_rt_files / sizeof dq_rt_files[0]); h++) {
+    if (dq_rt_files[h] == NULL) {
+      dq_rt_files[h] = fopen(path, "rb");
+      return dq_rt_files[h] != NULL ? h : -1;
+    }
+  }
+  return -1;
+}
+
+int32_t dq_rt_read(int32_t h, void *buf, int32_t n) {
+  if (h < 0 || h >= (int32_t)(sizeof dq_rt_files / sizeof dq_rt_files[0]) || dq_rt_files[h] == NULL || n < 0) return -1;
+  size_t got = fread(buf, 1, (size_t)n, dq_rt_files[h]);
+  if (got < (size_t)n && ferror(dq_rt_files[h])) return -1;
+  return (int32_t)got;
+}
+
+void dq_rt_close(int32_t h) {
+  if (h >= 0 && h < (int32_t)(sizeof dq_rt_files / sizeof dq_rt_files[0]) && dq_rt_files[h] != NULL) {
+    fclose(dq_rt_files[h]);
+    dq_rt_files[h] = NULL;
+  }
+}

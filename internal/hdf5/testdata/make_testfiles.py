@@ -195,6 +195,17 @@ def manifest():
         json.dump(result, fh, indent=1, sort_keys=True)
 
 
+def bomb():
+    """A small file whose datasets cost far more than its size: two gzip
+    datasets of 128 MiB each (the reported 290 KB weights file, in little)
+    and one declaring 4 TiB without storing any chunk."""
+    with h5py.File(out("bomb.h5"), "w") as f:
+        ones = np.ones(32 << 20, dtype=np.float32)
+        for name in ("a", "b"):
+            f.create_dataset(name, data=ones, chunks=(1 << 20,), compression="gzip", compression_opts=9)
+        f.create_dataset("declared", shape=(1 << 28, 1 << 12), dtype=np.float32, chunks=(1, 1 << 12))
+
+
 if __name__ == "__main__":
     small()
     if os.path.isdir("/work/shared/models"):
@@ -205,3 +216,4 @@ if __name__ == "__main__":
     latest()
     track_order()
     userblock()
+    bomb()

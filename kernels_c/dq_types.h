@@ -646,6 +646,10 @@ static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int3
 #define DQ_GATHER_WORDS 512
 #endif
 
+/** Taps (s16, q - zp) the s8 convolutions without SIMD32 gather one output
+ *  pixel into (576 B of stack; larger layers take the tap-by-tap loop). */
+#define DQ_S8_GATHER 288
+
 /*
  * Conventions the generated kernels follow beyond the fields above:
  *   - dq_output_stage.mul == NULL means 1 and add == NULL means 0; bn_sub,

@@ -148,8 +148,12 @@ func run(out string) error {
 		{target.CortexM55, "dq_dense_s1_s1_s1", "dense 576->64", "M55 s1 dense", atMost(18903), "naive C binary dense 18,903"},
 		{target.CortexM4, "dq_dense_f32_f32_f32", "dense 576->64", "M4 f32 dense", atMost(184914), "naive C f32 dense 184,914"},
 		{target.CortexM55, "dq_dense_f32_f32_f32", "dense 576->64", "M55 f32 dense", atMost(148368), "naive C f32 dense 148,368"},
+		// issue #15: CMSIS-NN 99f736a's portable C (no DSP) on the M3, same
+		// toolchain and -O2, measured under the same counter
+		{target.CortexM3, "dq_dense_s8_s8_s8", "dense 576->64", "M3 s8 dense", atMost(126945), "CMSIS-NN portable `arm_fully_connected_s8` 126,945"},
+		{target.CortexM3, "dq_conv2d_s8_s8_s8", "conv 3x3 13x13x32->64 valid", "M3 s8 conv 3×3", atMost(6198590), "CMSIS-NN portable `arm_convolve_s8` 6,198,590"},
 	}
-	fmt.Fprintf(&b, "## Other reference figures (issue #7's table, same toolchain)\n\n| kernel | reference | measured | fewer instructions |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Other reference figures (issues #7 and #15, same toolchain)\n\n| kernel | reference | measured | fewer instructions |\n|---|---|---|---|\n")
 	for _, gl := range refs {
 		r := find(gl.cpu, gl.kernel, gl.shape)
 		fmt.Fprintf(&b, "| %s (`%s`) | %s | %s | %s |\n", gl.what, gl.kernel, gl.want, comma(r.Instructions), yes(gl.check(r)))
@@ -159,6 +163,10 @@ func run(out string) error {
 	for _, cpu := range cpus {
 		fmt.Fprintf(&b, "## Kernel suite, %s\n\n`dqnn bench --kernels --target %s`\n\n| kernel | shape | MACs | instructions | MACs/instr | code |\n|---|---|---:|---:|---:|---:|\n", cpu, cpu)
 		for _, r := range suites[cpu].Results {
+			if r.Skipped != "" {
+				fmt.Fprintf(&b, "| `%s` | %s | %s | – | – | not run: %s |\n", r.Kernel, r.Shape, comma(r.MACs), r.Skipped)
+				continue
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f | %s B |\n", r.Kernel, r.Shape, comma(r.MACs), comma(r.Instructions), r.MACsPerInsn, comma(r.CodeBytes))
 		}
 		b.WriteString("\n")

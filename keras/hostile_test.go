@@ -298,7 +298,7 @@ func FuzzKerasZip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var g *ir.Graph
 		var err error
-		n := safeio.Allocated(func() { g, err = loadZip("fuzz.keras", data, Options{Limits: limits}) })
+		n := safeio.Allocated(func() { g, err = loadZip("fuzz.keras", data, Options{Limits: limits}, true) })
 		checkImported(t, "fuzz.keras", g, err)
 		// JSON decoding costs a multiple of the 1 MiB config; the
 		// entries and datasets together stay within the 1 MiB budget.

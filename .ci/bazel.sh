@@ -82,12 +82,15 @@ timing "bazel test //..." $t
 # readelf -A expectations per CPU: the architecture name the linker merges
 # into Tag_CPU_name, the architecture, the FPU and (M55) MVE.
 declare -A expect=(
+	[cortex_m0]='Tag_CPU_name: "6S-M"|Tag_CPU_arch: v6S-M|Tag_THUMB_ISA_use: Thumb-1'
+	[cortex_m0plus]='Tag_CPU_name: "6S-M"|Tag_CPU_arch: v6S-M|Tag_THUMB_ISA_use: Thumb-1'
+	[cortex_m3]='Tag_CPU_name: "7-M"|Tag_CPU_arch: v7|Tag_THUMB_ISA_use: Thumb-2'
 	[cortex_m4]='Tag_CPU_name: "7E-M"|Tag_CPU_arch: v7E-M|Tag_THUMB_ISA_use: Thumb-2|Tag_FP_arch: VFPv4-D16|Tag_ABI_HardFP_use: SP only'
 	[cortex_m7]='Tag_CPU_name: "7E-M"|Tag_CPU_arch: v7E-M|Tag_THUMB_ISA_use: Thumb-2|Tag_FP_arch: FPv5/FP-D16 for ARMv8'
 	[cortex_m33]='Tag_CPU_name: "8-M.MAIN"|Tag_CPU_arch: v8-M.mainline|Tag_FP_arch: FPv5/FP-D16 for ARMv8|Tag_ABI_HardFP_use: SP only|Tag_DSP_extension: Allowed'
 	[cortex_m55]='Tag_CPU_name: "cortex-m55"|Tag_CPU_arch: v8.1-M.mainline|Tag_FP_arch: FPv5/FP-D16 for ARMv8|Tag_MVE_arch: MVE Integer and FP'
 )
-for cfg in cortex_m4 cortex_m7 cortex_m33 cortex_m55; do
+for cfg in cortex_m0 cortex_m0plus cortex_m3 cortex_m4 cortex_m7 cortex_m33 cortex_m55; do
 	t=$SECONDS
 	bazel test "${flags[@]}" --config=$cfg //examples/firmware:firmware //examples/firmware:qemu_test
 	elf="$(bazel info --config=$cfg bazel-bin 2>/dev/null)/examples/firmware/firmware"

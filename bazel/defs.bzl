@@ -19,6 +19,9 @@ own) and, to run on a board, its startup code and linker script (docs/bazel.md).
 # dqnn --target for each CPU constraint of //bazel/platforms; any other
 # platform (the host) gets portable C.
 _TARGET_BY_CPU = {
+    "cortex_m0": "cortex-m0",
+    "cortex_m0plus": "cortex-m0plus",
+    "cortex_m3": "cortex-m3",
     "cortex_m4": "cortex-m4",
     "cortex_m7": "cortex-m7",
     "cortex_m33": "cortex-m33",

@@ -68,6 +68,9 @@ type KernelResult struct {
 	Instructions uint64  `json:"instructions"` // net of the empty marker pair
 	MACsPerInsn  float64 `json:"macs_per_instruction"`
 	CodeBytes    uint64  `json:"code_bytes"` // size of the kernel function
+	// Skipped says why the case was not measured: on a board with little
+	// RAM (the micro:bit's 16 KB) a shape whose buffers do not fit.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // KernelReport is the whole suite on one CPU.
@@ -239,7 +242,14 @@ func Kernels(ctx context.Context, cpu target.CPU, workDir string) (*KernelReport
 	return KernelsOf(ctx, cpu, workDir, Shapes, Types)
 }
 
+// smallRAM reports whether cpu's board has too little RAM for the whole
+// suite in one program (the buffers are sized for its largest case): the
+// micro:bit (16 KB) runs one program per case instead.
+func smallRAM(cpu target.CPU) bool { return cpu.Machine() == "microbit" }
+
 // KernelsOf runs every shape in every type combination on cpu in workDir.
+// On a board with little RAM every case is its own program, and a case
+// whose buffers do not fit the RAM is reported as skipped.
 func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Shape, types [][3]dtype.DType) (*KernelReport, error) {
 	if !cpu.IsCortexM() {
 		return nil, fmt.Errorf("bench --kernels: target %s: instruction counting needs a Cortex-M target (it runs under QEMU)", cpu)
@@ -247,6 +257,38 @@ func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Sha
 	if err := target.Available(cpu); err != nil {
 		return nil, err
 	}
+	if !smallRAM(cpu) {
+		return kernelsOnce(ctx, cpu, workDir, shapes, types)
+	}
+	start := time.Now()
+	rep := &KernelReport{Target: string(cpu), Note: ProxyNote}
+	for _, sh := range shapes {
+		for _, ty := range types {
+			dir := filepath.Join(workDir, fmt.Sprint(len(rep.Results)))
+			one, err := kernelsOnce(ctx, cpu, dir, []Shape{sh}, [][3]dtype.DType{ty})
+			if err != nil && strings.Contains(err.Error(), "will not fit in region `RAM'") {
+				d, _, err := buildSuiteOf([]Shape{sh}, [][3]dtype.DType{ty})
+				if err != nil {
+					return nil, err
+				}
+				c := d.Cases[0]
+				rep.Results = append(rep.Results, KernelResult{Kernel: c.Kernel, Shape: c.shape, MACs: c.macs,
+					Skipped: fmt.Sprintf("buffers of %d B do not fit the %s's RAM", 4*(d.InWords+d.WWords+d.OutWords), cpu.Machine())})
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			rep.Overhead = one.Overhead
+			rep.Results = append(rep.Results, one.Results...)
+		}
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// kernelsOnce runs the cases of shapes x types in one program.
+func kernelsOnce(ctx context.Context, cpu target.CPU, workDir string, shapes []Shape, types [][3]dtype.DType) (*KernelReport, error) {
 	start := time.Now()
 	d, _, err := buildSuiteOf(shapes, types)
 	if err != nil {

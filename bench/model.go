@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,10 +33,14 @@ type Memory struct {
 	RAMBytes      uint64 `json:"ram_bytes"`      // its data + bss: the activation arena and any state
 	ImageText     uint64 `json:"image_text"`     // the whole benchmark image (with runtime and libc): text
 	ImageData     uint64 `json:"image_data"`     // ... data
-	ImageBSS      uint64 `json:"image_bss"`      // ... bss, including the runtime's 64 KB stack
-	ArenaSymbol   string `json:"arena_symbol"`   // the largest RAM symbol of the library
-	ArenaBytes    uint64 `json:"arena_bytes"`    // its size
-	LibrarySymbol string `json:"library_prefix"` // symbols counted as the library's: <name>_*, dq_*
+	ImageBSS      uint64 `json:"image_bss"`      // ... bss, including the runtime's stack (StackReserved)
+	StackReserved uint64 `json:"stack_reserved"` // the runtime's stack in the image (4 KB on the micro:bit, else 64 KB)
+	// StackPeakBytes is the stack one inference needed, measured by painting:
+	// the deepest word below NAME_run's caller's SP that the call wrote.
+	StackPeakBytes uint64 `json:"stack_peak_bytes"`
+	ArenaSymbol    string `json:"arena_symbol"`   // the largest RAM symbol of the library
+	ArenaBytes     uint64 `json:"arena_bytes"`    // its size
+	LibrarySymbol  string `json:"library_prefix"` // symbols counted as the library's: <name>_*, dq_*
 }
 
 // ModelReport is the benchmark of one model on one CPU.
@@ -118,6 +123,9 @@ func Model(ctx context.Context, g *ir.Graph, lib validate.Library, cpu target.CP
 	if rep.Memory, err = memory(ctx, exe, lib.Name); err != nil {
 		return nil, err
 	}
+	if rep.Memory.StackPeakBytes, err = stackPeak(res.Stdout); err != nil {
+		return nil, err
+	}
 
 	// 2. Traced: per-layer split between successive dqnn_trace calls.
 	traceDir := filepath.Join(workDir, "traced")
@@ -185,6 +193,20 @@ func runCounted(ctx context.Context, cpu target.CPU, exe string, extra [][2]stri
 	return res, nil
 }
 
+// stackPeak reads the runner's "stack <hex>" line (DQ_RUNNER_BENCH builds).
+func stackPeak(stdout string) (uint64, error) {
+	for _, line := range strings.Split(stdout, "\n") {
+		if h, ok := strings.CutPrefix(line, "stack "); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(h), 16, 32)
+			if err != nil {
+				return 0, fmt.Errorf("bench: runner printed a bad stack line %q", line)
+			}
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("bench: the runner printed no stack line")
+}
+
 // memory reads the library's footprint from the image's symbol table.
 func memory(ctx context.Context, exe, name string) (Memory, error) {
 	sz, err := target.ImageSize(ctx, exe)
@@ -196,6 +218,9 @@ func memory(ctx context.Context, exe, name string) (Memory, error) {
 		return Memory{}, err
 	}
 	m := Memory{ImageText: sz.Text, ImageData: sz.Data, ImageBSS: sz.BSS, LibrarySymbol: name + "_*, dq_*"}
+	if m.StackReserved, err = target.StackReserved(ctx, exe); err != nil {
+		return Memory{}, err
+	}
 	for _, s := range syms {
 		if !strings.HasPrefix(s.Name, name+"_") && !strings.HasPrefix(s.Name, "dq_") {
 			continue
@@ -251,7 +276,7 @@ func kernelsPerTrace(lowered *ir.Graph, traced []string) [][]string {
 // (validate's runner.c.tmpl: dq_runner_*) or the runtime (target/rt), not
 // to the model library.
 func isRunnerSymbol(s string) bool {
-	for _, p := range []string{"dq_runner_", "dq_rt_", "dq_bench_", "dq_fault"} {
+	for _, p := range []string{"dq_runner_", "dq_rt_", "dq_bench_", "dq_fault", "dq_stack_"} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}
@@ -278,8 +303,9 @@ func (r *ModelReport) WriteText(w io.Writer) {
 	m := r.Memory
 	fmt.Fprintf(w, "\nmemory (symbols %s):\n  code   %8s B\n  const  %8s B (weights, thresholds, parameters)\n  RAM    %8s B (data + bss; arena %s = %s B)\n",
 		m.LibrarySymbol, textfmt.Group(m.CodeBytes), textfmt.Group(m.ConstBytes), textfmt.Group(m.RAMBytes), m.ArenaSymbol, textfmt.Group(m.ArenaBytes))
-	fmt.Fprintf(w, "whole image (runtime and libc included): text %s B, data %s B, bss %s B (64 KB stack included)\n",
-		textfmt.Group(m.ImageText), textfmt.Group(m.ImageData), textfmt.Group(m.ImageBSS))
+	fmt.Fprintf(w, "  stack  %8s B (peak of one inference, measured by painting the stack)\n", textfmt.Group(m.StackPeakBytes))
+	fmt.Fprintf(w, "whole image (runtime and libc included): text %s B, data %s B, bss %s B (%s B stack included)\n",
+		textfmt.Group(m.ImageText), textfmt.Group(m.ImageData), textfmt.Group(m.ImageBSS), textfmt.Group(m.StackReserved))
 	fmt.Fprintf(w, "\nnote: %s\n", r.Note)
 }
 
@@ -289,6 +315,10 @@ func (r *KernelReport) WriteText(w io.Writer) {
 	tb := textfmt.NewTable()
 	tb.Row("kernel", "shape", "MACs", "instructions", "MACs/instruction", "code")
 	for _, k := range r.Results {
+		if k.Skipped != "" {
+			tb.Row(k.Kernel, k.Shape, textfmt.Group(k.MACs), "-", "-", "skipped: "+k.Skipped)
+			continue
+		}
 		tb.Row(k.Kernel, k.Shape, textfmt.Group(k.MACs), textfmt.Group(k.Instructions), fmt.Sprintf("%.3f", k.MACsPerInsn), textfmt.Group(k.CodeBytes)+" B")
 	}
 	tb.WriteTo(w)

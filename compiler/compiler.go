@@ -19,7 +19,7 @@ import (
 
 // Targets are the accepted --target values. Kernels are portable C99; the
 // target is recorded in the generated files' provenance.
-var Targets = []string{"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "host"}
+var Targets = []string{"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "host"}
 
 // Options configure a compilation.
 type Options struct {

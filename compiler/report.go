@@ -26,16 +26,22 @@ type Report struct {
 	// WeightsRORange (pre-analyze only) bounds weights (ro) over weight
 	// values: arrays that trivial values leave out (multipliers all 1,
 	// offsets all 0) or that negative batch-norm gammas add (flip masks).
-	WeightsRORange     *ByteRange       `json:"weights_ro_bytes_range,omitempty"`
-	FloatModelBytes    int64            `json:"float_model_bytes"`
-	ActivationsRWBytes int              `json:"activations_rw_bytes"`
-	InputBytes         int              `json:"input_bytes"`
-	OutputBytes        int              `json:"output_bytes"`
-	RAMTotalBytes      int              `json:"ram_total_bytes"`
-	Layers             []Layer          `json:"layers"`
-	OpTypes            map[string]int64 `json:"op_types"`
-	Fallbacks          []Fallback       `json:"fallbacks"`
-	Inexact            []Fallback       `json:"inexact"`
+	WeightsRORange     *ByteRange `json:"weights_ro_bytes_range,omitempty"`
+	FloatModelBytes    int64      `json:"float_model_bytes"`
+	ActivationsRWBytes int        `json:"activations_rw_bytes"`
+	InputBytes         int        `json:"input_bytes"`
+	OutputBytes        int        `json:"output_bytes"`
+	RAMTotalBytes      int        `json:"ram_total_bytes"`
+	// StackBytes is the stack NAME_run needs on StackTarget (analyze
+	// --target; AddStack in stack.go), included in RAMTotalBytes; 0 and
+	// not counted without a Cortex-M target.
+	StackBytes  int              `json:"stack_bytes"`
+	StackTarget string           `json:"stack_target,omitempty"`
+	StackPath   []string         `json:"stack_path,omitempty"` // the deepest call chain
+	Layers      []Layer          `json:"layers"`
+	OpTypes     map[string]int64 `json:"op_types"`
+	Fallbacks   []Fallback       `json:"fallbacks"`
+	Inexact     []Fallback       `json:"inexact"`
 	// DependsOnWeights lists, in a pre-analyze, the decisions taken under
 	// an assumption about weight values, with what real weights may change
 	// (empty with weights: nothing is assumed).
@@ -249,8 +255,8 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "                        %s to %s B depending on weight values\n", group(int64(rg.Min)), group(int64(rg.Max)))
 	}
 	fmt.Fprintf(w, " activations (rw)     : %s B (%s) (1 segment)\n", group(int64(r.ActivationsRWBytes)), kib(int64(r.ActivationsRWBytes)))
-	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
-		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)))
+	fmt.Fprintf(w, " ram (total)          : %s B (%s) = %s + %s + %s%s\n", group(int64(r.RAMTotalBytes)), kib(int64(r.RAMTotalBytes)),
+		group(int64(r.ActivationsRWBytes)), group(int64(r.InputBytes)), group(int64(r.OutputBytes)), r.stackTerm())
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, " Number of operations and param per C-layer")
 	line := " " + strings.Repeat("-", 100)

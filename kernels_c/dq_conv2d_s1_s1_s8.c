@@ -340,7 +340,7 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
   int32_t ky, kx;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
-  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB */
+  uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB, 384 B with DQ_SMALL_STACK */
   uint32_t pad_word;
   int32_t n_out, in_row, w_row, out_row;
   int32_t n;

@@ -1188,6 +1188,107 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+      if (ph * pw == 1 && p->k_h * p->k_w * p->in_c <= DQ_S8_GATHER) {
+        /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
+         pixel's taps minus the zero point gathered once into xg (s16; a
+         padded tap as the pad value, 0 without pad values), then three
+         output channels per pass over their contiguous OHWI rows, as the
+         s8 dense loop; integer sums, so the order does not matter */
+        int16_t xg[DQ_S8_GATHER];
+        int32_t kq = 0, okg = 1;
+        for (ky = 0; ky < p->k_h; ++ky) {
+          const int32_t iy = oy * psh * p->stride_h + ky * p->dil_h - p->pad_top;
+          for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ox * psw * p->stride_w + kx * p->dil_w - p->pad_left;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+              const int32_t pad_x = (int32_t)p->pad_value;
+              const int32_t pv = p->pad_mode == DQ_PAD_VALUE ? pad_x : 0;
+              okg = okg && pv >= -32768 && pv <= 32767;
+              for (c = 0; c < p->in_c; ++c) xg[kq++] = (int16_t)pv;
+            } else {
+              const int8_t *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+              for (c = 0; c < p->in_c; ++c) xg[kq++] = (int16_t)((int32_t)xr[c] - in_zp);
+            }
+          }
+        }
+        if (okg) {
+          for (o = 0; o < n_out; ++o) {
+            const int8_t *w0 = weights + (size_t)o * (size_t)kq;
+            const int8_t *w1 = w0 + kq;
+            const int8_t *w2 = w1 + kq;
+            const int16_t *xq = xg;
+            int32_t acc0 = 0, acc1 = 0, acc2 = 0, best;
+            int32_t j;
+            if (o + 2 >= n_out) {
+              for (j = 0; j < kq; ++j) acc0 += (int32_t)xq[j] * (int32_t)w0[j];
+              best = acc0;
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = y;
+              }
+              continue;
+            }
+            for (j = 0; j < kq; ++j) {
+              const int32_t xv = *xq++;
+              acc0 += xv * (int32_t)*w0++;
+              acc1 += xv * (int32_t)*w1++;
+              acc2 += xv * (int32_t)*w2++;
+            }
+            best = acc0;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+            ++o;
+            best = acc1;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+            ++o;
+            best = acc2;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+          }
+          continue;
+        }
+      }
+#endif
       for (o = 0; o < n_out; ++o) {
         int32_t best = 0;
         int32_t first = 1;

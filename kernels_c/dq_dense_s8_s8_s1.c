@@ -743,7 +743,70 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-  for (o = 0; o < n_out; ++o) {
+  o = 0;
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+  /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three
+   output channels per pass share each loaded input minus the zero point,
+   as CMSIS-NN's portable s8 matrix-vector loop does (four channels, or
+   two inputs per iteration, measured slower on the M3: GCC spills);
+   integer sums, so the order does not matter */
+  for (; o + 2 < n_out; ++o) {
+    const int8_t *w0 = weights + (size_t)o * (size_t)w_row;
+    const int8_t *w1 = w0 + w_row;
+    const int8_t *w2 = w1 + w_row;
+    const int8_t *xq = xr;
+    int32_t acc0 = 0, acc1 = 0, acc2 = 0;
+    int32_t best;
+    for (c = 0; c < n; ++c) {
+      const int32_t xv = (int32_t)*xq++ - in_zp;
+      acc0 += xv * (int32_t)*w0++;
+      acc1 += xv * (int32_t)*w1++;
+      acc2 += xv * (int32_t)*w2++;
+    }
+    best = acc0;
+    {
+      const int32_t thr = os->thr_i[o];
+      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+      /* bit 1 (-1) unless the comparison holds */
+      /* branchless: best < thr, or best > thr when flipped */
+      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+      word |= neg << (o & 31);
+      if ((o & 31) == 31 || o == n_out - 1) {
+        orow[o >> 5] = word;
+        word = 0u;
+      }
+    }
+    ++o;
+    best = acc1;
+    {
+      const int32_t thr = os->thr_i[o];
+      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+      /* bit 1 (-1) unless the comparison holds */
+      /* branchless: best < thr, or best > thr when flipped */
+      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+      word |= neg << (o & 31);
+      if ((o & 31) == 31 || o == n_out - 1) {
+        orow[o >> 5] = word;
+        word = 0u;
+      }
+    }
+    ++o;
+    best = acc2;
+    {
+      const int32_t thr = os->thr_i[o];
+      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+      /* bit 1 (-1) unless the comparison holds */
+      /* branchless: best < thr, or best > thr when flipped */
+      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+      word |= neg << (o & 31);
+      if ((o & 31) == 31 || o == n_out - 1) {
+        orow[o >> 5] = word;
+        word = 0u;
+      }
+    }
+  }
+#endif
+  for (; o < n_out; ++o) {
     const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
     int32_t acc = 0;
     int32_t best;

@@ -64,10 +64,23 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
     int32_t c0;
     for (c0 = 0; c0 < n_out; c0 += 32) {
       const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
+#ifdef DQ_SMALL_STACK
+      /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
+       yields the same +-1.0f */
+      uint16_t sg[32];
+#define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
+#else
       float sg[32][9];
+#define DQ_SG(m, t) sg[m][t]
+#endif
       int32_t m, t;
       for (m = 0; m < nb; ++m) {
+#ifdef DQ_SMALL_STACK
+        sg[m] = 0u;
+        for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
+#else
         for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
+#endif
       }
       if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
           ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
@@ -194,8 +207,8 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 const float x20 = xw[2][0], x21 = xw[2][1], x22 = xw[2][2], x23 = xw[2][3];
                 const float x30 = xw[3][0], x31 = xw[3][1], x32 = xw[3][2], x33 = xw[3][3];
                 for (m = 0; m < nb; ++m) {
-                  const float *const sm = sg[m];
-                  const float s0 = sm[0], s1 = sm[1], s2 = sm[2], s3 = sm[3], s4 = sm[4], s5 = sm[5], s6 = sm[6], s7 = sm[7], s8 = sm[8];
+                  const float s0 = DQ_SG(m, 0), s1 = DQ_SG(m, 1), s2 = DQ_SG(m, 2), s3 = DQ_SG(m, 3), s4 = DQ_SG(m, 4);
+                  const float s5 = DQ_SG(m, 5), s6 = DQ_SG(m, 6), s7 = DQ_SG(m, 7), s8 = DQ_SG(m, 8);
                   float a, best;
 #define DQ_TAPS9(A, B, C, D, E, F, G, H, I) \
                   a = DQ_FMA_PM1(A, s0, 0.0f); a = DQ_FMA_PM1(B, s1, a); a = DQ_FMA_PM1(C, s2, a); \
@@ -233,7 +246,6 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             int32_t xs_ic = -1;
             for (m = 0; m < nb; ++m) {
               const int32_t ic = (c0 + m) / mult;
-              const float *const sm = sg[m];
               float best = 0.0f;
               int32_t q;
               if (ic != xs_ic) {
@@ -255,15 +267,15 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               for (q = 0; q < npool; ++q) {
                 const float *const xq = xs[q];
                 float acc = 0.0f;
-                acc = DQ_FMA_PM1(xq[0], sm[0], acc);
-                acc = DQ_FMA_PM1(xq[1], sm[1], acc);
-                acc = DQ_FMA_PM1(xq[2], sm[2], acc);
-                acc = DQ_FMA_PM1(xq[3], sm[3], acc);
-                acc = DQ_FMA_PM1(xq[4], sm[4], acc);
-                acc = DQ_FMA_PM1(xq[5], sm[5], acc);
-                acc = DQ_FMA_PM1(xq[6], sm[6], acc);
-                acc = DQ_FMA_PM1(xq[7], sm[7], acc);
-                acc = DQ_FMA_PM1(xq[8], sm[8], acc);
+                acc = DQ_FMA_PM1(xq[0], DQ_SG(m, 0), acc);
+                acc = DQ_FMA_PM1(xq[1], DQ_SG(m, 1), acc);
+                acc = DQ_FMA_PM1(xq[2], DQ_SG(m, 2), acc);
+                acc = DQ_FMA_PM1(xq[3], DQ_SG(m, 3), acc);
+                acc = DQ_FMA_PM1(xq[4], DQ_SG(m, 4), acc);
+                acc = DQ_FMA_PM1(xq[5], DQ_SG(m, 5), acc);
+                acc = DQ_FMA_PM1(xq[6], DQ_SG(m, 6), acc);
+                acc = DQ_FMA_PM1(xq[7], DQ_SG(m, 7), acc);
+                acc = DQ_FMA_PM1(xq[8], DQ_SG(m, 8), acc);
                 if (q == 0 || acc > best) best = acc;
               }
               o = c0 + m;
@@ -281,6 +293,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             }
           }
         }
+#undef DQ_SG
       }
       return DQ_OK;
     }

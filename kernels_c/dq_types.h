@@ -239,6 +239,41 @@ static inline uint32_t dq_pc_byte(uint32_t s) {
  */
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
 #define DQ_ASM_POPCOUNT 1
+#elif defined(__GNUC__) && defined(__thumb2__)
+/* Thumb-2 without DSP (Cortex-M3): the same group loop, the bytes added up
+   in one register instead of by USADA8 */
+#define DQ_ASM_POPCOUNT_NODSP 1
+#endif
+
+#if defined(DQ_ASM_POPCOUNT) || defined(DQ_ASM_POPCOUNT_NODSP)
+/* One group: x ^ w over three words (r4-r6 ^ r8-r10, loaded by LDM),
+   carry-save adder, nibble counts; leaves ones + 2 * twos per byte (<= 24)
+   in r4. Clobbers r4-r6, r8-r10. */
+#define DQ_PC3_GROUP_ASM \
+  "ldmia %[x]!, {r4, r5, r6}\n\t" \
+  "ldmia %[w]!, {r8, r9, r10}\n\t" \
+  "eor r8, r8, r4\n\t" \
+  "eor r9, r9, r5\n\t" \
+  "eor r10, r10, r6\n\t" \
+  "eor r4, r8, r9\n\t" \
+  "and r8, r8, r9\n\t" \
+  "and r9, r4, r10\n\t" \
+  "orr r8, r8, r9\n\t"            /* twos */ \
+  "eor r4, r4, r10\n\t"           /* ones */ \
+  "and r9, r4, #0xAAAAAAAA\n\t" \
+  "sub r4, r4, r9, lsr #1\n\t" \
+  "and r9, r8, #0xAAAAAAAA\n\t" \
+  "sub r8, r8, r9, lsr #1\n\t" \
+  "and r9, r4, #0xCCCCCCCC\n\t" \
+  "and r4, r4, #0x33333333\n\t" \
+  "add r4, r4, r9, lsr #2\n\t" \
+  "and r9, r8, #0xCCCCCCCC\n\t" \
+  "and r8, r8, #0x33333333\n\t" \
+  "add r8, r8, r9, lsr #2\n\t" \
+  "add r4, r4, r8, lsl #1\n\t"    /* ones + 2 * twos per nibble, <= 12 */ \
+  "and r9, r4, #0xF0F0F0F0\n\t" \
+  "and r4, r4, #0x0F0F0F0F\n\t" \
+  "add r4, r4, r9, lsr #4\n\t"    /* per byte, <= 24 */
 #endif
 
 /** Sum of popcount(x[j] ^ w[j]) over g groups of three words (g >= 0) and rem (0..2) more words. */
@@ -251,36 +286,30 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
        ascending register list */
     __asm__ volatile(
         "1:\n\t"
-        "ldmia %[x]!, {r4, r5, r6}\n\t"
-        "ldmia %[w]!, {r8, r9, r10}\n\t"
-        "eor r8, r8, r4\n\t"
-        "eor r9, r9, r5\n\t"
-        "eor r10, r10, r6\n\t"
-        "eor r4, r8, r9\n\t"
-        "and r8, r8, r9\n\t"
-        "and r9, r4, r10\n\t"
-        "orr r8, r8, r9\n\t"            /* twos */
-        "eor r4, r4, r10\n\t"           /* ones */
-        "and r9, r4, #0xAAAAAAAA\n\t"
-        "sub r4, r4, r9, lsr #1\n\t"
-        "and r9, r8, #0xAAAAAAAA\n\t"
-        "sub r8, r8, r9, lsr #1\n\t"
-        "and r9, r4, #0xCCCCCCCC\n\t"
-        "and r4, r4, #0x33333333\n\t"
-        "add r4, r4, r9, lsr #2\n\t"
-        "and r9, r8, #0xCCCCCCCC\n\t"
-        "and r8, r8, #0x33333333\n\t"
-        "add r8, r8, r9, lsr #2\n\t"
-        "add r4, r4, r8, lsl #1\n\t"    /* ones + 2 * twos per nibble, <= 12 */
-        "and r9, r4, #0xF0F0F0F0\n\t"
-        "and r4, r4, #0x0F0F0F0F\n\t"
-        "add r4, r4, r9, lsr #4\n\t"    /* per byte, <= 24 */
+        DQ_PC3_GROUP_ASM
         "usada8 %[t], r4, %[z], %[t]\n\t"
         "subs %[g], %[g], #1\n\t"
         "bne 1b"
         : [x] "+r"(x), [w] "+r"(w), [g] "+r"(g), [t] "+&r"(total)
         : [z] "r"(0u)
         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+  }
+#elif defined(DQ_ASM_POPCOUNT_NODSP)
+  while (g > 0) {
+    /* at most 10 groups per byte accumulator (<= 240 per byte) */
+    int32_t n = g < 10 ? g : 10;
+    uint32_t acc = 0u;
+    g -= n;
+    __asm__ volatile(
+        "1:\n\t"
+        DQ_PC3_GROUP_ASM
+        "add %[acc], %[acc], r4\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [x] "+r"(x), [w] "+r"(w), [n] "+r"(n), [acc] "+&r"(acc)
+        :
+        : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+    DQ_SUM_BYTES(total, acc);
   }
 #else
   for (; g > 0; --g) {
@@ -596,8 +625,30 @@ static inline int32_t dq_xor_popcount(const uint32_t *x, const uint32_t *w, int3
 #define DQ_FMA_PM1(x, s, acc) ((acc) + (x) * (s))
 #endif
 
-/** Words of the stack buffer the s1 convolutions gather one output pixel's taps into (fast path). */
+/*
+ * DQ_SMALL_STACK: Cortex-M cores without an FPU (M0, M0+: ARMv6-M; M3:
+ * ARMv7-M), parts with 8-32 KB of RAM where the stack decides whether a
+ * model fits. Kernels there keep every stack buffer small enough for at most
+ * 1 KB of stack per kernel, calls included (the s1 gather buffer below: 384 B
+ * instead of 2 KB; the f32 x s1 depthwise signs as bits: 64 B instead of
+ * 1,152 B); compiler.TestKernelStackSmallCores checks it. Define it (to 1)
+ * to get the same code on another target.
+ */
+#if !defined(DQ_SMALL_STACK) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && !defined(__ARM_FP)
+#define DQ_SMALL_STACK 1
+#endif
+
+/** Words of the stack buffer the s1 convolutions gather one output pixel's
+ *  taps into (fast path; larger layers take the tap-by-tap path). */
+#ifdef DQ_SMALL_STACK
+#define DQ_GATHER_WORDS 96
+#else
 #define DQ_GATHER_WORDS 512
+#endif
+
+/** Taps (s16, q - zp) the s8 convolutions without SIMD32 gather one output
+ *  pixel into (576 B of stack; larger layers take the tap-by-tap loop). */
+#define DQ_S8_GATHER 288
 
 /*
  * Conventions the generated kernels follow beyond the fields above:

@@ -22,20 +22,23 @@ import (
 )
 
 // CPU names a place a program runs: the host, or one Cortex-M core emulated
-// by QEMU on an Arm MPS2/MPS3 board.
+// by QEMU on an Arm MPS2/MPS3 board or a BBC micro:bit.
 type CPU string
 
 // The supported CPUs.
 const (
-	Host      CPU = "host"
-	CortexM4  CPU = "cortex-m4"
-	CortexM7  CPU = "cortex-m7"
-	CortexM33 CPU = "cortex-m33"
-	CortexM55 CPU = "cortex-m55"
+	Host         CPU = "host"
+	CortexM0     CPU = "cortex-m0"
+	CortexM0Plus CPU = "cortex-m0plus"
+	CortexM3     CPU = "cortex-m3"
+	CortexM4     CPU = "cortex-m4"
+	CortexM7     CPU = "cortex-m7"
+	CortexM33    CPU = "cortex-m33"
+	CortexM55    CPU = "cortex-m55"
 )
 
 // CPUs lists every supported CPU, host first.
-var CPUs = []CPU{Host, CortexM4, CortexM7, CortexM33, CortexM55}
+var CPUs = []CPU{Host, CortexM0, CortexM0Plus, CortexM3, CortexM4, CortexM7, CortexM33, CortexM55}
 
 // board describes how a Cortex-M CPU is compiled and emulated.
 type board struct {
@@ -44,20 +47,27 @@ type board struct {
 	flags   []string // arm-none-eabi-gcc CPU flags
 }
 
-// boards: memory maps checked against QEMU 7.2's hw/arm/mps2.c and
-// mps2-tz.c; the M33 and M55 run in secure state, so their images are
-// linked at the secure aliases.
+// boards: memory maps checked against QEMU 7.2's hw/arm/mps2.c,
+// mps2-tz.c and nrf51_soc.c; the M33 and M55 run in secure state, so their
+// images are linked at the secure aliases. QEMU has no Cortex-M0+ board: the
+// M0+ image (same ARMv6-M instruction set) runs on the micro:bit's M0.
+// Cores without an FPU use the soft-float ABI.
 var boards = map[CPU]board{
-	CortexM4:  {"mps2-an386", "mps2-an386.ld", []string{"-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"}},
-	CortexM7:  {"mps2-an500", "mps2-an500.ld", []string{"-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"}},
-	CortexM33: {"mps2-an505", "mps2-an505.ld", []string{"-mcpu=cortex-m33", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard"}},
-	CortexM55: {"mps3-an547", "mps3-an547.ld", []string{"-mcpu=cortex-m55", "-mfloat-abi=hard"}},
+	CortexM0:     {"microbit", "microbit.ld", []string{"-mcpu=cortex-m0", "-mfloat-abi=soft"}},
+	CortexM0Plus: {"microbit", "microbit.ld", []string{"-mcpu=cortex-m0plus", "-mfloat-abi=soft"}},
+	CortexM3:     {"mps2-an385", "mps2-an385.ld", []string{"-mcpu=cortex-m3", "-mfloat-abi=soft"}},
+	CortexM4:     {"mps2-an386", "mps2-an386.ld", []string{"-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"}},
+	CortexM7:     {"mps2-an500", "mps2-an500.ld", []string{"-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"}},
+	CortexM33:    {"mps2-an505", "mps2-an505.ld", []string{"-mcpu=cortex-m33", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard"}},
+	CortexM55:    {"mps3-an547", "mps3-an547.ld", []string{"-mcpu=cortex-m55", "-mfloat-abi=hard"}},
 }
 
-// ParseCPU returns the CPU named s ("host", "cortex-m4", "cortex-m7",
-// "cortex-m33", "cortex-m55"; "m4" and the like are accepted too).
+// ParseCPU returns the CPU named s ("host", "cortex-m0", "cortex-m0plus",
+// "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"; "m4",
+// "m0+" and the like are accepted too).
 func ParseCPU(s string) (CPU, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.Replace(t, "+", "plus", 1)
 	if strings.HasPrefix(t, "m") && len(t) > 1 && t[1] >= '0' && t[1] <= '9' {
 		t = "cortex-" + t
 	}

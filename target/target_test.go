@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,9 +38,16 @@ int main(void) {
 }
 `
 
+// faultC reads unmapped memory: 0xF0000000 on the MPS boards; the nRF51
+// maps a stub device there, but nothing just below its RAM.
 const faultC = `#include <stdint.h>
+#if __ARM_ARCH_ISA_THUMB == 1
+#define DQ_UNMAPPED 0x1FFFF000u
+#else
+#define DQ_UNMAPPED 0xF0000000u
+#endif
 int main(void) {
-  volatile uint32_t *p = (volatile uint32_t *)0xF0000000u;
+  volatile uint32_t *p = (volatile uint32_t *)DQ_UNMAPPED;
   return (int)*p;
 }
 `
@@ -104,14 +112,14 @@ func build(t *testing.T, cpu CPU, src string) string {
 }
 
 func TestParseCPU(t *testing.T) {
-	for in, want := range map[string]CPU{"host": Host, "cortex-m4": CortexM4, "M7": CortexM7, "m33": CortexM33, "Cortex-M55": CortexM55} {
+	for in, want := range map[string]CPU{"host": Host, "cortex-m4": CortexM4, "M7": CortexM7, "m33": CortexM33, "Cortex-M55": CortexM55, "m0+": CortexM0Plus, "cortex-m0plus": CortexM0Plus, "M3": CortexM3} {
 		got, err := ParseCPU(in)
 		if err != nil || got != want {
 			t.Errorf("ParseCPU(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ParseCPU("cortex-m0"); err == nil || !strings.Contains(err.Error(), "cortex-m55") {
-		t.Errorf("ParseCPU(cortex-m0) error = %v, want one listing the targets", err)
+	if _, err := ParseCPU("cortex-m1"); err == nil || !strings.Contains(err.Error(), "cortex-m55") {
+		t.Errorf("ParseCPU(cortex-m1) error = %v, want one listing the targets", err)
 	}
 }
 
@@ -282,6 +290,47 @@ int main(void) { volatile int32_t z = 1; return (int)deep(&z, 1000000); }
 	}
 }
 
+// TestStackPeak: painting finds a callee's 1,200-byte frame, and not much more.
+func TestStackPeak(t *testing.T) {
+	src := `#include <stdint.h>
+#include "dq_rt.h"
+__attribute__((noinline)) static int32_t deep(int32_t n) {
+  volatile int32_t buf[300];
+  for (int32_t i = 0; i < 300; i++) buf[i] = i * n;
+  return buf[n];
+}
+int main(void) {
+  dq_stack_paint();
+  int32_t r = deep(7);
+  uint32_t peak = dq_stack_peak();
+  dq_rt_puts("peak ");
+  dq_rt_hex32(peak);
+  dq_rt_puts("\n");
+  return r == 49 ? 0 : 1;
+}
+`
+	for _, cpu := range CPUs[1:] {
+		t.Run(string(cpu), func(t *testing.T) {
+			needs(t, cpu)
+			exe := build(t, cpu, src)
+			res, err := Run(context.Background(), cpu, exe, RunOptions{Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := res.Err(); err != nil {
+				t.Fatalf("%v\n%s", err, res.Stdout)
+			}
+			var peak uint32
+			if _, err := fmt.Sscanf(res.Stdout, "peak %x", &peak); err != nil {
+				t.Fatalf("stdout %q: %v", res.Stdout, err)
+			}
+			if peak < 1200 || peak > 1200+64 {
+				t.Errorf("peak stack %d B, want 1,200 B for the buffer plus a small frame", peak)
+			}
+		})
+	}
+}
+
 func TestImageSize(t *testing.T) {
 	needs(t, CortexM4)
 	exe := build(t, CortexM4, helloC)
@@ -291,6 +340,9 @@ func TestImageSize(t *testing.T) {
 	}
 	if sz.Text == 0 || sz.BSS < 64*1024+4000 {
 		t.Errorf("size = %+v, want text > 0 and bss >= 64 KB stack + 4000", sz)
+	}
+	if st, err := StackReserved(context.Background(), exe); err != nil || st != 64*1024 {
+		t.Errorf("StackReserved = %d, %v; want 64 KB", st, err)
 	}
 }
 

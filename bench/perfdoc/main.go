@@ -19,10 +19,17 @@ import (
 	"strings"
 
 	"github.com/dqnn/dqnn/bench"
+	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
+	"github.com/dqnn/dqnn/validate"
 )
 
 const example = "examples/mnist_bnn/mnist_bnn.h5"
+
+// cpus are the cores measured, one suite and one example run each: M4
+// (DSP, FPU), M55 (Helium) and the cores without DSP or FPU (issue #15).
+var cpus = []target.CPU{target.CortexM4, target.CortexM55, target.CortexM3, target.CortexM0}
 
 // target is one goal of issue #7.
 type goal struct {
@@ -53,12 +60,28 @@ func run(out string) error {
 	suites := map[target.CPU]*bench.KernelReport{}
 	models := map[target.CPU]*bench.ModelReport{}
 	msuites := map[target.CPU]*bench.SuiteReport{}
-	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
+	for _, cpu := range cpus {
 		rep, err := bench.Kernels(ctx, cpu, filepath.Join(tmp, "k"+string(cpu)))
 		if err != nil {
 			return err
 		}
 		suites[cpu] = rep
+		if cpu != target.CortexM4 && cpu != target.CortexM55 {
+			// The cores without DSP or FPU run the example alone (the
+			// suite's larger models do not fit the micro:bit's RAM).
+			g, err := keras.Load(example, keras.Options{})
+			if err != nil {
+				return err
+			}
+			res, err := compiler.Compile(g, compiler.Options{Name: "mnist_bnn", Target: string(cpu)})
+			if err != nil {
+				return err
+			}
+			if models[cpu], err = bench.Model(ctx, g, validate.Library{Name: "mnist_bnn", Files: res.Files, Lowered: res.Graph}, cpu, filepath.Join(tmp, "m"+string(cpu))); err != nil {
+				return err
+			}
+			continue
+		}
 		ms, err := bench.Suite(ctx, cpu, example, filepath.Join(tmp, "m"+string(cpu)), os.Stderr)
 		if err != nil {
 			return err
@@ -90,7 +113,7 @@ func run(out string) error {
 	fmt.Fprintf(&b, "Executed instructions under QEMU (`dqnn bench`, method in [bench.md](bench.md)); arm-none-eabi-gcc -O2.\n")
 	fmt.Fprintf(&b, "Instruction counts are a proxy for cycles, not cycles.\n\n")
 
-	fmt.Fprintf(&b, "## Targets (issue #7)\n\n| target | goal | measured | met |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Targets (issues #7 and #15)\n\n| target | goal | measured | met |\n|---|---|---|---|\n")
 	find := func(cpu target.CPU, kernel, shape string) bench.KernelResult {
 		for _, r := range suites[cpu].Results {
 			if r.Kernel == kernel && r.Shape == shape {
@@ -114,6 +137,9 @@ func run(out string) error {
 		{target.CortexM55, "dq_dense_s1_s1_s1", "dense 576->64", "M55 s1 dense 576→64", mpi(10), "≥ 10 MACs/instr"},
 		{target.CortexM55, "dq_dense_s8_s8_s8", "dense 576->64", "M55 s8 dense 576→64", atMost(18236), "≤ 18,236 (CMSIS-NN)"},
 		{target.CortexM55, "dq_conv2d_s8_s8_s8", "conv 3x3 13x13x32->64 valid", "M55 s8 conv 3×3", atMost(535265), "≤ 535,265 (CMSIS-NN)"},
+		// issue #15: the cores without DSP or FPU
+		{target.CortexM3, "dq_dense_s1_s1_s1", "dense 576->64", "M3 s1 dense 576→64", mpi(2.5), "≥ 2.5 MACs/instr"},
+		{target.CortexM0, "dq_dense_s1_s1_s1", "dense 576->64", "M0 s1 dense 576→64", mpi(1.2), "≥ 1.2 MACs/instr"},
 	}
 	yes := func(ok bool) string {
 		if ok {
@@ -142,8 +168,12 @@ func run(out string) error {
 		{target.CortexM55, "dq_dense_s1_s1_s1", "dense 576->64", "M55 s1 dense", atMost(18903), "naive C binary dense 18,903"},
 		{target.CortexM4, "dq_dense_f32_f32_f32", "dense 576->64", "M4 f32 dense", atMost(184914), "naive C f32 dense 184,914"},
 		{target.CortexM55, "dq_dense_f32_f32_f32", "dense 576->64", "M55 f32 dense", atMost(148368), "naive C f32 dense 148,368"},
+		// issue #15: CMSIS-NN 99f736a's portable C (no DSP) on the M3, same
+		// toolchain and -O2, measured under the same counter
+		{target.CortexM3, "dq_dense_s8_s8_s8", "dense 576->64", "M3 s8 dense", atMost(126945), "CMSIS-NN portable `arm_fully_connected_s8` 126,945"},
+		{target.CortexM3, "dq_conv2d_s8_s8_s8", "conv 3x3 13x13x32->64 valid", "M3 s8 conv 3×3", atMost(6198590), "CMSIS-NN portable `arm_convolve_s8` 6,198,590"},
 	}
-	fmt.Fprintf(&b, "## Other reference figures (issue #7's table, same toolchain)\n\n| kernel | reference | measured | fewer instructions |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Other reference figures (issues #7 and #15, same toolchain)\n\n| kernel | reference | measured | fewer instructions |\n|---|---|---|---|\n")
 	for _, gl := range refs {
 		r := find(gl.cpu, gl.kernel, gl.shape)
 		fmt.Fprintf(&b, "| %s (`%s`) | %s | %s | %s |\n", gl.what, gl.kernel, gl.want, comma(r.Instructions), yes(gl.check(r)))
@@ -151,9 +181,13 @@ func run(out string) error {
 	b.WriteString("\n")
 
 	writeIssue14(&b, suites, msuites, find)
-	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
+	for _, cpu := range cpus {
 		fmt.Fprintf(&b, "## Kernel suite, %s\n\n`dqnn bench --kernels --target %s`\n\n| kernel | shape | MACs | instructions | MACs/instr | code |\n|---|---|---:|---:|---:|---:|\n", cpu, cpu)
 		for _, r := range suites[cpu].Results {
+			if r.Skipped != "" {
+				fmt.Fprintf(&b, "| `%s` | %s | %s | – | – | not run: %s |\n", r.Kernel, r.Shape, comma(r.MACs), r.Skipped)
+				continue
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f | %s B |\n", r.Kernel, r.Shape, comma(r.MACs), comma(r.Instructions), r.MACsPerInsn, comma(r.CodeBytes))
 		}
 		b.WriteString("\n")
@@ -162,14 +196,14 @@ func run(out string) error {
 	fmt.Fprintf(&b, "M55 18,236; `arm_convolve_s8` 3×3 M4 4,159,166, M55 535,265; `arm_convolve_1x1_s8_fast` M4 940,266,\n")
 	fmt.Fprintf(&b, "M55 213,954; naive C binary dense M4 19,733, f32 dense M4 184,914.\n\n")
 
-	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
+	for _, cpu := range cpus {
 		m := models[cpu]
 		fmt.Fprintf(&b, "## Example model (%s), %s\n\n`dqnn bench %s --target %s`\n\n| layer (output tensor) | kernels | instructions |\n|---|---|---:|\n", example, cpu, example, cpu)
 		for _, l := range m.Layers {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", l.Tensor, strings.Join(l.Kernels, ", "), comma(l.Instructions))
 		}
 		fmt.Fprintf(&b, "| **total (untraced build)** | | **%s** |\n\n", comma(m.Total))
-		fmt.Fprintf(&b, "Library: %s B code, %s B constants, %s B RAM (arena).\n\n", comma(m.Memory.CodeBytes), comma(m.Memory.ConstBytes), comma(m.Memory.RAMBytes))
+		fmt.Fprintf(&b, "Library: %s B code, %s B constants, %s B RAM (arena); peak stack %s B (painted).\n\n", comma(m.Memory.CodeBytes), comma(m.Memory.ConstBytes), comma(m.Memory.RAMBytes), comma(m.Memory.StackPeakBytes))
 	}
 
 	fmt.Fprintf(&b, "## All-f32 comparison (Cortex-M4)\n\n")

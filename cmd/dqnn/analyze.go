@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/passes"
+	"github.com/dqnn/dqnn/target"
 )
 
 func init() {
@@ -30,9 +32,10 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "also print the lowered graph and its memory plan")
 	qio := fs.Bool("quantized-io", false, "analyze the model with quantized inputs/outputs (as generate --quantized-io)")
 	ref := fs.Bool("reference-kernels", false, "restrict kernel selection to the X-CUBE-AI reference's kernel tables (shows its fallbacks)")
+	tgt := fs.String("target", "", "Cortex-M core whose stack ram (total) includes, from its compiler's -fstack-usage and the call graph: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none, stack not counted)")
 	limits := limitFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels]\n\n"+
+		fmt.Fprintf(stderr, "usage: dqnn analyze [MODEL] [--weights FILE] [--json] [-v] [--quantized-io] [--reference-kernels] [--target CPU]\n\n"+
 			"Compiles MODEL (.h5, .keras, .json or a SavedModel directory; default: the bundled\n"+
 			"%s) in memory and prints params, macc, weights (ro), activations (rw),\n"+
 			"ram, the operations per C-layer and per type, and every layer that falls back to f32\n"+
@@ -64,10 +67,30 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if *ref {
 		opt.Matrix = compiler.ReferenceOnly{}
 	}
+	var cpu target.CPU
+	if *tgt != "" {
+		if cpu, err = target.ParseCPU(*tgt); err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: --target: %v\n", err)
+			return 2
+		}
+		if !cpu.IsCortexM() {
+			fmt.Fprintf(stderr, "dqnn analyze: --target %s: the stack is counted for a Cortex-M core (cortex-m0 ... cortex-m55)\n", cpu)
+			return 2
+		}
+		opt.Target = string(cpu)
+	}
 	res, _, err := compileModelWith(keras.LoadArchitecture, model, *weights, *limits, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn analyze: %v\n", err)
 		return 1
+	}
+	if cpu != "" {
+		st, err := compiler.Stack(context.Background(), res, libName(model, ""), cpu)
+		if err != nil {
+			fmt.Fprintf(stderr, "dqnn analyze: %s: %v\n", model, err)
+			return 1
+		}
+		res.Report.AddStack(st)
 	}
 	if *asJSON {
 		if err := writeJSON(stdout, "analyze", res.Report); err != nil {

@@ -24,7 +24,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
-	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m4, cortex-m7, cortex-m33, cortex-m55; or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT (measured cycles)")
+	tgt := fs.String("target", "cortex-m4", "Cortex-M core to emulate: cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55; or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT (measured cycles)")
 	kernels := fs.Bool("kernels", false, "benchmark the kernel suite instead of a model: "+bench.SuiteSummary())
 	models := fs.Bool("models", false, "benchmark the model suite instead of a model: the example, RN07, AD08 and qkeras_mnist_cnn (the last three from $"+sharedmodels.Env+"), beside CMSIS-NN figures where known")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")

@@ -28,7 +28,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output `FILE` (an .html page)")
 	weights := fs.String("weights", "", "weights `FILE` of a .json model")
 	name := fs.String("name", "", "C prefix of the generated library (default: the model file's stem)")
-	tgt := fs.String("target", "", "Cortex-M core whose executed instructions per layer the page shows (QEMU): cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none)")
+	tgt := fs.String("target", "", "Cortex-M core whose executed instructions per layer the page shows (QEMU): cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (default: none)")
 	inputs := fs.String("inputs", "", "input samples `X.npy` (comma-separated, one per input): adds the agreement with the reference interpreter, run on --target (default host)")
 	quiet := fs.Bool("q", false, "print nothing on success")
 	limits := limitFlags(fs)

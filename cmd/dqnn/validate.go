@@ -28,7 +28,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	save := fs.String("save-outputs", "", "write the C library's outputs to `Y.npy` (output i > 0 to Y_i.npy)")
 	samples := fs.Int("samples", 0, fmt.Sprintf("number of samples: random ones to draw (default %d), or the first N of --inputs (default all)", validate.DefaultSamples))
 	seed := fs.Int64("seed", 1, "seed of the random inputs")
-	tgt := fs.String("target", "host", "where the C runs: host, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU), or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT")
+	tgt := fs.String("target", "host", "where the C runs: host, cortex-m0, cortex-m0plus, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55 (QEMU), or a board running dqnn firmware: serial:PORT[,BAUD], tcp:HOST:PORT")
 	perLayer := fs.Bool("per-layer", false, "compile with -DDQNN_TRACE and compare every traced tensor; names the first diverging one")
 	sanitize := fs.Bool("sanitize", false, "host only: build with -fsanitize=address,undefined")
 	cc := fs.String("cc", "", "C compiler, name or `PATH` (default cc on the host, arm-none-eabi-gcc on Cortex-M; e.g. clang, /opt/arm/bin/arm-none-eabi-gcc)")
@@ -47,7 +47,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn validate MODEL [--weights F] [--inputs X.npy] [--save-outputs Y.npy] [--samples N] [--seed S]\n"+
-			"                      [--target host|cortex-m4|cortex-m7|cortex-m33|cortex-m55|serial:PORT[,BAUD]|tcp:HOST:PORT]\n"+
+			"                      [--target host|cortex-m0|cortex-m0plus|cortex-m3|cortex-m4|cortex-m7|cortex-m33|cortex-m55|serial:PORT[,BAUD]|tcp:HOST:PORT]\n"+
 			"                      [--cc CC] [--cflags FLAGS] [--reference Y.npy] [--per-layer] [--sanitize] [--rtol R] ...\n\n"+
 			"Generates the C library, builds a runner around it, runs it on the host or under QEMU (or on a\n"+
 			"board running the firmware of dqnn firmware, docs/board.md), and\n"+

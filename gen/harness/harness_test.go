@@ -156,15 +156,17 @@ func onlyKernels(t *testing.T, cases []*ref.Case) []*ref.Case {
 var moreCPUs = flag.String("cpus", "", "comma-separated extra Cortex-M cores for TestVectorsCortexM")
 
 // TestVectorsCortexM runs the same programs on Cortex-M4 and Cortex-M55 (hard
-// float) under QEMU, and on the cores named by -cpus; smaller batches keep each image well
-// inside the board's memory.
+// float), Cortex-M0 and Cortex-M3 (no DSP, no FPU: the portable C with
+// soft-float and DQ_SMALL_STACK) under QEMU, and on the cores named by -cpus;
+// smaller batches keep each image well inside the board's memory (the
+// micro:bit's M0: 256 KB flash, 16 KB RAM).
 func TestVectorsCortexM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: QEMU run skipped")
 	}
 	// M4 (DSP, FPv4) and M55 (Armv8.1-M, MVE, FPv5): the kernels' ISA-conditional
 	// paths (USADA8/LDM popcount, VFMA) differ in the compiler's code for each
-	cpus := []target.CPU{target.CortexM4, target.CortexM55}
+	cpus := []target.CPU{target.CortexM4, target.CortexM55, target.CortexM0, target.CortexM3}
 	for _, s := range strings.Split(*moreCPUs, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -179,7 +181,11 @@ func TestVectorsCortexM(t *testing.T) {
 	}
 	for _, c := range cpus {
 		t.Run(string(c), func(t *testing.T) {
-			runVectors(t, vectors.Cases, c, "", 60, 400<<10, 2)
+			maxBytes := 400 << 10
+			if c.Machine() == "microbit" {
+				maxBytes = 12 << 10
+			}
+			runVectors(t, vectors.Cases, c, "", 60, maxBytes, 2)
 		})
 	}
 }
@@ -220,8 +226,9 @@ type strictCompiler struct {
 }
 
 // strictCompilers are the compilers and flags every kernel must build with
-// under -Werror: the host compilers, and the Cortex-M4 (DSP, VFP) and
-// Cortex-M55 (Helium) fast paths.
+// under -Werror: the host compilers, the Cortex-M4 (DSP, VFP) and
+// Cortex-M55 (Helium) fast paths, and the portable C on Cortex-M0 (ARMv6-M)
+// and Cortex-M3 (ARMv7-M).
 func strictCompilers() map[string]strictCompiler {
 	base := append([]string{}, target.BaseCFlags...)
 	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
@@ -230,6 +237,10 @@ func strictCompilers() map[string]strictCompiler {
 		"clang":                 {"clang", with("-Wpedantic")},
 		"arm-none-eabi-gcc-m4":  {"arm-none-eabi-gcc", with("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb")},
 		"arm-none-eabi-gcc-m55": {"arm-none-eabi-gcc", with("-mcpu=cortex-m55", "-mfloat-abi=hard")},
+		// no DSP, no FPU: the assembler rejects any v7E-M instruction that
+		// leaks out of its feature guard
+		"arm-none-eabi-gcc-m0": {"arm-none-eabi-gcc", with("-mcpu=cortex-m0", "-mfloat-abi=soft", "-mthumb")},
+		"arm-none-eabi-gcc-m3": {"arm-none-eabi-gcc", with("-mcpu=cortex-m3", "-mfloat-abi=soft", "-mthumb")},
 	}
 }
 

@@ -25,6 +25,14 @@ void dq_rt_puts(const char *s);
 /** Writes v as 8 lower-case hex digits (no prefix). */
 void dq_rt_hex32(uint32_t v);
 
+/** Stack painting: dq_stack_paint() fills the free stack below the
+ *  caller's SP with DQ_STACK_PAINT; dq_stack_peak() then returns how many
+ *  bytes below that SP the calls in between wrote at most (the stack they
+ *  needed). Cortex-M only; on the host both do nothing and the peak is 0. */
+#define DQ_STACK_PAINT 0x5AC3A5C3u
+void dq_stack_paint(void);
+uint32_t dq_stack_peak(void);
+
 /** Opens a host file for reading in binary mode (under QEMU through
  *  semihosting, relative to QEMU's working directory), so a program can read
  *  more data than the target's memory holds. Returns a handle >= 0, or -1. */

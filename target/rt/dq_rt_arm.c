@@ -166,14 +166,29 @@ void *_sbrk(ptrdiff_t incr) {
   return old;
 }
 
+/* ---- stack painting (dq_stack_paint is in startup.S) ---- */
+
+extern char _sstack[], _estack[];
+uint32_t dq_stack_base; /* the SP dq_stack_paint was called with */
+
+uint32_t dq_stack_peak(void) {
+  const uint32_t *p = (const uint32_t *)(uintptr_t)_sstack;
+#if __ARM_ARCH_ISA_THUMB != 1 && !defined(__ARM_ARCH_8M_MAIN__) && !defined(__ARM_ARCH_8_1M_MAIN__)
+  p += 2048 / 4; /* v7-M: the MPU guard, never painted */
+#endif
+  const uint32_t *base = (const uint32_t *)(uintptr_t)dq_stack_base;
+  while (p < base && *p == DQ_STACK_PAINT) {
+    p++;
+  }
+  return (uint32_t)((uintptr_t)base - (uintptr_t)p);
+}
+
 /* ---- faults ---- */
 
 void dq_fault(uint32_t id, const uint32_t *frame);
 
 static const char *const dq_fault_names[] = {
     "Unknown", "NMI", "HardFault", "MemManage", "BusFault", "UsageFault", "SecureFault", "UnexpectedInterrupt"};
-
-extern char _sstack[], _estack[];
 
 /* Called from startup.S with a fresh stack. Prints one line
  *   dqnn-fault: <name> pc=<hex> lr=<hex> sp=<hex> cfsr=<hex> hfsr=<hex> mmfar=<hex> bfar=<hex>

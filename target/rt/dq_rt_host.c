@@ -13,6 +13,9 @@ void dq_rt_puts(const char *s) { fputs(s, stdout); }
 
 void dq_rt_hex32(uint32_t v) { printf("%08lx", (unsigned long)v); }
 
+void dq_stack_paint(void) {}
+uint32_t dq_stack_peak(void) { return 0; }
+
 /* Handles index a small table of open files (test programs open one or two). */
 static FILE *dq_rt_files[8];
 

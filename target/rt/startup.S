@@ -3,6 +3,9 @@
  * Written in assembly so that no compiler-generated code (which may use the
  * FPU or, on the M55, MVE) runs before the FPU is enabled.
  * Layout symbols come from dq_sections.ld.
+ * The common code uses only 16-bit Thumb instructions that ARMv6-M has
+ * (Cortex-M0/M0+); the v7-M/v8-M set-up (MPU guard, fault enables, VTOR,
+ * FPU) is assembled only where the architecture has it.
  */
 	.syntax unified
 	.thumb
@@ -38,6 +41,12 @@ dq_vectors:
 Reset_Handler:
 	ldr r0, =_estack
 	mov sp, r0
+#if __ARM_ARCH_ISA_THUMB == 1
+	/* ARMv6-M: no MPU on the nRF51's Cortex-M0, no configurable faults,
+	 * no VTOR (the table is at address 0). The stack sits at the bottom of
+	 * RAM (dq_sections.ld), so an overflow runs into unmapped memory below
+	 * it and faults. */
+#else
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
 	/* v8-M: a stack overflow raises a precise UsageFault (STKOF). */
 	ldr r0, =_sstack
@@ -86,21 +95,25 @@ Reset_Handler:
 	dsb
 	isb
 #endif
+#endif /* __ARM_ARCH_ISA_THUMB == 1 */
 	/* Copy .data from its load address, zero .bss. */
 	ldr r0, =_sidata
 	ldr r1, =_sdata
 	ldr r2, =_edata
 1:	cmp r1, r2
 	bhs 2f
-	ldr r3, [r0], #4
-	str r3, [r1], #4
+	ldr r3, [r0]
+	str r3, [r1]
+	adds r0, r0, #4
+	adds r1, r1, #4
 	b 1b
 2:	ldr r1, =_sbss
 	ldr r2, =_ebss
 	movs r3, #0
 3:	cmp r1, r2
 	bhs 4f
-	str r3, [r1], #4
+	str r3, [r1]
+	adds r1, r1, #4
 	b 3b
 4:	bl main
 	bl exit                    /* newlib's exit: flushes stdio, then _exit -> semihosting */
@@ -131,30 +144,61 @@ Reset_Handler:
 	.thumb_func
 	.type dq_fault_entry, %function
 dq_fault_entry:
-	tst lr, #4
-	ite eq
-	mrseq r1, msp
-	mrsne r1, psp
+	mov r2, lr
+	movs r3, #4
+	tst r2, r3
+	bne 9f
+	mrs r1, msp
+	b 10f
+9:	mrs r1, psp
+10:
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
 	movs r2, #0
 	msr msplim, r2
 #endif
 	/* New stack: just below the frame when the frame is inside the stack
 	 * with room to spare (so the frame survives), else the top of the stack. */
-	ldr r2, =_sstack
-	add r2, r2, #512
+	ldr r2, =_sstack + 512
 	cmp r1, r2
 	blo 7f
 	ldr r3, =_estack
 	cmp r1, r3
 	bhs 7f
-	bic r2, r1, #7
-	mov sp, r2
+	movs r2, #7
+	mov r3, r1
+	bics r3, r3, r2
+	mov sp, r3
 	b 8f
 7:	ldr r2, =_estack
 	mov sp, r2
 8:	bl dq_fault
 6:	b 6b
 	.size dq_fault_entry, . - dq_fault_entry
+
+/* dq_stack_paint: records the caller's SP in dq_stack_base and fills the
+ * free stack below it with DQ_STACK_PAINT words, so dq_stack_peak can find
+ * the deepest word a following call wrote. No frame of its own: the base is
+ * exactly the SP the caller's next call starts from. On v7-M the lowest
+ * 2 KB are the MPU guard and stay unpainted. */
+	.thumb_func
+	.globl dq_stack_paint
+	.type dq_stack_paint, %function
+dq_stack_paint:
+	mov r0, sp
+	ldr r1, =dq_stack_base
+	str r0, [r1]
+	ldr r1, =_sstack
+#if !(__ARM_ARCH_ISA_THUMB == 1) && !defined(__ARM_ARCH_8M_MAIN__) && !defined(__ARM_ARCH_8_1M_MAIN__)
+	ldr r2, =2048
+	adds r1, r1, r2
+#endif
+	ldr r2, =0x5AC3A5C3        /* DQ_STACK_PAINT in dq_rt.h */
+11:	cmp r1, r0
+	bhs 12f
+	str r2, [r1]
+	adds r1, r1, #4
+	b 11b
+12:	bx lr
+	.size dq_stack_paint, . - dq_stack_paint
 
 	.pool

@@ -11,8 +11,12 @@ load(
 )
 
 # Per-CPU code generation flags (/work/shared/notes/toolchain-facts.md).
-# cortex-m55 takes its FPU and MVE from -mcpu (+mve.fp is the default).
+# cortex-m55 takes its FPU and MVE from -mcpu (+mve.fp is the default);
+# the cores without an FPU (M0, M0+, M3) use the soft-float ABI.
 CPU_FLAGS = {
+    "cortex-m0": ["-mcpu=cortex-m0", "-mfloat-abi=soft"],
+    "cortex-m0plus": ["-mcpu=cortex-m0plus", "-mfloat-abi=soft"],
+    "cortex-m3": ["-mcpu=cortex-m3", "-mfloat-abi=soft"],
     "cortex-m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
     "cortex-m7": ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"],
     "cortex-m33": ["-mcpu=cortex-m33", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard"],

@@ -169,7 +169,7 @@ void *_sbrk(ptrdiff_t incr) {
 /* ---- stack painting (dq_stack_paint is in startup.S) ---- */
 
 extern char _sstack[], _estack[];
-uint32_t dq_stack_base; /* the SP dq_stack_paint was called with */
+extern uint32_t dq_stack_base; /* the SP dq_stack_paint was called with (startup.S) */
 
 uint32_t dq_stack_peak(void) {
   const uint32_t *p = (const uint32_t *)(uintptr_t)_sstack;

@@ -201,4 +201,15 @@ dq_stack_paint:
 12:	bx lr
 	.size dq_stack_paint, . - dq_stack_paint
 
+/* dq_stack_base lives here, beside its only writer, so that an image that
+ * links this startup code without dq_rt_arm.c (dqnn firmware) links. */
+	.bss
+	.align 2
+	.globl dq_stack_base
+	.type dq_stack_base, %object
+dq_stack_base:
+	.space 4
+	.size dq_stack_base, 4
+	.text
+
 	.pool

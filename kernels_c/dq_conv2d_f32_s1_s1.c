@@ -383,7 +383,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 #endif
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -783,7 +783,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
   if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
     /* Helium: per block of up to 64 channels and output pixel, the taps of
      each conv position as runs of contiguous inputs and weights (one per

@@ -40,7 +40,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -646,7 +646,7 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
      each one's taps gathered as s8 codes into one contiguous row

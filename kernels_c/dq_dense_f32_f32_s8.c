@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -342,7 +342,7 @@ dq_status dq_dense_f32_f32_s8(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC

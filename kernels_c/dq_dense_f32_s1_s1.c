@@ -325,7 +325,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -703,7 +703,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC

@@ -40,7 +40,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -585,7 +585,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
      each 16-byte input vector (VMLADAVA.S8), then the output stage of the

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_MVE_S1_HELPERS_DEFINED
 #define DQ_MVE_S1_HELPERS_DEFINED
@@ -100,7 +100,9 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
     "str %[wd], [%[op]], #4\n\t"
     "subs %[nw], %[nw], #1\n\t"
     "bne 1b"
-    : [wd] "=&r"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
+    /* Te: an even register, as VADDVA's destination must be (with
+     "r" GCC chose r7 at -O1 and the assembler refused it) */
+    : [wd] "=&Te"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
     : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n)
     : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
         "cc", "memory");
@@ -392,7 +394,7 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
      of up to DQ_MVE_S1_NO channels at a time as in the dense kernel (OHWI

@@ -8,7 +8,9 @@
 // channel; dense: ascending input index) from 0 and add the bias after the
 // sum; zero padding contributes nothing, Larq pad_values pads with the value
 // after input quantization; batch normalization uses TF's fused (rank 4) or
-// non-fused (rank 2) formula; quantizers are evaluated by package quant.
+// non-fused (rank 2) formula; quantizers are evaluated by package quant,
+// with the s8 results Keras leaves undefined (NaN, and Inf through the
+// straight-through estimator) saturated as docs/semantics.md states.
 //
 // Larq input quantizers and QKeras quantizer activations are OpQuantize
 // nodes in an imported graph; DenseAttrs/ConvAttrs.InputQuantizer only
@@ -21,6 +23,7 @@ import (
 	"math"
 
 	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/quant"
 )
 
@@ -111,7 +114,12 @@ func eval(n *ir.Node, ins [][]float32) ([]float32, error) {
 		if !ok {
 			return nil, attrsErr(n)
 		}
-		return quant.Apply(a.Quantizer, ins[0], in0.Shape)
+		out, err := quant.Apply(a.Quantizer, ins[0], in0.Shape)
+		if err != nil {
+			return nil, err
+		}
+		saturateEdges(out0.Quant, ins[0], out)
+		return out, nil
 	case ir.OpDense:
 		a, ok := n.Attrs.(*ir.DenseAttrs)
 		if !ok {
@@ -531,4 +539,28 @@ func concat(n *ir.Node, ins [][]float32) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// saturateEdges gives an s8-quantized tensor out (quantizer output for
+// input x) the values the C output stage stores where Keras has none: TF's
+// quantizers return NaN for a NaN input, and for +-Inf (x + (xq - x) is
+// Inf - Inf in the straight-through estimator). +Inf becomes the highest
+// code (QMax), -Inf and NaN the lowest (QMin), as dq_quantize does
+// (docs/semantics.md). Finite inputs keep Keras's value.
+func saturateEdges(q ir.Quant, x, out []float32) {
+	if q.DType != dtype.S8 || len(q.Scale) == 0 {
+		return
+	}
+	for i, v := range out {
+		var code int32
+		switch xi := float64(x[i]); {
+		case math.IsInf(xi, 1):
+			code = q.QMax
+		case math.IsInf(xi, -1), math.IsNaN(xi), math.IsNaN(float64(v)):
+			code = q.QMin
+		default:
+			continue
+		}
+		out[i] = float32(q.Scale[i%len(q.Scale)] * float32(code))
+	}
 }

@@ -1,10 +1,12 @@
 package interp
 
 import (
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/quant"
 )
 
@@ -97,5 +99,31 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := Run(g, nil); err == nil {
 		t.Error("no inputs: want an error")
+	}
+}
+
+// TestQuantizerEdgeValues: an s8 quantizer (QKeras quantized_relu(6, 0),
+// codes 0..63 of 1/64) on float32 edge inputs gives what the C output stage
+// stores (docs/semantics.md): +Inf the highest code, -Inf and NaN the
+// lowest, finite extremes Keras's clipped value, subnormals 0.
+func TestQuantizerEdgeValues(t *testing.T) {
+	q, err := quant.ParseString("quantized_relu(6, 0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e38, -1e38, math.MaxFloat32, math.SmallestNonzeroFloat32, 0.5}
+	want := []float32{63.0 / 64, 0, 0, 63.0 / 64, 0, 63.0 / 64, 0, 0.5}
+	in := tensor("x", len(x))
+	out := &ir.Tensor{Name: "y", Shape: []int{len(x)}, Quant: ir.Quant{DType: dtype.S8, Scale: []float32{1.0 / 64}, QMin: 0, QMax: 63, Bits: 6}}
+	g := &ir.Graph{Name: "t", Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{out}, Nodes: []*ir.Node{{
+		Name: "q", Op: ir.OpQuantize, Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{out}, Attrs: &ir.QuantizeAttrs{Quantizer: q}}}}
+	got, err := Run(g, [][]float32{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[0][i] != want[i] {
+			t.Errorf("quantized_relu(6, 0)(%g) = %g, want %g", x[i], got[0][i], want[i])
+		}
 	}
 }

@@ -3,6 +3,25 @@
 //go:build ignore
 
 /*
+ * Flag-proof float32 (docs/kernels.md, "Compiler flags"): every kernel rounds
+ * each multiply and each add separately, in the reference's order, whatever
+ * the user's flags. GCC contracts a * b + c into one fused multiply-add by
+ * default outside strict ISO modes (-ffp-contract=fast) and ignores the
+ * standard pragma, so it gets its own; clang honours the standard pragma
+ * under its default (-ffp-contract=on). -ffast-math / -Ofast /
+ * -ffinite-math-only reorder sums and assume NaN and Inf away, which no
+ * pragma undoes: refuse them.
+ */
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "dqnn kernels need IEEE float32 semantics: compile them without -ffast-math, -Ofast or -ffinite-math-only (they reorder float sums and assume no NaN/Inf, so results would differ from what dqnn validate proved)"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/*
  * MVE floating point (Cortex-M55) always flushes denormals to zero and
  * returns the default NaN, unlike the scalar FPU; GCC auto-vectorises at -O2
  * (since GCC 12), which would make the portable loops inexact there. The

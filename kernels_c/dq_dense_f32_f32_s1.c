@@ -3,6 +3,25 @@
 //go:build ignore
 
 /*
+ * Flag-proof float32 (docs/kernels.md, "Compiler flags"): every kernel rounds
+ * each multiply and each add separately, in the reference's order, whatever
+ * the user's flags. GCC contracts a * b + c into one fused multiply-add by
+ * default outside strict ISO modes (-ffp-contract=fast) and ignores the
+ * standard pragma, so it gets its own; clang honours the standard pragma
+ * under its default (-ffp-contract=on). -ffast-math / -Ofast /
+ * -ffinite-math-only reorder sums and assume NaN and Inf away, which no
+ * pragma undoes: refuse them.
+ */
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "dqnn kernels need IEEE float32 semantics: compile them without -ffast-math, -Ofast or -ffinite-math-only (they reorder float sums and assume no NaN/Inf, so results would differ from what dqnn validate proved)"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/*
  * MVE floating point (Cortex-M55) always flushes denormals to zero and
  * returns the default NaN, unlike the scalar FPU; GCC auto-vectorises at -O2
  * (since GCC 12), which would make the portable loops inexact there. The
@@ -20,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -322,7 +341,7 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC
@@ -386,8 +405,9 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
     int32_t k;
     const int32_t o0 = o;
     c = 0;
-#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)
-    /* VFP cores: two inputs per pass, each weight pair loaded by one VLDM
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && defined(__OPTIMIZE__)
+    /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no
+     ten core registers for the loop): two inputs per pass, each weight pair loaded by one VLDM
      with writeback; every channel still adds input c before input c + 1
      (separate VMUL and VADD, as -ffp-contract=off compiles the loop) */
     if (n >= 2) {
@@ -395,17 +415,19 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
       const float *pw0 = w0, *pw1 = w0 + (size_t)n, *pw2 = w0 + 2 * (size_t)n, *pw3 = w0 + 3 * (size_t)n;
       const float *pw4 = w0 + 4 * (size_t)n, *pw5 = w0 + 5 * (size_t)n, *pw6 = w0 + 6 * (size_t)n, *pw7 = w0 + 7 * (size_t)n;
       int32_t m = n >> 1;
-      const uint32_t zero = 0u; /* bit pattern of +0.0f */
+      /* +0.0f comes in an FP register: at -Og the ten pointers and the
+       count already take every core register GCC can give an asm */
+      const float zero = 0.0f;
       float a0, a1, a2, a3, a4, a5, a6, a7;
       __asm__ volatile(
-          "vmov %[a0], %[z]\n\t"
-      "vmov %[a1], %[z]\n\t"
-      "vmov %[a2], %[z]\n\t"
-      "vmov %[a3], %[z]\n\t"
-      "vmov %[a4], %[z]\n\t"
-      "vmov %[a5], %[z]\n\t"
-      "vmov %[a6], %[z]\n\t"
-      "vmov %[a7], %[z]\n\t"
+          "vmov.f32 %[a0], %[z]\n\t"
+      "vmov.f32 %[a1], %[z]\n\t"
+      "vmov.f32 %[a2], %[z]\n\t"
+      "vmov.f32 %[a3], %[z]\n\t"
+      "vmov.f32 %[a4], %[z]\n\t"
+      "vmov.f32 %[a5], %[z]\n\t"
+      "vmov.f32 %[a6], %[z]\n\t"
+      "vmov.f32 %[a7], %[z]\n\t"
       "1:\n\t"
       "vldmia %[x]!, {s14, s15}\n\t"
       "vldmia %[w0]!, {s16, s17}\n\t"
@@ -452,7 +474,7 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
       "bne 1b\n\t"
       : [a0] "=&t"(a0), [a1] "=&t"(a1), [a2] "=&t"(a2), [a3] "=&t"(a3), [a4] "=&t"(a4), [a5] "=&t"(a5), [a6] "=&t"(a6), [a7] "=&t"(a7),
           [x] "+r"(px), [w0] "+r"(pw0), [w1] "+r"(pw1), [w2] "+r"(pw2), [w3] "+r"(pw3), [w4] "+r"(pw4), [w5] "+r"(pw5), [w6] "+r"(pw6), [w7] "+r"(pw7), [m] "+r"(m)
-      : [z] "r"(zero)
+      : [z] "t"(zero)
       : "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
       a[0] = a0;
       a[1] = a1;

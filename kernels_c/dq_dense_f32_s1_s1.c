@@ -3,6 +3,25 @@
 //go:build ignore
 
 /*
+ * Flag-proof float32 (docs/kernels.md, "Compiler flags"): every kernel rounds
+ * each multiply and each add separately, in the reference's order, whatever
+ * the user's flags. GCC contracts a * b + c into one fused multiply-add by
+ * default outside strict ISO modes (-ffp-contract=fast) and ignores the
+ * standard pragma, so it gets its own; clang honours the standard pragma
+ * under its default (-ffp-contract=on). -ffast-math / -Ofast /
+ * -ffinite-math-only reorder sums and assume NaN and Inf away, which no
+ * pragma undoes: refuse them.
+ */
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "dqnn kernels need IEEE float32 semantics: compile them without -ffast-math, -Ofast or -ffinite-math-only (they reorder float sums and assume no NaN/Inf, so results would differ from what dqnn validate proved)"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/*
  * MVE floating point (Cortex-M55) always flushes denormals to zero and
  * returns the default NaN, unlike the scalar FPU; GCC auto-vectorises at -O2
  * (since GCC 12), which would make the portable loops inexact there. The
@@ -306,7 +325,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -684,7 +703,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC

@@ -3,6 +3,25 @@
 //go:build ignore
 
 /*
+ * Flag-proof float32 (docs/kernels.md, "Compiler flags"): every kernel rounds
+ * each multiply and each add separately, in the reference's order, whatever
+ * the user's flags. GCC contracts a * b + c into one fused multiply-add by
+ * default outside strict ISO modes (-ffp-contract=fast) and ignores the
+ * standard pragma, so it gets its own; clang honours the standard pragma
+ * under its default (-ffp-contract=on). -ffast-math / -Ofast /
+ * -ffinite-math-only reorder sums and assume NaN and Inf away, which no
+ * pragma undoes: refuse them.
+ */
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "dqnn kernels need IEEE float32 semantics: compile them without -ffast-math, -Ofast or -ffinite-math-only (they reorder float sums and assume no NaN/Inf, so results would differ from what dqnn validate proved)"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/*
  * MVE floating point (Cortex-M55) always flushes denormals to zero and
  * returns the default NaN, unlike the scalar FPU; GCC auto-vectorises at -O2
  * (since GCC 12), which would make the portable loops inexact there. The
@@ -20,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_MVE_S1_HELPERS_DEFINED
 #define DQ_MVE_S1_HELPERS_DEFINED
@@ -81,7 +100,9 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
     "str %[wd], [%[op]], #4\n\t"
     "subs %[nw], %[nw], #1\n\t"
     "bne 1b"
-    : [wd] "=&r"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
+    /* Te: an even register, as VADDVA's destination must be (with
+     "r" GCC chose r7 at -O1 and the assembler refused it) */
+    : [wd] "=&Te"(wd), [pp] "+r"(pp), [tp] "+r"(tp), [op] "+r"(op), [nw] "+r"(nw)
     : [b0] "r"(b0), [mul] "r"(mul), [n] "r"(n)
     : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
         "cc", "memory");
@@ -375,7 +396,7 @@ dq_status dq_pwconv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, c
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
      of up to DQ_MVE_S1_NO channels at a time as in the dense kernel (OHWI

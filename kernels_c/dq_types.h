@@ -19,8 +19,10 @@
  *
  * Kernels never allocate, print or keep state; they return a dq_status.
  * Floating-point: every kernel is written so that it computes the same
- * float32 operations in the same order as dqnn's reference interpreter; build
- * with -ffp-contract=off so that no a*b+c is fused into one rounding.
+ * float32 operations in the same order as dqnn's reference interpreter, and
+ * every kernel file turns floating-point contraction off itself (pragmas,
+ * docs/kernels.md "Compiler flags"), so no a*b+c is fused into one rounding
+ * whatever the build flags; -ffast-math is refused with #error.
  */
 #ifndef DQ_TYPES_H
 #define DQ_TYPES_H
@@ -334,6 +336,12 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
  * contiguous (dense weights, OHWI conv weights).
  */
 static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, int32_t g, int32_t n_rows, int32_t *pc) {
+#ifndef __OPTIMIZE__
+  /* -O0 keeps r7 as the frame pointer and cannot give the loop below its
+     registers ("impossible constraints"): the same counts row by row */
+  int32_t o;
+  for (o = 0; o < n_rows; ++o) pc[o] = dq_xor_popcount_g(x, w + (size_t)o * 3u * (size_t)g, g, 0);
+#else
   const uint32_t *xp = x;
   uint32_t gc = (uint32_t)g, t;
   /* x and g are kept in an 8-byte stack slot of the asm's own (STRD with
@@ -381,6 +389,7 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
       : [xp] "+&r"(xp), [gc] "+&r"(gc), [t] "=&r"(t), [w] "+r"(w), [n] "+r"(n_rows), [pc] "+r"(pc)
       :
       : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+#endif
 }
 #endif
 

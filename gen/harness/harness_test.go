@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,45 +18,20 @@ import (
 	"github.com/dqnn/dqnn/gen/vectorgen"
 	"github.com/dqnn/dqnn/gen/vectors"
 	"github.com/dqnn/dqnn/ir/dtype"
-	kernelsc "github.com/dqnn/dqnn/kernels_c"
 	"github.com/dqnn/dqnn/target"
 )
 
-// kernelDir writes the embedded kernel library into a temporary directory.
-func kernelDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	err := fs.WalkDir(kernelsc.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		src, err := kernelsc.FS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, p), src, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// runVectors builds every batch of vectors for cpu (with compiler on the
-// host) and checks that each program reports all its cases passed. It
-// returns the number of kernel x vector cases that ran.
-func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string, maxCases, maxBytes, parallel int) int {
+// runVectors builds every batch of vectors with tc for cpu and checks that
+// each program reports all its cases passed. It returns the number of kernel
+// x vector cases that ran.
+func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, tc toolchain, maxCases, maxBytes, parallel int) int {
 	cases = onlyKernels(t, cases)
 	if err := target.Available(cpu); err != nil {
 		t.Skipf("%s not available: %v", cpu, err)
 	}
-	if compiler != "" {
-		if _, err := exec.LookPath(compiler); err != nil {
-			t.Skipf("%s not installed", compiler)
-		}
-	}
-	kdir := kernelDir(t)
+	haveTool(t, tc.cc)
 	batches := Batches(cases, maxCases, maxBytes)
+	progress.programs.Add(int64(len(batches)))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	var mu sync.Mutex
@@ -70,7 +44,8 @@ func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string
 		go func(bi int, batch []*ref.Case) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			name := fmt.Sprintf("batch %d (%s .. %s)", bi, batch[0].Kernel, batch[len(batch)-1].Kernel)
+			defer progress.programsRun.Add(1)
+			name := fmt.Sprintf("%s batch %d (%s .. %s)", cpu, bi, batch[0].Kernel, batch[len(batch)-1].Kernel)
 			src, kernels, err := Program(batch)
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
@@ -86,15 +61,12 @@ func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string
 				t.Error(err)
 				return
 			}
-			srcs := []string{mainC}
-			for _, f := range KernelFiles(kernels) {
-				srcs = append(srcs, filepath.Join(kdir, f))
-			}
-			exe, err := target.Build(ctx, cpu, srcs, []string{kdir}, dir, target.BuildOptions{Compiler: compiler})
+			exe, err := buildProgram(ctx, cpu, tc, dir, mainC, kernels)
 			if err != nil {
-				t.Errorf("%s: build: %v", name, err)
+				t.Errorf("%s: build (%s): %v", name, tc, err)
 				return
 			}
+			setCurrent(name)
 			res, err := target.Run(ctx, cpu, exe, target.RunOptions{Timeout: 5 * time.Minute})
 			if err != nil {
 				t.Errorf("%s: run: %v", name, err)
@@ -105,7 +77,7 @@ func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string
 				return
 			}
 			if err := Check(res.Stdout, len(batch)); err != nil || res.ExitCode != 0 {
-				t.Errorf("%s (kept in %s): exit %d: %v", name, dir, res.ExitCode, err)
+				t.Errorf("%s (%s; kept in %s): exit %d: %v", name, tc, dir, res.ExitCode, err)
 				return
 			}
 			mu.Lock()
@@ -114,19 +86,27 @@ func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, compiler string
 		}(bi, batch)
 	}
 	wg.Wait()
-	t.Logf("%s: %d kernel x vector cases passed in %d programs", cpu, ran, len(batches))
+	t.Logf("%s (%s): %d kernel x vector cases passed in %d programs", cpu, tc, ran, len(batches))
 	return ran
 }
 
+// hostGCC and hostClang are the flags dqnn validate builds with (the clang
+// build adds -Wpedantic): the strict compile and the vector runs share them,
+// so each kernel is compiled once per compiler.
+var (
+	hostGCC   = hostToolchain("gcc", target.BaseCFlags...)
+	hostClang = hostToolchain("clang", append(append([]string{}, target.BaseCFlags...), "-Wpedantic")...)
+)
+
 func TestVectorsHostGCC(t *testing.T) {
-	runVectors(t, vectors.Cases, target.Host, "gcc", 120, 1<<20, 2)
+	runVectors(t, vectors.Cases, target.Host, hostGCC, 120, 1<<20, 2)
 }
 
 func TestVectorsHostClang(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: gcc covers the host")
 	}
-	runVectors(t, vectors.Cases, target.Host, "clang", 120, 1<<20, 2)
+	runVectors(t, vectors.Cases, target.Host, hostClang, 120, 1<<20, 2)
 }
 
 // kernelFilter narrows the vector tests to some kernels while working on
@@ -156,10 +136,14 @@ func onlyKernels(t *testing.T, cases []*ref.Case) []*ref.Case {
 var moreCPUs = flag.String("cpus", "", "comma-separated extra Cortex-M cores for TestVectorsCortexM")
 
 // TestVectorsCortexM runs the same programs on Cortex-M4 and Cortex-M55 (hard
+// TestVectorsCortexM runs the same programs on Cortex-M4 and Cortex-M55 (hard
 // float), Cortex-M0 and Cortex-M3 (no DSP, no FPU: the portable C with
 // soft-float and DQ_SMALL_STACK) under QEMU, and on the cores named by -cpus;
 // smaller batches keep each image well inside the board's memory (the
-// micro:bit's M0: 256 KB flash, 16 KB RAM).
+// micro:bit's M0: 256 KB flash, 16 KB RAM). The kernels are built with
+// arm-none-eabi-gcc's defaults (core flags and -O2, no -std, no
+// -ffp-contract: GCC contracts by default), as a user's firmware build
+// compiles them (issue #12).
 func TestVectorsCortexM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: QEMU run skipped")
@@ -185,7 +169,7 @@ func TestVectorsCortexM(t *testing.T) {
 			if c.Machine() == "microbit" {
 				maxBytes = 12 << 10
 			}
-			runVectors(t, vectors.Cases, c, "", 60, maxBytes, 2)
+			runVectors(t, vectors.Cases, c, armToolchain(c, defaultARMFlags...), 60, maxBytes, 2)
 		})
 	}
 }
@@ -201,7 +185,7 @@ func TestFreshSeedHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runVectors(t, cases, target.Host, "gcc", 120, 1<<20, 2)
+	runVectors(t, cases, target.Host, hostGCC, 120, 1<<20, 2)
 }
 
 // TestEveryVectorKernelCovered checks that every kernel of the table has vectors.
@@ -217,36 +201,27 @@ func TestEveryVectorKernelCovered(t *testing.T) {
 	}
 }
 
-// TestKernelsCompileStrict compiles every kernel file on its own with
-// -Werror under gcc, clang and arm-none-eabi-gcc (Cortex-M4, hard float).
-// strictCompiler is a compiler command and its flags.
-type strictCompiler struct {
-	cc    string
-	flags []string
-}
-
-// strictCompilers are the compilers and flags every kernel must build with
-// under -Werror: the host compilers, the Cortex-M4 (DSP, VFP) and
-// Cortex-M55 (Helium) fast paths, and the portable C on Cortex-M0 (ARMv6-M)
-// and Cortex-M3 (ARMv7-M).
-func strictCompilers() map[string]strictCompiler {
-	base := append([]string{}, target.BaseCFlags...)
-	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
-	return map[string]strictCompiler{
-		"gcc":                   {"gcc", base},
-		"clang":                 {"clang", with("-Wpedantic")},
-		"arm-none-eabi-gcc-m4":  {"arm-none-eabi-gcc", with("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb")},
-		"arm-none-eabi-gcc-m55": {"arm-none-eabi-gcc", with("-mcpu=cortex-m55", "-mfloat-abi=hard")},
-		// no DSP, no FPU: the assembler rejects any v7E-M instruction that
-		// leaks out of its feature guard
-		"arm-none-eabi-gcc-m0": {"arm-none-eabi-gcc", with("-mcpu=cortex-m0", "-mfloat-abi=soft", "-mthumb")},
-		"arm-none-eabi-gcc-m3": {"arm-none-eabi-gcc", with("-mcpu=cortex-m3", "-mfloat-abi=soft", "-mthumb")},
+// strictToolchains are the compilers and flags every kernel must build with
+// under -Werror: the host compilers as validate uses them, the Cortex-M4
+// (DSP, VFP) and Cortex-M55 (Helium) fast paths, and the portable C on
+// Cortex-M0 (ARMv6-M) and Cortex-M3 (ARMv7-M: the assembler rejects any
+// v7E-M instruction that leaks out of its feature guard), all with the
+// compiler's default flags. The vector tests run the same objects.
+func strictToolchains() map[string]toolchain {
+	return map[string]toolchain{
+		"gcc":                   hostGCC,
+		"clang":                 hostClang,
+		"arm-none-eabi-gcc-m4":  armToolchain(target.CortexM4, defaultARMFlags...),
+		"arm-none-eabi-gcc-m55": armToolchain(target.CortexM55, defaultARMFlags...),
+		"arm-none-eabi-gcc-m0":  armToolchain(target.CortexM0, defaultARMFlags...),
+		"arm-none-eabi-gcc-m3":  armToolchain(target.CortexM3, defaultARMFlags...),
 	}
 }
 
 // TestKernelsAmalgamated compiles all kernels as one translation unit, as
 // dqnn generate --amalgamate writes a library: helpers shared by several
-// kernels must not be defined twice.
+// kernels must not be defined twice. Only the front end matters here (the
+// per-file objects check code generation), so -fsyntax-only.
 func TestKernelsAmalgamated(t *testing.T) {
 	kdir := kernelDir(t)
 	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
@@ -269,46 +244,58 @@ func TestKernelsAmalgamated(t *testing.T) {
 	if err := os.WriteFile(all, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for name, c := range strictCompilers() {
-		cc, flags := c.cc, c.flags
+	for name, tc := range strictToolchains() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := exec.LookPath(cc); err != nil {
-				t.Skipf("%s not installed", cc)
-			}
-			args := append(append([]string{}, flags...), "-I", kdir, "-c", all, "-o", filepath.Join(t.TempDir(), "all.o"))
-			if msg, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+			haveTool(t, tc.cc)
+			args := append(append([]string{}, tc.flags...), "-I", kdir, "-fsyntax-only", all)
+			if msg, err := exec.Command(tc.cc, args...).CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", name, err, msg)
 			}
 		})
 	}
 }
 
+// compileAll compiles every kernel file with tc through the shared cache and
+// returns the objects' assembly files by kernel file name.
+func compileAll(t *testing.T, tc toolchain, files []string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := make(map[string]string, len(files))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			asm, err := shared.cache.assembly(ctx, tc, f)
+			if err != nil {
+				t.Errorf("%s: %v", tc.cc, err)
+				return
+			}
+			mu.Lock()
+			out[filepath.Base(f)] = asm
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// TestKernelsCompileStrict compiles every kernel file on its own with
+// -Werror under each strict toolchain.
 func TestKernelsCompileStrict(t *testing.T) {
 	kdir := kernelDir(t)
 	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
 	if len(files) != len(matrix.Table) {
 		t.Fatalf("%d kernel files, want %d", len(files), len(matrix.Table))
 	}
-	for name, c := range strictCompilers() {
-		cc, flags := c.cc, c.flags
+	for name, tc := range strictToolchains() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := exec.LookPath(cc); err != nil {
-				t.Skipf("%s not installed", cc)
-			}
-			out := t.TempDir()
-			// one compiler invocation for all files keeps this fast
-			args := append(append([]string{}, flags...), "-I", kdir, "-c")
-			args = append(args, files...)
-			cmd := exec.Command(cc, args...)
-			cmd.Dir = out
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", cc, err, msg)
-			}
-			objs, _ := filepath.Glob(filepath.Join(out, "*.o"))
-			if len(objs) != len(files) {
-				t.Errorf("%s produced %d objects for %d files", cc, len(objs), len(files))
+			haveTool(t, tc.cc)
+			if got := compileAll(t, tc, files); len(got) != len(files) && !t.Failed() {
+				t.Errorf("%s compiled %d of %d files", name, len(got), len(files))
 			}
 		})
 	}
@@ -341,18 +328,14 @@ func TestHarnessDetectsMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kdir := kernelDir(t)
 	dir := t.TempDir()
 	mainC := filepath.Join(dir, "main.c")
 	if err := os.WriteFile(mainC, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srcs := []string{mainC}
-	for _, f := range KernelFiles(kernels) {
-		srcs = append(srcs, filepath.Join(kdir, f))
-	}
 	ctx := context.Background()
-	exe, err := target.Build(ctx, target.Host, srcs, []string{kdir}, dir, target.BuildOptions{})
+	haveTool(t, hostGCC.cc)
+	exe, err := buildProgram(ctx, target.Host, hostGCC, dir, mainC, kernels)
 	if err != nil {
 		t.Fatal(err)
 	}

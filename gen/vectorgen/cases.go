@@ -5,7 +5,9 @@
 // 63, 65), kernel sizes 1/3/5, strides 1/2, valid and TF "same" padding,
 // dilation 2, ±1 pad values and zero padding, fused 2x2 max-pool,
 // thresholds exactly at an accumulator value, constant channels, flips,
-// s8 saturation, round-half-even ties and negative or zero batch-norm scales.
+// s8 saturation, round-half-even ties and negative or zero batch-norm scales;
+// every kernel with float32 inputs also gets its smallest case again with
+// EdgeValues as inputs (docs/semantics.md).
 package vectorgen
 
 import (
@@ -554,10 +556,74 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 		default:
 			cs, err = g.elemCases(k)
 		}
+		if err == nil && k.In == dtype.F32 && len(cs) > 0 {
+			var e *ref.Case
+			if e, err = edgeCase(smallest(cs)); err == nil {
+				cs = append(cs, e)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("vectors of %s: %w", k.Name(), err)
 		}
 		all = append(all, cs...)
 	}
 	return all, nil
+}
+
+// EdgeValues are the float32 inputs whose results docs/semantics.md defines:
+// infinities, NaN, the largest finite values, values near them, the
+// smallest subnormal and a larger one, and both zeros.
+var EdgeValues = []float32{
+	float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+	math.MaxFloat32, -math.MaxFloat32, 1e38, -1e38,
+	math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1e-40, -1e-40,
+	0, float32(math.Copysign(0, -1)), 1, -1.5,
+}
+
+// smallest returns the case with the fewest input and weight elements among
+// those with at least one float32 input element per edge value (the
+// largest input if none has), so the edge-value copies keep the vector
+// file small and still meet every value.
+func smallest(cs []*ref.Case) *ref.Case {
+	ins := func(c *ref.Case) int {
+		n := 0
+		for _, in := range c.Inputs {
+			n += len(in.F32)
+		}
+		return n
+	}
+	size := func(c *ref.Case) int { return c.Weights.Len() + ins(c) }
+	best := cs[0]
+	for _, c := range cs[1:] {
+		okC, okB := ins(c) >= len(EdgeValues), ins(best) >= len(EdgeValues)
+		if okC && (!okB || size(c) < size(best)) || !okC && !okB && ins(c) > ins(best) {
+			best = c
+		}
+	}
+	return best
+}
+
+// edgeCase copies case c (same shape, weights and output stage) with every
+// float32 input element replaced by EdgeValues in turn (shifted per input,
+// so two inputs of an add meet different values), and recomputes the result.
+func edgeCase(c *ref.Case) (*ref.Case, error) {
+	e := *c
+	e.Desc = c.Desc + ", edge values"
+	e.Inputs = make([]ref.Buf, len(c.Inputs))
+	for j, in := range c.Inputs {
+		if in.T != dtype.F32 {
+			e.Inputs[j] = in
+			continue
+		}
+		v := make([]float32, len(in.F32))
+		for i := range v {
+			v[i] = EdgeValues[(i+3*j)%len(EdgeValues)]
+		}
+		e.Inputs[j] = ref.Buf{T: dtype.F32, F32: v}
+	}
+	var err error
+	if e.Want, err = e.Eval(); err != nil {
+		return nil, fmt.Errorf("edge-value case of %q: %w", c.Desc, err)
+	}
+	return &e, nil
 }

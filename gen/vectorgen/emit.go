@@ -46,7 +46,7 @@ func Generate(seed uint64) ([]byte, error) {
 }
 
 // f32 renders a float32 exactly: the shortest float64 literal of its value
-// (which converts back to the same float32), or math.Inf/NaN.
+// (which converts back to the same float32), or math.Inf/NaN/Copysign.
 func f32(v float32) jen.Code {
 	switch {
 	case math.IsNaN(float64(v)):
@@ -55,6 +55,9 @@ func f32(v float32) jen.Code {
 		return jen.Float32().Call(jen.Qual("math", "Inf").Call(jen.Lit(1)))
 	case math.IsInf(float64(v), -1):
 		return jen.Float32().Call(jen.Qual("math", "Inf").Call(jen.Lit(-1)))
+	case v == 0 && math.Signbit(float64(v)):
+		// a Go constant has no negative zero
+		return jen.Float32().Call(jen.Qual("math", "Copysign").Call(jen.Lit(0), jen.Lit(-1)))
 	}
 	return jen.Lit(float64(v))
 }

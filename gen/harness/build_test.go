@@ -1,0 +1,239 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kernelsc "github.com/dqnn/dqnn/kernels_c"
+	"github.com/dqnn/dqnn/target"
+)
+
+// The kernels are compiled once per compiler and flag set for the whole test
+// binary: every test asks objects for the (compiler, flags, file) it needs
+// and gets the one object that the first asker built. Before this cache the
+// package compiled the 132 kernels (1.6 MB of C) three times with identical
+// gcc flags and twice per other compiler.
+var shared struct {
+	kdir  string    // the embedded kernel library, written once
+	cache *objCache // objects and assembly of kernel files
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dqnn-harness-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	shared.kdir = filepath.Join(dir, "kernels")
+	if err := writeKernels(shared.kdir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	shared.cache = &objCache{dir: filepath.Join(dir, "obj"), sem: make(chan struct{}, runtime.NumCPU()), m: map[string]*objEntry{}}
+	stop := progressPrinter(20 * time.Second)
+	code := m.Run()
+	stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// writeKernels writes the embedded kernel library into dir.
+func writeKernels(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return fs.WalkDir(kernelsc.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := kernelsc.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), src, 0o644)
+	})
+}
+
+// kernelDir returns the directory holding the kernel library (shared, read only).
+func kernelDir(t *testing.T) string {
+	t.Helper()
+	return shared.kdir
+}
+
+// toolchain is a compiler with the flags of one build. asFlags are the
+// flags the assembler step needs (the target's -mcpu/-mfpu/-mfloat-abi).
+type toolchain struct {
+	cc      string
+	flags   []string
+	asFlags []string
+}
+
+func (tc toolchain) String() string { return tc.cc + " " + strings.Join(tc.flags, " ") }
+
+// objCache compiles C files to assembly (-S) and then to objects, once per
+// compiler, flags and source content, bounded to one compiler per CPU.
+type objCache struct {
+	dir string
+	sem chan struct{}
+	mu  sync.Mutex
+	m   map[string]*objEntry
+}
+
+type objEntry struct {
+	once     sync.Once
+	asm, obj string
+	err      error
+}
+
+// progress counts work for the periodic progress line (issue #18: say what
+// runs, k of n, at least every 30 s).
+var progress struct {
+	compiled, hits        atomic.Int64
+	programs, programsRun atomic.Int64
+	mu                    sync.Mutex
+	current               string
+}
+
+func setCurrent(s string) {
+	progress.mu.Lock()
+	progress.current = s
+	progress.mu.Unlock()
+}
+
+func progressPrinter(every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				progress.mu.Lock()
+				cur := progress.current
+				progress.mu.Unlock()
+				fmt.Fprintf(os.Stderr, "gen/harness %3.0fs: %d kernel compilations (%d reused), %d of %d programs run; last: %s\n",
+					time.Since(start).Seconds(), progress.compiled.Load(), progress.hits.Load(), progress.programsRun.Load(), progress.programs.Load(), cur)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// object returns the object file of src built by tc, compiling it on first use.
+func (c *objCache) object(ctx context.Context, tc toolchain, src string) (string, error) {
+	e, err := c.entry(ctx, tc, src)
+	return e.obj, err
+}
+
+// assembly returns the compiler's assembly for src (the -S output the object was assembled from).
+func (c *objCache) assembly(ctx context.Context, tc toolchain, src string) (string, error) {
+	e, err := c.entry(ctx, tc, src)
+	return e.asm, err
+}
+
+func (c *objCache) entry(ctx context.Context, tc toolchain, src string) (*objEntry, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%q\x00%q\x00%s\x00", tc.cc, tc.flags, tc.asFlags, filepath.Dir(src))
+	h.Write(data)
+	key := hex.EncodeToString(h.Sum(nil))[:24]
+	c.mu.Lock()
+	e := c.m[key]
+	if e == nil {
+		e = &objEntry{}
+		c.m[key] = e
+	} else {
+		progress.hits.Add(1)
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		c.sem <- struct{}{}
+		defer func() { <-c.sem }()
+		setCurrent(fmt.Sprintf("%s %s", tc.cc, filepath.Base(src)))
+		base := filepath.Join(c.dir, key, strings.TrimSuffix(filepath.Base(src), ".c"))
+		if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+			e.err = err
+			return
+		}
+		e.asm, e.obj = base+".s", base+".o"
+		args := append(append([]string{}, tc.flags...), "-I", shared.kdir, "-S", src, "-o", e.asm)
+		if out, err := exec.CommandContext(ctx, tc.cc, args...).CombinedOutput(); err != nil {
+			e.err = fmt.Errorf("%s: %v\n%s\ncommand: %s %s", filepath.Base(src), err, bytes.TrimSpace(out), tc.cc, strings.Join(args, " "))
+			return
+		}
+		args = append(append([]string{}, tc.asFlags...), "-c", e.asm, "-o", e.obj)
+		if out, err := exec.CommandContext(ctx, tc.cc, args...).CombinedOutput(); err != nil {
+			e.err = fmt.Errorf("%s: assembling: %v\n%s", filepath.Base(src), err, bytes.TrimSpace(out))
+		}
+		progress.compiled.Add(1)
+	})
+	if e.err != nil {
+		return e, e.err
+	}
+	return e, nil
+}
+
+// hostToolchain is the host compiler cc with flags.
+func hostToolchain(cc string, flags ...string) toolchain {
+	return toolchain{cc: cc, flags: flags}
+}
+
+// armToolchain is arm-none-eabi-gcc for cpu with flags added to the core's own.
+func armToolchain(cpu target.CPU, flags ...string) toolchain {
+	return toolchain{cc: "arm-none-eabi-gcc", flags: append(cpu.CFlags(), flags...), asFlags: cpu.CFlags()}
+}
+
+// defaultARMFlags are what a user of arm-none-eabi-gcc writes at least: the
+// core's flags and -O2, no -std and no -ffp-contract (so GCC's default,
+// gnu17 with -ffp-contract=fast), plus the warnings the library must pass.
+var defaultARMFlags = []string{"-O2", "-Wall", "-Wextra", "-Werror"}
+
+// buildProgram compiles main.c and the named kernels with tc and links them
+// with target's runtime for cpu.
+func buildProgram(ctx context.Context, cpu target.CPU, tc toolchain, dir, mainC string, kernels []string) (string, error) {
+	objs := make([]string, 0, len(kernels)+1)
+	mainObj, err := shared.cache.object(ctx, tc, mainC)
+	if err != nil {
+		return "", err
+	}
+	objs = append(objs, mainObj)
+	for _, f := range KernelFiles(kernels) {
+		o, err := shared.cache.object(ctx, tc, filepath.Join(shared.kdir, f))
+		if err != nil {
+			return "", err
+		}
+		objs = append(objs, o)
+	}
+	opt := target.BuildOptions{}
+	if cpu == target.Host {
+		opt.Compiler = tc.cc
+	}
+	return target.Build(ctx, cpu, objs, []string{shared.kdir}, dir, opt)
+}
+
+// haveTool skips t when the tool is missing.
+func haveTool(t *testing.T, cc string) {
+	t.Helper()
+	if _, err := exec.LookPath(cc); err != nil {
+		t.Skipf("%s not installed", cc)
+	}
+}

@@ -159,6 +159,9 @@ func build(in Inputs) (*page, error) {
 	p.Graph = layoutGraph(g, p.Layers)
 	p.Bars = barCharts(p.Layers, in.Bench)
 	p.Memory = layoutMemory(g, in.Result.Plan, r)
+	if in.Bench != nil {
+		p.Memory.StackPeak = in.Bench.Memory.StackPeakBytes
+	}
 	return p, nil
 }
 
@@ -453,6 +456,11 @@ type memory struct {
 	AxisY         int
 	Ticks         []tick
 	Input, Output int
+	Stack         int // bytes NAME_run needs on StackTarget (analyze --target); 0 = not counted
+	StackTarget   string
+	StackPeak     uint64 // painted under QEMU (bench); 0 = not measured
+	StackH        int
+	StackY        int
 	OutsideX      int
 	InH, OutH     int
 	InY, OutY     int
@@ -472,7 +480,7 @@ type tick struct {
 const memX, memTop, memH, memW = 60, 10, 300, 620
 
 func layoutMemory(g *ir.Graph, p *passes.Plan, r *compiler.Report) memory {
-	m := memory{Arena: p.ArenaSize, Input: r.InputBytes, Output: r.OutputBytes}
+	m := memory{Arena: p.ArenaSize, Input: r.InputBytes, Output: r.OutputBytes, Stack: r.StackBytes, StackTarget: r.StackTarget}
 	nodes := max(1, len(g.Nodes))
 	cw := memW / nodes
 	m.Width = memX + nodes*cw + 200
@@ -525,11 +533,13 @@ func layoutMemory(g *ir.Graph, p *passes.Plan, r *compiler.Report) memory {
 		m.Ticks = append(m.Ticks, tick{X: memX + i*cw + cw/2, Label: fmt.Sprint(cl[n.Outputs[0].Name].CID)})
 	}
 	m.OutsideX = memX + nodes*cw + 40
-	total := max(1, r.InputBytes+r.OutputBytes+p.ArenaSize)
+	total := max(1, r.InputBytes+r.OutputBytes+p.ArenaSize+r.StackBytes)
 	m.InH = max(2, r.InputBytes*memH/total)
 	m.OutH = max(2, r.OutputBytes*memH/total)
+	m.StackH = max(2, r.StackBytes*memH/total)
 	m.InY = memTop
 	m.OutY = memTop + m.InH + 6
+	m.StackY = m.OutY + m.OutH + 6
 	return m
 }
 

@@ -53,6 +53,11 @@ func render(t *testing.T, m model) (report.Inputs, []byte) {
 	in := report.Inputs{Result: res, Commands: report.Commands{Report: "dqnn report " + m.name, Analyze: "dqnn analyze " + m.name}}
 	ctx := context.Background()
 	testenv.Need(t, "QEMU for cortex-m4", target.Available(target.CortexM4))
+	st, err := compiler.Stack(ctx, res, "m", target.CortexM4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Report.AddStack(st)
 	if in.Bench, err = bench.Model(ctx, g, validate.Library{Name: "m", Files: res.Files, Lowered: res.Graph}, target.CortexM4, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +123,9 @@ func TestReportInChromium(t *testing.T) {
 			}
 			if n := count(`<rect class="tensor"`); n != len(in.Result.Plan.Live) {
 				t.Errorf("%d tensor rectangles in the memory plan, want %d", n, len(in.Result.Plan.Live))
+			}
+			if n := count(`<rect class="stack"`); n != 1 {
+				t.Errorf("%d stack rectangles beside the memory plan, want 1", n)
 			}
 			if n := count(`<tr class="agree">`); n != len(in.Validate.Layers) {
 				t.Errorf("%d agreement rows, want %d", n, len(in.Validate.Layers))

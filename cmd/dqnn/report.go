@@ -76,6 +76,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		defer os.RemoveAll(dir)
+		st, err := compiler.Stack(ctx, res, libName(model, *name), cpu)
+		if err != nil {
+			return fail(err)
+		}
+		res.Report.AddStack(st) // as dqnn analyze --target shows it
 		if in.Bench, err = bench.Model(ctx, g, validate.Library{Name: libName(model, *name), Files: res.Files, Lowered: res.Graph}, cpu, dir); err != nil {
 			return fail(err)
 		}
@@ -107,6 +112,9 @@ func reportCommands(model, weights, out, tgt, inputs string) report.Commands {
 		w = " --weights " + weights
 	}
 	c := report.Commands{Analyze: "dqnn analyze " + model + w + " --json"}
+	if tgt != "" {
+		c.Analyze = "dqnn analyze " + model + w + " --target " + tgt + " --json"
+	}
 	self := "dqnn report " + model + w + " -o " + out
 	if tgt != "" {
 		self += " --target " + tgt

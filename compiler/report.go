@@ -233,6 +233,12 @@ func kib(n int64) string { return fmt.Sprintf("%.2f KiB", float64(n)/1024) }
 // WriteText prints the report in the layout of the reference's analyze
 // command (§7), followed by the fallbacks with a hint each.
 func (r *Report) WriteText(w io.Writer) {
+	var b strings.Builder
+	r.writeText(&b)
+	textfmt.WriteTrimmed(w, b.String())
+}
+
+func (r *Report) writeText(w io.Writer) {
 	if r.WeightsAbsent {
 		fmt.Fprintln(w, " PRE-ANALYZE: weights were not given (architecture only).")
 		fmt.Fprintln(w, " The figures come from the layer shapes and quantizers; no C was generated and nothing was")

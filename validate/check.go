@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dqnn/dqnn/internal/textfmt"
 	"github.com/dqnn/dqnn/interp"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/target"
@@ -303,6 +304,12 @@ func (rep *Report) compare(g *ir.Graph, lib Library, inputs [][][]float32, out *
 
 // WriteText prints the report as tables for a terminal.
 func (r *Report) WriteText(w io.Writer) {
+	var b strings.Builder
+	r.writeText(&b)
+	textfmt.WriteTrimmed(w, b.String())
+}
+
+func (r *Report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s, %d samples (%s)\n", r.Model, r.Target, r.Samples, r.InputSource)
 	if r.Build.CC != "" {
 		fmt.Fprintf(w, "built with: %s\n", r.Build)

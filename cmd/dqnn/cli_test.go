@@ -73,3 +73,23 @@ func TestMissingArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestTextHasNoTrailingSpaces: the text reports pad their columns but end
+// no line with spaces.
+func TestTextHasNoTrailingSpaces(t *testing.T) {
+	for _, args := range [][]string{
+		{"analyze", exampleH5},
+		{"inspect", exampleH5},
+		{"validate", exampleH5, "--samples", "1", "--per-layer"},
+	} {
+		rc, out, errs := runCLI(args...)
+		if rc != 0 {
+			t.Fatalf("dqnn %v: exit %d: %s", args, rc, errs)
+		}
+		for i, l := range strings.Split(out, "\n") {
+			if strings.HasSuffix(l, " ") {
+				t.Errorf("dqnn %s: line %d ends with a space: %q", args[0], i+1, l)
+			}
+		}
+	}
+}

@@ -55,8 +55,14 @@ func (t *Table) Row(cells ...any) {
 // WriteTo writes the aligned table to w with trailing spaces removed.
 func (t *Table) WriteTo(w io.Writer) (int64, error) {
 	t.tw.Flush()
+	return WriteTrimmed(w, t.buf.String())
+}
+
+// WriteTrimmed writes text to w with the spaces at the end of every line
+// removed (tabwriter pads the last column).
+func WriteTrimmed(w io.Writer, text string) (int64, error) {
 	var n int64
-	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+	for _, line := range strings.SplitAfter(text, "\n") {
 		trimmed := strings.TrimRight(strings.TrimSuffix(line, "\n"), " ")
 		if strings.HasSuffix(line, "\n") {
 			trimmed += "\n"

@@ -56,7 +56,7 @@ typedef struct {
  * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass1(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static __attribute__((noinline)) void dq_conv2d_f32_f32_f32_mve_pass1(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "1:\n\t"
@@ -105,7 +105,7 @@ static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass
  * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass2(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static __attribute__((noinline)) void dq_conv2d_f32_f32_f32_mve_pass2(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"
@@ -173,7 +173,7 @@ static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass
  * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
  * of vector l / 4): one VMUL and one VADD per product, four inputs per LDM.
  */
-static inline __attribute__((always_inline)) void dq_conv2d_f32_f32_f32_mve_pass3(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+static __attribute__((noinline)) void dq_conv2d_f32_f32_f32_mve_pass3(const dq_conv2d_f32_f32_f32_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
   __asm__ volatile(
       "vmov.i32 q0, #0\n\t"
   "vmov.i32 q1, #0\n\t"

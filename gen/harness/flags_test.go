@@ -160,10 +160,6 @@ func TestKernelsFlagGrid(t *testing.T) {
 				for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
 					var files []string
 					for _, k := range kernels {
-						if knownGap(cpu, gridOpts[r[1]], k) {
-							t.Logf("known gap, not compiled: %s %s %s (docs/kernels.md)", k, cpu, gridOpts[r[1]])
-							continue
-						}
 						files = append(files, filepath.Join(kernelDir(t), k+".c"))
 					}
 					compileAll(t, armToolchain(cpu, r.flags()...), files)
@@ -171,15 +167,6 @@ func TestKernelsFlagGrid(t *testing.T) {
 			})
 		}
 	}
-}
-
-// knownGap reports the one combination of the grid that does not build
-// yet: at -Og GCC 12 cannot allocate the registers of the Helium f32 x f32
-// passes (mve_f32.tmpl; they need nine fixed registers and four operands
-// inside an always-inline function), and -Og, unlike -O0, defines no macro
-// the code could test. Documented in docs/kernels.md ("Compiler flags").
-func knownGap(cpu target.CPU, opt, kernel string) bool {
-	return cpu == target.CortexM55 && opt == "-Og" && strings.Contains(kernel, "_f32_f32_") && !strings.HasPrefix(kernel, "dq_dwconv2d")
 }
 
 // fusedOp matches the floating-point fused multiply-add family of the Arm

@@ -54,7 +54,7 @@ func ModelFiles(path string) []string {
 
 func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 	mdPath := filepath.Join(dir, kerasMetadataFile)
-	objs, err := tfckpt.ReadKerasMetadata(mdPath)
+	objs, err := tfckpt.ReadKerasMetadata(mdPath, opt.Limits.File)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func loadSavedModel(dir string, opt Options, archOK bool) (*ir.Graph, error) {
 		w = filled{opt.Fill}
 	case opt.IgnoreWeights:
 	case statErr == nil:
-		if ck, err = newCkptWeights(prefix, objs, m); err != nil {
+		if ck, err = newCkptWeights(prefix, objs, m, opt.Limits.File); err != nil {
 			return nil, err
 		}
 		w = ck
@@ -122,8 +122,8 @@ type ckptWeights struct {
 	float64s int               // float64 tensors read so far
 }
 
-func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model) (*ckptWeights, error) {
-	b, err := tfckpt.Open(prefix)
+func newCkptWeights(prefix string, objs []tfckpt.SavedObject, m *model, maxFile int64) (*ckptWeights, error) {
+	b, err := tfckpt.Open(prefix, maxFile)
 	if err != nil {
 		return nil, err
 	}

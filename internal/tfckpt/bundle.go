@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"sort"
@@ -65,34 +64,20 @@ type shard struct {
 	size int64
 }
 
-// maxIndexSize bounds the index file read into memory; real indexes are a
-// few hundred bytes per tensor.
-const maxIndexSize = 256 << 20
-
 // ObjectGraphKey is the entry holding the checkpoint's TrackableObjectGraph.
 const ObjectGraphKey = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 // Open reads the checkpoint with the given prefix (e.g.
 // "dir/variables/variables": files prefix.index and
 // prefix.data-00000-of-00001 ...). It parses the whole index and checks
-// every entry against its shard's size; tensors are read by Floats.
-func Open(prefix string) (*Bundle, error) {
+// every entry against its shard's size; tensors are read by Floats. The
+// index is read into memory only when it is at most maxFile bytes (the
+// --max-file-size limit; real indexes are a few hundred bytes per tensor).
+func Open(prefix string, maxFile int64) (*Bundle, error) {
 	index := prefix + ".index"
-	f, err := safeio.Open(index)
+	data, err := safeio.ReadFile(index, maxFile, safeio.FlagFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxIndexSize {
-		return nil, fmt.Errorf("%s: %d bytes is larger than any checkpoint index dqnn accepts (%d)", index, st.Size(), maxIndexSize)
-	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("%s: %w", index, err)
 	}
 	return parseIndex(prefix, data, statShard)
 }

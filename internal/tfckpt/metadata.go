@@ -2,7 +2,6 @@ package tfckpt
 
 import (
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/dqnn/dqnn/internal/safeio"
@@ -20,26 +19,12 @@ type SavedObject struct {
 	Metadata   string
 }
 
-// maxMetadataSize bounds keras_metadata.pb; a large model's is a few MB.
-const maxMetadataSize = 1 << 30
-
-// ReadKerasMetadata reads and decodes a keras_metadata.pb file.
-func ReadKerasMetadata(path string) ([]SavedObject, error) {
-	f, err := safeio.Open(path)
+// ReadKerasMetadata reads and decodes a keras_metadata.pb file of at most
+// maxFile bytes (the --max-file-size limit; a large model's is a few MB).
+func ReadKerasMetadata(path string, maxFile int64) ([]SavedObject, error) {
+	data, err := safeio.ReadFile(path, maxFile, safeio.FlagFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxMetadataSize {
-		return nil, fmt.Errorf("%s: %d bytes is larger than any keras_metadata.pb dqnn accepts (%d)", path, st.Size(), maxMetadataSize)
-	}
-	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	objs, err := ParseKerasMetadata(data)
 	if err != nil {

@@ -29,7 +29,7 @@ func wantErr(t *testing.T, err error, substrs ...string) {
 // readAll opens the bundle and reads every float tensor and the object graph.
 func readAll(t *testing.T, prefix string) (*Bundle, *ObjectGraph, int) {
 	t.Helper()
-	b, err := Open(prefix)
+	b, err := Open(prefix, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestRealCheckpoints(t *testing.T) {
 		if e.DType != Float64 || len(e.Shape) != 4 || e.Shape[3] != 32 {
 			t.Errorf("%s: kernel entry %+v", c.dir, e)
 		}
-		objs, err := ReadKerasMetadata(filepath.Join(filepath.Dir(filepath.Dir(prefix)), "keras_metadata.pb"))
+		objs, err := ReadKerasMetadata(filepath.Join(filepath.Dir(filepath.Dir(prefix)), "keras_metadata.pb"), 64<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestHostileShards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := Open(filepath.Join(dir, "variables"))
+	b, err := Open(filepath.Join(dir, "variables"), 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/gen/render"
+	"github.com/dqnn/dqnn/internal/textfmt"
 )
 
 func init() {
@@ -75,8 +76,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	}
 	if !*quiet {
 		r := res.Report
-		fmt.Fprintf(stdout, "dqnn generate: %s -> %s: %d files (%d written, %d unchanged, %d stale removed); weights %d B, arena %d B, %d fallbacks\n",
-			pos[0], *out, len(res.Files), len(written), len(res.Files)-len(written), len(deleted), r.WeightsROBytes, r.ActivationsRWBytes, len(r.Fallbacks))
+		fmt.Fprintf(stdout, "dqnn generate: %s -> %s: %d files (%d written, %d unchanged, %d stale removed); weights %s B, arena %s B, %d fallbacks\n",
+			pos[0], *out, len(res.Files), len(written), len(res.Files)-len(written), len(deleted), textfmt.Group(r.WeightsROBytes), textfmt.Group(r.ActivationsRWBytes), len(r.Fallbacks))
 	}
 	return 0
 }

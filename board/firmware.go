@@ -43,8 +43,7 @@ type Board struct {
 	Defines []string // port configuration for this board (-D...)
 }
 
-// Boards lists the supported boards by name. The nRF51 (microbit) port
-// waits for a Cortex-M0 target in dqnn.
+// Boards lists the supported boards by name.
 var Boards = map[string]Board{
 	// STM32F405, USART1 at 0x40011000: QEMU's first -serial.
 	"netduinoplus2": {Name: "netduinoplus2", CPU: target.CortexM4, Machine: "netduinoplus2", Port: "stm32_usart", Script: "netduinoplus2.ld"},
@@ -52,6 +51,8 @@ var Boards = map[string]Board{
 	"mps2-an386": {Name: "mps2-an386", CPU: target.CortexM4, Machine: "mps2-an386", Port: "cmsdk_uart"},
 	// CMSDK UART0, secure alias of 0x49303000 (hw/arm/mps2-tz.c): the image runs secure.
 	"mps3-an547": {Name: "mps3-an547", CPU: target.CortexM55, Machine: "mps3-an547", Port: "cmsdk_uart", Defines: []string{"-DDQFW_UART_BASE=0x59303000u"}},
+	// BBC micro:bit, nRF51822 (Cortex-M0): UART0 at 0x40002000, QEMU's first -serial (hw/arm/microbit.c).
+	"microbit": {Name: "microbit", CPU: target.CortexM0, Machine: "microbit", Port: "nrf51_uart"},
 }
 
 // BoardNames returns the names of Boards, sorted.
@@ -68,7 +69,7 @@ func BoardNames() []string {
 func LookupBoard(name string) (Board, error) {
 	b, ok := Boards[name]
 	if !ok {
-		return Board{}, fmt.Errorf("unknown board %q (want one of %s; microbit needs a Cortex-M0 target, which dqnn does not have yet)", name, strings.Join(BoardNames(), ", "))
+		return Board{}, fmt.Errorf("unknown board %q (want one of %s)", name, strings.Join(BoardNames(), ", "))
 	}
 	return b, nil
 }

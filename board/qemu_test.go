@@ -312,6 +312,33 @@ func TestMPS3AN547(t *testing.T) {
 	checkAgainst(t, target.CortexM55, m, c, exampleInputs(t, m.g)[:3], false)
 }
 
+// TestMicrobit runs the Cortex-M0 build through the nRF51 UART of the
+// micro:bit (16 KB of RAM), against --target cortex-m0; the core has no
+// cycle counter.
+func TestMicrobit(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: skipped")
+	}
+	needQEMU(t)
+	m := compileModel(t, exampleModel, target.CortexM0)
+	b := Boards["microbit"]
+	e := boot(t, b, buildFirmware(t, m, b, FirmwareOptions{}), "pty")
+	c, err := Open(e.Target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h, err := c.Hello(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.CPU != string(target.CortexM0) || h.Cycles {
+		t.Errorf("hello: cpu %q, cycle counter %v; want cortex-m0 without one", h.CPU, h.Cycles)
+	}
+	checkAgainst(t, target.CortexM0, m, c, exampleInputs(t, m.g)[:3], false)
+}
+
 // TestFirmwareCMake builds the written firmware with its CMakeLists.txt and
 // wants the image dqnn firmware builds: same sections, same sizes.
 func TestFirmwareCMake(t *testing.T) {

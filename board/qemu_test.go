@@ -409,13 +409,13 @@ func TestSharedModelsNetduinoPlus2(t *testing.T) {
 			if _, err := c.Hello(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			opt := validate.Options{Model: path, Weights: weights, Samples: 4, Seed: 7, CheckOptions: validate.CheckOptions{Device: c, PerLayer: true}}
-			got, err := validate.Run(context.Background(), opt)
+			opt := validate.Options{Model: path, Samples: 4, Seed: 7, CheckOptions: validate.CheckOptions{Device: c, PerLayer: true}}
+			got, err := validate.Run(context.Background(), m.g, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			opt.Device, opt.Target = nil, target.CortexM4
-			want, err := validate.Run(context.Background(), opt)
+			want, err := validate.Run(context.Background(), m.g, opt)
 			if err != nil {
 				t.Fatal(err)
 			}

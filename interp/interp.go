@@ -8,8 +8,9 @@
 // channel; dense: ascending input index) from 0 and add the bias after the
 // sum; zero padding contributes nothing, Larq pad_values pads with the value
 // after input quantization; batch normalization uses TF's fused (rank 4) or
-// non-fused (rank 2) formula; quantizers are evaluated by package quant,
-// with the s8 results Keras leaves undefined (NaN, and Inf through the
+// non-fused (rank 2) formula; quantizers are evaluated by their importer's
+// record (ir.Quantizer.Keras: package quant's Keras formulas, never the
+// compiler's lowering of their Form), with the s8 results Keras leaves undefined (NaN, and Inf through the
 // straight-through estimator) saturated as docs/semantics.md states.
 //
 // Larq input quantizers and QKeras quantizer activations are OpQuantize
@@ -24,7 +25,6 @@ import (
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
-	"github.com/dqnn/dqnn/quant"
 )
 
 // Run evaluates g on one sample: inputs[i] holds the row-major values of
@@ -87,7 +87,7 @@ func run(g *ir.Graph, inputs [][]float32) (map[*ir.Tensor][]float32, error) {
 		// A layer whose input quantizer was not split into its own node
 		// (hand-built graphs) gets it applied here, once.
 		if q := inputQuantizer(n); q != nil && len(ins) > 0 && producer[n.Inputs[0]] != n.Name+"/input_quantizer" {
-			v, err := quant.Apply(q, ins[0], n.Inputs[0].Shape)
+			v, err := applyQuantizer(q, ins[0], n.Inputs[0].Shape)
 			if err != nil {
 				return nil, fmt.Errorf("node %q: input_quantizer: %w", n.Name, err)
 			}
@@ -105,6 +105,21 @@ func run(g *ir.Graph, inputs [][]float32) (map[*ir.Tensor][]float32, error) {
 	return vals, nil
 }
 
+// applyQuantizer evaluates q on x (shape: channels last, no batch) with
+// Keras's formulas, as the importer recorded it; a nil q is the identity.
+func applyQuantizer(q *ir.Quantizer, x []float32, shape []int) ([]float32, error) {
+	if n := ir.NumElements(shape); n != len(x) {
+		return nil, fmt.Errorf("quantizer: %d values for shape %v (%d elements)", len(x), shape, n)
+	}
+	if q == nil {
+		return append([]float32(nil), x...), nil
+	}
+	if q.Keras == nil {
+		return nil, fmt.Errorf("quantizer %s has no Keras record to evaluate (the importer sets it)", q.Text)
+	}
+	return q.Keras.Apply(x, shape)
+}
+
 func eval(n *ir.Node, ins [][]float32) ([]float32, error) {
 	in0 := n.Inputs[0]
 	out0 := n.Outputs[0]
@@ -114,7 +129,7 @@ func eval(n *ir.Node, ins [][]float32) ([]float32, error) {
 		if !ok {
 			return nil, attrsErr(n)
 		}
-		out, err := quant.Apply(a.Quantizer, ins[0], in0.Shape)
+		out, err := applyQuantizer(a.Quantizer, ins[0], in0.Shape)
 		if err != nil {
 			return nil, err
 		}

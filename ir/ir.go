@@ -73,16 +73,27 @@ type Quant struct {
 // Float is the Quant of an unquantized tensor.
 func Float() Quant { return Quant{DType: dtype.F32} }
 
-// Quantizer is a Keras quantizer as written in the model file, canonicalised:
-// Class is the canonical lower-case name ("ste_sign", "approx_sign",
-// "swish_sign", "dorefa", "quantized_bits", "quantized_relu", "quantized_tanh",
-// "binary", "stochastic_binary", "ternary", "quantized_po2",
-// "quantized_relu_po2", "magnitude_aware_sign", "ste_heaviside", "ste_tern",
-// "no_op") and Args the arguments that affect inference, with defaults filled in.
+// Quantizer is a quantizer as the model file writes it, with what it
+// computes. The compiler reads Form only; Class and Text are the file's
+// spelling, for messages, reports and dumps; Keras is the importer's own
+// record of it, which only the reference interpreter evaluates.
 type Quantizer struct {
+	Form QuantForm
+	// Class is the canonical name in the file's format ("ste_sign",
+	// "quantized_bits", "dorefa", ...), for messages.
 	Class string
-	Args  map[string]any
 	Text  string // as written in the file, for messages and reports
+	Keras KerasQuantizer
+}
+
+// KerasQuantizer is a quantizer with its Keras arguments (package quant's
+// record, defaults filled in). Apply computes it with Keras's own formulas:
+// the reference interpreter's oracle, which must share nothing with the
+// compiler's lowering of the Form.
+type KerasQuantizer interface {
+	// Apply returns q(x) for a tensor x of the given shape (channels last,
+	// no batch dimension), in float32 as Keras's model.predict does.
+	Apply(x []float32, shape []int) ([]float32, error)
 }
 
 // Node is one operation.

@@ -161,7 +161,11 @@ func TestSavedModelValidateHost(t *testing.T) {
 			t.Parallel()
 			testenv.NeedCmd(t, "cc")
 			c.locate(t)
-			rep, err := validate.Run(context.Background(), validate.Options{
+			g, err := keras.Load(c.dir, keras.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := validate.Run(context.Background(), g, validate.Options{
 				Model: c.dir, Inputs: []string{c.inputs}, Name: "sm",
 				CheckOptions: validate.CheckOptions{PerLayer: true},
 			})

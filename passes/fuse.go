@@ -151,14 +151,17 @@ func fuseQuantize(s *State) error {
 			continue
 		}
 		out := q.Outputs[0]
-		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "quantized_tanh" {
+		switch f := formOf(q).(type) {
+		case ir.Tanh:
 			continue // its hard-sigmoid arithmetic is not the s8 stage's round(y/scale): see lowerTanh
-		}
-		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "dorefa" && doReFaSplit(out.Quant) != nil {
-			continue // Keras's q/n is not the s8 grid's q·scale: see lowerDoReFa
-		}
-		if qa, ok := q.Attrs.(*ir.QuantizeAttrs); ok && qa.Quantizer != nil && qa.Quantizer.Class == "quantized_relu" && out.Quant.QMin < 0 {
-			continue // a leaky quantized_relu rounds x·ns on the negative side, not x: see lowerLeakyRelu
+		case ir.DoReFa:
+			if doReFaSplit(out.Quant) != nil {
+				continue // Keras's q/n is not the s8 grid's q·scale: see lowerDoReFa
+			}
+		case ir.Uniform:
+			if f.Relu && out.Quant.QMin < 0 {
+				continue // a leaky quantized_relu rounds x·ns on the negative side, not x: see lowerLeakyRelu
+			}
 		}
 		switch out.Quant.DType {
 		case dtype.S1:
@@ -179,6 +182,15 @@ func fuseQuantize(s *State) error {
 		drop[q] = true
 	}
 	removeNodes(s.G, drop)
+	return nil
+}
+
+// formOf is what quantize node n computes (nil for any other node, or
+// one without a quantizer).
+func formOf(n *ir.Node) ir.QuantForm {
+	if a, ok := n.Attrs.(*ir.QuantizeAttrs); ok && a.Quantizer != nil {
+		return a.Quantizer.Form
+	}
 	return nil
 }
 

@@ -9,13 +9,6 @@ import (
 	"github.com/dqnn/dqnn/ir/dtype"
 )
 
-// signClasses are the quantizers whose output is sign(x) (times a scale),
-// stored as s1.
-var signClasses = map[string]bool{
-	"ste_sign": true, "approx_sign": true, "swish_sign": true,
-	"binary": true, "stochastic_binary": true,
-}
-
 // splitInputQuantizers moves a Larq input_quantizer still held in a layer's
 // attrs into its own OpQuantize node "<layer>/input_quantizer", the form the
 // importer produces, so that later passes see one shape. When the importer
@@ -66,14 +59,15 @@ func splitInputQuantizers(s *State) error {
 	return nil
 }
 
-// signQuant is the Quant of a sign-type quantizer's output.
+// signQuant is the Quant of a sign quantizer's output (±scale, stored as s1).
 func signQuant(q *ir.Quantizer) (ir.Quant, error) {
-	if !signClasses[q.Class] {
-		return ir.Quant{}, fmt.Errorf("quantizer %s is not a sign quantizer; expected the importer to split it into its own node", q.Text)
+	f, ok := q.Form.(ir.Sign)
+	if !ok || f.ZeroOne || f.ScaleFromData != "" {
+		return ir.Quant{}, fmt.Errorf("quantizer %s is not a sign quantizer with a fixed scale; expected the importer to split it into its own node", q.Text)
 	}
 	scale := float32(1)
-	if a, ok := q.Args["alpha"].(float64); ok && a != 0 {
-		scale = float32(a)
+	if f.Scale != 0 {
+		scale = float32(f.Scale)
 	}
 	return ir.Quant{DType: dtype.S1, Scale: []float32{scale}, Bits: 1, Quantizer: q}, nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
-	"github.com/dqnn/dqnn/quant"
 )
 
 // lowerRest lowers every node that no fusion absorbed: pools, activations,
@@ -72,36 +71,45 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		if a, ok := n.Attrs.(*ir.QuantizeAttrs); ok {
 			qz = a.Quantizer
 		}
-		switch {
-		case dout == dtype.F32 && (qz == nil || qz.Class == "no_op") && din == dtype.F32:
+		f := formOf(n)
+		_, identity := f.(ir.Identity)
+		tern, isTern := f.(ir.Ternary)
+		uni, isUni := f.(ir.Uniform)
+		switch _, po2 := f.(ir.PowerOfTwo); {
+		case dout == dtype.F32 && (f == nil || identity) && din == dtype.F32:
 			return []*ir.Node{alias(n)}, nil
-		case dout == dtype.F32 && qz != nil && stepQuantizer(qz):
+		case dout == dtype.F32 && exactStep(f):
 			pre := s.inputToF32(n)
 			step, err := s.lowerStep(n, qz)
 			return append(pre, step...), err
-		case dout == dtype.F32 && qz != nil && (qz.Class == "quantized_po2" || qz.Class == "quantized_relu_po2"):
+		case dout == dtype.F32 && po2:
 			return nil, fmt.Errorf("quantizer %s is not supported on activations: it produces powers of two (sign·2^e), which fit no s8 grid, and the kernel matrix has no element-wise power-of-two quantizer kernel (it would be dq_po2_f32_f32); use quantized_bits/quantized_relu on activations, or keep %s for weights only", quantText(out.Quant), qz.Class)
-		case dout == dtype.F32 && qz != nil && qz.Class == "ternary":
-			return nil, fmt.Errorf("quantizer %s is not supported on activations: %s; use ternary with alpha=None or a power-of-two alpha, and a positive threshold", quantText(out.Quant), ternaryWhyNot(qz))
-		case dout == dtype.F32 && qz != nil && qz.Class == "quantized_relu" && qz.Args["negative_slope"] != nil && !quant.Bool(qz, "use_sigmoid"):
-			if ns, _ := quant.Num(qz, "negative_slope"); ns != 0 {
-				return nil, fmt.Errorf("quantizer %s is not supported on activations: its negative branch fits the s8 grid only with a negative_slope that is a power of two in [2^-(bits-1), 1] and at most 8 bits; use such a slope (e.g. 0.5, 0.25)", quantText(out.Quant))
-			}
-			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
+		case dout == dtype.F32 && isTern:
+			return nil, fmt.Errorf("quantizer %s is not supported on activations: %s; use a ternary quantizer with a power-of-two scale (alpha None or a power of two) and a fixed positive threshold", quantText(out.Quant), tern.Inexact())
+		case dout == dtype.F32 && isUni && uni.Relu && !uni.Sigmoid && uni.Leaky():
+			return nil, fmt.Errorf("quantizer %s is not supported on activations: its negative branch fits the s8 grid only with a negative_slope that is a power of two in [2^-(bits-1), 1] and at most 8 bits; use such a slope (e.g. 0.5, 0.25)", quantText(out.Quant))
 		case dout == dtype.F32:
 			return nil, fmt.Errorf("quantizer %s produces values dqnn keeps in f32, which no C kernel computes; use a sign quantizer or an 8-bit quantized_bits/quantized_relu", quantText(out.Quant))
 		case din == dtype.S1 && dout == dtype.S1, din == dout && sameQuant(in.Quant, out.Quant):
 			return []*ir.Node{alias(n)}, nil // idempotent on these values: same bits
-		case dout == dtype.S8 && qz != nil && qz.Class == "dorefa" && doReFaSplit(out.Quant) != nil:
-			pre := s.inputToF32(n)
-			return append(pre, s.lowerDoReFa(n)...), nil
-		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_relu" && out.Quant.QMin < 0:
-			pre := s.inputToF32(n)
-			return append(pre, s.lowerLeakyRelu(n)...), nil
-		case dout == dtype.S8 && qz != nil && qz.Class == "quantized_tanh":
-			pre := s.inputToF32(n)
-			tn, err := s.lowerTanh(n, qz)
-			return append(pre, tn...), err
+		}
+		switch f := f.(type) {
+		case ir.DoReFa:
+			if dout == dtype.S8 && doReFaSplit(out.Quant) != nil {
+				pre := s.inputToF32(n)
+				return append(pre, s.lowerDoReFa(n)...), nil
+			}
+		case ir.Uniform:
+			if dout == dtype.S8 && f.Relu && out.Quant.QMin < 0 {
+				pre := s.inputToF32(n)
+				return append(pre, s.lowerLeakyRelu(n, f)...), nil
+			}
+		case ir.Tanh:
+			if dout == dtype.S8 {
+				pre := s.inputToF32(n)
+				tn, err := s.lowerTanh(n, f)
+				return append(pre, tn...), err
+			}
 		}
 		if dout == dtype.S8 {
 			if err := checkS8(out); err != nil {
@@ -328,59 +336,17 @@ func ioTypes(s *State) error {
 	return nil
 }
 
-// stepQuantizer reports whether q is a step-function quantizer that
-// lowerStep computes exactly: Larq SteHeaviside, SteTern with a fixed
-// positive threshold (ternary_weight_networks derives it from the data),
-// and QKeras ternary with alpha None or a power of two and a positive
-// threshold.
-func stepQuantizer(q *ir.Quantizer) bool {
-	switch q.Class {
-	case "ste_heaviside":
+// exactStep reports whether f is a step function that lowerStep computes
+// exactly: Larq SteHeaviside, and a ternary step (QKeras ternary, Larq
+// SteTern) whose Inexact says nothing.
+func exactStep(f ir.QuantForm) bool {
+	switch f := f.(type) {
+	case ir.Heaviside:
 		return true
-	case "ternary":
-		return ternaryWhyNot(q) == ""
-	case "ste_tern":
-		d, _ := quant.Num(q, "threshold_value")
-		return !quant.Bool(q, "ternary_weight_networks") && d > 0
+	case ir.Ternary:
+		return f.Inexact() == ""
 	}
 	return false
-}
-
-// ternaryThreshold is QKeras ternary's threshold (0.33 when None).
-func ternaryThreshold(q *ir.Quantizer) float64 {
-	if t, ok := quant.Num(q, "threshold"); ok {
-		return t
-	}
-	return 0.33
-}
-
-// ternaryAlpha is the output scale of ternary (1 when alpha is None).
-func ternaryAlpha(q *ir.Quantizer) (float64, bool) {
-	if q.Args["alpha"] == nil {
-		return 1, true
-	}
-	return quant.Num(q, "alpha")
-}
-
-// ternaryWhyNot says why a QKeras ternary activation cannot be computed
-// exactly ("" when it can). Its value is q = (|x| >= thr)·sign(x) with
-// alpha None (tanh(x) + (q − tanh(x)) = q exactly for q in {-1, 0, 1}),
-// or x + (α·q − x) with a numeric alpha, which equals α·q exactly when α is
-// a power of two (Sterbenz for |x| in [α/2, 2α], representable differences
-// elsewhere) for |x| < 2^24·α — the same range in which dqnn's other
-// power-of-two quantizers are exact.
-func ternaryWhyNot(q *ir.Quantizer) string {
-	a, ok := ternaryAlpha(q)
-	if !ok {
-		return fmt.Sprintf("alpha=%v is computed from the data", q.Args["alpha"])
-	}
-	if !isPow2(float32(a)) || float64(float32(a)) != a {
-		return fmt.Sprintf("alpha=%v is not a power of two, so Keras's value x + (alpha·q − x) is not alpha·q exactly and no s8 grid holds it", a)
-	}
-	if t := ternaryThreshold(q); !(t > 0) {
-		return fmt.Sprintf("threshold=%v is not positive", t)
-	}
-	return ""
 }
 
 // lowerStep computes a step quantizer with an affine f32 → s8 call whose
@@ -402,27 +368,18 @@ func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	st := &ir.Stage{Step: true}
 	var mul float32
 	scale := float32(1)
-	switch q.Class {
-	case "ternary":
-		d := float32(ternaryThreshold(q))
+	switch f := q.Form.(type) {
+	case ir.Ternary:
+		d := float32(f.Threshold)
 		m, ok := ternMultiplier(d)
 		if !ok {
 			return nil, fmt.Errorf("quantizer %s: no float32 multiplier puts the rounding step exactly at the threshold %g; use a threshold that is a power of two", quantText(out.Quant), d)
 		}
-		a, _ := ternaryAlpha(q)
-		mul, scale = m, float32(a)
+		mul, scale = m, float32(f.Scale)
 		st.OutInvScale, st.QMin, st.QMax = 1, -1, 1
-	case "ste_heaviside":
+	case ir.Heaviside:
 		mul = float32(math.Ldexp(1, 127))
 		st.OutInvScale, st.QMin, st.QMax = mul, 0, 1
-	case "ste_tern":
-		d, _ := quant.Num(q, "threshold_value")
-		m, ok := ternMultiplier(float32(d))
-		if !ok {
-			return nil, fmt.Errorf("quantizer %s: no float32 multiplier puts the rounding step exactly at the threshold %g; use a threshold that is a power of two", quantText(out.Quant), d)
-		}
-		mul = m
-		st.OutInvScale, st.QMin, st.QMax = 1, -1, 1
 	}
 	st.Mul = make([]float32, c)
 	for i := range st.Mul {
@@ -460,7 +417,7 @@ func roundHE(v float32) float64 { return math.RoundToEven(float64(v)) }
 // scaling by powers of two commutes with rounding, and the clip to [0, 1]
 // is subsumed by the final clamp to [q_min, q_max]. With use_real_tanh the
 // tanh kernel (libm tanhf) runs first, then a conversion (not bit-exact).
-func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
+func (s *State) lowerTanh(n *ir.Node, f ir.Tanh) ([]*ir.Node, error) {
 	in, out := n.Inputs[0], n.Outputs[0]
 	if err := checkS8(out); err != nil {
 		return nil, err
@@ -468,7 +425,7 @@ func (s *State) lowerTanh(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 	if in.Quant.DType != dtype.F32 {
 		return nil, fmt.Errorf("internal: quantized_tanh of a %s tensor", in.Quant.DType)
 	}
-	if quant.Bool(q, "use_real_tanh") {
+	if f.RealTanh {
 		t := &ir.Tensor{Name: s.uniqueName(out.Name + "/tanh"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
 		tn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/tanh"), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, "tanh", dtype.F32, dtype.F32)
 		kattrs(tn).Layer = layerOf(n)
@@ -558,10 +515,10 @@ func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
 // by ns and m/m_i are powers of two, so they round like Keras's p and p·ns.
 // Their sum (an f32 add of the exact s8 values) is then put back on the
 // grid by a conversion, which is exact.
-func (s *State) lowerLeakyRelu(n *ir.Node) []*ir.Node {
+func (s *State) lowerLeakyRelu(n *ir.Node, f ir.Uniform) []*ir.Node {
 	out := n.Outputs[0]
 	q := out.Quant
-	ns, _ := quant.Num(q.Quantizer, "negative_slope")
+	ns := f.NegativeSlope
 	fill := func(v float32) []float32 { return perChannel(out, v) }
 	layer := layerOf(n)
 	part := func(suffix string, mul float32, lo, hi int32) *ir.Node {

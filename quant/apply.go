@@ -114,7 +114,7 @@ func ste(q *ir.Quantizer, x, xq float32) float32 {
 	if !ok {
 		qn = 1
 	}
-	if _, has := q.Args["use_ste"]; has && !Bool(q, "use_ste") {
+	if _, has := argsOf(q)["use_ste"]; has && !Bool(q, "use_ste") {
 		return float32(float32(float32(1-qn)*x) + float32(float32(qn)*xq))
 	}
 	d := float32(xq - x)
@@ -217,7 +217,7 @@ func dorefa(q *ir.Quantizer, x, out []float32) error {
 func intArg(q *ir.Quantizer, k string, lo, hi float64) (float64, error) {
 	v, ok := Num(q, k)
 	if !ok || v != math.Trunc(v) || v < lo || v > hi {
-		return 0, fmt.Errorf("%s must be an integer in [%v, %v], got %v", k, lo, hi, q.Args[k])
+		return 0, fmt.Errorf("%s must be an integer in [%v, %v], got %v", k, lo, hi, argsOf(q)[k])
 	}
 	return v, nil
 }
@@ -237,28 +237,28 @@ func quantizedBits(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 	}
 	sym, _ := Num(q, "symmetric")
 	for _, a := range []string{"elements_per_scale", "min_po2_exponent", "max_po2_exponent"} {
-		if q.Args[a] != nil {
+		if argsOf(q)[a] != nil {
 			return fmt.Errorf("argument %s is not supported; remove it", a)
 		}
 	}
-	if q.Args["scale_axis"] != nil {
+	if argsOf(q)["scale_axis"] != nil {
 		return fmt.Errorf("argument scale_axis is not supported (scales are per last axis); remove it")
 	}
 	unsigned := bits - k
 	m := float32(math.Ldexp(1, int(unsigned)))
 	mi := float32(math.Ldexp(1, int(integer)))
-	switch alpha := q.Args["alpha"].(type) {
+	switch alpha := argsOf(q)["alpha"].(type) {
 	case string:
 		var pts []float32
-		if q.Args["post_training_scale"] != nil {
-			if pts, err = floatList(q.Args["post_training_scale"], ch); err != nil {
+		if argsOf(q)["post_training_scale"] != nil {
+			if pts, err = floatList(argsOf(q)["post_training_scale"], ch); err != nil {
 				return fmt.Errorf("post_training_scale: %w", err)
 			}
 		}
 		autoBits(q, x, ch, out, alpha, bits, m, mi, pts)
 		return nil
 	case nil, float64, bool:
-		if q.Args["post_training_scale"] != nil {
+		if argsOf(q)["post_training_scale"] != nil {
 			return fmt.Errorf("post_training_scale needs alpha=\"auto\" or \"auto_po2\"")
 		}
 		scale := float32(1)
@@ -483,7 +483,7 @@ func binary(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 			k[i] = float32(k[i]+1) / 2
 		}
 	}
-	switch alpha := q.Args["alpha"].(type) {
+	switch alpha := argsOf(q)["alpha"].(type) {
 	case nil:
 		for i, v := range x {
 			t := float32(math.Tanh(float64(v)))
@@ -512,13 +512,13 @@ func ternary(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 		}
 		return 0
 	}
-	switch alpha := q.Args["alpha"].(type) {
+	switch alpha := argsOf(q)["alpha"].(type) {
 	case nil, float64, bool:
 		thr := float32(0.33)
 		if t, ok := Num(q, "threshold"); ok {
 			thr = float32(t)
-		} else if q.Args["threshold"] != nil {
-			return fmt.Errorf("threshold %v is not supported with a fixed alpha", q.Args["threshold"])
+		} else if argsOf(q)["threshold"] != nil {
+			return fmt.Errorf("threshold %v is not supported with a fixed alpha", argsOf(q)["threshold"])
 		}
 		for i, v := range x {
 			qv := tq(v, thr)
@@ -532,7 +532,7 @@ func ternary(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 		}
 		return nil
 	case string:
-		if q.Args["threshold"] != nil {
+		if argsOf(q)["threshold"] != nil {
 			return fmt.Errorf("threshold must be None with alpha=%q", alpha)
 		}
 		po2 := alpha == "auto_po2"
@@ -579,7 +579,7 @@ func ternary(q *ir.Quantizer, x []float32, ch int, out []float32) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("alpha %v is not supported", q.Args["alpha"])
+	return fmt.Errorf("alpha %v is not supported", argsOf(q)["alpha"])
 }
 
 func po2(q *ir.Quantizer, x, out []float32) error {
@@ -601,8 +601,8 @@ func po2(q *ir.Quantizer, x, out []float32) error {
 		if mv <= 1 {
 			needSign = 0
 		}
-	} else if q.Args["max_value"] != nil {
-		return fmt.Errorf("max_value must be a number or None, got %v", q.Args["max_value"])
+	} else if argsOf(q)["max_value"] != nil {
+		return fmt.Errorf("max_value must be a number or None, got %v", argsOf(q)["max_value"])
 	}
 	quad := Bool(q, "quadratic_approximation")
 	relu := q.Class == "quantized_relu_po2"

@@ -211,7 +211,7 @@ func build(name string, kw map[string]any, pos []any) (*ir.Quantizer, error) {
 		delete(args, "use_real_sigmoid")
 		args["use_stochastic_rounding"] = false
 	}
-	return &ir.Quantizer{Class: name, Args: args}, nil
+	return newQuantizer(name, args, ""), nil
 }
 
 // normalise turns JSON numbers into float64 and ints from the string parser alike.
@@ -269,7 +269,7 @@ func checkType(class string, p param, v any) error {
 
 // Num returns argument k of q as a float64 (booleans as 0/1) and whether it is set.
 func Num(q *ir.Quantizer, k string) (float64, bool) {
-	switch t := normalise(q.Args[k]).(type) {
+	switch t := normalise(argsOf(q)[k]).(type) {
 	case float64:
 		return t, true
 	case bool:
@@ -289,7 +289,7 @@ func Bool(q *ir.Quantizer, k string) bool {
 
 // Str returns argument k of q if it is a string.
 func Str(q *ir.Quantizer, k string) (string, bool) {
-	s, ok := q.Args[k].(string)
+	s, ok := argsOf(q)[k].(string)
 	return s, ok
 }
 
@@ -446,7 +446,7 @@ func argsText(q *ir.Quantizer) string {
 	info := classes[q.Class]
 	var parts []string
 	for _, p := range info.params {
-		v := q.Args[p.name]
+		v := argsOf(q)[p.name]
 		if fmt.Sprint(v) == fmt.Sprint(p.def) {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 )
 
@@ -36,8 +35,8 @@ func TestParseString(t *testing.T) {
 			t.Errorf("ParseString(%q).Class = %q, want %q", c.in, q.Class, c.class)
 		}
 		for k, v := range c.args {
-			if q.Args[k] != v {
-				t.Errorf("ParseString(%q).Args[%s] = %v, want %v", c.in, k, q.Args[k], v)
+			if argsOf(q)[k] != v {
+				t.Errorf("ParseString(%q).Args[%s] = %v, want %v", c.in, k, argsOf(q)[k], v)
 			}
 		}
 		if q.Text != c.in {
@@ -58,7 +57,7 @@ func TestParseDict(t *testing.T) {
 		"config": map[string]any{"bits": 6.0, "integer": 0.0, "symmetric": 0.0, "alpha": 1.0, "keep_negative": true,
 			"use_stochastic_rounding": false, "qnoise_factor": 1.0, "post_training_scale": nil},
 		"registered_name": "qkeras>quantized_bits"})
-	if err != nil || q.Class != "quantized_bits" || q.Args["bits"] != 6.0 || q.Args["alpha"] != 1.0 {
+	if err != nil || q.Class != "quantized_bits" || argsOf(q)["bits"] != 6.0 || argsOf(q)["alpha"] != 1.0 {
 		t.Fatalf("Parse = %+v, %v", q, err)
 	}
 	q, err = Parse(map[string]any{"class_name": "SteSign", "config": map[string]any{"name": "ste_sign_1", "trainable": true, "dtype": "float64", "clip_value": 1.0}, "shared_object_id": 4.0})
@@ -138,8 +137,8 @@ func TestSTEIsLiteral(t *testing.T) {
 func TestAutoPo2Kernel(t *testing.T) {
 	q, _ := ParseString("quantized_bits(4,0)")
 	kq := ForKernel(q)
-	if kq.Args["alpha"] != "auto_po2" || kq.Args["symmetric"] != 1.0 || q.Args["alpha"] != nil {
-		t.Fatalf("ForKernel = %v (original %v)", kq.Args, q.Args)
+	if argsOf(kq)["alpha"] != "auto_po2" || argsOf(kq)["symmetric"] != 1.0 || argsOf(q)["alpha"] != nil {
+		t.Fatalf("ForKernel = %v (original %v)", argsOf(kq), argsOf(q))
 	}
 	// Two output channels: channel 0 spans ±0.7, channel 1 ±0.07.
 	w := []float32{0.7, 0.07, -0.35, -0.035, 0.1, 0.01, -0.7, 0.0}
@@ -253,7 +252,7 @@ func TestQuantizedReluVariants(t *testing.T) {
 	if !eq(got, want) {
 		t.Errorf("use_sigmoid: got %v, want %v", got, want)
 	}
-	if _, err := Apply(&ir.Quantizer{Class: "quantized_relu", Args: map[string]any{"bits": 4.0, "integer": 0.0, "negative_slope": 0.3}}, x, []int{6}); err == nil {
+	if _, err := Apply(newQuantizer("quantized_relu", map[string]any{"bits": 4.0, "integer": 0.0, "negative_slope": 0.3}, ""), x, []int{6}); err == nil {
 		t.Error("negative_slope 0.3 (not a power of two) must be refused")
 	}
 }
@@ -288,7 +287,7 @@ func TestLeakyReluGrid(t *testing.T) {
 		for integer := -1; integer <= 3; integer++ {
 			for e := -8; e <= 1; e++ {
 				ns := math.Ldexp(1, e)
-				q := &ir.Quantizer{Class: "quantized_relu", Args: map[string]any{"bits": float64(bits), "integer": float64(integer), "negative_slope": ns}}
+				q := newQuantizer("quantized_relu", map[string]any{"bits": float64(bits), "integer": float64(integer), "negative_slope": ns}, "")
 				oq := OutputQuant(q)
 				m := math.Ldexp(1, bits-1)
 				if ns > 1 || ns*m < 1 {

@@ -23,16 +23,15 @@ func ForKernel(q *ir.Quantizer) *ir.Quantizer {
 	default:
 		return q
 	}
-	if q.Args["alpha"] != nil {
+	if argsOf(q)["alpha"] != nil {
 		return q
 	}
-	c := *q
-	c.Args = maps.Clone(q.Args)
-	c.Args["alpha"] = "auto_po2"
+	args := maps.Clone(argsOf(q))
+	args["alpha"] = "auto_po2"
 	if q.Class == "quantized_bits" {
-		c.Args["symmetric"] = 1.0
+		args["symmetric"] = 1.0
 	}
-	return &c
+	return newQuantizer(q.Class, args, q.Text)
 }
 
 // IsSign reports whether q's output is ±1 (sign(0) = +1): the quantizers
@@ -49,11 +48,11 @@ func IsSign(q *ir.Quantizer) bool {
 			return false
 		}
 		a, ok := Num(q, "alpha")
-		return q.Args["alpha"] == nil || ok && a == 1
+		return argsOf(q)["alpha"] == nil || ok && a == 1
 	case "quantized_bits":
 		bits, _ := Num(q, "bits")
 		a, ok := Num(q, "alpha")
-		return bits == 1 && Bool(q, "keep_negative") && (q.Args["alpha"] == nil || ok && a == 1)
+		return bits == 1 && Bool(q, "keep_negative") && (argsOf(q)["alpha"] == nil || ok && a == 1)
 	}
 	return false
 }
@@ -70,7 +69,7 @@ func CheckActivation(q *ir.Quantizer) error {
 		if bits > 8 {
 			return fmt.Errorf("%s: activations quantized with quantized_bits need bits <= 8 (got bits=%v); use bits <= 8, or remove the quantizer to keep the tensor in float32", String(q), bits)
 		}
-		if s, ok := q.Args["alpha"].(string); ok {
+		if s, ok := argsOf(q)["alpha"].(string); ok {
 			return fmt.Errorf("%s: alpha=%q on activations makes the scale depend on the whole batch; use alpha=1 (or None)", String(q), s)
 		}
 	case "quantized_relu":
@@ -83,7 +82,7 @@ func CheckActivation(q *ir.Quantizer) error {
 			return fmt.Errorf("%s: binary activations must be signed: use use_01=False", String(q))
 		}
 		if !IsSign(q) {
-			return fmt.Errorf("%s: binary activations must have alpha=1 (got alpha=%v); use alpha=1 and put the scale into a following layer", String(q), fmtVal(q.Args["alpha"]))
+			return fmt.Errorf("%s: binary activations must have alpha=1 (got alpha=%v); use alpha=1 and put the scale into a following layer", String(q), fmtVal(argsOf(q)["alpha"]))
 		}
 	case "dorefa":
 		k, _ := Num(q, "k_bit")
@@ -95,8 +94,8 @@ func CheckActivation(q *ir.Quantizer) error {
 			return fmt.Errorf("%s: DoReFa on activations is supported with k_bit=8 only (got k_bit=%v); use k_bit=8", String(q), k)
 		}
 	case "ternary":
-		if _, ok := q.Args["alpha"].(string); ok {
-			return fmt.Errorf("%s: alpha=%q on activations makes the scale depend on the whole batch; use a numeric alpha", String(q), q.Args["alpha"])
+		if _, ok := argsOf(q)["alpha"].(string); ok {
+			return fmt.Errorf("%s: alpha=%q on activations makes the scale depend on the whole batch; use a numeric alpha", String(q), argsOf(q)["alpha"])
 		}
 	case "ste_tern":
 		if Bool(q, "ternary_weight_networks") {
@@ -143,11 +142,11 @@ func OutputQuant(q *ir.Quantizer) ir.Quant {
 		if Bool(q, "keep_negative") {
 			k = 1
 		}
-		if bits > 8 || bits-k <= 0 || q.Args["alpha"] != nil && !isPo2Alpha(q) {
+		if bits > 8 || bits-k <= 0 || argsOf(q)["alpha"] != nil && !isPo2Alpha(q) {
 			return f
 		}
 		alpha := 1.0
-		if a, ok := Num(q, "alpha"); ok && q.Args["alpha"] != nil {
+		if a, ok := Num(q, "alpha"); ok && argsOf(q)["alpha"] != nil {
 			alpha = a
 		}
 		u := bits - k
@@ -289,11 +288,11 @@ func KernelQuant(q *ir.Quantizer, w []float32, shape []int) ir.Quant {
 		}
 		lo, hi := int32(-math.Ldexp(1, int(u))*k), int32(math.Ldexp(1, int(u))-1)
 		var scales []float32
-		switch q.Args["alpha"].(type) {
+		switch argsOf(q)["alpha"].(type) {
 		case string: // auto scales: the largest |value| per channel is at most code levels/2
 			half := math.Ldexp(1, int(bits)-1) - 1
 			scales = channelScales(w, ch, float32(half))
-			if q.Args["alpha"] == "auto_po2" {
+			if argsOf(q)["alpha"] == "auto_po2" {
 				for c, s := range scales {
 					scales[c] = ceilPo2(s)
 				}
@@ -301,7 +300,7 @@ func KernelQuant(q *ir.Quantizer, w []float32, shape []int) ir.Quant {
 			lo, hi = -int32(half), int32(half)
 		default:
 			a := 1.0
-			if v, ok := Num(q, "alpha"); ok && q.Args["alpha"] != nil {
+			if v, ok := Num(q, "alpha"); ok && argsOf(q)["alpha"] != nil {
 				a = v
 			}
 			scales = []float32{float32(a * math.Ldexp(1, int(integer-u)))}

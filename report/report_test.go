@@ -61,11 +61,11 @@ func render(t *testing.T, m model) (report.Inputs, []byte) {
 	if in.Bench, err = bench.Model(ctx, g, validate.Library{Name: "m", Files: res.Files, Lowered: res.Graph}, target.CortexM4, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	vopt := validate.Options{Model: m.path, Weights: m.weights, Samples: 2, CheckOptions: validate.CheckOptions{Target: target.Host, PerLayer: true}}
+	vopt := validate.Options{Model: m.path, Samples: 2, CheckOptions: validate.CheckOptions{Target: target.Host, PerLayer: true}}
 	if m.inputs != "" {
 		vopt.Inputs = []string{m.inputs}
 	}
-	if in.Validate, err = validate.Run(ctx, vopt); err != nil {
+	if in.Validate, err = validate.Run(ctx, g, vopt); err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer

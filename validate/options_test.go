@@ -38,7 +38,7 @@ func TestReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(ref string) (*Report, error) {
-		return Run(context.Background(), Options{Model: example, Inputs: []string{exampleInputs}, Reference: []string{ref}, CheckOptions: CheckOptions{Target: target.Host}})
+		return loadAndRun(Options{Model: example, Inputs: []string{exampleInputs}, Reference: []string{ref}, CheckOptions: CheckOptions{Target: target.Host}}, "")
 	}
 	rep, err := run(exampleExpected)
 	if err != nil {
@@ -75,21 +75,21 @@ func TestReference(t *testing.T) {
 			t.Errorf("reference of shape %v: error %v, want one naming %s and saying %q", c.shape, err, p, c.err)
 		}
 	}
-	if _, err := Run(context.Background(), Options{Model: example, Inputs: []string{exampleInputs}, Reference: []string{exampleExpected, exampleExpected}}); err == nil || !strings.Contains(err.Error(), "1 outputs, 2 .npy files") {
+	if _, err := loadAndRun(Options{Model: example, Inputs: []string{exampleInputs}, Reference: []string{exampleExpected, exampleExpected}}, ""); err == nil || !strings.Contains(err.Error(), "1 outputs, 2 .npy files") {
 		t.Errorf("two references for one output: %v", err)
 	}
 	// Two outputs: one file each, in output order.
 	const multi = "../testdata/models/k_multi_io"
 	in := []string{multi + ".inputs.0.npy", multi + ".inputs.1.npy"}
 	ref := []string{multi + ".expected.0.npy", multi + ".expected.1.npy"}
-	rep, err = Run(context.Background(), Options{Model: multi + ".h5", Inputs: in, Reference: ref})
+	rep, err = loadAndRun(Options{Model: multi + ".h5", Inputs: in, Reference: ref}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.Pass || len(rep.Reference) != 2 {
 		t.Errorf("k_multi_io against the oracle: pass %v, %d reference outputs", rep.Pass, len(rep.Reference))
 	}
-	if _, err := Run(context.Background(), Options{Model: multi + ".h5", Inputs: in, Reference: []string{ref[1], ref[0]}}); err == nil || !strings.Contains(err.Error(), "output 0") {
+	if _, err := loadAndRun(Options{Model: multi + ".h5", Inputs: in, Reference: []string{ref[1], ref[0]}}, ""); err == nil || !strings.Contains(err.Error(), "output 0") {
 		t.Errorf("references in the wrong order: %v", err)
 	}
 }
@@ -106,8 +106,8 @@ func TestUserFlags(t *testing.T) {
 	}{{target.Host, nil}, {target.CortexM4, []string{"-O2"}}} {
 		t.Run(string(c.cpu), func(t *testing.T) {
 			testenv.Need(t, "a runner for "+string(c.cpu), target.Available(c.cpu))
-			rep, err := Run(context.Background(), Options{Model: example, Inputs: []string{exampleInputs},
-				CheckOptions: CheckOptions{Target: c.cpu, UseUserCFlags: true, UserCFlags: c.flags}})
+			rep, err := loadAndRun(Options{Model: example, Inputs: []string{exampleInputs},
+				CheckOptions: CheckOptions{Target: c.cpu, UseUserCFlags: true, UserCFlags: c.flags}}, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,10 +33,11 @@ func TestValidateSharedModelsCortexM(t *testing.T) {
 				testenv.Need(t, "QEMU for "+string(cpu), target.Available(cpu))
 				opt := Options{Model: filepath.Join(dir, m.model), Samples: 4, Seed: 7,
 					CheckOptions: CheckOptions{Target: cpu, PerLayer: true}}
+				weights := ""
 				if m.weights != "" {
-					opt.Weights = filepath.Join(dir, m.weights)
+					weights = filepath.Join(dir, m.weights)
 				}
-				rep, err := Run(context.Background(), opt)
+				rep, err := loadAndRun(opt, weights)
 				if err != nil {
 					t.Fatal(err)
 				}

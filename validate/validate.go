@@ -11,16 +11,15 @@ import (
 	"github.com/dqnn/dqnn/compiler"
 	"github.com/dqnn/dqnn/internal/safeio"
 	"github.com/dqnn/dqnn/ir"
-	"github.com/dqnn/dqnn/keras"
-	"github.com/dqnn/dqnn/quant"
 	"github.com/dqnn/dqnn/target"
 )
 
 // Options configure Run (the `dqnn validate` command).
 type Options struct {
-	Model   string   // .h5, .json or .keras model file
-	Weights string   // weights file of a .json model ("" = the importer's default)
-	Inputs  []string // .npy files, one per model input, shaped as SampleCount says; nil = random
+	// Model is the path the graph was loaded from, as the user gave it:
+	// its stem names the library when Name is empty (else the graph's name).
+	Model  string
+	Inputs []string // .npy files, one per model input, shaped as SampleCount says; nil = random
 	// SaveOutputs, if set, receives the C library's outputs as .npy (output i
 	// > 0 goes to the name with "_<i>" before the extension).
 	SaveOutputs string
@@ -33,8 +32,8 @@ type Options struct {
 	Seed       int64 // seed of the random inputs
 	Name       string
 	Amalgamate bool // validate the amalgamated library (exactly NAME.h and NAME.c)
-	// Limits bounds what reading the model, weights and .npy files may
-	// cost (zero fields: defaults).
+	// Limits bounds what reading the .npy files may cost (zero fields:
+	// defaults).
 	Limits safeio.Limits
 	CheckOptions
 }
@@ -42,19 +41,19 @@ type Options struct {
 // DefaultSamples is the number of random samples when none is asked for.
 const DefaultSamples = 10
 
-// Run loads the model, compiles it for opt.Target, and checks the C library
-// against the reference interpreter on the given or random inputs.
-func Run(ctx context.Context, opt Options) (*Report, error) {
-	g, err := keras.Load(opt.Model, keras.Options{Weights: opt.Weights, Limits: opt.Limits})
-	if err != nil {
-		return nil, err
-	}
+// Run compiles g, an imported model, for opt.Target, and checks the C
+// library against the reference interpreter on the given or random inputs.
+// The caller loads g (package keras), so that validation knows the IR only.
+func Run(ctx context.Context, g *ir.Graph, opt Options) (*Report, error) {
 	if opt.Target == "" {
 		opt.Target = target.Host
 	}
 	name := opt.Name
-	if name == "" {
+	switch {
+	case name == "" && opt.Model != "":
 		name = compiler.CName(strings.TrimSuffix(filepath.Base(opt.Model), filepath.Ext(opt.Model)))
+	case name == "":
+		name = compiler.CName(g.Name)
 	}
 	inputs, source, err := inputs(g, opt.Inputs, opt.Samples, opt.Seed, opt.Limits)
 	if err != nil {
@@ -292,43 +291,20 @@ func inputRange(g *ir.Graph, t *ir.Tensor) valueRange {
 }
 
 func quantizerRange(q *ir.Quantizer) valueRange {
-	integer, _ := quant.Num(q, "integer")
-	bits, hasBits := quant.Num(q, "bits")
-	scale := math.Ldexp(1, int(integer))
-	alpha := 1.0
-	if a, ok := quant.Num(q, "alpha"); ok && a > 0 {
-		alpha = a
-	}
-	switch q.Class {
-	case "quantized_bits":
-		k := 1.0
-		if kn, ok := quant.Num(q, "keep_negative"); ok && kn == 0 {
-			k = 0
-		}
-		r := valueRange{lo: -scale * alpha * k, hi: scale * alpha, why: q.Class}
-		if hasBits && bits-k > 0 && alpha == math.Ldexp(1, math.Ilogb(alpha)) {
-			r.step = math.Ldexp(alpha, -int(bits-k-integer))
+	switch f := q.Form.(type) {
+	case ir.Uniform:
+		r := valueRange{why: q.Class}
+		r.lo, r.hi = f.Range()
+		if r.step = f.TieStep(); r.step > 0 {
 			r.why += fmt.Sprintf(", 1/8 of the values on rounding ties (step %g), 1/16 zeros", r.step)
 		}
 		return r
-	case "quantized_relu":
-		r := valueRange{lo: 0, hi: scale, why: q.Class}
-		if hasBits {
-			r.step = math.Ldexp(1, int(integer-bits))
-			r.why += fmt.Sprintf(", 1/8 of the values on rounding ties (step %g), 1/16 zeros", r.step)
-		}
-		return r
-	case "dorefa":
+	case ir.DoReFa:
 		return valueRange{lo: 0, hi: 1, why: q.Class}
-	case "quantized_po2", "quantized_relu_po2":
-		m, ok := quant.Num(q, "max_value")
-		if !ok || m <= 0 {
-			m = 1
-		}
-		if q.Class == "quantized_relu_po2" {
-			return valueRange{lo: 0, hi: m, why: q.Class}
-		}
-		return valueRange{lo: -m, hi: m, why: q.Class}
+	case ir.PowerOfTwo:
+		r := valueRange{why: q.Class}
+		r.lo, r.hi = f.Range()
+		return r
 	}
 	return valueRange{lo: -1, hi: 1, why: q.Class + ", 1/16 zeros (sign(0) = +1)"}
 }

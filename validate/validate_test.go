@@ -22,6 +22,16 @@ import (
 
 const example = "../examples/mnist_bnn/mnist_bnn.h5"
 
+// loadAndRun is what `dqnn validate` does: import opt.Model (with its
+// weights file, if any), then Run.
+func loadAndRun(opt Options, weights string) (*Report, error) {
+	g, err := keras.Load(opt.Model, keras.Options{Weights: weights, Limits: opt.Limits})
+	if err != nil {
+		return nil, err
+	}
+	return Run(context.Background(), g, opt)
+}
+
 func TestValidateExample(t *testing.T) {
 	// Every output tensor of the lowered graph is traced, and every one that
 	// the imported graph has too is compared.
@@ -52,7 +62,7 @@ func TestValidateExample(t *testing.T) {
 		t.Run(string(cpu), func(t *testing.T) {
 			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			out := filepath.Join(t.TempDir(), "y.npy")
-			rep, err := Run(context.Background(), Options{
+			rep, err := Run(context.Background(), g, Options{
 				Model:        example,
 				Inputs:       []string{"../examples/mnist_bnn/samples.inputs.npy"},
 				SaveOutputs:  out,

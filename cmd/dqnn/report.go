@@ -86,7 +86,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *inputs != "" {
-		in.Validate, err = validate.Run(ctx, validate.Options{Model: model, Weights: *weights, Limits: *limits, Name: *name, Inputs: strings.Split(*inputs, ","),
+		in.Validate, err = validate.Run(ctx, g, validate.Options{Model: model, Limits: *limits, Name: *name, Inputs: strings.Split(*inputs, ","),
 			CheckOptions: validate.CheckOptions{Target: cpu, PerLayer: true}})
 		if err != nil {
 			return fail(err)

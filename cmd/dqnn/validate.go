@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dqnn/dqnn/board"
+	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
 )
@@ -92,7 +93,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opt := validate.Options{
-		Model: pos[0], Weights: *weights, Limits: *limits, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
+		Model: pos[0], Limits: *limits, SaveOutputs: *save, Samples: *samples, Seed: *seed, Name: *name, Amalgamate: *amal,
 		CheckOptions: validate.CheckOptions{
 			Target: cpu, PerLayer: *perLayer, Sanitize: *sanitize, Compiler: *cc, WorkDir: *keep, Timeout: *timeout,
 			UserCFlags: strings.Fields(*cflags), UseUserCFlags: flagSet(fs, "cflags"),
@@ -108,7 +109,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if dev != nil {
 		opt.Device = dev
 	}
-	rep, err := validate.Run(ctx, opt)
+	g, err := keras.Load(pos[0], keras.Options{Weights: *weights, Limits: *limits})
+	if err != nil {
+		fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
+		return 1
+	}
+	rep, err := validate.Run(ctx, g, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "dqnn validate: %v\n", err)
 		return 1

@@ -26,11 +26,13 @@ const RoundHalfEven Rounding = 0
 //
 //	value = Step · clamp(round(x / Step), codes)
 //
-// with codes from −2^(Bits−1) (Signed) or 0 (Relu) up to Max/Step − 1.
+// with codes from −Max/Step (Signed; one more with Symmetric) or 0 up to
+// Max/Step − 1.
 type Uniform struct {
-	Bits   int
-	Signed bool // codes below zero (quantized_bits keep_negative)
-	Relu   bool // negative inputs clip to 0, or follow NegativeSlope (quantized_relu)
+	Bits      int
+	Signed    bool // codes below zero (quantized_bits keep_negative)
+	Symmetric bool // the lowest signed code −Max/Step is left out
+	Relu      bool // negative inputs clip to 0, or follow NegativeSlope (quantized_relu)
 	// Step is the grid's step (its scale); 0 when StepFromData is set.
 	Step float64
 	// StepFromData, when not "", names the rule that computes the step

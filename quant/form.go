@@ -62,16 +62,24 @@ func form(q *ir.Quantizer) ir.QuantForm {
 		if rule != "" {
 			top = 1 // the range before the per-channel scale
 		}
-		return ir.Uniform{Bits: int(bits), Signed: signed, Step: alpha * math.Ldexp(1, int(integer-u)), StepFromData: rule,
-			Max: top * math.Ldexp(1, int(integer))}
+		return ir.Uniform{Bits: int(bits), Signed: signed, Symmetric: signed && Bool(q, "symmetric"),
+			Step: alpha * math.Ldexp(1, int(integer-u)), StepFromData: rule, Max: top * math.Ldexp(1, int(integer))}
 	case "quantized_relu":
 		bits, integer, ns := num("bits"), num("integer"), num("negative_slope")
-		step := math.Ldexp(1, int(integer-bits))
+		// QKeras rounds on 2^(integer−b), b = bits less one for the sign
+		// of a leaky slope (see LeakyReluGrid); the hard sigmoid's
+		// 2·round(p)/m − 1 doubles that step.
+		b := bits
 		if ns != 0 {
-			step = math.Ldexp(1, int(integer-bits+1)) // see LeakyReluGrid
+			b--
 		}
+		sigmoid := Bool(q, "use_sigmoid")
+		if sigmoid {
+			b--
+		}
+		step := math.Ldexp(1, int(integer-b))
 		return ir.Uniform{Bits: int(bits), Relu: true, Step: step, Max: math.Ldexp(1, int(integer)), NegativeSlope: ns,
-			Sigmoid: Bool(q, "use_sigmoid")}
+			Sigmoid: sigmoid}
 	case "ste_sign", "approx_sign", "swish_sign":
 		return ir.Sign{Scale: 1}
 	case "magnitude_aware_sign":

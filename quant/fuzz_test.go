@@ -2,11 +2,13 @@ package quant
 
 import (
 	"testing"
+
+	"github.com/dqnn/dqnn/ir"
 )
 
 // FuzzQuantizerString parses arbitrary quantizer strings and, when they
 // parse, applies them: neither step may panic, and a parsed quantizer must
-// keep the text it was parsed from.
+// keep the text it was parsed from and have a form.
 func FuzzQuantizerString(f *testing.F) {
 	for _, s := range []string{
 		"quantized_bits(8,0,1,alpha=1)", "quantized_bits(4,0,alpha='auto_po2')", "quantized_bits(3, 1, keep_negative=False)",
@@ -26,6 +28,17 @@ func FuzzQuantizerString(f *testing.F) {
 		}
 		if q.Text != s {
 			t.Fatalf("Text = %q, want %q", q.Text, s)
+		}
+		switch f := q.Form.(type) {
+		case nil:
+			t.Fatalf("%q parsed to no form", s)
+		case ir.Uniform:
+			_, _ = f.Range()
+			_ = f.TieStep()
+		case ir.Ternary:
+			_ = f.Inexact()
+		case ir.PowerOfTwo:
+			_, _ = f.Range()
 		}
 		for _, shape := range [][]int{{12}, {3, 4}, {2, 2, 3}} {
 			out, err := Apply(q, x, shape)

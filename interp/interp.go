@@ -10,8 +10,9 @@
 // after input quantization; batch normalization uses TF's fused (rank 4) or
 // non-fused (rank 2) formula; quantizers are evaluated by their importer's
 // record (ir.Quantizer.Keras: package quant's Keras formulas, never the
-// compiler's lowering of their Form), with the s8 results Keras leaves undefined (NaN, and Inf through the
-// straight-through estimator) saturated as docs/semantics.md states.
+// compiler's lowering of their Form), with the s8 results Keras leaves
+// undefined (NaN, and Inf through the straight-through estimator)
+// saturated as docs/semantics.md states.
 //
 // Larq input quantizers and QKeras quantizer activations are OpQuantize
 // nodes in an imported graph; DenseAttrs/ConvAttrs.InputQuantizer only

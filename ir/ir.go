@@ -78,7 +78,7 @@ func Float() Quant { return Quant{DType: dtype.F32} }
 // spelling, for messages, reports and dumps; Keras is the importer's own
 // record of it, which only the reference interpreter evaluates.
 type Quantizer struct {
-	Form QuantForm
+	Form QuantForm // what it computes
 	// Class is the canonical name in the file's format ("ste_sign",
 	// "quantized_bits", "dorefa", ...), for messages.
 	Class string

@@ -50,7 +50,7 @@ func constBytes(g *ir.Graph) (romBytes, error) {
 		if w := k.Weights; w != nil {
 			r.sure(weightBytes(w))
 		}
-		if k.Kind == "concat" {
+		if k.Kind == ir.KindConcat {
 			r.sure(4 * len(k.ConcatC))
 		}
 		if k.Stage != nil {

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"github.com/dqnn/dqnn/gen/matrix"
+	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 )
 
@@ -10,7 +11,7 @@ import (
 type Table struct{}
 
 // Find returns the name of the matrix kernel for op and the given types.
-func (Table) Find(op string, in, w, out dtype.DType) (string, bool) {
+func (Table) Find(op ir.KernelKind, in, w, out dtype.DType) (string, bool) {
 	k, ok := matrix.Find(matrix.Op(op), in, w, out)
 	if !ok {
 		return "", false
@@ -25,7 +26,7 @@ type ReferenceOnly struct{}
 
 // Find is Table.Find restricted to rows that mirror the reference, f32
 // kernels and conversions.
-func (ReferenceOnly) Find(op string, in, w, out dtype.DType) (string, bool) {
+func (ReferenceOnly) Find(op ir.KernelKind, in, w, out dtype.DType) (string, bool) {
 	k, ok := matrix.Find(matrix.Op(op), in, w, out)
 	if !ok {
 		return "", false

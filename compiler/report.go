@@ -116,8 +116,8 @@ func buildReport(orig, g *ir.Graph, st *passes.State, mids map[string]int) *Repo
 		if !ok {
 			mid = -1
 		}
-		kind := k.Kind
-		if kind == passes.KindUnsupported {
+		kind := k.Kind.String()
+		if k.Kind == ir.KindUnsupported {
 			kind = "not supported: " + n.Class
 		}
 		l := Layer{CID: cid, MID: mid, Name: k.Layer, Type: kind, Ops: ops, OpType: typ, Kernel: k.Name, Fused: k.Fused,
@@ -189,16 +189,16 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 		return "smul_" + tag(k.In) + "_" + tag(k.W)
 	}
 	switch k.Kind {
-	case "dense":
+	case ir.KindDense:
 		ops := int64(k.Dense.InN) * int64(k.Dense.OutN)
 		if bias {
 			ops += int64(k.Dense.OutN)
 		}
 		return ops, mulType()
-	case "conv2d", "pwconv2d", "dwconv2d":
+	case ir.KindConv2D, ir.KindPWConv2D, ir.KindDWConv2D:
 		c := k.Conv
 		per := int64(c.KH * c.KW * c.InC)
-		if k.Kind == "dwconv2d" {
+		if k.Kind == ir.KindDWConv2D {
 			per = int64(c.KH * c.KW)
 		}
 		ops := int64(c.ConvH*c.ConvW*c.OutC) * per
@@ -209,17 +209,17 @@ func countOps(n *ir.Node, k *ir.KernelAttrs) (int64, string) {
 			ops += int64(c.OutH*c.OutW*c.OutC) * int64(c.PoolH*c.PoolW)
 		}
 		return ops, mulType()
-	case "maxpool", "avgpool":
+	case ir.KindMaxPool, ir.KindAvgPool:
 		return elems * int64(k.Pool.PoolH*k.Pool.PoolW), "op_" + tag(k.In) + "_" + tag(k.Out)
-	case "convert":
+	case ir.KindConvert:
 		return 2 * elems, "conv_" + tag(k.In) + "_" + tag(k.Out)
-	case "affine":
+	case ir.KindAffine:
 		return 2 * elems, "op_" + tag(k.In) + "_" + tag(k.Out)
-	case "softmax":
+	case ir.KindSoftmax:
 		return 15 * elems, "op_f32_f32"
-	case "concat":
+	case ir.KindConcat:
 		return 0, "op_" + tag(k.In) + "_" + tag(k.Out)
-	case passes.KindUnsupported:
+	case ir.KindUnsupported:
 		return 0, "none"
 	}
 	return elems, "op_" + tag(k.In) + "_" + tag(k.Out)

@@ -522,11 +522,11 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 	var args []string
 	var pname string
 	switch k.Kind {
-	case "dense":
+	case ir.KindDense:
 		pname = e.m.Name + "_" + base + "_p"
 		e.m.Params = append(e.m.Params, structDef("dq_dense_params", pname, []string{"in_n", "out_n", "in_zp"}, map[string]string{
 			"in_n": strconv.Itoa(k.Dense.InN), "out_n": strconv.Itoa(k.Dense.OutN), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint)}))
-	case "conv2d", "pwconv2d", "dwconv2d":
+	case ir.KindConv2D, ir.KindPWConv2D, ir.KindDWConv2D:
 		g := k.Conv
 		padMode, padValue := "DQ_PAD_ZERO", float32(0)
 		if g.PadValue != 0 {
@@ -537,7 +537,7 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 			}
 		}
 		dm := 0
-		if k.Kind == "dwconv2d" {
+		if k.Kind == ir.KindDWConv2D {
 			dm = g.DepthMultiplier
 		}
 		pname = e.m.Name + "_" + base + "_p"
@@ -548,14 +548,14 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 				"pad_top": itoa(g.PadTop), "pad_left": itoa(g.PadLeft), "pad_mode": padMode, "pad_value": cFloat(padValue), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint),
 				"depth_multiplier": itoa(dm), "conv_h": itoa(g.ConvH), "conv_w": itoa(g.ConvW), "pool_h": itoa(g.PoolH), "pool_w": itoa(g.PoolW),
 				"pool_stride_h": itoa(g.PoolStrideH), "pool_stride_w": itoa(g.PoolStrideW)}))
-	case "maxpool", "avgpool":
+	case ir.KindMaxPool, ir.KindAvgPool:
 		pg := k.Pool
 		pname = e.m.Name + "_" + base + "_p"
 		e.m.Params = append(e.m.Params, structDef("dq_pool_params", pname,
 			[]string{"in_h", "in_w", "c", "out_h", "out_w", "pool_h", "pool_w", "stride_h", "stride_w", "pad_top", "pad_left"},
 			map[string]string{"in_h": itoa(pg.InH), "in_w": itoa(pg.InW), "c": itoa(pg.C), "out_h": itoa(pg.OutH), "out_w": itoa(pg.OutW),
 				"pool_h": itoa(pg.PoolH), "pool_w": itoa(pg.PoolW), "stride_h": itoa(pg.StrideH), "stride_w": itoa(pg.StrideW), "pad_top": itoa(pg.PadTop), "pad_left": itoa(pg.PadLeft)}))
-	case "concat":
+	case ir.KindConcat:
 		cs := make([]int32, len(k.ConcatC))
 		for j, v := range k.ConcatC {
 			cs[j] = int32(v)
@@ -568,7 +568,7 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 		in, out := n.Inputs[0].Quant, n.Outputs[0].Quant
 		scale, inv, zp, qmin, qmax := float32(1), float32(1), int32(0), int32(0), int32(0)
 		switch {
-		case k.Kind == "convert" && k.Out == dtype.S8:
+		case k.Kind == ir.KindConvert && k.Out == dtype.S8:
 			inv, zp, qmin, qmax = passes.InvScale(out.Scale[0]), out.ZeroPoint, out.QMin, out.QMax
 			if k.In == dtype.S1 && len(in.Scale) > 0 {
 				scale = in.Scale[0]
@@ -584,7 +584,7 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 	}
 	args = append(args, "&"+pname)
 	// Inputs.
-	if k.Kind == "concat" {
+	if k.Kind == ir.KindConcat {
 		arr := e.m.Name + "_" + base + "_in"
 		var ps []string
 		for _, t := range n.Inputs {

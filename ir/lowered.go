@@ -11,14 +11,55 @@ const (
 	OpAlias  Op = "alias"  // nil: output = input, same bytes
 )
 
-// KernelAttrs describes one kernel call. Kind is the kernel matrix's op name
-// ("dense", "conv2d", "pwconv2d", "dwconv2d", "maxpool", "avgpool",
-// "concat", "convert", "affine", "softmax", "relu", "tanh", "sigmoid",
-// "add"); In, W and Out are the data types of the (first) input, the weights
+// KernelKind is a kernel family: the op name of the kernel matrix
+// (gen/matrix.Op spells the same names; compiler tests check that the two
+// lists agree), plus KindUnsupported.
+type KernelKind string
+
+// The kernel families.
+const (
+	KindDense    KernelKind = "dense"
+	KindConv2D   KernelKind = "conv2d"
+	KindPWConv2D KernelKind = "pwconv2d"
+	KindDWConv2D KernelKind = "dwconv2d"
+	KindMaxPool  KernelKind = "maxpool"
+	KindAvgPool  KernelKind = "avgpool"
+	KindConcat   KernelKind = "concat"
+	KindConvert  KernelKind = "convert"
+	KindAffine   KernelKind = "affine"
+	KindSoftmax  KernelKind = "softmax"
+	KindRelu     KernelKind = "relu"
+	KindTanh     KernelKind = "tanh"
+	KindSigmoid  KernelKind = "sigmoid"
+	KindAdd      KernelKind = "add"
+
+	// KindUnsupported is the kind of a layer a shapes-only graph keeps
+	// although dqnn cannot compile it: it has no kernel (Name ""), writes an
+	// f32 output and costs nothing in the figures, so that the pre-analyze
+	// reports the rest of the model.
+	KindUnsupported KernelKind = "unsupported"
+)
+
+// KernelKinds lists the kernel families of the matrix (not KindUnsupported),
+// in the matrix's order.
+var KernelKinds = []KernelKind{KindDense, KindConv2D, KindPWConv2D, KindDWConv2D, KindMaxPool, KindAvgPool, KindConcat,
+	KindConvert, KindAffine, KindSoftmax, KindRelu, KindTanh, KindSigmoid, KindAdd}
+
+func (k KernelKind) String() string { return string(k) }
+
+// IsConv reports whether k is one of the convolution families, which share
+// ConvGeom (and dq_conv_params).
+func (k KernelKind) IsConv() bool { return k == KindConv2D || k == KindPWConv2D || k == KindDWConv2D }
+
+// IsPool reports whether k is a standalone pooling family (PoolGeom).
+func (k KernelKind) IsPool() bool { return k == KindMaxPool || k == KindAvgPool }
+
+// KernelAttrs describes one kernel call. Kind is the kernel family; In, W
+// and Out are the data types of the (first) input, the weights
 // (dtype.Invalid without weights) and the output. Name is the C function,
 // filled by kernel selection.
 type KernelAttrs struct {
-	Kind       string
+	Kind       KernelKind
 	In, W, Out dtype.DType
 	Name       string   // C kernel name, "" until kernels are selected
 	Fused      []string // names of the source nodes folded into this call, in graph order

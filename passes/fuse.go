@@ -83,7 +83,7 @@ func fuseRelu(s *State) error {
 	drop := map[*ir.Node]bool{}
 	for _, n := range s.G.Nodes {
 		k := fusable(n)
-		if k == nil || k.Kind == "affine" || k.Stage.Relu || k.Stage.BN != nil {
+		if k == nil || k.Kind == ir.KindAffine || k.Stage.Relu || k.Stage.BN != nil {
 			continue
 		}
 		a := soleConsumer(s.G, cons, n.Outputs[0])
@@ -109,7 +109,7 @@ func fuseBatchNorm(s *State) error {
 	drop := map[*ir.Node]bool{}
 	for _, n := range s.G.Nodes {
 		k := fusable(n)
-		if k == nil || k.Kind == "affine" || k.Stage.BN != nil {
+		if k == nil || k.Kind == ir.KindAffine || k.Stage.BN != nil {
 			continue
 		}
 		b := soleConsumer(s.G, cons, n.Outputs[0])

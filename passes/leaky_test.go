@@ -34,7 +34,7 @@ func TestLeakyReluLowering(t *testing.T) {
 	var kinds []string
 	for _, n := range res.Graph.Nodes {
 		if k, ok := n.Attrs.(*ir.KernelAttrs); ok {
-			kinds = append(kinds, k.Kind)
+			kinds = append(kinds, k.Kind.String())
 		}
 	}
 	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "affine affine") || !strings.Contains(got, "add") {

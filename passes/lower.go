@@ -217,7 +217,7 @@ func lowerDense(n *ir.Node, a *ir.DenseAttrs) (*ir.KernelAttrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ir.KernelAttrs{Kind: "dense", W: w.DType, Dense: &ir.DenseGeom{InN: inN, OutN: outN}, Weights: w, Stage: st}, nil
+	return &ir.KernelAttrs{Kind: ir.KindDense, W: w.DType, Dense: &ir.DenseGeom{InN: inN, OutN: outN}, Weights: w, Stage: st}, nil
 }
 
 func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
@@ -287,7 +287,7 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &ir.KernelAttrs{Kind: "dwconv2d", W: w.DType, Conv: g, Weights: w, Stage: st}, nil
+		return &ir.KernelAttrs{Kind: ir.KindDWConv2D, W: w.DType, Conv: g, Weights: w, Stage: st}, nil
 	}
 	if ks[3] != g.OutC {
 		return nil, fmt.Errorf("kernel has %d filters, output has %d channels", ks[3], g.OutC)
@@ -314,9 +314,9 @@ func lowerConv(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := "conv2d"
+	kind := ir.KindConv2D
 	if g.KH == 1 && g.KW == 1 && g.PadTop == 0 && g.PadLeft == 0 {
-		kind = "pwconv2d"
+		kind = ir.KindPWConv2D
 	}
 	return &ir.KernelAttrs{Kind: kind, W: w.DType, Conv: g, Weights: w, Stage: st}, nil
 }
@@ -446,7 +446,7 @@ func lowerBatchNorm(s *State) error {
 			return fmt.Errorf("layer %q (%s): batch-norm parameters do not have %d channels", n.Name, n.Class, c)
 		}
 		s.G.Nodes[i] = &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpKernel, Inputs: n.Inputs, Outputs: n.Outputs,
-			Attrs: &ir.KernelAttrs{Kind: "affine", Layer: n.Name, Fused: []string{n.Name}, Rows: ir.NumElements(in.Shape) / c, C: c,
+			Attrs: &ir.KernelAttrs{Kind: ir.KindAffine, Layer: n.Name, Fused: []string{n.Name}, Rows: ir.NumElements(in.Shape) / c, C: c,
 				Stage: &ir.Stage{BN: a, BNName: n.Name}}}
 	}
 	return nil
@@ -506,5 +506,5 @@ func lowerTranspose(n *ir.Node, a *ir.ConvAttrs) (*ir.KernelAttrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ir.KernelAttrs{Kind: "conv2d", W: w.DType, Conv: g, Weights: w, Stage: st}, nil
+	return &ir.KernelAttrs{Kind: ir.KindConv2D, W: w.DType, Conv: g, Weights: w, Stage: st}, nil
 }

@@ -37,7 +37,10 @@ func alias(n *ir.Node) *ir.Node {
 	return &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpAlias, Inputs: n.Inputs[:1], Outputs: n.Outputs}
 }
 
-func elemKernel(n *ir.Node, kind string, in, out dtype.DType) *ir.Node {
+// activationKinds are the kernels of the activation functions with one.
+var activationKinds = map[string]ir.KernelKind{"relu": ir.KindRelu, "softmax": ir.KindSoftmax, "tanh": ir.KindTanh, "sigmoid": ir.KindSigmoid}
+
+func elemKernel(n *ir.Node, kind ir.KernelKind, in, out dtype.DType) *ir.Node {
 	t := n.Outputs[0]
 	c := 1
 	if len(t.Shape) > 0 {
@@ -120,7 +123,7 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 					Hint: "use a power-of-two quantizer for bit-exact results"})
 			}
 		}
-		return []*ir.Node{elemKernel(n, "convert", din, dout)}, nil
+		return []*ir.Node{elemKernel(n, ir.KindConvert, din, dout)}, nil
 	case ir.OpActivation:
 		a, _ := n.Attrs.(*ir.ActivationAttrs)
 		if a == nil {
@@ -132,7 +135,7 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 			return []*ir.Node{alias(n)}, nil
 		case "relu", "softmax", "tanh", "sigmoid":
 			out.Quant = ir.Float()
-			return []*ir.Node{elemKernel(n, a.Function, din, dtype.F32)}, nil
+			return []*ir.Node{elemKernel(n, activationKinds[a.Function], din, dtype.F32)}, nil
 		}
 		return nil, fmt.Errorf("activation %q is not supported; use relu, softmax, tanh, sigmoid or linear", a.Function)
 	case ir.OpMaxPool, ir.OpAvgPool:
@@ -155,9 +158,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		if n.Op == ir.OpAvgPool && pa.AvgFactor != 0 {
 			return s.lowerQAvgPool(n, pa, pg)
 		}
-		kind, dt := "maxpool", din
+		kind, dt := ir.KindMaxPool, din
 		if n.Op == ir.OpAvgPool {
-			kind, dt = "avgpool", dtype.F32
+			kind, dt = ir.KindAvgPool, dtype.F32
 		}
 		out.Quant = in.Quant
 		if dt == dtype.F32 {
@@ -178,9 +181,9 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		// layout differs. Go through f32 (exact for ±1) and say so.
 		f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: append([]int(nil), in.Shape...), Quant: ir.Float()}
 		f2 := &ir.Tensor{Name: s.uniqueName(out.Name + "/f32"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
-		c1 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/unpack"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, "convert", dtype.S1, dtype.F32)
+		c1 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/unpack"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, ir.KindConvert, dtype.S1, dtype.F32)
 		a := &ir.Node{Name: n.Name, Class: n.Class, Op: ir.OpAlias, Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{f2}}
-		c2 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/pack"), Inputs: []*ir.Tensor{f2}, Outputs: []*ir.Tensor{out}}, "convert", dtype.F32, dtype.S1)
+		c2 := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/pack"), Inputs: []*ir.Tensor{f2}, Outputs: []*ir.Tensor{out}}, ir.KindConvert, dtype.F32, dtype.S1)
 		kattrs(c1).Layer, kattrs(c2).Layer = n.Name, n.Name
 		s.note(Note{Layer: n.Name, Kind: "fallback", Wanted: "free s1 reshape", Used: "dq_convert_s1_f32 + dq_convert_f32_s1",
 			Reason: fmt.Sprintf("s1 tensor %q has %d channels, not a multiple of 32, so its packed rows are padded and %s cannot be an alias", in.Name, in.Shape[len(in.Shape)-1], shapeStr(out.Shape)),
@@ -204,7 +207,7 @@ func (s *State) lowerOne(n *ir.Node) ([]*ir.Node, error) {
 		if dt == dtype.F32 {
 			out.Quant = ir.Float()
 		}
-		kn := elemKernel(n, "concat", dt, dt)
+		kn := elemKernel(n, ir.KindConcat, dt, dt)
 		kattrs(kn).ConcatC = cs
 		return []*ir.Node{kn}, nil
 	case ir.OpAdd:
@@ -237,7 +240,7 @@ func (s *State) lowerAdd(n *ir.Node) ([]*ir.Node, error) {
 			part := &ir.Tensor{Name: s.uniqueName(fmt.Sprintf("%s/sum%d", out.Name, i+1)), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
 			step = &ir.Node{Name: s.uniqueName(fmt.Sprintf("%s/add%d", n.Name, i+1)), Class: n.Class, Outputs: []*ir.Tensor{part}}
 		}
-		kn := elemKernel(&ir.Node{Name: step.Name, Class: n.Class, Inputs: []*ir.Tensor{acc, t}, Outputs: step.Outputs}, "add", acc.Quant.DType, dtype.F32)
+		kn := elemKernel(&ir.Node{Name: step.Name, Class: n.Class, Inputs: []*ir.Tensor{acc, t}, Outputs: step.Outputs}, ir.KindAdd, acc.Quant.DType, dtype.F32)
 		kattrs(kn).Layer = layerOf(n)
 		nodes = append(nodes, kn)
 		acc = step.Outputs[0]
@@ -265,7 +268,7 @@ func (s *State) lowerQAvgPool(n *ir.Node, pa *ir.PoolAttrs, pg *ir.PoolGeom) ([]
 		return bn
 	}
 	affine := func(name string, from, to *ir.Tensor, f float32) *ir.Node {
-		kn := elemKernel(&ir.Node{Name: name, Class: n.Class, Inputs: []*ir.Tensor{from}, Outputs: []*ir.Tensor{to}}, "affine", from.Quant.DType, dtype.F32)
+		kn := elemKernel(&ir.Node{Name: name, Class: n.Class, Inputs: []*ir.Tensor{from}, Outputs: []*ir.Tensor{to}}, ir.KindAffine, from.Quant.DType, dtype.F32)
 		k := kattrs(kn)
 		k.Layer, k.Stage = layerOf(n), &ir.Stage{BN: scaleBN(f), BNName: n.Name}
 		return kn
@@ -294,7 +297,7 @@ func (s *State) lowerQAvgPool(n *ir.Node, pa *ir.PoolAttrs, pg *ir.PoolGeom) ([]
 	}
 	scaled, avg := mk("/times_area", in.Shape), mk("/avg", out.Shape)
 	pre := affine(s.uniqueName(n.Name+"/times_area"), in, scaled, float32(pa.PoolH*pa.PoolW))
-	pn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/avg"), Class: n.Class, Inputs: []*ir.Tensor{scaled}, Outputs: []*ir.Tensor{avg}}, "avgpool", dtype.F32, dtype.F32)
+	pn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/avg"), Class: n.Class, Inputs: []*ir.Tensor{scaled}, Outputs: []*ir.Tensor{avg}}, ir.KindAvgPool, dtype.F32, dtype.F32)
 	kattrs(pn).Pool, kattrs(pn).Layer = pg, layerOf(n)
 	post := affine(n.Name, avg, out, pa.AvgFactor)
 	return []*ir.Node{pre, pn, post}, nil
@@ -320,7 +323,7 @@ func ioTypes(s *State) error {
 		}
 		// The caller passes floats: convert them to the declared type.
 		f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: in.Shape, Quant: ir.Float()}
-		c := elemKernel(&ir.Node{Name: s.uniqueName(in.Name + "/quantize"), Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{in}}, "convert", dtype.F32, in.Quant.DType)
+		c := elemKernel(&ir.Node{Name: s.uniqueName(in.Name + "/quantize"), Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{in}}, ir.KindConvert, dtype.F32, in.Quant.DType)
 		s.G.Inputs[i] = f
 		s.G.Nodes = append([]*ir.Node{c}, s.G.Nodes...)
 	}
@@ -329,7 +332,7 @@ func ioTypes(s *State) error {
 			continue
 		}
 		f := &ir.Tensor{Name: s.uniqueName(o.Name + "/f32"), Shape: o.Shape, Quant: ir.Float()}
-		c := elemKernel(&ir.Node{Name: s.uniqueName(o.Name + "/dequantize"), Inputs: []*ir.Tensor{o}, Outputs: []*ir.Tensor{f}}, "convert", o.Quant.DType, dtype.F32)
+		c := elemKernel(&ir.Node{Name: s.uniqueName(o.Name + "/dequantize"), Inputs: []*ir.Tensor{o}, Outputs: []*ir.Tensor{f}}, ir.KindConvert, o.Quant.DType, dtype.F32)
 		s.G.Outputs[i] = f
 		s.G.Nodes = append(s.G.Nodes, c)
 	}
@@ -386,7 +389,7 @@ func (s *State) lowerStep(n *ir.Node, q *ir.Quantizer) ([]*ir.Node, error) {
 		st.Mul[i] = mul
 	}
 	out.Quant = ir.Quant{DType: dtype.S8, Scale: []float32{scale}, QMin: st.QMin, QMax: st.QMax, Bits: 2, Quantizer: q}
-	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
+	kn := elemKernel(n, ir.KindAffine, dtype.F32, dtype.S8)
 	kattrs(kn).Stage = st
 	return []*ir.Node{kn}, nil
 }
@@ -427,9 +430,9 @@ func (s *State) lowerTanh(n *ir.Node, f ir.Tanh) ([]*ir.Node, error) {
 	}
 	if f.RealTanh {
 		t := &ir.Tensor{Name: s.uniqueName(out.Name + "/tanh"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
-		tn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/tanh"), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, "tanh", dtype.F32, dtype.F32)
+		tn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/tanh"), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, ir.KindTanh, dtype.F32, dtype.F32)
 		kattrs(tn).Layer = layerOf(n)
-		cn := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{t}, Outputs: n.Outputs}, "convert", dtype.F32, dtype.S8)
+		cn := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{t}, Outputs: n.Outputs}, ir.KindConvert, dtype.F32, dtype.S8)
 		s.note(Note{Layer: layerOf(n), Kind: "inexact", Reason: "quantized_tanh(use_real_tanh=True) uses the C library's tanhf, which may differ from TensorFlow's tanh in the last bit",
 			Hint: "use use_real_tanh=False (hard-sigmoid form) for bit-exact results"})
 		return []*ir.Node{tn, cn}, nil
@@ -441,7 +444,7 @@ func (s *State) lowerTanh(n *ir.Node, f ir.Tanh) ([]*ir.Node, error) {
 	fill := func(v float32) []float32 { return perChannel(out, v) }
 	st := &ir.Stage{Step: true, Mul: fill(0.5), Add: fill(0.5), BnSub: fill(0.5), BnMul: fill(2 * m), BnAdd: fill(0),
 		OutInvScale: 1, QMin: out.Quant.QMin, QMax: out.Quant.QMax, OutZP: out.Quant.ZeroPoint}
-	kn := elemKernel(n, "affine", dtype.F32, dtype.S8)
+	kn := elemKernel(n, ir.KindAffine, dtype.F32, dtype.S8)
 	kattrs(kn).Stage = st
 	return []*ir.Node{kn}, nil
 }
@@ -494,13 +497,13 @@ func (s *State) lowerDoReFa(n *ir.Node) []*ir.Node {
 	codes := mk("/codes", cq)
 	hi, lo := mk("/hi", ir.Float()), mk("/lo", ir.Float())
 	layer := layerOf(n)
-	conv := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/round"), Inputs: n.Inputs, Outputs: []*ir.Tensor{codes}}, "convert", dtype.F32, dtype.S8)
-	ah := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/hi"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{hi}}, "affine", dtype.S8, dtype.F32)
+	conv := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/round"), Inputs: n.Inputs, Outputs: []*ir.Tensor{codes}}, ir.KindConvert, dtype.F32, dtype.S8)
+	ah := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/hi"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{hi}}, ir.KindAffine, dtype.S8, dtype.F32)
 	kattrs(ah).Stage = &ir.Stage{Step: true, Mul: fill(ab[0])}
-	al := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/lo"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{lo}}, "affine", dtype.S8, dtype.F32)
+	al := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/lo"), Inputs: []*ir.Tensor{codes}, Outputs: []*ir.Tensor{lo}}, ir.KindAffine, dtype.S8, dtype.F32)
 	kattrs(al).Stage = &ir.Stage{Step: true, Mul: fill(ab[1])}
 	out.Quant = ir.Float()
-	sum := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{hi, lo}, Outputs: n.Outputs}, "add", dtype.F32, dtype.F32)
+	sum := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{hi, lo}, Outputs: n.Outputs}, ir.KindAdd, dtype.F32, dtype.F32)
 	for _, k := range []*ir.Node{conv, ah, al, sum} {
 		kattrs(k).Layer = layer
 	}
@@ -524,7 +527,7 @@ func (s *State) lowerLeakyRelu(n *ir.Node, f ir.Uniform) []*ir.Node {
 	part := func(suffix string, mul float32, lo, hi int32) *ir.Node {
 		pq := ir.Quant{DType: dtype.S8, Scale: q.Scale, QMin: lo, QMax: hi, Bits: q.Bits, Quantizer: q.Quantizer}
 		t := &ir.Tensor{Name: s.uniqueName(out.Name + suffix), Shape: append([]int(nil), out.Shape...), Quant: pq}
-		kn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + suffix), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, "affine", dtype.F32, dtype.S8)
+		kn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + suffix), Inputs: n.Inputs, Outputs: []*ir.Tensor{t}}, ir.KindAffine, dtype.F32, dtype.S8)
 		kattrs(kn).Stage = &ir.Stage{Step: true, Mul: fill(mul), OutInvScale: InvScale(q.Scale[0]), QMin: lo, QMax: hi}
 		kattrs(kn).Layer = layer
 		return kn
@@ -532,8 +535,8 @@ func (s *State) lowerLeakyRelu(n *ir.Node, f ir.Uniform) []*ir.Node {
 	pos := part("/pos", 1, 0, q.QMax)
 	neg := part("/neg", float32(ns), q.QMin, 0)
 	sum := &ir.Tensor{Name: s.uniqueName(out.Name + "/sum"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
-	add := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/add"), Inputs: []*ir.Tensor{pos.Outputs[0], neg.Outputs[0]}, Outputs: []*ir.Tensor{sum}}, "add", dtype.S8, dtype.F32)
-	conv := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{sum}, Outputs: n.Outputs}, "convert", dtype.F32, dtype.S8)
+	add := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/add"), Inputs: []*ir.Tensor{pos.Outputs[0], neg.Outputs[0]}, Outputs: []*ir.Tensor{sum}}, ir.KindAdd, dtype.S8, dtype.F32)
+	conv := elemKernel(&ir.Node{Name: n.Name, Class: n.Class, Inputs: []*ir.Tensor{sum}, Outputs: n.Outputs}, ir.KindConvert, dtype.F32, dtype.S8)
 	kattrs(add).Layer, kattrs(conv).Layer = layer, layer
 	return []*ir.Node{pos, neg, add, conv}
 }
@@ -546,7 +549,7 @@ func (s *State) inputToF32(n *ir.Node) []*ir.Node {
 		return nil
 	}
 	f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: append([]int(nil), in.Shape...), Quant: ir.Float()}
-	c := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/to_f32"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, "convert", in.Quant.DType, dtype.F32)
+	c := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/to_f32"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, ir.KindConvert, in.Quant.DType, dtype.F32)
 	kattrs(c).Layer = layerOf(n)
 	n.Inputs = []*ir.Tensor{f}
 	return []*ir.Node{c}

@@ -24,7 +24,7 @@ import (
 type Matrix interface {
 	// Find returns the C name of the kernel for op with the given input,
 	// weight (dtype.Invalid for ops without weights) and output types.
-	Find(op string, in, w, out dtype.DType) (name string, ok bool)
+	Find(op ir.KernelKind, in, w, out dtype.DType) (name string, ok bool)
 }
 
 // Options configure the pipeline.
@@ -305,7 +305,7 @@ func checkLowered(s *State) error {
 			}
 		case ir.OpKernel:
 			k := kattrs(n)
-			if k != nil && k.Kind == KindUnsupported && s.G.ShapesOnly {
+			if k != nil && k.Kind == ir.KindUnsupported && s.G.ShapesOnly {
 				continue
 			}
 			if k == nil || k.Name == "" {

@@ -38,7 +38,7 @@ type Plan struct {
 // inPlaceKinds are the kernels that may write their output over their
 // (first) input: element-wise maps of one type to itself where element i is
 // read before it is written and no other element is read afterwards.
-var inPlaceKinds = map[string]bool{"relu": true, "tanh": true, "sigmoid": true, "affine": true, "add": true}
+var inPlaceKinds = map[ir.KernelKind]bool{ir.KindRelu: true, ir.KindTanh: true, ir.KindSigmoid: true, ir.KindAffine: true, ir.KindAdd: true}
 
 func planMemory(s *State) error {
 	p, err := PlanMemory(s.G)

@@ -40,7 +40,7 @@ func randomLowered(r *rand.Rand) *ir.Graph {
 				out.Shape = append([]int(nil), src2.Shape...)
 			}
 			node = &ir.Node{Name: fmt.Sprintf("n%d", i), Op: ir.OpKernel, Inputs: []*ir.Tensor{src2}, Outputs: []*ir.Tensor{out},
-				Attrs: &ir.KernelAttrs{Kind: "relu", In: dtype.F32, Out: dtype.F32}}
+				Attrs: &ir.KernelAttrs{Kind: ir.KindRelu, In: dtype.F32, Out: dtype.F32}}
 		default:
 			ins := []*ir.Tensor{src}
 			if r.IntN(3) == 0 {
@@ -48,7 +48,7 @@ func randomLowered(r *rand.Rand) *ir.Graph {
 			}
 			out := newT(i)
 			node = &ir.Node{Name: fmt.Sprintf("n%d", i), Op: ir.OpKernel, Inputs: ins, Outputs: []*ir.Tensor{out},
-				Attrs: &ir.KernelAttrs{Kind: "dense", In: src.Quant.DType, Out: out.Quant.DType}}
+				Attrs: &ir.KernelAttrs{Kind: ir.KindDense, In: src.Quant.DType, Out: out.Quant.DType}}
 		}
 		g.Nodes = append(g.Nodes, node)
 		avail = append(avail, node.Outputs[0])

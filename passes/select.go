@@ -10,7 +10,7 @@ import (
 // KernelName is the contract's naming rule (gen/matrix Kernel.Name):
 // dq_<op>_<in>_<w>_<out>, or dq_<op>_<in>_<out> for ops without weights. It
 // is used only to name kernels that do not exist, in fallback notes.
-func KernelName(op string, in, w, out dtype.DType) string {
+func KernelName(op ir.KernelKind, in, w, out dtype.DType) string {
 	if w == dtype.Invalid {
 		return fmt.Sprintf("dq_%s_%s_%s", op, in.Tag(), out.Tag())
 	}
@@ -27,7 +27,7 @@ func selectKernels(s *State) error {
 	var nodes []*ir.Node
 	for _, n := range s.G.Nodes {
 		k := kattrs(n)
-		if k == nil || k.Name != "" || k.Kind == KindUnsupported {
+		if k == nil || k.Name != "" || k.Kind == ir.KindUnsupported {
 			nodes = append(nodes, n)
 			continue
 		}
@@ -47,7 +47,7 @@ type combo struct{ in, w, out dtype.DType }
 
 // f32Only are the families that exist only in f32 (as in the reference);
 // converting their input is not a fallback worth a note.
-var f32Only = map[string]bool{"softmax": true, "relu": true, "tanh": true, "sigmoid": true, "add": true, "avgpool": true}
+var f32Only = map[ir.KernelKind]bool{ir.KindSoftmax: true, ir.KindRelu: true, ir.KindTanh: true, ir.KindSigmoid: true, ir.KindAdd: true, ir.KindAvgPool: true}
 
 func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Tensor) (pre, post []*ir.Node, err error) {
 	k.In = n.Inputs[0].Quant.DType
@@ -56,14 +56,14 @@ func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Ten
 			k.In = dtype.F32 // mixed input types: meet in f32
 		}
 	}
-	if k.Kind == "convert" {
+	if k.Kind == ir.KindConvert {
 		return s.selectConvert(n, k)
 	}
 	// A conv over one input channel is a depthwise conv with multiplier
 	// out_c: its s1 weights then pack along the output channels (9 words
 	// instead of 9·out_c for a 3x3 kernel) and the arithmetic is identical.
-	if k.Kind == "conv2d" && k.Conv.InC == 1 && k.W == dtype.S1 {
-		if name, ok := s.Matrix.Find("dwconv2d", k.In, k.W, k.Out); ok {
+	if k.Kind == ir.KindConv2D && k.Conv.InC == 1 && k.W == dtype.S1 {
+		if name, ok := s.Matrix.Find(ir.KindDWConv2D, k.In, k.W, k.Out); ok {
 			toDepthwise(k)
 			k.Name = name
 			return nil, nil, nil
@@ -94,7 +94,7 @@ func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Ten
 				types = want.in.Tag() + "→" + want.out.Tag()
 			}
 			s.note(Note{Layer: k.Layer, Kind: "fallback", Wanted: KernelName(k.Kind, want.in, want.w, want.out), Used: name + convertsText(want, c),
-				Reason: "the kernel matrix has no " + types + " " + k.Kind, Hint: fallbackHint(n, k)})
+				Reason: "the kernel matrix has no " + types + " " + k.Kind.String(), Hint: fallbackHint(n, k)})
 		}
 		for i, t := range n.Inputs {
 			if t.Quant.DType == c.in {
@@ -117,7 +117,7 @@ func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Ten
 			out := n.Outputs[0]
 			f := &ir.Tensor{Name: s.uniqueName(out.Name + "/f32"), Shape: append([]int(nil), out.Shape...), Quant: ir.Float()}
 			n.Outputs = []*ir.Tensor{f}
-			cn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/to_" + k.Out.Tag()), Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{out}}, "convert", dtype.F32, k.Out)
+			cn := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/to_" + k.Out.Tag()), Inputs: []*ir.Tensor{f}, Outputs: []*ir.Tensor{out}}, ir.KindConvert, dtype.F32, k.Out)
 			kattrs(cn).Layer = k.Layer
 			if _, _, err := s.selectConvert(cn, kattrs(cn)); err != nil {
 				return nil, nil, err
@@ -165,21 +165,21 @@ func ones(n int) []float32 {
 // selectConvert names a convert call, via f32 when the matrix has no
 // direct conversion (two calls).
 func (s *State) selectConvert(n *ir.Node, k *ir.KernelAttrs) (pre, post []*ir.Node, err error) {
-	if name, ok := s.Matrix.Find("convert", k.In, dtype.Invalid, k.Out); ok {
+	if name, ok := s.Matrix.Find(ir.KindConvert, k.In, dtype.Invalid, k.Out); ok {
 		k.Name = name
 		return nil, nil, nil
 	}
 	if k.In == dtype.F32 || k.Out == dtype.F32 {
-		return nil, nil, fmt.Errorf("no kernel converts %s to %s (%s)", k.In, k.Out, KernelName("convert", k.In, dtype.Invalid, k.Out))
+		return nil, nil, fmt.Errorf("no kernel converts %s to %s (%s)", k.In, k.Out, KernelName(ir.KindConvert, k.In, dtype.Invalid, k.Out))
 	}
-	a, ok1 := s.Matrix.Find("convert", k.In, dtype.Invalid, dtype.F32)
-	b, ok2 := s.Matrix.Find("convert", dtype.F32, dtype.Invalid, k.Out)
+	a, ok1 := s.Matrix.Find(ir.KindConvert, k.In, dtype.Invalid, dtype.F32)
+	b, ok2 := s.Matrix.Find(ir.KindConvert, dtype.F32, dtype.Invalid, k.Out)
 	if !ok1 || !ok2 {
 		return nil, nil, fmt.Errorf("no kernel converts %s to %s, directly or through f32", k.In, k.Out)
 	}
 	in := n.Inputs[0]
 	f := &ir.Tensor{Name: s.uniqueName(in.Name + "/f32"), Shape: append([]int(nil), in.Shape...), Quant: ir.Float()}
-	first := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/f32"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, "convert", k.In, dtype.F32)
+	first := elemKernel(&ir.Node{Name: s.uniqueName(n.Name + "/f32"), Inputs: []*ir.Tensor{in}, Outputs: []*ir.Tensor{f}}, ir.KindConvert, k.In, dtype.F32)
 	kattrs(first).Name, kattrs(first).Layer = a, k.Layer
 	n.Inputs = []*ir.Tensor{f}
 	k.In, k.Name = dtype.F32, b
@@ -197,7 +197,7 @@ func (s *State) convertTensor(t *ir.Tensor, dt dtype.DType, cache map[[2]any]*ir
 		return nil, nil, fmt.Errorf("internal: conversion of %q to %s", t.Name, dt)
 	}
 	f := &ir.Tensor{Name: s.uniqueName(t.Name + "/f32"), Shape: append([]int(nil), t.Shape...), Quant: ir.Float()}
-	cn := elemKernel(&ir.Node{Name: s.uniqueName(t.Name + "/to_f32"), Inputs: []*ir.Tensor{t}, Outputs: []*ir.Tensor{f}}, "convert", t.Quant.DType, dtype.F32)
+	cn := elemKernel(&ir.Node{Name: s.uniqueName(t.Name + "/to_f32"), Inputs: []*ir.Tensor{t}, Outputs: []*ir.Tensor{f}}, ir.KindConvert, t.Quant.DType, dtype.F32)
 	kattrs(cn).Layer = layer
 	pre, _, err := s.selectConvert(cn, kattrs(cn))
 	if err != nil {
@@ -235,6 +235,6 @@ func toDepthwise(k *ir.KernelAttrs) {
 		}
 	}
 	k.Weights = &ir.KernelWeights{DType: w.DType, Shape: []int{g.KH, g.KW, oc}, Data: data, Codes: codes, Scale: w.Scale}
-	k.Kind = "dwconv2d"
+	k.Kind = ir.KindDWConv2D
 	g.DepthMultiplier = oc
 }

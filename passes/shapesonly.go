@@ -61,7 +61,7 @@ func bnShapesOnly(s *State, bn *ir.BatchNormAttrs) bool {
 func shapesOnlyStage(s *State, k *ir.KernelAttrs, ai accInfo) {
 	w := k.Weights
 	unknownW := w != nil && w.DType != dtype.F32 && w.Scale == nil
-	if k.Kind != "affine" {
+	if k.Kind != ir.KindAffine {
 		for c, m := range ai.mul {
 			if m != 1 && !isPow2(m) {
 				s.note(Note{Layer: k.Layer, Kind: "inexact", Reason: fmt.Sprintf("channel %d scale %g is not a power of two: the scaled sum can differ from Keras's by rounding", c, m),
@@ -100,19 +100,13 @@ func AccMultipliers(n *ir.Node, k *ir.KernelAttrs) (mul []float32, known, pow2 b
 		return nil, false, false, err
 	}
 	w := k.Weights
-	known = k.Kind == "affine" || w == nil || w.Scale != nil || w.DType == dtype.F32
+	known = k.Kind == ir.KindAffine || w == nil || w.Scale != nil || w.DType == dtype.F32
 	pow2 = allPow2(ai.mul) && (known || w.ScalesPow2)
 	return ai.mul, known, pow2, nil
 }
 
-// KindUnsupported is the KernelAttrs.Kind of a layer a shapes-only graph
-// keeps although dqnn cannot compile it: it has no kernel (Name ""), writes
-// an f32 output and costs nothing in the figures, so that the pre-analyze
-// reports the rest of the model.
-const KindUnsupported = "unsupported"
-
 // lowerOrKeep is lowerOne, except that in a shapes-only graph a node that
-// cannot be lowered becomes a KindUnsupported call instead of an error.
+// cannot be lowered becomes an ir.KindUnsupported call instead of an error.
 func (s *State) lowerOrKeep(n *ir.Node) ([]*ir.Node, error) {
 	if !s.G.ShapesOnly {
 		return s.lowerOne(n)
@@ -127,7 +121,7 @@ func (s *State) lowerOrKeep(n *ir.Node) ([]*ir.Node, error) {
 }
 
 // unsupportedCall replaces a node that cannot be lowered (or an importer
-// placeholder, ir.OpUnsupported) by a KindUnsupported call, with a note
+// placeholder, ir.OpUnsupported) by an ir.KindUnsupported call, with a note
 // saying why.
 func (s *State) unsupportedCall(n *ir.Node, err error) []*ir.Node {
 	reason := err.Error()
@@ -141,7 +135,7 @@ func (s *State) unsupportedCall(n *ir.Node, err error) []*ir.Node {
 	if len(n.Inputs) > 0 {
 		in = n.Inputs[0].Quant.DType
 	}
-	kn := elemKernel(n, KindUnsupported, in, dtype.F32)
+	kn := elemKernel(n, ir.KindUnsupported, in, dtype.F32)
 	kattrs(kn).Layer = layerOf(n)
 	s.note(Note{Layer: layerOf(n), Kind: NoteUnsupported, Wanted: className(n), Reason: reason,
 		Hint: "the figures leave this layer's operations and constants out; replace it by supported layers (docs/analyze.md lists them) to compile the model"})
@@ -149,5 +143,5 @@ func (s *State) unsupportedCall(n *ir.Node, err error) []*ir.Node {
 }
 
 // NoteUnsupported is the Note kind of a layer a shapes-only graph keeps
-// without a kernel (see KindUnsupported).
+// without a kernel (see ir.KindUnsupported).
 const NoteUnsupported = "unsupported"

@@ -78,7 +78,7 @@ func accOf(n *ir.Node, k *ir.KernelAttrs) (accInfo, error) {
 		return in.Scale[c%len(in.Scale)]
 	}
 	ai := accInfo{mul: make([]float32, outC)}
-	if k.Kind == "affine" {
+	if k.Kind == ir.KindAffine {
 		ai.integer = k.In == dtype.S8
 		for c := range ai.mul {
 			ai.mul[c] = 1
@@ -89,7 +89,7 @@ func accOf(n *ir.Node, k *ir.KernelAttrs) (accInfo, error) {
 		return ai, nil
 	}
 	ai.integer = (k.In == dtype.S1 || k.In == dtype.S8) && (k.W == dtype.S1 || k.W == dtype.S8)
-	if k.In != dtype.F32 && len(in.Scale) > 1 && k.Kind != "dwconv2d" {
+	if k.In != dtype.F32 && len(in.Scale) > 1 && k.Kind != ir.KindDWConv2D {
 		return ai, fmt.Errorf("input %q has per-channel scales; a %s kernel cannot factor them out of the sum", n.Inputs[0].Name, k.Kind)
 	}
 	for c := range ai.mul {
@@ -145,7 +145,7 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 	}
 	outC := len(ai.mul)
 	for c, m := range ai.mul {
-		if m != 1 && !isPow2(m) && k.Kind != "affine" {
+		if m != 1 && !isPow2(m) && k.Kind != ir.KindAffine {
 			s.note(Note{Layer: k.Layer, Kind: "inexact", Reason: fmt.Sprintf("channel %d scale %g is not a power of two: the scaled sum can differ from Keras's by rounding", c, m),
 				Hint: "use power-of-two (auto_po2) or unit scales"})
 			break

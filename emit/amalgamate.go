@@ -1,0 +1,55 @@
+// Amalgamation: dq_types.h and the used kernels inlined into NAME.c.
+
+package emit
+
+import (
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/dqnn/dqnn/gen/render"
+	kernelsc "github.com/dqnn/dqnn/kernels_c"
+)
+
+var (
+	reInclude = regexp.MustCompile(`(?m)^#include "dq_(types|kernels)\.h"\n`)
+	reDef     = regexp.MustCompile(`(?m)^dq_status (dq_[a-z0-9_]+)\(`)
+	reBuild   = regexp.MustCompile(`(?m)^//go:build ignore\n`)
+)
+
+// amalgamate inlines dq_types.h and the used kernels (made static) into NAME.c.
+func (e *emitter) amalgamate() error {
+	th, err := fs.ReadFile(kernelsc.FS, "dq_types.h")
+	if err != nil {
+		return err
+	}
+	e.m.TypesH = string(th)
+	var b strings.Builder
+	sys := map[string]bool{}
+	for _, k := range e.m.Kernels {
+		src, err := fs.ReadFile(kernelsc.FS, k+".c")
+		if err != nil {
+			return fmt.Errorf("emit: kernel library has no %s.c: %w", k, err)
+		}
+		s := string(src)
+		s = strings.TrimPrefix(s, render.Marker+"\n")
+		s = reBuild.ReplaceAllString(s, "")
+		s = reInclude.ReplaceAllString(s, "")
+		s = regexp.MustCompile(`(?m)^#include <([a-z.]+)>\n`).ReplaceAllStringFunc(s, func(l string) string {
+			sys[l] = true
+			return ""
+		})
+		s = reDef.ReplaceAllString(s, "static dq_status $1(")
+		b.WriteString(s)
+		b.WriteString("\n")
+	}
+	var incs []string
+	for l := range sys {
+		incs = append(incs, strings.TrimSpace(l))
+	}
+	sort.Strings(incs)
+	e.m.KernelSrc = strings.Join(incs, "\n") + "\n\n" + b.String()
+	return nil
+}

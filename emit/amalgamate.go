@@ -25,7 +25,7 @@ func (e *emitter) amalgamate() error {
 	if err != nil {
 		return err
 	}
-	e.m.TypesH = string(th)
+	e.m.TypesH = strings.TrimPrefix(string(th), render.Marker+"\n")
 	var b strings.Builder
 	sys := map[string]bool{}
 	for _, k := range e.m.Kernels {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dqnn/dqnn/gen/cparams"
 	"github.com/dqnn/dqnn/internal/cstr"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -108,7 +109,7 @@ func (e *emitter) io(i int, t *ir.Tensor, dir string) IO {
 	o := IO{Index: i, Name: t.Name, CType: dt.CType(), Shape: t.Shape, Elems: ir.NumElements(t.Shape), Bytes: dt.Bytes(t.Shape), DType: dt.Tag(), Quantized: dt != dtype.F32}
 	o.StoreElems = o.Bytes / sizeOfC(o.CType)
 	if len(t.Quant.Scale) > 0 {
-		o.Scale = cFloat(t.Quant.Scale[0])
+		o.Scale = cparams.Float(t.Quant.Scale[0])
 	} else {
 		o.Scale = "1.0f"
 	}

@@ -1,27 +1,32 @@
-// Constant data arrays (NAME_data.c) and the C spelling of their values.
+// Constant data arrays (NAME_data.c).
 
 package emit
 
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
+
+	"github.com/dqnn/dqnn/gen/cparams"
 )
 
+// addArray adds a const array of the node being emitted and returns its C
+// name (derived from Options.Name and base).
 func (e *emitter) addArray(ct, base string, lines []string, n int, comment string) string {
 	name := fmt.Sprintf("%s_%s", e.m.Name, base)
 	e.m.Data = append(e.m.Data, Array{CType: ct, Name: name, Len: n, Lines: lines, Comment: comment, Node: e.node})
 	return name
 }
 
+// floatArray adds v as a float array; nil adds nothing and returns "" (a
+// NULL pointer field of cparams).
 func (e *emitter) floatArray(base string, v []float32, comment string) string {
 	if v == nil {
-		return "NULL"
+		return ""
 	}
 	s := make([]string, len(v))
 	for i, x := range v {
-		s[i] = cFloat(x)
+		s[i] = cparams.Float(x)
 		if math.IsInf(float64(x), 0) {
 			e.m.NeedMath = true
 		}
@@ -29,13 +34,14 @@ func (e *emitter) floatArray(base string, v []float32, comment string) string {
 	return e.addArray("float", base, wrap(s, 6), len(v), comment)
 }
 
+// intArray adds v as an int32_t array; nil adds nothing and returns "".
 func (e *emitter) intArray(base string, v []int32, comment string) string {
 	if v == nil {
-		return "NULL"
+		return ""
 	}
 	s := make([]string, len(v))
 	for i, x := range v {
-		s[i] = cInt(x)
+		s[i] = cparams.Int(x)
 	}
 	return e.addArray("int32_t", base, wrap(s, 10), len(v), comment)
 }
@@ -56,27 +62,6 @@ func wrap(s []string, per int) []string {
 	}
 	return lines
 }
-
-// cFloat prints a float32 so that a C compiler reads back the same value.
-func cFloat(x float32) string {
-	switch {
-	case math.IsInf(float64(x), 1):
-		return "INFINITY"
-	case math.IsInf(float64(x), -1):
-		return "(-INFINITY)"
-	}
-	s := strconv.FormatFloat(float64(x), 'e', -1, 32)
-	return s + "f"
-}
-
-func cInt(x int32) string {
-	if x == math.MinInt32 {
-		return "(-2147483647 - 1)"
-	}
-	return strconv.Itoa(int(x))
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func sizeOfC(ct string) int {
 	if ct == "int8_t" {

@@ -6,37 +6,34 @@ package emit
 import (
 	"math"
 
+	"github.com/dqnn/dqnn/gen/cparams"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 )
 
+// stage adds the arrays and the dq_output_stage of k's output stage and
+// returns the struct's name. A multiplier of all 1 and an offset of all 0
+// are left out (NULL): the kernels skip them.
 func (e *emitter) stage(base string, k *ir.KernelAttrs) (string, error) {
 	st := k.Stage
-	f := map[string]string{}
-	mul, add := "NULL", "NULL"
+	var os cparams.OutputStage
 	if st.Mul != nil && !allEq(st.Mul, 1) {
-		mul = e.floatArray(base+"_mul", st.Mul, "output stage multiplier")
+		os.Mul = cparams.FloatArray(e.floatArray(base+"_mul", st.Mul, "output stage multiplier"))
 	}
 	if st.Add != nil && !allEq(st.Add, 0) {
-		add = e.floatArray(base+"_add", st.Add, "output stage offset")
+		os.Add = cparams.FloatArray(e.floatArray(base+"_add", st.Add, "output stage offset"))
 	}
-	f["mul"], f["add"] = mul, add
-	act := "DQ_ACT_NONE"
 	if st.Relu {
-		act = "DQ_ACT_RELU"
+		os.Act = cparams.ActRelu
 	}
-	f["act"] = act
-	f["bn_sub"], f["bn_mul"], f["bn_add"] = "NULL", "NULL", "NULL"
 	if st.BnMul != nil {
-		f["bn_sub"] = e.floatArray(base+"_bn_sub", st.BnSub, "batch-norm "+st.BNName+": subtrahend")
-		f["bn_mul"] = e.floatArray(base+"_bn_mul", st.BnMul, "batch-norm "+st.BNName+": multiplier")
-		f["bn_add"] = e.floatArray(base+"_bn_add", st.BnAdd, "batch-norm "+st.BNName+": offset")
+		os.BnSub = cparams.FloatArray(e.floatArray(base+"_bn_sub", st.BnSub, "batch-norm "+st.BNName+": subtrahend"))
+		os.BnMul = cparams.FloatArray(e.floatArray(base+"_bn_mul", st.BnMul, "batch-norm "+st.BNName+": multiplier"))
+		os.BnAdd = cparams.FloatArray(e.floatArray(base+"_bn_add", st.BnAdd, "batch-norm "+st.BNName+": offset"))
 	}
-	f["out_inv_scale"] = cFloat(st.OutInvScale)
-	f["q_min"], f["q_max"], f["out_zp"] = cInt(st.QMin), cInt(st.QMax), cInt(st.OutZP)
-	f["thr_i"] = e.intArray(base+"_thr", st.ThrI, "s1 output thresholds (integer accumulator)")
-	f["thr_f"] = e.floatArray(base+"_thr", st.ThrF, "s1 output thresholds (float accumulator)")
-	f["flip"] = "NULL"
+	os.OutInvScale, os.QMin, os.QMax, os.OutZP = st.OutInvScale, st.QMin, st.QMax, st.OutZP
+	os.ThrI = cparams.Int32Array(e.intArray(base+"_thr", st.ThrI, "s1 output thresholds (integer accumulator)"))
+	os.ThrF = cparams.FloatArray(e.floatArray(base+"_thr", st.ThrF, "s1 output thresholds (float accumulator)"))
 	if st.Flip != nil {
 		w := make([]uint32, dtype.Words(len(st.Flip)))
 		for c, fl := range st.Flip {
@@ -44,11 +41,9 @@ func (e *emitter) stage(base string, k *ir.KernelAttrs) (string, error) {
 				w[c/32] |= 1 << (c % 32)
 			}
 		}
-		f["flip"] = e.wordArray(base+"_flip", w, "s1 output: bit c set = +1 iff acc <= thr")
+		os.Flip = cparams.WordArray(e.wordArray(base+"_flip", w, "s1 output: bit c set = +1 iff acc <= thr"))
 	}
-	name := e.m.Name + "_" + base + "_os"
-	e.m.Params = append(e.m.Params, structDef("dq_output_stage", name, []string{"mul", "add", "act", "bn_sub", "bn_mul", "bn_add", "out_inv_scale", "q_min", "q_max", "out_zp", "thr_i", "thr_f", "flip"}, f))
-	return name, nil
+	return e.define(base+"_os", os)
 }
 
 func allEq(v []float32, c float32) bool {

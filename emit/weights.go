@@ -35,6 +35,9 @@ func (e *emitter) packWeights(base string, w *ir.KernelWeights) (string, error) 
 		}
 		return e.addArray("int8_t", base, wrap(s, 16), len(s), comment), nil
 	case dtype.F32:
+		if w.Data == nil {
+			return "", fmt.Errorf("f32 weights without values")
+		}
 		return e.floatArray(base, w.Data, comment), nil
 	}
 	return "", fmt.Errorf("weights stored as %s", w.DType)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dqnn/dqnn/gen/cparams"
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/render"
 	"github.com/dqnn/dqnn/ir/dtype"
@@ -38,6 +39,14 @@ type KernelData struct {
 type HeaderData struct {
 	Template string
 	Kernels  []KernelData
+}
+
+// TypesData is the data of dq_types.h.tmpl: the contract's enums and
+// parameter structs, from gen/cparams.
+type TypesData struct {
+	Template string
+	Enums    []cparams.EnumDecl
+	Structs  []cparams.Decl
 }
 
 // DocsData is the data of kernels.md.tmpl.
@@ -200,9 +209,9 @@ const (
 // Managed tells render.Write which stale generated files Generate owns.
 var Managed = map[string][]string{KernelDir: {"*.c", "*.h"}}
 
-// Generate validates rows and renders every kernel file, dq_kernels.h and
-// docs/kernels.md. Paths are slash-separated, relative to the repository
-// root. Nothing is returned unless every template succeeded.
+// Generate validates rows and renders every kernel file, dq_kernels.h,
+// dq_types.h and docs/kernels.md. Paths are slash-separated, relative to the
+// repository root. Nothing is returned unless every template succeeded.
 func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	if err := matrix.Validate(rows); err != nil {
 		return nil, err
@@ -230,6 +239,17 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 		return nil, err
 	}
 	files[KernelDir+"/dq_kernels.h"] = render.FormatC(h)
+
+	structs, err := cparams.Decls()
+	if err != nil {
+		return nil, err
+	}
+	th, err := render.Execute(t, "kernels/dq_types.h.tmpl", TypesData{Template: "kernels/dq_types.h.tmpl", Enums: cparams.EnumDecls(), Structs: structs})
+	if err != nil {
+		return nil, err
+	}
+	// Tidy, not FormatC: the header's inline assembly keeps its layout.
+	files[KernelDir+"/dq_types.h"] = render.Tidy(th)
 
 	docs := DocsData{Template: "kernels/kernels.md.tmpl"}
 	counts := map[string]*FamilyCount{}

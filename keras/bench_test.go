@@ -1,10 +1,11 @@
 package keras_test
 
 import (
-	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dqnn/dqnn/internal/sharedmodels"
 
 	"github.com/dqnn/dqnn/keras"
 )

@@ -16,25 +16,6 @@ import (
 // normalization picks the rank-3 formula, axes count without the height,
 // 2-D layers refuse it, and a model output gets Keras's shape back.
 
-// oneDClasses are the 1-D layers and what they become.
-var oneDClasses = map[string]string{
-	"Conv1D": "Conv2D", "QConv1D": "QConv2D", "QuantConv1D": "QuantConv2D",
-	"MaxPooling1D": "MaxPooling2D", "MaxPool1D": "MaxPooling2D",
-	"AveragePooling1D": "AveragePooling2D", "AvgPool1D": "AveragePooling2D",
-	"GlobalAveragePooling1D": "GlobalAveragePooling2D", "GlobalAvgPool1D": "GlobalAveragePooling2D",
-	"GlobalMaxPooling1D": "GlobalMaxPooling2D", "GlobalMaxPool1D": "GlobalMaxPooling2D",
-}
-
-// spatial2D are the layers that need a Keras rank-4 input.
-var spatial2D = map[string]bool{
-	"Conv2D": true, "QConv2D": true, "QuantConv2D": true, "QConv2DBatchnorm": true, "QConv2DTranspose": true,
-	"DepthwiseConv2D": true, "QDepthwiseConv2D": true, "QuantDepthwiseConv2D": true, "QDepthwiseConv2DBatchnorm": true,
-	"SeparableConv2D": true, "QSeparableConv2D": true, "QuantSeparableConv2D": true,
-	"MaxPooling2D": true, "MaxPool2D": true, "AveragePooling2D": true, "AvgPool2D": true, "QAveragePooling2D": true,
-	"GlobalAveragePooling2D": true, "GlobalAvgPool2D": true, "GlobalMaxPooling2D": true, "GlobalMaxPool2D": true,
-	"QGlobalAveragePooling2D": true, "ZeroPadding2D": true,
-}
-
 // kerasShape is t's shape as Keras sees it (without the batch).
 func (b *builder) kerasShape(t *ir.Tensor) []int {
 	if b.oneD[t] {
@@ -144,7 +125,7 @@ func (b *builder) oneDLayer(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	for k, v := range c {
 		c2[k] = v
 	}
-	to := oneDClasses[l.class]
+	to := layerClasses[l.class].oneD
 	l2 := *l
 	l2.class, l2.config = to, c2
 	set := func(k string, def int) (int, error) {

@@ -12,6 +12,11 @@
 // text or string literals, through the escaping functions of internal/cstr
 // (in the templates: ccomment, cstring); every C identifier is derived from
 // Options.Name and a layer index and checked with cstr.IsIdent.
+//
+// Files by concern: emit.go (Render), api.go (the templates' data and the
+// name rules), arena.go (where tensors live), call.go (the call statements),
+// params.go (parameter structs, as gen/cparams values), stage.go (output
+// stages), weights.go (packing), arrays.go (const data) and amalgamate.go.
 package emit
 
 import (

@@ -557,12 +557,121 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq
   "pop {r4-r11, pc}");
 }
 #endif
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+/*
+ * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
+ * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
+ * of seg taps (segment i at x + i * xrow, the rows contiguous) of
+ * x_q * w_r, without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t dx;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d1, d2;
+  int32_t acc[6];
+} dq_pwconv2d_s8_s8_s1_ns_c23a;
+
+/*
+ * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
+ * the two inputs, lr a weight; the stack holds the loop end, the
+ * arguments, the segments left, the step to the next segment, seg & ~3 and
+ * seg & 3.
+ */
+#define dq_pwconv2d_s8_s8_s1_NS_C23_STEP \
+"ldrsb r12, [r6, r7]\n\t" \
+"ldrsb r11, [r6], #1\n\t" \
+"ldrsb lr, [r8], #1\n\t" \
+"mla r0, r11, lr, r0\n\t" \
+"mla r3, r12, lr, r3\n\t" \
+"ldrsb lr, [r9], #1\n\t" \
+"mla r1, r11, lr, r1\n\t" \
+"mla r4, r12, lr, r4\n\t" \
+"ldrsb lr, [r10], #1\n\t" \
+"mla r2, r11, lr, r2\n\t" \
+"mla r5, r12, lr, r5\n\t"
+__attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_c23(dq_pwconv2d_s8_s8_s1_ns_c23a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "sub sp, sp, #24\n\t"
+  "str r0, [sp, #4]\n\t"
+  "ldr r6, [r0, #0]\n\t"
+  "ldr r7, [r0, #4]\n\t"
+  "ldr r1, [r0, #12]\n\t"
+  "str r1, [sp, #8]\n\t"
+  "ldr r2, [r0, #8]\n\t"
+  "ldr r3, [r0, #16]\n\t"
+  "sub r3, r3, r2\n\t"
+  "str r3, [sp, #12]\n\t"
+  "bic r3, r2, #3\n\t"
+  "str r3, [sp, #16]\n\t"
+  "and r3, r2, #3\n\t"
+  "str r3, [sp, #20]\n\t"
+  "ldr r8, [r0, #20]\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "add r9, r8, r3\n\t"
+  "ldr r3, [r0, #28]\n\t"
+  "add r10, r8, r3\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "movs r4, #0\n\t"
+  "movs r5, #0\n\t"
+  "5:\n\t"
+  "ldr lr, [sp, #16]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 6f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "1:\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 1b\n\t"
+  "6:\n\t"
+  "ldr lr, [sp, #20]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 7f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "2:\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 2b\n\t"
+  "7:\n\t"
+  "ldr lr, [sp, #12]\n\t"
+  "add r6, r6, lr\n\t"
+  "ldr lr, [sp, #8]\n\t"
+  "subs lr, lr, #1\n\t"
+  "str lr, [sp, #8]\n\t"
+  "bne 5b\n\t"
+  "ldr lr, [sp, #4]\n\t"
+  "add lr, lr, #32\n\t"
+  "stmia lr, {r0-r5}\n\t"
+  "add sp, sp, #24\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+#endif
+#endif
 dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+  /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
+  int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
+#endif
   int32_t n;
 
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
@@ -1021,6 +1130,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
 #if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

@@ -839,6 +839,37 @@ __attribute__((noinline)) static void dq_conv2d_s8_s8_s8_ns_os(const dq_output_s
   }
   orow[o] = (int8_t)(dq_conv2d_s8_s8_s8_ns_q(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
 }
+
+/*
+ * _ns_os for channels o0 .. o0 + nc - 1 of one or two conv positions
+ * (acc[k] - corr[k] into ra[o0 + k], acc[3 + k] - corr[k] into rb[o0 + k]
+ * unless rb is NULL): the parameters loaded once per call, each channel's
+ * once for both positions.
+ */
+__attribute__((noinline, unused)) static void dq_conv2d_s8_s8_s8_ns_os2(const dq_output_stage *os, const int32_t *acc, const int32_t *corr, int32_t nc,
+    int32_t o0, int8_t *ra, int8_t *rb) {
+  const float inv = os->out_inv_scale;
+  const float *const mul = os->mul, *const add = os->add, *const bn_mul = os->bn_mul;
+  const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp, relu = os->act == DQ_ACT_RELU;
+  int32_t k, q;
+  for (k = 0; k < nc; ++k) {
+    const int32_t o = o0 + k;
+    int8_t *r = ra;
+    for (q = 0; q < 6 && r != NULL; q += 3) {
+      float y = (float)(int32_t)((uint32_t)acc[q + k] - (uint32_t)corr[k]);
+      if (mul != NULL) y = y * mul[o];
+      if (add != NULL) y = y + add[o];
+      if (relu && y < 0.0f) y = 0.0f;
+      if (bn_mul != NULL) {
+        y = y - os->bn_sub[o];
+        y = y * bn_mul[o];
+        y = y + os->bn_add[o];
+      }
+      r[o] = (int8_t)(dq_conv2d_s8_s8_s8_ns_q(y * inv, q_min, q_max) + zp);
+      r = rb;
+    }
+  }
+}
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
 /*
  * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
@@ -860,8 +891,8 @@ typedef struct {
 /*
  * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
  * the two inputs, lr a weight; the stack holds the loop end, the
- * arguments, the segments left, the step to the next segment, seg & ~3 and
- * seg & 3.
+ * arguments, the segments left, the step to the next segment, seg & ~7 and
+ * seg & 7 (eight steps per loop iteration, then single steps).
  */
 #define dq_conv2d_s8_s8_s8_NS_C23_STEP \
 "ldrsb r12, [r6, r7]\n\t" \
@@ -888,9 +919,9 @@ __attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_s8_ns_c23(d
   "ldr r3, [r0, #16]\n\t"
   "sub r3, r3, r2\n\t"
   "str r3, [sp, #12]\n\t"
-  "bic r3, r2, #3\n\t"
+  "bic r3, r2, #7\n\t"
   "str r3, [sp, #16]\n\t"
-  "and r3, r2, #3\n\t"
+  "and r3, r2, #7\n\t"
   "str r3, [sp, #20]\n\t"
   "ldr r8, [r0, #20]\n\t"
   "ldr r3, [r0, #24]\n\t"
@@ -910,6 +941,10 @@ __attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_s8_ns_c23(d
   "add lr, r6, lr\n\t"
   "str lr, [sp, #0]\n\t"
   "1:\n\t"
+  dq_conv2d_s8_s8_s8_NS_C23_STEP
+  dq_conv2d_s8_s8_s8_NS_C23_STEP
+  dq_conv2d_s8_s8_s8_NS_C23_STEP
+  dq_conv2d_s8_s8_s8_NS_C23_STEP
   dq_conv2d_s8_s8_s8_NS_C23_STEP
   dq_conv2d_s8_s8_s8_NS_C23_STEP
   dq_conv2d_s8_s8_s8_NS_C23_STEP
@@ -1158,16 +1193,8 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
           a.x = pa;
           a.dx = (int32_t)(pb - pa);
           dq_conv2d_s8_s8_s8_ns_c23(&a);
-          for (k = 0; k < nc; ++k) {
-            int8_t *orow = output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row;
-            int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
-            o = oc + k;
-            dq_conv2d_s8_s8_s8_ns_os(os, best, o, orow);
-            if (j == i) continue;
-            orow = output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row;
-            best = (int32_t)((uint32_t)a.acc[3 + k] - (uint32_t)corr[k]);
-            dq_conv2d_s8_s8_s8_ns_os(os, best, o, orow);
-          }
+          dq_conv2d_s8_s8_s8_ns_os2(os, a.acc, corr, nc, oc, output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row,
+              j != i ? output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row : NULL);
         }
       }
       ns_y0 = y0;

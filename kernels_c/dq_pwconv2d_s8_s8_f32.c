@@ -629,8 +629,8 @@ typedef struct {
 /*
  * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
  * the two inputs, lr a weight; the stack holds the loop end, the
- * arguments, the segments left, the step to the next segment, seg & ~3 and
- * seg & 3.
+ * arguments, the segments left, the step to the next segment, seg & ~7 and
+ * seg & 7 (eight steps per loop iteration, then single steps).
  */
 #define dq_pwconv2d_s8_s8_f32_NS_C23_STEP \
 "ldrsb r12, [r6, r7]\n\t" \
@@ -657,9 +657,9 @@ __attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_f32_ns_c2
   "ldr r3, [r0, #16]\n\t"
   "sub r3, r3, r2\n\t"
   "str r3, [sp, #12]\n\t"
-  "bic r3, r2, #3\n\t"
+  "bic r3, r2, #7\n\t"
   "str r3, [sp, #16]\n\t"
-  "and r3, r2, #3\n\t"
+  "and r3, r2, #7\n\t"
   "str r3, [sp, #20]\n\t"
   "ldr r8, [r0, #20]\n\t"
   "ldr r3, [r0, #24]\n\t"
@@ -679,6 +679,10 @@ __attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_f32_ns_c2
   "add lr, r6, lr\n\t"
   "str lr, [sp, #0]\n\t"
   "1:\n\t"
+  dq_pwconv2d_s8_s8_f32_NS_C23_STEP
+  dq_pwconv2d_s8_s8_f32_NS_C23_STEP
+  dq_pwconv2d_s8_s8_f32_NS_C23_STEP
+  dq_pwconv2d_s8_s8_f32_NS_C23_STEP
   dq_pwconv2d_s8_s8_f32_NS_C23_STEP
   dq_pwconv2d_s8_s8_f32_NS_C23_STEP
   dq_pwconv2d_s8_s8_f32_NS_C23_STEP

@@ -977,6 +977,119 @@ __attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_s8_ns_c23(d
   "pop {r4-r11, pc}\n\t");
 }
 #endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+/*
+ * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
+ * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
+ * advancing seg bytes per segment (contiguous), without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
+  int32_t acc[4];
+} dq_conv2d_s8_s8_s8_ns_m4a;
+
+/*
+ * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
+ * operand: one index register j counts a segment down and serves the input
+ * and the four rows (their bases minus 1); per tap LDRSB of the input, then
+ * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
+ * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
+ * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
+ * arguments, lr the segments left.
+ */
+#define dq_conv2d_s8_s8_s8_NS_M4_TAP \
+"ldrsb r6, [r0, r5]\n\t" \
+"ldrsb r7, [r1, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r8, r8, r7\n\t" \
+"ldrsb r7, [r2, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r9, r9, r7\n\t" \
+"ldrsb r7, [r3, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r10, r10, r7\n\t" \
+"ldrsb r7, [r4, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r11, r11, r7\n\t" \
+"subs r5, r5, #1\n\t"
+#if defined(__clang__)
+#define dq_conv2d_s8_s8_s8_NS_SYNTAX_END "" /* clang assembles unified syntax only */
+#else
+#define dq_conv2d_s8_s8_s8_NS_SYNTAX_END ".syntax divided\n\t"
+#endif
+__attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_s8_ns_m4(dq_conv2d_s8_s8_s8_ns_m4a *a __attribute__((unused))) {
+  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
+  __asm__ volatile(
+      ".syntax unified\n\t"
+  "push {r4-r7, lr}\n\t"
+  "mov r4, r8\n\t"
+  "mov r5, r9\n\t"
+  "mov r6, r10\n\t"
+  "mov r7, r11\n\t"
+  "push {r4-r7}\n\t"
+  "ldr r1, [r0, #16]\n\t"
+  "subs r1, r1, #1\n\t"
+  "ldr r2, [r0, #20]\n\t"
+  "adds r2, r2, r1\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "adds r3, r3, r1\n\t"
+  "ldr r4, [r0, #28]\n\t"
+  "adds r4, r4, r1\n\t"
+  "movs r5, #0\n\t"
+  "mov r8, r5\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r5\n\t"
+  "mov r11, r5\n\t"
+  "ldr r5, [r0, #8]\n\t"
+  "mov lr, r5\n\t"
+  "mov r12, r0\n\t"
+  "ldr r0, [r0, #0]\n\t"
+  "subs r0, r0, #1\n\t"
+  "1:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r5, [r6, #4]\n\t"
+  "lsrs r7, r5, #1\n\t"
+  "bcc 2f\n\t"
+  dq_conv2d_s8_s8_s8_NS_M4_TAP
+  "beq 3f\n\t"
+  "2:\n\t"
+  dq_conv2d_s8_s8_s8_NS_M4_TAP
+  dq_conv2d_s8_s8_s8_NS_M4_TAP
+  "bne 2b\n\t"
+  "3:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r7, [r6, #4]\n\t"
+  "adds r1, r1, r7\n\t"
+  "adds r2, r2, r7\n\t"
+  "adds r3, r3, r7\n\t"
+  "adds r4, r4, r7\n\t"
+  "ldr r7, [r6, #12]\n\t"
+  "adds r0, r0, r7\n\t"
+  "mov r7, lr\n\t"
+  "subs r7, r7, #1\n\t"
+  "mov lr, r7\n\t"
+  "bne 1b\n\t"
+  "mov r6, r12\n\t"
+  "adds r6, r6, #32\n\t"
+  "mov r0, r8\n\t"
+  "mov r1, r9\n\t"
+  "mov r2, r10\n\t"
+  "mov r3, r11\n\t"
+  "stmia r6!, {r0-r3}\n\t"
+  "pop {r4-r7}\n\t"
+  "mov r8, r4\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r6\n\t"
+  "mov r11, r7\n\t"
+  "pop {r4-r7, pc}\n\t"
+  dq_conv2d_s8_s8_s8_NS_SYNTAX_END);
+}
+#endif
 #endif
 dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -1195,6 +1308,55 @@ dq_status dq_conv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const
           dq_conv2d_s8_s8_s8_ns_c23(&a);
           dq_conv2d_s8_s8_s8_ns_os2(os, a.acc, corr, nc, oc, output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row,
               j != i ? output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row : NULL);
+        }
+      }
+      ns_y0 = y0;
+      ns_y1 = y1;
+      ns_x0 = x0;
+      ns_x1 = x1;
+    }
+  }
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+  if (ph * pw == 1 && p->dil_w == 1) {
+    /* M0/M0+, no fused pool: the conv positions whose taps are all inside
+     the input, one at a time x four channels per _ns_m4 call, the zero
+     point taken out as on the M3; the generic loop below skips them. */
+    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
+    const int32_t K = kh * kw * p->in_c;
+    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
+    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
+    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
+    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
+    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
+    if (y0 < y1 && x0 < x1) {
+      int32_t oc;
+      dq_conv2d_s8_s8_s8_ns_m4a a;
+      a.seg = kw * p->in_c;
+      a.nseg = kh;
+      a.xrow = dh * p->in_w * p->in_c;
+      for (oc = 0; oc < n_out; oc += 4) {
+        const int32_t nc = n_out - oc < 4 ? n_out - oc : 4;
+        int32_t corr[4] = {0, 0, 0, 0}, k;
+        a.w = weights + (size_t)oc * (size_t)K;
+        a.d[0] = nc > 1 ? K : 0;
+        a.d[1] = nc > 2 ? 2 * K : a.d[0];
+        a.d[2] = nc > 3 ? 3 * K : a.d[1];
+        if (in_zp != 0) {
+          for (k = 0; k < nc; ++k) {
+            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
+            uint32_t s = 0u;
+            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
+            corr[k] = (int32_t)((uint32_t)in_zp * s);
+          }
+        }
+        for (oy = y0; oy < y1; ++oy) {
+          for (ox = x0; ox < x1; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            a.x = input + ((size_t)(oy * p->stride_h - pt) * (size_t)p->in_w + (size_t)(ox * p->stride_w - pl)) * (size_t)in_row;
+            dq_conv2d_s8_s8_s8_ns_m4(&a);
+            dq_conv2d_s8_s8_s8_ns_os2(os, a.acc, corr, nc, oc, orow, NULL);
+          }
         }
       }
       ns_y0 = y0;

@@ -14,6 +14,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,6 +107,11 @@ type suiteCase struct {
 type suiteData struct {
 	Cases                           []suiteCase
 	InWords, WWords, OutWords, MaxC int
+	// Flash: the single case's inputs and weights are constant arrays
+	// (the fill() data, computed here), so that on a board with little RAM
+	// (the micro:bit) only the outputs take RAM.
+	Flash         bool
+	InData, WData []uint32
 }
 
 func kind(t dtype.DType) int {
@@ -185,6 +191,10 @@ func suiteSourceOf(shapes []Shape, types [][3]dtype.DType) ([]byte, []string, er
 	if err != nil {
 		return nil, nil, err
 	}
+	return renderSuite(d, names)
+}
+
+func renderSuite(d suiteData, names []string) ([]byte, []string, error) {
 	t, err := template.New("kernels_bench.c").Funcs(sprig.HermeticTxtFuncMap()).Option("missingkey=error").Parse(suiteTemplate)
 	if err != nil {
 		return nil, nil, err
@@ -258,14 +268,14 @@ func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Sha
 		return nil, err
 	}
 	if !smallRAM(cpu) {
-		return kernelsOnce(ctx, cpu, workDir, shapes, types)
+		return kernelsOnce(ctx, cpu, workDir, shapes, types, false)
 	}
 	start := time.Now()
 	rep := &KernelReport{Target: string(cpu), Note: ProxyNote}
 	for _, sh := range shapes {
 		for _, ty := range types {
 			dir := filepath.Join(workDir, fmt.Sprint(len(rep.Results)))
-			one, err := kernelsOnce(ctx, cpu, dir, []Shape{sh}, [][3]dtype.DType{ty})
+			one, err := kernelsOnce(ctx, cpu, dir, []Shape{sh}, [][3]dtype.DType{ty}, true)
 			if err != nil && strings.Contains(err.Error(), "will not fit in region `RAM'") {
 				d, _, err := buildSuiteOf([]Shape{sh}, [][3]dtype.DType{ty})
 				if err != nil {
@@ -273,7 +283,7 @@ func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Sha
 				}
 				c := d.Cases[0]
 				rep.Results = append(rep.Results, KernelResult{Kernel: c.Kernel, Shape: c.shape, MACs: c.macs,
-					Skipped: fmt.Sprintf("buffers of %d B do not fit the %s's RAM", 4*(d.InWords+d.WWords+d.OutWords), cpu.Machine())})
+					Skipped: fmt.Sprintf("outputs of %d B do not fit the %s's RAM (inputs and weights in flash)", 4*d.OutWords, cpu.Machine())})
 				continue
 			}
 			if err != nil {
@@ -287,14 +297,23 @@ func KernelsOf(ctx context.Context, cpu target.CPU, workDir string, shapes []Sha
 	return rep, nil
 }
 
-// kernelsOnce runs the cases of shapes x types in one program.
-func kernelsOnce(ctx context.Context, cpu target.CPU, workDir string, shapes []Shape, types [][3]dtype.DType) (*KernelReport, error) {
+// kernelsOnce runs the cases of shapes x types in one program; flash: the
+// one case's inputs and weights as constants (flashData).
+func kernelsOnce(ctx context.Context, cpu target.CPU, workDir string, shapes []Shape, types [][3]dtype.DType, flash bool) (*KernelReport, error) {
 	start := time.Now()
-	d, _, err := buildSuiteOf(shapes, types)
+	d, names, err := buildSuiteOf(shapes, types)
 	if err != nil {
 		return nil, err
 	}
-	src, names, err := suiteSourceOf(shapes, types)
+	if flash {
+		if len(d.Cases) != 1 {
+			return nil, fmt.Errorf("bench: constant inputs for %d cases, want one", len(d.Cases))
+		}
+		c := d.Cases[0]
+		d.Flash = true
+		d.InData, d.WData = flashData(c.InElems, c.InKind, c.WElems, c.WKind)
+	}
+	src, names, err := renderSuite(d, names)
 	if err != nil {
 		return nil, err
 	}
@@ -372,4 +391,43 @@ func SuiteSummary() string {
 		types = append(types, t[0].Tag()+"×"+t[1].Tag()+"→"+t[2].Tag())
 	}
 	return strings.Join(shapes, ", ") + "; types (input×weights→output) " + strings.Join(types, ", ")
+}
+
+// flashData returns the words fill() writes into in_buf and then w_buf for
+// one case, from the runner's first seed: the same LCG and conversions
+// (kind 1 f32 in [-1, 1), 2 s8, 3 packed s1 words), so a constant case
+// computes what the filled one does.
+func flashData(inN, inKind, wN, wKind int) ([]uint32, []uint32) {
+	seed := uint32(0x2545F491)
+	rnd := func() uint32 {
+		seed = seed*1664525 + 1013904223
+		return seed
+	}
+	fill := func(n, kind int) []uint32 {
+		switch kind {
+		case 1:
+			w := make([]uint32, n)
+			for i := range w {
+				v := float32(int32(rnd() >> 8))
+				v /= 8388608
+				v -= 1
+				w[i] = math.Float32bits(v)
+			}
+			return w
+		case 2:
+			w := make([]uint32, (n+3)/4)
+			for i := 0; i < n; i++ {
+				w[i/4] |= (rnd() >> 24) << (8 * (i % 4))
+			}
+			return w
+		default:
+			w := make([]uint32, n)
+			for i := range w {
+				w[i] = rnd()
+			}
+			return w
+		}
+	}
+	in := fill(inN, inKind)
+	return in, fill(wN, wKind)
 }

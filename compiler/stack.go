@@ -111,11 +111,67 @@ func CallGraph(ctx context.Context, dir string, cpu target.CPU) (map[string]int,
 		if err != nil {
 			return nil, nil, fmt.Errorf("stack usage on %s: %s: no call graph: %v", cpu, src, err)
 		}
-		if err := parseCallGraph(ci, frames, calls); err != nil {
+		fileFrames := map[string]int{}
+		if err := parseCallGraph(ci, fileFrames, calls); err != nil {
 			return nil, nil, fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
+		}
+		if err := nakedFrames(ctx, filepath.Join(dir, obj), fileFrames); err != nil {
+			return nil, nil, fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
+		}
+		for fn, v := range fileFrames {
+			frames[fn] = v
 		}
 	}
 	return frames, calls, nil
+}
+
+var (
+	objFunc = regexp.MustCompile(`^[0-9a-f]+ <([^>]+)>:$`)
+	objPush = regexp.MustCompile(`\t(?:push(?:\.w)?|stmdb(?:\.w)?\tsp!,)\t?\s*\{([^}]*)\}`)
+	objSub  = regexp.MustCompile(`\tsub(?:\.w|w)?\tsp, (?:sp, )?#(\d+)`)
+)
+
+// nakedFrames sets the frame of every function GCC reports at 0 bytes
+// from its code in obj: a naked function (hand-written assembly that
+// pushes registers and reserves stack itself) has a frame GCC does not
+// count. Every PUSH/STMDB SP! (4 bytes per register) and SUB SP, #n in
+// the function's body is added, an upper bound for code that pushes once.
+func nakedFrames(ctx context.Context, obj string, frames map[string]int) error {
+	zero := map[string][]string{} // name in the object -> call graph titles
+	for fn, v := range frames {
+		if v == 0 {
+			base := fn[strings.LastIndex(fn, ":")+1:]
+			zero[base] = append(zero[base], fn)
+		}
+	}
+	if len(zero) == 0 {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, "arm-none-eabi-objdump", "-d", obj).Output()
+	if err != nil {
+		return fmt.Errorf("arm-none-eabi-objdump -d: %v", err)
+	}
+	cur := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := objFunc.FindStringSubmatch(line); m != nil {
+			cur = m[1]
+			continue
+		}
+		titles, ok := zero[cur]
+		if !ok {
+			continue
+		}
+		n := 0
+		if m := objPush.FindStringSubmatch(line); m != nil {
+			n = 4 * (strings.Count(m[1], ",") + 1)
+		} else if m := objSub.FindStringSubmatch(line); m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		for _, t := range titles {
+			frames[t] += n
+		}
+	}
+	return nil
 }
 
 // Deepest returns the largest sum of frames along a call chain from fn

@@ -128,3 +128,47 @@ func TestStackRefusesUnbounded(t *testing.T) {
 		}
 	}
 }
+
+// TestStackCountsNakedFrames: GCC reports a naked function's frame as 0
+// bytes; the analysis counts what its assembly pushes and reserves (here
+// nine registers and 24 bytes on the M3, five + four registers and 16
+// bytes on the M0), and a plain leaf stays at 0.
+func TestStackCountsNakedFrames(t *testing.T) {
+	t.Parallel()
+	for cpu, tc := range map[target.CPU]struct {
+		asm  string
+		want int
+	}{
+		target.CortexM3: {`"push {r4-r11, lr}\n\t" "sub sp, sp, #24\n\t" "add sp, sp, #24\n\t" "pop {r4-r11, pc}\n\t"`, 9*4 + 24},
+		target.CortexM0: {`"push {r4-r7, lr}\n\t" "mov r4, r8\n\t" "push {r4-r7}\n\t" "sub sp, #16\n\t" "add sp, #16\n\t" "pop {r4-r7}\n\t" "pop {r4-r7, pc}\n\t"`, 9*4 + 16},
+	} {
+		t.Run(string(cpu), func(t *testing.T) {
+			testenv.Need(t, "arm-none-eabi-gcc", target.Available(cpu))
+			t.Parallel()
+			src := "__attribute__((naked, noinline)) static void nk(void) { __asm__ volatile(" + tc.asm + "); }\n" +
+				"__attribute__((noinline)) static int leaf(int a) { return a * 3; }\n" +
+				"int top(int a);\nint top(int a) { nk(); return leaf(a); }\n"
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "x.c"), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			frames, calls, err := compiler.CallGraph(context.Background(), dir, cpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := frames["x.c:nk"]; got != tc.want {
+				t.Errorf("naked frame %d B, want %d (frames %v)", got, tc.want, frames)
+			}
+			if got := frames["x.c:leaf"]; got != 0 {
+				t.Errorf("leaf frame %d B, want 0", got)
+			}
+			n, path, err := compiler.Deepest("top", frames, calls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < frames["top"]+tc.want || path[len(path)-1] != "x.c:nk" {
+				t.Errorf("deepest %d B along %v, want top's frame + %d through nk", n, path, tc.want)
+			}
+		})
+	}
+}

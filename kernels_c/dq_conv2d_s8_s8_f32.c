@@ -659,6 +659,228 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac14(const dq_
   "pop {r4-r11, pc}");
 }
 #endif
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+/*
+ * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
+ * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
+ * of seg taps (segment i at x + i * xrow, the rows contiguous) of
+ * x_q * w_r, without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t dx;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d1, d2;
+  int32_t acc[6];
+} dq_conv2d_s8_s8_f32_ns_c23a;
+
+/*
+ * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
+ * the two inputs, lr a weight; the stack holds the loop end, the
+ * arguments, the segments left, the step to the next segment, seg & ~7 and
+ * seg & 7 (eight steps per loop iteration, then single steps).
+ */
+#define dq_conv2d_s8_s8_f32_NS_C23_STEP \
+"ldrsb r12, [r6, r7]\n\t" \
+"ldrsb r11, [r6], #1\n\t" \
+"ldrsb lr, [r8], #1\n\t" \
+"mla r0, r11, lr, r0\n\t" \
+"mla r3, r12, lr, r3\n\t" \
+"ldrsb lr, [r9], #1\n\t" \
+"mla r1, r11, lr, r1\n\t" \
+"mla r4, r12, lr, r4\n\t" \
+"ldrsb lr, [r10], #1\n\t" \
+"mla r2, r11, lr, r2\n\t" \
+"mla r5, r12, lr, r5\n\t"
+__attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_f32_ns_c23(dq_conv2d_s8_s8_f32_ns_c23a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "sub sp, sp, #24\n\t"
+  "str r0, [sp, #4]\n\t"
+  "ldr r6, [r0, #0]\n\t"
+  "ldr r7, [r0, #4]\n\t"
+  "ldr r1, [r0, #12]\n\t"
+  "str r1, [sp, #8]\n\t"
+  "ldr r2, [r0, #8]\n\t"
+  "ldr r3, [r0, #16]\n\t"
+  "sub r3, r3, r2\n\t"
+  "str r3, [sp, #12]\n\t"
+  "bic r3, r2, #7\n\t"
+  "str r3, [sp, #16]\n\t"
+  "and r3, r2, #7\n\t"
+  "str r3, [sp, #20]\n\t"
+  "ldr r8, [r0, #20]\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "add r9, r8, r3\n\t"
+  "ldr r3, [r0, #28]\n\t"
+  "add r10, r8, r3\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "movs r4, #0\n\t"
+  "movs r5, #0\n\t"
+  "5:\n\t"
+  "ldr lr, [sp, #16]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 6f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "1:\n\t"
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 1b\n\t"
+  "6:\n\t"
+  "ldr lr, [sp, #20]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 7f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "2:\n\t"
+  dq_conv2d_s8_s8_f32_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 2b\n\t"
+  "7:\n\t"
+  "ldr lr, [sp, #12]\n\t"
+  "add r6, r6, lr\n\t"
+  "ldr lr, [sp, #8]\n\t"
+  "subs lr, lr, #1\n\t"
+  "str lr, [sp, #8]\n\t"
+  "bne 5b\n\t"
+  "ldr lr, [sp, #4]\n\t"
+  "add lr, lr, #32\n\t"
+  "stmia lr, {r0-r5}\n\t"
+  "add sp, sp, #24\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+/*
+ * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
+ * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
+ * advancing seg bytes per segment (contiguous), without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
+  int32_t acc[4];
+} dq_conv2d_s8_s8_f32_ns_m4a;
+
+/*
+ * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
+ * operand: one index register j counts a segment down and serves the input
+ * and the four rows (their bases minus 1); per tap LDRSB of the input, then
+ * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
+ * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
+ * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
+ * arguments, lr the segments left.
+ */
+#define dq_conv2d_s8_s8_f32_NS_M4_TAP \
+"ldrsb r6, [r0, r5]\n\t" \
+"ldrsb r7, [r1, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r8, r8, r7\n\t" \
+"ldrsb r7, [r2, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r9, r9, r7\n\t" \
+"ldrsb r7, [r3, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r10, r10, r7\n\t" \
+"ldrsb r7, [r4, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r11, r11, r7\n\t" \
+"subs r5, r5, #1\n\t"
+#if defined(__clang__)
+#define dq_conv2d_s8_s8_f32_NS_SYNTAX_END "" /* clang assembles unified syntax only */
+#else
+#define dq_conv2d_s8_s8_f32_NS_SYNTAX_END ".syntax divided\n\t"
+#endif
+__attribute__((naked, noinline, unused)) static void dq_conv2d_s8_s8_f32_ns_m4(dq_conv2d_s8_s8_f32_ns_m4a *a __attribute__((unused))) {
+  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
+  __asm__ volatile(
+      ".syntax unified\n\t"
+  "push {r4-r7, lr}\n\t"
+  "mov r4, r8\n\t"
+  "mov r5, r9\n\t"
+  "mov r6, r10\n\t"
+  "mov r7, r11\n\t"
+  "push {r4-r7}\n\t"
+  "ldr r1, [r0, #16]\n\t"
+  "subs r1, r1, #1\n\t"
+  "ldr r2, [r0, #20]\n\t"
+  "adds r2, r2, r1\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "adds r3, r3, r1\n\t"
+  "ldr r4, [r0, #28]\n\t"
+  "adds r4, r4, r1\n\t"
+  "movs r5, #0\n\t"
+  "mov r8, r5\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r5\n\t"
+  "mov r11, r5\n\t"
+  "ldr r5, [r0, #8]\n\t"
+  "mov lr, r5\n\t"
+  "mov r12, r0\n\t"
+  "ldr r0, [r0, #0]\n\t"
+  "subs r0, r0, #1\n\t"
+  "1:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r5, [r6, #4]\n\t"
+  "lsrs r7, r5, #1\n\t"
+  "bcc 2f\n\t"
+  dq_conv2d_s8_s8_f32_NS_M4_TAP
+  "beq 3f\n\t"
+  "2:\n\t"
+  dq_conv2d_s8_s8_f32_NS_M4_TAP
+  dq_conv2d_s8_s8_f32_NS_M4_TAP
+  "bne 2b\n\t"
+  "3:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r7, [r6, #4]\n\t"
+  "adds r1, r1, r7\n\t"
+  "adds r2, r2, r7\n\t"
+  "adds r3, r3, r7\n\t"
+  "adds r4, r4, r7\n\t"
+  "ldr r7, [r6, #12]\n\t"
+  "adds r0, r0, r7\n\t"
+  "mov r7, lr\n\t"
+  "subs r7, r7, #1\n\t"
+  "mov lr, r7\n\t"
+  "bne 1b\n\t"
+  "mov r6, r12\n\t"
+  "adds r6, r6, #32\n\t"
+  "mov r0, r8\n\t"
+  "mov r1, r9\n\t"
+  "mov r2, r10\n\t"
+  "mov r3, r11\n\t"
+  "stmia r6!, {r0-r3}\n\t"
+  "pop {r4-r7}\n\t"
+  "mov r8, r4\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r6\n\t"
+  "mov r11, r7\n\t"
+  "pop {r4-r7, pc}\n\t"
+  dq_conv2d_s8_s8_f32_NS_SYNTAX_END);
+}
+#endif
+#endif
 dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -666,6 +888,10 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+  /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
+  int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
+#endif
   int32_t n;
 
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
@@ -821,6 +1047,155 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
         }
       }
       return DQ_OK;
+    }
+  }
+#endif
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+  if (ph * pw == 1 && p->dil_w == 1) {
+    /* M3, no fused pool: the conv positions whose taps are all inside the
+     input (all of them without padding), two at a time (consecutive in
+     row-major order) x three channels per _ns_c23 call, the zero point
+     taken out as zp * (sum of the channel's weights); the generic loop
+     below skips them. The last channel triple repeats a row where n_out
+     is not a multiple of 3 (the repeats are not stored). */
+    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
+    const int32_t K = kh * kw * p->in_c;
+    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
+    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
+    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
+    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
+    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
+    if (y0 < y1 && x0 < x1) {
+      const int32_t nx = x1 - x0, npx = (y1 - y0) * nx;
+      int32_t oc;
+      dq_conv2d_s8_s8_f32_ns_c23a a;
+      a.seg = kw * p->in_c;
+      a.nseg = kh;
+      a.xrow = dh * p->in_w * p->in_c;
+      for (oc = 0; oc < n_out; oc += 3) {
+        const int32_t nc = n_out - oc < 3 ? n_out - oc : 3;
+        int32_t corr[3] = {0, 0, 0}, i, k;
+        a.w = weights + (size_t)oc * (size_t)K;
+        a.d1 = nc > 1 ? K : 0;
+        a.d2 = nc > 2 ? 2 * K : a.d1;
+        if (in_zp != 0) {
+          for (k = 0; k < nc; ++k) {
+            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
+            uint32_t s = 0u;
+            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
+            corr[k] = (int32_t)((uint32_t)in_zp * s);
+          }
+        }
+        for (i = 0; i < npx; i += 2) {
+          const int32_t j = i + 1 < npx ? i + 1 : i;
+          const int32_t ya = y0 + i / nx, xa = x0 + i % nx, yb = y0 + j / nx, xb = x0 + j % nx;
+          const int8_t *const pa = input + ((size_t)(ya * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xa * p->stride_w - pl)) * (size_t)in_row;
+          const int8_t *const pb = input + ((size_t)(yb * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xb * p->stride_w - pl)) * (size_t)in_row;
+          a.x = pa;
+          a.dx = (int32_t)(pb - pa);
+          dq_conv2d_s8_s8_f32_ns_c23(&a);
+          for (k = 0; k < nc; ++k) {
+            float *orow = output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row;
+            int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
+            o = oc + k;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+            if (j == i) continue;
+            orow = output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row;
+            best = (int32_t)((uint32_t)a.acc[3 + k] - (uint32_t)corr[k]);
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+          }
+        }
+      }
+      ns_y0 = y0;
+      ns_y1 = y1;
+      ns_x0 = x0;
+      ns_x1 = x1;
+    }
+  }
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+  if (ph * pw == 1 && p->dil_w == 1) {
+    /* M0/M0+, no fused pool: the conv positions whose taps are all inside
+     the input, one at a time x four channels per _ns_m4 call, the zero
+     point taken out as on the M3; the generic loop below skips them. */
+    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
+    const int32_t K = kh * kw * p->in_c;
+    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
+    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
+    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
+    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
+    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
+    if (y0 < y1 && x0 < x1) {
+      int32_t oc;
+      dq_conv2d_s8_s8_f32_ns_m4a a;
+      a.seg = kw * p->in_c;
+      a.nseg = kh;
+      a.xrow = dh * p->in_w * p->in_c;
+      for (oc = 0; oc < n_out; oc += 4) {
+        const int32_t nc = n_out - oc < 4 ? n_out - oc : 4;
+        int32_t corr[4] = {0, 0, 0, 0}, k;
+        a.w = weights + (size_t)oc * (size_t)K;
+        a.d[0] = nc > 1 ? K : 0;
+        a.d[1] = nc > 2 ? 2 * K : a.d[0];
+        a.d[2] = nc > 3 ? 3 * K : a.d[1];
+        if (in_zp != 0) {
+          for (k = 0; k < nc; ++k) {
+            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
+            uint32_t s = 0u;
+            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
+            corr[k] = (int32_t)((uint32_t)in_zp * s);
+          }
+        }
+        for (oy = y0; oy < y1; ++oy) {
+          for (ox = x0; ox < x1; ++ox) {
+            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            a.x = input + ((size_t)(oy * p->stride_h - pt) * (size_t)p->in_w + (size_t)(ox * p->stride_w - pl)) * (size_t)in_row;
+            dq_conv2d_s8_s8_f32_ns_m4(&a);
+            for (k = 0; k < nc; ++k) {
+              const int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
+              o = oc + k;
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = y;
+              }
+            }
+          }
+        }
+      }
+      ns_y0 = y0;
+      ns_y1 = y1;
+      ns_x0 = x0;
+      ns_x1 = x1;
     }
   }
 #endif
@@ -1208,6 +1583,7 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
 #if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->k_h * p->k_w * p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

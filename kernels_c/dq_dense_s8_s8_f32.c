@@ -571,6 +571,187 @@ __attribute__((naked, noinline)) static void dq_dense_s8_s8_f32_mac41(int32_t *a
   "pop {r4-r11, pc}");
 }
 #endif
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+/** Arguments of _ns_d4: acc[r] = sum_{j < n} (x[j] - zp) * w[r * n + j], r < 4. */
+typedef struct {
+  const int8_t *x;
+  const int8_t *w; /* four contiguous rows of n weights */
+  int32_t n;       /* >= 1 */
+  int32_t zp;
+  int32_t acc[4];
+} dq_dense_s8_s8_f32_ns_d4a;
+
+/*
+ * Registers: r0-r3 accumulators, r4 input, r5 zp, r6, r8-r10 the rows
+ * (r7 the loop end), r11 the input minus zp, r12 a weight, lr the arguments.
+ */
+#define dq_dense_s8_s8_f32_NS_D4_STEP \
+"ldrsb r11, [r4], #1\n\t" \
+"sub r11, r11, r5\n\t" \
+"ldrsb r12, [r6], #1\n\t" \
+"mla r0, r11, r12, r0\n\t" \
+"ldrsb r12, [r8], #1\n\t" \
+"mla r1, r11, r12, r1\n\t" \
+"ldrsb r12, [r9], #1\n\t" \
+"mla r2, r11, r12, r2\n\t" \
+"ldrsb r12, [r10], #1\n\t" \
+"mla r3, r11, r12, r3\n\t"
+__attribute__((naked, noinline, unused)) static void dq_dense_s8_s8_f32_ns_d4(dq_dense_s8_s8_f32_ns_d4a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "mov lr, r0\n\t"
+  "ldr r4, [lr, #0]\n\t"
+  "ldr r6, [lr, #4]\n\t"
+  "ldr r7, [lr, #8]\n\t"
+  "ldr r5, [lr, #12]\n\t"
+  "add r8, r6, r7\n\t"
+  "add r9, r8, r7\n\t"
+  "add r10, r9, r7\n\t"
+  "bic r7, r7, #3\n\t"
+  "add r7, r4, r7\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "cmp r4, r7\n\t"
+  "beq 2f\n\t"
+  "1:\n\t"
+  dq_dense_s8_s8_f32_NS_D4_STEP
+  dq_dense_s8_s8_f32_NS_D4_STEP
+  dq_dense_s8_s8_f32_NS_D4_STEP
+  dq_dense_s8_s8_f32_NS_D4_STEP
+  "cmp r4, r7\n\t"
+  "bne 1b\n\t"
+  "2:\n\t"
+  "ldr r7, [lr, #8]\n\t"
+  "ands r7, r7, #3\n\t"
+  "beq 4f\n\t"
+  "add r7, r4, r7\n\t"
+  "3:\n\t"
+  dq_dense_s8_s8_f32_NS_D4_STEP
+  "cmp r4, r7\n\t"
+  "bne 3b\n\t"
+  "4:\n\t"
+  "add lr, lr, #16\n\t"
+  "stmia lr, {r0-r3}\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+/*
+ * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
+ * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
+ * advancing seg bytes per segment (contiguous), without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
+  int32_t acc[4];
+} dq_dense_s8_s8_f32_ns_m4a;
+
+/*
+ * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
+ * operand: one index register j counts a segment down and serves the input
+ * and the four rows (their bases minus 1); per tap LDRSB of the input, then
+ * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
+ * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
+ * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
+ * arguments, lr the segments left.
+ */
+#define dq_dense_s8_s8_f32_NS_M4_TAP \
+"ldrsb r6, [r0, r5]\n\t" \
+"ldrsb r7, [r1, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r8, r8, r7\n\t" \
+"ldrsb r7, [r2, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r9, r9, r7\n\t" \
+"ldrsb r7, [r3, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r10, r10, r7\n\t" \
+"ldrsb r7, [r4, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r11, r11, r7\n\t" \
+"subs r5, r5, #1\n\t"
+#if defined(__clang__)
+#define dq_dense_s8_s8_f32_NS_SYNTAX_END "" /* clang assembles unified syntax only */
+#else
+#define dq_dense_s8_s8_f32_NS_SYNTAX_END ".syntax divided\n\t"
+#endif
+__attribute__((naked, noinline, unused)) static void dq_dense_s8_s8_f32_ns_m4(dq_dense_s8_s8_f32_ns_m4a *a __attribute__((unused))) {
+  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
+  __asm__ volatile(
+      ".syntax unified\n\t"
+  "push {r4-r7, lr}\n\t"
+  "mov r4, r8\n\t"
+  "mov r5, r9\n\t"
+  "mov r6, r10\n\t"
+  "mov r7, r11\n\t"
+  "push {r4-r7}\n\t"
+  "ldr r1, [r0, #16]\n\t"
+  "subs r1, r1, #1\n\t"
+  "ldr r2, [r0, #20]\n\t"
+  "adds r2, r2, r1\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "adds r3, r3, r1\n\t"
+  "ldr r4, [r0, #28]\n\t"
+  "adds r4, r4, r1\n\t"
+  "movs r5, #0\n\t"
+  "mov r8, r5\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r5\n\t"
+  "mov r11, r5\n\t"
+  "ldr r5, [r0, #8]\n\t"
+  "mov lr, r5\n\t"
+  "mov r12, r0\n\t"
+  "ldr r0, [r0, #0]\n\t"
+  "subs r0, r0, #1\n\t"
+  "1:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r5, [r6, #4]\n\t"
+  "lsrs r7, r5, #1\n\t"
+  "bcc 2f\n\t"
+  dq_dense_s8_s8_f32_NS_M4_TAP
+  "beq 3f\n\t"
+  "2:\n\t"
+  dq_dense_s8_s8_f32_NS_M4_TAP
+  dq_dense_s8_s8_f32_NS_M4_TAP
+  "bne 2b\n\t"
+  "3:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r7, [r6, #4]\n\t"
+  "adds r1, r1, r7\n\t"
+  "adds r2, r2, r7\n\t"
+  "adds r3, r3, r7\n\t"
+  "adds r4, r4, r7\n\t"
+  "ldr r7, [r6, #12]\n\t"
+  "adds r0, r0, r7\n\t"
+  "mov r7, lr\n\t"
+  "subs r7, r7, #1\n\t"
+  "mov lr, r7\n\t"
+  "bne 1b\n\t"
+  "mov r6, r12\n\t"
+  "adds r6, r6, #32\n\t"
+  "mov r0, r8\n\t"
+  "mov r1, r9\n\t"
+  "mov r2, r10\n\t"
+  "mov r3, r11\n\t"
+  "stmia r6!, {r0-r3}\n\t"
+  "pop {r4-r7}\n\t"
+  "mov r8, r4\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r6\n\t"
+  "mov r11, r7\n\t"
+  "pop {r4-r7, pc}\n\t"
+  dq_dense_s8_s8_f32_NS_SYNTAX_END);
+}
+#endif
+#endif
 dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -834,6 +1015,70 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
 #endif
   o = 0;
 #if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+  /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
+  while (o + 3 < n_out) {
+    dq_dense_s8_s8_f32_ns_d4a a;
+    int32_t k;
+    a.x = xr;
+    a.w = weights + (size_t)o * (size_t)w_row;
+    a.n = n;
+    a.zp = in_zp;
+    dq_dense_s8_s8_f32_ns_d4(&a);
+    for (k = 0; k < 4; ++k, ++o) {
+      const int32_t best = a.acc[k];
+      {
+        float y = (float)best;
+        if (os->mul != NULL) y = y * os->mul[o];
+        if (os->add != NULL) y = y + os->add[o];
+        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+        if (os->bn_mul != NULL) {
+          y = y - os->bn_sub[o];
+          y = y * os->bn_mul[o];
+          y = y + os->bn_add[o];
+        }
+        orow[o] = y;
+      }
+    }
+  }
+#elif defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+  /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
+   taken out as zp * (sum of the row's weights); the rest below */
+  while (o + 3 < n_out) {
+    dq_dense_s8_s8_f32_ns_m4a a;
+    int32_t k;
+    a.x = xr;
+    a.seg = n;
+    a.nseg = 1;
+    a.xrow = 0;
+    a.w = weights + (size_t)o * (size_t)w_row;
+    a.d[0] = w_row;
+    a.d[1] = 2 * w_row;
+    a.d[2] = 3 * w_row;
+    dq_dense_s8_s8_f32_ns_m4(&a);
+    for (k = 0; k < 4; ++k, ++o) {
+      int32_t best = a.acc[k];
+      if (in_zp != 0) {
+        const int8_t *const wr = a.w + (size_t)k * (size_t)w_row;
+        uint32_t s = 0u;
+        for (c = 0; c < n; ++c) s += (uint32_t)(int32_t)wr[c];
+        best = (int32_t)((uint32_t)best - (uint32_t)in_zp * s);
+      }
+      {
+        float y = (float)best;
+        if (os->mul != NULL) y = y * os->mul[o];
+        if (os->add != NULL) y = y + os->add[o];
+        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+        if (os->bn_mul != NULL) {
+          y = y - os->bn_sub[o];
+          y = y * os->bn_mul[o];
+          y = y + os->bn_add[o];
+        }
+        orow[o] = y;
+      }
+    }
+  }
+#endif
   /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three
    output channels per pass share each loaded input minus the zero point,
    as CMSIS-NN's portable s8 matrix-vector loop does (four channels, or

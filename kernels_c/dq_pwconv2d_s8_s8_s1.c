@@ -557,12 +557,238 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq
   "pop {r4-r11, pc}");
 }
 #endif
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+/*
+ * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
+ * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
+ * of seg taps (segment i at x + i * xrow, the rows contiguous) of
+ * x_q * w_r, without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t dx;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d1, d2;
+  int32_t acc[6];
+} dq_pwconv2d_s8_s8_s1_ns_c23a;
+
+/*
+ * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
+ * the two inputs, lr a weight; the stack holds the loop end, the
+ * arguments, the segments left, the step to the next segment, seg & ~7 and
+ * seg & 7 (eight steps per loop iteration, then single steps).
+ */
+#define dq_pwconv2d_s8_s8_s1_NS_C23_STEP \
+"ldrsb r12, [r6, r7]\n\t" \
+"ldrsb r11, [r6], #1\n\t" \
+"ldrsb lr, [r8], #1\n\t" \
+"mla r0, r11, lr, r0\n\t" \
+"mla r3, r12, lr, r3\n\t" \
+"ldrsb lr, [r9], #1\n\t" \
+"mla r1, r11, lr, r1\n\t" \
+"mla r4, r12, lr, r4\n\t" \
+"ldrsb lr, [r10], #1\n\t" \
+"mla r2, r11, lr, r2\n\t" \
+"mla r5, r12, lr, r5\n\t"
+__attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_c23(dq_pwconv2d_s8_s8_s1_ns_c23a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "sub sp, sp, #24\n\t"
+  "str r0, [sp, #4]\n\t"
+  "ldr r6, [r0, #0]\n\t"
+  "ldr r7, [r0, #4]\n\t"
+  "ldr r1, [r0, #12]\n\t"
+  "str r1, [sp, #8]\n\t"
+  "ldr r2, [r0, #8]\n\t"
+  "ldr r3, [r0, #16]\n\t"
+  "sub r3, r3, r2\n\t"
+  "str r3, [sp, #12]\n\t"
+  "bic r3, r2, #7\n\t"
+  "str r3, [sp, #16]\n\t"
+  "and r3, r2, #7\n\t"
+  "str r3, [sp, #20]\n\t"
+  "ldr r8, [r0, #20]\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "add r9, r8, r3\n\t"
+  "ldr r3, [r0, #28]\n\t"
+  "add r10, r8, r3\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "movs r4, #0\n\t"
+  "movs r5, #0\n\t"
+  "5:\n\t"
+  "ldr lr, [sp, #16]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 6f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "1:\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 1b\n\t"
+  "6:\n\t"
+  "ldr lr, [sp, #20]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 7f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "2:\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 2b\n\t"
+  "7:\n\t"
+  "ldr lr, [sp, #12]\n\t"
+  "add r6, r6, lr\n\t"
+  "ldr lr, [sp, #8]\n\t"
+  "subs lr, lr, #1\n\t"
+  "str lr, [sp, #8]\n\t"
+  "bne 5b\n\t"
+  "ldr lr, [sp, #4]\n\t"
+  "add lr, lr, #32\n\t"
+  "stmia lr, {r0-r5}\n\t"
+  "add sp, sp, #24\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+#endif
+#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+/*
+ * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
+ * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
+ * advancing seg bytes per segment (contiguous), without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
+  int32_t acc[4];
+} dq_pwconv2d_s8_s8_s1_ns_m4a;
+
+/*
+ * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
+ * operand: one index register j counts a segment down and serves the input
+ * and the four rows (their bases minus 1); per tap LDRSB of the input, then
+ * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
+ * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
+ * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
+ * arguments, lr the segments left.
+ */
+#define dq_pwconv2d_s8_s8_s1_NS_M4_TAP \
+"ldrsb r6, [r0, r5]\n\t" \
+"ldrsb r7, [r1, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r8, r8, r7\n\t" \
+"ldrsb r7, [r2, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r9, r9, r7\n\t" \
+"ldrsb r7, [r3, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r10, r10, r7\n\t" \
+"ldrsb r7, [r4, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r11, r11, r7\n\t" \
+"subs r5, r5, #1\n\t"
+#if defined(__clang__)
+#define dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END "" /* clang assembles unified syntax only */
+#else
+#define dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END ".syntax divided\n\t"
+#endif
+__attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_m4(dq_pwconv2d_s8_s8_s1_ns_m4a *a __attribute__((unused))) {
+  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
+  __asm__ volatile(
+      ".syntax unified\n\t"
+  "push {r4-r7, lr}\n\t"
+  "mov r4, r8\n\t"
+  "mov r5, r9\n\t"
+  "mov r6, r10\n\t"
+  "mov r7, r11\n\t"
+  "push {r4-r7}\n\t"
+  "ldr r1, [r0, #16]\n\t"
+  "subs r1, r1, #1\n\t"
+  "ldr r2, [r0, #20]\n\t"
+  "adds r2, r2, r1\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "adds r3, r3, r1\n\t"
+  "ldr r4, [r0, #28]\n\t"
+  "adds r4, r4, r1\n\t"
+  "movs r5, #0\n\t"
+  "mov r8, r5\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r5\n\t"
+  "mov r11, r5\n\t"
+  "ldr r5, [r0, #8]\n\t"
+  "mov lr, r5\n\t"
+  "mov r12, r0\n\t"
+  "ldr r0, [r0, #0]\n\t"
+  "subs r0, r0, #1\n\t"
+  "1:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r5, [r6, #4]\n\t"
+  "lsrs r7, r5, #1\n\t"
+  "bcc 2f\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
+  "beq 3f\n\t"
+  "2:\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
+  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
+  "bne 2b\n\t"
+  "3:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r7, [r6, #4]\n\t"
+  "adds r1, r1, r7\n\t"
+  "adds r2, r2, r7\n\t"
+  "adds r3, r3, r7\n\t"
+  "adds r4, r4, r7\n\t"
+  "ldr r7, [r6, #12]\n\t"
+  "adds r0, r0, r7\n\t"
+  "mov r7, lr\n\t"
+  "subs r7, r7, #1\n\t"
+  "mov lr, r7\n\t"
+  "bne 1b\n\t"
+  "mov r6, r12\n\t"
+  "adds r6, r6, #32\n\t"
+  "mov r0, r8\n\t"
+  "mov r1, r9\n\t"
+  "mov r2, r10\n\t"
+  "mov r3, r11\n\t"
+  "stmia r6!, {r0-r3}\n\t"
+  "pop {r4-r7}\n\t"
+  "mov r8, r4\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r6\n\t"
+  "mov r11, r7\n\t"
+  "pop {r4-r7, pc}\n\t"
+  dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END);
+}
+#endif
+#endif
 dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+  /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
+  int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
+#endif
   int32_t n;
 
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
@@ -1021,6 +1247,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
 #if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

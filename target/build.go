@@ -113,7 +113,8 @@ func CompileCommand(cpu CPU, opt BuildOptions) (Command, error) {
 // Build compiles and links srcs (C files; .S assembly is accepted too) with
 // the runtime for cpu into one executable in outDir and returns its path.
 // includeDirs are added with -I; the runtime's header dq_rt.h is always on
-// the include path. Compiler diagnostics are returned in the error.
+// the include path. Compiler diagnostics are returned in the error; an image
+// too large for the board's FLASH or RAM is a *FitError.
 func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, outDir string, opt BuildOptions) (string, error) {
 	c, err := CompileCommand(cpu, opt)
 	if err != nil {
@@ -158,7 +159,13 @@ func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, ou
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("target %s: %s failed: %v\n%s\ncommand: %s %s", cpu, cc, err, strings.TrimSpace(out.String()), cc, strings.Join(args, " "))
+		log := fmt.Sprintf("%s failed: %v\n%s\ncommand: %s %s", cc, err, strings.TrimSpace(out.String()), cc, strings.Join(args, " "))
+		if cpu != Host {
+			if fe := fitError(cpu, out.String(), log); fe != nil {
+				return "", fe
+			}
+		}
+		return "", fmt.Errorf("target %s: %s", cpu, log)
 	}
 	return exe, nil
 }

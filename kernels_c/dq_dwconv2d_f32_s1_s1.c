@@ -39,6 +39,9 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#include <arm_mve.h>
+#endif
 dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -99,6 +102,97 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
           }
         }
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+        if ((nb & 3) == 0) {
+          /* per group of 4 channels: the offsets per kernel row, the sign, the signed threshold, the output bits */
+          struct {
+            uint32_t o[3][4];
+            float fs[4], thr[4];
+            uint32_t bit[4];
+          } gv[8];
+          const int32_t ng = nb >> 2;
+          const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
+          const uint32x4_t col_in = {0u, rs, 2u * rs, 3u * rs}, col_xw = {0u, 4u, 8u, 12u};
+          const uint32_t all = nb == 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
+          int32_t g, l;
+          for (m = 0; m < nb; ++m) {
+            const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f, thr = fs * os->thr_f[c0 + m];
+            g = m >> 2;
+            l = m & 3;
+            for (t = 0; t < 3; ++t) gv[g].o[t][l] = (uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t);
+            gv[g].fs[l] = fs;
+            gv[g].thr[l] = thr;
+            gv[g].bit[l] = 1u << m;
+          }
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+              float xw[4][4], tab[64];
+              const float *base;
+              uint32_t step, pass = 0u;
+              uint32x4_t colo;
+              float32x4_t k0, k1, k2, k3;
+              int32_t cc;
+              if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
+                step = (uint32_t)in_row;
+                colo = col_in;
+              } else {
+                int32_t r;
+                for (r = 0; r < 4; ++r) {
+                  for (cc = 0; cc < 4; ++cc) {
+                    const int32_t iy = iy0 + r, ix = ix0 + cc;
+                    xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+                  }
+                }
+                base = &xw[0][0];
+                step = 1u;
+                colo = col_xw;
+              }
+              /* the window's columns, rows in the lanes */
+              k0 = vldrwq_gather_shifted_offset_f32(base, colo);
+              k1 = vldrwq_gather_shifted_offset_f32(base + step, colo);
+              k2 = vldrwq_gather_shifted_offset_f32(base + 2u * step, colo);
+              k3 = vldrwq_gather_shifted_offset_f32(base + 3u * step, colo);
+              for (cc = 0; cc < 2; ++cc) {
+                const float32x4_t a = cc ? k1 : k0, b = cc ? k2 : k1, c = cc ? k3 : k2;
+                const float32x4_t apb = vaddq_f32(a, b), amb = vsubq_f32(a, b);
+                const float32x4_t q0 = vaddq_f32(apb, c), q1 = vsubq_f32(apb, c);
+                const float32x4_t q2 = vaddq_f32(amb, c), q3 = vsubq_f32(amb, c);
+                float *const tp = tab + 32 * cc;
+                vst1q_f32(tp, q0);
+                vst1q_f32(tp + 4, q1);
+                vst1q_f32(tp + 8, q2);
+                vst1q_f32(tp + 12, q3);
+                vst1q_f32(tp + 16, vnegq_f32(q0));
+                vst1q_f32(tp + 20, vnegq_f32(q1));
+                vst1q_f32(tp + 24, vnegq_f32(q2));
+                vst1q_f32(tp + 28, vnegq_f32(q3));
+              }
+              for (g = 0; g < ng; ++g) {
+                const uint32x4_t o0 = vld1q_u32(gv[g].o[0]), o1 = vld1q_u32(gv[g].o[1]), o2 = vld1q_u32(gv[g].o[2]);
+                float32x4_t best, a;
+#define DQ_POS(P) vaddq_f32(vaddq_f32(vldrwq_gather_shifted_offset_f32(tab + (P), o0), \
+                vldrwq_gather_shifted_offset_f32(tab + (P), o1)), \
+                vldrwq_gather_shifted_offset_f32(tab + (P), o2))
+                best = DQ_POS(0);
+                a = DQ_POS(32);
+                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
+                a = DQ_POS(1);
+                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
+                a = DQ_POS(33);
+                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
+#undef DQ_POS
+                best = vmulq_f32(best, vld1q_f32(gv[g].fs));
+                pass = vaddvaq_p_u32(pass, vld1q_u32(gv[g].bit), vcmpgeq_f32(best, vld1q_f32(gv[g].thr)));
+              }
+              output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pass & all;
+            }
+          }
+          continue;
+        }
+#endif
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

@@ -170,22 +170,59 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 vst1q_f32(tp + 24, vnegq_f32(q2));
                 vst1q_f32(tp + 28, vnegq_f32(q3));
               }
-              for (g = 0; g < ng; ++g) {
-                const uint32x4_t o0 = vld1q_u32(gv[g].o[0]), o1 = vld1q_u32(gv[g].o[1]), o2 = vld1q_u32(gv[g].o[2]);
-                float32x4_t best, a;
-#define DQ_POS(P) vaddq_f32(vaddq_f32(vldrwq_gather_shifted_offset_f32(tab + (P), o0), \
-                vldrwq_gather_shifted_offset_f32(tab + (P), o1)), \
-                vldrwq_gather_shifted_offset_f32(tab + (P), o2))
-                best = DQ_POS(0);
-                a = DQ_POS(32);
-                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
-                a = DQ_POS(1);
-                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
-                a = DQ_POS(33);
-                best = vpselq_f32(a, best, vcmpgtq_f32(a, best));
-#undef DQ_POS
-                best = vmulq_f32(best, vld1q_f32(gv[g].fs));
-                pass = vaddvaq_p_u32(pass, vld1q_u32(gv[g].bit), vcmpgeq_f32(best, vld1q_f32(gv[g].thr)));
+              {
+                /* per group: three gathers and two VADD per conv position,
+                 VCMP GT + VPSEL for the pool maximum (a NaN never
+                 replaces), the sign, VCMP GE with the signed threshold and
+                 a predicated VADDVA of the group's bits */
+                const float *const t0 = tab, *const t1 = tab + 32, *const t2 = tab + 1, *const t3 = tab + 33;
+                const void *gp = gv;
+                register uint32_t acc_bits __asm__("r0") = 0u; /* VADDVA needs an even register */
+                __asm__ volatile(
+                    "dls lr, %[ng]\n"
+                "1:\n\t"
+                "vldrw.u32 q0, [%[gp]]\n\t"
+                "vldrw.u32 q1, [%[gp], #16]\n\t"
+                "vldrw.u32 q2, [%[gp], #32]\n\t"
+                "vldrw.u32 q3, [%[t0], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t0], q1, uxtw #2]\n\t"
+                "vadd.f32 q3, q3, q5\n\t"
+                "vldrw.u32 q5, [%[t0], q2, uxtw #2]\n\t"
+                "vadd.f32 q3, q3, q5\n\t"
+                "vldrw.u32 q4, [%[t1], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t1], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t1], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vcmp.f32 gt, q4, q3\n\t"
+                "vpsel q3, q4, q3\n\t"
+                "vldrw.u32 q4, [%[t2], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t2], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t2], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vcmp.f32 gt, q4, q3\n\t"
+                "vpsel q3, q4, q3\n\t"
+                "vldrw.u32 q4, [%[t3], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t3], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t3], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vcmp.f32 gt, q4, q3\n\t"
+                "vpsel q3, q4, q3\n\t"
+                "vldrw.u32 q4, [%[gp], #48]\n\t"
+                "vmul.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[gp], #64]\n\t"
+                "vldrw.u32 q5, [%[gp], #80]\n\t"
+                "adds %[gp], %[gp], #96\n\t"
+                "vcmp.f32 ge, q3, q4\n\t"
+                "vpst\n\t"
+                "vaddvat.u32 %[pass], q5\n\t"
+                "le lr, 1b"
+                : [gp] "+r"(gp), [pass] "+r"(acc_bits)
+                : [ng] "r"(ng), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3)
+                : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
+                pass = acc_bits;
               }
               output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pass & all;
             }

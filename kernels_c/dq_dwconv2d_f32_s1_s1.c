@@ -91,6 +91,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
          adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
         const int32_t ic = c0 / mult;
         uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
+        float tab[64];      /* the signed row sums of the current pixel */
         const uint32_t flw = os->flip != NULL ? os->flip[c0 >> 5] : 0u;
         for (m = 0; m < nb; ++m) {
           for (t = 0; t < 3; ++t) {
@@ -230,11 +231,25 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           continue;
         }
 #endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+        /* VFP: per channel the addresses of its three row terms in tab and
+         (sign, sign * threshold): a flipped channel compares -best >= -thr */
+        struct {
+          const float *r[3];
+          float fs, thr;
+        } ch[32];
+        for (m = 0; m < nb; ++m) {
+          const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f;
+          for (t = 0; t < 3; ++t) ch[m].r[t] = tab + off[m][t];
+          ch[m].fs = fs;
+          ch[m].thr = fs * os->thr_f[c0 + m];
+        }
+#endif
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
             uint32_t word = 0u;
-            float xw[4][4], tab[64];
+            float xw[4][4];
             const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
             int32_t r, cc;
             if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
@@ -274,6 +289,64 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 tp[7] = -tp[3];
               }
             }
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+            {
+              /* 42 instructions per channel: 12 VLDR and 8 VADD for the four
+               conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
+               never replaces), the signed compare (LT also when unordered:
+               -1) and the bit */
+              const void *cp = ch;
+              uint32_t bit = 1u;
+              int32_t cnt = nb;
+              __asm__ volatile(
+                  "1:\n\t"
+              "ldmia %[cp]!, {r4, r5, r6}\n\t"
+              "vldr s0, [r4]\n\t"
+              "vldr s4, [r5]\n\t"
+              "vldr s1, [r4, #32]\n\t"
+              "vldr s5, [r5, #32]\n\t"
+              "vldr s2, [r4, #64]\n\t"
+              "vldr s6, [r5, #64]\n\t"
+              "vldr s3, [r4, #96]\n\t"
+              "vldr s7, [r5, #96]\n\t"
+              "vadd.f32 s0, s0, s4\n\t"
+              "vadd.f32 s1, s1, s5\n\t"
+              "vadd.f32 s2, s2, s6\n\t"
+              "vadd.f32 s3, s3, s7\n\t"
+              "vldr s4, [r6]\n\t"
+              "vldr s5, [r6, #32]\n\t"
+              "vldr s6, [r6, #64]\n\t"
+              "vldr s7, [r6, #96]\n\t"
+              "vadd.f32 s0, s0, s4\n\t"
+              "vadd.f32 s1, s1, s5\n\t"
+              "vadd.f32 s2, s2, s6\n\t"
+              "vadd.f32 s3, s3, s7\n\t"
+              "vcmp.f32 s1, s0\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s0, s1\n\t"
+              "vcmp.f32 s2, s0\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s0, s2\n\t"
+              "vcmp.f32 s3, s0\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it gt\n\t"
+              "vmovgt.f32 s0, s3\n\t"
+              "vldmia %[cp]!, {s8, s9}\n\t"
+              "vmul.f32 s0, s0, s8\n\t"
+              "vcmp.f32 s0, s9\n\t"
+              "vmrs APSR_nzcv, fpscr\n\t"
+              "it lt\n\t"
+              "orrlt %[word], %[word], %[bit]\n\t"
+              "lsls %[bit], %[bit], #1\n\t"
+              "subs %[cnt], %[cnt], #1\n\t"
+              "bne 1b"
+              : [cp] "+r"(cp), [cnt] "+r"(cnt), [bit] "+r"(bit), [word] "+r"(word)
+              :
+              : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "cc", "memory");
+            }
+#else
             for (m = 0; m < nb; ++m) {
               const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
               /* the pool window in the reference's order; a later position
@@ -293,6 +366,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 word |= neg << m;
               }
             }
+#endif
             orow[c0 >> 5] = word;
           }
         }

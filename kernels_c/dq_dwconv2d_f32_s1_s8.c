@@ -90,6 +90,7 @@ dq_status dq_dwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
          adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
         const int32_t ic = c0 / mult;
         uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
+        float tab[64];      /* the signed row sums of the current pixel */
         for (m = 0; m < nb; ++m) {
           for (t = 0; t < 3; ++t) {
             /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
@@ -103,7 +104,7 @@ dq_status dq_dwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            float xw[4][4], tab[64];
+            float xw[4][4];
             const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
             int32_t r, cc;
             if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {

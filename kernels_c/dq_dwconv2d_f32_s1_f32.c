@@ -104,17 +104,24 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
             float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
             float xw[4][4];
             const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+            const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
+            size_t wrs = 4;
             int32_t r, cc;
             if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-              /* interior: no bounds checks */
+              /* interior: no bounds checks; read in place when the pixels are contiguous */
               const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
               const size_t rs = (size_t)p->in_w * (size_t)in_row;
-              for (r = 0; r < 4; ++r) {
-                xw[r][0] = xr[0];
-                xw[r][1] = xr[in_row];
-                xw[r][2] = xr[2 * in_row];
-                xw[r][3] = xr[3 * in_row];
-                xr += rs;
+              if (in_row == 1) {
+                wx = xr;
+                wrs = rs;
+              } else {
+                for (r = 0; r < 4; ++r) {
+                  xw[r][0] = xr[0];
+                  xw[r][1] = xr[in_row];
+                  xw[r][2] = xr[2 * in_row];
+                  xw[r][3] = xr[3 * in_row];
+                  xr += rs;
+                }
               }
             } else {
               /* outside taps: pad_value, or 0 under zero padding (adding
@@ -127,9 +134,49 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
                 }
               }
             }
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+            {
+              /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
+              float *tp = tab;
+              const float *xp = wx;
+              const size_t step = wrs * sizeof(float);
+              int32_t rows = 4;
+              __asm__ volatile(
+                  "1:\n\t"
+              "vldmia %[xp], {s0-s3}\n\t"
+              "add %[xp], %[xp], %[step]\n\t"
+              "vadd.f32 s4, s0, s1\n\t"
+              "vsub.f32 s5, s0, s1\n\t"
+              "vadd.f32 s8, s4, s2\n\t"
+              "vsub.f32 s9, s4, s2\n\t"
+              "vadd.f32 s10, s5, s2\n\t"
+              "vsub.f32 s11, s5, s2\n\t"
+              "vneg.f32 s12, s8\n\t"
+              "vneg.f32 s13, s9\n\t"
+              "vneg.f32 s14, s10\n\t"
+              "vneg.f32 s15, s11\n\t"
+              "vadd.f32 s4, s1, s2\n\t"
+              "vsub.f32 s5, s1, s2\n\t"
+              "vadd.f32 s16, s4, s3\n\t"
+              "vsub.f32 s17, s4, s3\n\t"
+              "vadd.f32 s18, s5, s3\n\t"
+              "vsub.f32 s19, s5, s3\n\t"
+              "vneg.f32 s20, s16\n\t"
+              "vneg.f32 s21, s17\n\t"
+              "vneg.f32 s22, s18\n\t"
+              "vneg.f32 s23, s19\n\t"
+              "vstmia %[tp]!, {s8-s23}\n\t"
+              "subs %[rows], %[rows], #1\n\t"
+              "bne 1b"
+              : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
+              : [step] "r"(step)
+              : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
+                  "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+            }
+#else
             for (r = 0; r < 4; ++r) {
               for (cc = 0; cc < 2; ++cc) {
-                const float a = xw[r][cc], b = xw[r][cc + 1], c = xw[r][cc + 2];
+                const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
                 const float apb = a + b, amb = a - b;
                 float *const tp = tab + 16 * r + 8 * cc;
                 tp[0] = apb + c;
@@ -142,6 +189,7 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
                 tp[7] = -tp[3];
               }
             }
+#endif
             for (m = 0; m < nb; ++m) {
               const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
               /* the pool window in the reference's order; a later position

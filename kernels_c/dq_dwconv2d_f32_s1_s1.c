@@ -41,6 +41,36 @@
  */
 #if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
+#ifndef DQ_F32S1_NO_TINY_DEFINED
+#define DQ_F32S1_NO_TINY_DEFINED
+/*
+ * Helium flushes denormal operands and results to zero. If every value is 0
+ * or at least 2^-103 in magnitude (Inf and NaN included), it and every sum
+ * of such values is a multiple of 2^-126, so no denormal ever occurs and the
+ * Helium sums equal the reference's. Returns 1 when the n values x[i * step]
+ * are all such (compares the bit patterns: Helium's float compares flush too).
+ */
+static int dq_f32s1_no_tiny(const float *x, size_t n, size_t step) {
+  const uint32_t lim = 0x0C000000u - 1u; /* bits of 2^-103, minus 1 */
+  uint32_t least = 0xFFFFFFFFu;          /* min over (|bits| - 1), unsigned: 0 wraps to the top */
+  size_t i = 0;
+  if (step == 1) {
+    for (; i + 4 <= n; i += 4) {
+      const uint32x4_t u = vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), vdupq_n_u32(0x7FFFFFFFu));
+      least = vminvq_u32(least, vsubq_n_u32(u, 1u));
+    }
+  }
+  for (; i < n; ++i) {
+    union {
+      float f;
+      uint32_t u;
+    } v;
+    v.f = x[i * step];
+    if (((v.u & 0x7FFFFFFFu) - 1u) < least) least = (v.u & 0x7FFFFFFFu) - 1u;
+  }
+  return least >= lim;
+}
+#endif
 #endif
 dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -104,7 +134,12 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           }
         }
 #if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
-        if ((nb & 3) == 0) {
+        /* exact only without denormals: the input channel, the pad value
+         and the thresholds checked first (else the VFP or portable path) */
+        int32_t exact = (nb & 3) == 0 && dq_f32s1_no_tiny(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
+            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_no_tiny(&p->pad_value, 1, 1));
+        for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_no_tiny(&os->thr_f[c0 + m], 1, 1);
+        if (exact) {
           /* per group of 4 channels: the offsets per kernel row, the sign, the signed threshold, the output bits */
           struct {
             uint32_t o[3][4];

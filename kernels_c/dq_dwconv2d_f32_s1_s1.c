@@ -41,23 +41,27 @@
  */
 #if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
-#ifndef DQ_F32S1_NO_TINY_DEFINED
-#define DQ_F32S1_NO_TINY_DEFINED
+#ifndef DQ_F32S1_IN_RANGE_DEFINED
+#define DQ_F32S1_IN_RANGE_DEFINED
 /*
  * Helium flushes denormal operands and results to zero. If every value is 0
- * or at least 2^-103 in magnitude (Inf and NaN included), it and every sum
- * of such values is a multiple of 2^-126, so no denormal ever occurs and the
- * Helium sums equal the reference's. Returns 1 when the n values x[i * step]
- * are all such (compares the bit patterns: Helium's float compares flush too).
+ * or at least 2^-103 in magnitude, it and every sum of such values is a
+ * multiple of 2^-126, so no denormal ever occurs and the Helium sums equal
+ * the reference's; below 2^124 in magnitude, nine of them never overflow, so
+ * no Inf or NaN occurs either and VMAXNM is the pool's maximum. Returns 1
+ * when the n values x[i * step] are 0 or have magnitude bits in
+ * [2^-103, below) (compares the bit patterns: Helium's float compares flush
+ * too).
  */
-static int dq_f32s1_no_tiny(const float *x, size_t n, size_t step) {
-  const uint32_t lim = 0x0C000000u - 1u; /* bits of 2^-103, minus 1 */
-  uint32_t least = 0xFFFFFFFFu;          /* min over (|bits| - 1), unsigned: 0 wraps to the top */
+static int dq_f32s1_in_range(const float *x, size_t n, size_t step, uint32_t below) {
+  uint32_t least = 0xFFFFFFFFu; /* min over (|bits| - 1), unsigned: 0 wraps to the top */
+  uint32_t most = 0u;           /* max over |bits| */
   size_t i = 0;
   if (step == 1) {
     for (; i + 4 <= n; i += 4) {
       const uint32x4_t u = vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), vdupq_n_u32(0x7FFFFFFFu));
       least = vminvq_u32(least, vsubq_n_u32(u, 1u));
+      most = vmaxvq_u32(most, u);
     }
   }
   for (; i < n; ++i) {
@@ -66,9 +70,11 @@ static int dq_f32s1_no_tiny(const float *x, size_t n, size_t step) {
       uint32_t u;
     } v;
     v.f = x[i * step];
-    if (((v.u & 0x7FFFFFFFu) - 1u) < least) least = (v.u & 0x7FFFFFFFu) - 1u;
+    v.u &= 0x7FFFFFFFu;
+    if (v.u - 1u < least) least = v.u - 1u;
+    if (v.u > most) most = v.u;
   }
-  return least >= lim;
+  return least >= 0x0C000000u - 1u && most < below; /* 0x0C000000: 2^-103 */
 }
 #endif
 #endif
@@ -136,9 +142,10 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
 #if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
         /* exact only without denormals: the input channel, the pad value
          and the thresholds checked first (else the VFP or portable path) */
-        int32_t exact = (nb & 3) == 0 && dq_f32s1_no_tiny(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
-            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_no_tiny(&p->pad_value, 1, 1));
-        for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_no_tiny(&os->thr_f[c0 + m], 1, 1);
+        int32_t exact = (nb & 3) == 0 &&
+            dq_f32s1_in_range(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row, 0x7D800000u) &&
+            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_in_range(&p->pad_value, 1, 1, 0x7D800000u)); /* 2^124 */
+        for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
         if (exact) {
           /* per group of 4 channels: the offsets per kernel row, the sign, the signed threshold, the output bits */
           struct {
@@ -208,9 +215,10 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               }
               {
                 /* per group: three gathers and two VADD per conv position,
-                 VCMP GT + VPSEL for the pool maximum (a NaN never
-                 replaces), the sign, VCMP GE with the signed threshold and
-                 a predicated VADDVA of the group's bits */
+                 VMAXNM for the pool maximum (no NaN can occur here; +0 and
+                 -0 compare equal with any threshold), the sign, VCMP GE
+                 with the signed threshold and a predicated VADDVA of the
+                 group's bits */
                 const float *const t0 = tab, *const t1 = tab + 32, *const t2 = tab + 1, *const t3 = tab + 33;
                 const void *gp = gv;
                 register uint32_t acc_bits __asm__("r0") = 0u; /* VADDVA needs an even register */
@@ -230,22 +238,19 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 "vadd.f32 q4, q4, q5\n\t"
                 "vldrw.u32 q5, [%[t1], q2, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
-                "vcmp.f32 gt, q4, q3\n\t"
-                "vpsel q3, q4, q3\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
                 "vldrw.u32 q4, [%[t2], q0, uxtw #2]\n\t"
                 "vldrw.u32 q5, [%[t2], q1, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
                 "vldrw.u32 q5, [%[t2], q2, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
-                "vcmp.f32 gt, q4, q3\n\t"
-                "vpsel q3, q4, q3\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
                 "vldrw.u32 q4, [%[t3], q0, uxtw #2]\n\t"
                 "vldrw.u32 q5, [%[t3], q1, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
                 "vldrw.u32 q5, [%[t3], q2, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
-                "vcmp.f32 gt, q4, q3\n\t"
-                "vpsel q3, q4, q3\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
                 "vldrw.u32 q4, [%[gp], #48]\n\t"
                 "vmul.f32 q3, q3, q4\n\t"
                 "vldrw.u32 q4, [%[gp], #64]\n\t"

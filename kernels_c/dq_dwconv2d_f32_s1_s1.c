@@ -155,7 +155,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           } gv[8];
           const int32_t ng = nb >> 2;
           const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
-          const uint32x4_t col_in = {0u, rs, 2u * rs, 3u * rs}, col_xw = {0u, 4u, 8u, 12u};
+          const uint32_t col_in[4] = {0u, rs, 2u * rs, 3u * rs}, col_xw[4] = {0u, 4u, 8u, 12u};
           const uint32_t all = nb == 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
           int32_t g, l;
           for (m = 0; m < nb; ++m) {
@@ -170,15 +170,14 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           for (oy = 0; oy < p->out_h; ++oy) {
             for (ox = 0; ox < p->out_w; ++ox) {
               const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
-              float xw[4][4], tab[64];
+              float xw[4][4];
               const float *base;
               uint32_t step, pass = 0u;
-              uint32x4_t colo;
-              float32x4_t k0, k1, k2, k3;
+              const uint32_t *colo;
               int32_t cc;
               if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
                 base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
-                step = (uint32_t)in_row;
+                step = (uint32_t)in_row * (uint32_t)sizeof(float);
                 colo = col_in;
               } else {
                 int32_t r;
@@ -190,28 +189,62 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                   }
                 }
                 base = &xw[0][0];
-                step = 1u;
+                step = (uint32_t)sizeof(float);
                 colo = col_xw;
               }
-              /* the window's columns, rows in the lanes */
-              k0 = vldrwq_gather_shifted_offset_f32(base, colo);
-              k1 = vldrwq_gather_shifted_offset_f32(base + step, colo);
-              k2 = vldrwq_gather_shifted_offset_f32(base + 2u * step, colo);
-              k3 = vldrwq_gather_shifted_offset_f32(base + 3u * step, colo);
-              for (cc = 0; cc < 2; ++cc) {
-                const float32x4_t a = cc ? k1 : k0, b = cc ? k2 : k1, c = cc ? k3 : k2;
-                const float32x4_t apb = vaddq_f32(a, b), amb = vsubq_f32(a, b);
-                const float32x4_t q0 = vaddq_f32(apb, c), q1 = vsubq_f32(apb, c);
-                const float32x4_t q2 = vaddq_f32(amb, c), q3 = vsubq_f32(amb, c);
-                float *const tp = tab + 32 * cc;
-                vst1q_f32(tp, q0);
-                vst1q_f32(tp + 4, q1);
-                vst1q_f32(tp + 8, q2);
-                vst1q_f32(tp + 12, q3);
-                vst1q_f32(tp + 16, vnegq_f32(q0));
-                vst1q_f32(tp + 20, vnegq_f32(q1));
-                vst1q_f32(tp + 24, vnegq_f32(q2));
-                vst1q_f32(tp + 28, vnegq_f32(q3));
+              {
+                /* the window's columns (rows in the lanes) by four gathers,
+                 then per column pair (a, b, c) the eight signed sums,
+                 stored as tab[4 * (8 * col + j) + row] */
+                const float *bp = base;
+                __asm__ volatile(
+                    "vldrw.u32 q7, [%[co]]\n\t"
+                "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
+                "vadd.f32 q4, q0, q1\n\t"
+                "vsub.f32 q5, q0, q1\n\t"
+                "vadd.f32 q6, q4, q2\n\t"
+                "vstrw.32 q6, [%[tb]]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #64]\n\t"
+                "vsub.f32 q6, q4, q2\n\t"
+                "vstrw.32 q6, [%[tb], #16]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #80]\n\t"
+                "vadd.f32 q6, q5, q2\n\t"
+                "vstrw.32 q6, [%[tb], #32]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #96]\n\t"
+                "vsub.f32 q6, q5, q2\n\t"
+                "vstrw.32 q6, [%[tb], #48]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #112]\n\t"
+                "vadd.f32 q4, q1, q2\n\t"
+                "vsub.f32 q5, q1, q2\n\t"
+                "vadd.f32 q6, q4, q3\n\t"
+                "vstrw.32 q6, [%[tb], #128]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #192]\n\t"
+                "vsub.f32 q6, q4, q3\n\t"
+                "vstrw.32 q6, [%[tb], #144]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #208]\n\t"
+                "vadd.f32 q6, q5, q3\n\t"
+                "vstrw.32 q6, [%[tb], #160]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #224]\n\t"
+                "vsub.f32 q6, q5, q3\n\t"
+                "vstrw.32 q6, [%[tb], #176]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #240]"
+                : [bp] "+r"(bp)
+                : [st] "r"(step), [co] "r"(colo), [tb] "r"(tab)
+                : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
               }
               {
                 /* per group: three gathers and two VADD per conv position,

@@ -309,13 +309,20 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
          (sign, sign * threshold): a flipped channel compares -best >= -thr */
         struct {
           const float *r[3];
-          float fs, thr;
+          uint32_t bit;
+          float thr;
         } ch[32];
-        for (m = 0; m < nb; ++m) {
-          const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f;
-          for (t = 0; t < 3; ++t) ch[m].r[t] = tab + off[m][t];
-          ch[m].fs = fs;
-          ch[m].thr = fs * os->thr_f[c0 + m];
+        int32_t n_up = 0, n_all = 0, pass_no;
+        /* the channels compared by >= first (n_up of them), then the flipped ones (<=) */
+        for (pass_no = 0; pass_no < 2; ++pass_no) {
+          for (m = 0; m < nb; ++m) {
+            if ((int32_t)((flw >> m) & 1u) != pass_no) continue;
+            for (t = 0; t < 3; ++t) ch[n_all].r[t] = tab + off[m][t];
+            ch[n_all].bit = 1u << m;
+            ch[n_all].thr = os->thr_f[c0 + m];
+            ++n_all;
+          }
+          if (pass_no == 0) n_up = n_all;
         }
 #endif
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -412,60 +419,108 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
 #endif
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
             {
-              /* 42 instructions per channel: 12 VLDR and 8 VADD for the four
+              /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
                conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
-               never replaces), the signed compare (LT also when unordered:
-               -1) and the bit */
+               never replaces), the threshold compare (the bit is set on LT,
+               or HI when flipped: both also when unordered) */
               const void *cp = ch;
-              uint32_t bit = 1u;
-              int32_t cnt = nb;
-              __asm__ volatile(
-                  "1:\n\t"
-              "ldmia %[cp]!, {r4, r5, r6}\n\t"
-              "vldr s0, [r4]\n\t"
-              "vldr s4, [r5]\n\t"
-              "vldr s1, [r4, #32]\n\t"
-              "vldr s5, [r5, #32]\n\t"
-              "vldr s2, [r4, #64]\n\t"
-              "vldr s6, [r5, #64]\n\t"
-              "vldr s3, [r4, #96]\n\t"
-              "vldr s7, [r5, #96]\n\t"
-              "vadd.f32 s0, s0, s4\n\t"
-              "vadd.f32 s1, s1, s5\n\t"
-              "vadd.f32 s2, s2, s6\n\t"
-              "vadd.f32 s3, s3, s7\n\t"
-              "vldr s4, [r6]\n\t"
-              "vldr s5, [r6, #32]\n\t"
-              "vldr s6, [r6, #64]\n\t"
-              "vldr s7, [r6, #96]\n\t"
-              "vadd.f32 s0, s0, s4\n\t"
-              "vadd.f32 s1, s1, s5\n\t"
-              "vadd.f32 s2, s2, s6\n\t"
-              "vadd.f32 s3, s3, s7\n\t"
-              "vcmp.f32 s1, s0\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s0, s1\n\t"
-              "vcmp.f32 s2, s0\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s0, s2\n\t"
-              "vcmp.f32 s3, s0\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s0, s3\n\t"
-              "vldmia %[cp]!, {s8, s9}\n\t"
-              "vmul.f32 s0, s0, s8\n\t"
-              "vcmp.f32 s0, s9\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it lt\n\t"
-              "orrlt %[word], %[word], %[bit]\n\t"
-              "lsls %[bit], %[bit], #1\n\t"
-              "subs %[cnt], %[cnt], #1\n\t"
-              "bne 1b"
-              : [cp] "+r"(cp), [cnt] "+r"(cnt), [bit] "+r"(bit), [word] "+r"(word)
-              :
-              : "r4", "r5", "r6", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "cc", "memory");
+              if (n_up > 0) {
+                int32_t cnt = n_up;
+                __asm__ volatile(
+                    "1:\n\t"
+                "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                "vldr s0, [r4]\n\t"
+                "vldr s4, [r5]\n\t"
+                "vldr s1, [r4, #32]\n\t"
+                "vldr s5, [r5, #32]\n\t"
+                "vldr s2, [r4, #64]\n\t"
+                "vldr s6, [r5, #64]\n\t"
+                "vldr s3, [r4, #96]\n\t"
+                "vldr s7, [r5, #96]\n\t"
+                "vadd.f32 s0, s0, s4\n\t"
+                "vadd.f32 s1, s1, s5\n\t"
+                "vadd.f32 s2, s2, s6\n\t"
+                "vadd.f32 s3, s3, s7\n\t"
+                "vldr s4, [r6]\n\t"
+                "vldr s5, [r6, #32]\n\t"
+                "vldr s6, [r6, #64]\n\t"
+                "vldr s7, [r6, #96]\n\t"
+                "vadd.f32 s0, s0, s4\n\t"
+                "vadd.f32 s1, s1, s5\n\t"
+                "vadd.f32 s2, s2, s6\n\t"
+                "vadd.f32 s3, s3, s7\n\t"
+                "vcmp.f32 s1, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s1\n\t"
+                "vcmp.f32 s2, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s2\n\t"
+                "vcmp.f32 s3, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s3\n\t"
+                "vldmia %[cp]!, {s8}\n\t"
+                "vcmp.f32 s0, s8\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it lt\n\t"
+                "orrlt %[word], %[word], r12\n\t"
+                "subs %[cnt], %[cnt], #1\n\t"
+                "bne 1b"
+                : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                :
+                : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+              }
+              if (n_all > n_up) {
+                cp = &ch[n_up];
+                int32_t cnt = n_all - n_up;
+                __asm__ volatile(
+                    "1:\n\t"
+                "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                "vldr s0, [r4]\n\t"
+                "vldr s4, [r5]\n\t"
+                "vldr s1, [r4, #32]\n\t"
+                "vldr s5, [r5, #32]\n\t"
+                "vldr s2, [r4, #64]\n\t"
+                "vldr s6, [r5, #64]\n\t"
+                "vldr s3, [r4, #96]\n\t"
+                "vldr s7, [r5, #96]\n\t"
+                "vadd.f32 s0, s0, s4\n\t"
+                "vadd.f32 s1, s1, s5\n\t"
+                "vadd.f32 s2, s2, s6\n\t"
+                "vadd.f32 s3, s3, s7\n\t"
+                "vldr s4, [r6]\n\t"
+                "vldr s5, [r6, #32]\n\t"
+                "vldr s6, [r6, #64]\n\t"
+                "vldr s7, [r6, #96]\n\t"
+                "vadd.f32 s0, s0, s4\n\t"
+                "vadd.f32 s1, s1, s5\n\t"
+                "vadd.f32 s2, s2, s6\n\t"
+                "vadd.f32 s3, s3, s7\n\t"
+                "vcmp.f32 s1, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s1\n\t"
+                "vcmp.f32 s2, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s2\n\t"
+                "vcmp.f32 s3, s0\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it gt\n\t"
+                "vmovgt.f32 s0, s3\n\t"
+                "vldmia %[cp]!, {s8}\n\t"
+                "vcmp.f32 s0, s8\n\t"
+                "vmrs APSR_nzcv, fpscr\n\t"
+                "it hi\n\t"
+                "orrhi %[word], %[word], r12\n\t"
+                "subs %[cnt], %[cnt], #1\n\t"
+                "bne 1b"
+                : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                :
+                : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+              }
             }
 #else
             for (m = 0; m < nb; ++m) {

@@ -39,6 +39,21 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#ifndef DQ_F32S1_SMALL_DEFINED
+#define DQ_F32S1_SMALL_DEFINED
+/* 1 when the n values x[i * step] are finite and below 2^124 in magnitude:
+ sums of nine of them never overflow, so no NaN occurs */
+static int dq_f32s1_small(const float *x, size_t n, size_t step) {
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    const float v = x[i * step];
+    if (!(v > -0x1p124f && v < 0x1p124f)) return 0;
+  }
+  return 1;
+}
+#endif
+#endif
 #if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
 #include <arm_mve.h>
 #ifndef DQ_F32S1_IN_RANGE_DEFINED
@@ -324,6 +339,11 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           }
           if (pass_no == 0) n_up = n_all;
         }
+        /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
+         overflows, no NaN occurs, and the bit is a chain of compares with
+         the threshold, without the pool maximum */
+        const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
+            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_small(&p->pad_value, 1, 1));
 #endif
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
@@ -422,104 +442,201 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
                conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
                never replaces), the threshold compare (the bit is set on LT,
-               or HI when flipped: both also when unordered) */
+               or HI when flipped: both also when unordered). Without NaN,
+               37: the bit is set when every position is below the
+               threshold (flipped: when any is above), a chain of
+               conditional compares. */
               const void *cp = ch;
-              if (n_up > 0) {
-                int32_t cnt = n_up;
-                __asm__ volatile(
-                    "1:\n\t"
-                "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                "vldr s0, [r4]\n\t"
-                "vldr s4, [r5]\n\t"
-                "vldr s1, [r4, #32]\n\t"
-                "vldr s5, [r5, #32]\n\t"
-                "vldr s2, [r4, #64]\n\t"
-                "vldr s6, [r5, #64]\n\t"
-                "vldr s3, [r4, #96]\n\t"
-                "vldr s7, [r5, #96]\n\t"
-                "vadd.f32 s0, s0, s4\n\t"
-                "vadd.f32 s1, s1, s5\n\t"
-                "vadd.f32 s2, s2, s6\n\t"
-                "vadd.f32 s3, s3, s7\n\t"
-                "vldr s4, [r6]\n\t"
-                "vldr s5, [r6, #32]\n\t"
-                "vldr s6, [r6, #64]\n\t"
-                "vldr s7, [r6, #96]\n\t"
-                "vadd.f32 s0, s0, s4\n\t"
-                "vadd.f32 s1, s1, s5\n\t"
-                "vadd.f32 s2, s2, s6\n\t"
-                "vadd.f32 s3, s3, s7\n\t"
-                "vcmp.f32 s1, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s1\n\t"
-                "vcmp.f32 s2, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s2\n\t"
-                "vcmp.f32 s3, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s3\n\t"
-                "vldmia %[cp]!, {s8}\n\t"
-                "vcmp.f32 s0, s8\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it lt\n\t"
-                "orrlt %[word], %[word], r12\n\t"
-                "subs %[cnt], %[cnt], #1\n\t"
-                "bne 1b"
-                : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                :
-                : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
-              }
-              if (n_all > n_up) {
-                cp = &ch[n_up];
-                int32_t cnt = n_all - n_up;
-                __asm__ volatile(
-                    "1:\n\t"
-                "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                "vldr s0, [r4]\n\t"
-                "vldr s4, [r5]\n\t"
-                "vldr s1, [r4, #32]\n\t"
-                "vldr s5, [r5, #32]\n\t"
-                "vldr s2, [r4, #64]\n\t"
-                "vldr s6, [r5, #64]\n\t"
-                "vldr s3, [r4, #96]\n\t"
-                "vldr s7, [r5, #96]\n\t"
-                "vadd.f32 s0, s0, s4\n\t"
-                "vadd.f32 s1, s1, s5\n\t"
-                "vadd.f32 s2, s2, s6\n\t"
-                "vadd.f32 s3, s3, s7\n\t"
-                "vldr s4, [r6]\n\t"
-                "vldr s5, [r6, #32]\n\t"
-                "vldr s6, [r6, #64]\n\t"
-                "vldr s7, [r6, #96]\n\t"
-                "vadd.f32 s0, s0, s4\n\t"
-                "vadd.f32 s1, s1, s5\n\t"
-                "vadd.f32 s2, s2, s6\n\t"
-                "vadd.f32 s3, s3, s7\n\t"
-                "vcmp.f32 s1, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s1\n\t"
-                "vcmp.f32 s2, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s2\n\t"
-                "vcmp.f32 s3, s0\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it gt\n\t"
-                "vmovgt.f32 s0, s3\n\t"
-                "vldmia %[cp]!, {s8}\n\t"
-                "vcmp.f32 s0, s8\n\t"
-                "vmrs APSR_nzcv, fpscr\n\t"
-                "it hi\n\t"
-                "orrhi %[word], %[word], r12\n\t"
-                "subs %[cnt], %[cnt], #1\n\t"
-                "bne 1b"
-                : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                :
-                : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+              if (no_nan) {
+                if (n_up > 0) {
+                  int32_t cnt = n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s1, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s2, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s3, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "it lt\n\t"
+                  "orrlt %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+                if (n_all > n_up) {
+                  cp = &ch[n_up];
+                  int32_t cnt = n_all - n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s1, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s2, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s3, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "it hi\n\t"
+                  "orrhi %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+              } else {
+                if (n_up > 0) {
+                  int32_t cnt = n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vcmp.f32 s1, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s1\n\t"
+                  "vcmp.f32 s2, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s2\n\t"
+                  "vcmp.f32 s3, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s3\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it lt\n\t"
+                  "orrlt %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+                if (n_all > n_up) {
+                  cp = &ch[n_up];
+                  int32_t cnt = n_all - n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vcmp.f32 s1, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s1\n\t"
+                  "vcmp.f32 s2, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s2\n\t"
+                  "vcmp.f32 s3, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s3\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it hi\n\t"
+                  "orrhi %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
               }
             }
 #else

@@ -162,11 +162,13 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_in_range(&p->pad_value, 1, 1, 0x7D800000u)); /* 2^124 */
         for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
         if (exact) {
-          /* per group of 4 channels: the offsets per kernel row, the sign, the signed threshold, the output bits */
+          /* per group of 4 channels: the output bits (first: the loop's last
+           load steps to the next group), the offsets per kernel row, the
+           sign, the signed threshold */
           struct {
+            uint32_t bit[4];
             uint32_t o[3][4];
             float fs[4], thr[4];
-            uint32_t bit[4];
           } gv[8];
           const int32_t ng = nb >> 2;
           const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
@@ -273,9 +275,9 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 __asm__ volatile(
                     "dls lr, %[ng]\n"
                 "1:\n\t"
-                "vldrw.u32 q0, [%[gp]]\n\t"
-                "vldrw.u32 q1, [%[gp], #16]\n\t"
-                "vldrw.u32 q2, [%[gp], #32]\n\t"
+                "vldrw.u32 q0, [%[gp], #16]\n\t"
+                "vldrw.u32 q1, [%[gp], #32]\n\t"
+                "vldrw.u32 q2, [%[gp], #48]\n\t"
                 "vldrw.u32 q3, [%[t0], q0, uxtw #2]\n\t"
                 "vldrw.u32 q5, [%[t0], q1, uxtw #2]\n\t"
                 "vadd.f32 q3, q3, q5\n\t"
@@ -299,11 +301,10 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 "vldrw.u32 q5, [%[t3], q2, uxtw #2]\n\t"
                 "vadd.f32 q4, q4, q5\n\t"
                 "vmaxnm.f32 q3, q3, q4\n\t"
-                "vldrw.u32 q4, [%[gp], #48]\n\t"
-                "vmul.f32 q3, q3, q4\n\t"
                 "vldrw.u32 q4, [%[gp], #64]\n\t"
-                "vldrw.u32 q5, [%[gp], #80]\n\t"
-                "adds %[gp], %[gp], #96\n\t"
+                "vmul.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[gp], #80]\n\t"
+                "vldrw.u32 q5, [%[gp]], #96\n\t"
                 "vcmp.f32 ge, q3, q4\n\t"
                 "vpst\n\t"
                 "vaddvat.u32 %[pass], q5\n\t"

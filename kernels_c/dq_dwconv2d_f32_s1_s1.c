@@ -39,7 +39,8 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
+!(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #ifndef DQ_F32S1_SMALL_DEFINED
 #define DQ_F32S1_SMALL_DEFINED
 /* 1 when the n values x[i * step] are finite and below 2^124 in magnitude:
@@ -343,8 +344,12 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
         /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
          overflows, no NaN occurs, and the bit is a chain of compares with
          the threshold, without the pool maximum */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+        const int32_t no_nan = 0; /* Helium cores: here only as the rare fallback, without the chain's code */
+#else
         const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
             (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_small(&p->pad_value, 1, 1));
+#endif
 #endif
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {

@@ -6,7 +6,8 @@
 // Numerics (see the team's numerics conventions): every operation rounds to
 // float32; dot products sum in the canonical order (ascending ky, kx, input
 // channel; dense: ascending input index) from 0 and add the bias after the
-// sum; zero padding contributes nothing, Larq pad_values pads with the value
+// sum (±1-weight convolutions over one input channel per output channel: each
+// kernel row on its own, then the rows, see rowSums); zero padding contributes nothing, Larq pad_values pads with the value
 // after input quantization; batch normalization uses TF's fused (rank 4) or
 // non-fused (rank 2) formula; quantizers are evaluated by their importer's
 // record (ir.Quantizer.Keras: package quant's Keras formulas, never the
@@ -265,6 +266,16 @@ func convPads(a *ir.ConvAttrs, H, W, OH, OW int) (top, left int) {
 	return padBefore(a.Padding, H, OH, a.KernelH, max(a.StrideH, 1), max(a.DilationH, 1)), padBefore(a.Padding, W, OW, a.KernelW, max(a.StrideW, 1), max(a.DilationW, 1))
 }
 
+// rowSums reports whether a convolution sums each kernel row from 0 before
+// adding the rows from 0 (instead of the canonical order): one input channel
+// per output channel (depthwise, or conv2d over one input channel) with ±1
+// (s1) weights, the order of the C kernel dq_dwconv2d_f32_s1_* (gen/ref.RowSums),
+// which shares the row sums between channels. For inputs whose sums are
+// exact (quantized inputs) the order makes no difference.
+func rowSums(a *ir.ConvAttrs, oneInputChannel bool) bool {
+	return oneInputChannel && a.KernelQuant.DType == dtype.S1
+}
+
 func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]float32, error) {
 	if len(inShape) != 3 || len(outShape) != 3 {
 		return nil, fmt.Errorf("needs rank-3 (HWC) input and output shapes, got %v and %v", inShape, outShape)
@@ -296,27 +307,36 @@ func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]fl
 		}
 		pt, pl := convPads(a, H, W, OH, OW)
 		pv := a.PadValue
+		rows := rowSums(a, C == 1)
 		for oy := 0; oy < OH; oy++ {
 			for ox := 0; ox < OW; ox++ {
 				for co := 0; co < OC; co++ {
 					var acc float32
 					for ky := 0; ky < kh; ky++ {
 						iy := oy*sh + ky*dh - pt
+						var row float32
+						dst := &acc
+						if rows {
+							dst = &row
+						}
 						for kx := 0; kx < kw; kx++ {
 							ix := ox*sw + kx*dw - pl
 							wb := ((ky*kw+kx)*C)*OC + co
 							if iy < 0 || iy >= H || ix < 0 || ix >= W {
 								if pv != 0 {
 									for ci := 0; ci < C; ci++ {
-										acc = float32(acc + float32(pv*w[wb+ci*OC]))
+										*dst = float32(*dst + float32(pv*w[wb+ci*OC]))
 									}
 								}
 								continue
 							}
 							xb := (iy*W + ix) * C
 							for ci := 0; ci < C; ci++ {
-								acc = float32(acc + float32(x[xb+ci]*w[wb+ci*OC]))
+								*dst = float32(*dst + float32(x[xb+ci]*w[wb+ci*OC]))
 							}
+						}
+						if rows {
+							acc = float32(acc + row)
 						}
 					}
 					out[(oy*OW+ox)*OC+co] = bias(co, acc)
@@ -330,6 +350,7 @@ func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]fl
 		}
 		pt, pl := convPads(a, H, W, OH, OW)
 		pv := a.PadValue
+		rows := rowSums(a, true)
 		for oy := 0; oy < OH; oy++ {
 			for ox := 0; ox < OW; ox++ {
 				for co := 0; co < OC; co++ {
@@ -337,16 +358,24 @@ func conv(op ir.Op, a *ir.ConvAttrs, x []float32, inShape, outShape []int) ([]fl
 					var acc float32
 					for ky := 0; ky < kh; ky++ {
 						iy := oy*sh + ky*dh - pt
+						var row float32
+						dst := &acc
+						if rows {
+							dst = &row
+						}
 						for kx := 0; kx < kw; kx++ {
 							ix := ox*sw + kx*dw - pl
 							wv := w[(ky*kw+kx)*OC+co]
 							if iy < 0 || iy >= H || ix < 0 || ix >= W {
 								if pv != 0 {
-									acc = float32(acc + float32(pv*wv))
+									*dst = float32(*dst + float32(pv*wv))
 								}
 								continue
 							}
-							acc = float32(acc + float32(x[(iy*W+ix)*C+ci]*wv))
+							*dst = float32(*dst + float32(x[(iy*W+ix)*C+ci]*wv))
+						}
+						if rows {
+							acc = float32(acc + row)
 						}
 					}
 					out[(oy*OW+ox)*OC+co] = bias(co, acc)

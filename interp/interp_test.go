@@ -127,3 +127,32 @@ func TestQuantizerEdgeValues(t *testing.T) {
 		}
 	}
 }
+
+// TestRowSums: a ±1-weight convolution over one input channel sums each
+// kernel row first (rowSums), as the C kernel does; other kernels tap by tap.
+// Tap by tap, 2^24 + 1 + 1 rounds to 2^24 twice; row by row the second row's
+// 1 + 1 = 2 is added exactly.
+func TestRowSums(t *testing.T) {
+	x := []float32{1 << 24, 0, 0, 1, 1, 0, 0, 0, 0}
+	ones := []float32{1, 1, 1, 1, 1, 1, 1, 1, 1}
+	for _, c := range []struct {
+		op   ir.Op
+		kq   ir.Quant
+		want float32
+	}{
+		{ir.OpConv2D, ir.Quant{DType: dtype.S1}, 1<<24 + 2},
+		{ir.OpDepthwiseConv, ir.Quant{DType: dtype.S1}, 1<<24 + 2},
+		{ir.OpConv2D, ir.Float(), 1 << 24},
+		{ir.OpDepthwiseConv, ir.Float(), 1 << 24},
+	} {
+		a := &ir.ConvAttrs{Filters: 1, DepthMultiplier: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1,
+			DilationH: 1, DilationW: 1, Padding: "valid", Kernel: ir.Weights{Shape: []int{3, 3, 1, 1}, Data: ones}, KernelQuant: c.kq}
+		y, err := conv(c.op, a, x, []int{3, 3, 1}, []int{1, 1, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if y[0] != c.want {
+			t.Errorf("%v, kernel %v: got %v, want %v", c.op, c.kq.DType, y[0], c.want)
+		}
+	}
+}

@@ -39,6 +39,61 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
+!(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
+#ifndef DQ_F32S1_SMALL_DEFINED
+#define DQ_F32S1_SMALL_DEFINED
+/* 1 when the n values x[i * step] are finite and below 2^124 in magnitude:
+ sums of nine of them never overflow, so no NaN occurs */
+static int dq_f32s1_small(const float *x, size_t n, size_t step) {
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    const float v = x[i * step];
+    if (!(v > -0x1p124f && v < 0x1p124f)) return 0;
+  }
+  return 1;
+}
+#endif
+#endif
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#include <arm_mve.h>
+#ifndef DQ_F32S1_IN_RANGE_DEFINED
+#define DQ_F32S1_IN_RANGE_DEFINED
+/*
+ * Helium flushes denormal operands and results to zero. If every value is 0
+ * or at least 2^-103 in magnitude, it and every sum of such values is a
+ * multiple of 2^-126, so no denormal ever occurs and the Helium sums equal
+ * the reference's; below 2^124 in magnitude, nine of them never overflow, so
+ * no Inf or NaN occurs either and VMAXNM is the pool's maximum. Returns 1
+ * when the n values x[i * step] are 0 or have magnitude bits in
+ * [2^-103, below) (compares the bit patterns: Helium's float compares flush
+ * too).
+ */
+static int dq_f32s1_in_range(const float *x, size_t n, size_t step, uint32_t below) {
+  uint32_t least = 0xFFFFFFFFu; /* min over (|bits| - 1), unsigned: 0 wraps to the top */
+  uint32_t most = 0u;           /* max over |bits| */
+  size_t i = 0;
+  if (step == 1) {
+    for (; i + 4 <= n; i += 4) {
+      const uint32x4_t u = vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), vdupq_n_u32(0x7FFFFFFFu));
+      least = vminvq_u32(least, vsubq_n_u32(u, 1u));
+      most = vmaxvq_u32(most, u);
+    }
+  }
+  for (; i < n; ++i) {
+    union {
+      float f;
+      uint32_t u;
+    } v;
+    v.f = x[i * step];
+    v.u &= 0x7FFFFFFFu;
+    if (v.u - 1u < least) least = v.u - 1u;
+    if (v.u > most) most = v.u;
+  }
+  return least >= 0x0C000000u - 1u && most < below; /* 0x0C000000: 2^-103 */
+}
+#endif
+#endif
 dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -73,60 +128,257 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
   w_row = DQ_WORDS(p->out_c);
   out_row = DQ_WORDS(p->out_c);
   if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
-    /* fast path: the weight bits of a block of 32 channels become +-1.0f
-     once per call, the taps of each pixel are gathered once per input
-     channel, and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the
-     fused add rounds as acc +- x; unused taps add x = 0, which leaves acc
-     unchanged since acc is never -0). */
     const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
     const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
     int32_t c0;
     for (c0 = 0; c0 < n_out; c0 += 32) {
       const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
-#ifdef DQ_SMALL_STACK
-      /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
-       yields the same +-1.0f */
-      uint16_t sg[32];
-#define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
-#else
-      float sg[32][9];
-#define DQ_SG(m, t) sg[m][t]
-#endif
       int32_t m, t;
-      for (m = 0; m < nb; ++m) {
-#ifdef DQ_SMALL_STACK
-        sg[m] = 0u;
-        for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
-#else
-        for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
-#endif
-      }
       if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
           ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
         /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
-         channel per block): the 4x4 input window stays in registers and
-         serves all four pool positions of every channel of the block */
+         channel per block of 32): per pixel, the 4x4 input window gives
+         the eight signed row sums of each (window row, column 0 or 1),
+         tab[16 * row + 8 * col + j]; conv position (dy, dx) of a channel
+         adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
         const int32_t ic = c0 / mult;
+        uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
+        float tab[64];      /* the signed row sums of the current pixel */
         const uint32_t flw = os->flip != NULL ? os->flip[c0 >> 5] : 0u;
+        for (m = 0; m < nb; ++m) {
+          for (t = 0; t < 3; ++t) {
+            /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
+             the sum (a +- b) +- c with the signs relative to s0, negated when s0 = -1 */
+            const uint32_t b0 = dq_s1_bit(weights + (size_t)(3 * t) * (size_t)w_row, c0 + m);
+            const uint32_t b1 = dq_s1_bit(weights + (size_t)(3 * t + 1) * (size_t)w_row, c0 + m);
+            const uint32_t b2 = dq_s1_bit(weights + (size_t)(3 * t + 2) * (size_t)w_row, c0 + m);
+            off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
+          }
+        }
+#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+        /* exact only without denormals: the input channel, the pad value
+         and the thresholds checked first (else the VFP or portable path) */
+        int32_t exact = (nb & 3) == 0 &&
+            dq_f32s1_in_range(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row, 0x7D800000u) &&
+            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_in_range(&p->pad_value, 1, 1, 0x7D800000u)); /* 2^124 */
+        for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
+        if (exact) {
+          /* per group of 4 channels: the output bits (first: the loop's last
+           load steps to the next group), the offsets per kernel row, the
+           sign, the signed threshold */
+          struct {
+            uint32_t bit[4];
+            uint32_t o[3][4];
+            float fs[4], thr[4];
+          } gv[8];
+          const int32_t ng = nb >> 2;
+          const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
+          const uint32_t col_in[4] = {0u, rs, 2u * rs, 3u * rs}, col_xw[4] = {0u, 4u, 8u, 12u};
+          const uint32_t all = nb == 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
+          int32_t g, l;
+          for (m = 0; m < nb; ++m) {
+            const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f, thr = fs * os->thr_f[c0 + m];
+            g = m >> 2;
+            l = m & 3;
+            for (t = 0; t < 3; ++t) gv[g].o[t][l] = (uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t);
+            gv[g].fs[l] = fs;
+            gv[g].thr[l] = thr;
+            gv[g].bit[l] = 1u << m;
+          }
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+              float xw[4][4];
+              const float *base;
+              uint32_t step, pass = 0u;
+              const uint32_t *colo;
+              int32_t cc;
+              if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
+                step = (uint32_t)in_row * (uint32_t)sizeof(float);
+                colo = col_in;
+              } else {
+                int32_t r;
+                for (r = 0; r < 4; ++r) {
+                  for (cc = 0; cc < 4; ++cc) {
+                    const int32_t iy = iy0 + r, ix = ix0 + cc;
+                    xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+                  }
+                }
+                base = &xw[0][0];
+                step = (uint32_t)sizeof(float);
+                colo = col_xw;
+              }
+              {
+                /* the window's columns (rows in the lanes) by four gathers,
+                 then per column pair (a, b, c) the eight signed sums,
+                 stored as tab[4 * (8 * col + j) + row] */
+                const float *bp = base;
+                __asm__ volatile(
+                    "vldrw.u32 q7, [%[co]]\n\t"
+                "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
+                "add %[bp], %[bp], %[st]\n\t"
+                "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
+                "vadd.f32 q4, q0, q1\n\t"
+                "vsub.f32 q5, q0, q1\n\t"
+                "vadd.f32 q6, q4, q2\n\t"
+                "vstrw.32 q6, [%[tb]]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #64]\n\t"
+                "vsub.f32 q6, q4, q2\n\t"
+                "vstrw.32 q6, [%[tb], #16]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #80]\n\t"
+                "vadd.f32 q6, q5, q2\n\t"
+                "vstrw.32 q6, [%[tb], #32]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #96]\n\t"
+                "vsub.f32 q6, q5, q2\n\t"
+                "vstrw.32 q6, [%[tb], #48]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #112]\n\t"
+                "vadd.f32 q4, q1, q2\n\t"
+                "vsub.f32 q5, q1, q2\n\t"
+                "vadd.f32 q6, q4, q3\n\t"
+                "vstrw.32 q6, [%[tb], #128]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #192]\n\t"
+                "vsub.f32 q6, q4, q3\n\t"
+                "vstrw.32 q6, [%[tb], #144]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #208]\n\t"
+                "vadd.f32 q6, q5, q3\n\t"
+                "vstrw.32 q6, [%[tb], #160]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #224]\n\t"
+                "vsub.f32 q6, q5, q3\n\t"
+                "vstrw.32 q6, [%[tb], #176]\n\t"
+                "vneg.f32 q6, q6\n\t"
+                "vstrw.32 q6, [%[tb], #240]"
+                : [bp] "+r"(bp)
+                : [st] "r"(step), [co] "r"(colo), [tb] "r"(tab)
+                : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
+              }
+              {
+                /* per group: three gathers and two VADD per conv position,
+                 VMAXNM for the pool maximum (no NaN can occur here; +0 and
+                 -0 compare equal with any threshold), the sign, VCMP GE
+                 with the signed threshold and a predicated VADDVA of the
+                 group's bits */
+                const float *const t0 = tab, *const t1 = tab + 32, *const t2 = tab + 1, *const t3 = tab + 33;
+                const void *gp = gv;
+                register uint32_t acc_bits __asm__("r0") = 0u; /* VADDVA needs an even register */
+                __asm__ volatile(
+                    "dls lr, %[ng]\n"
+                "1:\n\t"
+                "vldrw.u32 q0, [%[gp], #16]\n\t"
+                "vldrw.u32 q1, [%[gp], #32]\n\t"
+                "vldrw.u32 q2, [%[gp], #48]\n\t"
+                "vldrw.u32 q3, [%[t0], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t0], q1, uxtw #2]\n\t"
+                "vadd.f32 q3, q3, q5\n\t"
+                "vldrw.u32 q5, [%[t0], q2, uxtw #2]\n\t"
+                "vadd.f32 q3, q3, q5\n\t"
+                "vldrw.u32 q4, [%[t1], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t1], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t1], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[t2], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t2], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t2], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[t3], q0, uxtw #2]\n\t"
+                "vldrw.u32 q5, [%[t3], q1, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q5, [%[t3], q2, uxtw #2]\n\t"
+                "vadd.f32 q4, q4, q5\n\t"
+                "vmaxnm.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[gp], #64]\n\t"
+                "vmul.f32 q3, q3, q4\n\t"
+                "vldrw.u32 q4, [%[gp], #80]\n\t"
+                "vldrw.u32 q5, [%[gp]], #96\n\t"
+                "vcmp.f32 ge, q3, q4\n\t"
+                "vpst\n\t"
+                "vaddvat.u32 %[pass], q5\n\t"
+                "le lr, 1b"
+                : [gp] "+r"(gp), [pass] "+r"(acc_bits)
+                : [ng] "r"(ng), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3)
+                : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
+                pass = acc_bits;
+              }
+              output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pass & all;
+            }
+          }
+          continue;
+        }
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+        /* VFP: per channel the addresses of its three row terms in tab and
+         (sign, sign * threshold): a flipped channel compares -best >= -thr */
+        struct {
+          const float *r[3];
+          uint32_t bit;
+          float thr;
+        } ch[32];
+        int32_t n_up = 0, n_all = 0, pass_no;
+        /* the channels compared by >= first (n_up of them), then the flipped ones (<=) */
+        for (pass_no = 0; pass_no < 2; ++pass_no) {
+          for (m = 0; m < nb; ++m) {
+            if ((int32_t)((flw >> m) & 1u) != pass_no) continue;
+            for (t = 0; t < 3; ++t) ch[n_all].r[t] = tab + off[m][t];
+            ch[n_all].bit = 1u << m;
+            ch[n_all].thr = os->thr_f[c0 + m];
+            ++n_all;
+          }
+          if (pass_no == 0) n_up = n_all;
+        }
+        /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
+         overflows, no NaN occurs, and the bit is a chain of compares with
+         the threshold, without the pool maximum */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+        const int32_t no_nan = 0; /* Helium cores: here only as the rare fallback, without the chain's code */
+#else
+        const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
+            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_small(&p->pad_value, 1, 1));
+#endif
+#endif
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
             uint32_t word = 0u;
             float xw[4][4];
             const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+            const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
+            size_t wrs = 4;
             int32_t r, cc;
             if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-              /* interior: no bounds checks */
+              /* interior: no bounds checks; read in place when the pixels are contiguous */
               const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
               const size_t rs = (size_t)p->in_w * (size_t)in_row;
-              for (r = 0; r < 4; ++r) {
-                xw[r][0] = xr[0];
-                xw[r][1] = xr[in_row];
-                xw[r][2] = xr[2 * in_row];
-                xw[r][3] = xr[3 * in_row];
-                xr += rs;
+              if (in_row == 1) {
+                wx = xr;
+                wrs = rs;
+              } else {
+                for (r = 0; r < 4; ++r) {
+                  xw[r][0] = xr[0];
+                  xw[r][1] = xr[in_row];
+                  xw[r][2] = xr[2 * in_row];
+                  xw[r][3] = xr[3 * in_row];
+                  xr += rs;
+                }
               }
             } else {
+              /* outside taps: pad_value, or 0 under zero padding (adding
+               +-0 leaves a row sum that started from +0 unchanged) */
               for (r = 0; r < 4; ++r) {
                 for (cc = 0; cc < 4; ++cc) {
                   const int32_t iy = iy0 + r, ix = ix0 + cc;
@@ -135,127 +387,312 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 }
               }
             }
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
             {
-              /* VFP assembly: the window in s0-s15 (one VLDM), each channel's
-               nine signs in s16-s24 (one VLDM), 4 x 9 VFMA from a +0
-               accumulator, the pool maximum with VCMP/IT (acc > best, so
-               NaN keeps the earlier value, as in the portable code) */
-              float bestv[32];
-              const float *sgp = sg[0];
-              float *bp = bestv;
-              int32_t cnt = nb;
+              /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
+              float *tp = tab;
+              const float *xp = wx;
+              const size_t step = wrs * sizeof(float);
+              int32_t rows = 4;
               __asm__ volatile(
-                  "vldmia %[xw], {s0-s15}\n\t"
-              "vmov s27, %[zero]\n\t"
-              "1:\n\t"
-              "vldmia %[sgp]!, {s16-s24}\n\t"
-              "vmov.f32 s26, s27\n\t"
-              "vfma.f32 s26, s0, s16\n\t"
-              "vfma.f32 s26, s1, s17\n\t"
-              "vfma.f32 s26, s2, s18\n\t"
-              "vfma.f32 s26, s4, s19\n\t"
-              "vfma.f32 s26, s5, s20\n\t"
-              "vfma.f32 s26, s6, s21\n\t"
-              "vfma.f32 s26, s8, s22\n\t"
-              "vfma.f32 s26, s9, s23\n\t"
-              "vfma.f32 s26, s10, s24\n\t"
-              "vmov.f32 s25, s27\n\t"
-              "vfma.f32 s25, s1, s16\n\t"
-              "vfma.f32 s25, s2, s17\n\t"
-              "vfma.f32 s25, s3, s18\n\t"
-              "vfma.f32 s25, s5, s19\n\t"
-              "vfma.f32 s25, s6, s20\n\t"
-              "vfma.f32 s25, s7, s21\n\t"
-              "vfma.f32 s25, s9, s22\n\t"
-              "vfma.f32 s25, s10, s23\n\t"
-              "vfma.f32 s25, s11, s24\n\t"
-              "vcmp.f32 s25, s26\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s26, s25\n\t"
-              "vmov.f32 s25, s27\n\t"
-              "vfma.f32 s25, s4, s16\n\t"
-              "vfma.f32 s25, s5, s17\n\t"
-              "vfma.f32 s25, s6, s18\n\t"
-              "vfma.f32 s25, s8, s19\n\t"
-              "vfma.f32 s25, s9, s20\n\t"
-              "vfma.f32 s25, s10, s21\n\t"
-              "vfma.f32 s25, s12, s22\n\t"
-              "vfma.f32 s25, s13, s23\n\t"
-              "vfma.f32 s25, s14, s24\n\t"
-              "vcmp.f32 s25, s26\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s26, s25\n\t"
-              "vmov.f32 s25, s27\n\t"
-              "vfma.f32 s25, s5, s16\n\t"
-              "vfma.f32 s25, s6, s17\n\t"
-              "vfma.f32 s25, s7, s18\n\t"
-              "vfma.f32 s25, s9, s19\n\t"
-              "vfma.f32 s25, s10, s20\n\t"
-              "vfma.f32 s25, s11, s21\n\t"
-              "vfma.f32 s25, s13, s22\n\t"
-              "vfma.f32 s25, s14, s23\n\t"
-              "vfma.f32 s25, s15, s24\n\t"
-              "vcmp.f32 s25, s26\n\t"
-              "vmrs APSR_nzcv, fpscr\n\t"
-              "it gt\n\t"
-              "vmovgt.f32 s26, s25\n\t"
-              "vstmia %[bp]!, {s26}\n\t"
-              "subs %[cnt], %[cnt], #1\n\t"
+                  "1:\n\t"
+              "vldmia %[xp], {s0-s3}\n\t"
+              "add %[xp], %[xp], %[step]\n\t"
+              "vadd.f32 s4, s0, s1\n\t"
+              "vsub.f32 s5, s0, s1\n\t"
+              "vadd.f32 s8, s4, s2\n\t"
+              "vsub.f32 s9, s4, s2\n\t"
+              "vadd.f32 s10, s5, s2\n\t"
+              "vsub.f32 s11, s5, s2\n\t"
+              "vneg.f32 s12, s8\n\t"
+              "vneg.f32 s13, s9\n\t"
+              "vneg.f32 s14, s10\n\t"
+              "vneg.f32 s15, s11\n\t"
+              "vadd.f32 s4, s1, s2\n\t"
+              "vsub.f32 s5, s1, s2\n\t"
+              "vadd.f32 s16, s4, s3\n\t"
+              "vsub.f32 s17, s4, s3\n\t"
+              "vadd.f32 s18, s5, s3\n\t"
+              "vsub.f32 s19, s5, s3\n\t"
+              "vneg.f32 s20, s16\n\t"
+              "vneg.f32 s21, s17\n\t"
+              "vneg.f32 s22, s18\n\t"
+              "vneg.f32 s23, s19\n\t"
+              "vstmia %[tp]!, {s8-s23}\n\t"
+              "subs %[rows], %[rows], #1\n\t"
               "bne 1b"
-              : [sgp] "+r"(sgp), [bp] "+r"(bp), [cnt] "+r"(cnt)
-              : [xw] "r"(&xw[0][0]), [zero] "r"(0u)
-              : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
-                  "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",
-                  "s27", "cc", "memory");
-              for (m = 0; m < nb; ++m) {
-                const float best = bestv[m];
-                o = c0 + m;
-                {
-                  const float thr = os->thr_f[o];
-                  const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-                  word |= neg << m;
-                }
-              }
+              : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
+              : [step] "r"(step)
+              : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
+                  "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+            }
 #else
-              {
-                const float x00 = xw[0][0], x01 = xw[0][1], x02 = xw[0][2], x03 = xw[0][3];
-                const float x10 = xw[1][0], x11 = xw[1][1], x12 = xw[1][2], x13 = xw[1][3];
-                const float x20 = xw[2][0], x21 = xw[2][1], x22 = xw[2][2], x23 = xw[2][3];
-                const float x30 = xw[3][0], x31 = xw[3][1], x32 = xw[3][2], x33 = xw[3][3];
-                for (m = 0; m < nb; ++m) {
-                  const float s0 = DQ_SG(m, 0), s1 = DQ_SG(m, 1), s2 = DQ_SG(m, 2), s3 = DQ_SG(m, 3), s4 = DQ_SG(m, 4);
-                  const float s5 = DQ_SG(m, 5), s6 = DQ_SG(m, 6), s7 = DQ_SG(m, 7), s8 = DQ_SG(m, 8);
-                  float a, best;
-#define DQ_TAPS9(A, B, C, D, E, F, G, H, I) \
-                  a = DQ_FMA_PM1(A, s0, 0.0f); a = DQ_FMA_PM1(B, s1, a); a = DQ_FMA_PM1(C, s2, a); \
-                  a = DQ_FMA_PM1(D, s3, a); a = DQ_FMA_PM1(E, s4, a); a = DQ_FMA_PM1(F, s5, a); \
-                  a = DQ_FMA_PM1(G, s6, a); a = DQ_FMA_PM1(H, s7, a); a = DQ_FMA_PM1(I, s8, a)
-                  DQ_TAPS9(x00, x01, x02, x10, x11, x12, x20, x21, x22);
-                  best = a;
-                  DQ_TAPS9(x01, x02, x03, x11, x12, x13, x21, x22, x23);
-                  if (a > best) best = a;
-                  DQ_TAPS9(x10, x11, x12, x20, x21, x22, x30, x31, x32);
-                  if (a > best) best = a;
-                  DQ_TAPS9(x11, x12, x13, x21, x22, x23, x31, x32, x33);
-                  if (a > best) best = a;
-#undef DQ_TAPS9
-                  o = c0 + m;
-                  {
-                    /* the block is one output word: flip bits and the store once per block */
-                    const float thr = os->thr_f[o];
-                    const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-                    word |= neg << m;
-                  }
-                }
-#endif
-                orow[c0 >> 5] = word;
+            for (r = 0; r < 4; ++r) {
+              for (cc = 0; cc < 2; ++cc) {
+                const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
+                const float apb = a + b, amb = a - b;
+                float *const tp = tab + 16 * r + 8 * cc;
+                tp[0] = apb + c;
+                tp[1] = apb - c;
+                tp[2] = amb + c;
+                tp[3] = amb - c;
+                tp[4] = -tp[0];
+                tp[5] = -tp[1];
+                tp[6] = -tp[2];
+                tp[7] = -tp[3];
               }
             }
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+            {
+              /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
+               conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
+               never replaces), the threshold compare (the bit is set on LT,
+               or HI when flipped: both also when unordered). Without NaN,
+               37: the bit is set when every position is below the
+               threshold (flipped: when any is above), a chain of
+               conditional compares. */
+              const void *cp = ch;
+              if (no_nan) {
+                if (n_up > 0) {
+                  int32_t cnt = n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s1, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s2, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "itt lt\n\t"
+                  "vcmplt.f32 s3, s8\n\t"
+                  "vmrslt APSR_nzcv, fpscr\n\t"
+                  "it lt\n\t"
+                  "orrlt %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+                if (n_all > n_up) {
+                  cp = &ch[n_up];
+                  int32_t cnt = n_all - n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s1, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s2, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "itt ls\n\t"
+                  "vcmpls.f32 s3, s8\n\t"
+                  "vmrsls APSR_nzcv, fpscr\n\t"
+                  "it hi\n\t"
+                  "orrhi %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+              } else {
+                if (n_up > 0) {
+                  int32_t cnt = n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vcmp.f32 s1, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s1\n\t"
+                  "vcmp.f32 s2, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s2\n\t"
+                  "vcmp.f32 s3, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s3\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it lt\n\t"
+                  "orrlt %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+                if (n_all > n_up) {
+                  cp = &ch[n_up];
+                  int32_t cnt = n_all - n_up;
+                  __asm__ volatile(
+                      "1:\n\t"
+                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                  "vldr s0, [r4]\n\t"
+                  "vldr s4, [r5]\n\t"
+                  "vldr s1, [r4, #32]\n\t"
+                  "vldr s5, [r5, #32]\n\t"
+                  "vldr s2, [r4, #64]\n\t"
+                  "vldr s6, [r5, #64]\n\t"
+                  "vldr s3, [r4, #96]\n\t"
+                  "vldr s7, [r5, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vldr s4, [r6]\n\t"
+                  "vldr s5, [r6, #32]\n\t"
+                  "vldr s6, [r6, #64]\n\t"
+                  "vldr s7, [r6, #96]\n\t"
+                  "vadd.f32 s0, s0, s4\n\t"
+                  "vadd.f32 s1, s1, s5\n\t"
+                  "vadd.f32 s2, s2, s6\n\t"
+                  "vadd.f32 s3, s3, s7\n\t"
+                  "vcmp.f32 s1, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s1\n\t"
+                  "vcmp.f32 s2, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s2\n\t"
+                  "vcmp.f32 s3, s0\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it gt\n\t"
+                  "vmovgt.f32 s0, s3\n\t"
+                  "vldmia %[cp]!, {s8}\n\t"
+                  "vcmp.f32 s0, s8\n\t"
+                  "vmrs APSR_nzcv, fpscr\n\t"
+                  "it hi\n\t"
+                  "orrhi %[word], %[word], r12\n\t"
+                  "subs %[cnt], %[cnt], #1\n\t"
+                  "bne 1b"
+                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                  :
+                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                }
+              }
+            }
+#else
+            for (m = 0; m < nb; ++m) {
+              const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
+              /* the pool window in the reference's order; a later position
+               replaces the best only when greater (NaN never does) */
+              float best = (t0[0] + t1[0]) + t2[0], a;
+              a = (t0[8] + t1[8]) + t2[8];
+              if (a > best) best = a;
+              a = (t0[16] + t1[16]) + t2[16];
+              if (a > best) best = a;
+              a = (t0[24] + t1[24]) + t2[24];
+              if (a > best) best = a;
+              o = c0 + m;
+              {
+                /* the block is one output word: flip bits and the store once per block */
+                const float thr = os->thr_f[o];
+                const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+                word |= neg << m;
+              }
+            }
+#endif
+            orow[c0 >> 5] = word;
           }
-          continue;
+        }
+        continue;
+      }
+      {
+        /* any kernel of at most 9 taps and pool window of at most 9
+         positions: the weight bits of the block become +-1.0f once per
+         call, the taps of each pixel are gathered once per input channel,
+         and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the fused
+         add rounds as r +- x) into its kernel row's sum */
+#ifdef DQ_SMALL_STACK
+        /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
+         yields the same +-1.0f */
+        uint16_t sg[32];
+#define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
+#else
+        float sg[32][9];
+#define DQ_SG(m, t) sg[m][t]
+#endif
+        for (m = 0; m < nb; ++m) {
+#ifdef DQ_SMALL_STACK
+          sg[m] = 0u;
+          for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
+#else
+          for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
+#endif
         }
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
@@ -286,15 +723,12 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               for (q = 0; q < npool; ++q) {
                 const float *const xq = xs[q];
                 float acc = 0.0f;
-                acc = DQ_FMA_PM1(xq[0], DQ_SG(m, 0), acc);
-                acc = DQ_FMA_PM1(xq[1], DQ_SG(m, 1), acc);
-                acc = DQ_FMA_PM1(xq[2], DQ_SG(m, 2), acc);
-                acc = DQ_FMA_PM1(xq[3], DQ_SG(m, 3), acc);
-                acc = DQ_FMA_PM1(xq[4], DQ_SG(m, 4), acc);
-                acc = DQ_FMA_PM1(xq[5], DQ_SG(m, 5), acc);
-                acc = DQ_FMA_PM1(xq[6], DQ_SG(m, 6), acc);
-                acc = DQ_FMA_PM1(xq[7], DQ_SG(m, 7), acc);
-                acc = DQ_FMA_PM1(xq[8], DQ_SG(m, 8), acc);
+                t = 0;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                  float row = 0.0f;
+                  for (kx = 0; kx < p->k_w; ++kx, ++t) row = DQ_FMA_PM1(xq[t], DQ_SG(m, t), row);
+                  acc = acc + row;
+                }
                 if (q == 0 || acc > best) best = acc;
               }
               o = c0 + m;
@@ -314,58 +748,62 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
         }
 #undef DQ_SG
       }
-      return DQ_OK;
     }
-    for (oy = 0; oy < p->out_h; ++oy) {
-      for (ox = 0; ox < p->out_w; ++ox) {
-        uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-        uint32_t word = 0u;
-        for (o = 0; o < n_out; ++o) {
-          float best = 0;
-          int32_t first = 1;
-          const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
-          for (dy = 0; dy < ph; ++dy) {
-            for (dx = 0; dx < pw; ++dx) {
-              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-              float acc = 0;
-              for (ky = 0; ky < p->k_h; ++ky) {
-                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-                for (kx = 0; kx < p->k_w; ++kx) {
-                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                  const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                  if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                    /* padding: zero taps contribute nothing */
-                    if (p->pad_mode == DQ_PAD_VALUE) {
-                      const float pad_x = p->pad_value;
-                      const float xv = pad_x;
-                      const uint32_t wv = dq_s1_bit(wr, o);
-                      acc = wv ? acc - xv : acc + xv;
-                    }
-                  } else {
-                    const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                    const float xv = xr[ic];
+    return DQ_OK;
+  }
+  for (oy = 0; oy < p->out_h; ++oy) {
+    for (ox = 0; ox < p->out_w; ++ox) {
+      uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+      uint32_t word = 0u;
+      for (o = 0; o < n_out; ++o) {
+        float best = 0;
+        int32_t first = 1;
+        const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
+        for (dy = 0; dy < ph; ++dy) {
+          for (dx = 0; dx < pw; ++dx) {
+            const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+            float acc = 0;
+            for (ky = 0; ky < p->k_h; ++ky) {
+              const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+              const float acc_rows = acc; /* gen/ref.RowSums: this row's taps sum from 0 */
+              acc = 0.0f;
+              for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                  /* padding: zero taps contribute nothing */
+                  if (p->pad_mode == DQ_PAD_VALUE) {
+                    const float pad_x = p->pad_value;
+                    const float xv = pad_x;
                     const uint32_t wv = dq_s1_bit(wr, o);
                     acc = wv ? acc - xv : acc + xv;
                   }
+                } else {
+                  const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                  const float xv = xr[ic];
+                  const uint32_t wv = dq_s1_bit(wr, o);
+                  acc = wv ? acc - xv : acc + xv;
                 }
               }
-              if (first || acc > best) best = acc;
-              first = 0;
+              acc = acc_rows + acc;
             }
+            if (first || acc > best) best = acc;
+            first = 0;
           }
-          {
-            const float thr = os->thr_f[o];
-            const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-            /* bit 1 (-1) unless the comparison holds */
-            const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-            word |= neg << (o & 31);
-            if ((o & 31) == 31 || o == n_out - 1) {
-              orow[o >> 5] = word;
-              word = 0u;
-            }
+        }
+        {
+          const float thr = os->thr_f[o];
+          const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+          /* bit 1 (-1) unless the comparison holds */
+          const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
           }
         }
       }
     }
-    return DQ_OK;
   }
+  return DQ_OK;
+}

@@ -61,7 +61,8 @@ func (s *State) selectOne(n *ir.Node, k *ir.KernelAttrs, conv map[[2]any]*ir.Ten
 	}
 	// A conv over one input channel is a depthwise conv with multiplier
 	// out_c: its s1 weights then pack along the output channels (9 words
-	// instead of 9·out_c for a 3x3 kernel) and the arithmetic is identical.
+	// instead of 9·out_c for a 3x3 kernel); with f32 inputs each kernel row
+	// then sums on its own, as the reference interpreter does (interp.rowSums).
 	if k.Kind == ir.KindConv2D && k.Conv.InC == 1 && k.W == dtype.S1 {
 		if name, ok := s.Matrix.Find(ir.KindDWConv2D, k.In, k.W, k.Out); ok {
 			toDepthwise(k)

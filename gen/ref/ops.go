@@ -88,6 +88,11 @@ func padElem(t dtype.DType, v float32) elem {
 //	    tap outside the input: zero padding adds nothing; pad-value mode uses pad_value as x
 //	    conv2d/pwconv2d: for i in 0..in_c-1: acc = mac(acc, x[iy][ix][i], w[o][ky][kx][i])
 //	    dwconv2d:        acc = mac(acc, x[iy][ix][o / depth_multiplier], w[ky][kx][o])
+//
+// except dwconv2d with f32 inputs and s1 weights, which sums each kernel row
+// on its own and then the rows (see RowSums):
+//
+//	acc = 0; for ky: r = 0; for kx: r = mac(r, x, w); acc = fl32(acc + r)
 func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) {
 	if err := checkType(k, matrix.Conv2D, in, w); err != nil {
 		return nil, 0, 0, err
@@ -132,11 +137,17 @@ func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) 
 		return nil, 0, 0, fmt.Errorf("%s: %w", k.Name(), err)
 	}
 	accs := make([]Acc, ch*cw*oc)
+	rows := RowSums(k)
 	for cy := 0; cy < ch; cy++ {
 		for cx := 0; cx < cw; cx++ {
 			for o := 0; o < oc; o++ {
 				acc := Acc{Int: k.AccInt()}
 				for ky := 0; ky < int(p.KH); ky++ {
+					row := Acc{Int: k.AccInt()}
+					dst := &acc // the taps' sum: acc itself, or this row's own sum
+					if rows {
+						dst = &row
+					}
 					iy := cy*int(p.StrideH) + ky*int(p.DilH) - int(p.PadTop)
 					for kx := 0; kx < int(p.KW); kx++ {
 						ix := cx*int(p.StrideW) + kx*int(p.DilW) - int(p.PadLeft)
@@ -150,7 +161,7 @@ func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) 
 							if inside {
 								x = get(in, pix, ic, o/int(p.DepthMultiplier), p.InZP)
 							}
-							acc = mac(acc, x, k.In, get(w, ky*int(p.KW)+kx, oc, o, 0), k.W)
+							*dst = mac(*dst, x, k.In, get(w, ky*int(p.KW)+kx, oc, o, 0), k.W)
 							continue
 						}
 						for i := 0; i < ic; i++ {
@@ -161,12 +172,25 @@ func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) 
 							acc = mac(acc, x, k.In, get(w, (o*int(p.KH)+ky)*int(p.KW)+kx, ic, i, 0), k.W)
 						}
 					}
+					if rows {
+						acc.F = float32(acc.F + row.F)
+					}
 				}
 				accs[(cy*cw+cx)*oc+o] = acc
 			}
 		}
 	}
 	return accs, ch, cw, nil
+}
+
+// RowSums reports whether kernel k sums each kernel row of a position on its
+// own before adding the rows (ConvAcc): dwconv2d with f32 inputs and s1
+// weights. A row of ±1 taps is then one of eight signed sums per input
+// row and column, which the C kernel computes once and shares between all
+// output channels instead of adding every tap per channel. Keras fixes no
+// summation order for a convolution (docs/semantics.md).
+func RowSums(k matrix.Kernel) bool {
+	return k.Op == matrix.DWConv2D && k.In == dtype.F32 && k.W == dtype.S1
 }
 
 // Conv is the reference of dq_conv2d_*, dq_pwconv2d_* and dq_dwconv2d_*:

@@ -64,6 +64,35 @@ func TestFloatOrder(t *testing.T) {
 	}
 }
 
+// TestRowSumsOrder pins the order of the f32 x s1 depthwise sum (RowSums):
+// kernel rows first. Summed tap by tap, 2^24 + 1 + 1 would round to 2^24
+// twice; the second row's own sum 1 + 1 = 2 is added exactly.
+func TestRowSumsOrder(t *testing.T) {
+	p := ConvParams{InH: 3, InW: 3, InC: 1, OutH: 1, OutW: 1, OutC: 1, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		DilH: 1, DilW: 1, DepthMultiplier: 1, PoolH: 1, PoolW: 1}
+	in := Buf{T: dtype.F32, F32: []float32{1 << 24, 0, 0, 1, 1, 0, 0, 0, 0}}
+	w := Buf{T: dtype.S1, S1: make([]uint32, 9)} // all +1
+	for _, c := range []struct {
+		k    matrix.Kernel
+		want float32
+	}{
+		{matrix.Kernel{Op: matrix.DWConv2D, In: dtype.F32, W: dtype.S1, Out: dtype.F32}, 1<<24 + 2},
+		{matrix.Kernel{Op: matrix.DWConv2D, In: dtype.F32, W: dtype.F32, Out: dtype.F32}, 1 << 24},
+	} {
+		wb := w
+		if c.k.W == dtype.F32 {
+			wb = Buf{T: dtype.F32, F32: []float32{1, 1, 1, 1, 1, 1, 1, 1, 1}}
+		}
+		y, err := Conv(c.k, p, in, wb, &OutputStage{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if y.F32[0] != c.want {
+			t.Errorf("%s: got %v, want %v", c.k.Name(), y.F32[0], c.want)
+		}
+	}
+}
+
 // TestPadValueConv checks pad-value padding of an s1 conv by hand: a 1x1
 // input, 3x3 kernel, same padding, pad value -1: eight padded taps of -1.
 func TestPadValueConv(t *testing.T) {

@@ -320,7 +320,7 @@ func convSpecs(op matrix.Op, i int) []convSpec {
 			{desc: "3x3 same zero padding, stride 2, dilation 2, in_c 33", h: 6, w: 6, inC: 33, k: 3, stride: 2, dil: 2, mult: 1, same: true, kind: stageSaturate},
 			{desc: "5x5 same zero padding + fused 2x2 max-pool, multiplier 3, fine floats", h: 5, w: 5, inC: 3, k: 5, stride: 1, dil: 1, mult: 3, same: true, pool: true, fine: true, kind: stageBN},
 			{desc: "3x3 valid + fused pool, 32 channels", h: 6, w: 6, inC: 32, k: 3, stride: 1, dil: 1, mult: 1, pool: true, kind: stageSaturate},
-			{desc: "3x3 valid + fused pool, in_c 1, multiplier 33 (first-layer shape)", h: 7, w: 6, inC: 1, k: 3, stride: 1, dil: 1, mult: 33, pool: true, kind: stageBN},
+			{desc: "3x3 valid + fused pool, in_c 1, multiplier 33 (first-layer shape), fine floats", h: 7, w: 6, inC: 1, k: 3, stride: 1, dil: 1, mult: 33, pool: true, fine: true, kind: stageBN},
 			{desc: "3x3 same zero padding + fused pool, in_c 2, multiplier 32", h: 5, w: 6, inC: 2, k: 3, stride: 1, dil: 1, mult: 32, same: true, pool: true, kind: stageSaturate},
 		}
 	}

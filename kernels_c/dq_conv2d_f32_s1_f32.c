@@ -48,6 +48,15 @@
  * +-1.0f, tap-major): eight output channels share each loaded input, two
  * inputs per iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA).
  */
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same VFMA per term, in order */
+static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
+  int32_t k, j;
+  for (k = 0; k < m; ++k) {
+    for (j = 0; j < 8; ++j) acc[j] = __builtin_fmaf(x[k], s[8 * k + j], acc[j]);
+  }
+}
+#else
 static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
   const float *sp = s;
   __asm__ volatile(
@@ -96,10 +105,23 @@ static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) 
       "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
 }
 #endif
+#endif
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_DENSE4_PM1_DEFINED
 #define DQ_DENSE4_PM1_DEFINED
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same VFMA per term, in input order */
+static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
+  int32_t j, c;
+  for (j = 0; j < 4; ++j) {
+    const uint32_t *const r = w + (size_t)j * row_words;
+    float a = acc[j];
+    for (c = 0; c < 32 * nw; ++c) a = __builtin_fmaf(x[c], ((r[c >> 5] >> (c & 31)) & 1u) ? -1.0f : 1.0f, a);
+    acc[j] = a;
+  }
+}
+#else
 /* Signs of four consecutive inputs for each value of a nibble of weight bits
  * (bit k set: input k is multiplied by -1). */
 static const float dq_pm1_nibble[16][4] = {
@@ -380,6 +402,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
   : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
   : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
 }
+#endif
 #endif
 #endif
 #endif

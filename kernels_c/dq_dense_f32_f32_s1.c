@@ -405,9 +405,9 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
     int32_t k;
     const int32_t o0 = o;
     c = 0;
-#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && defined(__OPTIMIZE__)
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
     /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no
-     ten core registers for the loop): two inputs per pass, each weight pair loaded by one VLDM
+     ten core registers for the loop; the C loop below is the twin, DQ_NO_ASM): two inputs per pass, each weight pair loaded by one VLDM
      with writeback; every channel still adds input c before input c + 1
      (separate VMUL and VADD, as -ffp-contract=off compiles the loop) */
     if (n >= 2) {

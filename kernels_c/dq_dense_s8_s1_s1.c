@@ -266,6 +266,35 @@ static inline void dq_s8s1_perm32(uint32_t *d, const int8_t *s) {
  * pair and the fixed register use matter (C has no way to ask for them; a C
  * version was not measured).
  */
+#ifdef DQ_NO_ASM
+/* USAD8 in C: the sum over the four bytes of |a - b| (for the C twins) */
+static inline uint32_t dq_s8s1_usad8(uint32_t a, uint32_t b) {
+  uint32_t s = 0u;
+  int32_t k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t d = (int32_t)((a >> k) & 0xFFu) - (int32_t)((b >> k) & 0xFFu);
+    s += (uint32_t)(d < 0 ? -d : d);
+  }
+  return s;
+}
+
+/* C twin of the assembly below: the same sums */
+static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
+  const uint32_t *wb = (const uint32_t *)(const void *)((const uint8_t *)w + rs);
+  uint32_t a0 = 0u, a1 = 0u;
+  int32_t k;
+  for (; nw > 0; --nw) {
+    const uint32_t wa = *w++, wv = *wb++;
+    for (k = 0; k < 8; ++k) {
+      const uint32_t x = *xu++;
+      a0 += dq_s8s1_usad8(x, ((wa >> k) & 0x01010101u) * 255u);
+      a1 += dq_s8s1_usad8(x, ((wv >> k) & 0x01010101u) * 255u);
+    }
+  }
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+}
+#else
 static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
   uint32_t a0 = 0u, a1 = 0u, wa, wb, t, x;
   __asm__ volatile(
@@ -337,6 +366,7 @@ static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t
   s[0] = (int32_t)a0;
   s[1] = (int32_t)a1;
 }
+#endif
 #endif
 #endif
 dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {

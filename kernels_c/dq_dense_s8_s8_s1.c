@@ -450,6 +450,29 @@ static inline void dq_dense_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t n
  * post-increment; the loop GCC made of the intrinsics needed 15
  * instructions per group, this one 8, or 6 when zp == 0).
  */
+#ifdef DQ_NO_ASM
+/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
+__attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  int32_t g;
+  for (g = 0; g < ng; ++g, src += 4, d += gs) {
+    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
+    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
+  }
+}
+
+/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
+static inline int32_t dq_dense_s8_s8_s1_dot4(const uint32_t *x, const int8_t *w) {
+  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
+  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
+}
+
+static void dq_dense_s8_s8_s1_mac41(int32_t *a, const uint32_t *x, const int8_t *wa, int32_t K) {
+  int32_t g, r;
+  for (g = a[4]; g > 0; --g, x += 2, wa += 4) {
+    for (r = 0; r < 4; ++r) a[r] += dq_dense_s8_s8_s1_dot4(x, wa + (size_t)r * (size_t)K);
+  }
+}
+#else
 __attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
   const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
   const int8_t *const end = src + 4 * ng;
@@ -520,6 +543,7 @@ __attribute__((naked, noinline)) static void dq_dense_s8_s8_s1_mac41(int32_t *a 
   "stm r0, {r8-r11}\n\t"
   "pop {r4-r11, pc}");
 }
+#endif
 #endif
 dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
@@ -642,6 +666,19 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
         int32_t acc1 = 0;
         const int8_t *wq1 = wr + w_row;
         int32_t cnt = ng;
+#ifdef DQ_NO_ASM
+        /* C twin of the assembly below: the same sums, operands advanced alike */
+        for (; cnt > 0; --cnt) {
+          const uint32_t x0_ = xq[0], x1_ = xq[1];
+          const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+          const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+          acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+          acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+          xq += 2;
+          wq += 4;
+          wq1 += 4;
+        }
+#else
         {
           uint32_t x0_, x1_, wa_, wb_, t_;
           __asm__ volatile(
@@ -692,6 +729,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
           :
           : "cc", "memory");
         }
+#endif
         for (c = 4 * ng; c < n; ++c) {
           acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
           acc1 += ((int32_t)xr[c] - in_zp) * (int32_t)wr[(size_t)w_row + (size_t)c];

@@ -135,9 +135,9 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 }
               }
             }
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_NO_ASM)
             {
-              /* VFP assembly: the window in s0-s15 (one VLDM), each channel's
+              /* VFP assembly (its C twin: the #else branch): the window in s0-s15 (one VLDM), each channel's
                nine signs in s16-s24 (one VLDM), 4 x 9 VFMA from a +0
                accumulator, the pool maximum with VCMP/IT (acc > best, so
                NaN keeps the earlier value, as in the portable code) */

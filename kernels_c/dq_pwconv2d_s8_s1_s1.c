@@ -275,6 +275,35 @@ static inline int32_t dq_s8s1_pc(const uint32_t *w, int32_t nw) {
  * pair and the fixed register use matter (C has no way to ask for them; a C
  * version was not measured).
  */
+#ifdef DQ_NO_ASM
+/* USAD8 in C: the sum over the four bytes of |a - b| (for the C twins) */
+static inline uint32_t dq_s8s1_usad8(uint32_t a, uint32_t b) {
+  uint32_t s = 0u;
+  int32_t k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t d = (int32_t)((a >> k) & 0xFFu) - (int32_t)((b >> k) & 0xFFu);
+    s += (uint32_t)(d < 0 ? -d : d);
+  }
+  return s;
+}
+
+/* C twin of the assembly below: the same sums */
+static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
+  const uint32_t *wb = (const uint32_t *)(const void *)((const uint8_t *)w + rs);
+  uint32_t a0 = 0u, a1 = 0u;
+  int32_t k;
+  for (; nw > 0; --nw) {
+    const uint32_t wa = *w++, wv = *wb++;
+    for (k = 0; k < 8; ++k) {
+      const uint32_t x = *xu++;
+      a0 += dq_s8s1_usad8(x, ((wa >> k) & 0x01010101u) * 255u);
+      a1 += dq_s8s1_usad8(x, ((wv >> k) & 0x01010101u) * 255u);
+    }
+  }
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+}
+#else
 static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
   uint32_t a0 = 0u, a1 = 0u, wa, wb, t, x;
   __asm__ volatile(
@@ -346,6 +375,7 @@ static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t
   s[0] = (int32_t)a0;
   s[1] = (int32_t)a1;
 }
+#endif
 
 /*
  * d[0..n) = the s8 codes s[0..n) as unsigned bytes (q XOR 0x80): a word at a
@@ -357,6 +387,8 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
   if (((n | (int32_t)(uintptr_t)d) & 3) == 0) {
     uint32_t *const dw = (uint32_t *)(void *)d;
     j = 0;
+#ifndef DQ_NO_ASM
+    /* (DQ_NO_ASM: the C loop below does every word, the twin) */
     if ((((uintptr_t)s) & 3u) == 0 && n >= 16) {
       /* aligned source: LDM, four EOR, STM per 16 codes (inline assembly;
        the C loop below is five instructions per word) */
@@ -378,6 +410,7 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
       : "r4", "r5", "r6", "r8", "cc", "memory");
       j = 4 * (n / 16);
     }
+#endif
     for (; j < n / 4; ++j) {
       uint32_t v;
       memcpy(&v, s + 4 * j, 4);
@@ -395,6 +428,20 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
  * needs an ascending list; never r7, the Thumb frame pointer) and four
  * USADA8: 26 instructions per 64 MACs with the loop.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums */
+static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
+  uint32_t a[4] = {0u, 0u, 0u, 0u};
+  int32_t k, i;
+  for (; np > 0; --np) {
+    for (k = 0; k < 4; ++k) {
+      const uint32_t xv = *x++;
+      for (i = 0; i < 4; ++i) a[i] += dq_s8s1_usad8(xv, *m++);
+    }
+  }
+  for (i = 0; i < 4; ++i) s[i] = (int32_t)a[i];
+}
+#else
 static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
   uint32_t a0, a1, a2, a3, xv;
   /* the accumulators are zeroed inside: as "+r" operands GCC at -O0 with
@@ -440,6 +487,7 @@ static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t n
   s[2] = (int32_t)a2;
   s[3] = (int32_t)a3;
 }
+#endif
 #endif
 #endif
 #endif

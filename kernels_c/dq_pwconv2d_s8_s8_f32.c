@@ -450,6 +450,63 @@ static inline uint32_t dq_pwconv2d_s8_s8_f32_mve_ostage(const int32_t *acc, int3
  * post-increment; the loop GCC made of the intrinsics needed 15
  * instructions per group, this one 8, or 6 when zp == 0).
  */
+#ifdef DQ_NO_ASM
+/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
+__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_f32_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  int32_t g;
+  for (g = 0; g < ng; ++g, src += 4, d += gs) {
+    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
+    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
+  }
+}
+
+/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
+static inline int32_t dq_pwconv2d_s8_s8_f32_dot4(const uint32_t *x, const int8_t *w) {
+  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
+  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
+}
+
+static void dq_pwconv2d_s8_s8_f32_mac22(int32_t *a, const uint32_t *x, const int8_t *wa, const int8_t *wb) {
+  int32_t g;
+  for (g = a[4]; g > 0; --g, x += 4, wa += 4, wb += 4) {
+    a[0] += dq_pwconv2d_s8_s8_f32_dot4(x, wa);
+    a[1] += dq_pwconv2d_s8_s8_f32_dot4(x + 2, wa);
+    a[2] += dq_pwconv2d_s8_s8_f32_dot4(x, wb);
+    a[3] += dq_pwconv2d_s8_s8_f32_dot4(x + 2, wb);
+  }
+}
+
+/* Arguments of _mac14 (as below). */
+typedef struct {
+  const uint32_t *x;
+  const int8_t *w;
+  int32_t ng;
+  int32_t nch;
+  int32_t back;
+  int32_t *out;
+} dq_pwconv2d_s8_s8_f32_m14;
+
+static void dq_pwconv2d_s8_s8_f32_mac14(const dq_pwconv2d_s8_s8_f32_m14 *m) {
+  const int8_t *w = m->w;
+  int32_t *out = m->out;
+  int32_t r, g;
+  for (r = 0; r < m->nch; ++r, ++out) {
+    const uint32_t *x = m->x;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (g = 0; g < m->ng; ++g, x += 8, w += 4) {
+      a0 += dq_pwconv2d_s8_s8_f32_dot4(x, w);
+      a1 += dq_pwconv2d_s8_s8_f32_dot4(x + 2, w);
+      a2 += dq_pwconv2d_s8_s8_f32_dot4(x + 4, w);
+      a3 += dq_pwconv2d_s8_s8_f32_dot4(x + 6, w);
+    }
+    w -= m->back;
+    out[0] = a0;
+    out[32] = a1;
+    out[64] = a2;
+    out[96] = a3;
+  }
+}
+#else
 __attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_f32_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
   const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
   const int8_t *const end = src + 4 * ng;
@@ -606,6 +663,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_f32_mac14(const d
   "bne 4b\n\t"
   "pop {r4-r11, pc}");
 }
+#endif
 #endif
 dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
@@ -963,6 +1021,19 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
                 if (o + 1 < n_out) {
                   const int8_t *wq1 = wq + K;
                   int32_t acc1 = 0, cnt = ng;
+#ifdef DQ_NO_ASM
+                  /* C twin of the assembly below: the same sums, operands advanced alike */
+                  for (; cnt > 0; --cnt) {
+                    const uint32_t x0_ = xq[0], x1_ = xq[1];
+                    const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+                    const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+                    acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+                    acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+                    xq += 2;
+                    wq += 4;
+                    wq1 += 4;
+                  }
+#else
                   {
                     uint32_t x0_, x1_, wa_, wb_, t_;
                     __asm__ volatile(
@@ -1013,6 +1084,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
                     :
                     : "cc", "memory");
                   }
+#endif
                   for (g = 4 * ng; g < K; ++g, ++wq, ++wq1) {
                     acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
                     acc1 += ((int32_t)xb[g] - in_zp) * (int32_t)*wq1;

@@ -117,7 +117,8 @@ static __attribute__((noinline, unused)) void dq_conv2d_s8_s8_s1_mve_rows2(const
     int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
+  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
   if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions

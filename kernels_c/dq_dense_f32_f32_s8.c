@@ -51,6 +51,23 @@ typedef struct {
   int32_t off, len;
 } dq_dense_f32_f32_s8_mve_run;
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass1(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 4; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
@@ -99,7 +116,25 @@ static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass1(const dq_den
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass2(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 8; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
@@ -167,7 +202,25 @@ static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass2(const dq_den
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass3(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 12; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
@@ -254,6 +307,7 @@ static __attribute__((noinline)) void dq_dense_f32_f32_s8_mve_pass3(const dq_den
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
 /* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
 static __attribute__((noinline, unused)) void dq_dense_f32_f32_s8_mve_redo(const dq_dense_f32_f32_s8_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
@@ -315,6 +369,16 @@ static inline void dq_dense_f32_f32_s8_mve_max(float *bst, const float *acc, int
   }
 }
 
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_dense_f32_f32_s8_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_dense_f32_f32_s8_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_dense_f32_f32_s8_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -324,6 +388,7 @@ static inline uint32_t dq_dense_f32_f32_s8_mve_get_fpscr(void) {
 static inline void dq_dense_f32_f32_s8_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u

@@ -191,7 +191,8 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_f32_mve_rows2(const
     int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
+  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
   if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
@@ -389,6 +390,16 @@ static inline void dq_dense_s8_s8_f32_mve_max(int32_t *bv, const int32_t *a, con
   }
 }
 #if (__ARM_FEATURE_MVE & 2)
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_dense_s8_s8_f32_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_dense_s8_s8_f32_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_dense_s8_s8_f32_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -398,6 +409,7 @@ static inline uint32_t dq_dense_s8_s8_f32_mve_get_fpscr(void) {
 static inline void dq_dense_s8_s8_f32_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
@@ -426,7 +438,11 @@ static inline __attribute__((always_inline)) uint32_t dq_dense_s8_s8_f32_mve_os_
          predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
          Written 0 > y: the LT condition is also true for unordered
          operands (NaN), GT is not */
+#ifdef DQ_NO_ASM
+        y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
+#else
         __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+#endif
       }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));

@@ -418,6 +418,20 @@ typedef struct {
   int32_t off, len;
 } dq_pwconv2d_f32_s1_s1_mve_run;
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_pwconv2d_f32_s1_s1_mve_pass1(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 4; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 4 rows
@@ -488,7 +502,22 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_pwconv2d_f32_s1_s1_mve_pass2(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 8; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 8 rows
@@ -581,7 +610,22 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_pwconv2d_f32_s1_s1_mve_pass3(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 12; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 12 rows
@@ -696,6 +740,7 @@ static inline __attribute__((always_inline)) void dq_pwconv2d_f32_s1_s1_mve_pass
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
 /* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order. */
 static __attribute__((noinline, unused)) void dq_pwconv2d_f32_s1_s1_mve_redo(const dq_pwconv2d_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *w, int32_t S, int32_t nr, float *acc) {
@@ -758,6 +803,16 @@ static inline void dq_pwconv2d_f32_s1_s1_mve_max(float *bst, const float *acc, i
   }
 }
 
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_pwconv2d_f32_s1_s1_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_pwconv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_pwconv2d_f32_s1_s1_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -767,6 +822,7 @@ static inline uint32_t dq_pwconv2d_f32_s1_s1_mve_get_fpscr(void) {
 static inline void dq_pwconv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u

@@ -66,6 +66,8 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
   const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
   const int32x4_t nv = vdupq_n_s32(n);
   int32_t o = 0;
+#ifndef DQ_NO_ASM
+  /* (DQ_NO_ASM: the intrinsics loop below does every word, the twin) */
   if (flip == NULL && n_out >= 32) {
     /* whole output words without flips, in assembly, eight groups of four
      channels unrolled: VMLAS (pc * mul + n), VPT on thr > best,
@@ -109,6 +111,7 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
 #undef DQ_MVE_S1_THR4
     o = n_out & ~31;
   }
+#endif
   for (; o < n_out; o += 32) {
     /* a partial word, or flipped channels */
     uint32_t wd = 0u;
@@ -155,6 +158,20 @@ static inline uint8x16_t dq_mve_s1_grp(uint32x4_t a, uint32x4_t b, uint32x4_t c)
  * "argument 2 must be a constant immediate"), and the loop then keeps all
  * eight Q registers busy (q7 addresses, q5/q6 masks, q4 the byte counts).
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same four popcounts */
+static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
+  uint32_t adm[4], r[4];
+  int32_t i, j;
+  vst1q_u32(adm, ad);
+  for (i = 0; i < 4; ++i) {
+    const uint32_t *const row = (const uint32_t *)(uintptr_t)(adm[i] + 4u);
+    r[i] = 0u;
+    for (j = 0; j < nw; ++j) r[i] += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
+  }
+  return vld1q_u32(r);
+}
+#else
 static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
   uint32x4_t tot = vdupq_n_u32(0u);
   uint32_t adm[4], accm[4];
@@ -233,6 +250,7 @@ static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_
   }
   return tot;
 }
+#endif
 
 /*
  * Pieces of the row loop of dq_mve_s1_rows (q7 gather addresses, q5/q6 the
@@ -316,6 +334,17 @@ DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
  * as above: the whole row loop in one assembly block, four rows per pass,
  * one variant per K % 3.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same popcounts */
+static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  int32_t i, j;
+  for (i = 0; i < 4 * n_pass; ++i) {
+    const uint32_t *const row = w + (size_t)i * (size_t)K;
+    pc[i] = 0u;
+    for (j = 0; j < K; ++j) pc[i] += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
+  }
+}
+#else
 static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
   uint32_t adm[4];
   const uint32_t *xp;
@@ -334,6 +363,7 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
     break;
   }
 }
+#endif
 
 /*
  * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words

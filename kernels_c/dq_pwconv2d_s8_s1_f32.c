@@ -47,6 +47,23 @@
  * r < 4 ng, rows rs bytes apart: per group of four rows, the inputs as two
  * 16-lane vectors per word, each row's word as the predicates of its halves.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same sums */
+static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
+    int32_t *s) {
+  int32_t r, k, b;
+  for (r = 0; r < 4 * ng; ++r) {
+    const uint32_t *const wr = (const uint32_t *)(const void *)((const uint8_t *)w + (uint32_t)r * rs);
+    uint32_t a = 0u;
+    for (k = 0; k < nw; ++k) {
+      for (b = 0; b < 32; ++b) {
+        if ((wr[k] >> b) & 1u) a += (uint32_t)(int32_t)x[32 * k + b];
+      }
+    }
+    s[r] = (int32_t)a;
+  }
+}
+#else
 static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
     int32_t *s) {
   int32_t g;
@@ -113,6 +130,7 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(
     s[4 * g + 3] = (int32_t)a3;
   }
 }
+#endif
 
 /* The sum of x[j] over the set bits j of the nw words of one row (intrinsics:
  the rows left over from groups of four). */
@@ -177,6 +195,16 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1block(
 }
 
 #if (__ARM_FEATURE_MVE & 2)
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_pwconv2d_s8_s1_f32_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -186,6 +214,7 @@ static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
 static inline void dq_pwconv2d_s8_s1_f32_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
@@ -214,7 +243,11 @@ static inline __attribute__((always_inline)) uint32_t dq_pwconv2d_s8_s1_f32_mve_
          predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
          Written 0 > y: the LT condition is also true for unordered
          operands (NaN), GT is not */
+#ifdef DQ_NO_ASM
+        y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
+#else
         __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+#endif
       }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));

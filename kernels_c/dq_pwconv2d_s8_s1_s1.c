@@ -47,6 +47,23 @@
  * r < 4 ng, rows rs bytes apart: per group of four rows, the inputs as two
  * 16-lane vectors per word, each row's word as the predicates of its halves.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same sums */
+static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_s1_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
+    int32_t *s) {
+  int32_t r, k, b;
+  for (r = 0; r < 4 * ng; ++r) {
+    const uint32_t *const wr = (const uint32_t *)(const void *)((const uint8_t *)w + (uint32_t)r * rs);
+    uint32_t a = 0u;
+    for (k = 0; k < nw; ++k) {
+      for (b = 0; b < 32; ++b) {
+        if ((wr[k] >> b) & 1u) a += (uint32_t)(int32_t)x[32 * k + b];
+      }
+    }
+    s[r] = (int32_t)a;
+  }
+}
+#else
 static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_s1_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
     int32_t *s) {
   int32_t g;
@@ -113,6 +130,7 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_s1_mve_s1rows4(c
     s[4 * g + 3] = (int32_t)a3;
   }
 }
+#endif
 
 /* The sum of x[j] over the set bits j of the nw words of one row (intrinsics:
  the rows left over from groups of four). */

@@ -47,6 +47,7 @@ type DocsData struct {
 	Families []FamilyCount
 	Grid     []GridRow
 	Refs     []RefRow
+	Variants []VariantRow
 	Total    int
 	Mirrored int
 }
@@ -59,9 +60,17 @@ type GridRow struct {
 	F32, S8, S1 string
 }
 
-// DocRow is one table row in docs/kernels.md.
+// DocRow is one table row in docs/kernels.md; Variants names the fast
+// paths of gen/matrix.Variants the kernel holds ("-": portable loops only).
 type DocRow struct {
-	Name, Op, In, W, Out, Acc, Covers string
+	Name, Op, In, W, Out, Acc, Covers, Variants string
+}
+
+// VariantRow is one row of the variant table (from gen/matrix.Variants).
+type VariantRow struct {
+	Name, ISA, Macros, Cores, Kernels, Technique, Sources string
+	Count                                                 int
+	Asm                                                   bool
 }
 
 // RefRow is one row of the reference's tables and the kernels implementing it.
@@ -243,7 +252,11 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 		if r.W != dtype.Invalid {
 			w = r.W.Tag()
 		}
-		docs.Rows = append(docs.Rows, DocRow{Name: r.Name(), Op: string(r.Op), In: r.In.Tag(), W: w, Out: r.Out.Tag(), Acc: acc, Covers: r.Covers})
+		vs := "-"
+		if names := matrix.VariantsOf(r.Kernel); len(names) > 0 {
+			vs = strings.Join(names, ", ")
+		}
+		docs.Rows = append(docs.Rows, DocRow{Name: r.Name(), Op: string(r.Op), In: r.In.Tag(), W: w, Out: r.Out.Tag(), Acc: acc, Covers: r.Covers, Variants: vs})
 		fc, ok := counts[string(r.Op)]
 		if !ok {
 			fc = &FamilyCount{Op: string(r.Op)}
@@ -279,12 +292,43 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	for _, op := range order {
 		docs.Families = append(docs.Families, *counts[op])
 	}
+	if err := matrix.ValidateVariants(matrix.Variants, rows); err != nil {
+		return nil, err
+	}
+	for _, v := range matrix.Variants {
+		docs.Variants = append(docs.Variants, variantRow(v, rows))
+	}
 	md, err := render.Execute(t, "kernels/kernels.md.tmpl", docs)
 	if err != nil {
 		return nil, err
 	}
 	files[DocsPath] = render.Tidy(md)
 	return files, nil
+}
+
+// variantRow renders v for the docs: its kernels as "ops, types" unless the
+// variant states a narrower scope, its sources as paths.
+func variantRow(v matrix.Variant, rows []matrix.Row) VariantRow {
+	isa, _ := matrix.ISAOf(v.ISA)
+	var ops, pairs, srcs []string
+	for _, op := range v.Ops {
+		ops = append(ops, string(op))
+	}
+	for _, p := range v.Pairs {
+		pairs = append(pairs, p.String())
+	}
+	for _, s := range v.Sources {
+		if !strings.Contains(s, "/") {
+			s = "templates/kernels/" + s
+		}
+		srcs = append(srcs, "`"+s+"`")
+	}
+	kernels := strings.Join(pairs, ", ") + ": " + strings.Join(ops, ", ")
+	if v.Scope != "" {
+		kernels = strings.Join(pairs, ", ") + ": " + v.Scope
+	}
+	return VariantRow{Name: v.Name, ISA: string(v.ISA), Macros: isa.Macros, Cores: isa.Cores, Kernels: kernels,
+		Technique: v.Technique, Sources: strings.Join(srcs, ", "), Count: len(v.Kernels(rows)), Asm: v.Asm}
 }
 
 // Paths returns the sorted keys of files.

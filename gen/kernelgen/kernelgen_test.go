@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,6 +107,38 @@ func TestTemplateSize(t *testing.T) {
 		}
 		if n == 0 {
 			t.Error("no template found")
+		}
+	}
+}
+
+// TestVariantSources ties gen/matrix.Variants to the code: every source a
+// variant names exists, and every kernel of a variant marked Asm holds
+// assembly (inline, or a dq_types.h helper written in it) next to its
+// DQ_NO_ASM twin.
+func TestVariantSources(t *testing.T) {
+	files, err := Generate(matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
+	for _, v := range matrix.Variants {
+		for _, s := range v.Sources {
+			if strings.Contains(s, "/") {
+				if _, err := os.Stat(filepath.Join(root, s)); err != nil {
+					t.Errorf("%s: %v", v.Name, err)
+				}
+			} else if _, err := fs.Stat(templates.FS, "kernels/"+s); err != nil {
+				t.Errorf("%s: %v", v.Name, err)
+			}
+		}
+		if !v.Asm {
+			continue
+		}
+		for _, k := range v.Kernels(matrix.Rows) {
+			src := files[KernelDir+"/"+k.Name()+".c"]
+			if !asm.Match(src) {
+				t.Errorf("%s: kernel %s holds no assembly", v.Name, k.Name())
+			}
 		}
 	}
 }

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_VFMA8_PM1_DEFINED
 #define DQ_VFMA8_PM1_DEFINED
@@ -106,7 +106,7 @@ static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) 
 }
 #endif
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_DENSE4_PM1_DEFINED
 #define DQ_DENSE4_PM1_DEFINED
@@ -406,7 +406,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 #endif
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -862,7 +862,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
     /* Helium: per block of up to 64 channels and output pixel, the taps of
      each conv position as runs of contiguous inputs and weights (one per
@@ -965,7 +965,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
   {
     /* first layers (float image x binary weights, K = taps x in_c <= 96):
      the weight bits of a block of eight output channels become +-1.0f once

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 #include <string.h>
 
@@ -315,7 +315,7 @@ static inline uint32_t dq_conv2d_s8_s1_f32_mve_ostage(const int32_t *acc, int32_
 }
 #endif
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_S8S1_HELPERS_DEFINED
 #define DQ_S8S1_HELPERS_DEFINED
@@ -613,7 +613,7 @@ dq_status dq_conv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, cons
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n % 32 == 0 && p->k_h * p->k_w * n <= 2048) {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels (their popcounts
      once per block), each conv position's taps (gathered into xb) as a dense row
@@ -684,7 +684,7 @@ dq_status dq_conv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, cons
     }
   }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
   {
     /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
      are gathered once into permuted unsigned bytes (a padded tap as the

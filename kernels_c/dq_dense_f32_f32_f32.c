@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -491,7 +491,7 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC
@@ -555,7 +555,7 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
     int32_t k;
     const int32_t o0 = o;
     c = 0;
-#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
+#if defined(DQ_ISA_VFP) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
     /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no
      ten core registers for the loop; the C loop below is the twin, DQ_NO_ASM): two inputs per pass, each weight pair loaded by one VLDM
      with writeback; every channel still adds input c before input c + 1

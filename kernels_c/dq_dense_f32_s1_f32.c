@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_DENSE4_PM1_DEFINED
 #define DQ_DENSE4_PM1_DEFINED
@@ -338,7 +338,7 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 #endif
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -857,7 +857,7 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC
@@ -912,7 +912,7 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   }
 #endif
   o = 0;
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
   /* four output channels per pass over the whole weight words
    (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
   for (; o + 4 <= n_out; o += 4) {

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_MVE_S1_HELPERS_DEFINED
 #define DQ_MVE_S1_HELPERS_DEFINED
@@ -399,7 +399,7 @@ dq_status dq_dense_s1_s1_f32(const dq_dense_params *p, const uint32_t *input, co
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* four output channels per pass (lanes), see mve_s1.tmpl; the input
      words broadcast once into xb (at most DQ_MVE_S1_XB words), the

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /*
@@ -314,7 +314,7 @@ static inline uint32_t dq_dense_s8_s1_f32_mve_ostage(const int32_t *acc, int32_t
 }
 #endif
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_S8S1_HELPERS_DEFINED
 #define DQ_S8S1_HELPERS_DEFINED
@@ -467,7 +467,7 @@ dq_status dq_dense_s8_s1_f32(const dq_dense_params *p, const int8_t *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels, four rows per
      pass of predicated VADDVA (dq_dense_s8_s1_f32_mve_s1block), then the vectorised
@@ -505,7 +505,7 @@ dq_status dq_dense_s8_s1_f32(const dq_dense_params *p, const int8_t *input, cons
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
   if (n <= 2048 && in_zp >= -128 && in_zp <= 127) {
     /* no multiplies (s8s1.tmpl): the inputs are permuted into unsigned bytes
      once per call (2.3 KB with the zero words), then two output channels per pass sum |u - m|

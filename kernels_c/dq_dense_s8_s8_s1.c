@@ -40,7 +40,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -444,7 +444,7 @@ static inline void dq_dense_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t n
   }
 }
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
 /*
  * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
  * of src, minus zp, for g < ng (gs constant per call site: STRD with
@@ -561,7 +561,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
      each 16-byte input vector (VMLADAVA.S8), then the output stage of the
@@ -581,7 +581,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#if defined(DQ_ISA_DSP)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
      (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
@@ -590,7 +590,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     uint32_t xp[512];
     const int32_t ng = n / 4;
     int32_t g;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     dq_dense_s8_s8_s1_cvt(xp, xr, ng, in_zp, 2);
 #else
     const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
@@ -601,7 +601,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
     }
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     if (ng > 0) {
       /* Thumb-2 DSP cores: four output channels per pass share each loaded
        input pair (dq_dense_s8_s8_s1_mac41, dsp_s8.tmpl; 43 instructions per 32
@@ -661,7 +661,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       int32_t best;
       const uint32_t *xq = xp;
       const int8_t *wq = wr;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+#if defined(DQ_ISA_DSP)
       if (o + 1 < n_out && ng > 0) {
         /* two output channels per pass share each loaded input pair (kernels/smlad2) */
         int32_t acc1 = 0;
@@ -802,7 +802,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   }
 #endif
   o = 0;
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if !defined(DQ_ISA_DSP)
   /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three
    output channels per pass share each loaded input minus the zero point,
    as CMSIS-NN's portable s8 matrix-vector loop does (four channels, or

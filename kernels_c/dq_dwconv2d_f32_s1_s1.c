@@ -135,7 +135,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 }
               }
             }
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_NO_ASM)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA) && !defined(DQ_NO_ASM)
             {
               /* VFP assembly (its C twin: the #else branch): the window in s0-s15 (one VLDM), each channel's
                nine signs in s16-s24 (one VLDM), 4 x 9 VFMA from a +0

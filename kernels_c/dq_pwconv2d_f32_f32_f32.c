@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -514,7 +514,7 @@ dq_status dq_pwconv2d_f32_f32_f32(const dq_conv_params *p, const float *input, c
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: per block of up to 64 channels and output pixel, the taps of
      each conv position as runs of contiguous inputs and weights, the sums by _mve_block (12 channels per

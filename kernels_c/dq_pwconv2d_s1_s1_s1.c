@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_MVE_S1_HELPERS_DEFINED
 #define DQ_MVE_S1_HELPERS_DEFINED
@@ -428,7 +428,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
      of up to DQ_MVE_S1_NO channels at a time as in the dense kernel (OHWI

@@ -39,7 +39,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /*
@@ -248,7 +248,7 @@ static inline void dq_pwconv2d_s8_s1_s1_mve_ostage_s1(const int32_t *acc, int32_
   }
 }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_S8S1_HELPERS_DEFINED
 #define DQ_S8S1_HELPERS_DEFINED
@@ -546,7 +546,7 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels (their popcounts
      once per block), each conv position's input pixel as a dense row
@@ -579,7 +579,7 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
   {
     /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
      are gathered once into permuted unsigned bytes (a padded tap as the

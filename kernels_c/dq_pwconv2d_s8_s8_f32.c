@@ -40,7 +40,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -459,7 +459,7 @@ static inline uint32_t dq_pwconv2d_s8_s8_f32_mve_ostage(const int32_t *acc, int3
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
 /*
  * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
  * of src, minus zp, for g < ng (gs constant per call site: STRD with
@@ -718,7 +718,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
      each one's taps (one input pixel) then two positions x three weight rows per pass
@@ -834,7 +834,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
     }
   }
 #endif
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#if defined(DQ_ISA_DSP)
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded
      tap as the code whose q - zp is the pad value), turned once into pairs
@@ -849,7 +849,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
     const int32_t K = p->in_c;
     const int32_t pad_q = 0;
     const int32_t npool = ph * pw;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
        positions with K <= 288: the taps of P conv positions (output
@@ -1033,7 +1033,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
                 const int8_t *wq = weights + (size_t)o * (size_t)K;
                 const uint32_t *xq = xp;
                 int32_t acc = 0;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+#if defined(DQ_ISA_DSP)
                 if (o + 1 < n_out) {
                   const int8_t *wq1 = wq + K;
                   int32_t acc1 = 0, cnt = ng;
@@ -1196,7 +1196,7 @@ dq_status dq_pwconv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, co
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if !defined(DQ_ISA_DSP)
       if (ph * pw == 1 && p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

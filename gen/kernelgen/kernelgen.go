@@ -34,10 +34,17 @@ type KernelData struct {
 	Doc      string // one-line description
 }
 
-// HeaderData is the data of dq_kernels.h.tmpl.
+// HeaderData is the data of dq_kernels.h.tmpl: the prototypes and the
+// variant selection (gen/matrix.ISAs with a C condition).
 type HeaderData struct {
 	Template string
 	Kernels  []KernelData
+	ISAs     []ISASel
+}
+
+// ISASel is one ISA's selection macro in dq_kernels.h.
+type ISASel struct {
+	Name, Macro, Disable, Cond, Cores string
 }
 
 // DocsData is the data of kernels.md.tmpl.
@@ -234,7 +241,13 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 		files[KernelDir+"/"+d.Name+".c"] = render.FormatC(src)
 		all = append(all, d)
 	}
-	h, err := render.Execute(t, "kernels/dq_kernels.h.tmpl", HeaderData{Template: "kernels/dq_kernels.h.tmpl", Kernels: all})
+	hd := HeaderData{Template: "kernels/dq_kernels.h.tmpl", Kernels: all}
+	for _, i := range matrix.ISAs {
+		if i.Cond != "" {
+			hd.ISAs = append(hd.ISAs, ISASel{Name: string(i.ISA), Macro: i.Macro(), Disable: i.Disable(), Cond: i.Cond, Cores: i.Cores})
+		}
+	}
+	h, err := render.Execute(t, "kernels/dq_kernels.h.tmpl", hd)
 	if err != nil {
 		return nil, err
 	}

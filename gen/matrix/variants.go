@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dqnn/dqnn/ir/dtype"
 )
@@ -23,22 +24,32 @@ const (
 	NoSIMD   ISA = "nosimd"   // ARMv6-M / ARMv7-M without FPU (M0, M0+, M3): portable C, small stack
 )
 
-// ISAInfo says when an ISA's paths are compiled in.
+// ISAInfo says when an ISA's paths are compiled in. Cond is the C
+// condition on the compiler's predefined macros; dq_kernels.h turns it into
+// DQ_ISA_<NAME> (unless DQ_DISABLE_<NAME> is defined), the one macro the
+// kernels test. ISAs without Cond are not selected by a macro of their own.
 type ISAInfo struct {
 	ISA
-	Macros string // the selecting condition, as the templates test it
+	Macros string // the selecting condition, for the docs
 	Cores  string // the cores that define it
+	Cond   string // C condition, "" for portable and nosimd
 }
+
+// Macro returns the C macro that selects isa's paths ("DQ_ISA_DSP").
+func (i ISAInfo) Macro() string { return "DQ_ISA_" + strings.ToUpper(string(i.ISA)) }
+
+// Disable returns the C macro that turns isa's paths off ("DQ_DISABLE_DSP").
+func (i ISAInfo) Disable() string { return "DQ_DISABLE_" + strings.ToUpper(string(i.ISA)) }
 
 // ISAs lists every ISA in documentation order.
 var ISAs = []ISAInfo{
-	{Helium, "`__ARM_FEATURE_MVE`", "M55"},
-	{HeliumF, "`__ARM_FEATURE_MVE & 2`", "M55"},
-	{DSP, "`__thumb2__` + `__ARM_FEATURE_DSP`", "M4, M7, M33, M55"},
-	{FMA, "`__ARM_FEATURE_FMA` + VFP", "M4F, M7, M33, M55"},
-	{VFP, "`__ARM_FP` + `__thumb2__`", "M4F, M7, M33, M55"},
-	{Portable, "none", "every core, the host"},
-	{NoSIMD, "`DQ_SMALL_STACK` (M-profile without `__ARM_FP`)", "M0, M0+, M3"},
+	{Helium, "`__ARM_FEATURE_MVE`", "M55", "defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)"},
+	{HeliumF, "`__ARM_FEATURE_MVE & 2`", "M55", "defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)"},
+	{DSP, "`__thumb2__` + `__ARM_FEATURE_DSP`", "M4, M7, M33, M55", "defined(__ARM_FEATURE_DSP) && defined(__thumb2__)"},
+	{FMA, "`__ARM_FEATURE_FMA` + VFP", "M4F, M7, M33, M55", "defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)"},
+	{VFP, "`__ARM_FP` + `__thumb2__`", "M4F, M7, M33, M55", "defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)"},
+	{Portable, "none", "every core, the host", ""},
+	{NoSIMD, "`DQ_SMALL_STACK` (M-profile without `__ARM_FP`)", "M0, M0+, M3", ""},
 }
 
 // Pair is the input x weights type pair of a variant.

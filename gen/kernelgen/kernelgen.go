@@ -32,17 +32,17 @@ type KernelData struct {
 	AccT     string // C type of the accumulator
 	Proto    string // the prototype, without ';'
 	Doc      string // one-line description
-}
-
-// HeaderData is the data of dq_kernels.h.tmpl: the prototypes and the
-// variant selection (gen/matrix.ISAs with a C condition).
-type HeaderData struct {
-	Template string
-	Kernels  []KernelData
 	ISAs     []ISASel
 }
 
-// ISASel is one ISA's selection macro in dq_kernels.h.
+// HeaderData is the data of dq_kernels.h.tmpl.
+type HeaderData struct {
+	Template string
+	Kernels  []KernelData
+}
+
+// ISASel is one ISA's selection macro (kernels/head renders them into every
+// kernel file): the gen/matrix.ISAs that have a C condition.
 type ISASel struct {
 	Name, Macro, Disable, Cond, Cores string
 }
@@ -188,7 +188,7 @@ func dataOf(r matrix.Row) KernelData {
 	d := KernelData{
 		Name: k.Name(), Template: templateOf(k.Op), Covers: r.Covers, Op: string(k.Op),
 		In: k.In.Tag(), Out: k.Out.Tag(), IT: k.In.CType(), OT: k.Out.CType(),
-		AccInt: k.AccInt(), AccT: "float", Proto: Proto(k), Doc: Doc(k),
+		AccInt: k.AccInt(), AccT: "float", Proto: Proto(k), Doc: Doc(k), ISAs: isaSels(),
 	}
 	if k.W != dtype.Invalid {
 		d.W, d.WT = k.W.Tag(), k.W.CType()
@@ -205,6 +205,17 @@ func dataOf(r matrix.Row) KernelData {
 		d.AccT = "int32_t"
 	}
 	return d
+}
+
+// isaSels returns the selection macros of gen/matrix.ISAs.
+func isaSels() []ISASel {
+	var out []ISASel
+	for _, i := range matrix.ISAs {
+		if i.Cond != "" {
+			out = append(out, ISASel{Name: string(i.ISA), Macro: i.Macro(), Disable: i.Disable(), Cond: i.Cond, Cores: i.Cores})
+		}
+	}
+	return out
 }
 
 // KernelDir and DocsPath are where Generate's files go, relative to the repository root.
@@ -241,13 +252,7 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 		files[KernelDir+"/"+d.Name+".c"] = render.FormatC(src)
 		all = append(all, d)
 	}
-	hd := HeaderData{Template: "kernels/dq_kernels.h.tmpl", Kernels: all}
-	for _, i := range matrix.ISAs {
-		if i.Cond != "" {
-			hd.ISAs = append(hd.ISAs, ISASel{Name: string(i.ISA), Macro: i.Macro(), Disable: i.Disable(), Cond: i.Cond, Cores: i.Cores})
-		}
-	}
-	h, err := render.Execute(t, "kernels/dq_kernels.h.tmpl", hd)
+	h, err := render.Execute(t, "kernels/dq_kernels.h.tmpl", HeaderData{Template: "kernels/dq_kernels.h.tmpl", Kernels: all})
 	if err != nil {
 		return nil, err
 	}

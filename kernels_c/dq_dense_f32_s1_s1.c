@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 
 /*
@@ -39,10 +74,22 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_DENSE4_PM1_DEFINED
 #define DQ_DENSE4_PM1_DEFINED
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same VFMA per term, in input order */
+static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
+  int32_t j, c;
+  for (j = 0; j < 4; ++j) {
+    const uint32_t *const r = w + (size_t)j * row_words;
+    float a = acc[j];
+    for (c = 0; c < 32 * nw; ++c) a = __builtin_fmaf(x[c], ((r[c >> 5] >> (c & 31)) & 1u) ? -1.0f : 1.0f, a);
+    acc[j] = a;
+  }
+}
+#else
 /* Signs of four consecutive inputs for each value of a nibble of weight bits
  * (bit k set: input k is multiplied by -1). */
 static const float dq_pm1_nibble[16][4] = {
@@ -325,7 +372,8 @@ static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t 
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#endif
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -337,6 +385,20 @@ typedef struct {
   int32_t off, len;
 } dq_dense_f32_s1_s1_mve_run;
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_dense_f32_s1_s1_mve_pass1(const dq_dense_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 4; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 4 rows
@@ -407,7 +469,22 @@ static inline __attribute__((always_inline)) void dq_dense_f32_s1_s1_mve_pass1(c
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_dense_f32_s1_s1_mve_pass2(const dq_dense_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 8; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 8 rows
@@ -500,7 +577,22 @@ static inline __attribute__((always_inline)) void dq_dense_f32_s1_s1_mve_pass2(c
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, one FMA with +-1.0f per input */
+static inline void dq_dense_f32_s1_s1_mve_pass3(const dq_dense_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *ad, const uint32_t *qo, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 12; ++l) {
+    const uint32_t *const wr = (const uint32_t *)(uintptr_t)(ad[4 * (l / 4)] + qo[l % 4]);
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) s = __builtin_fmaf(dq_s1_bit(wr + runs[i].off, j) ? -1.0f : 1.0f, runs[i].x[j], s);
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of +-x[j] (- where bit j
  * of the row's words from word off is set) in ascending j, for the 12 rows
@@ -615,6 +707,7 @@ static inline __attribute__((always_inline)) void dq_dense_f32_s1_s1_mve_pass3(c
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr",
       "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
 }
+#endif
 
 /* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order. */
 static __attribute__((noinline, unused)) void dq_dense_f32_s1_s1_mve_redo(const dq_dense_f32_s1_s1_mve_run *runs, int32_t nruns, const uint32_t *w, int32_t S, int32_t nr, float *acc) {
@@ -677,6 +770,16 @@ static inline void dq_dense_f32_s1_s1_mve_max(float *bst, const float *acc, int3
   }
 }
 
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_dense_f32_s1_s1_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_dense_f32_s1_s1_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_dense_f32_s1_s1_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -686,6 +789,7 @@ static inline uint32_t dq_dense_f32_s1_s1_mve_get_fpscr(void) {
 static inline void dq_dense_f32_s1_s1_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
@@ -703,7 +807,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
      sharing each input), then the output stage; the FPSCR flags IDC/UFC
@@ -758,7 +862,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   }
 #endif
   o = 0;
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
   /* four output channels per pass over the whole weight words
    (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
   for (; o + 4 <= n_out; o += 4) {

@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 
 /*
@@ -39,7 +74,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_MVE_S1_HELPERS_DEFINED
 #define DQ_MVE_S1_HELPERS_DEFINED
@@ -66,6 +101,8 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
   const uint32x4_t bits0 = vshlq_u32(vdupq_n_u32(1u), vreinterpretq_s32_u32(lane));
   const int32x4_t nv = vdupq_n_s32(n);
   int32_t o = 0;
+#ifndef DQ_NO_ASM
+  /* (DQ_NO_ASM: the intrinsics loop below does every word, the twin) */
   if (flip == NULL && n_out >= 32) {
     /* whole output words without flips, in assembly, eight groups of four
      channels unrolled: VMLAS (pc * mul + n), VPT on thr > best,
@@ -109,6 +146,7 @@ static inline void dq_mve_s1_thr(const uint32_t *pcb, int32_t n, int32_t mul, in
 #undef DQ_MVE_S1_THR4
     o = n_out & ~31;
   }
+#endif
   for (; o < n_out; o += 32) {
     /* a partial word, or flipped channels */
     uint32_t wd = 0u;
@@ -155,6 +193,20 @@ static inline uint8x16_t dq_mve_s1_grp(uint32x4_t a, uint32x4_t b, uint32x4_t c)
  * "argument 2 must be a constant immediate"), and the loop then keeps all
  * eight Q registers busy (q7 addresses, q5/q6 masks, q4 the byte counts).
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same four popcounts */
+static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
+  uint32_t adm[4], r[4];
+  int32_t i, j;
+  vst1q_u32(adm, ad);
+  for (i = 0; i < 4; ++i) {
+    const uint32_t *const row = (const uint32_t *)(uintptr_t)(adm[i] + 4u);
+    r[i] = 0u;
+    for (j = 0; j < nw; ++j) r[i] += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
+  }
+  return vld1q_u32(r);
+}
+#else
 static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_t nw) {
   uint32x4_t tot = vdupq_n_u32(0u);
   uint32_t adm[4], accm[4];
@@ -233,6 +285,7 @@ static inline uint32x4_t dq_mve_s1_pc4(const uint32_t *xb, uint32x4_t ad, int32_
   }
   return tot;
 }
+#endif
 
 /*
  * Pieces of the row loop of dq_mve_s1_rows (q7 gather addresses, q5/q6 the
@@ -316,6 +369,17 @@ DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
  * as above: the whole row loop in one assembly block, four rows per pass,
  * one variant per K % 3.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same popcounts */
+static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  int32_t i, j;
+  for (i = 0; i < 4 * n_pass; ++i) {
+    const uint32_t *const row = w + (size_t)i * (size_t)K;
+    pc[i] = 0u;
+    for (j = 0; j < K; ++j) pc[i] += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
+  }
+}
+#else
 static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
   uint32_t adm[4];
   const uint32_t *xp;
@@ -334,6 +398,7 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
     break;
   }
 }
+#endif
 
 /*
  * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
@@ -369,7 +434,7 @@ dq_status dq_dense_s1_s1_f32(const dq_dense_params *p, const uint32_t *input, co
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* four output channels per pass (lanes), see mve_s1.tmpl; the input
      words broadcast once into xb (at most DQ_MVE_S1_XB words), the

@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 #include <string.h>
 
@@ -40,7 +75,7 @@
  * Semantics: dq_types.h (dq_dense_params, dq_output_stage); Go reference:
  * gen/ref.Dense.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -191,7 +226,8 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s8_s8_mve_rows2(const 
     int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
+  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
   if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
@@ -389,6 +425,16 @@ static inline void dq_dense_s8_s8_s8_mve_max(int32_t *bv, const int32_t *a, cons
   }
 }
 #if (__ARM_FEATURE_MVE & 2)
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_dense_s8_s8_s8_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_dense_s8_s8_s8_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_dense_s8_s8_s8_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -398,6 +444,7 @@ static inline uint32_t dq_dense_s8_s8_s8_mve_get_fpscr(void) {
 static inline void dq_dense_s8_s8_s8_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
@@ -429,7 +476,11 @@ static inline __attribute__((always_inline)) uint32_t dq_dense_s8_s8_s8_mve_os_r
          predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
          Written 0 > y: the LT condition is also true for unordered
          operands (NaN), GT is not */
+#ifdef DQ_NO_ASM
+        y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
+#else
         __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+#endif
       }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));
@@ -507,13 +558,36 @@ static inline uint32_t dq_dense_s8_s8_s8_mve_ostage(const int32_t *acc, int32_t 
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
 /*
  * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
  * of src, minus zp, for g < ng (gs constant per call site: STRD with
  * post-increment; the loop GCC made of the intrinsics needed 15
  * instructions per group, this one 8, or 6 when zp == 0).
  */
+#ifdef DQ_NO_ASM
+/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
+__attribute__((always_inline)) static inline void dq_dense_s8_s8_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  int32_t g;
+  for (g = 0; g < ng; ++g, src += 4, d += gs) {
+    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
+    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
+  }
+}
+
+/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
+static inline int32_t dq_dense_s8_s8_s8_dot4(const uint32_t *x, const int8_t *w) {
+  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
+  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
+}
+
+static void dq_dense_s8_s8_s8_mac41(int32_t *a, const uint32_t *x, const int8_t *wa, int32_t K) {
+  int32_t g, r;
+  for (g = a[4]; g > 0; --g, x += 2, wa += 4) {
+    for (r = 0; r < 4; ++r) a[r] += dq_dense_s8_s8_s8_dot4(x, wa + (size_t)r * (size_t)K);
+  }
+}
+#else
 __attribute__((always_inline)) static inline void dq_dense_s8_s8_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
   const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
   const int8_t *const end = src + 4 * ng;
@@ -584,13 +658,19 @@ __attribute__((naked, noinline)) static void dq_dense_s8_s8_s8_mac41(int32_t *a 
   "stm r0, {r8-r11}\n\t"
   "pop {r4-r11, pc}");
 }
+#endif
 #if defined(__ARM_FP) && (__ARM_FP & 4)
 /* dq_quantize(v, q_min, q_max) with fq_min = (float)q_min, exactly (see above). */
 static inline int32_t dq_dense_s8_s8_s8_q(float v, float fq_min, int32_t q_min, int32_t q_max) {
+#ifdef DQ_NO_ASM
+  (void)fq_min; /* C twin: dq_quantize is the same function */
+  return dq_quantize(v, q_min, q_max);
+#else
   int32_t t;
   if (!(v >= fq_min)) return q_min;
   __asm__("vcvtr.s32.f32 %1, %1\n\tvmov %0, %1" : "=r"(t), "+t"(v));
   return t > q_max ? q_max : t;
+#endif
 }
 
 /* The output stage for s8 outputs with mul and add, constant flags (inlined per variant). */
@@ -650,7 +730,7 @@ __attribute__((noinline)) static void dq_dense_s8_s8_s8_os_row(const dq_output_s
   }
 }
 #endif
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if !defined(DQ_ISA_DSP)
 /*
  * dq_quantize(v, q_min, q_max) from v's bits: clamp(round_half_even(v),
  * q_min, q_max), NaN -> q_min. |v| < 0.5 rounds to 0; below 2^24 the
@@ -696,7 +776,7 @@ __attribute__((noinline)) static void dq_dense_s8_s8_s8_ns_os(const dq_output_st
   }
   orow[o] = (int8_t)(dq_dense_s8_s8_s8_ns_q(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
 }
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
 /** Arguments of _ns_d4: acc[r] = sum_{j < n} (x[j] - zp) * w[r * n + j], r < 4. */
 typedef struct {
   const int8_t *x;
@@ -762,7 +842,7 @@ __attribute__((naked, noinline, unused)) static void dq_dense_s8_s8_s8_ns_d4(dq_
   "pop {r4-r11, pc}\n\t");
 }
 #endif
-#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
 /*
  * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
  * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
@@ -892,7 +972,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
      each 16-byte input vector (VMLADAVA.S8), then the output stage of the
@@ -933,7 +1013,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#if defined(DQ_ISA_DSP)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
      (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
@@ -942,7 +1022,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
     uint32_t xp[512];
     const int32_t ng = n / 4;
     int32_t g;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     dq_dense_s8_s8_s8_cvt(xp, xr, ng, in_zp, 2);
 #else
     const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
@@ -953,7 +1033,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
       xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
     }
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     if (ng > 0) {
       /* Thumb-2 DSP cores: four output channels per pass share each loaded
        input pair (dq_dense_s8_s8_s8_mac41, dsp_s8.tmpl; 43 instructions per 32
@@ -999,12 +1079,25 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
       int32_t best;
       const uint32_t *xq = xp;
       const int8_t *wq = wr;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+#if defined(DQ_ISA_DSP)
       if (o + 1 < n_out && ng > 0) {
         /* two output channels per pass share each loaded input pair (kernels/smlad2) */
         int32_t acc1 = 0;
         const int8_t *wq1 = wr + w_row;
         int32_t cnt = ng;
+#ifdef DQ_NO_ASM
+        /* C twin of the assembly below: the same sums, operands advanced alike */
+        for (; cnt > 0; --cnt) {
+          const uint32_t x0_ = xq[0], x1_ = xq[1];
+          const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+          const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+          acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+          acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+          xq += 2;
+          wq += 4;
+          wq1 += 4;
+        }
+#else
         {
           uint32_t x0_, x1_, wa_, wb_, t_;
           __asm__ volatile(
@@ -1055,6 +1148,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
           :
           : "cc", "memory");
         }
+#endif
         for (c = 4 * ng; c < n; ++c) {
           acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
           acc1 += ((int32_t)xr[c] - in_zp) * (int32_t)wr[(size_t)w_row + (size_t)c];
@@ -1126,8 +1220,8 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
   }
 #endif
   o = 0;
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+#if !defined(DQ_ISA_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
   /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
   while (o + 3 < n_out) {
     dq_dense_s8_s8_s8_ns_d4a a;
@@ -1142,7 +1236,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
       dq_dense_s8_s8_s8_ns_os(os, best, o, orow);
     }
   }
-#elif defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+#elif defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
   /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
    taken out as zp * (sum of the row's weights); the rest below */
   while (o + 3 < n_out) {

@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 
 /*
@@ -39,8 +74,8 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
-!(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM) && \
+!(defined(DQ_ISA_HELIUMF) && !defined(DQ_NO_ASM))
 #ifndef DQ_F32S1_SMALL_DEFINED
 #define DQ_F32S1_SMALL_DEFINED
 /* 1 when the n values x[i * step] are finite and below 2^124 in magnitude:
@@ -55,7 +90,7 @@ static int dq_f32s1_small(const float *x, size_t n, size_t step) {
 }
 #endif
 #endif
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
 #include <arm_mve.h>
 #ifndef DQ_F32S1_IN_RANGE_DEFINED
 #define DQ_F32S1_IN_RANGE_DEFINED
@@ -155,7 +190,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
           }
         }
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
         /* exact only without denormals: the input channel, the pad value
          and the thresholds checked first (else the VFP or portable path) */
         int32_t exact = (nb & 3) == 0 &&
@@ -321,7 +356,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           continue;
         }
 #endif
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
         /* VFP: per channel the addresses of its three row terms in tab and
          (sign, sign * threshold): a flipped channel compares -best >= -thr */
         struct {
@@ -344,7 +379,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
         /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
          overflows, no NaN occurs, and the bit is a chain of compares with
          the threshold, without the pool maximum */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#if defined(DQ_ISA_HELIUMF) && !defined(DQ_NO_ASM)
         const int32_t no_nan = 0; /* Helium cores: here only as the rare fallback, without the chain's code */
 #else
         const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
@@ -387,7 +422,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
                 }
               }
             }
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
             {
               /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
               float *tp = tab;
@@ -443,7 +478,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               }
             }
 #endif
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
             {
               /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
                conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN

@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 
 /*
@@ -39,7 +74,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
 /* Output channels per block of the MVE paths (stack: sums and row addresses). */
@@ -51,6 +86,23 @@ typedef struct {
   int32_t off, len;
 } dq_pwconv2d_f32_f32_s8_mve_run;
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass1(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 4; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 4 rows l whose addresses are ad[l] (lane l % 4
@@ -99,7 +151,25 @@ static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass1(const dq_
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass2(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 8; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 8 rows l whose addresses are ad[l] (lane l % 4
@@ -167,7 +237,25 @@ static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass2(const dq_
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums, separate multiply and add */
+static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass3(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const uint32_t *ad, float *a) {
+  int32_t l, i, j;
+  for (l = 0; l < 12; ++l) {
+    const float *const wr = (const float *)(uintptr_t)ad[l];
+    float s = 0.0f;
+    for (i = 0; i < nruns; ++i) {
+      for (j = 0; j < runs[i].len; ++j) {
+        const float t = runs[i].x[j] * wr[runs[i].off + j];
+        s = s + t;
+      }
+    }
+    a[l] = s;
+  }
+}
+#else
 /*
  * a[l] = sum over the runs (nruns >= 1), in order, of x[j] * row_l[off + j]
  * in ascending j, for the 12 rows l whose addresses are ad[l] (lane l % 4
@@ -254,6 +342,7 @@ static __attribute__((noinline)) void dq_pwconv2d_f32_f32_s8_mve_pass3(const dq_
   : [ad] "r"(ad), [a] "r"(a)
   : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
+#endif
 
 /* The same sums with the scalar FPU (rows at w + k * S), in the portable loop's order (separate multiply and add). */
 static __attribute__((noinline, unused)) void dq_pwconv2d_f32_f32_s8_mve_redo(const dq_pwconv2d_f32_f32_s8_mve_run *runs, int32_t nruns, const float *w, int32_t S, int32_t nr, float *acc) {
@@ -315,6 +404,16 @@ static inline void dq_pwconv2d_f32_f32_s8_mve_max(float *bst, const float *acc, 
   }
 }
 
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_pwconv2d_f32_f32_s8_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_pwconv2d_f32_f32_s8_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_pwconv2d_f32_f32_s8_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -324,6 +423,7 @@ static inline uint32_t dq_pwconv2d_f32_f32_s8_mve_get_fpscr(void) {
 static inline void dq_pwconv2d_f32_f32_s8_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
@@ -365,7 +465,7 @@ dq_status dq_pwconv2d_f32_f32_s8(const dq_conv_params *p, const float *input, co
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__)
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: per block of up to 64 channels and output pixel, the taps of
      each conv position as runs of contiguous inputs and weights, the sums by _mve_block (12 channels per

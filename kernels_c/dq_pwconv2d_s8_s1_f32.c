@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 
 /*
@@ -39,7 +74,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /*
@@ -47,6 +82,23 @@
  * r < 4 ng, rows rs bytes apart: per group of four rows, the inputs as two
  * 16-lane vectors per word, each row's word as the predicates of its halves.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same sums */
+static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
+    int32_t *s) {
+  int32_t r, k, b;
+  for (r = 0; r < 4 * ng; ++r) {
+    const uint32_t *const wr = (const uint32_t *)(const void *)((const uint8_t *)w + (uint32_t)r * rs);
+    uint32_t a = 0u;
+    for (k = 0; k < nw; ++k) {
+      for (b = 0; b < 32; ++b) {
+        if ((wr[k] >> b) & 1u) a += (uint32_t)(int32_t)x[32 * k + b];
+      }
+    }
+    s[r] = (int32_t)a;
+  }
+}
+#else
 static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
     int32_t *s) {
   int32_t g;
@@ -113,6 +165,7 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1rows4(
     s[4 * g + 3] = (int32_t)a3;
   }
 }
+#endif
 
 /* The sum of x[j] over the set bits j of the nw words of one row (intrinsics:
  the rows left over from groups of four). */
@@ -177,6 +230,16 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_f32_mve_s1block(
 }
 
 #if (__ARM_FEATURE_MVE & 2)
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_pwconv2d_s8_s1_f32_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
 static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
   uint32_t r;
   __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
@@ -186,6 +249,7 @@ static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_get_fpscr(void) {
 static inline void dq_pwconv2d_s8_s1_f32_mve_set_fpscr(uint32_t r) {
   __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
 }
+#endif
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
@@ -214,7 +278,11 @@ static inline __attribute__((always_inline)) uint32_t dq_pwconv2d_s8_s1_f32_mve_
          predicate of vcmpgtq/vpselq through a GPR (3 more instructions).
          Written 0 > y: the LT condition is also true for unordered
          operands (NaN), GT is not */
+#ifdef DQ_NO_ASM
+        y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
+#else
         __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+#endif
       }
       if (has_bn) {
         y = vsubq_f32(y, vldrwq_f32(ps + k));
@@ -281,7 +349,7 @@ static inline uint32_t dq_pwconv2d_s8_s1_f32_mve_ostage(const int32_t *acc, int3
 }
 #endif
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
 /* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
 #ifndef DQ_S8S1_HELPERS_DEFINED
 #define DQ_S8S1_HELPERS_DEFINED
@@ -326,6 +394,35 @@ static inline int32_t dq_s8s1_pc(const uint32_t *w, int32_t nw) {
  * pair and the fixed register use matter (C has no way to ask for them; a C
  * version was not measured).
  */
+#ifdef DQ_NO_ASM
+/* USAD8 in C: the sum over the four bytes of |a - b| (for the C twins) */
+static inline uint32_t dq_s8s1_usad8(uint32_t a, uint32_t b) {
+  uint32_t s = 0u;
+  int32_t k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t d = (int32_t)((a >> k) & 0xFFu) - (int32_t)((b >> k) & 0xFFu);
+    s += (uint32_t)(d < 0 ? -d : d);
+  }
+  return s;
+}
+
+/* C twin of the assembly below: the same sums */
+static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
+  const uint32_t *wb = (const uint32_t *)(const void *)((const uint8_t *)w + rs);
+  uint32_t a0 = 0u, a1 = 0u;
+  int32_t k;
+  for (; nw > 0; --nw) {
+    const uint32_t wa = *w++, wv = *wb++;
+    for (k = 0; k < 8; ++k) {
+      const uint32_t x = *xu++;
+      a0 += dq_s8s1_usad8(x, ((wa >> k) & 0x01010101u) * 255u);
+      a1 += dq_s8s1_usad8(x, ((wv >> k) & 0x01010101u) * 255u);
+    }
+  }
+  s[0] = (int32_t)a0;
+  s[1] = (int32_t)a1;
+}
+#else
 static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
   uint32_t a0 = 0u, a1 = 0u, wa, wb, t, x;
   __asm__ volatile(
@@ -397,6 +494,7 @@ static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t
   s[0] = (int32_t)a0;
   s[1] = (int32_t)a1;
 }
+#endif
 
 /*
  * d[0..n) = the s8 codes s[0..n) as unsigned bytes (q XOR 0x80): a word at a
@@ -408,6 +506,8 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
   if (((n | (int32_t)(uintptr_t)d) & 3) == 0) {
     uint32_t *const dw = (uint32_t *)(void *)d;
     j = 0;
+#ifndef DQ_NO_ASM
+    /* (DQ_NO_ASM: the C loop below does every word, the twin) */
     if ((((uintptr_t)s) & 3u) == 0 && n >= 16) {
       /* aligned source: LDM, four EOR, STM per 16 codes (inline assembly;
        the C loop below is five instructions per word) */
@@ -429,6 +529,7 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
       : "r4", "r5", "r6", "r8", "cc", "memory");
       j = 4 * (n / 16);
     }
+#endif
     for (; j < n / 4; ++j) {
       uint32_t v;
       memcpy(&v, s + 4 * j, 4);
@@ -446,6 +547,20 @@ static inline void dq_s8s1_cpx(uint8_t *d, const int8_t *s, int32_t n) {
  * needs an ascending list; never r7, the Thumb frame pointer) and four
  * USADA8: 26 instructions per 64 MACs with the loop.
  */
+#ifdef DQ_NO_ASM
+/* C twin of the assembly below: the same sums */
+static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
+  uint32_t a[4] = {0u, 0u, 0u, 0u};
+  int32_t k, i;
+  for (; np > 0; --np) {
+    for (k = 0; k < 4; ++k) {
+      const uint32_t xv = *x++;
+      for (i = 0; i < 4; ++i) a[i] += dq_s8s1_usad8(xv, *m++);
+    }
+  }
+  for (i = 0; i < 4; ++i) s[i] = (int32_t)a[i];
+}
+#else
 static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t np, int32_t *s) {
   uint32_t a0, a1, a2, a3, xv;
   /* the accumulators are zeroed inside: as "+r" operands GCC at -O0 with
@@ -494,6 +609,7 @@ static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t n
 #endif
 #endif
 #endif
+#endif
 dq_status dq_pwconv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
@@ -531,7 +647,7 @@ dq_status dq_pwconv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, co
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels (their popcounts
      once per block), each conv position's input pixel as a dense row
@@ -585,7 +701,7 @@ dq_status dq_pwconv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, co
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FEATURE_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_DSP)
   {
     /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
      are gathered once into permuted unsigned bytes (a padded tap as the

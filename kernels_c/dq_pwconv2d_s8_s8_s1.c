@@ -32,6 +32,41 @@
 #pragma GCC optimize("no-tree-vectorize")
 #endif
 
+/*
+ * Variant selection, in one place (generated from gen/matrix.ISAs into every
+ * kernel file, so that a kernel or an amalgamated library stands alone; the
+ * variants are listed in docs/kernels.md): DQ_ISA_<NAME> is defined when the
+ * compiler's predefined macros say the core has the instruction set, unless
+ * DQ_DISABLE_<NAME> is defined; the kernels' fast paths test only these
+ * (shape conditions then pick among the compiled-in paths). Disabling a
+ * variant falls through to the next one or to the portable loops: the test
+ * harness runs the vectors that way, variant by name.
+ */
+#ifndef DQ_ISA_SELECTED
+#define DQ_ISA_SELECTED 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(DQ_DISABLE_HELIUM)
+#define DQ_ISA_HELIUM 1 /* helium: M55 */
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && !defined(DQ_DISABLE_HELIUMF)
+#define DQ_ISA_HELIUMF 1 /* heliumf: M55 */
+#endif
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DQ_DISABLE_DSP)
+#define DQ_ISA_DSP 1 /* dsp: M4, M7, M33, M55 */
+#endif
+#if defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(DQ_DISABLE_FMA)
+#define DQ_ISA_FMA 1 /* fma: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && !defined(DQ_DISABLE_VFP)
+#define DQ_ISA_VFP 1 /* vfp: M4F, M7, M33, M55 */
+#endif
+#if defined(__ARM_ARCH_7M__) && defined(__thumb2__) && !defined(DQ_DISABLE_V7M)
+#define DQ_ISA_V7M 1 /* v7m: M3 */
+#endif
+#if defined(__ARM_ARCH_6M__) && !defined(DQ_DISABLE_V6M)
+#define DQ_ISA_V6M 1 /* v6m: M0, M0+ */
+#endif
+#endif
+
 #include "dq_kernels.h"
 #include <string.h>
 
@@ -40,7 +75,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
@@ -117,7 +152,8 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s1_mve_rows2(con
     int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
   const int32_t nv = K >> 4, tail = K & 15;
   int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
+  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
   if (tail == 0 && nr >= 3 && !add) {
     /* K a multiple of 16: the triples in assembly. The loop is the one GCC
      makes of the C below, but GCC spilled around it (about 45 instructions
@@ -393,13 +429,70 @@ static inline void dq_pwconv2d_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_
   }
 }
 #endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
 /*
  * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
  * of src, minus zp, for g < ng (gs constant per call site: STRD with
  * post-increment; the loop GCC made of the intrinsics needed 15
  * instructions per group, this one 8, or 6 when zp == 0).
  */
+#ifdef DQ_NO_ASM
+/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
+__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  int32_t g;
+  for (g = 0; g < ng; ++g, src += 4, d += gs) {
+    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
+    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
+  }
+}
+
+/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
+static inline int32_t dq_pwconv2d_s8_s8_s1_dot4(const uint32_t *x, const int8_t *w) {
+  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
+  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
+}
+
+static void dq_pwconv2d_s8_s8_s1_mac22(int32_t *a, const uint32_t *x, const int8_t *wa, const int8_t *wb) {
+  int32_t g;
+  for (g = a[4]; g > 0; --g, x += 4, wa += 4, wb += 4) {
+    a[0] += dq_pwconv2d_s8_s8_s1_dot4(x, wa);
+    a[1] += dq_pwconv2d_s8_s8_s1_dot4(x + 2, wa);
+    a[2] += dq_pwconv2d_s8_s8_s1_dot4(x, wb);
+    a[3] += dq_pwconv2d_s8_s8_s1_dot4(x + 2, wb);
+  }
+}
+
+/* Arguments of _mac14 (as below). */
+typedef struct {
+  const uint32_t *x;
+  const int8_t *w;
+  int32_t ng;
+  int32_t nch;
+  int32_t back;
+  int32_t *out;
+} dq_pwconv2d_s8_s8_s1_m14;
+
+static void dq_pwconv2d_s8_s8_s1_mac14(const dq_pwconv2d_s8_s8_s1_m14 *m) {
+  const int8_t *w = m->w;
+  int32_t *out = m->out;
+  int32_t r, g;
+  for (r = 0; r < m->nch; ++r, ++out) {
+    const uint32_t *x = m->x;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (g = 0; g < m->ng; ++g, x += 8, w += 4) {
+      a0 += dq_pwconv2d_s8_s8_s1_dot4(x, w);
+      a1 += dq_pwconv2d_s8_s8_s1_dot4(x + 2, w);
+      a2 += dq_pwconv2d_s8_s8_s1_dot4(x + 4, w);
+      a3 += dq_pwconv2d_s8_s8_s1_dot4(x + 6, w);
+    }
+    w -= m->back;
+    out[0] = a0;
+    out[32] = a1;
+    out[64] = a2;
+    out[96] = a3;
+  }
+}
+#else
 __attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
   const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
   const int8_t *const end = src + 4 * ng;
@@ -557,8 +650,9 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq
   "pop {r4-r11, pc}");
 }
 #endif
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_ARCH_7M__)
+#endif
+#if !defined(DQ_ISA_DSP)
+#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
 /*
  * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
  * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
@@ -665,7 +759,7 @@ __attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_c23
   "pop {r4-r11, pc}\n\t");
 }
 #endif
-#if defined(__GNUC__) && defined(__ARM_ARCH_6M__)
+#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
 /*
  * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
  * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
@@ -785,7 +879,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if !defined(DQ_ISA_DSP)
   /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
   int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
 #endif
@@ -820,7 +914,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
-#if defined(__ARM_FEATURE_MVE) && defined(__OPTIMIZE__) && (__ARM_FEATURE_MVE & 1)
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
      each one's taps (one input pixel) then two positions x three weight rows per pass
@@ -894,7 +988,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
     }
   }
 #endif
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#if defined(DQ_ISA_DSP)
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded
      tap as the code whose q - zp is the pad value), turned once into pairs
@@ -909,7 +1003,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
     const int32_t K = p->in_c;
     const int32_t pad_q = 0;
     const int32_t npool = ph * pw;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
        positions with K <= 288: the taps of P conv positions (output
@@ -1096,10 +1190,23 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
                 const int8_t *wq = weights + (size_t)o * (size_t)K;
                 const uint32_t *xq = xp;
                 int32_t acc = 0;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__)
+#if defined(DQ_ISA_DSP)
                 if (o + 1 < n_out) {
                   const int8_t *wq1 = wq + K;
                   int32_t acc1 = 0, cnt = ng;
+#ifdef DQ_NO_ASM
+                  /* C twin of the assembly below: the same sums, operands advanced alike */
+                  for (; cnt > 0; --cnt) {
+                    const uint32_t x0_ = xq[0], x1_ = xq[1];
+                    const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+                    const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+                    acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+                    acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+                    xq += 2;
+                    wq += 4;
+                    wq1 += 4;
+                  }
+#else
                   {
                     uint32_t x0_, x1_, wa_, wb_, t_;
                     __asm__ volatile(
@@ -1150,6 +1257,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
                     :
                     : "cc", "memory");
                   }
+#endif
                   for (g = 4 * ng; g < K; ++g, ++wq, ++wq1) {
                     acc += ((int32_t)xb[g] - in_zp) * (int32_t)*wq;
                     acc1 += ((int32_t)xb[g] - in_zp) * (int32_t)*wq1;
@@ -1246,7 +1354,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
-#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+#if !defined(DQ_ISA_DSP)
       if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the

@@ -285,7 +285,7 @@ static inline uint32_t dq_pc_byte(uint32_t s) {
 /** Sum of popcount(x[j] ^ w[j]) over g groups of three words (g >= 0) and rem (0..2) more words. */
 static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, int32_t g, int32_t rem) {
   int32_t total = 0;
-#ifdef DQ_ASM_POPCOUNT
+#if defined(DQ_ASM_POPCOUNT) && !defined(DQ_NO_ASM)
   if (g > 0) {
     /* LDM loads three words in one instruction; fixed registers r4-r6 and
        r8-r10 (never r7, the Thumb frame pointer) because LDM needs an
@@ -300,7 +300,7 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
         : [z] "r"(0u)
         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
   }
-#elif defined(DQ_ASM_POPCOUNT_NODSP)
+#elif defined(DQ_ASM_POPCOUNT_NODSP) && !defined(DQ_NO_ASM)
   while (g > 0) {
     /* at most 10 groups per byte accumulator (<= 240 per byte) */
     int32_t n = g < 10 ? g : 10;
@@ -318,6 +318,7 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
     DQ_SUM_BYTES(total, acc);
   }
 #else
+  /* portable, and the C twin of the two loops above (DQ_NO_ASM) */
   for (; g > 0; --g) {
     DQ_SUM_BYTES(total, dq_pc_byte(dq_pc_nib(x[0] ^ w[0]) + dq_pc_nib(x[1] ^ w[1]) + dq_pc_nib(x[2] ^ w[2])));
     x += 3;
@@ -340,9 +341,10 @@ static inline int32_t dq_xor_popcount_g(const uint32_t *x, const uint32_t *w, in
  * contiguous (dense weights, OHWI conv weights).
  */
 static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, int32_t g, int32_t n_rows, int32_t *pc) {
-#ifndef __OPTIMIZE__
+#if !defined(__OPTIMIZE__) || defined(DQ_NO_ASM)
   /* -O0 keeps r7 as the frame pointer and cannot give the loop below its
-     registers ("impossible constraints"): the same counts row by row */
+     registers ("impossible constraints"): the same counts row by row; also
+     the C twin of the loop below (DQ_NO_ASM) */
   int32_t o;
   for (o = 0; o < n_rows; ++o) pc[o] = dq_xor_popcount_g(x, w + (size_t)o * 3u * (size_t)g, g, 0);
 #else
@@ -405,7 +407,7 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
 #define DQ_BIN_ROWS 1
 #endif
 
-#ifdef DQ_BIN_ROWS
+#if defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
 #define DQ_BIN_GROUP \
     "ldmia r1!, {r4, r5, r6}\n\t" \
     "ldmia r11!, {r8, r9, r10}\n\t" \
@@ -432,6 +434,9 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
     "add r3, r3, r9, lsr #4\n\t"      /* Y += high nibbles (bytes <= 12 * g) */ \
     "add r2, r2, r4\n\t"              /* X += A (carries between bytes allowed) */
 
+#endif
+
+#ifdef DQ_BIN_ROWS
 /** Arguments of dq_bin_thr_rows and dq_bin_cmp_rows. */
 typedef struct {
   const uint32_t *x;    /**< K = 3 * g + r words, shared by every row */
@@ -447,6 +452,32 @@ typedef struct {
 /** Most groups of three words per row dq_bin_thr_rows / dq_bin_cmp_rows take. */
 #define DQ_BIN_MAX_G 6
 
+#ifdef DQ_NO_ASM
+/* C twins of the two naked row functions below: the same output words */
+static void dq_bin_thr_rows(const dq_bin_args *a) __attribute__((unused));
+static void dq_bin_thr_rows(const dq_bin_args *a) {
+  const int32_t K = 3 * a->g + a->r;
+  const int32_t *const thr = (const int32_t *)a->thr;
+  int32_t o;
+  for (o = 0; o < a->n_rows; ++o) {
+    const int32_t dot = a->n - 2 * dq_xor_popcount_g(a->x, a->w + (size_t)o * (size_t)K, a->g, a->r);
+    if ((o & 31) == 0) a->out[o >> 5] = 0u;
+    if (dot < thr[o]) a->out[o >> 5] |= 1u << (o & 31);
+  }
+}
+
+static void dq_bin_cmp_rows(const dq_bin_args *a) __attribute__((unused));
+static void dq_bin_cmp_rows(const dq_bin_args *a) {
+  const int32_t K = 3 * a->g + a->r;
+  const uint32_t *const v = (const uint32_t *)a->thr;
+  int32_t o;
+  for (o = 0; o < a->n_rows; ++o) {
+    const uint32_t pc = (uint32_t)dq_xor_popcount_g(a->x, a->w + (size_t)o * (size_t)K, a->g, a->r);
+    if ((o & 31) == 0) a->out[o >> 5] = 0u;
+    if (pc >= v[o]) a->out[o >> 5] |= 1u << (o & 31);
+  }
+}
+#else
 /*
  * Shared parts of the two row functions below. A naked function so that all
  * 14 registers are ours (r7 included). A row is one LDM from the stack that
@@ -604,6 +635,7 @@ __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bi
 #undef DQ_BIN_GROUP
 #undef DQ_BIN_PROLOGUE
 #undef DQ_BIN_EPILOGUE
+#endif /* DQ_NO_ASM */
 
 /*
  * v for dq_bin_cmp_rows from an s1 output stage's threshold thr and flip bit fl of a dot product

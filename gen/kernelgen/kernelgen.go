@@ -33,6 +33,7 @@ type KernelData struct {
 	AccT     string // C type of the accumulator
 	Proto    string // the prototype, without ';'
 	Doc      string // one-line description
+	ISAs     []ISASel
 }
 
 // HeaderData is the data of dq_kernels.h.tmpl.
@@ -49,6 +50,12 @@ type TypesData struct {
 	Structs  []cparams.Decl
 }
 
+// ISASel is one ISA's selection macro (kernels/head renders them into every
+// kernel file): the gen/matrix.ISAs that have a C condition.
+type ISASel struct {
+	Name, Macro, Disable, Cond, Cores string
+}
+
 // DocsData is the data of kernels.md.tmpl.
 type DocsData struct {
 	Template string
@@ -56,6 +63,7 @@ type DocsData struct {
 	Families []FamilyCount
 	Grid     []GridRow
 	Refs     []RefRow
+	Variants []VariantRow
 	Total    int
 	Mirrored int
 }
@@ -68,9 +76,17 @@ type GridRow struct {
 	F32, S8, S1 string
 }
 
-// DocRow is one table row in docs/kernels.md.
+// DocRow is one table row in docs/kernels.md; Variants names the fast
+// paths of gen/matrix.Variants the kernel holds ("-": portable loops only).
 type DocRow struct {
-	Name, Op, In, W, Out, Acc, Covers string
+	Name, Op, In, W, Out, Acc, Covers, Variants string
+}
+
+// VariantRow is one row of the variant table (from gen/matrix.Variants).
+type VariantRow struct {
+	Name, ISA, Macros, Cores, Kernels, Technique, Sources string
+	Count                                                 int
+	Asm                                                   bool
 }
 
 // RefRow is one row of the reference's tables and the kernels implementing it.
@@ -181,7 +197,7 @@ func dataOf(r matrix.Row) KernelData {
 	d := KernelData{
 		Name: k.Name(), Template: templateOf(k.Op), Covers: r.Covers, Op: string(k.Op),
 		In: k.In.Tag(), Out: k.Out.Tag(), IT: k.In.CType(), OT: k.Out.CType(),
-		AccInt: k.AccInt(), AccT: "float", Proto: Proto(k), Doc: Doc(k),
+		AccInt: k.AccInt(), AccT: "float", Proto: Proto(k), Doc: Doc(k), ISAs: isaSels(),
 	}
 	if k.W != dtype.Invalid {
 		d.W, d.WT = k.W.Tag(), k.W.CType()
@@ -198,6 +214,17 @@ func dataOf(r matrix.Row) KernelData {
 		d.AccT = "int32_t"
 	}
 	return d
+}
+
+// isaSels returns the selection macros of gen/matrix.ISAs.
+func isaSels() []ISASel {
+	var out []ISASel
+	for _, i := range matrix.ISAs {
+		if i.Cond != "" {
+			out = append(out, ISASel{Name: string(i.ISA), Macro: i.Macro(), Disable: i.Disable(), Cond: i.Cond, Cores: i.Cores})
+		}
+	}
+	return out
 }
 
 // KernelDir and DocsPath are where Generate's files go, relative to the repository root.
@@ -263,7 +290,11 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 		if r.W != dtype.Invalid {
 			w = r.W.Tag()
 		}
-		docs.Rows = append(docs.Rows, DocRow{Name: r.Name(), Op: string(r.Op), In: r.In.Tag(), W: w, Out: r.Out.Tag(), Acc: acc, Covers: r.Covers})
+		vs := "-"
+		if names := matrix.VariantsOf(r.Kernel); len(names) > 0 {
+			vs = strings.Join(names, ", ")
+		}
+		docs.Rows = append(docs.Rows, DocRow{Name: r.Name(), Op: string(r.Op), In: r.In.Tag(), W: w, Out: r.Out.Tag(), Acc: acc, Covers: r.Covers, Variants: vs})
 		fc, ok := counts[string(r.Op)]
 		if !ok {
 			fc = &FamilyCount{Op: string(r.Op)}
@@ -299,12 +330,43 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	for _, op := range order {
 		docs.Families = append(docs.Families, *counts[op])
 	}
+	if err := matrix.ValidateVariants(matrix.Variants, rows); err != nil {
+		return nil, err
+	}
+	for _, v := range matrix.Variants {
+		docs.Variants = append(docs.Variants, variantRow(v, rows))
+	}
 	md, err := render.Execute(t, "kernels/kernels.md.tmpl", docs)
 	if err != nil {
 		return nil, err
 	}
 	files[DocsPath] = render.Tidy(md)
 	return files, nil
+}
+
+// variantRow renders v for the docs: its kernels as "ops, types" unless the
+// variant states a narrower scope, its sources as paths.
+func variantRow(v matrix.Variant, rows []matrix.Row) VariantRow {
+	isa, _ := matrix.ISAOf(v.ISA)
+	var ops, pairs, srcs []string
+	for _, op := range v.Ops {
+		ops = append(ops, string(op))
+	}
+	for _, p := range v.Pairs {
+		pairs = append(pairs, p.String())
+	}
+	for _, s := range v.Sources {
+		if !strings.Contains(s, "/") {
+			s = "templates/kernels/" + s
+		}
+		srcs = append(srcs, "`"+s+"`")
+	}
+	kernels := strings.Join(pairs, ", ") + ": " + strings.Join(ops, ", ")
+	if v.Scope != "" {
+		kernels = strings.Join(pairs, ", ") + ": " + v.Scope
+	}
+	return VariantRow{Name: v.Name, ISA: string(v.ISA), Macros: isa.Macros, Cores: isa.Cores, Kernels: kernels,
+		Technique: v.Technique, Sources: strings.Join(srcs, ", "), Count: len(v.Kernels(rows)), Asm: v.Asm}
 }
 
 // Paths returns the sorted keys of files.

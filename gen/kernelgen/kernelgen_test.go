@@ -2,13 +2,16 @@ package kernelgen
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/render"
+	"github.com/dqnn/dqnn/templates"
 )
 
 // The repository root, from this package's directory.
@@ -73,5 +76,69 @@ func TestValidateRejects(t *testing.T) {
 	bad = append(bad, matrix.Row{Kernel: matrix.Kernel{Op: matrix.MaxPool, In: 1, Out: 2}, Covers: "x"})
 	if _, err := Generate(bad); err == nil || !strings.Contains(err.Error(), "dq_maxpool_f32_s8") {
 		t.Errorf("Generate with a maxpool f32->s8 row: err = %v, want an error naming the kernel", err)
+	}
+}
+
+// maxTemplateLines bounds every template file (issue #17): a file that grows
+// past it is split into a driver and per-core templates.
+const maxTemplateLines = 600
+
+// TestTemplateSize fails when a kernel or model template exceeds
+// maxTemplateLines lines.
+func TestTemplateSize(t *testing.T) {
+	for _, fsys := range []fs.FS{templates.FS, templates.ModelFS} {
+		n := 0
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".tmpl") {
+				return err
+			}
+			src, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			n++
+			if lines := bytes.Count(src, []byte("\n")); lines > maxTemplateLines {
+				t.Errorf("templates/%s: %d lines, more than %d: split it", p, lines, maxTemplateLines)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Error("no template found")
+		}
+	}
+}
+
+// TestVariantSources ties gen/matrix.Variants to the code: every source a
+// variant names exists, and every kernel of a variant marked Asm holds
+// assembly (inline, or a dq_types.h helper written in it) next to its
+// DQ_NO_ASM twin.
+func TestVariantSources(t *testing.T) {
+	files, err := Generate(matrix.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
+	for _, v := range matrix.Variants {
+		for _, s := range v.Sources {
+			if strings.Contains(s, "/") {
+				if _, err := os.Stat(filepath.Join(root, s)); err != nil {
+					t.Errorf("%s: %v", v.Name, err)
+				}
+			} else if _, err := fs.Stat(templates.FS, "kernels/"+s); err != nil {
+				t.Errorf("%s: %v", v.Name, err)
+			}
+		}
+		if !v.Asm {
+			continue
+		}
+		for _, k := range v.Kernels(matrix.Rows) {
+			src := files[KernelDir+"/"+k.Name()+".c"]
+			if !asm.Match(src) {
+				t.Errorf("%s: kernel %s holds no assembly", v.Name, k.Name())
+			}
+		}
 	}
 }

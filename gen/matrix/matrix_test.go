@@ -112,3 +112,30 @@ func TestReferenceRows(t *testing.T) {
 		t.Errorf("only %d rows mirror the reference", mirror)
 	}
 }
+
+// TestVariants checks the variant table and that ValidateVariants rejects
+// a repeated name, an unknown ISA and a type pair without kernels.
+func TestVariants(t *testing.T) {
+	if err := ValidateVariants(Variants, Rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Variants {
+		if len(v.Kernels(Rows)) == 0 {
+			t.Errorf("%s: no kernel", v.Name)
+		}
+	}
+	dup := append(append([]Variant{}, Variants...), Variants[0])
+	bad := Variants[0]
+	bad.Name, bad.ISA = "x", ISA("sse")
+	none := Variants[0]
+	none.Name, none.Pairs = "y", []Pair{{dtype.F32, dtype.Invalid}}
+	none.Ops = []Op{Dense}
+	for name, vs := range map[string][]Variant{"duplicate": dup, "unknown ISA": {bad}, "no kernel": {none}} {
+		if ValidateVariants(vs, Rows) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if got := VariantsOf(Kernel{Dense, dtype.S8, dtype.S8, dtype.S8}); strings.Join(got, " ") != "s8s8_mladav_helium s8s8_smlad_dsp s8s8_mla_v7m s8s8_muls_v6m" {
+		t.Errorf("VariantsOf(dense s8 s8 s8) = %v", got)
+	}
+}

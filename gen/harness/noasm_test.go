@@ -1,0 +1,114 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dqnn/dqnn/gen/ref"
+	"github.com/dqnn/dqnn/gen/vectors"
+	"github.com/dqnn/dqnn/target"
+)
+
+// DQ_NO_ASM (issue #17): every hand-written assembly block of the kernels
+// has a C twin computing the same thing, selected by this one macro. The
+// twins keep the fast paths around the assembly (same shapes, same buffers),
+// so the vectors that reach an assembly block on M4 or M55 reach its twin
+// with the macro.
+const noAsm = "-DDQ_NO_ASM"
+
+// noAsmToolchains are the builds the twins are checked with: the host
+// compilers and the two cores that have assembly paths (M4: DSP and VFP,
+// M55: Helium), each with the flags of its default build plus DQ_NO_ASM.
+func noAsmToolchains() map[target.CPU][]toolchain {
+	return map[target.CPU][]toolchain{
+		target.Host:      {hostToolchain(hostGCC.cc, append(slices.Clone(hostGCC.flags), noAsm)...), hostToolchain(hostClang.cc, append(slices.Clone(hostClang.flags), noAsm)...)},
+		target.CortexM4:  {armToolchain(target.CortexM4, append(slices.Clone(defaultARMFlags), noAsm)...)},
+		target.CortexM55: {armToolchain(target.CortexM55, append(slices.Clone(defaultARMFlags), noAsm)...)},
+	}
+}
+
+// usesAsm matches a kernel file that holds inline assembly or calls a
+// dq_types.h helper written in assembly.
+var usesAsm = regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
+
+// asmKernels returns the kernels whose files match usesAsm: the ones whose
+// code DQ_NO_ASM changes.
+func asmKernels(t *testing.T) map[string]bool {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "dq_*.c"))
+	out := map[string]bool{}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if usesAsm.Match(src) {
+			out[strings.TrimSuffix(filepath.Base(f), ".c")] = true
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no kernel uses assembly: usesAsm is stale")
+	}
+	return out
+}
+
+// inlineAsm matches GCC's marker around an inline assembly statement in its
+// assembly output ("@ <line> "<file>" 1").
+var inlineAsm = regexp.MustCompile(`(?m)^@ \d+ ".*" 1$`)
+
+// TestNoAsmTwins compiles every kernel with DQ_NO_ASM for M4 and M55
+// (-Werror) and fails for any file whose code still holds inline assembly.
+func TestNoAsmTwins(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "dq_*.c"))
+	tcs := noAsmToolchains()
+	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
+		t.Run(string(cpu), func(t *testing.T) {
+			tc := tcs[cpu][0]
+			haveTool(t, tc.cc)
+			n := 0
+			for f, asmFile := range compileAll(t, tc, files) {
+				src, err := os.ReadFile(asmFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m := inlineAsm.FindAll(src, -1); len(m) > 0 {
+					t.Errorf("%s: %d inline assembly statements left with %s", f, len(m), noAsm)
+				}
+				n++
+			}
+			if n != len(files) {
+				t.Errorf("compiled %d of %d kernel files", n, len(files))
+			}
+		})
+	}
+}
+
+// TestVectorsNoAsm runs the vectors of every kernel that has assembly with
+// DQ_NO_ASM on the host (gcc, clang), Cortex-M4 and Cortex-M55 (QEMU; 60
+// cases per boot, as TestVectorsCortexM).
+func TestVectorsNoAsm(t *testing.T) {
+	keep := asmKernels(t)
+	var cases []*ref.Case
+	for _, c := range vectors.Cases {
+		if keep[c.Kernel] {
+			cases = append(cases, c)
+		}
+	}
+	tcs := noAsmToolchains()
+	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55} {
+		for _, tc := range tcs[cpu] {
+			t.Run(string(cpu)+"/"+tc.cc, func(t *testing.T) {
+				if cpu != target.Host && testing.Short() {
+					t.Skip("short: QEMU run skipped")
+				}
+				if n := runVectors(t, cases, cpu, tc, 60, 400<<10, 2); n == 0 && !t.Skipped() && !t.Failed() {
+					t.Error("no case ran")
+				}
+			})
+		}
+	}
+}

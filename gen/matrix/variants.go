@@ -1,0 +1,214 @@
+package matrix
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// ISA is the instruction-set axis of the kernel table: the fast paths a
+// kernel file holds besides its portable loops, each selected inside the
+// file by the compiler's predefined macros (one generated library serves
+// every core).
+type ISA string
+
+// The instruction sets, in documentation order.
+const (
+	Helium   ISA = "helium"   // Armv8.1-M MVE integer (M55)
+	HeliumF  ISA = "heliumf"  // MVE floating point (M55)
+	DSP      ISA = "dsp"      // Thumb-2 with the DSP extension (M4, M7, M33, M55)
+	FMA      ISA = "fma"      // single-precision FMA on VFPv4/FPv5 (M4F, M7, M33, M55)
+	VFP      ISA = "vfp"      // any VFP with Thumb-2
+	Portable ISA = "portable" // C99 on every core
+	V7M      ISA = "v7m"      // ARMv7-M without DSP (M3): Thumb-2, MLA
+	V6M      ISA = "v6m"      // ARMv6-M (M0, M0+): 16-bit Thumb, MULS
+	NoSIMD   ISA = "nosimd"   // ARMv6-M / ARMv7-M without FPU (M0, M0+, M3): portable C, small stack
+)
+
+// ISAInfo says when an ISA's paths are compiled in. Cond is the C
+// condition on the compiler's predefined macros; dq_kernels.h turns it into
+// DQ_ISA_<NAME> (unless DQ_DISABLE_<NAME> is defined), the one macro the
+// kernels test. ISAs without Cond are not selected by a macro of their own.
+type ISAInfo struct {
+	ISA
+	Macros string // the selecting condition, for the docs
+	Cores  string // the cores that define it
+	Cond   string // C condition, "" for portable and nosimd
+}
+
+// Macro returns the C macro that selects isa's paths ("DQ_ISA_DSP").
+func (i ISAInfo) Macro() string { return "DQ_ISA_" + strings.ToUpper(string(i.ISA)) }
+
+// Disable returns the C macro that turns isa's paths off ("DQ_DISABLE_DSP").
+func (i ISAInfo) Disable() string { return "DQ_DISABLE_" + strings.ToUpper(string(i.ISA)) }
+
+// ISAs lists every ISA in documentation order.
+var ISAs = []ISAInfo{
+	{Helium, "`__ARM_FEATURE_MVE`", "M55", "defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)"},
+	{HeliumF, "`__ARM_FEATURE_MVE & 2`", "M55", "defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)"},
+	{DSP, "`__thumb2__` + `__ARM_FEATURE_DSP`", "M4, M7, M33, M55", "defined(__ARM_FEATURE_DSP) && defined(__thumb2__)"},
+	{FMA, "`__ARM_FEATURE_FMA` + VFP", "M4F, M7, M33, M55", "defined(__thumb2__) && defined(__ARM_FEATURE_FMA) && defined(__ARM_FP) && (__ARM_FP & 4)"},
+	{VFP, "`__ARM_FP` + `__thumb2__`", "M4F, M7, M33, M55", "defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__)"},
+	{Portable, "none", "every core, the host", ""},
+	{V7M, "`__ARM_ARCH_7M__` + `__thumb2__`", "M3", "defined(__ARM_ARCH_7M__) && defined(__thumb2__)"},
+	{V6M, "`__ARM_ARCH_6M__`", "M0, M0+", "defined(__ARM_ARCH_6M__)"},
+	{NoSIMD, "`DQ_SMALL_STACK` (M-profile without `__ARM_FP`)", "M0, M0+, M3", ""},
+}
+
+// Pair is the input x weights type pair of a variant.
+type Pair struct{ In, W dtype.DType }
+
+func (p Pair) String() string { return p.In.Tag() + " x " + p.W.Tag() }
+
+// Variant is one fast path: an ISA, the kernels (ops x type pairs, every
+// output type) that take it, and where its code lives. Asm marks paths with
+// hand-written assembly, each block of which has a C twin selected by
+// DQ_NO_ASM (the same sums on the same shapes).
+type Variant struct {
+	Name      string // role + types + ISA, unique
+	ISA       ISA
+	Ops       []Op
+	Pairs     []Pair
+	Scope     string // the kernels in words, when narrower than Ops x Pairs
+	Technique string
+	Sources   []string // templates (templates/kernels/) or kernels_c files
+	Asm       bool
+}
+
+var (
+	s1s1   = []Pair{{dtype.S1, dtype.S1}}
+	s8s8   = []Pair{{dtype.S8, dtype.S8}}
+	s8s1   = []Pair{{dtype.S8, dtype.S1}}
+	f32s1  = []Pair{{dtype.F32, dtype.S1}}
+	mats   = []Op{Dense, Conv2D, PWConv2D}
+	convs2 = []Op{Conv2D, PWConv2D}
+)
+
+// Variants is the variant table, written out row by row (docs/kernels.md's
+// variant table is generated from it).
+var Variants = []Variant{
+	{"s1s1_rows4_helium", Helium, mats, s1s1, "",
+		"four output channels per vector: gather of four weight rows, broadcast input, carry-save adder over three words, u8 SWAR popcount, vector threshold compare",
+		[]string{"mve_s1.tmpl"}, true},
+	{"s8s8_mladav_helium", Helium, mats, s8s8, "",
+		"VMLADAVA.S8 (16 MACs per instruction), several rows and positions per pass, zero point by weight sums, vector output stage with a scalar redo when MVE flushes a denormal",
+		[]string{"mve_s8.tmpl", "mve_s8_os.tmpl"}, true},
+	{"s8s1_addva_helium", Helium, mats, s8s1, "dense, pointwise, conv with in_c a multiple of 32 (other convs: the DSP path)",
+		"no multiplies: a conv position's taps gathered into one row; each weight word's halves are the byte-lane predicates of 16 inputs, VADDVAT.S8 sums the inputs under set bits (four rows per pass share the input vectors), then acc = Σ(q − zp) − 2·(Σset − zp·popcount); vector output stage of mve_s8",
+		[]string{"mve_s8s1.tmpl"}, true},
+	{"f32_rows4_heliumf", HeliumF, mats, []Pair{{dtype.F32, dtype.F32}, {dtype.F32, dtype.S1}}, "",
+		"four output channels per vector, each lane summing in the reference's order (VMUL, VADD; never fused; s1 weights: the bit becomes the sign of 1.0f by VSLI, then one exact VFMA), scalar redo on flushed denormals or NaN",
+		[]string{"mve_f32.tmpl"}, true},
+	{"s1s1_binrows_dsp", DSP, mats, s1s1, "",
+		"naked-assembly row loops (`dq_bin_thr_rows`, `dq_bin_cmp_rows`): one LDM jumps into unrolled groups of three words (carry-save adder, nibble counts with modified-immediate masks, byte accumulators), the threshold compare and bit packing in the same loop",
+		[]string{"kernels_c/dq_types.h"}, true},
+	{"s8s8_smlad_dsp", DSP, mats, s8s8, "",
+		"SXTB16/SMLAD in assembly, several pixels and channels per pass, an s8 output stage per row",
+		[]string{"dense.c.tmpl", "conv_s8s8.tmpl", "dsp_s8.tmpl", "partials.tmpl"}, true},
+	{"s8s1_usada8_dsp", DSP, mats, s8s1, "",
+		"no multiplies: USADA8 of the inputs (as unsigned bytes) against 0x00/0xFF masks made from the weight bits, then acc = Σ\\|u − m\\| − Z·N − (255 − 2Z)·popcount",
+		[]string{"s8s1.tmpl", "conv_s8s1_dsp.tmpl"}, true},
+	{"f32s1_pm1_fma", FMA, mats, f32s1, "",
+		"one VFMA per MAC with a ±1.0f weight (the product is exact, so the fused add rounds as acc ± x): dense takes four inputs' signs from a 16-entry table indexed by a nibble of weight bits; convs turn the bits into ±1.0f once per call (first layers, K ≤ 96) or run the dense routine tap by tap (in_c a multiple of 32)",
+		[]string{"dense.c.tmpl", "conv_f32s1_fma.tmpl", "partials.tmpl"}, true},
+	{"f32s1_rowsums_vfp", VFP, []Op{DWConv2D}, f32s1, "3x3 stride 1 with fused 2x2/2 pool and s1 output (the first layer of Larq models; conv2d over one input channel becomes this kernel)",
+		"each kernel row sums on its own, then the rows (gen/ref.RowSums, as the reference interpreter): a row of ±1 taps over inputs a, b, c is one of eight signed sums ±((a ± b) ± c), computed once per pixel for its 4x4 window by VLDM/VSTM; a channel adds three of them per conv position, 40 instructions per channel and pixel (flipped channels in a second run), 37 with a chain of conditional compares instead of the pool maximum when the inputs are finite and below 2^124",
+		[]string{"f32s1_first.tmpl"}, true},
+	{"f32s1_rowsums_heliumf", HeliumF, []Op{DWConv2D}, f32s1, "as f32s1_rowsums_vfp, when no denormal, Inf or NaN can occur (inputs and pad value 0 or of magnitude in [2^-103, 2^124), thresholds 0 or ≥ 2^-103)",
+		"four channels per vector, each row term one gather with per-lane offsets, VMAXNM for the pool (34 instructions per four channels and pixel)",
+		[]string{"f32s1_first_mve.tmpl"}, true},
+	{"s8s8_mla_v7m", V7M, mats, s8s8, "interior conv positions",
+		"naked Thumb-2 MLA loops: dense four rows per pass sharing each input minus the zero point; convs two positions x three channels reading the input in place, zero point by weight sums; s8 output stage with the rounding on the float's bits",
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true},
+	{"s8s8_muls_v6m", V6M, mats, s8s8, "interior conv positions",
+		"naked ARMv6-M loop: four rows share each input, one LDRSB index register for the input and the rows, accumulators in r8-r11; zero point by weight sums",
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true},
+	{"f32f32_rows8_vfp", VFP, []Op{Dense}, []Pair{{dtype.F32, dtype.F32}}, "",
+		"eight output channels per pass in VFP assembly (VMUL then VADD, input order kept)",
+		[]string{"dense.c.tmpl"}, true},
+	{"s1s1_gather_portable", Portable, convs2, s1s1, "",
+		"each pixel's taps gathered into one packed row, so a channel's OHWI weights are one contiguous row",
+		[]string{"conv_s1s1_gather.tmpl"}, false},
+	{"s8s8_gather_portable", Portable, convs2, s8s8, "cores without SIMD32 (M0, M0+, M3, the host), no fused pool",
+		"the pixel's taps minus the zero point gathered once as s16, then three output channels per pass over their contiguous OHWI rows",
+		[]string{"conv_s8s8.tmpl"}, false},
+	{"s1s1_smallstack_nosimd", NoSIMD, convs2, s1s1, "",
+		"the portable gather with a gather row of 96 words instead of 512: every kernel ≤ 1 KB of stack with its calls",
+		[]string{"kernels_c/dq_types.h", "conv_s1s1_gather.tmpl"}, false},
+	{"f32s1_smallstack_nosimd", NoSIMD, []Op{DWConv2D}, f32s1, "",
+		"the portable depthwise fast path with soft-float; the signs as 9-bit masks instead of ±1.0f (same products)",
+		[]string{"f32s1_first.tmpl"}, false},
+}
+
+// Kernels returns the table's kernels that take v.
+func (v Variant) Kernels(rows []Row) []Kernel {
+	var out []Kernel
+	for _, r := range rows {
+		if v.covers(r.Kernel) {
+			out = append(out, r.Kernel)
+		}
+	}
+	return out
+}
+
+func (v Variant) covers(k Kernel) bool {
+	op, pair := false, false
+	for _, o := range v.Ops {
+		op = op || o == k.Op
+	}
+	for _, p := range v.Pairs {
+		pair = pair || (p.In == k.In && p.W == k.W)
+	}
+	return op && pair
+}
+
+// VariantsOf returns the names of the variants k takes besides its portable
+// loops, in table order.
+func VariantsOf(k Kernel) []string {
+	var out []string
+	for _, v := range Variants {
+		if v.covers(k) {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// ISAOf returns the description of isa.
+func ISAOf(isa ISA) (ISAInfo, bool) {
+	for _, i := range ISAs {
+		if i.ISA == isa {
+			return i, true
+		}
+	}
+	return ISAInfo{}, false
+}
+
+// ValidateVariants rejects a variant table with an unknown ISA, a duplicate
+// or empty name, no ops or pairs, no source, or no kernel of rows.
+func ValidateVariants(vs []Variant, rows []Row) error {
+	seen := map[string]bool{}
+	for i, v := range vs {
+		if v.Name == "" || seen[v.Name] {
+			return fmt.Errorf("variant %d: name %q empty or repeated", i, v.Name)
+		}
+		seen[v.Name] = true
+		if _, ok := ISAOf(v.ISA); !ok {
+			return fmt.Errorf("variant %s: unknown ISA %q", v.Name, v.ISA)
+		}
+		if len(v.Ops) == 0 || len(v.Pairs) == 0 || len(v.Sources) == 0 || v.Technique == "" {
+			return fmt.Errorf("variant %s: ops, pairs, sources and technique are required", v.Name)
+		}
+		for _, op := range v.Ops {
+			for _, p := range v.Pairs {
+				if !(Variant{Ops: []Op{op}, Pairs: []Pair{p}}).hasKernel(rows) {
+					return fmt.Errorf("variant %s: no kernel %s %s in the table", v.Name, op, p)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (v Variant) hasKernel(rows []Row) bool { return len(v.Kernels(rows)) > 0 }

@@ -562,6 +562,12 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 				cs = append(cs, e)
 			}
 		}
+		if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && k.Out != dtype.S1 && len(cs) > 0 {
+			var ov []*ref.Case
+			if ov, err = overflowCases(cs); err == nil {
+				cs = append(cs, ov...)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("vectors of %s: %w", k.Name(), err)
 		}
@@ -626,4 +632,53 @@ func edgeCase(c *ref.Case) (*ref.Case, error) {
 		return nil, fmt.Errorf("edge-value case of %q: %w", c.Desc, err)
 	}
 	return &e, nil
+}
+
+// OverflowValues are inputs whose products with s8 codes overflow float32
+// while their products with the scaled weights (OverflowMul) do not, mixed
+// with small ones.
+var OverflowValues = []float32{1e38, 1e38, -3e37, 2e37, 1, 0, -1e38, 5e37, -1.5}
+
+// OverflowMul is the weight scale of the overflow cases: |x * code * mul|
+// stays below FLT_MAX for every OverflowValues x and code.
+const OverflowMul = 1.0 / 64
+
+// overflowCases copies the smallest case of an f32 x s8 kernel, and its
+// first case with a fused pool, with OverflowValues as inputs and every
+// multiplier OverflowMul (the rescue of gen/ref.Rescued; the sign of mul
+// alternates so windows pool both ways).
+func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
+	picks := []*ref.Case{smallest(cs)}
+	for _, c := range cs {
+		if c.Conv != nil && c.Conv.PoolH*c.Conv.PoolW > 1 {
+			picks = append(picks, c)
+			break
+		}
+	}
+	var out []*ref.Case
+	for _, c := range picks {
+		e := *c
+		e.Desc = c.Desc + ", overflowing products"
+		st := *c.Stage
+		st.Mul = make([]float32, len(c.Stage.Mul))
+		for i := range st.Mul {
+			st.Mul[i] = OverflowMul
+			if i%3 == 2 {
+				st.Mul[i] = -OverflowMul
+			}
+		}
+		e.Stage = &st
+		in := c.Inputs[0]
+		v := make([]float32, len(in.F32))
+		for i := range v {
+			v[i] = OverflowValues[i%len(OverflowValues)]
+		}
+		e.Inputs = []ref.Buf{{T: dtype.F32, F32: v}}
+		var err error
+		if e.Want, err = e.Eval(); err != nil {
+			return nil, fmt.Errorf("overflow case of %q: %w", c.Desc, err)
+		}
+		out = append(out, &e)
+	}
+	return out, nil
 }

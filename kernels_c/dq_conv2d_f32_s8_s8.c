@@ -39,6 +39,195 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+#if !defined(__arm__) || (defined(__ARM_FP) && (__ARM_FP & 4))
+#define DQ_F32S8_FAST
+#ifdef DQ_SMALL_STACK
+#define DQ_F32S8_WBUF 64  /* float weights of a channel block */
+#define DQ_F32S8_XBUF 36  /* gathered taps of every pool position */
+#else
+#define DQ_F32S8_WBUF 256
+#define DQ_F32S8_XBUF 144
+#endif
+#define DQ_F32S8_CB 32    /* most channels per block */
+#if defined(__GNUC__)
+#define DQ_F32S8_NOINLINE __attribute__((noinline))
+#else
+#define DQ_F32S8_NOINLINE
+#endif
+
+/* Output element o of output pixel (oy, ox) the portable way, with the rescue (gen/ref.Conv). */
+static void dq_conv2d_f32_s8_s8_out(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int32_t oy, int32_t ox, int32_t o, int8_t *orow) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c, w_row = p->in_c, n = p->in_c;
+  int32_t dy, dx, c;
+  int32_t ky, kx;
+  float best;
+  int32_t first, nf = 0, scaled = 0;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+        for (kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+          const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+          const int8_t *const wr = weights + (((size_t)o * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+          /* padding: zero taps contribute nothing; pad values are inputs */
+          if (inside) {
+            const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+            for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
+          } else if (p->pad_mode == DQ_PAD_VALUE) {
+            for (c = 0; c < n; ++c) { const float t = p->pad_value * (float)wr[c]; acc = acc + t; }
+          }
+        }
+      }
+      nf |= !(acc - acc == 0.0f); /* Inf or NaN */
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  if (nf && os->mul != NULL) {
+    const float ws = os->mul[o];
+    scaled = 1;
+    best = 0;
+    first = 1;
+    for (dy = 0; dy < ph; ++dy) {
+      for (dx = 0; dx < pw; ++dx) {
+        const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+        float acc = 0;
+        for (ky = 0; ky < p->k_h; ++ky) {
+          const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+          for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+            const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int8_t *const wr = weights + (((size_t)o * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+            /* padding: zero taps contribute nothing; pad values are inputs */
+            if (inside) {
+              const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+              for (c = 0; c < n; ++c) { const float t = xr[c] * ((float)wr[c] * ws); acc = acc + t; }
+            } else if (p->pad_mode == DQ_PAD_VALUE) {
+              for (c = 0; c < n; ++c) { const float t = p->pad_value * ((float)wr[c] * ws); acc = acc + t; }
+            }
+          }
+        }
+        if (first || acc > best) best = acc;
+        first = 0;
+      }
+    }
+  }
+  {
+    float y = best;
+    if (os->mul != NULL && !scaled) y = y * os->mul[o];
+    if (os->add != NULL) y = y + os->add[o];
+    if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+    if (os->bn_mul != NULL) {
+      y = y - os->bn_sub[o];
+      y = y * os->bn_mul[o];
+      y = y + os->bn_add[o];
+    }
+    orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+  }
+}
+
+/* The output stage of a block of channels, hoisted out of the pixel loop. */
+typedef struct {
+  const float *ma;        /* mul, add, bn_sub, bn_mul, bn_add of every channel (mul 1.0f, add -0.0f where os has none) */
+  float inv, fqmin, fqmax;
+  int32_t qmin, qmax, zp;
+  int32_t relu;           /* 0 also where the clamp makes it redundant: q_min >= 0, inv > 0, no batch norm */
+  int32_t bn;
+} dq_conv2d_f32_s8_s8_blk;
+
+/*
+ * The s8 code of v = y * inv: clamp(round_half_even(v), qmin, qmax), NaN
+ * q_min. With a single-precision FPU: VCVTR (round to nearest even under the
+ * default FPSCR rounding, which every float sum of the kernels assumes;
+ * saturating, +-Inf to INT32_MAX/MIN) and an integer clamp, valid where v
+ * cannot be NaN (no batch norm: NaN needs a non-finite sum, which the caller
+ * redoes); elsewhere two comparisons (NaN fails the first) and a round by
+ * adding and subtracting 1.5 * 2^23 (exact for |v| <= 2^22).
+ */
+#if defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#define DQ_F32S8_VCVTR(q, v) do { float r_; __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r_) : "t"(v)); __asm__("vmov %0, %1" : "=r"(q) : "t"(r_)); } while (0)
+#endif
+#define DQ_F32S8_QUANT(q, v) do { \
+if (!((v) >= fqmin)) (q) = qmin; \
+else if ((v) > fqmax) (q) = qmax; \
+else { const float r_ = ((v) + 12582912.0f) - 12582912.0f; (q) = (int32_t)r_; } \
+} while (0)
+
+/*
+ * out[m] for the nb <= 32 channels of a block at one output pixel: the K
+ * taps of each of the npool pool positions at xs (consecutive), the float
+ * weights of channel m at wf + m * K, its output stage at b->ma + 5 * m.
+ * Returns 0 when a window had a non-finite sum (what was stored must then be
+ * redone: z, the sum of every acc - acc, is 0 unless one is Inf or NaN; two
+ * instructions per output where a test and branch took four). Not inlined:
+ * inside the kernel GCC spilled its loop state to the stack. The block's
+ * constants are copied to locals: every int8_t store may alias them.
+ */
+DQ_F32S8_NOINLINE static int dq_conv2d_f32_s8_s8_pix(const float *xs, int32_t K, int32_t npool, const float *wf, int32_t nb, const dq_conv2d_f32_s8_s8_blk *b, int8_t *out) {
+  const float *ma = b->ma;
+  const float inv = b->inv, fqmin = b->fqmin, fqmax = b->fqmax;
+  const int32_t qmin = b->qmin, qmax = b->qmax, zp = b->zp, relu = b->relu, bn = b->bn;
+  float z = 0.0f;
+  int32_t m, j, s;
+  if (K == 3 && npool == 1 && !relu && !bn) {
+    /* RGB 1x1 without relu (or one the clamp makes redundant) and batch norm */
+    const float x0 = xs[0], x1 = xs[1], x2 = xs[2];
+    for (m = 0; m < nb; ++m, ma += 5) {
+      const float *const w = wf + 3 * m;
+      const float t0 = x0 * w[0], t1 = x1 * w[1], t2 = x2 * w[2];
+      float acc = t0 + t1, y, v;
+      int32_t q;
+      acc = acc + t2;
+      z = z + (acc - acc);
+      y = acc * ma[0];
+      y = y + ma[1];
+      v = y * inv;
+#ifdef DQ_F32S8_VCVTR
+      DQ_F32S8_VCVTR(q, v);
+      q = q < qmin ? qmin : q;
+      q = q > qmax ? qmax : q;
+#else
+      DQ_F32S8_QUANT(q, v);
+#endif
+      out[m] = (int8_t)(q + zp);
+    }
+    return z == 0.0f;
+  }
+  for (m = 0; m < nb; ++m, ma += 5) {
+    const float *const w = wf + m * K;
+    float best = 0.0f, y, v;
+    int32_t q;
+    for (s = 0; s < npool; ++s) {
+      const float *const x = xs + s * K;
+      float acc = x[0] * w[0];
+      for (j = 1; j < K; ++j) { const float t = x[j] * w[j]; acc = acc + t; }
+      z = z + (acc - acc);
+      if (s == 0 || acc > best) best = acc;
+    }
+    /* kernels/ostage */
+    y = best * ma[0];
+    y = y + ma[1];
+    if (relu && y < 0.0f) y = 0.0f;
+    if (bn) {
+      y = y - ma[2];
+      y = y * ma[3];
+      y = y + ma[4];
+    }
+    v = y * inv;
+    DQ_F32S8_QUANT(q, v);
+    out[m] = (int8_t)(q + zp);
+  }
+  return z == 0.0f;
+}
+#endif
 dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -76,6 +265,71 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+#ifdef DQ_F32S8_FAST
+  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF) {
+    const int32_t K = p->k_h * p->k_w * p->in_c, npool = ph * pw;
+    const int32_t cb = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
+    float wf[DQ_F32S8_WBUF], xg[DQ_F32S8_XBUF], ma[5 * DQ_F32S8_CB];
+    dq_conv2d_f32_s8_s8_blk blk;
+    int32_t c0, m, j;
+    blk.ma = ma;
+    blk.inv = os->out_inv_scale;
+    blk.fqmin = (float)os->q_min;
+    blk.fqmax = (float)os->q_max;
+    blk.qmin = os->q_min;
+    blk.qmax = os->q_max;
+    blk.zp = os->out_zp;
+    blk.bn = os->bn_mul != NULL;
+    /* relu then clamp: y < 0 gives clamp(0) = q_min when q_min >= 0, as does y * inv < 0 */
+    blk.relu = os->act == DQ_ACT_RELU && !(os->q_min >= 0 && os->out_inv_scale > 0.0f && !blk.bn);
+    for (c0 = 0; c0 < n_out; c0 += cb) {
+      const int32_t nb = n_out - c0 < cb ? n_out - c0 : cb;
+      for (m = 0; m < nb; ++m) {
+        for (j = 0; j < K; ++j) wf[m * K + j] = (float)weights[(size_t)(c0 + m) * (size_t)K + (size_t)j];
+        float *const e = ma + 5 * m;
+        e[0] = os->mul != NULL ? os->mul[c0 + m] : 1.0f;
+        e[1] = os->add != NULL ? os->add[c0 + m] : -0.0f;
+        e[2] = blk.bn ? os->bn_sub[c0 + m] : 0.0f;
+        e[3] = blk.bn ? os->bn_mul[c0 + m] : 0.0f;
+        e[4] = blk.bn ? os->bn_add[c0 + m] : 0.0f;
+      }
+      for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+          int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+          const float *xs = xg;
+          {
+            float *xd = xg;
+            for (dy = 0; dy < ph; ++dy) {
+              for (dx = 0; dx < pw; ++dx) {
+                const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                  const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                  for (kx = 0; kx < p->k_w; ++kx) {
+                    const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                    if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                      const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                      for (c = 0; c < n; ++c) *xd++ = xr[c];
+                    } else {
+                      const float pv = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
+                      for (c = 0; c < n; ++c) *xd++ = pv;
+                    }
+                  }
+                }
+              }
+            }
+          }
+          {
+            if (!dq_conv2d_f32_s8_s8_pix(xs, K, npool, wf, nb, &blk, orow + c0)) {
+              /* a non-finite sum: the block's elements the portable way, with the rescue */
+              for (m = 0; m < nb; ++m) dq_conv2d_f32_s8_s8_out(p, input, weights, os, oy, ox, c0 + m, orow);
+            }
+          }
+        }
+      }
+    }
+    return DQ_OK;
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

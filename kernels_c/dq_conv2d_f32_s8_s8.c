@@ -228,6 +228,74 @@ DQ_F32S8_NOINLINE static int dq_conv2d_f32_s8_s8_pix(const float *xs, int32_t K,
   return z == 0.0f;
 }
 #endif
+#if defined(DQ_F32S8_FAST) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2) && defined(__GNUC__) && defined(__OPTIMIZE__)
+#include <arm_mve.h>
+#define DQ_F32S8_MVE
+
+/*
+ * Helium (Cortex-M55): dq_conv2d_f32_s8_s8_pix with 4 output channels per vector
+ * (the weights of a group of 4 channels transposed at wt + 4 * K * (m / 4):
+ * tap j of the 4 channels is one vector). Each lane sums its products in
+ * the portable order with separate VMUL and VADD (never fused); the pool
+ * maximum is VMAXNM (the sums are finite, and equal maxima are equal
+ * codes); relu is VMAXNM with 0; VCVTN rounds half to even and saturates,
+ * then an integer clamp, the zero point, and a byte store of the lanes
+ * (predicated for the last group). No batch norm (the scalar path keeps it).
+ * MVE flushes denormals: the caller clears FPSCR IDC/UFC before and redoes
+ * the block with the scalar path when either is set, or when this returns 0
+ * (a non-finite sum: z, the sum of every acc - acc, is not 0).
+ */
+DQ_F32S8_NOINLINE static int dq_conv2d_f32_s8_s8_pix_mve(const float *xs, int32_t K, int32_t npool, const float *wt, int32_t nb, const float *mulv, const float *addv, const dq_conv2d_f32_s8_s8_blk *b, int8_t *out) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  const int32x4_t vqmin = vdupq_n_s32(b->qmin), vqmax = vdupq_n_s32(b->qmax), vzp = vdupq_n_s32(b->zp);
+  const float inv = b->inv;
+  const int32_t relu = b->relu;
+  float32x4_t z = zero;
+  int32_t g, j, s;
+  for (g = 0; g < nb; g += 4) {
+    const float *const w = wt + g * K;
+    float32x4_t best, y;
+    int32x4_t q;
+    if (K == 3 && npool == 1) {
+      float32x4_t acc = vmulq_n_f32(vld1q_f32(w), xs[0]);
+      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4), xs[1]));
+      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 8), xs[2]));
+      z = vaddq_f32(z, vsubq_f32(acc, acc));
+      best = acc;
+    } else {
+      best = zero;
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + s * K;
+        float32x4_t acc = vmulq_n_f32(vld1q_f32(w), x[0]);
+        for (j = 1; j < K; ++j) acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4 * j), x[j]));
+        z = vaddq_f32(z, vsubq_f32(acc, acc));
+        best = s == 0 ? acc : vmaxnmq_f32(best, acc);
+      }
+    }
+    y = vmulq_f32(best, vld1q_f32(mulv + g));
+    y = vaddq_f32(y, vld1q_f32(addv + g));
+    if (relu) y = vmaxnmq_f32(y, zero);
+    y = vmulq_n_f32(y, inv);
+    q = vcvtnq_s32_f32(y);
+    q = vminq_s32(vmaxq_s32(q, vqmin), vqmax);
+    vstrbq_p_s32(out + g, vaddq_s32(q, vzp), vctp32q((uint32_t)(nb - g)));
+  }
+  return vcmpeqq_n_f32(z, 0.0f) == 0xFFFFu;
+}
+
+static inline uint32_t dq_conv2d_f32_s8_s8_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_conv2d_f32_s8_s8_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_F32S8_DENORMAL 0x88u
+#endif
 dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -268,8 +336,15 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
 #ifdef DQ_F32S8_FAST
   if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF) {
     const int32_t K = p->k_h * p->k_w * p->in_c, npool = ph * pw;
-    const int32_t cb = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
+    /* channels per block: a multiple of 4 where the weights allow (Helium groups) */
+    const int32_t cb0 = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
+    const int32_t cb = cb0 >= 4 ? cb0 & ~3 : cb0;
     float wf[DQ_F32S8_WBUF], xg[DQ_F32S8_XBUF], ma[5 * DQ_F32S8_CB];
+#ifdef DQ_F32S8_MVE
+    float wt[DQ_F32S8_WBUF], mulv[DQ_F32S8_CB], addv[DQ_F32S8_CB];
+    const int use_mve = cb >= 4 && os->bn_mul == NULL;
+    const uint32_t saved = dq_conv2d_f32_s8_s8_fpscr();
+#endif
     dq_conv2d_f32_s8_s8_blk blk;
     int32_t c0, m, j;
     blk.ma = ma;
@@ -293,6 +368,16 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
         e[3] = blk.bn ? os->bn_mul[c0 + m] : 0.0f;
         e[4] = blk.bn ? os->bn_add[c0 + m] : 0.0f;
       }
+#ifdef DQ_F32S8_MVE
+      if (use_mve) {
+        /* groups of 4 channels, tap-major; missing channels of the last group as 0 */
+        for (m = 0; m < ((nb + 3) & ~3); ++m) {
+          for (j = 0; j < K; ++j) wt[(m & ~3) * K + 4 * j + (m & 3)] = m < nb ? wf[m * K + j] : 0.0f;
+          mulv[m] = m < nb ? ma[5 * m] : 1.0f;
+          addv[m] = m < nb ? ma[5 * m + 1] : 0.0f;
+        }
+      }
+#endif
       for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < p->out_w; ++ox) {
           int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
@@ -319,6 +404,13 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
             }
           }
           {
+#ifdef DQ_F32S8_MVE
+            if (use_mve) {
+              dq_conv2d_f32_s8_s8_set_fpscr(dq_conv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL);
+              if (dq_conv2d_f32_s8_s8_pix_mve(xs, K, npool, wt, nb, mulv, addv, &blk, orow + c0) &&
+                  (dq_conv2d_f32_s8_s8_fpscr() & DQ_F32S8_DENORMAL) == 0u) continue;
+            }
+#endif
             if (!dq_conv2d_f32_s8_s8_pix(xs, K, npool, wf, nb, &blk, orow + c0)) {
               /* a non-finite sum: the block's elements the portable way, with the rescue */
               for (m = 0; m < nb; ++m) dq_conv2d_f32_s8_s8_out(p, input, weights, os, oy, ox, c0 + m, orow);
@@ -327,6 +419,10 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
         }
       }
     }
+#ifdef DQ_F32S8_MVE
+    /* the caller's IDC/UFC (the scalar redo's own are not kept) */
+    dq_conv2d_f32_s8_s8_set_fpscr((dq_conv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL) | (saved & DQ_F32S8_DENORMAL));
+#endif
     return DQ_OK;
   }
 #endif

@@ -709,6 +709,7 @@ func firstLayerCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 		specs = []convSpec{
 			{desc: "3x3 same zero padding + fused 2x2 max-pool, in_c 1, out_c 19 (first layer)", h: 6, w: 6, inC: 1, outC: 19, k: 3, stride: 1, dil: 1, same: true, pool: true},
 			{desc: "3x3 valid, in_c 1, out_c 5, relu (first layer)", h: 5, w: 5, inC: 1, outC: 5, k: 3, stride: 1, dil: 1, kind: stageSaturate},
+			{desc: "3x3 valid + fused 2x2 max-pool, in_c 2, out_c 10, saturating (first layer)", h: 6, w: 5, inC: 2, outC: 10, k: 3, stride: 1, dil: 1, pool: true, kind: stageSaturate},
 		}
 	}
 	var out []*ref.Case

@@ -384,19 +384,34 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
           const float *xs = xg;
           {
             float *xd = xg;
-            for (dy = 0; dy < ph; ++dy) {
-              for (dx = 0; dx < pw; ++dx) {
-                const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-                for (ky = 0; ky < p->k_h; ++ky) {
-                  const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-                  for (kx = 0; kx < p->k_w; ++kx) {
-                    const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                    if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                      const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                      for (c = 0; c < n; ++c) *xd++ = xr[c];
-                    } else {
-                      const float pv = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
-                      for (c = 0; c < n; ++c) *xd++ = pv;
+            const int32_t iy0 = oy * psh * p->stride_h - p->pad_top, ix0 = ox * psw * p->stride_w - p->pad_left;
+            if (p->dil_w == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + ((ph - 1) * p->stride_h + (p->k_h - 1) * p->dil_h) < p->in_h &&
+                ix0 + ((pw - 1) * p->stride_w + p->k_w - 1) < p->in_w) {
+              /* every tap inside: per pool position and kernel row, k_w * in_c contiguous inputs */
+              const int32_t run = p->k_w * p->in_c;
+              for (dy = 0; dy < ph; ++dy) {
+                for (dx = 0; dx < pw; ++dx) {
+                  for (ky = 0; ky < p->k_h; ++ky) {
+                    const float *const xr = input + ((size_t)(iy0 + dy * p->stride_h + ky * p->dil_h) * (size_t)p->in_w + (size_t)(ix0 + dx * p->stride_w)) * (size_t)in_row;
+                    for (c = 0; c < run; ++c) *xd++ = xr[c];
+                  }
+                }
+              }
+            } else {
+              for (dy = 0; dy < ph; ++dy) {
+                for (dx = 0; dx < pw; ++dx) {
+                  const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+                  for (ky = 0; ky < p->k_h; ++ky) {
+                    const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                    for (kx = 0; kx < p->k_w; ++kx) {
+                      const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                      if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                        const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                        for (c = 0; c < n; ++c) *xd++ = xr[c];
+                      } else {
+                        const float pv = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
+                        for (c = 0; c < n; ++c) *xd++ = pv;
+                      }
                     }
                   }
                 }

@@ -132,6 +132,9 @@ typedef struct {
  * adding and subtracting 1.5 * 2^23 (exact for |v| <= 2^22).
  */
 #if defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4)
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#endif
 #define DQ_F32S8_VCVTR(q, v) do { float r_; __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r_) : "t"(v)); __asm__("vmov %0, %1" : "=r"(q) : "t"(r_)); } while (0)
 #endif
 #define DQ_F32S8_QUANT(q, v) do { \
@@ -159,25 +162,34 @@ DQ_F32S8_NOINLINE static int dq_pwconv2d_f32_s8_s8_pix(const float *xs, int32_t 
   if (K == 3 && npool == 1 && !relu && !bn) {
     /* RGB 1x1 without relu (or one the clamp makes redundant) and batch norm */
     const float x0 = xs[0], x1 = xs[1], x2 = xs[2];
-    for (m = 0; m < nb; ++m, ma += 5) {
-      const float *const w = wf + 3 * m;
-      const float t0 = x0 * w[0], t1 = x1 * w[1], t2 = x2 * w[2];
-      float acc = t0 + t1, y, v;
-      int32_t q;
-      acc = acc + t2;
-      z = z + (acc - acc);
-      y = acc * ma[0];
-      y = y + ma[1];
-      v = y * inv;
-#ifdef DQ_F32S8_VCVTR
-      DQ_F32S8_VCVTR(q, v);
-      q = q < qmin ? qmin : q;
-      q = q > qmax ? qmax : q;
-#else
-      DQ_F32S8_QUANT(q, v);
-#endif
-      out[m] = (int8_t)(q + zp);
+    /* one channel: the sum, mul, add, scale; QUANT sets q from v */
+#define DQ_F32S8_K3(QUANT) \
+    for (m = 0; m < nb; ++m, ma += 5) { \
+      const float *const w = wf + 3 * m; \
+      const float t0 = x0 * w[0], t1 = x1 * w[1], t2 = x2 * w[2]; \
+      float acc = t0 + t1, y, v; \
+      int32_t q; \
+      acc = acc + t2; \
+      z = z + (acc - acc); \
+      y = acc * ma[0]; \
+      y = y + ma[1]; \
+      v = y * inv; \
+      QUANT; \
+      out[m] = (int8_t)(q + zp); \
     }
+#ifdef DQ_F32S8_VCVTR
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    if (qmin == 0 && qmax == 255) {
+      /* an unsigned 8-bit range (quantized_relu): USAT #8 clamps */
+      DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = (int32_t)__usat(q, 8))
+      return z == 0.0f;
+    }
+#endif
+    DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = q < qmin ? qmin : q; q = q > qmax ? qmax : q)
+#else
+    DQ_F32S8_K3(DQ_F32S8_QUANT(q, v))
+#endif
+#undef DQ_F32S8_K3
     return z == 0.0f;
   }
   for (m = 0; m < nb; ++m, ma += 5) {

@@ -120,6 +120,7 @@ typedef struct {
   int32_t qmin, qmax, zp;
   int32_t relu;           /* 0 also where the clamp makes it redundant: q_min >= 0, inv > 0, no batch norm */
   int32_t bn;
+  const float *k3;        /* K = 3: w0, w1, w2, mul, add of every channel; NULL: not packed */
 } dq_pwconv2d_f32_s8_s8_blk;
 
 /*
@@ -178,9 +179,51 @@ DQ_F32S8_NOINLINE static int dq_pwconv2d_f32_s8_s8_pix(const float *xs, int32_t 
       out[m] = (int8_t)(q + zp); \
     }
 #ifdef DQ_F32S8_VCVTR
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT && defined(__thumb2__)
+    if (qmin == 0 && qmax == 255 && b->k3 != NULL) {
+      /*
+       * An unsigned 8-bit range (quantized_relu), in assembly: one VLDM of
+       * the channel's w0, w1, w2, mul, add (b->k3), the sum, mul, add and
+       * scale as in the C, VCVTR, USAT #8 (the clamp), the zero point: 16
+       * instructions per output (the C took 27). A non-finite sum makes v
+       * non-finite (no relu here), which VCVTR reports as Invalid Operation:
+       * the block is redone when FPSCR.IOC (bit 0, cleared before and the
+       * caller's restored after) is set, also for a finite |v| >= 2^31.
+       */
+      const float *k3 = b->k3;
+      int8_t *o = out;
+      int8_t *const end = out + nb;
+      uint32_t f0, f1, t;
+      __asm__ volatile("vmrs %0, fpscr" : "=r"(f0) : : "memory");
+      __asm__ volatile("vmsr fpscr, %0" : : "r"(f0 & ~1u) : "memory");
+      __asm__ volatile(
+          "1:\n\t"
+      "vldmia %[k]!, {s0-s4}\n\t"
+      "vmul.f32 s0, s0, %[x0]\n\t"
+      "vmul.f32 s1, s1, %[x1]\n\t"
+      "vmul.f32 s2, s2, %[x2]\n\t"
+      "vadd.f32 s0, s0, s1\n\t"
+      "vadd.f32 s0, s0, s2\n\t"
+      "vmul.f32 s0, s0, s3\n\t"
+      "vadd.f32 s0, s0, s4\n\t"
+      "vmul.f32 s0, s0, %[inv]\n\t"
+      "vcvtr.s32.f32 s0, s0\n\t"
+      "vmov %[t], s0\n\t"
+      "usat %[t], #8, %[t]\n\t"
+      "add %[t], %[t], %[zp]\n\t"
+      "strb %[t], [%[o]], #1\n\t"
+      "cmp %[o], %[e]\n\t"
+      "bne 1b"
+      : [k] "+r"(k3), [o] "+r"(o), [t] "=&r"(t)
+      : [x0] "t"(x0), [x1] "t"(x1), [x2] "t"(x2), [inv] "t"(inv), [zp] "r"(zp), [e] "r"(end)
+      : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
+      __asm__ volatile("vmrs %0, fpscr" : "=r"(f1) : : "memory");
+      __asm__ volatile("vmsr fpscr, %0" : : "r"(f1 | (f0 & 1u)) : "memory");
+      (void)z;
+      return (f1 & 1u) == 0u;
+    }
     if (qmin == 0 && qmax == 255) {
-      /* an unsigned 8-bit range (quantized_relu): USAT #8 clamps */
+      /* USAT #8 clamps */
       DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = (int32_t)__usat(q, 8))
       return z == 0.0f;
     }
@@ -331,6 +374,9 @@ dq_status dq_pwconv2d_f32_s8_s8(const dq_conv_params *p, const float *input, con
     const int32_t cb0 = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
     const int32_t cb = cb0 >= 4 ? cb0 & ~3 : cb0;
     float wf[DQ_F32S8_WBUF], xg[DQ_F32S8_XBUF], ma[5 * DQ_F32S8_CB];
+#if defined(DQ_F32S8_VCVTR) && !defined(DQ_F32S8_MVE)
+    float k3[5 * DQ_F32S8_CB];
+#endif
 #ifdef DQ_F32S8_MVE
     float wt[DQ_F32S8_WBUF], mulv[DQ_F32S8_CB], addv[DQ_F32S8_CB];
     const int use_mve = cb >= 4 && os->bn_mul == NULL;
@@ -359,6 +405,19 @@ dq_status dq_pwconv2d_f32_s8_s8(const dq_conv_params *p, const float *input, con
         e[3] = blk.bn ? os->bn_mul[c0 + m] : 0.0f;
         e[4] = blk.bn ? os->bn_add[c0 + m] : 0.0f;
       }
+      blk.k3 = NULL;
+#if defined(DQ_F32S8_VCVTR) && !defined(DQ_F32S8_MVE)
+      if (K == 3) {
+        for (m = 0; m < nb; ++m) {
+          k3[5 * m] = wf[3 * m];
+          k3[5 * m + 1] = wf[3 * m + 1];
+          k3[5 * m + 2] = wf[3 * m + 2];
+          k3[5 * m + 3] = ma[5 * m];
+          k3[5 * m + 4] = ma[5 * m + 1];
+        }
+        blk.k3 = k3;
+      }
+#endif
 #ifdef DQ_F32S8_MVE
       if (use_mve) {
         /* groups of 4 channels, tap-major; missing channels of the last group as 0 */

@@ -732,6 +732,21 @@ func firstLayerCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
 			if c.Want, err = c.Eval(); err != nil {
 				return nil, err
 			}
+			if k.Op == matrix.PWConv2D {
+				// the M4 assembly loop of this range detects non-finite
+				// sums by FPSCR.IOC: edge values and overflowing products
+				e, err := edgeCase(c)
+				if err != nil {
+					return nil, err
+				}
+				ov, err := overflowCases([]*ref.Case{c})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, c, e)
+				out = append(out, ov...)
+				continue
+			}
 		}
 		out = append(out, c)
 	}

@@ -413,6 +413,7 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
     blk.qmax = os->q_max;
     blk.zp = os->out_zp;
     blk.bn = os->bn_mul != NULL;
+    blk.k3 = NULL;
     /* relu then clamp: y < 0 gives clamp(0) = q_min when q_min >= 0, as does y * inv < 0 */
     blk.relu = os->act == DQ_ACT_RELU && !(os->q_min >= 0 && os->out_inv_scale > 0.0f && !blk.bn);
     for (c0 = 0; c0 < n_out; c0 += cb) {

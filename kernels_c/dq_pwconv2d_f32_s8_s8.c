@@ -329,6 +329,43 @@ static inline void dq_pwconv2d_f32_s8_s8_set_fpscr(uint32_t r) {
 
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_F32S8_DENORMAL 0x88u
+
+/*
+ * Helium, 1x1 over 3 input channels without pool: the channel group of 4
+ * (weights wt: tap j at wt + 4 * j; mulv, addv) stays in registers while the
+ * loop runs over every output pixel (out_h x out_w; pixel (oy, ox) reads
+ * input + ((oy * sy) * in_w + ox * sx) * 3 and writes lanes to out + (oy *
+ * out_w + ox) * out_c, predicated by nl lanes): about 6 instructions per
+ * output where dq_pwconv2d_f32_s8_s8_pix_mve, called per pixel, took 15. Same
+ * operations and order as dq_pwconv2d_f32_s8_s8_pix_mve; returns 0 on a non-finite sum.
+ */
+DQ_F32S8_NOINLINE static int dq_pwconv2d_f32_s8_s8_pw3_mve(const dq_conv_params *p, const float *input, const float *wt, const float *mulv, const float *addv, int32_t nl, const dq_pwconv2d_f32_s8_s8_blk *b, int8_t *out) {
+  const float32x4_t w0 = vld1q_f32(wt), w1 = vld1q_f32(wt + 4), w2 = vld1q_f32(wt + 8);
+  const float32x4_t mv = vld1q_f32(mulv), av = vld1q_f32(addv);
+  const int32_t qmin = b->qmin, qmax = b->qmax, zp = b->zp, relu = b->relu;
+  const float inv = b->inv;
+  const mve_pred16_t pl = vctp32q((uint32_t)nl);
+  const int32_t in_w = p->in_w, sy = p->stride_h, sx = p->stride_w, out_w = p->out_w, oc = p->out_c;
+  float32x4_t z = vdupq_n_f32(0.0f);
+  int32_t oy, ox;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const float *x = input + (size_t)(oy * sy) * (size_t)in_w * 3u;
+    int8_t *o = out + (size_t)oy * (size_t)out_w * (size_t)oc;
+    for (ox = 0; ox < out_w; ++ox, x += 3 * sx, o += oc) {
+      float32x4_t acc = vmulq_n_f32(w0, x[0]), y;
+      int32x4_t q;
+      acc = vaddq_f32(acc, vmulq_n_f32(w1, x[1]));
+      acc = vaddq_f32(acc, vmulq_n_f32(w2, x[2]));
+      z = vaddq_f32(z, vsubq_f32(acc, acc));
+      y = vaddq_f32(vmulq_f32(acc, mv), av);
+      if (relu) y = vmaxnmq_f32(y, vdupq_n_f32(0.0f));
+      q = vcvtnq_s32_f32(vmulq_n_f32(y, inv));
+      q = vminq_s32(vmaxq_s32(q, vdupq_n_s32(qmin)), vdupq_n_s32(qmax));
+      vstrbq_p_s32(o, vaddq_s32(q, vdupq_n_s32(zp)), pl);
+    }
+  }
+  return vcmpeqq_n_f32(z, 0.0f) == 0xFFFFu;
+}
 #endif
 dq_status dq_pwconv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -392,8 +429,43 @@ dq_status dq_pwconv2d_f32_s8_s8(const dq_conv_params *p, const float *input, con
     blk.qmax = os->q_max;
     blk.zp = os->out_zp;
     blk.bn = os->bn_mul != NULL;
+    blk.k3 = NULL;
     /* relu then clamp: y < 0 gives clamp(0) = q_min when q_min >= 0, as does y * inv < 0 */
     blk.relu = os->act == DQ_ACT_RELU && !(os->q_min >= 0 && os->out_inv_scale > 0.0f && !blk.bn);
+#ifdef DQ_F32S8_MVE
+    if (use_mve && K == 3 && npool == 1) {
+      /* RGB 1x1: a group of 4 channels over every pixel at once; a group
+       with a flushed denormal or a non-finite sum is redone pixel by pixel
+       with the scalar path */
+      int32_t g;
+      for (g = 0; g < n_out; g += 4) {
+        const int32_t nl = n_out - g < 4 ? n_out - g : 4;
+        for (m = 0; m < 4; ++m) {
+          for (j = 0; j < 3; ++j) wt[4 * j + m] = m < nl ? (float)weights[(size_t)(g + m) * 3u + (size_t)j] : 0.0f;
+          for (j = 0; j < 3; ++j) wf[3 * m + j] = wt[4 * j + m];
+          mulv[m] = m < nl && os->mul != NULL ? os->mul[g + m] : 1.0f;
+          addv[m] = m < nl && os->add != NULL ? os->add[g + m] : -0.0f;
+          ma[5 * m] = mulv[m];
+          ma[5 * m + 1] = addv[m];
+          ma[5 * m + 2] = ma[5 * m + 3] = ma[5 * m + 4] = 0.0f;
+        }
+        dq_pwconv2d_f32_s8_s8_set_fpscr(dq_pwconv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL);
+        if (dq_pwconv2d_f32_s8_s8_pw3_mve(p, input, wt, mulv, addv, nl, &blk, output + g) &&
+            (dq_pwconv2d_f32_s8_s8_fpscr() & DQ_F32S8_DENORMAL) == 0u) continue;
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            const float *const xs = input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row;
+            if (!dq_pwconv2d_f32_s8_s8_pix(xs, 3, 1, wf, nl, &blk, orow + g)) {
+              for (m = 0; m < nl; ++m) dq_pwconv2d_f32_s8_s8_out(p, input, weights, os, oy, ox, g + m, orow);
+            }
+          }
+        }
+      }
+      dq_pwconv2d_f32_s8_s8_set_fpscr((dq_pwconv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL) | (saved & DQ_F32S8_DENORMAL));
+      return DQ_OK;
+    }
+#endif
     for (c0 = 0; c0 < n_out; c0 += cb) {
       const int32_t nb = n_out - c0 < cb ? n_out - c0 : cb;
       for (m = 0; m < nb; ++m) {

@@ -239,12 +239,32 @@ DQ_F32S8_NOINLINE static int dq_pwconv2d_f32_s8_s8_pix(const float *xs, int32_t 
     const float *const w = wf + m * K;
     float best = 0.0f, y, v;
     int32_t q;
-    for (s = 0; s < npool; ++s) {
-      const float *const x = xs + s * K;
-      float acc = x[0] * w[0];
-      for (j = 1; j < K; ++j) { const float t = x[j] * w[j]; acc = acc + t; }
-      z = z + (acc - acc);
-      if (s == 0 || acc > best) best = acc;
+    if (K == 9) {
+      /* 3x3 over one channel: the channel's weights stay in registers
+       across the pool positions */
+      const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + 9 * s;
+        float acc = x[0] * w0, t;
+        t = x[1] * w1; acc = acc + t;
+        t = x[2] * w2; acc = acc + t;
+        t = x[3] * w3; acc = acc + t;
+        t = x[4] * w4; acc = acc + t;
+        t = x[5] * w5; acc = acc + t;
+        t = x[6] * w6; acc = acc + t;
+        t = x[7] * w7; acc = acc + t;
+        t = x[8] * w8; acc = acc + t;
+        z = z + (acc - acc);
+        if (s == 0 || acc > best) best = acc;
+      }
+    } else {
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + s * K;
+        float acc = x[0] * w[0];
+        for (j = 1; j < K; ++j) { const float t = x[j] * w[j]; acc = acc + t; }
+        z = z + (acc - acc);
+        if (s == 0 || acc > best) best = acc;
+      }
     }
     /* kernels/ostage */
     y = best * ma[0];

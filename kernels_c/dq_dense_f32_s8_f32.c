@@ -90,15 +90,19 @@ dq_status dq_dense_f32_s8_f32(const dq_dense_params *p, const float *input, cons
     const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
     float acc = 0;
     float best;
-    for (c = 0; c < n; ++c) {
-      const float xv = xr[c];
-      const int32_t wv = (int32_t)wr[c];
-      { const float t = xv * (float)wv; acc = acc + t; }
+    int32_t scaled = 0;
+    for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
+    if (!(acc - acc == 0.0f) && os->mul != NULL) {
+      /* rescue (Inf or NaN): the sum again with the weights scaled first */
+      const float ws = os->mul[o];
+      scaled = 1;
+      acc = 0;
+      for (c = 0; c < n; ++c) { const float t = xr[c] * ((float)wr[c] * ws); acc = acc + t; }
     }
     best = acc;
     {
       float y = best;
-      if (os->mul != NULL) y = y * os->mul[o];
+      if (os->mul != NULL && !scaled) y = y * os->mul[o];
       if (os->add != NULL) y = y + os->add[o];
       if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
       if (os->bn_mul != NULL) {

@@ -113,8 +113,10 @@ dq_status dq_pwconv2d_f32_s8_f32(const dq_conv_params *p, const float *input, co
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -122,19 +124,36 @@ dq_status dq_pwconv2d_f32_s8_f32(const dq_conv_params *p, const float *input, co
             {
               const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
               const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
-              for (c = 0; c < n; ++c) {
-                const float xv = xr[c];
-                const int32_t wv = (int32_t)wr[c];
-                { const float t = xv * (float)wv; acc = acc + t; }
-              }
+              for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
+        if (nf && os->mul != NULL) {
+          /* rescue: the window again with the weights scaled first */
+          const float ws = os->mul[o];
+          scaled = 1;
+          best = 0;
+          first = 1;
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+              float acc = 0;
+              {
+                const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
+                const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
+                for (c = 0; c < n; ++c) { const float t = xr[c] * ((float)wr[c] * ws); acc = acc + t; }
+              }
+              if (first || acc > best) best = acc;
+              first = 0;
+            }
+          }
+        }
         {
           float y = best;
-          if (os->mul != NULL) y = y * os->mul[o];
+          if (os->mul != NULL && !scaled) y = y * os->mul[o];
           if (os->add != NULL) y = y + os->add[o];
           if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
           if (os->bn_mul != NULL) {

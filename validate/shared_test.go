@@ -1,12 +1,16 @@
 package validate
 
 import (
+	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/internal/sharedmodels"
 	"github.com/dqnn/dqnn/internal/testenv"
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
 )
 
@@ -48,5 +52,55 @@ func TestValidateSharedModelsCortexM(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestValidateOverflowingInputs: inputs whose products with the s8 weight
+// codes overflow float32 while their products with the dequantized weights
+// (what Keras and the interpreter multiply by) do not. The f32 x s8 kernels
+// recompute such sums with scaled weights (gen/ref.Rescued); before, the
+// sample (1e38, 1e38, 0, ...) gave relu1 code 0 in C where the interpreter
+// gives 63 (docs/semantics.md).
+func TestValidateOverflowingInputs(t *testing.T) {
+	dir := sharedmodels.Require(t, "qkeras")
+	model := filepath.Join(dir, "example-models/qkeras_3layer.json")
+	g, err := keras.Load(model, keras.Options{Weights: filepath.Join(dir, "example-models/qkeras_3layer_weights.h5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := g.Inputs[0].Shape
+	n := ir.NumElements(shape)
+	// two samples of a few values then zeros, one cycling through values
+	starts := [][]float32{{1e38, 1e38}, {-1e38, 1e38, 3e37}}
+	cycle := []float32{1e38, -3e37, 2e37, 1, -1e38, 5e37, 0, -1.5, math.MaxFloat32}
+	data := make([]float32, 3*n)
+	for j, v := range starts {
+		copy(data[j*n:(j+1)*n], v)
+	}
+	for i := range n {
+		data[2*n+i] = cycle[i%len(cycle)]
+	}
+	npy := filepath.Join(t.TempDir(), "overflow.npy")
+	if err := WriteNPY(npy, data, append([]int{3}, shape...)); err != nil {
+		t.Fatal(err)
+	}
+	cpus := []target.CPU{target.Host}
+	if !testing.Short() {
+		cpus = append(cpus, target.CortexM4, target.CortexM55)
+	}
+	for _, cpu := range cpus {
+		t.Run(string(cpu), func(t *testing.T) {
+			testenv.Need(t, string(cpu), target.Available(cpu))
+			rep, err := Run(context.Background(), g, Options{Model: model, Inputs: []string{npy},
+				CheckOptions: CheckOptions{Target: cpu, PerLayer: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass {
+				var b strings.Builder
+				rep.WriteText(&b)
+				t.Fatalf("does not validate:\n%s", b.String())
+			}
+		})
 	}
 }

@@ -74,6 +74,7 @@ type Variant struct {
 	Technique string
 	Sources   []string // templates (templates/kernels/) or kernels_c files
 	Asm       bool
+	Out       dtype.DType // the only output type that takes it; Invalid: every one
 }
 
 var (
@@ -90,55 +91,61 @@ var (
 var Variants = []Variant{
 	{"s1s1_rows4_helium", Helium, mats, s1s1, "",
 		"four output channels per vector: gather of four weight rows, broadcast input, carry-save adder over three words, u8 SWAR popcount, vector threshold compare",
-		[]string{"mve_s1.tmpl"}, true},
+		[]string{"mve_s1.tmpl"}, true, dtype.Invalid},
 	{"s8s8_mladav_helium", Helium, mats, s8s8, "",
 		"VMLADAVA.S8 (16 MACs per instruction), several rows and positions per pass, zero point by weight sums, vector output stage with a scalar redo when MVE flushes a denormal",
-		[]string{"mve_s8.tmpl", "mve_s8_os.tmpl"}, true},
+		[]string{"mve_s8.tmpl", "mve_s8_os.tmpl"}, true, dtype.Invalid},
 	{"s8s1_addva_helium", Helium, mats, s8s1, "dense, pointwise, conv with in_c a multiple of 32 (other convs: the DSP path)",
 		"no multiplies: a conv position's taps gathered into one row; each weight word's halves are the byte-lane predicates of 16 inputs, VADDVAT.S8 sums the inputs under set bits (four rows per pass share the input vectors), then acc = Σ(q − zp) − 2·(Σset − zp·popcount); vector output stage of mve_s8",
-		[]string{"mve_s8s1.tmpl"}, true},
+		[]string{"mve_s8s1.tmpl"}, true, dtype.Invalid},
 	{"f32_rows4_heliumf", HeliumF, mats, []Pair{{dtype.F32, dtype.F32}, {dtype.F32, dtype.S1}}, "",
 		"four output channels per vector, each lane summing in the reference's order (VMUL, VADD; never fused; s1 weights: the bit becomes the sign of 1.0f by VSLI, then one exact VFMA), scalar redo on flushed denormals or NaN",
-		[]string{"mve_f32.tmpl"}, true},
+		[]string{"mve_f32.tmpl"}, true, dtype.Invalid},
 	{"s1s1_binrows_dsp", DSP, mats, s1s1, "",
 		"naked-assembly row loops (`dq_bin_thr_rows`, `dq_bin_cmp_rows`): one LDM jumps into unrolled groups of three words (carry-save adder, nibble counts with modified-immediate masks, byte accumulators), the threshold compare and bit packing in the same loop",
-		[]string{"kernels_c/dq_types.h"}, true},
+		[]string{"kernels_c/dq_types.h"}, true, dtype.Invalid},
 	{"s8s8_smlad_dsp", DSP, mats, s8s8, "",
 		"SXTB16/SMLAD in assembly, several pixels and channels per pass, an s8 output stage per row",
-		[]string{"dense.c.tmpl", "conv_s8s8.tmpl", "dsp_s8.tmpl", "partials.tmpl"}, true},
+		[]string{"dense.c.tmpl", "conv_s8s8.tmpl", "dsp_s8.tmpl", "partials.tmpl"}, true, dtype.Invalid},
 	{"s8s1_usada8_dsp", DSP, mats, s8s1, "",
 		"no multiplies: USADA8 of the inputs (as unsigned bytes) against 0x00/0xFF masks made from the weight bits, then acc = Σ\\|u − m\\| − Z·N − (255 − 2Z)·popcount",
-		[]string{"s8s1.tmpl", "conv_s8s1_dsp.tmpl"}, true},
+		[]string{"s8s1.tmpl", "conv_s8s1_dsp.tmpl"}, true, dtype.Invalid},
 	{"f32s1_pm1_fma", FMA, mats, f32s1, "",
 		"one VFMA per MAC with a ±1.0f weight (the product is exact, so the fused add rounds as acc ± x): dense takes four inputs' signs from a 16-entry table indexed by a nibble of weight bits; convs turn the bits into ±1.0f once per call (first layers, K ≤ 96) or run the dense routine tap by tap (in_c a multiple of 32)",
-		[]string{"dense.c.tmpl", "conv_f32s1_fma.tmpl", "partials.tmpl"}, true},
+		[]string{"dense.c.tmpl", "conv_f32s1_fma.tmpl", "partials.tmpl"}, true, dtype.Invalid},
 	{"f32s1_rowsums_vfp", VFP, []Op{DWConv2D}, f32s1, "3x3 stride 1 with fused 2x2/2 pool and s1 output (the first layer of Larq models; conv2d over one input channel becomes this kernel)",
 		"each kernel row sums on its own, then the rows (gen/ref.RowSums, as the reference interpreter): a row of ±1 taps over inputs a, b, c is one of eight signed sums ±((a ± b) ± c), computed once per pixel for its 4x4 window by VLDM/VSTM; a channel adds three of them per conv position, 40 instructions per channel and pixel (flipped channels in a second run), 37 with a chain of conditional compares instead of the pool maximum when the inputs are finite and below 2^124",
-		[]string{"f32s1_first.tmpl"}, true},
+		[]string{"f32s1_first.tmpl"}, true, dtype.Invalid},
 	{"f32s1_rowsums_heliumf", HeliumF, []Op{DWConv2D}, f32s1, "as f32s1_rowsums_vfp, when no denormal, Inf or NaN can occur (inputs and pad value 0 or of magnitude in [2^-103, 2^124), thresholds 0 or ≥ 2^-103)",
 		"four channels per vector, each row term one gather with per-lane offsets, VMAXNM for the pool (34 instructions per four channels and pixel)",
-		[]string{"f32s1_first_mve.tmpl"}, true},
+		[]string{"f32s1_first_mve.tmpl"}, true, dtype.Invalid},
 	{"s8s8_mla_v7m", V7M, mats, s8s8, "interior conv positions",
 		"naked Thumb-2 MLA loops: dense four rows per pass sharing each input minus the zero point; convs two positions x three channels reading the input in place, zero point by weight sums; s8 output stage with the rounding on the float's bits",
-		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true},
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid},
 	{"s8s8_muls_v6m", V6M, mats, s8s8, "interior conv positions",
 		"naked ARMv6-M loop: four rows share each input, one LDRSB index register for the input and the rows, accumulators in r8-r11; zero point by weight sums",
-		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true},
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid},
+	{"f32s8_rows4_heliumf", HeliumF, convs2, []Pair{{dtype.F32, dtype.S8}}, "s8 output, first layers: K = k_h·k_w·in_c ≤ 64 taps, no batch norm",
+		"four output channels per vector, each lane summing in the reference's order (VMUL, VADD; never fused), VMAXNM pool, VCVTN (ties to even, saturating), integer clamp, predicated byte store; a 1x1 over 3 channels keeps a group's weights in registers over every pixel; redone by the scalar path on flushed denormals (FPSCR IDC/UFC) or a non-finite sum",
+		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8},
+	{"f32s8_block_vfp", VFP, convs2, []Pair{{dtype.F32, dtype.S8}}, "s8 output, K ≤ 256 taps (K · pool ≤ 144); the same block path in plain C on the host",
+		"weights of a block of channels as floats once per call, taps gathered once per pixel (contiguous rows where no tap is padding; 3x3 over one channel: weights in registers), output stage hoisted (relu dropped where the clamp already gives q_min), VCVTR + integer clamp; the 1x1 over 3 channels into an unsigned 8-bit range is an assembly loop (VLDM, VCVTR, USAT; non-finite sums seen by FPSCR.IOC); a non-finite sum sends the pixel block to the portable element with the overflow rescue (semantics.md)",
+		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8},
 	{"f32f32_rows8_vfp", VFP, []Op{Dense}, []Pair{{dtype.F32, dtype.F32}}, "",
 		"eight output channels per pass in VFP assembly (VMUL then VADD, input order kept)",
-		[]string{"dense.c.tmpl"}, true},
+		[]string{"dense.c.tmpl"}, true, dtype.Invalid},
 	{"s1s1_gather_portable", Portable, convs2, s1s1, "",
 		"each pixel's taps gathered into one packed row, so a channel's OHWI weights are one contiguous row",
-		[]string{"conv_s1s1_gather.tmpl"}, false},
+		[]string{"conv_s1s1_gather.tmpl"}, false, dtype.Invalid},
 	{"s8s8_gather_portable", Portable, convs2, s8s8, "cores without SIMD32 (M0, M0+, M3, the host), no fused pool",
 		"the pixel's taps minus the zero point gathered once as s16, then three output channels per pass over their contiguous OHWI rows",
-		[]string{"conv_s8s8.tmpl"}, false},
+		[]string{"conv_s8s8.tmpl"}, false, dtype.Invalid},
 	{"s1s1_smallstack_nosimd", NoSIMD, convs2, s1s1, "",
 		"the portable gather with a gather row of 96 words instead of 512: every kernel ≤ 1 KB of stack with its calls",
-		[]string{"kernels_c/dq_types.h", "conv_s1s1_gather.tmpl"}, false},
+		[]string{"kernels_c/dq_types.h", "conv_s1s1_gather.tmpl"}, false, dtype.Invalid},
 	{"f32s1_smallstack_nosimd", NoSIMD, []Op{DWConv2D}, f32s1, "",
 		"the portable depthwise fast path with soft-float; the signs as 9-bit masks instead of ±1.0f (same products)",
-		[]string{"f32s1_first.tmpl"}, false},
+		[]string{"f32s1_first.tmpl"}, false, dtype.Invalid},
 }
 
 // Kernels returns the table's kernels that take v.
@@ -160,7 +167,7 @@ func (v Variant) covers(k Kernel) bool {
 	for _, p := range v.Pairs {
 		pair = pair || (p.In == k.In && p.W == k.W)
 	}
-	return op && pair
+	return op && pair && (v.Out == dtype.Invalid || v.Out == k.Out)
 }
 
 // VariantsOf returns the names of the variants k takes besides its portable

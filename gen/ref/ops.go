@@ -17,6 +17,10 @@ type DenseParams struct{ InN, OutN, InZP int32 }
 //	  acc = 0
 //	  for i in 0..in_n-1: acc = mac(acc, x[i] (s8: q - in_zp), w[o][i])
 //	  out[o] = Stage(acc, o)
+//
+// except where Rescued(k, os) and acc is not finite: then acc is recomputed
+// with every w replaced by fl32(w * mul[o]) and the output stage skips its
+// multiply.
 func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, error) {
 	if err := checkType(k, matrix.Dense, in, w); err != nil {
 		return Buf{}, err
@@ -35,10 +39,20 @@ func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, err
 		return Buf{}, fmt.Errorf("%s: %w", k.Name(), err)
 	}
 	out := NewBuf(k.Out, 1, m)
+	unscaled := *os
+	unscaled.Mul = nil
 	for o := 0; o < m; o++ {
 		acc := Acc{Int: k.AccInt()}
 		for i := 0; i < n; i++ {
 			acc = mac(acc, get(in, 0, n, i, p.InZP), k.In, get(w, o, n, i, 0), k.W)
+		}
+		if !acc.Int && (math.IsInf(float64(acc.F), 0) || math.IsNaN(float64(acc.F))) && Rescued(k, os) {
+			acc = Acc{}
+			for i := 0; i < n; i++ {
+				acc = macScaled(acc, get(in, 0, n, i, p.InZP), k.In, get(w, o, n, i, 0), k.W, os.Mul, o)
+			}
+			Stage(&unscaled, acc, o, out, 0, m)
+			continue
 		}
 		Stage(os, acc, o, out, 0, m)
 	}
@@ -94,6 +108,12 @@ func padElem(t dtype.DType, v float32) elem {
 //
 //	acc = 0; for ky: r = 0; for kx: r = mac(r, x, w); acc = fl32(acc + r)
 func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) {
+	return convAcc(k, p, in, w, nil)
+}
+
+// convAcc is ConvAcc; with wmul (per output channel) every product is
+// fl32(x * fl32(w * wmul[o])) instead (rescue, see Rescued).
+func convAcc(k matrix.Kernel, p ConvParams, in, w Buf, wmul []float32) ([]Acc, int, int, error) {
 	if err := checkType(k, matrix.Conv2D, in, w); err != nil {
 		return nil, 0, 0, err
 	}
@@ -161,7 +181,7 @@ func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) 
 							if inside {
 								x = get(in, pix, ic, o/int(p.DepthMultiplier), p.InZP)
 							}
-							*dst = mac(*dst, x, k.In, get(w, ky*int(p.KW)+kx, oc, o, 0), k.W)
+							*dst = macScaled(*dst, x, k.In, get(w, ky*int(p.KW)+kx, oc, o, 0), k.W, wmul, o)
 							continue
 						}
 						for i := 0; i < ic; i++ {
@@ -169,7 +189,7 @@ func ConvAcc(k matrix.Kernel, p ConvParams, in, w Buf) ([]Acc, int, int, error) 
 							if inside {
 								x = get(in, pix, ic, i, p.InZP)
 							}
-							acc = mac(acc, x, k.In, get(w, (o*int(p.KH)+ky)*int(p.KW)+kx, ic, i, 0), k.W)
+							acc = macScaled(acc, x, k.In, get(w, (o*int(p.KH)+ky)*int(p.KW)+kx, ic, i, 0), k.W, wmul, o)
 						}
 					}
 					if rows {
@@ -200,6 +220,11 @@ func RowSums(k matrix.Kernel) bool {
 //	  best = max over the pool window (oy*pool_stride_h + dy, ox*pool_stride_w + dx),
 //	         dy < pool_h, dx < pool_w, of accs (first maximum; no pool: the one position)
 //	  out[oy][ox][o] = Stage(best, o)
+//
+// except where Rescued(k, os) and an accumulator of the window is not
+// finite: then best is the first maximum of the window's scaled
+// accumulators (ConvAcc with every w replaced by fl32(w * mul[o])) and the
+// output stage skips its multiply.
 func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error) {
 	accs, _, cw, err := ConvAcc(k, p, in, w)
 	if err != nil {
@@ -208,6 +233,9 @@ func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error
 	if err := checkStage(os, k.Out, k.AccInt()); err != nil {
 		return Buf{}, fmt.Errorf("%s: %w", k.Name(), err)
 	}
+	var scaled []Acc // the rescue accumulators, computed when first needed
+	unscaled := *os
+	unscaled.Mul = nil
 	ph, pw, psh, psw := 1, 1, 1, 1
 	if p.PoolH*p.PoolW > 1 {
 		ph, pw, psh, psw = int(p.PoolH), int(p.PoolW), int(p.PoolStrideH), int(p.PoolStrideW)
@@ -217,14 +245,29 @@ func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			for o := 0; o < oc; o++ {
-				var best Acc
-				for dy := 0; dy < ph; dy++ {
-					for dx := 0; dx < pw; dx++ {
-						a := accs[((oy*psh+dy)*cw+ox*psw+dx)*oc+o]
-						if dy == 0 && dx == 0 || greater(a, best) {
-							best = a
+				window := func(accs []Acc) (best Acc, finite bool) {
+					finite = true
+					for dy := 0; dy < ph; dy++ {
+						for dx := 0; dx < pw; dx++ {
+							a := accs[((oy*psh+dy)*cw+ox*psw+dx)*oc+o]
+							finite = finite && (a.Int || !math.IsInf(float64(a.F), 0) && !math.IsNaN(float64(a.F)))
+							if dy == 0 && dx == 0 || greater(a, best) {
+								best = a
+							}
 						}
 					}
+					return best, finite
+				}
+				best, finite := window(accs)
+				if !finite && Rescued(k, os) {
+					if scaled == nil {
+						if scaled, _, _, err = convAcc(k, p, in, w, os.Mul); err != nil {
+							return Buf{}, err
+						}
+					}
+					best, _ = window(scaled)
+					Stage(&unscaled, best, o, out, oy*ow+ox, oc)
+					continue
 				}
 				Stage(os, best, o, out, oy*ow+ox, oc)
 			}

@@ -124,6 +124,28 @@ func mac(acc Acc, x elem, xt dtype.DType, w elem, wt dtype.DType) Acc {
 	return acc
 }
 
+// Rescued reports whether kernel k with output stage os recomputes a
+// non-finite float accumulator with scaled weights: f32 x s8 kernels with an
+// f32 or s8 output and a multiplier. The kernel sums x * w_code and
+// multiplies by mul afterwards, where Keras (and dqnn's interpreter) sums
+// x * (w_code * scale): a product can overflow in the first form and not in
+// the second (docs/semantics.md). Where the first form's sum is finite the
+// two agree (mul a power of two); where it is not, the kernel computes the
+// second form.
+func Rescued(k matrix.Kernel, os *OutputStage) bool {
+	return k.In == dtype.F32 && k.W == dtype.S8 && k.Out != dtype.S1 && os != nil && os.Mul != nil
+}
+
+// macScaled is mac with the weight w of output channel o replaced by
+// fl32(w * wmul[o]) when wmul is not nil (float accumulators only).
+func macScaled(acc Acc, x elem, xt dtype.DType, w elem, wt dtype.DType, wmul []float32, o int) Acc {
+	if wmul == nil {
+		return mac(acc, x, xt, w, wt)
+	}
+	acc.F = float32(acc.F + float32(asF32(x, xt)*float32(asF32(w, wt)*wmul[o])))
+	return acc
+}
+
 // greater reports a > b.
 func greater(a, b Acc) bool {
 	if a.Int {

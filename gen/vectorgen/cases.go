@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/ref"
@@ -549,6 +550,12 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 					cs = append(cs, c)
 				}
 			}
+			if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && k.Out == dtype.S8 && k.Op != matrix.DWConv2D {
+				var fc []*ref.Case
+				if fc, err = firstLayerCases(k, i); err == nil {
+					cs = append(cs, fc...)
+				}
+			}
 		case k.Op == matrix.MaxPool || k.Op == matrix.AvgPool:
 			cs, err = g.poolCases(k)
 		case k.Op == matrix.Concat:
@@ -560,6 +567,12 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 			var e *ref.Case
 			if e, err = edgeCase(smallest(cs)); err == nil {
 				cs = append(cs, e)
+			}
+		}
+		if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && k.Out != dtype.S1 && len(cs) > 0 {
+			var ov []*ref.Case
+			if ov, err = overflowCases(cs); err == nil {
+				cs = append(cs, ov...)
 			}
 		}
 		if err != nil {
@@ -626,4 +639,116 @@ func edgeCase(c *ref.Case) (*ref.Case, error) {
 		return nil, fmt.Errorf("edge-value case of %q: %w", c.Desc, err)
 	}
 	return &e, nil
+}
+
+// OverflowValues are inputs whose products with s8 codes overflow float32
+// while their products with the scaled weights (OverflowMul) do not, mixed
+// with small ones.
+var OverflowValues = []float32{1e38, 1e38, -3e37, 2e37, 1, 0, -1e38, 5e37, -1.5}
+
+// OverflowMul is the weight scale of the overflow cases: |x * code * mul|
+// stays below FLT_MAX for every OverflowValues x and code.
+const OverflowMul = 1.0 / 64
+
+// overflowCases copies the smallest case of an f32 x s8 kernel, and its
+// first case with a fused pool, with OverflowValues as inputs and every
+// multiplier OverflowMul (the rescue of gen/ref.Rescued; the sign of mul
+// alternates so windows pool both ways).
+func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
+	picks := []*ref.Case{smallest(cs)}
+	for _, c := range cs {
+		if c.Conv != nil && c.Conv.PoolH*c.Conv.PoolW > 1 {
+			picks = append(picks, c)
+			break
+		}
+	}
+	var out []*ref.Case
+	for _, c := range picks {
+		e := *c
+		e.Desc = c.Desc + ", overflowing products"
+		st := *c.Stage
+		st.Mul = make([]float32, len(c.Stage.Mul))
+		for i := range st.Mul {
+			st.Mul[i] = OverflowMul
+			if i%3 == 2 {
+				st.Mul[i] = -OverflowMul
+			}
+		}
+		e.Stage = &st
+		in := c.Inputs[0]
+		v := make([]float32, len(in.F32))
+		for i := range v {
+			v[i] = OverflowValues[i%len(OverflowValues)]
+		}
+		e.Inputs = []ref.Buf{{T: dtype.F32, F32: v}}
+		var err error
+		if e.Want, err = e.Eval(); err != nil {
+			return nil, fmt.Errorf("overflow case of %q: %w", c.Desc, err)
+		}
+		out = append(out, &e)
+	}
+	return out, nil
+}
+
+// firstLayerCases are the shapes of the f32 x s8 first-layer fast paths
+// (templates/kernels/f32s8.tmpl): a 1x1 conv over 3 channels (RGB) and a
+// pooled conv over one channel, each with a plain output stage, a saturating
+// one, and relu without batch norm into a range with q_min 0 (where the
+// clamp makes relu redundant) and with q_min < 0. Drawn from their own
+// stream, so that adding them left every other kernel's vectors unchanged.
+func firstLayerCases(k matrix.Kernel, i int) ([]*ref.Case, error) {
+	h := &gen{r: rand.New(rand.NewPCG(uint64(i), 2))}
+	var specs []convSpec
+	if k.Op == matrix.PWConv2D {
+		specs = []convSpec{
+			{desc: "1x1, in_c 3, out_c 37 (RGB first layer)", h: 3, w: 4, inC: 3, outC: 37, k: 1, stride: 1, dil: 1},
+			{desc: "1x1 stride 2, in_c 3, out_c 6 (RGB first layer)", h: 4, w: 5, inC: 3, outC: 6, k: 1, stride: 2, dil: 1, kind: stageSaturate},
+			{desc: "1x1, in_c 3, out_c 9, relu (RGB first layer)", h: 2, w: 3, inC: 3, outC: 9, k: 1, stride: 1, dil: 1, kind: stageSaturate},
+		}
+	} else {
+		specs = []convSpec{
+			{desc: "3x3 same zero padding + fused 2x2 max-pool, in_c 1, out_c 19 (first layer)", h: 6, w: 6, inC: 1, outC: 19, k: 3, stride: 1, dil: 1, same: true, pool: true},
+			{desc: "3x3 valid, in_c 1, out_c 5, relu (first layer)", h: 5, w: 5, inC: 1, outC: 5, k: 3, stride: 1, dil: 1, kind: stageSaturate},
+			{desc: "3x3 valid + fused 2x2 max-pool, in_c 2, out_c 10, saturating (first layer)", h: 6, w: 5, inC: 2, outC: 10, k: 3, stride: 1, dil: 1, pool: true, kind: stageSaturate},
+		}
+	}
+	var out []*ref.Case
+	for _, s := range specs {
+		c, err := h.convCase(k, s)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(s.desc, "relu (RGB first layer)") || strings.HasSuffix(s.desc, "relu (first layer)") {
+			// relu, no batch norm; q_min 0 for the RGB case (zero point
+			// shifts the codes into int8), -20 for the other
+			st := *c.Stage
+			st.Act, st.BNSub, st.BNMul, st.BNAdd = ref.ActRelu, nil, nil, nil
+			st.OutInvScale = 0.5
+			st.QMin, st.QMax, st.OutZP = 0, 255, -128
+			if k.Op != matrix.PWConv2D {
+				st.QMin, st.QMax, st.OutZP = -20, 100, 3
+			}
+			c.Stage = &st
+			if c.Want, err = c.Eval(); err != nil {
+				return nil, err
+			}
+			if k.Op == matrix.PWConv2D {
+				// the M4 assembly loop of this range detects non-finite
+				// sums by FPSCR.IOC: edge values and overflowing products
+				e, err := edgeCase(c)
+				if err != nil {
+					return nil, err
+				}
+				ov, err := overflowCases([]*ref.Case{c})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, c, e)
+				out = append(out, ov...)
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -524,8 +524,12 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 	switch k.Kind {
 	case "dense":
 		pname = e.m.Name + "_" + base + "_p"
-		e.m.Params = append(e.m.Params, structDef("dq_dense_params", pname, []string{"in_n", "out_n", "in_zp"}, map[string]string{
-			"in_n": strconv.Itoa(k.Dense.InN), "out_n": strconv.Itoa(k.Dense.OutN), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint)}))
+		fields := []string{"in_n", "out_n", "in_zp"}
+		vals := map[string]string{"in_n": strconv.Itoa(k.Dense.InN), "out_n": strconv.Itoa(k.Dense.OutN), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint)}
+		if ws := weightSums(n, k); ws != nil {
+			fields, vals["w_sum"] = append(fields, "w_sum"), e.intArray(base+"_wsum", ws, "weight sums (zero-point correction)")
+		}
+		e.m.Params = append(e.m.Params, structDef("dq_dense_params", pname, fields, vals))
 	case "conv2d", "pwconv2d", "dwconv2d":
 		g := k.Conv
 		padMode, padValue := "DQ_PAD_ZERO", float32(0)
@@ -541,13 +545,16 @@ func (e *emitter) call(i int, n *ir.Node) (Call, error) {
 			dm = g.DepthMultiplier
 		}
 		pname = e.m.Name + "_" + base + "_p"
-		e.m.Params = append(e.m.Params, structDef("dq_conv_params", pname,
-			[]string{"in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "pad_mode", "pad_value", "in_zp", "depth_multiplier", "conv_h", "conv_w", "pool_h", "pool_w", "pool_stride_h", "pool_stride_w"},
-			map[string]string{"in_h": itoa(g.InH), "in_w": itoa(g.InW), "in_c": itoa(g.InC), "out_h": itoa(g.OutH), "out_w": itoa(g.OutW), "out_c": itoa(g.OutC),
-				"k_h": itoa(g.KH), "k_w": itoa(g.KW), "stride_h": itoa(g.StrideH), "stride_w": itoa(g.StrideW), "dil_h": itoa(g.DilH), "dil_w": itoa(g.DilW),
-				"pad_top": itoa(g.PadTop), "pad_left": itoa(g.PadLeft), "pad_mode": padMode, "pad_value": cFloat(padValue), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint),
-				"depth_multiplier": itoa(dm), "conv_h": itoa(g.ConvH), "conv_w": itoa(g.ConvW), "pool_h": itoa(g.PoolH), "pool_w": itoa(g.PoolW),
-				"pool_stride_h": itoa(g.PoolStrideH), "pool_stride_w": itoa(g.PoolStrideW)}))
+		fields := []string{"in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "pad_mode", "pad_value", "in_zp", "depth_multiplier", "conv_h", "conv_w", "pool_h", "pool_w", "pool_stride_h", "pool_stride_w"}
+		vals := map[string]string{"in_h": itoa(g.InH), "in_w": itoa(g.InW), "in_c": itoa(g.InC), "out_h": itoa(g.OutH), "out_w": itoa(g.OutW), "out_c": itoa(g.OutC),
+			"k_h": itoa(g.KH), "k_w": itoa(g.KW), "stride_h": itoa(g.StrideH), "stride_w": itoa(g.StrideW), "dil_h": itoa(g.DilH), "dil_w": itoa(g.DilW),
+			"pad_top": itoa(g.PadTop), "pad_left": itoa(g.PadLeft), "pad_mode": padMode, "pad_value": cFloat(padValue), "in_zp": cInt(n.Inputs[0].Quant.ZeroPoint),
+			"depth_multiplier": itoa(dm), "conv_h": itoa(g.ConvH), "conv_w": itoa(g.ConvW), "pool_h": itoa(g.PoolH), "pool_w": itoa(g.PoolW),
+			"pool_stride_h": itoa(g.PoolStrideH), "pool_stride_w": itoa(g.PoolStrideW)}
+		if ws := weightSums(n, k); ws != nil {
+			fields, vals["w_sum"] = append(fields, "w_sum"), e.intArray(base+"_wsum", ws, "weight sums (zero-point correction)")
+		}
+		e.m.Params = append(e.m.Params, structDef("dq_conv_params", pname, fields, vals))
 	case "maxpool", "avgpool":
 		pg := k.Pool
 		pname = e.m.Name + "_" + base + "_p"

@@ -1,0 +1,40 @@
+package emit
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/dqnn/dqnn/ir"
+	"github.com/dqnn/dqnn/ir/dtype"
+)
+
+// TestWeightSums checks the w_sum rows (OHWI: a channel's whole kh x kw x
+// in_c row) and that only s8 x s8 dense/conv/pointwise calls with a
+// non-zero input zero point get them.
+func TestWeightSums(t *testing.T) {
+	mk := func(kind string, in, w dtype.DType, zp int32) (*ir.Node, *ir.KernelAttrs) {
+		n := &ir.Node{Inputs: []*ir.Tensor{{Quant: ir.Quant{DType: in, ZeroPoint: zp}}}}
+		k := &ir.KernelAttrs{Kind: kind, In: in, W: w, Weights: &ir.KernelWeights{
+			DType: w, Shape: []int{2, 1, 2, 3}, Codes: []int32{1, -2, 3, 4, 5, -128, 127, 0, 0, 0, 0, 1}}}
+		return n, k
+	}
+	n, k := mk("conv2d", dtype.S8, dtype.S8, -128)
+	if got, want := weightSums(n, k), []int32{-117, 128}; !slices.Equal(got, want) {
+		t.Errorf("conv2d sums %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		kind  string
+		in, w dtype.DType
+		zp    int32
+	}{
+		{"conv2d", dtype.S8, dtype.S8, 0},
+		{"dwconv2d", dtype.S8, dtype.S8, 3},
+		{"dense", dtype.F32, dtype.S8, 3},
+		{"dense", dtype.S8, dtype.S1, 3},
+	} {
+		n, k := mk(c.kind, c.in, c.w, c.zp)
+		if got := weightSums(n, k); got != nil {
+			t.Errorf("%s %s x %s zp %d: sums %v, want none", c.kind, c.in, c.w, c.zp, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"math"
 
+	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
@@ -49,8 +50,8 @@ func constBytes(g *ir.Graph) (romBytes, error) {
 		}
 		if w := k.Weights; w != nil {
 			r.sure(weightBytes(w))
-			if takesWeightSums(n, k) {
-				r.sure(4 * w.Shape[0]) // w_sum (emit.weightSums)
+			if emit.TakesWeightSums(n, k) {
+				r.sure(4 * w.Shape[0]) // the w_sum array
 			}
 		}
 		if k.Kind == "concat" {
@@ -63,14 +64,6 @@ func constBytes(g *ir.Graph) (romBytes, error) {
 		}
 	}
 	return r, nil
-}
-
-// takesWeightSums reports whether emit writes a w_sum array for the call:
-// s8 x s8 dense, conv2d or pointwise with a non-zero input zero point.
-func takesWeightSums(n *ir.Node, k *ir.KernelAttrs) bool {
-	return k.In == dtype.S8 && k.W == dtype.S8 && k.Weights.DType == dtype.S8 &&
-		(k.Kind == "dense" || k.Kind == "conv2d" || k.Kind == "pwconv2d") &&
-		len(n.Inputs) > 0 && n.Inputs[0].Quant.ZeroPoint != 0
 }
 
 // weightBytes is a kernel's packed weights: s1 rows padded to 32-bit words,

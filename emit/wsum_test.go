@@ -9,8 +9,8 @@ import (
 )
 
 // TestWeightSums checks the w_sum rows (OHWI: a channel's whole kh x kw x
-// in_c row) and that only s8 x s8 dense/conv/pointwise calls with a
-// non-zero input zero point get them.
+// in_c row) and that only s8-input dense/conv/pointwise calls get them:
+// s8 weights with a non-zero input zero point, s1 weights always.
 func TestWeightSums(t *testing.T) {
 	mk := func(kind string, in, w dtype.DType, zp int32) (*ir.Node, *ir.KernelAttrs) {
 		n := &ir.Node{Inputs: []*ir.Tensor{{Quant: ir.Quant{DType: in, ZeroPoint: zp}}}}
@@ -22,6 +22,12 @@ func TestWeightSums(t *testing.T) {
 	if got, want := weightSums(n, k), []int32{-117, 128}; !slices.Equal(got, want) {
 		t.Errorf("conv2d sums %v, want %v", got, want)
 	}
+	// s1 weights: +1 / -1 codes, whatever the zero point
+	n, k = mk("pwconv2d", dtype.S8, dtype.S1, 0)
+	k.Weights.Codes = []int32{1, -1, -1, 1, 1, 1, -1, -1, -1, -1, -1, 1}
+	if got, want := weightSums(n, k), []int32{2, -4}; !slices.Equal(got, want) {
+		t.Errorf("s1 pwconv2d sums %v, want %v", got, want)
+	}
 	for _, c := range []struct {
 		kind  string
 		in, w dtype.DType
@@ -30,7 +36,7 @@ func TestWeightSums(t *testing.T) {
 		{"conv2d", dtype.S8, dtype.S8, 0},
 		{"dwconv2d", dtype.S8, dtype.S8, 3},
 		{"dense", dtype.F32, dtype.S8, 3},
-		{"dense", dtype.S8, dtype.S1, 3},
+		{"dense", dtype.S1, dtype.S1, 3},
 	} {
 		n, k := mk(c.kind, c.in, c.w, c.zp)
 		if got := weightSums(n, k); got != nil {

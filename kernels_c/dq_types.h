@@ -112,9 +112,10 @@ typedef struct {
   int32_t in_n;   /**< input length, >= 1 */
   int32_t out_n;  /**< output length, >= 1 */
   int32_t in_zp;  /**< s8 input: zero point subtracted from every input element */
-  /** s8 input x s8 weights: [out_n] sum of each output's weight codes (the zero-point
-   *  correction -in_zp * w_sum, computed when the model is generated); NULL: the kernel
-   *  computes them when it needs them. Must equal the sums if given. */
+  /** s8 input x s8 / s1 weights: [out_n] sum of each output's weights (s8: the codes;
+   *  s1: +1 / -1, so in_n - 2 * the set bits), computed when the model is generated: the
+   *  zero-point correction -in_zp * w_sum, the s1 rows' popcounts. NULL: the kernel computes
+   *  what it needs. Must equal the sums if given. */
   const int32_t *w_sum;
 } dq_dense_params;
 
@@ -147,8 +148,8 @@ typedef struct {
   int32_t conv_h, conv_w;    /**< size before the fused max-pool (= out_h/out_w without one) */
   int32_t pool_h, pool_w;    /**< fused max-pool window; 1 x 1 = none */
   int32_t pool_stride_h, pool_stride_w;
-  /** conv2d / pointwise, s8 input x s8 weights: [out_c] sum of each output channel's
-   *  k_h * k_w * in_c weight codes (as dq_dense_params.w_sum); NULL: computed by the kernel. */
+  /** conv2d / pointwise, s8 input x s8 / s1 weights: [out_c] sum of each output channel's
+   *  k_h * k_w * in_c weights (as dq_dense_params.w_sum); NULL: computed by the kernel. */
   const int32_t *w_sum;
 } dq_conv_params;
 

@@ -792,9 +792,11 @@ dq_status dq_conv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, const
         /* the slots after the K taps: q = zp (q - zp = 0) */
         memset(xb + kk * n, in_zp, (size_t)(32 * KW - kk * n));
       }
-      for (o = 0; o < n_out; ++o) {
-        /* the row's set bits: (K - w_sum) / 2 from the model's weight sums, else counted */
-        pcs[o] = p->w_sum != NULL ? (kk * n - p->w_sum[o]) >> 1 : dq_s8s1_pc(wt + (size_t)o * (size_t)KW, KW);
+      /* the rows' set bits: (K - w_sum) / 2 from the model's weight sums, else counted */
+      if (p->w_sum != NULL) {
+        for (o = 0; o < n_out; ++o) pcs[o] = (kk * n - p->w_sum[o]) >> 1;
+      } else {
+        for (o = 0; o < n_out; ++o) pcs[o] = dq_s8s1_pc(wt + (size_t)o * (size_t)KW, KW);
       }
       for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < p->out_w; ++ox) {

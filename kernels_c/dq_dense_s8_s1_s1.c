@@ -391,6 +391,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
     uint32_t xu[512], zw[64];
     const int32_t zz = 128 + in_zp, kpc = 255 - 2 * zz, nfull = n / 32;
     const int32_t base = -zz * 32 * w_row;
+    const int32_t *const ws = p->w_sum;
     int32_t s2[2];
     /* row popcounts as dq_xor_popcount_g against zero words (carry-save
      adder; dense 576->64 on M4: 58,283 instructions with dq_popcount32
@@ -407,7 +408,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
       int32_t best;
       dq_s8s1_rows2(xu, wr, o + 1 < n_out ? (uint32_t)w_row * 4u : 0u, w_row, s2);
       /* the row's set bits: (n - w_sum) / 2 from the model's weight sums, else counted */
-      best = s2[0] + base - kpc * (p->w_sum != NULL ? (n - p->w_sum[o]) >> 1 : dq_xor_popcount_g(zw, wr, w_row / 3, w_row % 3));
+      best = s2[0] + base - kpc * (ws != NULL ? (n - ws[o]) >> 1 : dq_xor_popcount_g(zw, wr, w_row / 3, w_row % 3));
       {
         const int32_t thr = os->thr_i[o];
         const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
@@ -422,7 +423,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
       }
       if (o + 1 < n_out) {
         ++o;
-        best = s2[1] + base - kpc * (p->w_sum != NULL ? (n - p->w_sum[o]) >> 1 : dq_xor_popcount_g(zw, wr + w_row, w_row / 3, w_row % 3));
+        best = s2[1] + base - kpc * (ws != NULL ? (n - ws[o]) >> 1 : dq_xor_popcount_g(zw, wr + w_row, w_row / 3, w_row % 3));
         {
           const int32_t thr = os->thr_i[o];
           const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;

@@ -554,15 +554,19 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
       const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      if (in_zp != 0 && p->w_sum != NULL) {
-        /* the weight sums from the model: the correction is the
-         accumulators' start, then the zp == 0 loop */
-        dq_dense_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, acc);
-        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 1, acc);
-      } else if (in_zp != 0) {
-        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
-      } else {
+      if (in_zp == 0) {
         dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
+      } else if (p->w_sum != NULL) {
+        /* the weight sums from the model: the zp == 0 loop, then the
+         correction (rows1 keeps add = 0 in dense kernels, which GCC
+         specialises: 6,889 instead of 6,662 instructions for zp == 0
+         otherwise) */
+        int32_t ws[DQ_MVE_S8_BLOCK];
+        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
+        dq_dense_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, ws);
+        dq_dense_s8_s8_s1_mve_addcorr(acc, ws, nb);
+      } else {
+        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
       }
       dq_dense_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
     }

@@ -3,6 +3,7 @@ package compiler
 import (
 	"math"
 
+	"github.com/dqnn/dqnn/emit"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/passes"
@@ -49,6 +50,9 @@ func constBytes(g *ir.Graph) (romBytes, error) {
 		}
 		if w := k.Weights; w != nil {
 			r.sure(weightBytes(w))
+			if emit.TakesWeightSums(n, k) {
+				r.sure(4 * w.Shape[0]) // the w_sum array
+			}
 		}
 		if k.Kind == ir.KindConcat {
 			r.sure(4 * len(k.ConcatC))

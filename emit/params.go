@@ -19,9 +19,11 @@ func (e *emitter) params(base string, n *ir.Node, k *ir.KernelAttrs) (string, er
 	var p cparams.Params
 	switch {
 	case k.Kind == ir.KindDense:
-		p = cparams.Dense{InN: int32(k.Dense.InN), OutN: int32(k.Dense.OutN), InZP: in.ZeroPoint}
+		p = cparams.Dense{InN: int32(k.Dense.InN), OutN: int32(k.Dense.OutN), InZP: in.ZeroPoint, WSum: e.weightSumsArray(base, n, k)}
 	case k.Kind.IsConv():
-		p = convParams(k, in)
+		c := convParams(k, in)
+		c.WSum = e.weightSumsArray(base, n, k)
+		p = c
 	case k.Kind.IsPool():
 		g := k.Pool
 		p = cparams.Pool{InH: int32(g.InH), InW: int32(g.InW), C: int32(g.C), OutH: int32(g.OutH), OutW: int32(g.OutW),
@@ -89,4 +91,14 @@ func (e *emitter) define(base string, p cparams.Params) (string, error) {
 	}
 	e.m.Params = append(e.m.Params, def)
 	return name, nil
+}
+
+// weightSumsArray writes the weight sums of call n (see weightSums) and
+// returns their array, or "" (NULL) when the kernel takes none.
+func (e *emitter) weightSumsArray(base string, n *ir.Node, k *ir.KernelAttrs) cparams.Int32Array {
+	ws := weightSums(n, k)
+	if ws == nil {
+		return ""
+	}
+	return cparams.Int32Array(e.intArray(base+"_wsum", ws, "weight sums (zero-point correction)"))
 }

@@ -344,21 +344,31 @@ DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC \
 "veor q1, q0, q2\n\t" \
 "vand q0, q0, q2\n\t" \
 DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
-/* bytes of q4 to u32 lanes (VMOVLB / VSHR / VADD), stored; next four rows */
-#define DQ_MVE_S1_TAIL \
+/* bytes of q4 to u32 lanes (h - 255 * (h >> 8) on u16, then v - 65535 *
+ (v >> 16) on u32: four instructions instead of VSHR / VMOVLB / VADD
+ twice), stored; next four rows */
+#define DQ_MVE_S1_WIDEN \
 "vshr.u16 q0, q4, #8\n\t" \
-"vmovlb.u8 q4, q4\n\t" \
-"vadd.i16 q4, q4, q0\n\t" \
+"vmla.u16 q4, q0, %[m255]\n\t" \
 "vshr.u32 q0, q4, #16\n\t" \
-"vmovlb.u16 q4, q4\n\t" \
-"vadd.i32 q4, q4, q0\n\t" \
+"vmla.u32 q4, q0, %[m65535]\n\t"
+#define DQ_MVE_S1_TAIL DQ_MVE_S1_WIDEN \
+DQ_MVE_S1_NEXT
+#define DQ_MVE_S1_NEXT \
 "vstrw.32 q4, [%[pc]], #16\n\t" \
 "vadd.i32 q7, q7, %[step]\n\t" \
 "subs %[np], %[np], #1\n\t" \
 "bne 2b"
+/* the same, keeping the minimum with the counts already in pc (the
+ positions of a fused max-pool: max of n - 2 * count = n - 2 * min) */
+#define DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_WIDEN \
+"vldrw.u32 q0, [%[pc]]\n\t" \
+"vmin.u32 q4, q4, q0\n\t" \
+DQ_MVE_S1_NEXT
 #define DQ_MVE_S1_OPS \
 : [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass) \
-: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u) \
+: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u), \
+[m255] "r"(0xFF01u), [m65535] "r"(0xFFFF0001u) \
 : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
 "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
 "s30", "s31", "lr", "cc", "memory"
@@ -400,6 +410,28 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
 }
 #endif
 
+/* pc[i] = min(pc[i], popcount of (x ^ row i)), otherwise as dq_mve_s1_rows
+ (a separate function: one more argument cost the common calls about 10
+ instructions) */
+__attribute__((noinline)) static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  uint32_t adm[4];
+  const uint32_t *xp;
+  const uint32_t step = 12u * (uint32_t)K;
+  const int32_t g = K / 3;
+  vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  switch (K % 3) {
+    case 0:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+    case 1:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM1 DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+    default:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM2 DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+  }
+}
+
 /*
  * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
  * at w (pc has room for n_out rounded up to 4): whole passes of four rows by
@@ -418,6 +450,22 @@ static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t 
     const uint32x4_t ad = vaddq_n_u32(vmulq_n_u32(vminq_u32(vidupq_n_u32(0u, 1), vdupq_n_u32(kn - 1u)), 4u * (uint32_t)K), base);
     vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
   }
+}
+
+/*
+ * pc[o] = min(pc[o], popcount of (x ^ row o)) for o < n_out (the positions
+ * of a fused max-pool: the maximum of n - 2 * count is n - 2 * the minimum),
+ * tmp as scratch: the minimum inside the row loop when every row is in a
+ * whole pass, else dq_mve_s1_pcs and a vector minimum.
+ */
+static inline void dq_mve_s1_pcs_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc, uint32_t *tmp) {
+  int32_t o;
+  if (K <= 29 && n_out % 4 == 0) {
+    dq_mve_s1_rows_min(xb, w, K, n_out >> 2, pc);
+    return;
+  }
+  dq_mve_s1_pcs(xb, w, K, n_out, tmp);
+  for (o = 0; o < n_out; o += 4) vst1q_u32(pc + o, vminq_u32(vld1q_u32(pc + o), vld1q_u32(tmp + o)));
 }
 #endif
 #endif
@@ -489,6 +537,7 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
           const uint32_t *const w0 = weights + (size_t)o0 * (size_t)mK;
           int32_t mul = -2;
           const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+          int32_t winside = 0;
           mq = 0;
           if (mnp == 1 && mdw == 1 && iy0 >= 0 && iy0 + (mkh - 1) * mdh < p->in_h && ix0 >= 0 && ix0 + mkw <= p->in_w) {
             /* the common case: no pool, every tap inside, each kernel row
@@ -503,6 +552,13 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
             }
             dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
             mq = mnp;
+          } else {
+            /* every tap of every pool position inside the input, or pad
+             values: no zero-padded taps */
+            winside = !zero_pad ||
+                (oy * psh * p->stride_h - p->pad_top >= 0 && ox * psw * p->stride_w - p->pad_left >= 0 &&
+                (oy * psh + ph - 1) * p->stride_h + (mkh - 1) * mdh - p->pad_top < p->in_h &&
+                (ox * psw + pw - 1) * p->stride_w + (mkw - 1) * mdw - p->pad_left < p->in_w);
           }
           for (; mq < mnp; ++mq) {
             const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;
@@ -541,8 +597,14 @@ dq_status dq_conv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, con
                 }
               }
               if (pass == 0) {
-                if (mnp == 1 && !zp) {
-                  dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+                if (!zp && (mnp == 1 || winside)) {
+                  /* no zero-padded tap in the pixel's pool window: counts
+                   (mul -2), the pool's minimum kept in place */
+                  if (mq == 0) {
+                    dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+                  } else {
+                    dq_mve_s1_pcs_min(xb, w0, mK, cnt, pcm, pcb);
+                  }
                   break;
                 }
                 dq_mve_s1_pcs(xb, w0, mK, cnt, pcb);

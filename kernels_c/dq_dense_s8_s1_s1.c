@@ -190,6 +190,13 @@ static __attribute__((noinline, unused)) void dq_dense_s8_s1_s1_mve_s1pc(const u
   }
 }
 
+/* pc[r] = (n - ws[r]) / 2, r < nb: the set bits from the weight sums computed
+ when the model was generated (dq_*_params.w_sum = n - 2 * set bits). */
+static inline void dq_dense_s8_s1_s1_mve_wspc(const int32_t *ws, int32_t n, int32_t nb, int32_t *pc) {
+  int32_t r;
+  for (r = 0; r < nb; ++r) pc[r] = (n - ws[r]) >> 1;
+}
+
 /*
  * acc[r] = sum_{j < n} (bit j of row r ? -(x[j] - zp) : x[j] - zp), modulo
  * 2^32, for the nb rows at w (w_row words apart); pc: the rows' set bits
@@ -447,7 +454,11 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
     for (o0 = 0; o0 < n_out; o0 += 64) {
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
       const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      if (in_zp != 0) dq_dense_s8_s1_s1_mve_s1pc(wb, w_row, n, nb, pc);
+      if (in_zp != 0 && p->w_sum != NULL) {
+        dq_dense_s8_s1_s1_mve_wspc(p->w_sum + o0, n, nb, pc);
+      } else if (in_zp != 0) {
+        dq_dense_s8_s1_s1_mve_s1pc(wb, w_row, n, nb, pc);
+      }
       dq_dense_s8_s1_s1_mve_s1block(xr, n, in_zp, wb, w_row, nb, pc, acc);
       dq_dense_s8_s1_s1_mve_ostage_s1(acc, nb, o0, os, orow);
     }
@@ -463,6 +474,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
     uint32_t xu[512], zw[64];
     const int32_t zz = 128 + in_zp, kpc = 255 - 2 * zz, nfull = n / 32;
     const int32_t base = -zz * 32 * w_row;
+    const int32_t *const ws = p->w_sum;
     int32_t s2[2];
     /* row popcounts as dq_xor_popcount_g against zero words (carry-save
      adder; dense 576->64 on M4: 58,283 instructions with dq_popcount32
@@ -478,7 +490,8 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
       const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
       int32_t best;
       dq_s8s1_rows2(xu, wr, o + 1 < n_out ? (uint32_t)w_row * 4u : 0u, w_row, s2);
-      best = s2[0] + base - kpc * dq_xor_popcount_g(zw, wr, w_row / 3, w_row % 3);
+      /* the row's set bits: (n - w_sum) / 2 from the model's weight sums, else counted */
+      best = s2[0] + base - kpc * (ws != NULL ? (n - ws[o]) >> 1 : dq_xor_popcount_g(zw, wr, w_row / 3, w_row % 3));
       {
         const int32_t thr = os->thr_i[o];
         const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
@@ -493,7 +506,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
       }
       if (o + 1 < n_out) {
         ++o;
-        best = s2[1] + base - kpc * dq_xor_popcount_g(zw, wr + w_row, w_row / 3, w_row % 3);
+        best = s2[1] + base - kpc * (ws != NULL ? (n - ws[o]) >> 1 : dq_xor_popcount_g(zw, wr + w_row, w_row / 3, w_row % 3));
         {
           const int32_t thr = os->thr_i[o];
           const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;

@@ -406,6 +406,14 @@ static inline void dq_dense_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int32_
   }
 }
 
+/* corr[r] = -zp * ws[r] for r < nr (modulo 2^32): the correction from the
+ weight sums computed when the model was generated (dq_*_params.w_sum). */
+static inline void dq_dense_s8_s8_s1_mve_corr_ws(const int32_t *ws, int32_t nr, int32_t zp, int32_t *corr) {
+  int32_t r;
+  for (r = 0; r + 4 <= nr; r += 4) vstrwq_s32(corr + r, vmulq_n_s32(vldrwq_s32(ws + r), -zp));
+  for (; r < nr; ++r) corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)ws[r]);
+}
+
 /* acc[k] += corr[k] for k < nb (modulo 2^32). */
 static inline void dq_dense_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
   int32_t k;
@@ -787,10 +795,19 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
       const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      if (in_zp != 0) {
-        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
-      } else {
+      if (in_zp == 0) {
         dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
+      } else if (p->w_sum != NULL) {
+        /* the weight sums from the model: the zp == 0 loop, then the
+         correction (rows1 keeps add = 0 in dense kernels, which GCC
+         specialises: 6,889 instead of 6,662 instructions for zp == 0
+         otherwise) */
+        int32_t ws[DQ_MVE_S8_BLOCK];
+        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
+        dq_dense_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, ws);
+        dq_dense_s8_s8_s1_mve_addcorr(acc, ws, nb);
+      } else {
+        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
       }
       dq_dense_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
     }

@@ -344,21 +344,31 @@ DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC \
 "veor q1, q0, q2\n\t" \
 "vand q0, q0, q2\n\t" \
 DQ_MVE_S1_NIB1 DQ_MVE_S1_NIB0 DQ_MVE_S1_ACC
-/* bytes of q4 to u32 lanes (VMOVLB / VSHR / VADD), stored; next four rows */
-#define DQ_MVE_S1_TAIL \
+/* bytes of q4 to u32 lanes (h - 255 * (h >> 8) on u16, then v - 65535 *
+ (v >> 16) on u32: four instructions instead of VSHR / VMOVLB / VADD
+ twice), stored; next four rows */
+#define DQ_MVE_S1_WIDEN \
 "vshr.u16 q0, q4, #8\n\t" \
-"vmovlb.u8 q4, q4\n\t" \
-"vadd.i16 q4, q4, q0\n\t" \
+"vmla.u16 q4, q0, %[m255]\n\t" \
 "vshr.u32 q0, q4, #16\n\t" \
-"vmovlb.u16 q4, q4\n\t" \
-"vadd.i32 q4, q4, q0\n\t" \
+"vmla.u32 q4, q0, %[m65535]\n\t"
+#define DQ_MVE_S1_TAIL DQ_MVE_S1_WIDEN \
+DQ_MVE_S1_NEXT
+#define DQ_MVE_S1_NEXT \
 "vstrw.32 q4, [%[pc]], #16\n\t" \
 "vadd.i32 q7, q7, %[step]\n\t" \
 "subs %[np], %[np], #1\n\t" \
 "bne 2b"
+/* the same, keeping the minimum with the counts already in pc (the
+ positions of a fused max-pool: max of n - 2 * count = n - 2 * min) */
+#define DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_WIDEN \
+"vldrw.u32 q0, [%[pc]]\n\t" \
+"vmin.u32 q4, q4, q0\n\t" \
+DQ_MVE_S1_NEXT
 #define DQ_MVE_S1_OPS \
 : [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass) \
-: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u) \
+: [xb] "r"(xb), [adp] "r"(adm), [g] "r"(g), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [m15] "r"(241u), \
+[m255] "r"(0xFF01u), [m65535] "r"(0xFFFF0001u) \
 : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
 "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
 "s30", "s31", "lr", "cc", "memory"
@@ -400,6 +410,28 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
 }
 #endif
 
+/* pc[i] = min(pc[i], popcount of (x ^ row i)), otherwise as dq_mve_s1_rows
+ (a separate function: one more argument cost the common calls about 10
+ instructions) */
+__attribute__((noinline)) static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  uint32_t adm[4];
+  const uint32_t *xp;
+  const uint32_t step = 12u * (uint32_t)K;
+  const int32_t g = K / 3;
+  vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  switch (K % 3) {
+    case 0:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+    case 1:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM1 DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+    default:
+    __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_REM2 DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
+    break;
+  }
+}
+
 /*
  * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words
  * at w (pc has room for n_out rounded up to 4): whole passes of four rows by
@@ -419,7 +451,150 @@ static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t 
     vst1q_u32(pc + o, dq_mve_s1_pc4(xb, ad, K));
   }
 }
+
+/*
+ * pc[o] = min(pc[o], popcount of (x ^ row o)) for o < n_out (the positions
+ * of a fused max-pool: the maximum of n - 2 * count is n - 2 * the minimum),
+ * tmp as scratch: the minimum inside the row loop when every row is in a
+ * whole pass, else dq_mve_s1_pcs and a vector minimum.
+ */
+static inline void dq_mve_s1_pcs_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc, uint32_t *tmp) {
+  int32_t o;
+  if (K <= 29 && n_out % 4 == 0) {
+    dq_mve_s1_rows_min(xb, w, K, n_out >> 2, pc);
+    return;
+  }
+  dq_mve_s1_pcs(xb, w, K, n_out, tmp);
+  for (o = 0; o < n_out; o += 4) vst1q_u32(pc + o, vminq_u32(vld1q_u32(pc + o), vld1q_u32(tmp + o)));
+}
 #endif
+#endif
+#if defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
+/** Arguments of dq_pwconv2d_s1_s1_s1_px4 (offsets used by the assembly). */
+typedef struct {
+  uint32_t x[4];       /**<  0: the four pixels' input words */
+  const uint32_t *wv;  /**< 16: n_out pairs (weight word, bound) */
+  int32_t left;        /**< 20: output channels still to do (n_out on entry) */
+  uint32_t *out;       /**< 24: first pixel's output row, advanced by a word per block */
+  int32_t stride;      /**< 28: bytes between the pixels' output rows */
+  int32_t shift;       /**< 32: scratch: 32 - channels in this block */
+} dq_pwconv2d_s1_s1_s1_px4_args;
+
+/*
+ * For every output channel o (in blocks of 32, one output word each) and
+ * pixel s < 4: bit o of pixel s's output row is 1 iff
+ * popcount(x[s] ^ wv[2 o]) >= wv[2 o + 1]. A naked function: the channel
+ * loop needs 14 registers (four pixels, four output words, the pair
+ * pointer, the weight word and its bound, two temporaries, zero for USAD8).
+ * The last pixel's output word starts with a sentinel bit that leaves
+ * through the carry after the block's RRXS, which ends the loop without a
+ * counter.
+ */
+__attribute__((naked, noinline)) static void dq_pwconv2d_s1_s1_s1_px4(dq_pwconv2d_s1_s1_s1_px4_args *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "push {r0}\n\t"
+  "ldr r12, [r0, #16]\n\t"   /* wv */
+  "mov lr, #0\n\t"
+  "2:\n\t"                   /* next block of at most 32 channels */
+  "ldr r0, [sp]\n\t"
+  "ldr r4, [r0, #20]\n\t"
+  "cmp r4, #32\n\t"
+  "ite gt\n\t"
+  "movgt r5, #32\n\t"
+  "movle r5, r4\n\t"
+  "sub r4, r4, r5\n\t"
+  "str r4, [r0, #20]\n\t"
+  "rsb r6, r5, #32\n\t"
+  "str r6, [r0, #32]\n\t"
+  "sub r5, r5, #1\n\t"
+  "mov r11, #1\n\t"
+  "lsl r11, r11, r5\n\t"     /* sentinel */
+  "ldmia r0, {r0, r1, r2, r3}\n\t"
+  "mov r8, #0\n\t"
+  "mov r9, #0\n\t"
+  "mov r10, #0\n\t"
+  "1:\n\t"
+  "ldrd r4, r5, [r12], #8\n\t"
+#define DQ_PX4_BIT(X, O, RRX) \
+  "eor r6, " X ", r4\n\t" \
+  "and r7, r6, #0xAAAAAAAA\n\t" \
+  "sub r6, r6, r7, lsr #1\n\t" \
+  "and r7, r6, #0xCCCCCCCC\n\t" \
+  "and r6, r6, #0x33333333\n\t" \
+  "add r6, r6, r7, lsr #2\n\t" \
+  "add r6, r6, r6, lsr #4\n\t" \
+  "and r6, r6, #0x0F0F0F0F\n\t" \
+  "usad8 r6, r6, lr\n\t"     /* popcount(x ^ w) */ \
+  "cmp r6, r5\n\t"           /* C = popcount >= bound */ \
+  RRX " " O ", " O "\n\t"
+  DQ_PX4_BIT("r0", "r8", "rrx")
+  DQ_PX4_BIT("r1", "r9", "rrx")
+  DQ_PX4_BIT("r2", "r10", "rrx")
+  DQ_PX4_BIT("r3", "r11", "rrxs")
+#undef DQ_PX4_BIT
+  "bcc 1b\n\t"
+  "ldr r0, [sp]\n\t"
+  "ldr r4, [r0, #32]\n\t"    /* the block's bits to the bottom */
+  "lsr r8, r8, r4\n\t"
+  "lsr r9, r9, r4\n\t"
+  "lsr r10, r10, r4\n\t"
+  "lsr r11, r11, r4\n\t"
+  "ldr r5, [r0, #24]\n\t"
+  "ldr r6, [r0, #28]\n\t"
+  "str r9, [r5, r6]\n\t"
+  "add r7, r5, r6, lsl #1\n\t"
+  "str r10, [r7]\n\t"
+  "str r11, [r7, r6]\n\t"
+  "str r8, [r5], #4\n\t"
+  "str r5, [r0, #24]\n\t"
+  "ldr r4, [r0, #20]\n\t"
+  "cmp r4, #0\n\t"
+  "bgt 2b\n\t"
+  "pop {r0}\n\t"
+  "pop {r4-r11, pc}");
+}
+
+/*
+ * The layer, four output pixels at a time. wv (2 * n_out words) holds each
+ * channel's weight word and dq_bin_cmp_thr bound, so the channel loop only
+ * loads; a flipped channel (bit = popcount < v) is stored as the complement
+ * of its weight word with the bound 33 - v, since popcount(x ^ ~w) =
+ * 32 - popcount(x ^ w): no flip words on output. The last group of pixels
+ * repeats its last pixel into a scratch block and copies the real ones.
+ */
+static void dq_pwconv2d_s1_s1_s1_pw4(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights,
+    const dq_output_stage *os, uint32_t *output, uint32_t *wv) {
+  const int32_t n_out = p->out_c, npix = p->out_h * p->out_w, out_row = DQ_WORDS(n_out);
+  const size_t row_step = (size_t)p->stride_h * (size_t)p->in_w;
+  const uint32_t *row = input;
+  int32_t o, pix, s, cx = 0;
+  uint32_t last[4 * 8];
+  dq_pwconv2d_s1_s1_s1_px4_args a;
+  for (o = 0; o < n_out; ++o) {
+    const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+    const uint32_t v = dq_bin_cmp_thr(p->in_c, os->thr_i[o], fl);
+    wv[2 * o] = fl ? ~weights[o] : weights[o];
+    wv[2 * o + 1] = fl ? 33u - v : v;
+  }
+  a.wv = wv;
+  a.stride = 4 * out_row;
+  for (pix = 0; pix < npix; pix += 4) {
+    for (s = 0; s < 4; ++s) {
+      a.x[s] = row[(size_t)cx * (size_t)p->stride_w];
+      if (pix + s + 1 < npix && ++cx == p->out_w) {
+        cx = 0;
+        row += row_step;
+      }
+    }
+    a.left = n_out;
+    a.out = pix + 4 <= npix ? output + (size_t)pix * (size_t)out_row : last;
+    dq_pwconv2d_s1_s1_s1_px4(&a);
+    if (pix + 4 > npix) {
+      for (o = 0; o < (npix - pix) * out_row; ++o) output[(size_t)pix * (size_t)out_row + (size_t)o] = last[o];
+    }
+  }
+}
 #endif
 dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -488,6 +663,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
           const uint32_t *const w0 = weights + (size_t)o0 * (size_t)mK;
           int32_t mul = -2;
           const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+          int32_t winside = 0;
           mq = 0;
           if (mnp == 1 && mdw == 1 && iy0 >= 0 && iy0 + (mkh - 1) * mdh < p->in_h && ix0 >= 0 && ix0 + mkw <= p->in_w) {
             /* the common case: no pool, every tap inside, each kernel row
@@ -502,6 +678,13 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             }
             dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
             mq = mnp;
+          } else {
+            /* every tap of every pool position inside the input, or pad
+             values: no zero-padded taps */
+            winside = !zero_pad ||
+                (oy * psh * p->stride_h - p->pad_top >= 0 && ox * psw * p->stride_w - p->pad_left >= 0 &&
+                (oy * psh + ph - 1) * p->stride_h + (mkh - 1) * mdh - p->pad_top < p->in_h &&
+                (ox * psw + pw - 1) * p->stride_w + (mkw - 1) * mdw - p->pad_left < p->in_w);
           }
           for (; mq < mnp; ++mq) {
             const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;
@@ -540,8 +723,14 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
                 }
               }
               if (pass == 0) {
-                if (mnp == 1 && !zp) {
-                  dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+                if (!zp && (mnp == 1 || winside)) {
+                  /* no zero-padded tap in the pixel's pool window: counts
+                   (mul -2), the pool's minimum kept in place */
+                  if (mq == 0) {
+                    dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+                  } else {
+                    dq_mve_s1_pcs_min(xb, w0, mK, cnt, pcm, pcb);
+                  }
                   break;
                 }
                 dq_mve_s1_pcs(xb, w0, mK, cnt, pcb);
@@ -578,6 +767,14 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
+#if defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
+  if (n_words == 1 && ph * pw == 1 && n_out <= 256 && 2 * n_out <= DQ_GATHER_WORDS) {
+    /* one word per pixel: four pixels per pass (pw_s1.tmpl); xs holds the
+     (weight, bound) pairs */
+    dq_pwconv2d_s1_s1_s1_pw4(p, input, weights, os, output, xs);
+    return DQ_OK;
+  }
+#endif
 #ifdef DQ_BIN_ROWS
   /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
    and 2 more words per row; the bounds live in the last 256 words of xs */

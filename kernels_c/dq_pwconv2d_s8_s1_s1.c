@@ -190,6 +190,13 @@ static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s1_s1_mve_s1pc(cons
   }
 }
 
+/* pc[r] = (n - ws[r]) / 2, r < nb: the set bits from the weight sums computed
+ when the model was generated (dq_*_params.w_sum = n - 2 * set bits). */
+static inline void dq_pwconv2d_s8_s1_s1_mve_wspc(const int32_t *ws, int32_t n, int32_t nb, int32_t *pc) {
+  int32_t r;
+  for (r = 0; r < nb; ++r) pc[r] = (n - ws[r]) >> 1;
+}
+
 /*
  * acc[r] = sum_{j < n} (bit j of row r ? -(x[j] - zp) : x[j] - zp), modulo
  * 2^32, for the nb rows at w (w_row words apart); pc: the rows' set bits
@@ -595,7 +602,11 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
     for (o0 = 0; o0 < n_out; o0 += 64) {
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
       const uint32_t *const wb = weights + (size_t)o0 * (size_t)wr;
-      if (in_zp != 0) dq_pwconv2d_s8_s1_s1_mve_s1pc(wb, wr, K, nb, pc);
+      if (in_zp != 0 && p->w_sum != NULL) {
+        dq_pwconv2d_s8_s1_s1_mve_wspc(p->w_sum + o0, K, nb, pc);
+      } else if (in_zp != 0) {
+        dq_pwconv2d_s8_s1_s1_mve_s1pc(wb, wr, K, nb, pc);
+      }
       for (pix = 0; pix < npix; ++pix) {
         uint32_t *const orow = output + (size_t)pix * (size_t)out_row;
         oy = pix / p->out_w;
@@ -759,7 +770,12 @@ dq_status dq_pwconv2d_s8_s1_s1(const dq_conv_params *p, const int8_t *input, con
         /* the slots after the K taps: q = zp (q - zp = 0) */
         memset(xb + kk * n, in_zp, (size_t)(32 * KW - kk * n));
       }
-      for (o = 0; o < n_out; ++o) pcs[o] = dq_s8s1_pc(wt + (size_t)o * (size_t)KW, KW);
+      /* the rows' set bits: (K - w_sum) / 2 from the model's weight sums, else counted */
+      if (p->w_sum != NULL) {
+        for (o = 0; o < n_out; ++o) pcs[o] = (kk * n - p->w_sum[o]) >> 1;
+      } else {
+        for (o = 0; o < n_out; ++o) pcs[o] = dq_s8s1_pc(wt + (size_t)o * (size_t)KW, KW);
+      }
       for (oy = 0; oy < p->out_h; ++oy) {
         for (ox = 0; ox < p->out_w; ++ox) {
           uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;

@@ -332,6 +332,14 @@ static inline void dq_pwconv2d_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int
   }
 }
 
+/* corr[r] = -zp * ws[r] for r < nr (modulo 2^32): the correction from the
+ weight sums computed when the model was generated (dq_*_params.w_sum). */
+static inline void dq_pwconv2d_s8_s8_s1_mve_corr_ws(const int32_t *ws, int32_t nr, int32_t zp, int32_t *corr) {
+  int32_t r;
+  for (r = 0; r + 4 <= nr; r += 4) vstrwq_s32(corr + r, vmulq_n_s32(vldrwq_s32(ws + r), -zp));
+  for (; r < nr; ++r) corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)ws[r]);
+}
+
 /* acc[k] += corr[k] for k < nb (modulo 2^32). */
 static inline void dq_pwconv2d_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
   int32_t k;
@@ -930,7 +938,11 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_S8_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
-        if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_corr(wb, K, nb, in_zp, ws);
+        if (in_zp != 0 && p->w_sum != NULL) {
+          dq_pwconv2d_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, ws);
+        } else if (in_zp != 0) {
+          dq_pwconv2d_s8_s8_s1_mve_corr(wb, K, nb, in_zp, ws);
+        }
         if (npool == 1) {
           for (pix = 0; pix < npix; pix += 2) {
             const int32_t two = pix + 1 < npix;

@@ -113,9 +113,10 @@ typedef struct {
 
 /** Dense (fully connected): out[o] = sum_i x[i] * w[o][i]. Weights are [out_n][in_n], rows packed per type. */
 typedef struct {
-  int32_t in_n;   /**< input length, >= 1 */
-  int32_t out_n;  /**< output length, >= 1 */
-  int32_t in_zp;  /**< s8 input: zero point subtracted from every input element */
+  int32_t in_n;          /**< input length, >= 1 */
+  int32_t out_n;         /**< output length, >= 1 */
+  int32_t in_zp;         /**< s8 input: zero point subtracted from every input element */
+  const int32_t *w_sum;  /**< s8 input x s8 / s1 weights: [out_n] sum of each output's weights (s8: the codes; s1: +1 / -1, so in_n - 2 * the set bits): the zero-point correction -in_zp * w_sum, the s1 rows' popcounts. NULL: the kernel computes what it needs. Must equal the sums if given. */
 } dq_dense_params;
 
 /**
@@ -147,6 +148,7 @@ typedef struct {
   int32_t conv_h, conv_w;    /**< size before the fused max-pool (= out_h/out_w without one) */
   int32_t pool_h, pool_w;    /**< fused max-pool window; 1 x 1 = none */
   int32_t pool_stride_h, pool_stride_w;
+  const int32_t *w_sum;      /**< conv2d / pointwise, s8 input x s8 / s1 weights: [out_c] sum of each output channel's k_h * k_w * in_c weights (as dq_dense_params.w_sum); NULL: computed by the kernel. */
 } dq_conv_params;
 
 /** Pooling: input [in_h][in_w][c] -> output [out_h][out_w][c]; padded positions are ignored. */

@@ -69,34 +69,37 @@ type Dense struct {
 	InN  int32 `c:"in_n" doc:"input length, >= 1"`
 	OutN int32 `c:"out_n" doc:"output length, >= 1"`
 	InZP int32 `c:"in_zp" doc:"s8 input: zero point subtracted from every input element"`
+	// WSum: computed when the model is generated (gen/ref.WeightSums).
+	WSum Int32Array `c:"w_sum" doc:"s8 input x s8 / s1 weights: [out_n] sum of each output's weights (s8: the codes; s1: +1 / -1, so in_n - 2 * the set bits): the zero-point correction -in_zp * w_sum, the s1 rows' popcounts. NULL: the kernel computes what it needs. Must equal the sums if given."`
 }
 
 // Conv is dq_conv_params (conv2d, pwconv2d, dwconv2d).
 type Conv struct {
-	InH             int32   `c:"in_h"`
-	InW             int32   `c:"in_w,join"`
-	InC             int32   `c:"in_c,join"`
-	OutH            int32   `c:"out_h"`
-	OutW            int32   `c:"out_w,join"`
-	OutC            int32   `c:"out_c,join"`
-	KH              int32   `c:"k_h"`
-	KW              int32   `c:"k_w,join"`
-	StrideH         int32   `c:"stride_h"`
-	StrideW         int32   `c:"stride_w,join"`
-	DilH            int32   `c:"dil_h"`
-	DilW            int32   `c:"dil_w,join"`
-	PadTop          int32   `c:"pad_top"`
-	PadLeft         int32   `c:"pad_left,join"`
-	PadMode         PadMode `c:"pad_mode" doc:"dq_pad_mode"`
-	PadValue        float32 `c:"pad_value" doc:"DQ_PAD_VALUE: value of a padded tap (s1: +1 or -1)"`
-	InZP            int32   `c:"in_zp" doc:"s8 input zero point"`
-	DepthMultiplier int32   `c:"depth_multiplier" doc:"depthwise only; out_c = in_c * depth_multiplier"`
-	ConvH           int32   `c:"conv_h" doc:"size before the fused max-pool (= out_h/out_w without one)"`
-	ConvW           int32   `c:"conv_w,join"`
-	PoolH           int32   `c:"pool_h" doc:"fused max-pool window; 1 x 1 = none"`
-	PoolW           int32   `c:"pool_w,join"`
-	PoolStrideH     int32   `c:"pool_stride_h"`
-	PoolStrideW     int32   `c:"pool_stride_w,join"`
+	InH             int32      `c:"in_h"`
+	InW             int32      `c:"in_w,join"`
+	InC             int32      `c:"in_c,join"`
+	OutH            int32      `c:"out_h"`
+	OutW            int32      `c:"out_w,join"`
+	OutC            int32      `c:"out_c,join"`
+	KH              int32      `c:"k_h"`
+	KW              int32      `c:"k_w,join"`
+	StrideH         int32      `c:"stride_h"`
+	StrideW         int32      `c:"stride_w,join"`
+	DilH            int32      `c:"dil_h"`
+	DilW            int32      `c:"dil_w,join"`
+	PadTop          int32      `c:"pad_top"`
+	PadLeft         int32      `c:"pad_left,join"`
+	PadMode         PadMode    `c:"pad_mode" doc:"dq_pad_mode"`
+	PadValue        float32    `c:"pad_value" doc:"DQ_PAD_VALUE: value of a padded tap (s1: +1 or -1)"`
+	InZP            int32      `c:"in_zp" doc:"s8 input zero point"`
+	DepthMultiplier int32      `c:"depth_multiplier" doc:"depthwise only; out_c = in_c * depth_multiplier"`
+	ConvH           int32      `c:"conv_h" doc:"size before the fused max-pool (= out_h/out_w without one)"`
+	ConvW           int32      `c:"conv_w,join"`
+	PoolH           int32      `c:"pool_h" doc:"fused max-pool window; 1 x 1 = none"`
+	PoolW           int32      `c:"pool_w,join"`
+	PoolStrideH     int32      `c:"pool_stride_h"`
+	PoolStrideW     int32      `c:"pool_stride_w,join"`
+	WSum            Int32Array `c:"w_sum" doc:"conv2d / pointwise, s8 input x s8 / s1 weights: [out_c] sum of each output channel's k_h * k_w * in_c weights (as dq_dense_params.w_sum); NULL: computed by the kernel."`
 }
 
 // Pool is dq_pool_params (maxpool, avgpool).

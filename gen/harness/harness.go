@@ -234,18 +234,45 @@ func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
 		fmt.Fprintf(b, "static const dq_output_stage %sos = {%s, %s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s};\n",
 			p, mul, add, s.Act, bs, bm, ba, cFloat(s.OutInvScale), cInt(s.QMin), cInt(s.QMax), cInt(s.OutZP), thrI, thrF, flip)
 	}
-	var call string
+	var call, callWS string
 	in0 := p + "in0"
+	// Kernels that take weight sums run twice: with w_sum NULL (the kernel
+	// computes them) and with the reference's sums (ref.WeightSums), as a
+	// generated model passes them.
+	ws, err := ref.CaseWeightSums(k, c)
+	if err != nil {
+		return err
+	}
+	if ws != nil {
+		fmt.Fprintf(b, "static const int32_t %swsum[%d] = {", p, len(ws))
+		for j, v := range ws {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(cInt(v))
+		}
+		b.WriteString("};\n")
+	}
 	switch {
 	case c.Dense != nil:
-		fmt.Fprintf(b, "static const dq_dense_params %sp = {%d, %d, %d};\n", p, c.Dense.InN, c.Dense.OutN, c.Dense.InZP)
+		fields := fmt.Sprintf("%d, %d, %d", c.Dense.InN, c.Dense.OutN, c.Dense.InZP)
+		fmt.Fprintf(b, "static const dq_dense_params %sp = {%s, NULL};\n", p, fields)
 		call = fmt.Sprintf("%s(&%sp, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+		if ws != nil {
+			fmt.Fprintf(b, "static const dq_dense_params %spws = {%s, %swsum};\n", p, fields, p)
+			callWS = fmt.Sprintf("%s(&%spws, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+		}
 	case c.Conv != nil:
 		q := c.Conv
-		fmt.Fprintf(b, "static const dq_conv_params %sp = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d, %d, %d, %d, %d, %d};\n", p,
+		fields := fmt.Sprintf("%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %d, %d, %d, %d, %d, %d, %d, %d",
 			q.InH, q.InW, q.InC, q.OutH, q.OutW, q.OutC, q.KH, q.KW, q.StrideH, q.StrideW, q.DilH, q.DilW, q.PadTop, q.PadLeft, q.PadMode, cFloat(q.PadValue),
 			q.InZP, q.DepthMultiplier, q.ConvH, q.ConvW, q.PoolH, q.PoolW, q.PoolStrideH, q.PoolStrideW)
+		fmt.Fprintf(b, "static const dq_conv_params %sp = {%s, NULL};\n", p, fields)
 		call = fmt.Sprintf("%s(&%sp, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+		if ws != nil {
+			fmt.Fprintf(b, "static const dq_conv_params %spws = {%s, %swsum};\n", p, fields, p)
+			callWS = fmt.Sprintf("%s(&%spws, %s, %sw, &%sos, %sout)", k.Name(), p, in0, p, p, p)
+		}
 	case c.Pool != nil:
 		q := c.Pool
 		fmt.Fprintf(b, "static const dq_pool_params %sp = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n", p,
@@ -293,6 +320,12 @@ func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
 	fmt.Fprintf(b, "  memset(%sout, 0xA5, sizeof %sout); /* unwritten elements and s1 padding bits show up */\n", p, p)
 	fmt.Fprintf(b, "  st = %s;\n", call)
 	fmt.Fprintf(b, "  if (st == DQ_OK) bad = check_%s(%sout, %swant, %d);\n", c.Want.T.Tag(), p, p, c.Want.Len())
+	if callWS != "" {
+		fmt.Fprintf(b, "  if (st == DQ_OK && bad < 0) {\n")
+		fmt.Fprintf(b, "    memset(%sout, 0xA5, sizeof %sout);\n", p, p)
+		fmt.Fprintf(b, "    st = %s;\n", callWS)
+		fmt.Fprintf(b, "    if (st == DQ_OK) bad = check_%s(%sout, %swant, %d);\n  }\n", c.Want.T.Tag(), p, p, c.Want.Len())
+	}
 	fmt.Fprintf(b, "  result(%d, %q, %q, st, bad, msg);\n}\n\n", i, k.Name(), c.Desc)
 	return nil
 }

@@ -21,13 +21,16 @@ import (
 const noAsm = "-DDQ_NO_ASM"
 
 // noAsmToolchains are the builds the twins are checked with: the host
-// compilers and the two cores that have assembly paths (M4: DSP and VFP,
-// M55: Helium), each with the flags of its default build plus DQ_NO_ASM.
+// compilers and the cores that have assembly paths (M4: DSP and VFP, M55:
+// Helium, M3: Thumb-2 without DSP, M0: ARMv6-M), each with the flags of its
+// default build plus DQ_NO_ASM.
 func noAsmToolchains() map[target.CPU][]toolchain {
 	return map[target.CPU][]toolchain{
 		target.Host:      {hostToolchain(hostGCC.cc, append(slices.Clone(hostGCC.flags), noAsm)...), hostToolchain(hostClang.cc, append(slices.Clone(hostClang.flags), noAsm)...)},
 		target.CortexM4:  {armToolchain(target.CortexM4, append(slices.Clone(defaultARMFlags), noAsm)...)},
 		target.CortexM55: {armToolchain(target.CortexM55, append(slices.Clone(defaultARMFlags), noAsm)...)},
+		target.CortexM3:  {armToolchain(target.CortexM3, append(slices.Clone(defaultARMFlags), noAsm)...)},
+		target.CortexM0:  {armToolchain(target.CortexM0, append(slices.Clone(defaultARMFlags), noAsm)...)},
 	}
 }
 
@@ -60,12 +63,13 @@ func asmKernels(t *testing.T) map[string]bool {
 // assembly output ("@ <line> "<file>" 1").
 var inlineAsm = regexp.MustCompile(`(?m)^@ \d+ ".*" 1$`)
 
-// TestNoAsmTwins compiles every kernel with DQ_NO_ASM for M4 and M55
-// (-Werror) and fails for any file whose code still holds inline assembly.
+// TestNoAsmTwins compiles every kernel with DQ_NO_ASM for M4, M55, M3 and
+// M0 (-Werror) and fails for any file whose code still holds inline
+// assembly.
 func TestNoAsmTwins(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "dq_*.c"))
 	tcs := noAsmToolchains()
-	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55} {
+	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55, target.CortexM3, target.CortexM0} {
 		t.Run(string(cpu), func(t *testing.T) {
 			tc := tcs[cpu][0]
 			haveTool(t, tc.cc)
@@ -88,7 +92,7 @@ func TestNoAsmTwins(t *testing.T) {
 }
 
 // TestVectorsNoAsm runs the vectors of every kernel that has assembly with
-// DQ_NO_ASM on the host (gcc, clang), Cortex-M4 and Cortex-M55 (QEMU; 60
+// DQ_NO_ASM on the host (gcc, clang), Cortex-M4, M55, M3 and M0 (QEMU; 60
 // cases per boot, as TestVectorsCortexM).
 func TestVectorsNoAsm(t *testing.T) {
 	keep := asmKernels(t)
@@ -99,13 +103,17 @@ func TestVectorsNoAsm(t *testing.T) {
 		}
 	}
 	tcs := noAsmToolchains()
-	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55} {
+	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55, target.CortexM3, target.CortexM0} {
 		for _, tc := range tcs[cpu] {
 			t.Run(string(cpu)+"/"+tc.cc, func(t *testing.T) {
 				if cpu != target.Host && testing.Short() {
 					t.Skip("short: QEMU run skipped")
 				}
-				if n := runVectors(t, cases, cpu, tc, 60, 400<<10, 2); n == 0 && !t.Skipped() && !t.Failed() {
+				maxBytes := 400 << 10
+				if cpu.Machine() == "microbit" {
+					maxBytes = 12 << 10 // as TestVectorsCortexM
+				}
+				if n := runVectors(t, cases, cpu, tc, 60, maxBytes, 2); n == 0 && !t.Skipped() && !t.Failed() {
 					t.Error("no case ran")
 				}
 			})

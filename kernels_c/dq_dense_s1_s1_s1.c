@@ -413,6 +413,18 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
 /* pc[i] = min(pc[i], popcount of (x ^ row i)), otherwise as dq_mve_s1_rows
  (a separate function: one more argument cost the common calls about 10
  instructions) */
+#ifdef DQ_NO_ASM
+/* C twin of the function below */
+static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
+  int32_t i, j;
+  for (i = 0; i < 4 * n_pass; ++i) {
+    const uint32_t *const row = w + (size_t)i * (size_t)K;
+    uint32_t c = 0u;
+    for (j = 0; j < K; ++j) c += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
+    if (c < pc[i]) pc[i] = c;
+  }
+}
+#else
 __attribute__((noinline)) static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
   uint32_t adm[4];
   const uint32_t *xp;
@@ -431,6 +443,7 @@ __attribute__((noinline)) static void dq_mve_s1_rows_min(const uint32_t *xb, con
     break;
   }
 }
+#endif
 
 /*
  * pc[o] = popcount of (x ^ row o) for the n_out contiguous rows of K words

@@ -707,7 +707,133 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__) && defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  {
+    /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
+     pairs of s16 (dq_dense_s8_s8_s8_cvt: SXTB16 of bytes 0/2 and 1/3, SSUB16;
+     q - zp fits s16) in chunks of 1024, converted once when n <= 1024;
+     four output channels per pass share each loaded input pair
+     (dq_dense_s8_s8_s8_mac41, dsp_s8.tmpl; 43 instructions per 32 MACs), the
+     n_out % 4 last channels two at a time (kernels/smlad2, 48) and one
+     alone, the n % 4 last inputs in C; integer sums, so the order does
+     not matter; then the output stage of blocks of 64 channels
+     (dq_dense_s8_s8_s8_os_row). (n > 1024 used to take the scalar loop:
+     RN07's 2048 -> 10 dense, 123 k -> 33 k instructions on the M4.) */
+    uint32_t xp[512];
+    int32_t ab[64];
+    int32_t o0;
+    for (o0 = 0; o0 < n_out; o0 += 64) {
+      const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
+      int32_t k, c0;
+      for (k = 0; k < nb; ++k) ab[k] = 0;
+      for (c0 = 0; c0 < n; c0 += 1024) {
+        const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
+        const int32_t ng = cn / 4;
+        const int8_t *const xc = xr + c0;
+        if (o0 == 0 || n > 1024) dq_dense_s8_s8_s8_cvt(xp, xc, ng, in_zp, 2);
+        k = 0;
+        if (ng > 0) {
+          for (; k + 4 <= nb; k += 4) {
+            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
+            int32_t a[5];
+            a[0] = ab[k];
+            a[1] = ab[k + 1];
+            a[2] = ab[k + 2];
+            a[3] = ab[k + 3];
+            a[4] = ng;
+            dq_dense_s8_s8_s8_mac41(a, xp, wr, w_row);
+            for (c = 4 * ng; c < cn; ++c) {
+              const int32_t xv = (int32_t)xc[c] - in_zp;
+              a[0] += xv * (int32_t)wr[c];
+              a[1] += xv * (int32_t)wr[(size_t)w_row + (size_t)c];
+              a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
+              a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
+            }
+            ab[k] = a[0];
+            ab[k + 1] = a[1];
+            ab[k + 2] = a[2];
+            ab[k + 3] = a[3];
+          }
+          for (; k < nb; k += 2) {
+            /* two channels per pass; a lone last channel runs its row twice */
+            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
+            const int8_t *const wr1 = k + 1 < nb ? wr + w_row : wr;
+            int32_t acc = 0, acc1 = 0;
+            const uint32_t *xq = xp;
+            const int8_t *wq = wr, *wq1 = wr1;
+            int32_t cnt = ng;
+            {
+              uint32_t x0_, x1_, wa_, wb_, t_;
+              __asm__ volatile(
+                  "tst %[n], #1\n\t"
+              "beq 4f\n\t"
+              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+              "ldr %[wa], [%[pa]], #4\n\t"
+              "ldr %[wb], [%[pb]], #4\n\t"
+              "sxtb16 %[t], %[wa]\n\t"
+              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+              "sxtb16 %[wa], %[wa], ror #8\n\t"
+              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+              "sxtb16 %[t], %[wb]\n\t"
+              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+              "sxtb16 %[wb], %[wb], ror #8\n\t"
+              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+              "4:\n\t"
+              "lsrs %[n], %[n], #1\n\t"
+              "beq 3f\n\t"
+              "1:\n\t"
+              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+              "ldr %[wa], [%[pa]], #4\n\t"
+              "ldr %[wb], [%[pb]], #4\n\t"
+              "sxtb16 %[t], %[wa]\n\t"
+              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+              "sxtb16 %[wa], %[wa], ror #8\n\t"
+              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+              "sxtb16 %[t], %[wb]\n\t"
+              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+              "sxtb16 %[wb], %[wb], ror #8\n\t"
+              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+              "ldr %[wa], [%[pa]], #4\n\t"
+              "ldr %[wb], [%[pb]], #4\n\t"
+              "sxtb16 %[t], %[wa]\n\t"
+              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+              "sxtb16 %[wa], %[wa], ror #8\n\t"
+              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+              "sxtb16 %[t], %[wb]\n\t"
+              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+              "sxtb16 %[wb], %[wb], ror #8\n\t"
+              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+              "subs %[n], %[n], #1\n\t"
+              "bne 1b\n\t"
+              "3:"
+              : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+                  [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+              :
+              : "cc", "memory");
+            }
+            for (c = 4 * ng; c < cn; ++c) {
+              const int32_t xv = (int32_t)xc[c] - in_zp;
+              acc += xv * (int32_t)wr[c];
+              acc1 += xv * (int32_t)wr1[c];
+            }
+            ab[k] += acc;
+            if (k + 1 < nb) ab[k + 1] += acc1;
+          }
+        } else {
+          for (; k < nb; ++k) {
+            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
+            int32_t acc = 0;
+            for (c = 0; c < cn; ++c) acc += ((int32_t)xc[c] - in_zp) * (int32_t)wr[c];
+            ab[k] += acc;
+          }
+        }
+      }
+      dq_dense_s8_s8_s8_os_row(os, ab, o0, nb, orow);
+    }
+    return DQ_OK;
+  }
+#elif defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
      (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
@@ -716,9 +842,6 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
     uint32_t xp[512];
     const int32_t ng = n / 4;
     int32_t g;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    dq_dense_s8_s8_s8_cvt(xp, xr, ng, in_zp, 2);
-#else
     const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
     for (g = 0; g < ng; ++g) {
       uint32_t xw;
@@ -726,47 +849,6 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
       xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
       xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
     }
-#endif
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (ng > 0) {
-      /* Thumb-2 DSP cores: four output channels per pass share each loaded
-       input pair (dq_dense_s8_s8_s8_mac41, dsp_s8.tmpl; 43 instructions per 32
-       MACs, two channels per pass with kernels/smlad2: 48), the n % 4
-       last inputs and the n_out % 4 last channels in C, then the output
-       stage of blocks of 64 channels (dq_dense_s8_s8_s8_os_row). */
-      int32_t ab[64];
-      int32_t o0;
-      for (o0 = 0; o0 < n_out; o0 += 64) {
-        const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
-        int32_t k = 0;
-        for (; k + 4 <= nb; k += 4) {
-          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
-          int32_t a[5] = {0, 0, 0, 0, 0};
-          a[4] = ng;
-          dq_dense_s8_s8_s8_mac41(a, xp, wr, w_row);
-          for (c = 4 * ng; c < n; ++c) {
-            const int32_t xv = (int32_t)xr[c] - in_zp;
-            a[0] += xv * (int32_t)wr[c];
-            a[1] += xv * (int32_t)wr[(size_t)w_row + (size_t)c];
-            a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
-            a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
-          }
-          ab[k] = a[0];
-          ab[k + 1] = a[1];
-          ab[k + 2] = a[2];
-          ab[k + 3] = a[3];
-        }
-        for (; k < nb; ++k) {
-          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
-          int32_t acc = 0;
-          for (c = 0; c < n; ++c) acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
-          ab[k] = acc;
-        }
-        dq_dense_s8_s8_s8_os_row(os, ab, o0, nb, orow);
-      }
-      return DQ_OK;
-    }
-#endif
     for (o = 0; o < n_out; ++o) {
       const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
       int32_t acc = 0;

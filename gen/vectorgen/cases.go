@@ -549,6 +549,28 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 					cs = append(cs, c)
 				}
 			}
+			if err == nil && k.In == dtype.S8 && k.W == dtype.S8 && (k.Op == matrix.Conv2D || k.Op == matrix.PWConv2D) {
+				// the M4 path of at most four output channels with in_c % 4 == 0
+				// (weights converted once, inputs read in place; zero padding
+				// skipped): RN07's 4x4 "same" shape, a strided one and a
+				// pointwise one; drawn from their own stream, so that adding
+				// them left every other kernel's vectors unchanged
+				h := &gen{r: rand.New(rand.NewPCG(uint64(i), 2))}
+				more := []convSpec{{desc: "1x1, in_c 12, out_c 2", h: 2, w: 3, inC: 12, outC: 2, k: 1, stride: 1, dil: 1, kind: stageSaturate}}
+				if k.Op == matrix.Conv2D {
+					more = []convSpec{
+						{desc: "4x4 same zero padding, in_c 8, out_c 4 (RN07 shape)", h: 5, w: 6, inC: 8, outC: 4, k: 4, stride: 1, dil: 1, same: true, kind: stageBN},
+						{desc: "4x4 same zero padding, stride 2, in_c 4, out_c 3", h: 5, w: 5, inC: 4, outC: 3, k: 4, stride: 2, dil: 1, same: true, kind: stageSaturate},
+					}
+				}
+				for _, s := range more {
+					var c *ref.Case
+					if c, err = h.convCase(k, s); err != nil {
+						break
+					}
+					cs = append(cs, c)
+				}
+			}
 		case k.Op == matrix.MaxPool || k.Op == matrix.AvgPool:
 			cs, err = g.poolCases(k)
 		case k.Op == matrix.Concat:

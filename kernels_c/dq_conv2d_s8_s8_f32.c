@@ -711,6 +711,81 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac14(const dq_
   "bne 4b\n\t"
   "pop {r4-r11, pc}");
 }
+
+/*
+ * The whole conv2d for at most four output channels (n_out <= 4, in_c % 4
+ * == 0, no fused pool, zero padding (pad_q == zp), dil_w == 1; RN07's 4x4
+ * conv 32 -> 4), when the converted weights fit (else it returns 0 and
+ * does nothing): gathering and converting each position's taps would serve
+ * only n_out rows, so the weights of all channels are converted once
+ * instead (s16 pairs, 8 words per group of four inputs, missing channels
+ * 0) and _mac41x reads every kernel row's run of inputs in place (whole
+ * groups), minus the zero point as it goes; a padded tap is skipped: its
+ * q - zp is 0. Each kernel row's weights stay contiguous (one call per
+ * run): the first rows in lo (the kernel's 896-word buf: 112 groups), the
+ * others in hi (32 groups; a larger buf in the kernel made its other paths
+ * slower: stack offsets past 4 KB). A separate function, so that the
+ * kernel's other paths compile as before. RN07 layer 1 on the M4:
+ * 4,248,344 -> 2,541,183 instructions.
+ */
+__attribute__((noinline)) static int dq_conv2d_s8_s8_f32_n4(const dq_conv_params *p, const int8_t *input, const int8_t *weights,
+    const dq_output_stage *os, float *output, uint32_t *lo, int32_t K,
+    int32_t n_out, int32_t out_row) {
+  uint32_t hi[256];
+  const int32_t ng = K / 4, in_zp = p->in_zp;
+  const int32_t kh = p->k_h, rowg = p->k_w * p->in_c / 4;
+  const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
+  int32_t a[6], r, g, oy, ox, ky;
+  int32_t o;
+  if ((kh - rlo) * rowg > 32) return 0;
+  for (r = 0; r < 4; ++r) {
+    for (g = 0; g < ng; ++g) {
+      uint32_t *const d = (g < rlo * rowg ? lo + 8 * g : hi + 8 * (g - rlo * rowg)) + 2 * r;
+      uint32_t w = 0u;
+      if (r < n_out) memcpy(&w, weights + (size_t)r * (size_t)K + 4 * g, 4);
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(d[0]), "=r"(d[1]) : "r"(w));
+    }
+  }
+  a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+  for (oy = 0; oy < p->out_h; ++oy) {
+    for (ox = 0; ox < p->out_w; ++ox) {
+      a[0] = a[1] = a[2] = a[3] = 0;
+      {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+        const int32_t kx1 = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
+        if (kx1 > kx0) {
+          a[4] = (kx1 - kx0) * p->in_c / 4;
+          for (ky = 0; ky < p->k_h; ++ky) {
+            const int32_t iy = oy * p->stride_h + ky * p->dil_h - p->pad_top;
+            if (iy < 0 || iy >= p->in_h) continue;
+            dq_conv2d_s8_s8_f32_mac41x(a, input + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)p->in_c,
+                (ky < rlo ? lo + 8 * ky * rowg : hi + 8 * (ky - rlo) * rowg) + 2 * kx0 * p->in_c);
+          }
+        }
+      }
+      {
+        float *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
+        for (o = 0; o < 0 + n_out; ++o) {
+          const int32_t best = a[o - 0];
+          {
+            float y = (float)best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = y;
+          }
+        }
+      }
+    }
+  }
+  return 1;
+}
 #endif
 dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
@@ -887,70 +962,15 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
      the layers the faster DSP path below does not take: K > 576, larger
      pools). A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
-     matter. Stack: 4 KB (buf, shared by the paths below). */
-    uint32_t buf[1024];
+     matter. Stack: 3.5 KB (buf, shared by the paths below). */
+    uint32_t buf[896];
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (npool == 1 && n_out <= 4 && K <= 512 && (p->in_c & 3) == 0 && pad_q == in_zp && p->dil_w == 1) {
-      /* Thumb-2 DSP cores, at most four output channels (RN07's 4x4 conv
-       32 -> 4): the gather and conversion of each position's taps would
-       serve only n_out rows, so instead the weights of all channels are
-       converted once (s16 pairs, missing channels 0; 2 K words of buf),
-       and dq_conv2d_s8_s8_f32_mac41x reads every kernel row's run of inputs in place
-       (in_c % 4 == 0: whole groups), subtracting the zero point as it
-       goes. A padded tap is skipped: its q - zp is 0 (pad_q == zp).
-       RN07 layer 1 on the M4: 4,248,344 -> 2,512,654 instructions. */
-      uint32_t *const wq = buf;
-      const int32_t ng = K / 4;
-      int32_t a[6], r, g;
-      for (r = 0; r < 4; ++r) {
-        if (r < n_out) {
-          dq_conv2d_s8_s8_f32_cvt(wq + 2 * r, weights + (size_t)r * (size_t)K, ng, 0, 8);
-        } else {
-          for (g = 0; g < ng; ++g) wq[8 * g + 2 * r] = wq[8 * g + 2 * r + 1] = 0u;
-        }
-      }
-      a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
-      for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-          a[0] = a[1] = a[2] = a[3] = 0;
-          {
-            const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
-            const int32_t kx1 = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
-            if (kx1 > kx0) {
-              a[4] = (kx1 - kx0) * p->in_c / 4;
-              for (ky = 0; ky < p->k_h; ++ky) {
-                const int32_t iy = oy * p->stride_h + ky * p->dil_h - p->pad_top;
-                if (iy < 0 || iy >= p->in_h) continue;
-                dq_conv2d_s8_s8_f32_mac41x(a, input + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)in_row,
-                    wq + 2 * (size_t)((ky * p->k_w + kx0) * p->in_c));
-              }
-            }
-          }
-          {
-            float *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
-            for (o = 0; o < 0 + n_out; ++o) {
-              const int32_t best = a[o - 0];
-              {
-                float y = (float)best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = y;
-              }
-            }
-          }
-        }
-      }
-      return DQ_OK;
+    if (npool == 1 && n_out <= 4 && (p->in_c & 3) == 0 && pad_q == in_zp && p->dil_w == 1) {
+      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_conv2d_s8_s8_f32_n4, dsp_s8.tmpl */
+      if (dq_conv2d_s8_s8_f32_n4(p, input, weights, os, output, buf, K, n_out, out_row)) return DQ_OK;
     }
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four

@@ -725,7 +725,6 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
     for (o0 = 0; o0 < n_out; o0 += 64) {
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
       int32_t k, c0;
-      for (k = 0; k < nb; ++k) ab[k] = 0;
       for (c0 = 0; c0 < n; c0 += 1024) {
         const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
         const int32_t ng = cn / 4;
@@ -735,11 +734,7 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
         if (ng > 0) {
           for (; k + 4 <= nb; k += 4) {
             const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
-            int32_t a[5];
-            a[0] = ab[k];
-            a[1] = ab[k + 1];
-            a[2] = ab[k + 2];
-            a[3] = ab[k + 3];
+            int32_t a[5] = {0, 0, 0, 0, 0};
             a[4] = ng;
             dq_dense_s8_s8_s8_mac41(a, xp, wr, w_row);
             for (c = 4 * ng; c < cn; ++c) {
@@ -749,10 +744,17 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
               a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
               a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
             }
-            ab[k] = a[0];
-            ab[k + 1] = a[1];
-            ab[k + 2] = a[2];
-            ab[k + 3] = a[3];
+            if (c0 == 0) {
+              ab[k] = a[0];
+              ab[k + 1] = a[1];
+              ab[k + 2] = a[2];
+              ab[k + 3] = a[3];
+            } else {
+              ab[k] += a[0];
+              ab[k + 1] += a[1];
+              ab[k + 2] += a[2];
+              ab[k + 3] += a[3];
+            }
           }
           for (; k < nb; k += 2) {
             /* two channels per pass; a lone last channel runs its row twice */
@@ -817,15 +819,15 @@ dq_status dq_dense_s8_s8_s8(const dq_dense_params *p, const int8_t *input, const
               acc += xv * (int32_t)wr[c];
               acc1 += xv * (int32_t)wr1[c];
             }
-            ab[k] += acc;
-            if (k + 1 < nb) ab[k + 1] += acc1;
+            ab[k] = c0 == 0 ? acc : ab[k] + acc;
+            if (k + 1 < nb) ab[k + 1] = c0 == 0 ? acc1 : ab[k + 1] + acc1;
           }
         } else {
           for (; k < nb; ++k) {
             const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
             int32_t acc = 0;
             for (c = 0; c < cn; ++c) acc += ((int32_t)xc[c] - in_zp) * (int32_t)wr[c];
-            ab[k] += acc;
+            ab[k] = c0 == 0 ? acc : ab[k] + acc;
           }
         }
       }

@@ -609,6 +609,69 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq
   "bne 4b\n\t"
   "pop {r4-r11, pc}");
 }
+
+/*
+ * The whole pwconv2d for at most four output channels (n_out <= 4, in_c % 4
+ * == 0, no fused pool; RN07's 4x4
+ * conv 32 -> 4), when the converted weights fit (else it returns 0 and
+ * does nothing): gathering and converting each position's taps would serve
+ * only n_out rows, so the weights of all channels are converted once
+ * instead (s16 pairs, 8 words per group of four inputs, missing channels
+ * 0) and _mac41x reads every kernel row's run of inputs in place (whole
+ * groups), minus the zero point as it goes. Each kernel row's weights stay contiguous (one call per
+ * run): the first rows in lo (the kernel's 896-word buf: 112 groups), the
+ * others in hi (32 groups; a larger buf in the kernel made its other paths
+ * slower: stack offsets past 4 KB). A separate function, so that the
+ * kernel's other paths compile as before. RN07 layer 1 on the M4:
+ * 4,248,344 -> 2,541,183 instructions.
+ */
+__attribute__((noinline)) static int dq_pwconv2d_s8_s8_s1_n4(const dq_conv_params *p, const int8_t *input, const int8_t *weights,
+    const dq_output_stage *os, uint32_t *output, uint32_t *lo, int32_t K,
+    int32_t n_out, int32_t out_row) {
+  uint32_t hi[256];
+  const int32_t ng = K / 4, in_zp = p->in_zp;
+  const int32_t kh = 1, rowg = ng;
+  const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
+  int32_t a[6], r, g, oy, ox;
+  int32_t o;
+  if ((kh - rlo) * rowg > 32) return 0;
+  for (r = 0; r < 4; ++r) {
+    for (g = 0; g < ng; ++g) {
+      uint32_t *const d = (g < rlo * rowg ? lo + 8 * g : hi + 8 * (g - rlo * rowg)) + 2 * r;
+      uint32_t w = 0u;
+      if (r < n_out) memcpy(&w, weights + (size_t)r * (size_t)K + 4 * g, 4);
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(d[0]), "=r"(d[1]) : "r"(w));
+    }
+  }
+  a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+  for (oy = 0; oy < p->out_h; ++oy) {
+    for (ox = 0; ox < p->out_w; ++ox) {
+      a[0] = a[1] = a[2] = a[3] = 0;
+      a[4] = ng;
+      dq_pwconv2d_s8_s8_s1_mac41x(a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
+      {
+        uint32_t *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
+        uint32_t word = 0u; /* blocks of 32 channels: whole output words */
+        for (o = 0; o < 0 + n_out; ++o) {
+          const int32_t best = a[o - 0];
+          {
+            const int32_t thr = os->thr_i[o];
+            const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+            /* bit 1 (-1) unless the comparison holds */
+            /* branchless: best < thr, or best > thr when flipped */
+            const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+            word |= neg << (o & 31);
+            if ((o & 31) == 31 || o == n_out - 1) {
+              orow[o >> 5] = word;
+              word = 0u;
+            }
+          }
+        }
+      }
+    }
+  }
+  return 1;
+}
 #endif
 dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -731,59 +794,15 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
      the layers the faster DSP path below does not take: K > 576, larger
      pools). A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
-     matter. Stack: 4 KB (buf, shared by the paths below). */
-    uint32_t buf[1024];
+     matter. Stack: 3.5 KB (buf, shared by the paths below). */
+    uint32_t buf[896];
     const int32_t K = p->in_c;
     const int32_t pad_q = 0;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-    if (npool == 1 && n_out <= 4 && K <= 512 && (p->in_c & 3) == 0) {
-      /* Thumb-2 DSP cores, at most four output channels (RN07's 4x4 conv
-       32 -> 4): the gather and conversion of each position's taps would
-       serve only n_out rows, so instead the weights of all channels are
-       converted once (s16 pairs, missing channels 0; 2 K words of buf),
-       and dq_pwconv2d_s8_s8_s1_mac41x reads every kernel row's run of inputs in place
-       (in_c % 4 == 0: whole groups), subtracting the zero point as it
-       goes. A padded tap is skipped: its q - zp is 0 (pad_q == zp).
-       RN07 layer 1 on the M4: 4,248,344 -> 2,512,654 instructions. */
-      uint32_t *const wq = buf;
-      const int32_t ng = K / 4;
-      int32_t a[6], r, g;
-      for (r = 0; r < 4; ++r) {
-        if (r < n_out) {
-          dq_pwconv2d_s8_s8_s1_cvt(wq + 2 * r, weights + (size_t)r * (size_t)K, ng, 0, 8);
-        } else {
-          for (g = 0; g < ng; ++g) wq[8 * g + 2 * r] = wq[8 * g + 2 * r + 1] = 0u;
-        }
-      }
-      a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
-      for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-          a[0] = a[1] = a[2] = a[3] = 0;
-          a[4] = ng;
-          dq_pwconv2d_s8_s8_s1_mac41x(a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row, wq);
-          {
-            uint32_t *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
-            uint32_t word = 0u; /* blocks of 32 channels: whole output words */
-            for (o = 0; o < 0 + n_out; ++o) {
-              const int32_t best = a[o - 0];
-              {
-                const int32_t thr = os->thr_i[o];
-                const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-                /* bit 1 (-1) unless the comparison holds */
-                /* branchless: best < thr, or best > thr when flipped */
-                const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-                word |= neg << (o & 31);
-                if ((o & 31) == 31 || o == n_out - 1) {
-                  orow[o >> 5] = word;
-                  word = 0u;
-                }
-              }
-            }
-          }
-        }
-      }
-      return DQ_OK;
+    if (npool == 1 && n_out <= 4 && (p->in_c & 3) == 0) {
+      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_pwconv2d_s8_s8_s1_n4, dsp_s8.tmpl */
+      if (dq_pwconv2d_s8_s8_s1_n4(p, input, weights, os, output, buf, K, n_out, out_row)) return DQ_OK;
     }
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four

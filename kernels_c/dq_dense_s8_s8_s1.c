@@ -520,6 +520,116 @@ __attribute__((naked, noinline)) static void dq_dense_s8_s8_s1_mac41(int32_t *a 
   "stm r0, {r8-r11}\n\t"
   "pop {r4-r11, pc}");
 }
+/*
+ * The accumulators ab[k] of rows k < nb (w: row 0, rows K bytes apart)
+ * over the cn inputs x (xp: their first ng groups converted by _cvt):
+ * four rows per pass (_mac41), the nb % 4 last two at a time
+ * (kernels/smlad2; a lone last row runs twice), the cn % 4 last inputs in
+ * C. first: ab[k] = sum, else ab[k] += sum (a later chunk of inputs);
+ * always inlined, so that a constant first costs nothing.
+ */
+__attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_dblk(int32_t *ab, const uint32_t *xp, const int8_t *x, const int8_t *w, int32_t K,
+    int32_t nb, int32_t cn, int32_t ng, int32_t in_zp, const int first) {
+  int32_t k = 0, c;
+  if (ng == 0) {
+    for (; k < nb; ++k) {
+      const int8_t *const wr = w + (size_t)k * (size_t)K;
+      int32_t acc = 0;
+      for (c = 0; c < cn; ++c) acc += ((int32_t)x[c] - in_zp) * (int32_t)wr[c];
+      ab[k] = first ? acc : ab[k] + acc;
+    }
+    return;
+  }
+  for (; k + 4 <= nb; k += 4) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    int32_t a[5] = {0, 0, 0, 0, 0};
+    a[4] = ng;
+    dq_dense_s8_s8_s1_mac41(a, xp, wr, K);
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      a[0] += xv * (int32_t)wr[c];
+      a[1] += xv * (int32_t)wr[(size_t)K + (size_t)c];
+      a[2] += xv * (int32_t)wr[2 * (size_t)K + (size_t)c];
+      a[3] += xv * (int32_t)wr[3 * (size_t)K + (size_t)c];
+    }
+    if (first) {
+      ab[k] = a[0];
+      ab[k + 1] = a[1];
+      ab[k + 2] = a[2];
+      ab[k + 3] = a[3];
+    } else {
+      ab[k] += a[0];
+      ab[k + 1] += a[1];
+      ab[k + 2] += a[2];
+      ab[k + 3] += a[3];
+    }
+  }
+  for (; k < nb; k += 2) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    const int8_t *const wr1 = k + 1 < nb ? wr + K : wr;
+    int32_t acc = 0, acc1 = 0;
+    const uint32_t *xq = xp;
+    const int8_t *wq = wr, *wq1 = wr1;
+    int32_t cnt = ng;
+    {
+      uint32_t x0_, x1_, wa_, wb_, t_;
+      __asm__ volatile(
+          "tst %[n], #1\n\t"
+      "beq 4f\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "4:\n\t"
+      "lsrs %[n], %[n], #1\n\t"
+      "beq 3f\n\t"
+      "1:\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "3:"
+      : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+          [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+      :
+      : "cc", "memory");
+    }
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      acc += xv * (int32_t)wr[c];
+      acc1 += xv * (int32_t)wr1[c];
+    }
+    ab[k] = first ? acc : ab[k] + acc;
+    if (k + 1 < nb) ab[k + 1] = first ? acc1 : ab[k + 1] + acc1;
+  }
+}
 #endif
 dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
@@ -566,117 +676,22 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
      n_out % 4 last channels two at a time (kernels/smlad2, 48) and one
      alone, the n % 4 last inputs in C; integer sums, so the order does
      not matter; then the output stage of blocks of 64 channels. (n > 1024 used to take the scalar loop:
-     RN07's 2048 -> 10 dense, 123 k -> 33 k instructions on the M4.) */
+     RN07's 2048 -> 10 dense, 123 k -> 34 k instructions on the M4.) */
     uint32_t xp[512];
     int32_t ab[64];
     int32_t o0;
     for (o0 = 0; o0 < n_out; o0 += 64) {
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
-      int32_t k, c0;
-      for (c0 = 0; c0 < n; c0 += 1024) {
-        const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
-        const int32_t ng = cn / 4;
-        const int8_t *const xc = xr + c0;
-        if (o0 == 0 || n > 1024) dq_dense_s8_s8_s1_cvt(xp, xc, ng, in_zp, 2);
-        k = 0;
-        if (ng > 0) {
-          for (; k + 4 <= nb; k += 4) {
-            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
-            int32_t a[5] = {0, 0, 0, 0, 0};
-            a[4] = ng;
-            dq_dense_s8_s8_s1_mac41(a, xp, wr, w_row);
-            for (c = 4 * ng; c < cn; ++c) {
-              const int32_t xv = (int32_t)xc[c] - in_zp;
-              a[0] += xv * (int32_t)wr[c];
-              a[1] += xv * (int32_t)wr[(size_t)w_row + (size_t)c];
-              a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
-              a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
-            }
-            if (c0 == 0) {
-              ab[k] = a[0];
-              ab[k + 1] = a[1];
-              ab[k + 2] = a[2];
-              ab[k + 3] = a[3];
-            } else {
-              ab[k] += a[0];
-              ab[k + 1] += a[1];
-              ab[k + 2] += a[2];
-              ab[k + 3] += a[3];
-            }
-          }
-          for (; k < nb; k += 2) {
-            /* two channels per pass; a lone last channel runs its row twice */
-            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
-            const int8_t *const wr1 = k + 1 < nb ? wr + w_row : wr;
-            int32_t acc = 0, acc1 = 0;
-            const uint32_t *xq = xp;
-            const int8_t *wq = wr, *wq1 = wr1;
-            int32_t cnt = ng;
-            {
-              uint32_t x0_, x1_, wa_, wb_, t_;
-              __asm__ volatile(
-                  "tst %[n], #1\n\t"
-              "beq 4f\n\t"
-              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-              "ldr %[wa], [%[pa]], #4\n\t"
-              "ldr %[wb], [%[pb]], #4\n\t"
-              "sxtb16 %[t], %[wa]\n\t"
-              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-              "sxtb16 %[wa], %[wa], ror #8\n\t"
-              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-              "sxtb16 %[t], %[wb]\n\t"
-              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-              "sxtb16 %[wb], %[wb], ror #8\n\t"
-              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-              "4:\n\t"
-              "lsrs %[n], %[n], #1\n\t"
-              "beq 3f\n\t"
-              "1:\n\t"
-              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-              "ldr %[wa], [%[pa]], #4\n\t"
-              "ldr %[wb], [%[pb]], #4\n\t"
-              "sxtb16 %[t], %[wa]\n\t"
-              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-              "sxtb16 %[wa], %[wa], ror #8\n\t"
-              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-              "sxtb16 %[t], %[wb]\n\t"
-              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-              "sxtb16 %[wb], %[wb], ror #8\n\t"
-              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-              "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-              "ldr %[wa], [%[pa]], #4\n\t"
-              "ldr %[wb], [%[pb]], #4\n\t"
-              "sxtb16 %[t], %[wa]\n\t"
-              "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-              "sxtb16 %[wa], %[wa], ror #8\n\t"
-              "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-              "sxtb16 %[t], %[wb]\n\t"
-              "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-              "sxtb16 %[wb], %[wb], ror #8\n\t"
-              "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-              "subs %[n], %[n], #1\n\t"
-              "bne 1b\n\t"
-              "3:"
-              : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
-                  [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
-              :
-              : "cc", "memory");
-            }
-            for (c = 4 * ng; c < cn; ++c) {
-              const int32_t xv = (int32_t)xc[c] - in_zp;
-              acc += xv * (int32_t)wr[c];
-              acc1 += xv * (int32_t)wr1[c];
-            }
-            ab[k] = c0 == 0 ? acc : ab[k] + acc;
-            if (k + 1 < nb) ab[k + 1] = c0 == 0 ? acc1 : ab[k + 1] + acc1;
-          }
-        } else {
-          for (; k < nb; ++k) {
-            const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row + (size_t)c0;
-            int32_t acc = 0;
-            for (c = 0; c < cn; ++c) acc += ((int32_t)xc[c] - in_zp) * (int32_t)wr[c];
-            ab[k] = c0 == 0 ? acc : ab[k] + acc;
-          }
+      const int8_t *const w0 = weights + (size_t)o0 * (size_t)w_row;
+      if (n <= 1024) {
+        if (o0 == 0) dq_dense_s8_s8_s1_cvt(xp, xr, n / 4, in_zp, 2);
+        dq_dense_s8_s8_s1_dblk(ab, xp, xr, w0, w_row, nb, n, n / 4, in_zp, 1);
+      } else {
+        int32_t c0;
+        for (c0 = 0; c0 < n; c0 += 1024) {
+          const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
+          dq_dense_s8_s8_s1_cvt(xp, xr + c0, cn / 4, in_zp, 2);
+          dq_dense_s8_s8_s1_dblk(ab, xp, xr + c0, w0 + c0, w_row, nb, cn, cn / 4, in_zp, c0 == 0);
         }
       }
       for (o = o0; o < o0 + nb; ++o) {

@@ -474,6 +474,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac22(int32_t 
   "pop {r4-r11, pc}");
 }
 
+#if !defined(__ARM_FEATURE_MVE)
 #ifndef DQ_MAC41X_GROUP
 /* one group: an input word straight from the input (SXTB16 of bytes 0/2 and 1/3, SSUB16 of the zero point), the four rows' s16 pairs (LDRD), 8 SMLAD */
 #define DQ_MAC41X_GROUP \
@@ -526,6 +527,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac41x(int32_t
   "stm r0, {r4-r7}\n\t"
   "pop {r4-r11, pc}");
 }
+#endif
 
 #ifndef DQ_MAC14_GROUP
 /* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
@@ -610,6 +612,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq
   "pop {r4-r11, pc}");
 }
 
+#if !defined(__ARM_FEATURE_MVE)
 /*
  * The whole pwconv2d for at most four output channels (n_out <= 4, in_c % 4
  * == 0, no fused pool; RN07's 4x4
@@ -672,6 +675,7 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s1_n4(const dq_conv_param
   }
   return 1;
 }
+#endif
 #endif
 dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -800,10 +804,14 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
     const int32_t pad_q = 0;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if !defined(__ARM_FEATURE_MVE)
     if (npool == 1 && n_out <= 4 && (p->in_c & 3) == 0) {
-      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_pwconv2d_s8_s8_s1_n4, dsp_s8.tmpl */
+      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_pwconv2d_s8_s8_s1_n4,
+       dsp_s8.tmpl (not on Helium cores: their paths come first, and the
+       call alone cost the M55's Helium path of RN07 one instruction per pixel) */
       if (dq_pwconv2d_s8_s8_s1_n4(p, input, weights, os, output, buf, K, n_out, out_row)) return DQ_OK;
     }
+#endif
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
        positions with K <= 288: the taps of P conv positions (output

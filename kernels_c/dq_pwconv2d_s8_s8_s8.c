@@ -538,6 +538,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac22(int32_t 
   "pop {r4-r11, pc}");
 }
 
+#if !defined(__ARM_FEATURE_MVE)
 #ifndef DQ_MAC41X_GROUP
 /* one group: an input word straight from the input (SXTB16 of bytes 0/2 and 1/3, SSUB16 of the zero point), the four rows' s16 pairs (LDRD), 8 SMLAD */
 #define DQ_MAC41X_GROUP \
@@ -590,6 +591,7 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac41x(int32_t
   "stm r0, {r4-r7}\n\t"
   "pop {r4-r11, pc}");
 }
+#endif
 
 #ifndef DQ_MAC14_GROUP
 /* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
@@ -794,6 +796,7 @@ __attribute__((noinline)) static void dq_pwconv2d_s8_s8_s8_os_px4(const dq_outpu
   for (s = 0; s < 4; ++s) dq_pwconv2d_s8_s8_s8_os_row(os, acc + 32 * s, o0, nc, out + (size_t)s * (size_t)out_row);
 }
 
+#if !defined(__ARM_FEATURE_MVE)
 /*
  * The whole pwconv2d for at most four output channels (n_out <= 4, in_c % 4
  * == 0, no fused pool; RN07's 4x4
@@ -840,6 +843,7 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s8_n4(const dq_conv_param
   }
   return 1;
 }
+#endif
 #endif
 dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -1012,10 +1016,14 @@ dq_status dq_pwconv2d_s8_s8_s8(const dq_conv_params *p, const int8_t *input, con
     const int32_t pad_q = 0;
     const int32_t npool = ph * pw;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+#if !defined(__ARM_FEATURE_MVE)
     if (npool == 1 && n_out <= 4 && (p->in_c & 3) == 0) {
-      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_pwconv2d_s8_s8_s8_n4, dsp_s8.tmpl */
+      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_pwconv2d_s8_s8_s8_n4,
+       dsp_s8.tmpl (not on Helium cores: their paths come first, and the
+       call alone cost the M55's Helium path of RN07 one instruction per pixel) */
       if (dq_pwconv2d_s8_s8_s8_n4(p, input, weights, os, output, buf, K, n_out, out_row)) return DQ_OK;
     }
+#endif
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
        positions with K <= 288: the taps of P conv positions (output

@@ -540,13 +540,22 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac22(int32_t 
 
 #if !defined(__ARM_FEATURE_MVE)
 #ifndef DQ_MAC41X_GROUP
-/* one group: an input word straight from the input (SXTB16 of bytes 0/2 and 1/3, SSUB16 of the zero point), the four rows' s16 pairs (LDRD), 8 SMLAD */
-#define DQ_MAC41X_GROUP \
+/* an input word minus the zero point as two s16 pairs (inputs 0/2 in r8, 1/3 in r9): SXTB16, SSUB16 */
+#define DQ_MAC41X_ZP \
 "ldr r9, [r1], #4\n\t" \
 "sxtb16 r8, r9\n\t" \
 "sxtb16 r9, r9, ror #8\n\t" \
 "ssub16 r8, r8, r12\n\t" \
-"ssub16 r9, r9, r12\n\t" \
+"ssub16 r9, r9, r12\n\t"
+/* the same for zp == -128: q + 128 is the byte q ^ 0x80 read unsigned (UXTB16) */
+#define DQ_MAC41X_U8 \
+"ldr r9, [r1], #4\n\t" \
+"eor r9, r9, #0x80808080\n\t" \
+"uxtb16 r8, r9\n\t" \
+"uxtb16 r9, r9, ror #8\n\t"
+/* one group: the input pairs (CVT), the four rows' s16 pairs (LDRD), 8 SMLAD */
+#define DQ_MAC41X_GROUP(CVT) \
+CVT \
 "ldrd r10, r11, [r2], #8\n\t" \
 "smlad r4, r8, r10, r4\n\t" \
 "smlad r4, r9, r11, r4\n\t" \
@@ -559,37 +568,44 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac22(int32_t 
 "ldrd r0, lr, [r2], #8\n\t" \
 "smlad r7, r8, r0, r7\n\t" \
 "smlad r7, r9, lr, r7\n\t"
+/* the body of _mac41x / _mac41u */
+#define DQ_MAC41X_BODY(CVT) \
+"push {r0, r4-r11, lr}\n\t" \
+"ldm r0, {r4-r7}\n\t" \
+"ldr r3, [r0, #16]\n\t" \
+"ldr r12, [r0, #20]\n\t" \
+"tst r3, #1\n\t" \
+"beq 2f\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+"2:\n\t" \
+"lsrs r3, r3, #1\n\t" \
+"beq 3f\n\t" \
+"1:\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+DQ_MAC41X_GROUP(CVT) \
+"subs r3, r3, #1\n\t" \
+"bne 1b\n\t" \
+"3:\n\t" \
+"pop {r0}\n\t" \
+"stm r0, {r4-r7}\n\t" \
+"pop {r4-r11, pc}"
 #endif
 /*
- * a[c] += (x - zp) . (row c) for c < 4 over a[4] >= 1 groups of four s8
- * inputs read straight from x (no gather or conversion buffer); w holds
- * the four rows as s16 pairs, 8 words per group (row 0's inputs 0/2 and
- * 1/3, then rows 1, 2, 3), converted once per call; a[5] is zp in both
- * halves. 18 instructions per 16 MACs when the inputs are few channels
- * per pixel (the weights of all output channels stay converted).
+ * a[c] += (x - zp) . (row c) for c < 4 over a[4] groups of four s8 inputs
+ * read straight from x (no gather or conversion buffer); w holds the four
+ * rows as s16 pairs, 8 words per group (row 0's inputs 0/2 and 1/3, then
+ * rows 1, 2, 3), converted once per call; a[5] is zp in both halves. 18
+ * instructions per 16 MACs, 17 in _mac41u (zp == -128, RN07's layers).
  */
 __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac41x(int32_t *a __attribute__((unused)),
     const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r0, r4-r11, lr}\n\t"
-  "ldm r0, {r4-r7}\n\t"
-  "ldr r3, [r0, #16]\n\t"
-  "ldr r12, [r0, #20]\n\t"
-  "tst r3, #1\n\t"
-  "beq 2f\n\t"
-  DQ_MAC41X_GROUP
-  "2:\n\t"
-  "lsrs r3, r3, #1\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  DQ_MAC41X_GROUP
-  DQ_MAC41X_GROUP
-  "subs r3, r3, #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "pop {r0}\n\t"
-  "stm r0, {r4-r7}\n\t"
-  "pop {r4-r11, pc}");
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_ZP));
+}
+
+/* _mac41x for zp == -128 (a[5] unused). */
+__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s8_mac41u(int32_t *a __attribute__((unused)),
+    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_U8));
 }
 #endif
 
@@ -804,18 +820,19 @@ __attribute__((noinline)) static void dq_pwconv2d_s8_s8_s8_os_px4(const dq_outpu
  * does nothing): gathering and converting each position's taps would serve
  * only n_out rows, so the weights of all channels are converted once
  * instead (s16 pairs, 8 words per group of four inputs, missing channels
- * 0) and _mac41x reads every kernel row's run of inputs in place (whole
+ * 0) and _mac41x (_mac41u when zp == -128) reads every kernel row's run of inputs in place (whole
  * groups), minus the zero point as it goes. Each kernel row's weights stay contiguous (one call per
  * run): the first rows in lo (the kernel's 896-word buf: 112 groups), the
  * others in hi (32 groups; a larger buf in the kernel made its other paths
  * slower: stack offsets past 4 KB). A separate function, so that the
  * kernel's other paths compile as before. RN07 layer 1 on the M4:
- * 4,248,344 -> 2,541,183 instructions.
+ * 4,248,344 -> 2,422,150 instructions.
  */
 __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s8_n4(const dq_conv_params *p, const int8_t *input, const int8_t *weights,
     const dq_output_stage *os, int8_t *output, uint32_t *lo, int32_t K,
     int32_t n_out, int32_t out_row) {
   uint32_t hi[256];
+  void (*mac)(int32_t *, const int8_t *, const uint32_t *);
   const int32_t ng = K / 4, in_zp = p->in_zp;
   const int32_t kh = 1, rowg = ng;
   const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
@@ -830,11 +847,12 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s8_n4(const dq_conv_param
     }
   }
   a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+  mac = in_zp == -128 ? dq_pwconv2d_s8_s8_s8_mac41u : dq_pwconv2d_s8_s8_s8_mac41x;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       a[0] = a[1] = a[2] = a[3] = 0;
       a[4] = ng;
-      dq_pwconv2d_s8_s8_s8_mac41x(a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
+      mac(a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
       {
         int8_t *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
         dq_pwconv2d_s8_s8_s8_os_row(os, a, 0, n_out, orow);

@@ -617,6 +617,24 @@ static void dq_conv2d_s8_s8_f32_mac14(const dq_conv2d_s8_s8_f32_m14 *m) {
     out[96] = a3;
   }
 }
+#if !defined(__ARM_FEATURE_MVE)
+/* a[r] += (x - zp) . row r over a[4] groups of four inputs read from x; w:
+ per group the four rows' s16 pairs (inputs 0/2, then 1/3), as _mac41x */
+static void dq_conv2d_s8_s8_f32_mac41z(int32_t *a, const int8_t *x, const uint32_t *w, int32_t zp) {
+  int32_t g, r;
+  for (g = a[4]; g > 0; --g, x += 4, w += 8) {
+    for (r = 0; r < 4; ++r) {
+      const uint32_t p02 = w[2 * r], p13 = w[2 * r + 1];
+      a[r] += ((int32_t)x[0] - zp) * (int32_t)(int16_t)(uint16_t)p02 + ((int32_t)x[2] - zp) * (int32_t)(int16_t)(uint16_t)(p02 >> 16) +
+      ((int32_t)x[1] - zp) * (int32_t)(int16_t)(uint16_t)p13 + ((int32_t)x[3] - zp) * (int32_t)(int16_t)(uint16_t)(p13 >> 16);
+    }
+  }
+}
+
+static void dq_conv2d_s8_s8_f32_mac41x(int32_t *a, const int8_t *x, const uint32_t *w) { dq_conv2d_s8_s8_f32_mac41z(a, x, w, (int32_t)(int16_t)(uint16_t)a[5]); }
+
+static void dq_conv2d_s8_s8_f32_mac41u(int32_t *a, const int8_t *x, const uint32_t *w) { dq_conv2d_s8_s8_f32_mac41z(a, x, w, -128); }
+#endif
 #else
 __attribute__((always_inline)) static inline void dq_conv2d_s8_s8_f32_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
   const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
@@ -691,6 +709,77 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac22(int32_t *
   "stm r0, {r8-r11}\n\t"
   "pop {r4-r11, pc}");
 }
+
+#if !defined(__ARM_FEATURE_MVE)
+#ifndef DQ_MAC41X_GROUP
+/* an input word minus the zero point as two s16 pairs (inputs 0/2 in r8, 1/3 in r9): SXTB16, SSUB16 */
+#define DQ_MAC41X_ZP \
+"ldr r9, [r1], #4\n\t" \
+"sxtb16 r8, r9\n\t" \
+"sxtb16 r9, r9, ror #8\n\t" \
+"ssub16 r8, r8, r12\n\t" \
+"ssub16 r9, r9, r12\n\t"
+/* the same for zp == -128: q + 128 is the byte q ^ 0x80 read unsigned (UXTB16) */
+#define DQ_MAC41X_U8 \
+"ldr r9, [r1], #4\n\t" \
+"eor r9, r9, #0x80808080\n\t" \
+"uxtb16 r8, r9\n\t" \
+"uxtb16 r9, r9, ror #8\n\t"
+/* one group: the input pairs (CVT), the four rows' s16 pairs (LDRD), 8 SMLAD */
+#define DQ_MAC41X_GROUP(CVT) \
+CVT \
+"ldrd r10, r11, [r2], #8\n\t" \
+"smlad r4, r8, r10, r4\n\t" \
+"smlad r4, r9, r11, r4\n\t" \
+"ldrd r0, lr, [r2], #8\n\t" \
+"smlad r5, r8, r0, r5\n\t" \
+"smlad r5, r9, lr, r5\n\t" \
+"ldrd r10, r11, [r2], #8\n\t" \
+"smlad r6, r8, r10, r6\n\t" \
+"smlad r6, r9, r11, r6\n\t" \
+"ldrd r0, lr, [r2], #8\n\t" \
+"smlad r7, r8, r0, r7\n\t" \
+"smlad r7, r9, lr, r7\n\t"
+/* the body of _mac41x / _mac41u */
+#define DQ_MAC41X_BODY(CVT) \
+"push {r0, r4-r11, lr}\n\t" \
+"ldm r0, {r4-r7}\n\t" \
+"ldr r3, [r0, #16]\n\t" \
+"ldr r12, [r0, #20]\n\t" \
+"tst r3, #1\n\t" \
+"beq 2f\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+"2:\n\t" \
+"lsrs r3, r3, #1\n\t" \
+"beq 3f\n\t" \
+"1:\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+DQ_MAC41X_GROUP(CVT) \
+"subs r3, r3, #1\n\t" \
+"bne 1b\n\t" \
+"3:\n\t" \
+"pop {r0}\n\t" \
+"stm r0, {r4-r7}\n\t" \
+"pop {r4-r11, pc}"
+#endif
+/*
+ * a[c] += (x - zp) . (row c) for c < 4 over a[4] groups of four s8 inputs
+ * read straight from x (no gather or conversion buffer); w holds the four
+ * rows as s16 pairs, 8 words per group (row 0's inputs 0/2 and 1/3, then
+ * rows 1, 2, 3), converted once per call; a[5] is zp in both halves. 18
+ * instructions per 16 MACs, 17 in _mac41u (zp == -128, RN07's layers).
+ */
+__attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac41x(int32_t *a __attribute__((unused)),
+    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_ZP));
+}
+
+/* _mac41x for zp == -128 (a[5] unused). */
+__attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac41u(int32_t *a __attribute__((unused)),
+    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_U8));
+}
+#endif
 
 #ifndef DQ_MAC14_GROUP
 /* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
@@ -773,6 +862,85 @@ __attribute__((naked, noinline)) static void dq_conv2d_s8_s8_f32_mac14(const dq_
   "str r0, [r3, #12]\n\t"
   "bne 4b\n\t"
   "pop {r4-r11, pc}");
+}
+#endif
+
+#if !defined(__ARM_FEATURE_MVE)
+/*
+ * The whole conv2d for at most four output channels (n_out <= 4, in_c % 4
+ * == 0, no fused pool, zero padding (pad_q == zp), dil_w == 1; RN07's 4x4
+ * conv 32 -> 4), when the converted weights fit (else it returns 0 and
+ * does nothing): gathering and converting each position's taps would serve
+ * only n_out rows, so the weights of all channels are converted once
+ * instead (s16 pairs, 8 words per group of four inputs, missing channels
+ * 0) and _mac41x (_mac41u when zp == -128) reads every kernel row's run of inputs in place (whole
+ * groups), minus the zero point as it goes; a padded tap is skipped: its
+ * q - zp is 0. Each kernel row's weights stay contiguous (one call per
+ * run): the first rows in lo (the kernel's 896-word buf: 112 groups), the
+ * others in hi (32 groups; a larger buf in the kernel made its other paths
+ * slower: stack offsets past 4 KB). A separate function, so that the
+ * kernel's other paths compile as before. RN07 layer 1 on the M4:
+ * 4,248,344 -> 2,422,150 instructions.
+ */
+__attribute__((noinline)) static int dq_conv2d_s8_s8_f32_n4(const dq_conv_params *p, const int8_t *input, const int8_t *weights,
+    const dq_output_stage *os, float *output, uint32_t *lo, int32_t K,
+    int32_t n_out, int32_t out_row) {
+  uint32_t hi[256];
+  void (*mac)(int32_t *, const int8_t *, const uint32_t *);
+  const int32_t ng = K / 4, in_zp = p->in_zp;
+  const int32_t kh = p->k_h, rowg = p->k_w * p->in_c / 4;
+  const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
+  int32_t a[6], r, g, oy, ox, ky;
+  int32_t o;
+  if ((kh - rlo) * rowg > 32) return 0;
+  for (r = 0; r < 4; ++r) {
+    for (g = 0; g < ng; ++g) {
+      uint32_t *const d = (g < rlo * rowg ? lo + 8 * g : hi + 8 * (g - rlo * rowg)) + 2 * r;
+      uint32_t w = 0u;
+      if (r < n_out) memcpy(&w, weights + (size_t)r * (size_t)K + 4 * g, 4);
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(d[0]), "=r"(d[1]) : "r"(w));
+    }
+  }
+  a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
+  mac = in_zp == -128 ? dq_conv2d_s8_s8_f32_mac41u : dq_conv2d_s8_s8_f32_mac41x;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    for (ox = 0; ox < p->out_w; ++ox) {
+      a[0] = a[1] = a[2] = a[3] = 0;
+      {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+        const int32_t kx1 = p->in_w - ix0 < p->k_w ? p->in_w - ix0 : p->k_w;
+        if (kx1 > kx0) {
+          a[4] = (kx1 - kx0) * p->in_c / 4;
+          for (ky = 0; ky < p->k_h; ++ky) {
+            const int32_t iy = oy * p->stride_h + ky * p->dil_h - p->pad_top;
+            if (iy < 0 || iy >= p->in_h) continue;
+            mac(a, input + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)p->in_c,
+                (ky < rlo ? lo + 8 * ky * rowg : hi + 8 * (ky - rlo) * rowg) + 2 * kx0 * p->in_c);
+          }
+        }
+      }
+      {
+        float *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
+        for (o = 0; o < 0 + n_out; ++o) {
+          const int32_t best = a[o - 0];
+          {
+            float y = (float)best;
+            if (os->mul != NULL) y = y * os->mul[o];
+            if (os->add != NULL) y = y + os->add[o];
+            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+            if (os->bn_mul != NULL) {
+              y = y - os->bn_sub[o];
+              y = y * os->bn_mul[o];
+              y = y + os->bn_add[o];
+            }
+            orow[o] = y;
+          }
+        }
+      }
+    }
+  }
+  return 1;
 }
 #endif
 #endif
@@ -1330,12 +1498,20 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
      the layers the faster DSP path below does not take: K > 576, larger
      pools). A fused max-pool keeps each channel's running maximum over the pool
      positions (at most 128 channels). Integer sums, so the order does not
-     matter. Stack: 3.5 KB (buf, shared by both paths below). */
+     matter. Stack: 3.5 KB (buf, shared by the paths below). */
     uint32_t buf[896];
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t pad_q = (p->pad_mode == DQ_PAD_VALUE ? (int32_t)p->pad_value : 0) + in_zp;
     const int32_t npool = ph * pw;
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
+#if !defined(__ARM_FEATURE_MVE)
+    if (npool == 1 && n_out <= 4 && (p->in_c & 3) == 0 && pad_q == in_zp && p->dil_w == 1) {
+      /* at most four output channels (RN07's 4x4 conv 32 -> 4): dq_conv2d_s8_s8_f32_n4,
+       dsp_s8.tmpl (not on Helium cores: their paths come first, and the
+       call alone cost the M55's Helium path of RN07 one instruction per pixel) */
+      if (dq_conv2d_s8_s8_f32_n4(p, input, weights, os, output, buf, K, n_out, out_row)) return DQ_OK;
+    }
+#endif
     if ((npool == 1 || (npool <= 4 && K <= 288)) && K <= 576 && pad_q >= -128 && pad_q <= 127) {
       /* Thumb-2 DSP cores, K <= 576, no fused pool or one of at most four
        positions with K <= 288: the taps of P conv positions (output

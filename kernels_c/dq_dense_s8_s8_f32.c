@@ -653,6 +653,131 @@ __attribute__((naked, noinline)) static void dq_dense_s8_s8_f32_mac41(int32_t *a
   "pop {r4-r11, pc}");
 }
 #endif
+
+/*
+ * The accumulators ab[k] of rows k < nb (w: row 0, rows K bytes apart)
+ * over the cn inputs x (xp: their first ng groups converted by _cvt):
+ * four rows per pass (_mac41), the nb % 4 last two at a time
+ * (kernels/smlad2; a lone last row runs twice), the cn % 4 last inputs in
+ * C. first: ab[k] = sum, else ab[k] += sum (a later chunk of inputs);
+ * always inlined, so that a constant first costs nothing.
+ */
+__attribute__((always_inline)) static inline void dq_dense_s8_s8_f32_dblk(int32_t *ab, const uint32_t *xp, const int8_t *x, const int8_t *w, int32_t K,
+    int32_t nb, int32_t cn, int32_t ng, int32_t in_zp, const int first) {
+  int32_t k = 0, c;
+  if (ng == 0) {
+    for (; k < nb; ++k) {
+      const int8_t *const wr = w + (size_t)k * (size_t)K;
+      int32_t acc = 0;
+      for (c = 0; c < cn; ++c) acc += ((int32_t)x[c] - in_zp) * (int32_t)wr[c];
+      ab[k] = first ? acc : ab[k] + acc;
+    }
+    return;
+  }
+  for (; k + 4 <= nb; k += 4) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    int32_t a[5] = {0, 0, 0, 0, 0};
+    a[4] = ng;
+    dq_dense_s8_s8_f32_mac41(a, xp, wr, K);
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      a[0] += xv * (int32_t)wr[c];
+      a[1] += xv * (int32_t)wr[(size_t)K + (size_t)c];
+      a[2] += xv * (int32_t)wr[2 * (size_t)K + (size_t)c];
+      a[3] += xv * (int32_t)wr[3 * (size_t)K + (size_t)c];
+    }
+    if (first) {
+      ab[k] = a[0];
+      ab[k + 1] = a[1];
+      ab[k + 2] = a[2];
+      ab[k + 3] = a[3];
+    } else {
+      ab[k] += a[0];
+      ab[k + 1] += a[1];
+      ab[k + 2] += a[2];
+      ab[k + 3] += a[3];
+    }
+  }
+  for (; k < nb; k += 2) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    const int8_t *const wr1 = k + 1 < nb ? wr + K : wr;
+    int32_t acc = 0, acc1 = 0;
+    const uint32_t *xq = xp;
+    const int8_t *wq = wr, *wq1 = wr1;
+    int32_t cnt = ng;
+#ifdef DQ_NO_ASM
+    /* C twin of the assembly below: the same sums, operands advanced alike */
+    for (; cnt > 0; --cnt) {
+      const uint32_t x0_ = xq[0], x1_ = xq[1];
+      const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+      const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+      acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+      acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+      xq += 2;
+      wq += 4;
+      wq1 += 4;
+    }
+#else
+    {
+      uint32_t x0_, x1_, wa_, wb_, t_;
+      __asm__ volatile(
+          "tst %[n], #1\n\t"
+      "beq 4f\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "4:\n\t"
+      "lsrs %[n], %[n], #1\n\t"
+      "beq 3f\n\t"
+      "1:\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "3:"
+      : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+          [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+      :
+      : "cc", "memory");
+    }
+#endif
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      acc += xv * (int32_t)wr[c];
+      acc1 += xv * (int32_t)wr1[c];
+    }
+    ab[k] = first ? acc : ab[k] + acc;
+    if (k + 1 < nb) ab[k + 1] = first ? acc1 : ab[k + 1] + acc1;
+  }
+}
 #endif
 #if !defined(DQ_ISA_DSP)
 #if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
@@ -899,7 +1024,53 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     return DQ_OK;
   }
 #endif
-#if defined(DQ_ISA_DSP)
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
+  {
+    /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
+     pairs of s16 (dq_dense_s8_s8_f32_cvt: SXTB16 of bytes 0/2 and 1/3, SSUB16;
+     q - zp fits s16) in chunks of 1024, converted once when n <= 1024;
+     four output channels per pass share each loaded input pair
+     (dq_dense_s8_s8_f32_mac41, dsp_s8.tmpl; 43 instructions per 32 MACs), the
+     n_out % 4 last channels two at a time (kernels/smlad2, 48) and one
+     alone, the n % 4 last inputs in C; integer sums, so the order does
+     not matter; then the output stage of blocks of 64 channels. (n > 1024 used to take the scalar loop:
+     RN07's 2048 -> 10 dense, 123 k -> 34 k instructions on the M4.) */
+    uint32_t xp[512];
+    int32_t ab[64];
+    int32_t o0;
+    for (o0 = 0; o0 < n_out; o0 += 64) {
+      const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
+      const int8_t *const w0 = weights + (size_t)o0 * (size_t)w_row;
+      if (n <= 1024) {
+        if (o0 == 0) dq_dense_s8_s8_f32_cvt(xp, xr, n / 4, in_zp, 2);
+        dq_dense_s8_s8_f32_dblk(ab, xp, xr, w0, w_row, nb, n, n / 4, in_zp, 1);
+      } else {
+        int32_t c0;
+        for (c0 = 0; c0 < n; c0 += 1024) {
+          const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
+          dq_dense_s8_s8_f32_cvt(xp, xr + c0, cn / 4, in_zp, 2);
+          dq_dense_s8_s8_f32_dblk(ab, xp, xr + c0, w0 + c0, w_row, nb, cn, cn / 4, in_zp, c0 == 0);
+        }
+      }
+      for (o = o0; o < o0 + nb; ++o) {
+        const int32_t best = ab[o - o0];
+        {
+          float y = (float)best;
+          if (os->mul != NULL) y = y * os->mul[o];
+          if (os->add != NULL) y = y + os->add[o];
+          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+          if (os->bn_mul != NULL) {
+            y = y - os->bn_sub[o];
+            y = y * os->bn_mul[o];
+            y = y + os->bn_add[o];
+          }
+          orow[o] = y;
+        }
+      }
+    }
+    return DQ_OK;
+  }
+#elif defined(DQ_ISA_DSP)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
      (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
@@ -908,9 +1079,6 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     uint32_t xp[512];
     const int32_t ng = n / 4;
     int32_t g;
-#if defined(DQ_ISA_DSP) && defined(__GNUC__)
-    dq_dense_s8_s8_f32_cvt(xp, xr, ng, in_zp, 2);
-#else
     const int16x2_t zp2 = (int16x2_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
     for (g = 0; g < ng; ++g) {
       uint32_t xw;
@@ -918,61 +1086,6 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
       xp[2 * g] = (uint32_t)__ssub16(__sxtb16((int8x4_t)xw), zp2);
       xp[2 * g + 1] = (uint32_t)__ssub16(__sxtb16((int8x4_t)((xw >> 8) | (xw << 24))), zp2);
     }
-#endif
-#if defined(DQ_ISA_DSP) && defined(__GNUC__)
-    if (ng > 0) {
-      /* Thumb-2 DSP cores: four output channels per pass share each loaded
-       input pair (dq_dense_s8_s8_f32_mac41, dsp_s8.tmpl; 43 instructions per 32
-       MACs, two channels per pass with kernels/smlad2: 48), the n % 4
-       last inputs and the n_out % 4 last channels in C, then the output
-       stage of blocks of 64 channels. */
-      int32_t ab[64];
-      int32_t o0;
-      for (o0 = 0; o0 < n_out; o0 += 64) {
-        const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
-        int32_t k = 0;
-        for (; k + 4 <= nb; k += 4) {
-          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
-          int32_t a[5] = {0, 0, 0, 0, 0};
-          a[4] = ng;
-          dq_dense_s8_s8_f32_mac41(a, xp, wr, w_row);
-          for (c = 4 * ng; c < n; ++c) {
-            const int32_t xv = (int32_t)xr[c] - in_zp;
-            a[0] += xv * (int32_t)wr[c];
-            a[1] += xv * (int32_t)wr[(size_t)w_row + (size_t)c];
-            a[2] += xv * (int32_t)wr[2 * (size_t)w_row + (size_t)c];
-            a[3] += xv * (int32_t)wr[3 * (size_t)w_row + (size_t)c];
-          }
-          ab[k] = a[0];
-          ab[k + 1] = a[1];
-          ab[k + 2] = a[2];
-          ab[k + 3] = a[3];
-        }
-        for (; k < nb; ++k) {
-          const int8_t *const wr = weights + (size_t)(o0 + k) * (size_t)w_row;
-          int32_t acc = 0;
-          for (c = 0; c < n; ++c) acc += ((int32_t)xr[c] - in_zp) * (int32_t)wr[c];
-          ab[k] = acc;
-        }
-        for (o = o0; o < o0 + nb; ++o) {
-          const int32_t best = ab[o - o0];
-          {
-            float y = (float)best;
-            if (os->mul != NULL) y = y * os->mul[o];
-            if (os->add != NULL) y = y + os->add[o];
-            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-            if (os->bn_mul != NULL) {
-              y = y - os->bn_sub[o];
-              y = y * os->bn_mul[o];
-              y = y + os->bn_add[o];
-            }
-            orow[o] = y;
-          }
-        }
-      }
-      return DQ_OK;
-    }
-#endif
     for (o = 0; o < n_out; ++o) {
       const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
       int32_t acc = 0;

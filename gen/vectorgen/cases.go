@@ -241,6 +241,7 @@ type convSpec struct {
 	mult            int  // depthwise
 	fine            bool
 	kind            stageKind
+	zp128           bool // s8 input zero point -128 (inputs stored as u8 ^ 0x80)
 }
 
 func (g *gen) convCase(k matrix.Kernel, s convSpec) (*ref.Case, error) {
@@ -279,6 +280,9 @@ func (g *gen) convCase(k matrix.Kernel, s convSpec) (*ref.Case, error) {
 	}
 	if k.In == dtype.S8 {
 		p.InZP = int32(g.r.IntN(11) - 5)
+		if s.zp128 {
+			p.InZP = -128
+		}
 	}
 	c := &ref.Case{Kernel: k.Name(), Desc: s.desc, Conv: &p}
 	c.Inputs = []ref.Buf{g.buf(k.In, s.h*s.w, s.inC, s.fine)}
@@ -554,6 +558,29 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 				var fc []*ref.Case
 				if fc, err = firstLayerCases(k, i); err == nil {
 					cs = append(cs, fc...)
+				}
+			}
+			if err == nil && k.In == dtype.S8 && k.W == dtype.S8 && (k.Op == matrix.Conv2D || k.Op == matrix.PWConv2D) {
+				// the M4 path of at most four output channels with in_c % 4 == 0
+				// (weights converted once, inputs read in place; zero padding
+				// skipped): RN07's 4x4 "same" shape, a strided one and a
+				// pointwise one (in_zp -128: the UXTB16 variant, else the
+				// SSUB16 one); drawn from their own stream, so that adding
+				// them left every other kernel's vectors unchanged
+				h := &gen{r: rand.New(rand.NewPCG(uint64(i), 2))}
+				more := []convSpec{{desc: "1x1, in_c 12, out_c 2, in_zp -128", h: 2, w: 3, inC: 12, outC: 2, k: 1, stride: 1, dil: 1, kind: stageSaturate, zp128: true}}
+				if k.Op == matrix.Conv2D {
+					more = []convSpec{
+						{desc: "4x4 same zero padding, in_c 8, out_c 4, in_zp -128 (RN07 shape)", h: 5, w: 6, inC: 8, outC: 4, k: 4, stride: 1, dil: 1, same: true, kind: stageBN, zp128: true},
+						{desc: "4x4 same zero padding, stride 2, in_c 4, out_c 3", h: 5, w: 5, inC: 4, outC: 3, k: 4, stride: 2, dil: 1, same: true, kind: stageSaturate},
+					}
+				}
+				for _, s := range more {
+					var c *ref.Case
+					if c, err = h.convCase(k, s); err != nil {
+						break
+					}
+					cs = append(cs, c)
 				}
 			}
 		case k.Op == matrix.MaxPool || k.Op == matrix.AvgPool:

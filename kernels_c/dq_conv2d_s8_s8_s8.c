@@ -1036,7 +1036,13 @@ __attribute__((noinline)) static int dq_conv2d_s8_s8_s8_n4(const dq_conv_params 
       uint32_t *const d = (g < rlo * rowg ? lo + 8 * g : hi + 8 * (g - rlo * rowg)) + 2 * r;
       uint32_t w = 0u;
       if (r < n_out) memcpy(&w, weights + (size_t)r * (size_t)K + 4 * g, 4);
+#ifdef DQ_NO_ASM
+      /* C twin: bytes 0/2 and 1/3 sign-extended into s16 pairs */
+      d[0] = (uint32_t)(uint16_t)(int16_t)(int8_t)(w & 0xFFu) | (uint32_t)(uint16_t)(int16_t)(int8_t)((w >> 16) & 0xFFu) << 16;
+      d[1] = (uint32_t)(uint16_t)(int16_t)(int8_t)((w >> 8) & 0xFFu) | (uint32_t)(uint16_t)(int16_t)(int8_t)(w >> 24) << 16;
+#else
       __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(d[0]), "=r"(d[1]) : "r"(w));
+#endif
     }
   }
   a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);

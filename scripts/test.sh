@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, vet, generated files up to date,
 # the Bazel build (when bazel is installed or --bazel is given), all Go tests,
-# and every Go fuzz target for 30 s each (scripts/fuzz.sh).
+# and every Go fuzz target, all at once for 30 s (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -30,6 +30,11 @@ fi
 echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
 scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"
 
+# go test -json through internal/testprogress: each package's result as it
+# ends, "N of M packages done, running: ..." every 20 s, the slowest at the end.
 echo "== go test"
-go test -count=1 -timeout 40m ./...
+progress=$(mktemp)
+trap 'rm -f "$progress"' EXIT
+go build -o "$progress" ./internal/testprogress
+go test -json -count=1 -timeout 40m ./... 2>&1 | "$progress" -total "$(go list ./... | wc -l)"
 

@@ -27,7 +27,7 @@ if [ -x .ci/bazel.sh ] && { [ "${1:-}" = "--bazel" ] || [ -n "${CI:-}" ]; }; the
   .ci/bazel.sh
 fi
 
-echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
+echo "== fuzz: every Go fuzz target, all at once for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
 scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"
 
 # go test -json through internal/testprogress: each package's result as it
@@ -36,5 +36,5 @@ echo "== go test"
 progress=$(mktemp)
 trap 'rm -f "$progress"' EXIT
 go build -o "$progress" ./internal/testprogress
-go test -json -count=1 -timeout 40m ./... 2>&1 | "$progress" -total "$(go list ./... | wc -l)"
+go test -json -count=1 -timeout 40m ./... 2>&1 | "$progress" -total "$(go list ./... | wc -l)" -trim "$(go list -m)/"
 

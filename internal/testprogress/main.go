@@ -5,7 +5,7 @@
 // running, and at the end the failures and the slowest packages. It exits
 // 1 when a package or build failed, so scripts/test.sh can pipe into it.
 //
-//	go test -json ./... 2>&1 | go run ./internal/testprogress -total N
+//	go test -json ./... 2>&1 | go run ./internal/testprogress -total N -trim MODULE/
 package main
 
 import (
@@ -48,6 +48,7 @@ type tracker struct {
 	order    []string // packages in the order they started
 	failed   []string
 	buildErr map[string]*strings.Builder
+	trim     string // prefix dropped from package names in the progress line
 }
 
 func newTracker(out io.Writer, total int, now time.Time) *tracker {
@@ -140,7 +141,7 @@ func (t *tracker) status(now time.Time) string {
 	var running []string
 	for _, name := range t.order {
 		if r := t.pkgs[name]; r.result == "" {
-			running = append(running, fmt.Sprintf("%s (%.0f s)", name, now.Sub(r.start).Seconds()))
+			running = append(running, fmt.Sprintf("%s (%.0f s)", strings.TrimPrefix(name, t.trim), now.Sub(r.start).Seconds()))
 		}
 	}
 	what := "waiting for the next package (building)"
@@ -180,8 +181,10 @@ func (t *tracker) summary(now time.Time) string {
 func main() {
 	total := flag.Int("total", 0, "number of packages go test runs (for \"N of M\"; 0: unknown)")
 	every := flag.Duration("every", 20*time.Second, "interval of the progress line")
+	trim := flag.String("trim", "", "prefix to drop from package names in the progress line, e.g. the module path and a slash")
 	flag.Parse()
 	t := newTracker(os.Stdout, *total, time.Now())
+	t.trim = *trim
 	stop := make(chan struct{})
 	go func() {
 		tk := time.NewTicker(*every)

@@ -77,6 +77,9 @@ func Program(cases []*ref.Case) ([]byte, []string, error) {
 		words = max(words, outWords(c.Want))
 	}
 	fmt.Fprintf(&b, "static union { float f32[%d]; int8_t s8[%d]; uint32_t s1[%d]; } outbuf;\n\n", words, 4*words, words)
+	// The buffer is filled before each case; bytes past the case's output
+	// must still hold the fill afterwards (a kernel writing past its end).
+	b.WriteString(checkTail)
 	used := map[string]bool{}
 	for i, c := range cases {
 		k, ok := matrix.ByName(c.Kernel)
@@ -153,6 +156,20 @@ static int check_s1(const uint32_t *got, const uint32_t *want, int n) {
   for (i = 0; i < n; ++i) {
     if (got[i] != want[i]) {
       sprintf(msg, "word %d: got 0x%08lx want 0x%08lx", i, (unsigned long)got[i], (unsigned long)want[i]);
+      return i;
+    }
+  }
+  return -1;
+}
+
+`
+
+// checkTail is the overrun check of the shared output buffer.
+const checkTail = `static int check_tail(int from) {
+  int i;
+  for (i = from; i < (int)sizeof outbuf; ++i) {
+    if (outbuf.s8[i] != (int8_t)0xA5) {
+      sprintf(msg, "byte %d past the %d-byte output was written", i - from, from);
       return i;
     }
   }
@@ -311,9 +328,10 @@ func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
 	if c.Want.T == dtype.S8 {
 		nbytes = c.Want.Len()
 	}
-	fmt.Fprintf(b, "  memset(outbuf.s8, 0xA5, %d); /* unwritten elements and s1 padding bits show up */\n", nbytes)
+	b.WriteString("  memset(outbuf.s8, 0xA5, sizeof outbuf); /* unwritten elements, s1 padding bits and overruns show up */\n")
 	fmt.Fprintf(b, "  st = %s;\n", call)
 	fmt.Fprintf(b, "  if (st == DQ_OK) bad = check_%s(%sout, %swant, %d);\n", c.Want.T.Tag(), p, p, c.Want.Len())
+	fmt.Fprintf(b, "  if (st == DQ_OK && bad < 0) bad = check_tail(%d);\n", nbytes)
 	fmt.Fprintf(b, "  result(%d, %q, %q, st, bad, msg);\n}\n\n", i, k.Name(), c.Desc)
 	return nil
 }

@@ -305,7 +305,9 @@ func TestKernelsCompileStrict(t *testing.T) {
 }
 
 // TestHarnessDetectsMismatch corrupts one expected element of an s1, an s8
-// and an f32 case and checks that the program reports each as a failure.
+// and an f32 case, and cuts one f32 expectation short (the kernel then
+// writes past the output the program knows: the overrun check), and checks
+// that the program reports each as a failure.
 func TestHarnessDetectsMismatch(t *testing.T) {
 	if err := target.Available(target.Host); err != nil {
 		t.Skip(err)
@@ -326,7 +328,17 @@ func TestHarnessDetectsMismatch(t *testing.T) {
 			picked[c.Want.T] = &cp
 		}
 	}
-	batch := []*ref.Case{picked[dtype.F32], picked[dtype.S8], picked[dtype.S1]}
+	// An expectation one element short: the kernel's last element lands
+	// past the output the program knows of, which the overrun check sees.
+	var short ref.Case
+	for _, c := range vectors.Cases {
+		if c.Dense != nil && c.Want.T == dtype.F32 && c.Want.Len() > 1 {
+			short = *c
+			short.Want = ref.Buf{T: dtype.F32, F32: c.Want.F32[:c.Want.Len()-1]}
+			break
+		}
+	}
+	batch := []*ref.Case{picked[dtype.F32], picked[dtype.S8], picked[dtype.S1], &short}
 	src, kernels, err := Program(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +358,7 @@ func TestHarnessDetectsMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 3 || strings.Count(res.Stdout, "FAIL case") != 3 || Check(res.Stdout, 3) == nil {
+	if res.ExitCode != 4 || strings.Count(res.Stdout, "FAIL case") != 4 || !strings.Contains(res.Stdout, "byte 0 past the ") || Check(res.Stdout, 4) == nil {
 		t.Errorf("corrupted expectations: exit %d, output:\n%s", res.ExitCode, res.Stdout)
 	}
 }

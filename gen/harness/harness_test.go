@@ -17,6 +17,7 @@ import (
 	"github.com/dqnn/dqnn/gen/ref"
 	"github.com/dqnn/dqnn/gen/vectorgen"
 	"github.com/dqnn/dqnn/gen/vectors"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/target"
 )
@@ -26,9 +27,7 @@ import (
 // x vector cases that ran.
 func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, tc toolchain, maxCases, maxBytes, parallel int) int {
 	cases = onlyKernels(t, cases)
-	if err := target.Available(cpu); err != nil {
-		t.Skipf("%s not available: %v", cpu, err)
-	}
+	testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 	haveTool(t, tc.cc)
 	batches := Batches(cases, maxCases, maxBytes)
 	progress.programs.Add(int64(len(batches)))
@@ -309,9 +308,7 @@ func TestKernelsCompileStrict(t *testing.T) {
 // writes past the output the program knows: the overrun check), and checks
 // that the program reports each as a failure.
 func TestHarnessDetectsMismatch(t *testing.T) {
-	if err := target.Available(target.Host); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, "a runner for host", target.Available(target.Host))
 	picked := map[dtype.DType]*ref.Case{}
 	for _, c := range vectors.Cases {
 		if picked[c.Want.T] == nil && c.Dense != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
@@ -17,9 +18,7 @@ func TestModelExample(t *testing.T) {
 	if _, err := os.Stat(example); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	testenv.Need(t, "a runner for cortex-m4", target.Available(target.CortexM4))
 	g, err := keras.Load(example, keras.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
 	"github.com/dqnn/dqnn/validate"
@@ -26,9 +27,7 @@ func TestStackStaticBoundsPainted(t *testing.T) {
 	}
 	for _, cpu := range []target.CPU{target.CortexM0, target.CortexM3, target.CortexM4} {
 		t.Run(string(cpu), func(t *testing.T) {
-			if err := target.Available(cpu); err != nil {
-				t.Skipf("skipping: %v", err)
-			}
+			testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 			t.Parallel()
 			res, err := compiler.Compile(g, compiler.Options{Name: "mnist", Target: string(cpu)})
 			if err != nil {

@@ -115,13 +115,15 @@ func buildAndRun(t *testing.T, dir, name string, g *ir.Graph, ins [][]float32, s
 	if err := os.WriteFile(filepath.Join(dir, "main_harness.c"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cs, _ := filepath.Glob(filepath.Join(dir, "*.c"))
-	args := []string{"-std=c99", "-O1", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "run")}
+	flags := []string{"-std=c99", "-O1", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"}
 	if trace {
-		args = append(args, "-DDQNN_TRACE")
+		flags = append(flags, "-DDQNN_TRACE")
 	}
-	args = append(args, cs...)
-	args = append(args, "-lm")
+	objs, err := compileDir("gcc", flags, dir) // kernel objects shared between tests
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append(append([]string{"-o", filepath.Join(dir, "run")}, objs...), "-lm")
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dqnn/dqnn/compiler"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir"
 	"github.com/dqnn/dqnn/keras"
 	"github.com/dqnn/dqnn/target"
@@ -19,9 +20,7 @@ func TestCortexM4NewLayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("QEMU run")
 	}
-	if err := target.Available(target.CortexM4); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, "a runner for cortex-m4", target.Available(target.CortexM4))
 	for _, name := range []string{"qk_nary_leaky", "qk_conv1d", "lq_conv1d", "qk_separable", "lq_separable", "qk_qpool", "qk_dwconv_bn"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -249,7 +249,8 @@ func (r *Report) writeText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, " model                : %s\n", r.Model)
-	fmt.Fprintf(w, " params #             : %s items (%s)\n", group(r.Params), kib(4*r.Params))
+	// Say which count this is: dqnn inspect prints Keras's (issue #18).
+	fmt.Fprintf(w, " params #             : %s items (%s; 2 per batch-norm channel as the reference tool counts, dqnn inspect gives Keras's count_params() with 4)\n", group(r.Params), kib(4*r.Params))
 	fmt.Fprintf(w, " macc                 : %s\n", group(r.MACC))
 	diff := int64(r.WeightsROBytes) - r.FloatModelBytes
 	pct := 0.0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, vet, generated files up to date,
 # the Bazel build (when bazel is installed or --bazel is given), all Go tests,
-# and every Go fuzz target for 30 s each (scripts/fuzz.sh).
+# and every Go fuzz target, all at once for 30 s (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,9 +27,14 @@ if [ -x .ci/bazel.sh ] && { [ "${1:-}" = "--bazel" ] || [ -n "${CI:-}" ]; }; the
   .ci/bazel.sh
 fi
 
-echo "== fuzz: every Go fuzz target for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
+echo "== fuzz: every Go fuzz target, all at once for ${DQNN_FUZZTIME:-30s} (scripts/fuzz.sh; DQNN_FUZZTIME changes it)"
 scripts/fuzz.sh -fuzztime "${DQNN_FUZZTIME:-30s}"
 
+# go test -json through internal/testprogress: each package's result as it
+# ends, "N of M packages done, running: ..." every 20 s, the slowest at the end.
 echo "== go test"
-go test -count=1 -timeout 40m ./...
+progress=$(mktemp)
+trap 'rm -f "$progress"' EXIT
+go build -o "$progress" ./internal/testprogress
+go test -json -count=1 -timeout 40m ./... 2>&1 | "$progress" -total "$(go list ./... | wc -l)" -trim "$(go list -m)/"
 

@@ -219,9 +219,7 @@ func FuzzParseNPY(f *testing.F) {
 func TestNPYNumpyFormats(t *testing.T) {
 	t.Parallel()
 	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		t.Skip("skipping: /usr/bin/python3 with numpy not available")
-	}
+	testenv.Need(t, "/usr/bin/python3 with numpy (Debian python3-numpy)", exec.Command(py, "-c", "import numpy").Run())
 	dir := t.TempDir()
 	out, err := exec.Command(py, "-c", `import numpy as np, sys, os
 a = np.arange(-6, 6).reshape(3, 2, 2)

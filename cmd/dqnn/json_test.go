@@ -89,3 +89,28 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectJSONTensors: inspect --json gives inputs and outputs as
+// objects with name, shape and type (they were strings such as
+// "quant_conv2d_input [28 28 1] f32").
+func TestInspectJSONTensors(t *testing.T) {
+	type tensor struct {
+		Name  string `json:"name"`
+		Shape []int  `json:"shape"`
+		DType string `json:"dtype"`
+	}
+	var r struct {
+		Inputs, Outputs []tensor
+	}
+	rc, out, errs := runCLI("inspect", exampleH5, "--json")
+	if rc != 0 {
+		t.Fatalf("exit %d: %s", rc, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got, _ := json.Marshal(r)
+	if want := `{"Inputs":[{"name":"quant_conv2d_input","shape":[28,28,1],"dtype":"f32"}],"Outputs":[{"name":"activation","shape":[10],"dtype":"f32"}]}`; string(got) != want {
+		t.Errorf("inspect --json tensors:\n got %s\nwant %s", got, want)
+	}
+}

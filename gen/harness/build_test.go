@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dqnn/dqnn/internal/testenv"
 	kernelsc "github.com/dqnn/dqnn/kernels_c"
 	"github.com/dqnn/dqnn/target"
 )
@@ -230,10 +231,8 @@ func buildProgram(ctx context.Context, cpu target.CPU, tc toolchain, dir, mainC 
 	return target.Build(ctx, cpu, objs, []string{shared.kdir}, dir, opt)
 }
 
-// haveTool skips t when the tool is missing.
+// haveTool skips t when the tool is missing, and fails it under CI.
 func haveTool(t *testing.T, cc string) {
 	t.Helper()
-	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("%s not installed", cc)
-	}
+	testenv.NeedCmd(t, cc)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dqnn/dqnn/gen/ref"
 	"github.com/dqnn/dqnn/gen/vectorgen"
 	"github.com/dqnn/dqnn/gen/vectors"
+	"github.com/dqnn/dqnn/internal/testenv"
 	"github.com/dqnn/dqnn/ir/dtype"
 	"github.com/dqnn/dqnn/target"
 )
@@ -26,9 +27,7 @@ import (
 // x vector cases that ran.
 func runVectors(t *testing.T, cases []*ref.Case, cpu target.CPU, tc toolchain, maxCases, maxBytes, parallel int) int {
 	cases = onlyKernels(t, cases)
-	if err := target.Available(cpu); err != nil {
-		t.Skipf("%s not available: %v", cpu, err)
-	}
+	testenv.Need(t, "a runner for "+string(cpu), target.Available(cpu))
 	haveTool(t, tc.cc)
 	batches := Batches(cases, maxCases, maxBytes)
 	progress.programs.Add(int64(len(batches)))
@@ -139,8 +138,9 @@ var moreCPUs = flag.String("cpus", "", "comma-separated extra Cortex-M cores for
 // TestVectorsCortexM runs the same programs on Cortex-M4 and Cortex-M55 (hard
 // float), Cortex-M0 and Cortex-M3 (no DSP, no FPU: the portable C with
 // soft-float and DQ_SMALL_STACK) under QEMU, and on the cores named by -cpus;
-// smaller batches keep each image well inside the board's memory (the
-// micro:bit's M0: 256 KB flash, 16 KB RAM). The kernels are built with
+// smaller batches keep each image well inside the board's flash (the
+// micro:bit's M0: 256 KB flash, 16 KB RAM, which holds only the largest
+// output). The kernels are built with
 // arm-none-eabi-gcc's defaults (core flags and -O2, no -std, no
 // -ffp-contract: GCC contracts by default), as a user's firmware build
 // compiles them (issue #12).
@@ -165,9 +165,11 @@ func TestVectorsCortexM(t *testing.T) {
 	}
 	for _, c := range cpus {
 		t.Run(string(c), func(t *testing.T) {
+			// The cases share one output buffer (Program), so a batch's
+			// size is its constants, which live in flash.
 			maxBytes := 400 << 10
 			if c.Machine() == "microbit" {
-				maxBytes = 12 << 10
+				maxBytes = 160 << 10
 			}
 			runVectors(t, vectors.Cases, c, armToolchain(c, defaultARMFlags...), 60, maxBytes, 2)
 		})
@@ -302,11 +304,11 @@ func TestKernelsCompileStrict(t *testing.T) {
 }
 
 // TestHarnessDetectsMismatch corrupts one expected element of an s1, an s8
-// and an f32 case and checks that the program reports each as a failure.
+// and an f32 case, and cuts one f32 expectation short (the kernel then
+// writes past the output the program knows: the overrun check), and checks
+// that the program reports each as a failure.
 func TestHarnessDetectsMismatch(t *testing.T) {
-	if err := target.Available(target.Host); err != nil {
-		t.Skip(err)
-	}
+	testenv.Need(t, "a runner for host", target.Available(target.Host))
 	picked := map[dtype.DType]*ref.Case{}
 	for _, c := range vectors.Cases {
 		if picked[c.Want.T] == nil && c.Dense != nil {
@@ -323,7 +325,17 @@ func TestHarnessDetectsMismatch(t *testing.T) {
 			picked[c.Want.T] = &cp
 		}
 	}
-	batch := []*ref.Case{picked[dtype.F32], picked[dtype.S8], picked[dtype.S1]}
+	// An expectation one element short: the kernel's last element lands
+	// past the output the program knows of, which the overrun check sees.
+	var short ref.Case
+	for _, c := range vectors.Cases {
+		if c.Dense != nil && c.Want.T == dtype.F32 && c.Want.Len() > 1 {
+			short = *c
+			short.Want = ref.Buf{T: dtype.F32, F32: c.Want.F32[:c.Want.Len()-1]}
+			break
+		}
+	}
+	batch := []*ref.Case{picked[dtype.F32], picked[dtype.S8], picked[dtype.S1], &short}
 	src, kernels, err := Program(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +355,7 @@ func TestHarnessDetectsMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 3 || strings.Count(res.Stdout, "FAIL case") != 3 || Check(res.Stdout, 3) == nil {
+	if res.ExitCode != 4 || strings.Count(res.Stdout, "FAIL case") != 4 || !strings.Contains(res.Stdout, "byte 0 past the ") || Check(res.Stdout, 4) == nil {
 		t.Errorf("corrupted expectations: exit %d, output:\n%s", res.ExitCode, res.Stdout)
 	}
 }

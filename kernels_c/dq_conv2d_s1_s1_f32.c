@@ -659,10 +659,31 @@ dq_status dq_conv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, co
           } else {
             /* every tap of every pool position inside the input, or pad
              values: no zero-padded taps */
-            winside = !zero_pad ||
-                (oy * psh * p->stride_h - p->pad_top >= 0 && ox * psw * p->stride_w - p->pad_left >= 0 &&
+            const int32_t inside =
+            oy * psh * p->stride_h - p->pad_top >= 0 && ox * psw * p->stride_w - p->pad_left >= 0 &&
                 (oy * psh + ph - 1) * p->stride_h + (mkh - 1) * mdh - p->pad_top < p->in_h &&
-                (ox * psw + pw - 1) * p->stride_w + (mkw - 1) * mdw - p->pad_left < p->in_w);
+                (ox * psw + pw - 1) * p->stride_w + (mkw - 1) * mdw - p->pad_left < p->in_w;
+            winside = !zero_pad || inside;
+            for (; inside && mdw == 1 && mq < mnp; ++mq) {
+              /* every tap of the pool window inside: without the per-row
+               checks below (each kernel row k_w contiguous pixels) */
+              const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;
+              const uint32_t *xr = input + ((size_t)(cy * p->stride_h - p->pad_top) * (size_t)p->in_w +
+              (size_t)(cx * p->stride_w - p->pad_left)) * (size_t)in_row;
+              uint32_t *xq = xb;
+              for (my = 0; my < mkh; ++my) {
+                for (mj = 0; mj < mkw * n_words; ++mj) {
+                  vst1q_u32(xq, vdupq_n_u32(xr[mj]));
+                  xq += 4;
+                }
+                xr += (size_t)mdh * (size_t)p->in_w * (size_t)in_row;
+              }
+              if (mq == 0) {
+                dq_mve_s1_pcs(xb, w0, mK, cnt, pcm);
+              } else {
+                dq_mve_s1_pcs_min(xb, w0, mK, cnt, pcm, pcb);
+              }
+            }
           }
           for (; mq < mnp; ++mq) {
             const int32_t cy = oy * psh + mq / pw, cx = ox * psw + mq % pw;

@@ -374,6 +374,92 @@ DQ_MVE_S1_NEXT
 "s30", "s31", "lr", "cc", "memory"
 
 /*
+ * K = 9 or 18 (the 3x3 convolutions over 32 or 64 channels): nine words
+ * through one adder tree instead of three groups of three (86 instead of
+ * 93 instructions per nine words, no inner loop). Registers: q6 the 0x55
+ * mask throughout, q5 the 0x33 mask (reloaded: the tree needs it), q7 the
+ * gather addresses; the nine words' count per byte ends in q0 (<= 88).
+ * CSA(a, b, c, t): a = a ^ b ^ c, b = the carry, t scratch.
+ */
+#define DQ_MVE_S1_CSA(a, b, c, t) \
+"vand " t ", " a ", " b "\n\t" \
+"veor " a ", " a ", " b "\n\t" \
+"vand " b ", " a ", " c "\n\t" \
+"veor " a ", " a ", " c "\n\t" \
+"vorr " b ", " b ", " t "\n\t"
+#define DQ_MVE_S1_LDX(q) \
+"vldrw.u32 " q ", [q7, #4]!\n\t" \
+"vldrw.u32 q5, [%[xp]], #16\n\t" \
+"veor " q ", " q ", q5\n\t"
+/* q in place to counts per nibble (<= 4), q2 scratch */
+#define DQ_MVE_S1_NIB(q) \
+"vshr.u8 q2, " q ", #1\n\t" \
+"vand q2, q2, q6\n\t" \
+"vsub.i8 " q ", " q ", q2\n\t" \
+"vshr.u8 q2, " q ", #2\n\t" \
+"vand q2, q2, q5\n\t" \
+"vmla.u8 " q ", q2, %[m3]\n\t"
+/* words 1-3 and 4-6 to (sum, carry) pairs (q0, q1), (q2, q3); word 7 with
+ the sums: ones q0, carry q2; the three carries: twos q1, fours q3; words
+ 8-9 with the ones: ones q0, carry q2; twos q1 + q2: twos q1, fours q4.
+ Then count = ones + 2 twos + 4 (fours q3 + fours q4), per byte in q0. */
+#define DQ_MVE_S1_TREE9 \
+DQ_MVE_S1_LDX("q0") DQ_MVE_S1_LDX("q1") DQ_MVE_S1_LDX("q2") \
+DQ_MVE_S1_CSA("q0", "q1", "q2", "q5") \
+DQ_MVE_S1_LDX("q2") DQ_MVE_S1_LDX("q3") DQ_MVE_S1_LDX("q4") \
+DQ_MVE_S1_CSA("q2", "q3", "q4", "q5") \
+DQ_MVE_S1_LDX("q4") \
+DQ_MVE_S1_CSA("q0", "q2", "q4", "q5") \
+DQ_MVE_S1_CSA("q1", "q3", "q2", "q5") \
+DQ_MVE_S1_LDX("q2") DQ_MVE_S1_LDX("q4") \
+DQ_MVE_S1_CSA("q0", "q2", "q4", "q5") \
+"vand q4, q1, q2\n\t" \
+"veor q1, q1, q2\n\t" \
+"vmov.i8 q5, #0x33\n\t" \
+DQ_MVE_S1_NIB("q3") DQ_MVE_S1_NIB("q4") \
+"vadd.i8 q3, q3, q4\n\t" \
+DQ_MVE_S1_NIB("q0") DQ_MVE_S1_NIB("q1") \
+"vmla.u8 q0, q1, %[two]\n\t" \
+"vshr.u8 q2, q0, #4\n\t" \
+"vmla.u8 q0, q2, %[m15]\n\t" \
+"vshr.u8 q2, q3, #4\n\t" \
+"vmla.u8 q3, q2, %[m15]\n\t" \
+"vmla.u8 q0, q3, %[four]\n\t"
+#define DQ_MVE_S1_HEAD9 \
+"vldrw.u32 q7, [%[adp]]\n\t" \
+"vmov.i8 q6, #0x55\n\t" \
+"2:\n\t" \
+"mov %[xp], %[xb]\n\t"
+/* bytes of q0 to u32 lanes as DQ_MVE_S1_WIDEN, stored (or their minimum
+ with pc); next four rows */
+#define DQ_MVE_S1_TAIL9(mn) \
+"vshr.u16 q2, q0, #8\n\t" \
+"vmla.u16 q0, q2, %[m255]\n\t" \
+"vshr.u32 q2, q0, #16\n\t" \
+"vmla.u32 q0, q2, %[m65535]\n\t" \
+mn \
+"vstrw.32 q0, [%[pc]], #16\n\t" \
+"vadd.i32 q7, q7, %[step]\n\t" \
+"subs %[np], %[np], #1\n\t" \
+"bne 2b"
+#define DQ_MVE_S1_MIN9 \
+"vldrw.u32 q2, [%[pc]]\n\t" \
+"vmin.u32 q0, q0, q2\n\t"
+/* K = 18: the first nine words' bytes kept on the stack (two trees: <= 176) */
+#define DQ_MVE_S1_TREE18 DQ_MVE_S1_TREE9 \
+"vstrw.32 q0, [%[sv]]\n\t" \
+DQ_MVE_S1_TREE9 \
+"vldrw.u32 q2, [%[sv]]\n\t" \
+"vadd.i8 q0, q0, q2\n\t"
+#define DQ_MVE_S1_OPS9 \
+: [xp] "=&r"(xp), [pc] "+r"(pc), [np] "+r"(n_pass) \
+: [xb] "r"(xb), [adp] "r"(adm), [sv] "r"(sv), [step] "r"(step), [m3] "r"(253u), [two] "r"(2u), [four] "r"(4u), \
+[m15] "r"(241u), [m255] "r"(0xFF01u), [m65535] "r"(0xFFFF0001u) \
+: "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", \
+"s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
+"s30", "s31", "cc", "memory"
+
+/*
  * pc[i] = popcount of (x ^ row i) for the 4 * n_pass rows of K words at w
  * (contiguous, 1 <= K <= 29 so a byte count stays <= 9 * 24 + 16), with xb
  * as above: the whole row loop in one assembly block, four rows per pass,
@@ -391,11 +477,19 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
 }
 #else
 static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
-  uint32_t adm[4];
+  uint32_t adm[4], sv[4];
   const uint32_t *xp;
   const uint32_t step = 12u * (uint32_t)K;
   const int32_t g = K / 3;
   vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  if (K == 9) {
+    __asm__ volatile(DQ_MVE_S1_HEAD9 DQ_MVE_S1_TREE9 DQ_MVE_S1_TAIL9("") DQ_MVE_S1_OPS9);
+    return;
+  }
+  if (K == 18) {
+    __asm__ volatile(DQ_MVE_S1_HEAD9 DQ_MVE_S1_TREE18 DQ_MVE_S1_TAIL9("") DQ_MVE_S1_OPS9);
+    return;
+  }
   switch (K % 3) {
     case 0:
     __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL DQ_MVE_S1_OPS);
@@ -412,25 +506,22 @@ static inline void dq_mve_s1_rows(const uint32_t *xb, const uint32_t *w, int32_t
 
 /* pc[i] = min(pc[i], popcount of (x ^ row i)), otherwise as dq_mve_s1_rows
  (a separate function: one more argument cost the common calls about 10
- instructions) */
-#ifdef DQ_NO_ASM
-/* C twin of the function below */
-static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
-  int32_t i, j;
-  for (i = 0; i < 4 * n_pass; ++i) {
-    const uint32_t *const row = w + (size_t)i * (size_t)K;
-    uint32_t c = 0u;
-    for (j = 0; j < K; ++j) c += (uint32_t)dq_popcount32(xb[4 * j] ^ row[j]);
-    if (c < pc[i]) pc[i] = c;
-  }
-}
-#else
+ instructions; DQ_NO_ASM: dq_mve_s1_pcs_min's vector minimum is the twin) */
+#ifndef DQ_NO_ASM
 __attribute__((noinline)) static void dq_mve_s1_rows_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_pass, uint32_t *pc) {
-  uint32_t adm[4];
+  uint32_t adm[4], sv[4];
   const uint32_t *xp;
   const uint32_t step = 12u * (uint32_t)K;
   const int32_t g = K / 3;
   vst1q_u32(adm, vaddq_n_u32(vmulq_n_u32(vidupq_n_u32(0u, 1), 4u * (uint32_t)K), (uint32_t)(uintptr_t)w - 4u));
+  if (K == 9) {
+    __asm__ volatile(DQ_MVE_S1_HEAD9 DQ_MVE_S1_TREE9 DQ_MVE_S1_TAIL9(DQ_MVE_S1_MIN9) DQ_MVE_S1_OPS9);
+    return;
+  }
+  if (K == 18) {
+    __asm__ volatile(DQ_MVE_S1_HEAD9 DQ_MVE_S1_TREE18 DQ_MVE_S1_TAIL9(DQ_MVE_S1_MIN9) DQ_MVE_S1_OPS9);
+    return;
+  }
   switch (K % 3) {
     case 0:
     __asm__ volatile(DQ_MVE_S1_HEAD DQ_MVE_S1_TAIL_MIN DQ_MVE_S1_OPS);
@@ -473,10 +564,12 @@ static inline void dq_mve_s1_pcs(const uint32_t *xb, const uint32_t *w, int32_t 
  */
 static inline void dq_mve_s1_pcs_min(const uint32_t *xb, const uint32_t *w, int32_t K, int32_t n_out, uint32_t *pc, uint32_t *tmp) {
   int32_t o;
+#ifndef DQ_NO_ASM
   if (K <= 29 && n_out % 4 == 0) {
     dq_mve_s1_rows_min(xb, w, K, n_out >> 2, pc);
     return;
   }
+#endif
   dq_mve_s1_pcs(xb, w, K, n_out, tmp);
   for (o = 0; o < n_out; o += 4) vst1q_u32(pc + o, vminq_u32(vld1q_u32(pc + o), vld1q_u32(tmp + o)));
 }

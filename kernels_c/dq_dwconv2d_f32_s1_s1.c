@@ -191,6 +191,15 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
           }
         }
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+        /* the sum of one conv position's three row terms into r: gathers from the
+         row addresses in q0-q2 plus imm bytes (the position's place in the table,
+         + 256 for the second pixel), q6 scratch */
+#define DQ_F32S1_POS(r, imm) \
+        "vldrw.u32 " r ", [q0, #" imm "]\n\t" \
+        "vldrw.u32 q6, [q1, #" imm "]\n\t" \
+        "vadd.f32 " r ", " r ", q6\n\t" \
+        "vldrw.u32 q6, [q2, #" imm "]\n\t" \
+        "vadd.f32 " r ", " r ", q6\n\t"
         /* exact only without denormals: the input channel, the pad value
          and the thresholds checked first (else the VFP or portable path) */
         int32_t exact = (nb & 3) == 0 &&
@@ -199,8 +208,11 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
         for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
         if (exact) {
           /* per group of 4 channels: the output bits (first: the loop's last
-           load steps to the next group), the offsets per kernel row, the
+           load steps to the next group), the table addresses per kernel row, the
            sign, the signed threshold */
+          /* the tables of two pixels (the group loop runs two pixels
+           at a time: the group's vectors loaded once) */
+          float tabs[128];
           struct {
             uint32_t bit[4];
             uint32_t o[3][4];
@@ -215,146 +227,161 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
             const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f, thr = fs * os->thr_f[c0 + m];
             g = m >> 2;
             l = m & 3;
-            for (t = 0; t < 3; ++t) gv[g].o[t][l] = (uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t);
+            for (t = 0; t < 3; ++t) {
+              gv[g].o[t][l] = (uint32_t)(uintptr_t)tabs + 4u * ((uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t));
+            }
             gv[g].fs[l] = fs;
             gv[g].thr[l] = thr;
             gv[g].bit[l] = 1u << m;
           }
           for (oy = 0; oy < p->out_h; ++oy) {
-            for (ox = 0; ox < p->out_w; ++ox) {
-              const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
-              float xw[4][4];
-              const float *base;
-              uint32_t step, pass = 0u;
-              const uint32_t *colo;
-              int32_t cc;
-              if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-                base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
-                step = (uint32_t)in_row * (uint32_t)sizeof(float);
-                colo = col_in;
-              } else {
-                int32_t r;
-                for (r = 0; r < 4; ++r) {
-                  for (cc = 0; cc < 4; ++cc) {
-                    const int32_t iy = iy0 + r, ix = ix0 + cc;
-                    xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+            for (ox = 0; ox < p->out_w; ox += 2) {
+              const int32_t npx = ox + 1 < p->out_w ? 2 : 1;
+              int32_t k;
+              for (k = 0; k < npx; ++k) {
+                const int32_t iy0 = oy * 2 - p->pad_top, ix0 = (ox + k) * 2 - p->pad_left;
+                float xw[4][4];
+                const float *base;
+                uint32_t step;
+                const uint32_t *colo;
+                float *const tbk = tabs + 64 * k;
+                int32_t cc;
+                if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                  base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
+                  step = (uint32_t)in_row * (uint32_t)sizeof(float);
+                  colo = col_in;
+                } else {
+                  int32_t r;
+                  for (r = 0; r < 4; ++r) {
+                    for (cc = 0; cc < 4; ++cc) {
+                      const int32_t iy = iy0 + r, ix = ix0 + cc;
+                      xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                      ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+                    }
                   }
+                  base = &xw[0][0];
+                  step = (uint32_t)sizeof(float);
+                  colo = col_xw;
                 }
-                base = &xw[0][0];
-                step = (uint32_t)sizeof(float);
-                colo = col_xw;
+                {
+                  /* the window's columns (rows in the lanes) by four gathers,
+                   then per column pair (a, b, c) the eight signed sums,
+                   stored as tab[4 * (8 * col + j) + row] */
+                  const float *bp = base;
+                  __asm__ volatile(
+                      "vldrw.u32 q7, [%[co]]\n\t"
+                  "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
+                  "add %[bp], %[bp], %[st]\n\t"
+                  "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
+                  "add %[bp], %[bp], %[st]\n\t"
+                  "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
+                  "add %[bp], %[bp], %[st]\n\t"
+                  "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
+                  "vadd.f32 q4, q0, q1\n\t"
+                  "vsub.f32 q5, q0, q1\n\t"
+                  "vadd.f32 q6, q4, q2\n\t"
+                  "vstrw.32 q6, [%[tb]]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #64]\n\t"
+                  "vsub.f32 q6, q4, q2\n\t"
+                  "vstrw.32 q6, [%[tb], #16]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #80]\n\t"
+                  "vadd.f32 q6, q5, q2\n\t"
+                  "vstrw.32 q6, [%[tb], #32]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #96]\n\t"
+                  "vsub.f32 q6, q5, q2\n\t"
+                  "vstrw.32 q6, [%[tb], #48]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #112]\n\t"
+                  "vadd.f32 q4, q1, q2\n\t"
+                  "vsub.f32 q5, q1, q2\n\t"
+                  "vadd.f32 q6, q4, q3\n\t"
+                  "vstrw.32 q6, [%[tb], #128]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #192]\n\t"
+                  "vsub.f32 q6, q4, q3\n\t"
+                  "vstrw.32 q6, [%[tb], #144]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #208]\n\t"
+                  "vadd.f32 q6, q5, q3\n\t"
+                  "vstrw.32 q6, [%[tb], #160]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #224]\n\t"
+                  "vsub.f32 q6, q5, q3\n\t"
+                  "vstrw.32 q6, [%[tb], #176]\n\t"
+                  "vneg.f32 q6, q6\n\t"
+                  "vstrw.32 q6, [%[tb], #240]"
+                  : [bp] "+r"(bp)
+                  : [st] "r"(step), [co] "r"(colo), [tb] "r"(tbk)
+                  : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
+                }
               }
-              {
-                /* the window's columns (rows in the lanes) by four gathers,
-                 then per column pair (a, b, c) the eight signed sums,
-                 stored as tab[4 * (8 * col + j) + row] */
-                const float *bp = base;
-                __asm__ volatile(
-                    "vldrw.u32 q7, [%[co]]\n\t"
-                "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
-                "add %[bp], %[bp], %[st]\n\t"
-                "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
-                "add %[bp], %[bp], %[st]\n\t"
-                "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
-                "add %[bp], %[bp], %[st]\n\t"
-                "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
-                "vadd.f32 q4, q0, q1\n\t"
-                "vsub.f32 q5, q0, q1\n\t"
-                "vadd.f32 q6, q4, q2\n\t"
-                "vstrw.32 q6, [%[tb]]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #64]\n\t"
-                "vsub.f32 q6, q4, q2\n\t"
-                "vstrw.32 q6, [%[tb], #16]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #80]\n\t"
-                "vadd.f32 q6, q5, q2\n\t"
-                "vstrw.32 q6, [%[tb], #32]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #96]\n\t"
-                "vsub.f32 q6, q5, q2\n\t"
-                "vstrw.32 q6, [%[tb], #48]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #112]\n\t"
-                "vadd.f32 q4, q1, q2\n\t"
-                "vsub.f32 q5, q1, q2\n\t"
-                "vadd.f32 q6, q4, q3\n\t"
-                "vstrw.32 q6, [%[tb], #128]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #192]\n\t"
-                "vsub.f32 q6, q4, q3\n\t"
-                "vstrw.32 q6, [%[tb], #144]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #208]\n\t"
-                "vadd.f32 q6, q5, q3\n\t"
-                "vstrw.32 q6, [%[tb], #160]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #224]\n\t"
-                "vsub.f32 q6, q5, q3\n\t"
-                "vstrw.32 q6, [%[tb], #176]\n\t"
-                "vneg.f32 q6, q6\n\t"
-                "vstrw.32 q6, [%[tb], #240]"
-                : [bp] "+r"(bp)
-                : [st] "r"(step), [co] "r"(colo), [tb] "r"(tab)
-                : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
-              }
-              {
-                /* per group: three gathers and two VADD per conv position,
-                 VMAXNM for the pool maximum (no NaN can occur here; +0 and
-                 -0 compare equal with any threshold), the sign, VCMP GE
-                 with the signed threshold and a predicated VADDVA of the
-                 group's bits */
-                const float *const t0 = tab, *const t1 = tab + 32, *const t2 = tab + 1, *const t3 = tab + 33;
+              if (npx == 2) {
+                /* two pixels per group: their sums at tabs and tabs + 64 */
                 const void *gp = gv;
-                register uint32_t acc_bits __asm__("r0") = 0u; /* VADDVA needs an even register */
+                register uint32_t pa __asm__("r0") = 0u; /* VADDVA needs even registers */
+                register uint32_t pb __asm__("r2") = 0u;
                 __asm__ volatile(
                     "dls lr, %[ng]\n"
                 "1:\n\t"
                 "vldrw.u32 q0, [%[gp], #16]\n\t"
                 "vldrw.u32 q1, [%[gp], #32]\n\t"
                 "vldrw.u32 q2, [%[gp], #48]\n\t"
-                "vldrw.u32 q3, [%[t0], q0, uxtw #2]\n\t"
-                "vldrw.u32 q5, [%[t0], q1, uxtw #2]\n\t"
-                "vadd.f32 q3, q3, q5\n\t"
-                "vldrw.u32 q5, [%[t0], q2, uxtw #2]\n\t"
-                "vadd.f32 q3, q3, q5\n\t"
-                "vldrw.u32 q4, [%[t1], q0, uxtw #2]\n\t"
-                "vldrw.u32 q5, [%[t1], q1, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vldrw.u32 q5, [%[t1], q2, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vmaxnm.f32 q3, q3, q4\n\t"
-                "vldrw.u32 q4, [%[t2], q0, uxtw #2]\n\t"
-                "vldrw.u32 q5, [%[t2], q1, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vldrw.u32 q5, [%[t2], q2, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vmaxnm.f32 q3, q3, q4\n\t"
-                "vldrw.u32 q4, [%[t3], q0, uxtw #2]\n\t"
-                "vldrw.u32 q5, [%[t3], q1, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vldrw.u32 q5, [%[t3], q2, uxtw #2]\n\t"
-                "vadd.f32 q4, q4, q5\n\t"
-                "vmaxnm.f32 q3, q3, q4\n\t"
-                "vldrw.u32 q4, [%[gp], #64]\n\t"
-                "vmul.f32 q3, q3, q4\n\t"
-                "vldrw.u32 q4, [%[gp], #80]\n\t"
-                "vldrw.u32 q5, [%[gp]], #96\n\t"
-                "vcmp.f32 ge, q3, q4\n\t"
-                "vpst\n\t"
-                "vaddvat.u32 %[pass], q5\n\t"
+                DQ_F32S1_POS("q3", "0") DQ_F32S1_POS("q4", "256")
+                DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
+                DQ_F32S1_POS("q5", "384") "vmaxnm.f32 q4, q4, q5\n\t"
+                DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
+                DQ_F32S1_POS("q5", "260") "vmaxnm.f32 q4, q4, q5\n\t"
+                DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
+                DQ_F32S1_POS("q5", "388") "vmaxnm.f32 q4, q4, q5\n\t"
+                "vldrw.u32 q0, [%[gp], #64]\n\t"
+                "vmul.f32 q3, q3, q0\n\t"
+                "vmul.f32 q4, q4, q0\n\t"
+                "vldrw.u32 q1, [%[gp], #80]\n\t"
+                "vldrw.u32 q2, [%[gp]], #96\n\t"
+                "vpt.f32 ge, q3, q1\n\t"
+                "vaddvat.u32 %[pa], q2\n\t"
+                "vpt.f32 ge, q4, q1\n\t"
+                "vaddvat.u32 %[pb], q2\n\t"
                 "le lr, 1b"
-                : [gp] "+r"(gp), [pass] "+r"(acc_bits)
-                : [ng] "r"(ng), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3)
-                : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
-                pass = acc_bits;
+                : [gp] "+r"(gp), [pa] "+r"(pa), [pb] "+r"(pb)
+                : [ng] "r"(ng)
+                : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+                output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
+                output[((size_t)oy * (size_t)p->out_w + (size_t)ox + 1u) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pb & all;
+              } else {
+                /* the last pixel of an odd row */
+                const void *gp = gv;
+                register uint32_t pa __asm__("r0") = 0u;
+                __asm__ volatile(
+                    "dls lr, %[ng]\n"
+                "1:\n\t"
+                "vldrw.u32 q0, [%[gp], #16]\n\t"
+                "vldrw.u32 q1, [%[gp], #32]\n\t"
+                "vldrw.u32 q2, [%[gp], #48]\n\t"
+                DQ_F32S1_POS("q3", "0")
+                DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
+                DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
+                DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
+                "vldrw.u32 q0, [%[gp], #64]\n\t"
+                "vmul.f32 q3, q3, q0\n\t"
+                "vldrw.u32 q1, [%[gp], #80]\n\t"
+                "vldrw.u32 q2, [%[gp]], #96\n\t"
+                "vpt.f32 ge, q3, q1\n\t"
+                "vaddvat.u32 %[pa], q2\n\t"
+                "le lr, 1b"
+                : [gp] "+r"(gp), [pa] "+r"(pa)
+                : [ng] "r"(ng)
+                : "lr", "q0", "q1", "q2", "q3", "q5", "q6", "cc", "memory");
+                output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
               }
-              output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pass & all;
             }
           }
           continue;
         }
+#undef DQ_F32S1_POS
 #endif
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
         /* VFP: per channel the addresses of its three row terms in tab and

@@ -90,7 +90,7 @@ var (
 // variant table is generated from it).
 var Variants = []Variant{
 	{"s1s1_rows4_helium", Helium, mats, s1s1, "",
-		"four output channels per vector: gather of four weight rows, broadcast input, carry-save adder over three words, u8 SWAR popcount, vector threshold compare",
+		"four output channels per vector: gather of four weight rows, broadcast input, carry-save adder over three words (K = 9 or 18 words: one adder tree over nine), u8 SWAR popcount, vector threshold compare",
 		[]string{"mve_s1.tmpl"}, true, dtype.Invalid},
 	{"s8s8_mladav_helium", Helium, mats, s8s8, "",
 		"VMLADAVA.S8 (16 MACs per instruction), several rows and positions per pass, zero point by weight sums (the model's `w_sum` parameter, else summed per call), vector output stage with a scalar redo when MVE flushes a denormal",
@@ -120,7 +120,7 @@ var Variants = []Variant{
 		"each kernel row sums on its own, then the rows (gen/ref.RowSums, as the reference interpreter): a row of ±1 taps over inputs a, b, c is one of eight signed sums ±((a ± b) ± c), computed once per pixel for its 4x4 window by VLDM/VSTM; a channel adds three of them per conv position, 40 instructions per channel and pixel (flipped channels in a second run), 37 with a chain of conditional compares instead of the pool maximum when the inputs are finite and below 2^124",
 		[]string{"f32s1_first.tmpl"}, true, dtype.Invalid},
 	{"f32s1_rowsums_heliumf", HeliumF, []Op{DWConv2D}, f32s1, "as f32s1_rowsums_vfp, when no denormal, Inf or NaN can occur (inputs and pad value 0 or of magnitude in [2^-103, 2^124), thresholds 0 or ≥ 2^-103)",
-		"four channels per vector, each row term one gather with per-lane offsets, VMAXNM for the pool (34 instructions per four channels and pixel)",
+		"four channels per vector, two pixels per pass over the channel groups, each row term one gather from per-lane table addresses, VMAXNM for the pool (59 instructions per four channels and two pixels)",
 		[]string{"f32s1_first_mve.tmpl"}, true, dtype.Invalid},
 	{"s8s8_mla_v7m", V7M, mats, s8s8, "interior conv positions",
 		"naked Thumb-2 MLA loops: dense four rows per pass sharing each input minus the zero point; convs two positions x three channels reading the input in place, zero point by weight sums; s8 output stage with the rounding on the float's bits",

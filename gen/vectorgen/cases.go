@@ -530,6 +530,12 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 					convSpec{desc: "3x3 valid, in_c 60, out_c 5 (288 < K <= 576)", h: 5, w: 4, inC: 60, outC: 5, k: 3, stride: 1, dil: 1, kind: stageBN},
 					convSpec{desc: "3x3 same zero padding + fused 2x2 max-pool, in_c 48, out_c 10", h: 6, w: 6, inC: 48, outC: 10, k: 3, stride: 1, dil: 1, same: true, pool: true, kind: stageBN})
 			}
+			if k.In == dtype.S1 && k.W == dtype.S1 && k.Op == matrix.Conv2D {
+				// the Helium nine-word adder tree (K = 9, 18) with the pool minimum in the row loop
+				specs = append(specs,
+					convSpec{desc: "3x3 valid + fused 2x2 max-pool, in_c 64, out_c 8 (K = 18)", h: 5, w: 6, inC: 64, outC: 8, k: 3, stride: 1, dil: 1, pool: true, kind: stageBN},
+					convSpec{desc: "3x3 valid, in_c 32, out_c 12 (K = 9)", h: 4, w: 5, inC: 32, outC: 12, k: 3, stride: 1, dil: 1})
+			}
 			for _, s := range specs {
 				var c *ref.Case
 				if c, err = g.convCase(k, s); err != nil {

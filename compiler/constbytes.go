@@ -112,6 +112,23 @@ func stageBytes(r *romBytes, shapesOnly bool, n *ir.Node, k *ir.KernelAttrs) err
 		if st.BN != nil {
 			r.maybe(4*dtype.Words(outC), false) // flip mask: a negative gamma
 		}
+		if k.In == dtype.F32 && k.W == dtype.S8 && (!known || !allEq(mul, 1)) {
+			// the overflow rescue's float path (passes.s1RescueStage):
+			// multiplier, offset (the bias), batch norm
+			if known {
+				r.sure(4 * outC)
+			} else {
+				r.maybe(4*outC, true)
+			}
+			if bias {
+				r.maybe(4*outC, true)
+			}
+			if st.BN != nil && known {
+				r.sure(3 * 4 * outC)
+			} else if st.BN != nil {
+				r.maybe(3*4*outC, true)
+			}
+		}
 	case dtype.F32, dtype.S8:
 		switch {
 		case st.BN != nil && passes.BNFoldable(st, pow2):

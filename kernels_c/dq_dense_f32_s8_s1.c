@@ -84,6 +84,8 @@ dq_status dq_dense_f32_s8_s1(const dq_dense_params *p, const float *input, const
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
   if (p->in_n < 1 || p->out_n < 1) return DQ_ERR_SHAPE;
   if (os->thr_f == NULL) return DQ_ERR_PARAM;
+  /* the rescue's float path (f32s8/ostage) */
+  if (os->mul != NULL && os->bn_mul != NULL && (os->bn_sub == NULL || os->bn_add == NULL)) return DQ_ERR_PARAM;
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
@@ -91,13 +93,33 @@ dq_status dq_dense_f32_s8_s1(const dq_dense_params *p, const float *input, const
     const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
     float acc = 0;
     float best;
-    for (c = 0; c < n; ++c) {
-      const float xv = xr[c];
-      const int32_t wv = (int32_t)wr[c];
-      { const float t = xv * (float)wv; acc = acc + t; }
+    int32_t scaled = 0;
+    for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
+    if (!(acc - acc == 0.0f) && os->mul != NULL) {
+      /* rescue (Inf or NaN): the sum again with the weights scaled first */
+      const float ws = os->mul[o];
+      scaled = 1;
+      acc = 0;
+      for (c = 0; c < n; ++c) { const float t = xr[c] * ((float)wr[c] * ws); acc = acc + t; }
     }
     best = acc;
-    {
+    if (scaled) {
+      float y = best;
+      uint32_t neg;
+      if (os->add != NULL) y = y + os->add[o];
+      if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+      if (os->bn_mul != NULL) {
+        y = y - os->bn_sub[o];
+        y = y * os->bn_mul[o];
+        y = y + os->bn_add[o];
+      }
+      neg = (uint32_t)!(y >= 0.0f); /* NaN: -1 */
+      word |= neg << (o & 31);
+      if ((o & 31) == 31 || o == n_out - 1) {
+        orow[o >> 5] = word;
+        word = 0u;
+      }
+    } else {
       const float thr = os->thr_f[o];
       const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
       /* bit 1 (-1) unless the comparison holds */

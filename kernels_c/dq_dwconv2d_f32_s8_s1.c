@@ -87,6 +87,8 @@ dq_status dq_dwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
   if (p->pad_mode != DQ_PAD_ZERO && p->pad_mode != DQ_PAD_VALUE) return DQ_ERR_PARAM;
   if (p->depth_multiplier < 1 || p->out_c != p->in_c * p->depth_multiplier) return DQ_ERR_SHAPE;
   if (os->thr_f == NULL) return DQ_ERR_PARAM;
+  /* the rescue's float path (f32s8/ostage) */
+  if (os->mul != NULL && os->bn_mul != NULL && (os->bn_sub == NULL || os->bn_add == NULL)) return DQ_ERR_PARAM;
 
   /* fused max-pool: window ph x pw with stride psh x psw over conv_h x conv_w conv positions */
   if (p->pool_h * p->pool_w > 1) {
@@ -112,9 +114,11 @@ dq_status dq_dwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
         const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -123,28 +127,61 @@ dq_status dq_dwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
               const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
               for (kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
                 const int8_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                  /* padding: zero taps contribute nothing */
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    const float pad_x = p->pad_value;
-                    const float xv = pad_x;
-                    const int32_t wv = (int32_t)wr[o];
-                    { const float t = xv * (float)wv; acc = acc + t; }
-                  }
-                } else {
-                  const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                  const float xv = xr[ic];
-                  const int32_t wv = (int32_t)wr[o];
-                  { const float t = xv * (float)wv; acc = acc + t; }
-                }
+                /* padding: zero taps contribute nothing; pad values are inputs */
+                if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * (float)wr[o]; acc = acc + t; }
+                else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * (float)wr[o]; acc = acc + t; }
               }
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
-        {
+        if (nf && os->mul != NULL) {
+          /* rescue: the window again with the weights scaled first */
+          const float ws = os->mul[o];
+          scaled = 1;
+          best = 0;
+          first = 1;
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+              float acc = 0;
+              for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                for (kx = 0; kx < p->k_w; ++kx) {
+                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                  const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                  const int8_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+                  /* padding: zero taps contribute nothing; pad values are inputs */
+                  if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * ((float)wr[o] * ws); acc = acc + t; }
+                  else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * ((float)wr[o] * ws); acc = acc + t; }
+                }
+              }
+              if (first || acc > best) best = acc;
+              first = 0;
+            }
+          }
+        }
+        if (scaled) {
+          float y = best;
+          uint32_t neg;
+          if (os->add != NULL) y = y + os->add[o];
+          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+          if (os->bn_mul != NULL) {
+            y = y - os->bn_sub[o];
+            y = y * os->bn_mul[o];
+            y = y + os->bn_add[o];
+          }
+          neg = (uint32_t)!(y >= 0.0f); /* NaN: -1 */
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
+        } else {
           const float thr = os->thr_f[o];
           const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
           /* bit 1 (-1) unless the comparison holds */

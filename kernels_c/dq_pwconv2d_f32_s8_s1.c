@@ -86,6 +86,8 @@ dq_status dq_pwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
       p->k_h < 1 || p->k_w < 1 || p->stride_h < 1 || p->stride_w < 1) return DQ_ERR_SHAPE;
   if (p->k_h != 1 || p->k_w != 1 || p->pad_top != 0 || p->pad_left != 0) return DQ_ERR_PARAM;
   if (os->thr_f == NULL) return DQ_ERR_PARAM;
+  /* the rescue's float path (f32s8/ostage) */
+  if (os->mul != NULL && os->bn_mul != NULL && (os->bn_sub == NULL || os->bn_add == NULL)) return DQ_ERR_PARAM;
 
   /* fused max-pool: window ph x pw with stride psh x psw over conv_h x conv_w conv positions */
   if (p->pool_h * p->pool_w > 1) {
@@ -114,8 +116,10 @@ dq_status dq_pwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -123,17 +127,50 @@ dq_status dq_pwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
             {
               const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
               const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
-              for (c = 0; c < n; ++c) {
-                const float xv = xr[c];
-                const int32_t wv = (int32_t)wr[c];
-                { const float t = xv * (float)wv; acc = acc + t; }
-              }
+              for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
-        {
+        if (nf && os->mul != NULL) {
+          /* rescue: the window again with the weights scaled first */
+          const float ws = os->mul[o];
+          scaled = 1;
+          best = 0;
+          first = 1;
+          for (dy = 0; dy < ph; ++dy) {
+            for (dx = 0; dx < pw; ++dx) {
+              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+              float acc = 0;
+              {
+                const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
+                const int8_t *const wr = weights + (size_t)o * (size_t)w_row;
+                for (c = 0; c < n; ++c) { const float t = xr[c] * ((float)wr[c] * ws); acc = acc + t; }
+              }
+              if (first || acc > best) best = acc;
+              first = 0;
+            }
+          }
+        }
+        if (scaled) {
+          float y = best;
+          uint32_t neg;
+          if (os->add != NULL) y = y + os->add[o];
+          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+          if (os->bn_mul != NULL) {
+            y = y - os->bn_sub[o];
+            y = y * os->bn_mul[o];
+            y = y + os->bn_add[o];
+          }
+          neg = (uint32_t)!(y >= 0.0f); /* NaN: -1 */
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
+        } else {
           const float thr = os->thr_f[o];
           const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
           /* bit 1 (-1) unless the comparison holds */

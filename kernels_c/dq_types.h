@@ -95,9 +95,13 @@ typedef enum {
  *     +1 (bit 0) iff acc >= thr[c], or iff acc <= thr[c] when bit c of flip is set;
  *     -1 (bit 1) otherwise. Integer accumulators use thr_i, float ones thr_f.
  *     A constant channel uses thr_i = INT32_MIN (always +1) / INT32_MAX, or +-INFINITY.
+ *
+ *   f32 x s8 kernels with mul != NULL: a non-finite acc is recomputed with the weights
+ *   w * mul[c] (Keras's dequantized weights) and the output stage skips mul; an s1
+ *   output then takes the sign of y = acc + add[c], relu, batch norm (+1 iff y >= 0).
  */
 typedef struct {
-  const float *mul;      /**< [out_c] multiplier of the accumulator (f32/s8 outputs) */
+  const float *mul;      /**< [out_c] multiplier of the accumulator (f32/s8 outputs; f32 x s8 -> s1: the overflow rescue) */
   const float *add;      /**< [out_c] offset, e.g. the bias (f32/s8 outputs) */
   int32_t act;           /**< dq_act applied after mul/add */
   const float *bn_sub;   /**< [out_c] second stage, or all three NULL */

@@ -167,15 +167,7 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 					st.Add[c] = bnRank2Offset(bn, c)
 				}
 			} else {
-				st.BnSub, st.BnMul, st.BnAdd = make([]float32, outC), make([]float32, outC), make([]float32, outC)
-				for c := 0; c < outC; c++ {
-					st.BnMul[c] = bnMul(bn, c)
-					if bn.Fused {
-						st.BnSub[c], st.BnAdd[c] = bn.Mean[c], bn.Beta[c]
-					} else {
-						st.BnAdd[c] = bnRank2Offset(bn, c)
-					}
-				}
+				unfoldedBN(st, outC)
 			}
 		}
 		if k.Out == dtype.S8 {
@@ -215,10 +207,56 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 		if flip {
 			st.Flip = fl
 		}
+		if k.In == dtype.F32 && k.W == dtype.S8 && !allEq1(ai.mul) {
+			// The float path of the rescue (gen/ref.ScaledS1): a sum of
+			// x·code can overflow where Keras's x·(code·scale) does not.
+			s1RescueStage(st, ai.mul)
+		}
 	default:
 		return fmt.Errorf("output type %s has no output stage", k.Out)
 	}
 	return nil
+}
+
+// s1RescueStage sets the multiplier, offset and (unfolded) batch-norm arrays
+// of an f32 x s8 call with an s1 output: its kernel compares the sum of
+// x·code with the thresholds, and when that sum is not finite recomputes
+// Keras's r = Σ x·fl32(code·mul[c]) and takes the sign of evalStage(r).
+func s1RescueStage(st *ir.Stage, mul []float32) {
+	outC := len(mul)
+	st.Mul = append([]float32(nil), mul...)
+	st.Add = make([]float32, outC)
+	if st.Bias != nil {
+		copy(st.Add, st.Bias)
+	}
+	if st.BN != nil {
+		unfoldedBN(st, outC)
+	}
+}
+
+// unfoldedBN sets the batch-norm's three arrays (Keras's fused or rank-2
+// formula, dq_output_stage bn_sub/bn_mul/bn_add).
+func unfoldedBN(st *ir.Stage, outC int) {
+	bn := st.BN
+	st.BnSub, st.BnMul, st.BnAdd = make([]float32, outC), make([]float32, outC), make([]float32, outC)
+	for c := 0; c < outC; c++ {
+		st.BnMul[c] = bnMul(bn, c)
+		if bn.Fused {
+			st.BnSub[c], st.BnAdd[c] = bn.Mean[c], bn.Beta[c]
+		} else {
+			st.BnAdd[c] = bnRank2Offset(bn, c)
+		}
+	}
+}
+
+// allEq1 reports whether every multiplier is 1 (no rescue needed).
+func allEq1(mul []float32) bool {
+	for _, m := range mul {
+		if m != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // BNFoldable reports whether computeStage folds the stage's batch-norm into

@@ -49,7 +49,7 @@ const (
 // OutputStage is dq_output_stage: what a compute kernel does with channel
 // c's accumulator (documented in Structs).
 type OutputStage struct {
-	Mul         FloatArray `c:"mul" doc:"[out_c] multiplier of the accumulator (f32/s8 outputs)"`
+	Mul         FloatArray `c:"mul" doc:"[out_c] multiplier of the accumulator (f32/s8 outputs; f32 x s8 -> s1: the overflow rescue)"`
 	Add         FloatArray `c:"add" doc:"[out_c] offset, e.g. the bias (f32/s8 outputs)"`
 	Act         Act        `c:"act" doc:"dq_act applied after mul/add"`
 	BnSub       FloatArray `c:"bn_sub" doc:"[out_c] second stage, or all three NULL"`
@@ -167,7 +167,11 @@ otherwise). For output channel c:
   s1 output (batch-norm + sign folded into a threshold by the compiler):
     +1 (bit 0) iff acc >= thr[c], or iff acc <= thr[c] when bit c of flip is set;
     -1 (bit 1) otherwise. Integer accumulators use thr_i, float ones thr_f.
-    A constant channel uses thr_i = INT32_MIN (always +1) / INT32_MAX, or +-INFINITY.`},
+    A constant channel uses thr_i = INT32_MIN (always +1) / INT32_MAX, or +-INFINITY.
+
+  f32 x s8 kernels with mul != NULL: a non-finite acc is recomputed with the weights
+  w * mul[c] (Keras's dequantized weights) and the output stage skips mul; an s1
+  output then takes the sign of y = acc + add[c], relu, batch norm (+1 iff y >= 0).`},
 	{Dense{}, `Dense (fully connected): out[o] = sum_i x[i] * w[o][i]. Weights are [out_n][in_n], rows packed per type.`},
 	{Conv{}, `2-D convolution (also pointwise and depthwise), input [in_h][in_w][in_c],
 output [out_h][out_w][out_c].

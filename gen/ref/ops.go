@@ -20,7 +20,7 @@ type DenseParams struct{ InN, OutN, InZP int32 }
 //
 // except where Rescued(k, os) and acc is not finite: then acc is recomputed
 // with every w replaced by fl32(w * mul[o]) and the output stage skips its
-// multiply.
+// multiply (s1 outputs: ScaledS1).
 func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, error) {
 	if err := checkType(k, matrix.Dense, in, w); err != nil {
 		return Buf{}, err
@@ -28,7 +28,7 @@ func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, err
 	if p.InN < 1 || p.OutN < 1 {
 		return Buf{}, fmt.Errorf("%s: in_n %d, out_n %d must be >= 1", k.Name(), p.InN, p.OutN)
 	}
-	if err := checkStage(os, k.Out, k.AccInt()); err != nil {
+	if err := checkStage(k, os, k.AccInt()); err != nil {
 		return Buf{}, fmt.Errorf("%s: %w", k.Name(), err)
 	}
 	n, m := int(p.InN), int(p.OutN)
@@ -51,7 +51,11 @@ func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, err
 			for i := 0; i < n; i++ {
 				acc = macScaled(acc, get(in, 0, n, i, p.InZP), k.In, get(w, o, n, i, 0), k.W, os.Mul, o)
 			}
-			Stage(&unscaled, acc, o, out, 0, m)
+			if k.Out == dtype.S1 {
+				ScaledS1(os, acc, o, out, 0, m)
+			} else {
+				Stage(&unscaled, acc, o, out, 0, m)
+			}
 			continue
 		}
 		Stage(os, acc, o, out, 0, m)
@@ -224,13 +228,13 @@ func RowSums(k matrix.Kernel) bool {
 // except where Rescued(k, os) and an accumulator of the window is not
 // finite: then best is the first maximum of the window's scaled
 // accumulators (ConvAcc with every w replaced by fl32(w * mul[o])) and the
-// output stage skips its multiply.
+// output stage skips its multiply (s1 outputs: ScaledS1).
 func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error) {
 	accs, _, cw, err := ConvAcc(k, p, in, w)
 	if err != nil {
 		return Buf{}, err
 	}
-	if err := checkStage(os, k.Out, k.AccInt()); err != nil {
+	if err := checkStage(k, os, k.AccInt()); err != nil {
 		return Buf{}, fmt.Errorf("%s: %w", k.Name(), err)
 	}
 	var scaled []Acc // the rescue accumulators, computed when first needed
@@ -266,7 +270,11 @@ func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error
 						}
 					}
 					best, _ = window(scaled)
-					Stage(&unscaled, best, o, out, oy*ow+ox, oc)
+					if k.Out == dtype.S1 {
+						ScaledS1(os, best, o, out, oy*ow+ox, oc)
+					} else {
+						Stage(&unscaled, best, o, out, oy*ow+ox, oc)
+					}
 					continue
 				}
 				Stage(os, best, o, out, oy*ow+ox, oc)
@@ -470,7 +478,7 @@ func Affine(k matrix.Kernel, p ElementwiseParams, in Buf, os *OutputStage) (Buf,
 	if err := checkElem(k, p, in); err != nil {
 		return Buf{}, err
 	}
-	if err := checkStage(os, k.Out, k.AccInt()); err != nil {
+	if err := checkStage(k, os, k.AccInt()); err != nil {
 		return Buf{}, fmt.Errorf("%s: %w", k.Name(), err)
 	}
 	rows, c := int(p.Rows), int(p.C)

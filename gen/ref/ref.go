@@ -125,15 +125,16 @@ func mac(acc Acc, x elem, xt dtype.DType, w elem, wt dtype.DType) Acc {
 }
 
 // Rescued reports whether kernel k with output stage os recomputes a
-// non-finite float accumulator with scaled weights: f32 x s8 kernels with an
-// f32 or s8 output and a multiplier. The kernel sums x * w_code and
-// multiplies by mul afterwards, where Keras (and dqnn's interpreter) sums
-// x * (w_code * scale): a product can overflow in the first form and not in
-// the second (docs/semantics.md). Where the first form's sum is finite the
-// two agree (mul a power of two); where it is not, the kernel computes the
-// second form.
+// non-finite float accumulator with scaled weights: f32 x s8 kernels with a
+// multiplier. The kernel sums x * w_code and multiplies by mul afterwards
+// (s1 outputs: compares the sum with a threshold that has mul folded in),
+// where Keras (and dqnn's interpreter) sums x * (w_code * scale): a product
+// can overflow in the first form and not in the second (docs/semantics.md).
+// Where the first form's sum is finite the two agree (mul a power of two);
+// where it is not, the kernel computes the second form, and an s1 output
+// then takes the sign of the float path (ScaledS1) instead of the threshold.
 func Rescued(k matrix.Kernel, os *OutputStage) bool {
-	return k.In == dtype.F32 && k.W == dtype.S8 && k.Out != dtype.S1 && os != nil && os.Mul != nil
+	return k.In == dtype.F32 && k.W == dtype.S8 && os != nil && os.Mul != nil
 }
 
 // macScaled is mac with the weight w of output channel o replaced by
@@ -185,7 +186,13 @@ func Quantize(v float32, qmin, qmax int32) int32 {
 }
 
 // checkStage reports an output stage the C kernel would reject (DQ_ERR_PARAM).
-func checkStage(os *OutputStage, out dtype.DType, accInt bool) error {
+// An f32 x s8 kernel's s1 output stage with a multiplier also needs a whole
+// batch norm (ScaledS1).
+func checkStage(k matrix.Kernel, os *OutputStage, accInt bool) error {
+	out := k.Out
+	if os != nil && out == dtype.S1 && k.In == dtype.F32 && k.W == dtype.S8 && os.Mul != nil && os.BNMul != nil && (os.BNSub == nil || os.BNAdd == nil) {
+		return fmt.Errorf("bn_mul set without bn_sub and bn_add")
+	}
 	if os == nil {
 		return fmt.Errorf("output stage is missing")
 	}
@@ -212,6 +219,9 @@ func checkStage(os *OutputStage, out dtype.DType, accInt bool) error {
 //	        bn: y = fl32(fl32(fl32(y - bn_sub[c]) * bn_mul[c]) + bn_add[c]);
 //	        f32: out = y; s8: out = Quantize(fl32(y * out_inv_scale), q_min, q_max) + out_zp.
 //	s1:     out = +1 if acc >= thr[c] (acc <= thr[c] when flip bit c is set), else -1.
+//
+// A rescued accumulator (Rescued) goes to Stage with mul removed; for an s1
+// output it goes to ScaledS1 instead.
 func Stage(os *OutputStage, acc Acc, c int, out Buf, r, n int) {
 	if out.T == dtype.S1 {
 		var ok bool
@@ -240,6 +250,32 @@ func Stage(os *OutputStage, acc Acc, c int, out Buf, r, n int) {
 	if acc.Int {
 		y = float32(acc.I)
 	}
+	y = floatPath(os, y, c)
+	if out.T == dtype.F32 {
+		out.F32[r*n+c] = y
+		return
+	}
+	out.S8[r*n+c] = int8(Quantize(float32(y*os.OutInvScale), os.QMin, os.QMax) + os.OutZP)
+}
+
+// ScaledS1 stores, as bit c of s1 output row r, the sign of a rescued f32 x
+// s8 accumulator (the sum of x * fl32(w_code * mul[c]), Keras's r): the
+// float path of Stage without the multiply, y = r + add[c], relu, batch
+// norm, then +1 iff y >= 0 (NaN: -1), which is Keras's sign. The thresholds
+// (and flip) cannot be used here: they hold for r = acc * mul with a finite
+// acc only.
+func ScaledS1(os *OutputStage, acc Acc, c int, out Buf, r, n int) {
+	unscaled := *os
+	unscaled.Mul = nil
+	var bit uint32
+	if !(floatPath(&unscaled, acc.F, c) >= 0) {
+		bit = 1
+	}
+	SetBit(out.S1, r*dtype.Words(n), c, bit)
+}
+
+// floatPath is y after the multiplier, offset, relu and batch norm of os.
+func floatPath(os *OutputStage, y float32, c int) float32 {
 	if os.Mul != nil {
 		y = float32(y * os.Mul[c])
 	}
@@ -254,11 +290,7 @@ func Stage(os *OutputStage, acc Acc, c int, out Buf, r, n int) {
 		y = float32(y * os.BNMul[c])
 		y = float32(y + os.BNAdd[c])
 	}
-	if out.T == dtype.F32 {
-		out.F32[r*n+c] = y
-		return
-	}
-	out.S8[r*n+c] = int8(Quantize(float32(y*os.OutInvScale), os.QMin, os.QMax) + os.OutZP)
+	return y
 }
 
 func checkType(k matrix.Kernel, op matrix.Op, bufs ...Buf) error {

@@ -129,3 +129,36 @@ func TestErrors(t *testing.T) {
 		t.Error("s1 input passed to an f32 kernel accepted")
 	}
 }
+
+// TestScaledS1: an f32 x s8 -> s1 sum whose products with the codes overflow
+// (3.2e39 each: Inf + Inf - Inf is NaN) takes the sign of Keras's float
+// path on the rescued sum, 1e38/2 + 1e38/2 - 1e38/2 = 5e37, plus the offset
+// and batch norm; the thresholds alone would give -1 for the NaN.
+func TestScaledS1(t *testing.T) {
+	k, _ := matrix.Find(matrix.Dense, dtype.F32, dtype.S8, dtype.S1)
+	in := Buf{T: dtype.F32, F32: []float32{1e38, 1e38, -1e38}}
+	w := Buf{T: dtype.S8, S8: []int8{32, 32, 32, 32, 32, 32, 32, 32, 32}}
+	const m = float32(1.0 / 64)
+	os := &OutputStage{
+		Mul: []float32{m, -m, m}, Add: []float32{-1, -1, 0},
+		BNSub: []float32{0, 0, 6e37}, BNMul: []float32{1, 1, 0.5}, BNAdd: []float32{0, 0, 0},
+		// acc >= (bn_sub - add) / mul, <= when mul < 0, as folded for finite
+		// sums (channel 2: 3.84e39, above every finite acc: always -1)
+		ThrF: []float32{64, -64, float32(math.Inf(1))}, Flip: []uint32{0b010},
+	}
+	out, err := Dense(k, DenseParams{InN: 3, OutN: 3}, in, w, os)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// channel 0: 5e37 - 1 >= 0 (+1); 1: -5e37 - 1 < 0 (-1); 2: (5e37 - 6e37) * 0.5 < 0 (-1)
+	if got, want := out.S1[0], uint32(0b110); got != want {
+		t.Errorf("bits %03b, want %03b", got, want)
+	}
+	os.Mul = nil // no multiplier: not rescued, the NaN fails every threshold
+	if out, err = Dense(k, DenseParams{InN: 3, OutN: 3}, in, w, os); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.S1[0], uint32(0b111); got != want {
+		t.Errorf("without mul: bits %03b, want %03b", got, want)
+	}
+}

@@ -602,7 +602,7 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 				cs = append(cs, e)
 			}
 		}
-		if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && k.Out != dtype.S1 && len(cs) > 0 {
+		if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && len(cs) > 0 {
 			var ov []*ref.Case
 			if ov, err = overflowCases(cs); err == nil {
 				cs = append(cs, ov...)
@@ -686,7 +686,8 @@ const OverflowMul = 1.0 / 64
 // overflowCases copies the smallest case of an f32 x s8 kernel, and its
 // first case with a fused pool, with OverflowValues as inputs and every
 // multiplier OverflowMul (the rescue of gen/ref.Rescued; the sign of mul
-// alternates so windows pool both ways).
+// alternates so windows pool both ways). An s1 output gets the offsets,
+// batch norm and thresholds of overflowS1Stage.
 func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 	picks := []*ref.Case{smallest(cs)}
 	for _, c := range cs {
@@ -700,12 +701,19 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		e := *c
 		e.Desc = c.Desc + ", overflowing products"
 		st := *c.Stage
-		st.Mul = make([]float32, len(c.Stage.Mul))
+		nc := len(c.Stage.Mul)
+		if c.Stage.ThrF != nil {
+			nc = len(c.Stage.ThrF) // s1 output: the stage had thresholds only
+		}
+		st.Mul = make([]float32, nc)
 		for i := range st.Mul {
 			st.Mul[i] = OverflowMul
 			if i%3 == 2 {
 				st.Mul[i] = -OverflowMul
 			}
+		}
+		if c.Stage.ThrF != nil {
+			overflowS1Stage(&st, c.Conv != nil && c.Conv.PoolH*c.Conv.PoolW > 1)
 		}
 		e.Stage = &st
 		in := c.Inputs[0]
@@ -721,6 +729,36 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		out = append(out, &e)
 	}
 	return out, nil
+}
+
+// overflowS1Stage gives the s1 output stage st (multipliers set) offsets,
+// with bn a batch norm, and the thresholds and flip bits the lowering would
+// fold from them: +1 iff fl32(fl32(acc·mul) + add) (then − bn_sub, · bn_mul
+// > 0) >= 0, i.e. acc >= (bn_sub − add) / mul, or <= when mul < 0 (exact:
+// mul is ±1/64). The rescue (gen/ref.ScaledS1) uses the offsets, the
+// kernel's finite sums the thresholds.
+func overflowS1Stage(st *ref.OutputStage, bn bool) {
+	n := len(st.Mul)
+	st.Add, st.ThrF, st.Flip = make([]float32, n), make([]float32, n), nil
+	st.Act, st.BNSub, st.BNMul, st.BNAdd = 0, nil, nil, nil
+	if bn {
+		st.BNSub, st.BNMul, st.BNAdd = make([]float32, n), make([]float32, n), make([]float32, n)
+	}
+	for i := range st.Mul {
+		st.Add[i] = float32(i%5-2) * 0.75
+		sub := float32(0)
+		if bn {
+			sub = float32(i%4) * 0.5
+			st.BNSub[i], st.BNMul[i] = sub, 0.75
+		}
+		st.ThrF[i] = (sub - st.Add[i]) / st.Mul[i]
+		if st.Mul[i] < 0 {
+			if st.Flip == nil {
+				st.Flip = make([]uint32, dtype.Words(n))
+			}
+			ref.SetBit(st.Flip, 0, i, 1)
+		}
+	}
 }
 
 // firstLayerCases are the shapes of the f32 x s8 first-layer fast paths

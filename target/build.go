@@ -47,6 +47,9 @@ type BuildOptions struct {
 	// another arm-none-eabi-gcc by path (the runtime needs newlib).
 	Compiler string
 	Output   string // executable file name inside outDir; default "prog" (host) or "prog.elf"
+	// LargeBoard links a Cortex-M0/M0+ image for the board with more memory
+	// (see largeBoards); run it with RunOptions.LargeBoard.
+	LargeBoard bool
 }
 
 // Command is the compiler and compile flags Build uses for a CPU and
@@ -136,7 +139,10 @@ func Build(ctx context.Context, cpu CPU, srcs []string, includeDirs []string, ou
 		exe = filepath.Join(outDir, nonEmpty(opt.Output, "prog"))
 	} else {
 		exe = filepath.Join(outDir, nonEmpty(opt.Output, "prog.elf"))
-		b := boards[cpu]
+		b, err := cpu.board(opt.LargeBoard)
+		if err != nil {
+			return "", err
+		}
 		args = append(args,
 			// newlib-nano: small printf; our own startup (startup.S) replaces crt0.
 			"--specs=nano.specs", "-nostartfiles",

@@ -23,7 +23,10 @@ type FitError struct {
 	Log       string // the linker's output and the command, as for any failed build
 }
 
-func (e *FitError) Error() string {
+func (e *FitError) Error() string { return e.Summary() + "\n" + e.Log }
+
+// Summary is the error's first line: what does not fit, needed vs available.
+func (e *FitError) Summary() string {
 	var parts []string
 	for _, o := range e.Overflows {
 		what := "RAM (data, bss and the runtime's stack reserve)"
@@ -32,7 +35,7 @@ func (e *FitError) Error() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s needed %s B, available %s B", what, group(o.Need), group(o.Have)))
 	}
-	return fmt.Sprintf("target %s: the program does not fit the %s's memory: %s\n%s", e.CPU, e.CPU.Machine(), strings.Join(parts, "; "), e.Log)
+	return fmt.Sprintf("target %s: the program does not fit the %s's memory: %s", e.CPU, e.CPU.Machine(), strings.Join(parts, "; "))
 }
 
 var overflowLine = regexp.MustCompile("region `([A-Za-z_]+)' overflowed by ([0-9]+) bytes")

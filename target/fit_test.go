@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRegionSizes: the micro:bit's 256 KB of flash and 16 KB of RAM, and a
@@ -57,4 +58,33 @@ int main(void) { big[0] = table[(uintptr_t)&big[1] & 0xff]; return big[0] - 1; }
 		}
 	}
 	t.Logf("%s", strings.SplitN(msg, "\n", 2)[0])
+}
+
+// TestLargeBoard: an M0 image whose data does not fit the micro:bit runs on
+// the large board (mps2-an385); only M0 and M0+ have one.
+func TestLargeBoard(t *testing.T) {
+	needs(t, CortexM0)
+	const big = `#include <stdint.h>
+static volatile uint8_t big[40000];
+int main(void) { big[39999] = 7; return big[39999]; }
+`
+	dir := t.TempDir()
+	src := []string{writeC(t, dir, "main.c", big)}
+	if _, err := Build(context.Background(), CortexM0, src, nil, dir, BuildOptions{}); err == nil {
+		t.Fatal("40 KB of data fit the micro:bit")
+	}
+	exe, err := Build(context.Background(), CortexM0, src, nil, dir, BuildOptions{LargeBoard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), CortexM0, exe, RunOptions{Timeout: 30 * time.Second, LargeBoard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 7 || res.Fault != "" {
+		t.Errorf("40 KB of data on %s: exit %d fault %q, want exit 7", CortexM0.LargeBoardMachine(), res.ExitCode, res.Fault)
+	}
+	if _, err := CortexM4.board(true); err == nil {
+		t.Error("cortex-m4 has no large board, but board(true) gave one")
+	}
 }

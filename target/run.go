@@ -83,6 +83,7 @@ type RunOptions struct {
 	// Result.Marks.
 	CountBetween [][2]string
 	Dir          string // working directory (semihosting file I/O is relative to it); default: the executable's
+	LargeBoard   bool   // the image was built with BuildOptions.LargeBoard
 }
 
 // DefaultTimeout is used when RunOptions.Timeout is zero.
@@ -119,7 +120,11 @@ func Run(ctx context.Context, cpu CPU, exe string, opt RunOptions) (*Result, err
 		}
 		return runHost(ctx, absExe, dir, timeout)
 	}
-	return runQEMU(ctx, cpu, absExe, dir, timeout, opt.CountBetween)
+	b, err := cpu.board(opt.LargeBoard)
+	if err != nil {
+		return nil, err
+	}
+	return runQEMU(ctx, b.machine, absExe, dir, timeout, opt.CountBetween)
 }
 
 func runHost(ctx context.Context, exe, dir string, timeout time.Duration) (*Result, error) {
@@ -183,7 +188,7 @@ func signalName(s syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(s))
 }
 
-func runQEMU(ctx context.Context, cpu CPU, exe, dir string, timeout time.Duration, pairs [][2]string) (*Result, error) {
+func runQEMU(ctx context.Context, machine, exe, dir string, timeout time.Duration, pairs [][2]string) (*Result, error) {
 	tmp, err := os.MkdirTemp("", "dqnn-qemu-")
 	if err != nil {
 		return nil, err
@@ -191,7 +196,7 @@ func runQEMU(ctx context.Context, cpu CPU, exe, dir string, timeout time.Duratio
 	defer os.RemoveAll(tmp)
 	console := filepath.Join(tmp, "console.txt")
 	args := []string{
-		"-M", cpu.Machine(), "-nographic", "-monitor", "none", "-serial", "none",
+		"-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
 		// Semihosting console output goes to its own file, so QEMU's own
 		// messages on stdout/stderr can never mix with the program's output.
 		"-chardev", "file,id=dqsemi,path=" + console,

@@ -62,6 +62,36 @@ var boards = map[CPU]board{
 	CortexM55:    {"mps3-an547", "mps3-an547.ld", []string{"-mcpu=cortex-m55", "-mfloat-abi=hard"}},
 }
 
+// largeBoards run an ARMv6-M image whose data does not fit the micro:bit's
+// 16 KB of RAM: the same image (compiled for the M0/M0+, linked for the
+// MPS2 memory map) on the AN385's Cortex-M3, which executes every ARMv6-M
+// instruction as an M0 does (QEMU traps unaligned accesses on neither
+// board). Only the memory is larger, and a stack overflow does not fault
+// there (RAM does not start at the bottom of a hole).
+var largeBoards = map[CPU]board{
+	CortexM0:     {"mps2-an385", "mps2-an385.ld", boards[CortexM0].flags},
+	CortexM0Plus: {"mps2-an385", "mps2-an385.ld", boards[CortexM0Plus].flags},
+}
+
+// HasLargeBoard reports whether c's images can also run on a board with more
+// memory than its own (BuildOptions.LargeBoard).
+func (c CPU) HasLargeBoard() bool { _, ok := largeBoards[c]; return ok }
+
+// LargeBoardMachine returns the QEMU machine of c's large board ("" if none).
+func (c CPU) LargeBoardMachine() string { return largeBoards[c].machine }
+
+// board returns the board an image for c is linked for and run on.
+func (c CPU) board(large bool) (board, error) {
+	if !large {
+		return boards[c], nil
+	}
+	b, ok := largeBoards[c]
+	if !ok {
+		return board{}, fmt.Errorf("target %s: no larger board to run on (only cortex-m0 and cortex-m0plus have one)", c)
+	}
+	return b, nil
+}
+
 // ParseCPU returns the CPU named s ("host", "cortex-m0", "cortex-m0plus",
 // "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"; "m4",
 // "m0+" and the like are accepted too).

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -56,8 +57,13 @@ type CheckOptions struct {
 
 // Report is the outcome of a validation.
 type Report struct {
-	Model       string         `json:"model"`
-	Target      string         `json:"target"`
+	Model  string `json:"model"`
+	Target string `json:"target"`
+	// Board is the QEMU machine the target's code ran on when it is not the
+	// target's own (an M0 image too large for the micro:bit runs on the
+	// mps2-an385), BoardReason why.
+	Board       string         `json:"board,omitempty"`
+	BoardReason string         `json:"board_reason,omitempty"`
 	Samples     int            `json:"samples"`
 	InputSource string         `json:"inputs"`
 	Tolerances  Tolerances     `json:"tolerances"`
@@ -150,11 +156,23 @@ func Check(ctx context.Context, g *ir.Graph, lib Library, inputs [][][]float32, 
 	}
 	start := time.Now()
 	exe, err := target.Build(ctx, opt.Target, append([]string{runC}, srcs...), []string{libDir}, dir, bopt)
+	var fit *target.FitError
+	board := ""
+	if errors.As(err, &fit) && opt.Target.HasLargeBoard() {
+		// The same ARMv6-M code on a board with room for the model (the
+		// micro:bit has 16 KB of RAM): correctness does not depend on it.
+		bopt.LargeBoard = true
+		board = opt.Target.LargeBoardMachine()
+		exe, err = target.Build(ctx, opt.Target, append([]string{runC}, srcs...), []string{libDir}, dir, bopt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("building model %s for %s: %w", lib.Name, opt.Target, err)
 	}
-	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Build: cmd, Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
-	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout})
+	rep := &Report{Model: g.SourceName(), Target: string(opt.Target), Board: board, Build: cmd, Samples: len(inputs), Tolerances: opt.Tol, BuildTime: time.Since(start)}
+	if fit != nil && board != "" {
+		rep.BoardReason = fit.Summary()
+	}
+	res, err := target.Run(ctx, opt.Target, exe, target.RunOptions{Timeout: opt.Timeout, LargeBoard: bopt.LargeBoard})
 	if err != nil {
 		return nil, err
 	}
@@ -311,6 +329,9 @@ func (r *Report) WriteText(w io.Writer) {
 
 func (r *Report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %s, %d samples (%s)\n", r.Model, r.Target, r.Samples, r.InputSource)
+	if r.Board != "" {
+		fmt.Fprintf(w, "ran on QEMU %s (the same %s code, more memory): %s\n", r.Board, r.Target, r.BoardReason)
+	}
 	if r.Build.CC != "" {
 		fmt.Fprintf(w, "built with: %s\n", r.Build)
 	}

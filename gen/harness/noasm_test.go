@@ -67,6 +67,9 @@ var inlineAsm = regexp.MustCompile(`(?m)^@ \d+ ".*" 1$`)
 // M0 (-Werror) and fails for any file whose code still holds inline
 // assembly.
 func TestNoAsmTwins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: 528 cross compilations; the README's go test runs them")
+	}
 	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "dq_*.c"))
 	tcs := noAsmToolchains()
 	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM55, target.CortexM3, target.CortexM0} {

@@ -443,16 +443,17 @@ static inline void dq_xor_popcount_rows(const uint32_t *x, const uint32_t *w, in
 #endif
 
 #ifdef DQ_BIN_ROWS
-/** Arguments of dq_bin_thr_rows and dq_bin_cmp_rows. */
+/** Arguments of dq_bin_thr_rows, dq_bin_cmp_rows and dq_bin_and_rows. */
 typedef struct {
   const uint32_t *x;    /**< K = 3 * g + r words, shared by every row */
   const uint32_t *w;    /**< n_rows contiguous rows of K words */
   int32_t g;            /**< 0 <= g <= DQ_BIN_MAX_G, K >= 1 */
   int32_t n_rows;       /**< >= 1 */
-  const void *thr;      /**< dq_bin_thr_rows: int32_t thr[n_rows]; dq_bin_cmp_rows: uint32_t v[n_rows] */
+  const void *thr;      /**< dq_bin_thr_rows: int32_t thr[n_rows]; dq_bin_cmp_rows, dq_bin_and_rows: uint32_t v[n_rows] */
   int32_t n;            /**< dq_bin_thr_rows: dot product = n - 2 * popcount (unused by dq_bin_cmp_rows) */
   uint32_t *out;        /**< [DQ_WORDS(n_rows)] output words */
   int32_t r;            /**< 0..2 */
+  const uint32_t *live; /**< dq_bin_and_rows: [DQ_WORDS(n_rows)] rows to compute (may equal out) */
 } dq_bin_args;
 
 /** Most groups of three words per row dq_bin_thr_rows / dq_bin_cmp_rows take. */
@@ -483,6 +484,24 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     if (pc >= v[o]) a->out[o >> 5] |= 1u << (o & 31);
   }
 }
+
+static void dq_bin_and_rows(const dq_bin_args *a) __attribute__((unused));
+static void dq_bin_and_rows(const dq_bin_args *a) {
+  const int32_t K = 3 * a->g + a->r;
+  const uint32_t *const v = (const uint32_t *)a->thr;
+  uint32_t live = 0u;
+  int32_t o;
+  for (o = 0; o < a->n_rows; ++o) {
+    if ((o & 31) == 0) {
+      live = a->live[o >> 5]; /* read before the word is written: live may be out */
+      a->out[o >> 5] = 0u;
+    }
+    if (((live >> (o & 31)) & 1u) != 0u &&
+        (uint32_t)dq_xor_popcount_g(a->x, a->w + (size_t)o * (size_t)K, a->g, a->r) >= v[o]) {
+      a->out[o >> 5] |= 1u << (o & 31);
+    }
+  }
+}
 #else
 /*
  * Shared parts of the two row functions below. A naked function so that all
@@ -500,9 +519,9 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
  * Registers: r1 input, r2/r3 X/Y, r4-r6 and r8-r10 the words, r11 weights,
  * r12 thresholds, r0 zero, r7 the output word, lr per function.
  */
-#define DQ_BIN_PROLOGUE(lr_init) \
+#define DQ_BIN_PROLOGUE(lr_init, word_init, row_test) \
     "push {r4-r11, lr}\n\t" \
-    "sub sp, sp, #32\n\t" \
+    "sub sp, sp, #40\n\t" \
     "ldr r4, [r0, #8]\n\t"            /* g */ \
     "adr.w r8, 3f\n\t" \
     "adr.w r9, 4f\n\t" \
@@ -540,12 +559,14 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "movle r4, r5\n\t"                /* kn rows in this word */ \
     "sub r5, r5, r4\n\t" \
     "str r5, [sp, #16]\n\t" \
+    word_init \
     "rsb r5, r4, #32\n\t" \
     "str r5, [sp, #24]\n\t"           /* final shift 32 - kn */ \
     "sub r4, r4, #1\n\t" \
     "mov r7, #1\n\t" \
     "lsl r7, r7, r4\n\t"              /* sentinel: leaves after kn RRXS */ \
     "2:\n\t" \
+    row_test \
     "ldmia sp, {r1, r2, r3, pc}\n\t" \
     "3:\n\t" \
     DQ_BIN_GROUP \
@@ -558,6 +579,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "5:\n\t"
 
 #define DQ_BIN_EPILOGUE \
+    "9:\n\t" \
     "rrxs r7, r7\n\t" \
     "bcc 2b\n\t" \
     "ldr r4, [sp, #24]\n\t" \
@@ -568,8 +590,13 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "ldr r5, [sp, #16]\n\t" \
     "cmp r5, #0\n\t" \
     "bgt 1b\n\t" \
-    "add sp, sp, #32\n\t" \
+    "add sp, sp, #40\n\t" \
     "pop {r4-r11, pc}\n\t" \
+    "8:\n\t"                          /* a row dq_bin_and_rows skips: C = 0 */ \
+    "ldr r4, [sp, #32]\n\t" \
+    "add r11, r11, r4\n\t" \
+    "add r12, r12, #4\n\t" \
+    "b 9b\n\t" \
     "6:\n\t"                          /* tail of one word, then the groups */ \
     "ldr r4, [r1], #4\n\t" \
     "ldr r8, [r11], #4\n\t" \
@@ -612,7 +639,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
  */
 __attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bin_args *a __attribute__((unused))) {
   __asm__ volatile(
-      DQ_BIN_PROLOGUE("ldr lr, [r0, #20]\n\t")  /* n */
+      DQ_BIN_PROLOGUE("ldr lr, [r0, #20]\n\t", "", "")  /* n */
       "sub r2, r2, r3, lsl #4\n\t"
       "add r2, r2, r3\n\t"              /* X - 15 * Y: per-byte counts */
       "usad8 r2, r2, r0\n\t"            /* popcount of the row */
@@ -631,8 +658,39 @@ __attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bi
  */
 __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bin_args *a __attribute__((unused))) {
   __asm__ volatile(
-      DQ_BIN_PROLOGUE("mov lr, #15\n\t")
+      DQ_BIN_PROLOGUE("mov lr, #15\n\t", "", "")
       "mls r2, r3, lr, r2\n\t"          /* X - 15 * Y: per-byte counts */
+      "usad8 r2, r2, r0\n\t"            /* popcount of the row */
+      "ldr r4, [r12], #4\n\t"
+      "cmp r2, r4\n\t"                  /* C = popcount >= v */
+      DQ_BIN_EPILOGUE);
+}
+
+/*
+ * dq_bin_cmp_rows ANDed with live: bit o of out is 1 iff bit o of live is 1 and
+ * dq_xor_popcount(x, w + o * K, K) >= v[o]; a row whose live bit is 0 is skipped (8 instructions).
+ * For the pool positions after the first of a fused max pool (live = out: a channel already below
+ * its threshold at one position stays 0). lr holds the word's live bits, shifted out one per row
+ * (LSRS: C = live), so X - 15 * Y takes SUB + ADD instead of MLS: 8 instructions per computed row
+ * besides its groups.
+ */
+__attribute__((naked, noinline, unused)) static void dq_bin_and_rows(const dq_bin_args *a __attribute__((unused))) {
+  __asm__ volatile(
+      DQ_BIN_PROLOGUE("ldr r2, [r0, #8]\n\t"
+                      "ldr r3, [r0, #28]\n\t"
+                      "add r2, r2, r2, lsl #1\n\t"
+                      "add r2, r2, r3\n\t"
+                      "lsl r2, r2, #2\n\t"
+                      "str r2, [sp, #32]\n\t"       /* bytes per row, for the skips */
+                      "ldr r2, [r0, #32]\n\t"
+                      "str r2, [sp, #36]\n\t",      /* live */
+                      "ldr r5, [sp, #36]\n\t"
+                      "ldr lr, [r5], #4\n\t"        /* this word's live bits */
+                      "str r5, [sp, #36]\n\t",
+                      "lsrs lr, lr, #1\n\t"         /* C = live */
+                      "bcc 8f\n\t")
+      "sub r2, r2, r3, lsl #4\n\t"
+      "add r2, r2, r3\n\t"              /* X - 15 * Y: per-byte counts */
       "usad8 r2, r2, r0\n\t"            /* popcount of the row */
       "ldr r4, [r12], #4\n\t"
       "cmp r2, r4\n\t"                  /* C = popcount >= v */

@@ -511,7 +511,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
  * live pointer (NULL: every row), the row's entry (32-44). With live rows
  * the row start jumps to a test (label 11) that shifts the next live bit
  * out and skips the row when it is 0 (C = 0 into RRXS, weights and
- * thresholds advanced): 4 more instructions per computed row, 10 per
+ * thresholds advanced): 5 more instructions per computed row, 11 per
  * skipped row.
  */
 #define DQ_BIN_PROLOGUE(lr_init) \

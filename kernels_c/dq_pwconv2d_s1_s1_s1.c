@@ -933,7 +933,8 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             /* popcount, threshold and bit packing in one assembly function
              per pool position (dq_bin_cmp_rows, thresholds prepared once
              per call); the pooled raw bit is 1 iff every position's is
-             (max < thr iff all < thr), so the positions' words are ANDed,
+             (max < thr iff all < thr), so the later positions compute
+             only the channels still 1 and AND in place (live = out);
              then flipped channels are complemented */
             dq_bin_args a;
             a.x = xs;
@@ -944,14 +945,16 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
             a.n = 0;
             a.out = orow;
             a.r = krem;
+            a.live = NULL;
             dq_bin_cmp_rows(&a);
             if (npool > 1) {
-              uint32_t wq[8];
-              a.out = wq;
+              a.live = orow;
               for (q = 1; q < npool; ++q) {
+                uint32_t any = 0u;
+                for (j = 0; j < out_row; ++j) any |= orow[j];
+                if (any == 0u) break; /* every channel already 0 */
                 a.x = xs + q * K;
                 dq_bin_cmp_rows(&a);
-                for (j = 0; j < out_row; ++j) orow[j] &= wq[j];
               }
             }
             if (os->flip != NULL) {

@@ -453,6 +453,7 @@ typedef struct {
   int32_t n;            /**< dq_bin_thr_rows: dot product = n - 2 * popcount (unused by dq_bin_cmp_rows) */
   uint32_t *out;        /**< [DQ_WORDS(n_rows)] output words */
   int32_t r;            /**< 0..2 */
+  const uint32_t *live; /**< dq_bin_cmp_rows: NULL, or [DQ_WORDS(n_rows)] the rows to compute, the others 0 (may be out) */
 } dq_bin_args;
 
 /** Most groups of three words per row dq_bin_thr_rows / dq_bin_cmp_rows take. */
@@ -476,11 +477,17 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) __attribute__((unused));
 static void dq_bin_cmp_rows(const dq_bin_args *a) {
   const int32_t K = 3 * a->g + a->r;
   const uint32_t *const v = (const uint32_t *)a->thr;
+  uint32_t live = ~0u;
   int32_t o;
   for (o = 0; o < a->n_rows; ++o) {
-    const uint32_t pc = (uint32_t)dq_xor_popcount_g(a->x, a->w + (size_t)o * (size_t)K, a->g, a->r);
-    if ((o & 31) == 0) a->out[o >> 5] = 0u;
-    if (pc >= v[o]) a->out[o >> 5] |= 1u << (o & 31);
+    if ((o & 31) == 0) {
+      if (a->live != NULL) live = a->live[o >> 5]; /* read before the word is written: live may be out */
+      a->out[o >> 5] = 0u;
+    }
+    if (((live >> (o & 31)) & 1u) != 0u &&
+        (uint32_t)dq_xor_popcount_g(a->x, a->w + (size_t)o * (size_t)K, a->g, a->r) >= v[o]) {
+      a->out[o >> 5] |= 1u << (o & 31);
+    }
   }
 }
 #else
@@ -498,11 +505,18 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
  * r = K % 3 first words of a row go through a tail block (entered instead of
  * the groups) that continues at the groups' entry with a load to PC.
  * Registers: r1 input, r2/r3 X/Y, r4-r6 and r8-r10 the words, r11 weights,
- * r12 thresholds, r0 zero, r7 the output word, lr per function.
+ * r12 thresholds, r0 zero, r7 the output word, lr per function. Frame: row
+ * start (0-12), rows left, out, final shift, groups' entry (16-28); for
+ * dq_bin_cmp_rows with live rows: bytes per row, the word's live bits, the
+ * live pointer (NULL: every row), the row's entry (32-44). With live rows
+ * the row start jumps to a test (label 11) that shifts the next live bit
+ * out and skips the row when it is 0 (C = 0 into RRXS, weights and
+ * thresholds advanced): 5 more instructions per computed row, 11 per
+ * skipped row.
  */
 #define DQ_BIN_PROLOGUE(lr_init) \
     "push {r4-r11, lr}\n\t" \
-    "sub sp, sp, #32\n\t" \
+    "sub sp, sp, #48\n\t" \
     "ldr r4, [r0, #8]\n\t"            /* g */ \
     "adr.w r8, 3f\n\t" \
     "adr.w r9, 4f\n\t" \
@@ -512,6 +526,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "orr r10, r10, #1\n\t"            /* Thumb bit for the loads to PC */ \
     "str r10, [sp, #28]\n\t"          /* where a tail block continues */ \
     "ldr r5, [r0, #28]\n\t"           /* r: tail words first */ \
+    "cbz r5, 14f\n\t" \
     "adr.w r8, 6f\n\t" \
     "adr.w r9, 7f\n\t" \
     "cmp r5, #1\n\t" \
@@ -520,6 +535,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "cmp r5, #2\n\t" \
     "it eq\n\t" \
     "orreq r10, r9, #1\n\t" \
+    "14:\n\t" \
     "ldr r1, [r0, #0]\n\t"            /* x */ \
     "ldr r11, [r0, #4]\n\t"           /* w */ \
     "ldr r5, [r0, #12]\n\t"           /* n_rows */ \
@@ -532,19 +548,22 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "str r5, [sp, #16]\n\t"           /* rows left */ \
     "str r6, [sp, #20]\n\t"           /* out */ \
     "mov r0, #0\n\t"                  /* zero for USAD8 */ \
-    "1:\n\t"                          /* next output word */ \
-    "ldr r5, [sp, #16]\n\t" \
-    "cmp r5, #32\n\t" \
-    "ite gt\n\t" \
-    "movgt r4, #32\n\t" \
-    "movle r4, r5\n\t"                /* kn rows in this word */ \
-    "sub r5, r5, r4\n\t" \
-    "str r5, [sp, #16]\n\t" \
+    "1:\n\t"                          /* next output word, r5 rows left */ \
+    "subs r6, r5, #32\n\t" \
+    "it lt\n\t" \
+    "movlt r6, #0\n\t" \
+    "sub r4, r5, r6\n\t"              /* kn rows in this word */ \
+    "str r6, [sp, #16]\n\t" \
+    "ldr r5, [sp, #40]\n\t"           /* live pointer (NULL: every row) */ \
+    "cbz r5, 10f\n\t" \
+    "ldr r6, [r5], #4\n\t" \
+    "str r5, [sp, #40]\n\t" \
+    "str r6, [sp, #36]\n\t"           /* this word's live bits */ \
+    "10:\n\t" \
     "rsb r5, r4, #32\n\t" \
     "str r5, [sp, #24]\n\t"           /* final shift 32 - kn */ \
-    "sub r4, r4, #1\n\t" \
-    "mov r7, #1\n\t" \
-    "lsl r7, r7, r4\n\t"              /* sentinel: leaves after kn RRXS */ \
+    "mov r7, #0x80000000\n\t" \
+    "lsr r7, r7, r5\n\t"              /* sentinel bit kn - 1: leaves after kn RRXS */ \
     "2:\n\t" \
     "ldmia sp, {r1, r2, r3, pc}\n\t" \
     "3:\n\t" \
@@ -558,6 +577,7 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "5:\n\t"
 
 #define DQ_BIN_EPILOGUE \
+    "9:\n\t" \
     "rrxs r7, r7\n\t" \
     "bcc 2b\n\t" \
     "ldr r4, [sp, #24]\n\t" \
@@ -568,8 +588,19 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
     "ldr r5, [sp, #16]\n\t" \
     "cmp r5, #0\n\t" \
     "bgt 1b\n\t" \
-    "add sp, sp, #32\n\t" \
+    "add sp, sp, #48\n\t" \
     "pop {r4-r11, pc}\n\t" \
+    "8:\n\t"                          /* a row that is not live: C = 0 */ \
+    "ldr r4, [sp, #32]\n\t" \
+    "add r11, r11, r4\n\t" \
+    "add r12, r12, #4\n\t" \
+    "b 9b\n\t" \
+    "11:\n\t"                         /* row entry with live rows: C = next live bit */ \
+    "ldr r4, [sp, #36]\n\t" \
+    "lsrs r4, r4, #1\n\t" \
+    "str r4, [sp, #36]\n\t" \
+    "bcc 8b\n\t" \
+    "ldr pc, [sp, #44]\n\t" \
     "6:\n\t"                          /* tail of one word, then the groups */ \
     "ldr r4, [r1], #4\n\t" \
     "ldr r8, [r11], #4\n\t" \
@@ -612,7 +643,9 @@ static void dq_bin_cmp_rows(const dq_bin_args *a) {
  */
 __attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bin_args *a __attribute__((unused))) {
   __asm__ volatile(
-      DQ_BIN_PROLOGUE("ldr lr, [r0, #20]\n\t")  /* n */
+      DQ_BIN_PROLOGUE("ldr lr, [r0, #20]\n\t"  /* n */
+                      "mov r2, #0\n\t"
+                      "str r2, [sp, #40]\n\t") /* every row */
       "sub r2, r2, r3, lsl #4\n\t"
       "add r2, r2, r3\n\t"              /* X - 15 * Y: per-byte counts */
       "usad8 r2, r2, r0\n\t"            /* popcount of the row */
@@ -625,19 +658,34 @@ __attribute__((naked, noinline, unused)) static void dq_bin_thr_rows(const dq_bi
 
 /*
  * For o < n_rows: bit o of out is 1 iff dq_xor_popcount(x, w + o * K, K) >= v[o] (uint32_t
- * v, from dq_bin_cmp_thr), unused high bits of the last word 0. For thresholds reused over many
- * calls (convolutions): 6 instructions per row besides its groups (MLS with 15 in lr, USAD8, LDR,
- * CMP to the carry).
+ * v, from dq_bin_cmp_thr) and (live is NULL or bit o of live is 1), unused high bits of the last
+ * word 0; rows that are not live are not computed. For thresholds reused over many calls
+ * (convolutions): 6 instructions per row besides its groups (MLS with 15 in lr, USAD8, LDR, CMP to
+ * the carry). live = out ANDs a fused max pool's later positions in place.
  */
 __attribute__((naked, noinline, unused)) static void dq_bin_cmp_rows(const dq_bin_args *a __attribute__((unused))) {
   __asm__ volatile(
-      DQ_BIN_PROLOGUE("mov lr, #15\n\t")
+      DQ_BIN_PROLOGUE("mov lr, #15\n\t"
+                      "ldr r2, [r0, #32]\n\t"
+                      "str r2, [sp, #40]\n\t"       /* live */
+                      "cbz r2, 12f\n\t"
+                      "str r10, [sp, #44]\n\t"      /* the row's entry, after the live test */
+                      "adr.w r10, 11f\n\t"
+                      "orr r10, r10, #1\n\t"
+                      "ldr r2, [r0, #8]\n\t"
+                      "ldr r3, [r0, #28]\n\t"
+                      "add r2, r2, r2, lsl #1\n\t"
+                      "add r2, r2, r3\n\t"
+                      "lsl r2, r2, #2\n\t"
+                      "str r2, [sp, #32]\n\t"       /* bytes per row, for the skipped rows */
+                      "12:\n\t")
       "mls r2, r3, lr, r2\n\t"          /* X - 15 * Y: per-byte counts */
       "usad8 r2, r2, r0\n\t"            /* popcount of the row */
       "ldr r4, [r12], #4\n\t"
       "cmp r2, r4\n\t"                  /* C = popcount >= v */
       DQ_BIN_EPILOGUE);
 }
+
 #undef DQ_BIN_GROUP
 #undef DQ_BIN_PROLOGUE
 #undef DQ_BIN_EPILOGUE

@@ -102,7 +102,7 @@ var Variants = []Variant{
 		"four output channels per vector, each lane summing in the reference's order (VMUL, VADD; never fused; s1 weights: the bit becomes the sign of 1.0f by VSLI, then one exact VFMA), scalar redo on flushed denormals or NaN",
 		[]string{"mve_f32.tmpl"}, true, dtype.Invalid},
 	{"s1s1_binrows_dsp", DSP, mats, s1s1, "",
-		"naked-assembly row loops (`dq_bin_thr_rows`, `dq_bin_cmp_rows`): one LDM jumps into unrolled groups of three words (carry-save adder, nibble counts with modified-immediate masks, byte accumulators), the threshold compare and bit packing in the same loop",
+		"naked-assembly row loops (`dq_bin_thr_rows`, `dq_bin_cmp_rows`): one LDM jumps into unrolled groups of three words (carry-save adder, nibble counts with modified-immediate masks, byte accumulators), the threshold compare and bit packing in the same loop; with a fused max pool the later positions compute only the channels still 1 (a live mask: 5 more instructions per computed row, 11 per skipped row) and AND in place",
 		[]string{"kernels_c/dq_types.h"}, true, dtype.Invalid},
 	{"s1s1_px4_dsp", DSP, []Op{PWConv2D}, s1s1, "s1 output, in_c ≤ 32, no fused pool",
 		"four pixels (one word each) and their output words in registers in a naked assembly loop; each (weight word, bound) pair serves all four: XOR, SWAR popcount ending in USAD8, CMP, RRX (11 instructions per output bit); flipped channels as complemented weights",

@@ -140,6 +140,49 @@ static int dq_dwconv2d_f32_s1_s1_big(const float *x, size_t count, const float *
   }
   return pad != NULL && !(*pad <= bound && *pad >= -bound);
 }
+
+/* The rescued window of output element o of pixel (oy, ox): the first
+ maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
+ rare path stays out of the kernel's register allocation. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static float dq_dwconv2d_f32_s1_s1_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c;
+  const int32_t w_row = DQ_WORDS(p->out_c);
+  const int32_t ic = o / p->depth_multiplier;
+  int32_t dy, dx, first;
+  int32_t ky, kx;
+  float best;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+        const float acc_rows = acc; /* gen/ref.RowSums: this row's taps sum from 0 */
+        acc = 0.0f;
+        for (kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+          const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+          const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+          /* padding: zero taps contribute nothing; pad values are inputs */
+          if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+          else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+        }
+        acc = acc_rows + acc;
+      }
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  return best;
+}
 dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -865,32 +908,8 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
         }
         if (nf && os->mul != NULL) {
           /* rescue: the window again with the weights scaled first */
-          const float ws = os->mul[o];
+          best = dq_dwconv2d_f32_s1_s1_scaled(p, input, weights, os->mul[o], oy, ox, o);
           scaled = 1;
-          best = 0;
-          first = 1;
-          for (dy = 0; dy < ph; ++dy) {
-            for (dx = 0; dx < pw; ++dx) {
-              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-              float acc = 0;
-              for (ky = 0; ky < p->k_h; ++ky) {
-                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-                const float acc_rows = acc; /* gen/ref.RowSums: this row's taps sum from 0 */
-                acc = 0.0f;
-                for (kx = 0; kx < p->k_w; ++kx) {
-                  const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                  const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-                  const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                  /* padding: zero taps contribute nothing; pad values are inputs */
-                  if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
-                  else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
-                }
-                acc = acc_rows + acc;
-              }
-              if (first || acc > best) best = acc;
-              first = 0;
-            }
-          }
         }
         if (scaled) {
           float y = best;

@@ -873,6 +873,39 @@ static int dq_pwconv2d_f32_s1_s8_big(const float *x, size_t count, const float *
   }
   return pad != NULL && !(*pad <= bound && *pad >= -bound);
 }
+
+/* The rescued window of output element o of pixel (oy, ox): the first
+ maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
+ rare path stays out of the kernel's register allocation. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static float dq_pwconv2d_f32_s1_s8_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c;
+  const int32_t w_row = DQ_WORDS(p->in_c), n = p->in_c;
+  int32_t c;
+  int32_t dy, dx, first;
+  float best;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      {
+        const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
+        const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
+        for (c = 0; c < n; ++c) { const float t = xr[c] * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
+      }
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  return best;
+}
 dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t c;
@@ -1125,23 +1158,8 @@ dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
         }
         if (nf && os->mul != NULL) {
           /* rescue: the window again with the weights scaled first */
-          const float ws = os->mul[o];
+          best = dq_pwconv2d_f32_s1_s8_scaled(p, input, weights, os->mul[o], oy, ox, o);
           scaled = 1;
-          best = 0;
-          first = 1;
-          for (dy = 0; dy < ph; ++dy) {
-            for (dx = 0; dx < pw; ++dx) {
-              const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-              float acc = 0;
-              {
-                const float *const xr = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
-                const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
-                for (c = 0; c < n; ++c) { const float t = xr[c] * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
-              }
-              if (first || acc > best) best = acc;
-              first = 0;
-            }
-          }
         }
         {
           float y = best;

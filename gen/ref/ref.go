@@ -139,6 +139,16 @@ func Rescued(k matrix.Kernel, os *OutputStage) bool {
 	return k.In == dtype.F32 && (k.W == dtype.S8 || k.W == dtype.S1) && os != nil && os.Mul != nil
 }
 
+// ScaledForm reports whether a rescued kernel (Rescued) computes channel o
+// in Keras's form Σ x * fl32(w * mul[o]) for every sum, finite or not: where
+// |mul[o]| > 1 Keras's products can overflow where the kernel's do not
+// (x = (1e38, -1e38), codes (1, 1), scale 4: Keras NaN, the kernel's sum 0).
+// Where neither form overflows the two agree (mul a power of two; scaling up
+// makes no product subnormal, and a subnormal x * w is exact).
+func ScaledForm(os *OutputStage, o int) bool {
+	return os != nil && os.Mul != nil && (os.Mul[o] > 1 || os.Mul[o] < -1)
+}
+
 // macScaled is mac with the weight w of output channel o replaced by
 // fl32(w * wmul[o]) when wmul is not nil (float accumulators only).
 func macScaled(acc Acc, x elem, xt dtype.DType, w elem, wt dtype.DType, wmul []float32, o int) Acc {

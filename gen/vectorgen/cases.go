@@ -689,12 +689,19 @@ var OverflowValuesS1 = []float32{1e38, 1e38, 1e38, 1e38, -3e37, 1, 0, -1e38, 5e3
 // stays below FLT_MAX for every OverflowValues x and code.
 const OverflowMul = 1.0 / 64
 
+// OverflowMulBig is the weight scale above 1 of the overflow cases: Keras's
+// product x * (code * mul) overflows for x = 1e38 where the kernel's x *
+// code does not.
+const OverflowMulBig = 4
+
 // overflowCases copies the smallest case of an f32 x s8 or f32 x s1
 // kernel, and its first case with a fused pool, with OverflowValues as
 // inputs and every multiplier OverflowMul (the rescue of gen/ref.Rescued;
 // the sign of mul alternates so windows pool both ways). s1 weights become
-// all +1 and the inputs OverflowValuesS1. An s1 output gets the offsets,
-// batch norm and thresholds of overflowS1Stage.
+// all +1 and the inputs OverflowValuesS1. Then both again with most
+// multipliers ±OverflowMulBig (gen/ref.ScaledForm), the original weights
+// and OverflowValues. An s1 output gets the offsets, batch norm and
+// thresholds of overflowS1Stage.
 func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 	picks := []*ref.Case{smallest(cs)}
 	for _, c := range cs {
@@ -704,9 +711,13 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		}
 	}
 	var out []*ref.Case
-	for _, c := range picks {
+	for i := 0; i < 2*len(picks); i++ {
+		c, big := picks[i%len(picks)], i >= len(picks)
 		e := *c
 		e.Desc = c.Desc + ", overflowing products"
+		if big {
+			e.Desc = c.Desc + ", overflowing scaled products"
+		}
 		st := *c.Stage
 		nc := 0 // output channels
 		if c.Dense != nil {
@@ -717,8 +728,11 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		st.Mul = make([]float32, nc)
 		for i := range st.Mul {
 			st.Mul[i] = OverflowMul
+			if big && i%5 != 4 {
+				st.Mul[i] = OverflowMulBig
+			}
 			if i%3 == 2 {
-				st.Mul[i] = -OverflowMul
+				st.Mul[i] = -st.Mul[i]
 			}
 		}
 		if c.Stage.ThrF != nil {
@@ -727,7 +741,7 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		e.Stage = &st
 		in := c.Inputs[0]
 		vals := OverflowValues
-		if c.Weights.T == dtype.S1 {
+		if c.Weights.T == dtype.S1 && !big {
 			vals = OverflowValuesS1
 			e.Weights = ref.Buf{T: dtype.S1, S1: make([]uint32, len(c.Weights.S1))} // bit 0: +1
 		}
@@ -749,7 +763,7 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 // with bn a batch norm, and the thresholds and flip bits the lowering would
 // fold from them: +1 iff fl32(fl32(acc·mul) + add) (then − bn_sub, · bn_mul
 // > 0) >= 0, i.e. acc >= (bn_sub − add) / mul, or <= when mul < 0 (exact:
-// mul is ±1/64). The rescue (gen/ref.ScaledS1) uses the offsets, the
+// mul is a power of two). The rescue (gen/ref.ScaledS1) uses the offsets, the
 // kernel's finite sums the thresholds.
 func overflowS1Stage(st *ref.OutputStage, bn bool) {
 	n := len(st.Mul)

@@ -881,11 +881,16 @@ static __attribute__((noinline, unused)) uint32_t dq_dense_f32_s1_f32_mve_os(con
 }
 #endif
 
-/* 1 when a sum of up to K of the count inputs at x (and pad, if not NULL)
- could overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
-static int dq_dense_f32_s1_f32_big(const float *x, size_t count, const float *pad, int32_t K) {
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_dense_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
   const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
   size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
   for (i = 0; i < count; ++i) {
     if (!(x[i] <= bound && x[i] >= -bound)) return 1;
   }
@@ -903,7 +908,7 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-  const int rescue = os->mul != NULL && dq_dense_f32_s1_f32_big(input, (size_t)n, NULL, n);
+  const int rescue = os->mul != NULL && dq_dense_f32_s1_f32_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
   if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     {
@@ -998,8 +1003,8 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
     float best;
     int32_t scaled = 0;
     for (c = 0; c < n; ++c) acc = dq_s1_bit(wr, c) ? acc - xr[c] : acc + xr[c];
-    if (!(acc - acc == 0.0f) && os->mul != NULL) {
-      /* rescue (Inf or NaN): the sum again with the weights scaled first */
+    if (os->mul != NULL && (!(acc - acc == 0.0f) || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+      /* rescue (Inf or NaN; |mul| > 1: always, gen/ref.ScaledForm): the sum again with the weights scaled first */
       const float ws = os->mul[o];
       scaled = 1;
       acc = 0.0f;

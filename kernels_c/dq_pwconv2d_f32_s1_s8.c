@@ -863,11 +863,16 @@ static inline void dq_pwconv2d_f32_s1_s8_mve_set_fpscr(uint32_t r) {
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
 #endif
 
-/* 1 when a sum of up to K of the count inputs at x (and pad, if not NULL)
- could overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
-static int dq_pwconv2d_f32_s1_s8_big(const float *x, size_t count, const float *pad, int32_t K) {
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_pwconv2d_f32_s1_s8_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
   const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
   size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
   for (i = 0; i < count; ++i) {
     if (!(x[i] <= bound && x[i] >= -bound)) return 1;
   }
@@ -944,7 +949,7 @@ dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
   n = p->in_c;
   out_row = p->out_c;
   const int rescue = os->mul != NULL &&
-      dq_pwconv2d_f32_s1_s8_big(input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_pwconv2d_f32_s1_s8_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->in_c);
   if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
@@ -1156,7 +1161,7 @@ dq_status dq_pwconv2d_f32_s1_s8(const dq_conv_params *p, const float *input, con
             first = 0;
           }
         }
-        if (nf && os->mul != NULL) {
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
           /* rescue: the window again with the weights scaled first */
           best = dq_pwconv2d_f32_s1_s8_scaled(p, input, weights, os->mul[o], oy, ox, o);
           scaled = 1;

@@ -948,6 +948,66 @@ static __attribute__((noinline, unused)) uint32_t dq_conv2d_f32_s1_f32_mve_os(co
   return (dq_conv2d_f32_s1_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
 }
 #endif
+
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_conv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
+
+/* The rescued window of output element o of pixel (oy, ox): the first
+ maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
+ rare path stays out of the kernel's register allocation. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static float dq_conv2d_f32_s1_f32_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c;
+  const int32_t w_row = DQ_WORDS(p->in_c), n = p->in_c;
+  int32_t c;
+  int32_t dy, dx, first;
+  int32_t ky, kx;
+  float best;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+        for (kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+          const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+          const uint32_t *const wr = weights + (((size_t)o * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+          /* padding: zero taps contribute nothing; pad values are inputs */
+          if (inside) {
+            const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+            for (c = 0; c < n; ++c) { const float t = xr[c] * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
+          } else if (p->pad_mode == DQ_PAD_VALUE) {
+            for (c = 0; c < n; ++c) { const float t = p->pad_value * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
+          }
+        }
+      }
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  return best;
+}
 dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -983,260 +1043,266 @@ dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, cons
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
+  const int rescue = os->mul != NULL &&
+      dq_conv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      p->k_h * p->k_w * p->in_c);
+  if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
-  if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
-    /* Helium: per block of up to 64 channels and output pixel, the taps of
-     each conv position as runs of contiguous inputs and weights (one per
-     kernel row when dil_w is 1; padded taps skipped, or read from a
-     buffer of pad values), the sums by _mve_block (12 channels per
-     pass), the fused pool's maximum, then the output stage; the FPSCR
-     flags IDC/UFC are cleared first, the caller's restored at the end.
-     Stack: 768 bytes of sums and addresses, 768 of runs, 1 KB of pad values
-     (k_h * k_w <= 64, in_c <= 256 under DQ_PAD_VALUE). */
-    float acc[DQ_MVE_F32_BLOCK], bst[DQ_MVE_F32_BLOCK];
-    uint32_t ad[DQ_MVE_F32_BLOCK];
-    dq_conv2d_f32_s1_f32_mve_run runs[64];
-    float padx[256];
-    const int32_t S = p->k_h * p->k_w * w_row;
-    const uint32_t saved = dq_conv2d_f32_s1_f32_mve_get_fpscr();
-    int32_t o0, k, att;
-    if (p->pad_mode == DQ_PAD_VALUE) {
-      for (k = 0; k < n; ++k) padx[k] = p->pad_value;
-    }
-    dq_conv2d_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
-    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
-      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
-      const uint32_t *const wb = weights + (size_t)o0 * (size_t)S;
-      dq_conv2d_f32_s1_f32_mve_rows(wb, S, nb, ad);
-      for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-          float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-          for (att = 0; att < 2; ++att) {
-            for (dy = 0; dy < ph; ++dy) {
-              for (dx = 0; dx < pw; ++dx) {
-                const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
-                float *const dst = dy == 0 && dx == 0 ? bst : acc;
-                int32_t nruns = 0;
-                for (ky = 0; ky < p->k_h; ++ky) {
-                  const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-                  for (kx = 0; kx < p->k_w; ++kx) {
-                    const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
-                    const int32_t off = (ky * p->k_w + kx) * w_row;
-                    const float *x;
-                    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                      /* padding: zero taps contribute nothing */
-                      if (p->pad_mode != DQ_PAD_VALUE) continue;
-                      x = padx;
-                    } else {
-                      x = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                      if (nruns > 0 && runs[nruns - 1].x != padx && runs[nruns - 1].x + runs[nruns - 1].len == x &&
-                          (n & 31) == 0 && runs[nruns - 1].off + (runs[nruns - 1].len >> 5) == off) {
-                        /* the next tap continues the run in the input and in the weight rows */
-                        runs[nruns - 1].len += n;
-                        continue;
-                      }
-                    }
-                    runs[nruns].x = x;
-                    runs[nruns].off = off;
-                    runs[nruns].len = n;
-                    ++nruns;
-                  }
-                }
-                if (att == 0) {
-                  dq_conv2d_f32_s1_f32_mve_block(runs, nruns, ad, wb, S, nb, dst);
-                  if (dst == acc) dq_conv2d_f32_s1_f32_mve_max(bst, acc, nb);
-                } else {
-                  dq_conv2d_f32_s1_f32_mve_redo(runs, nruns, wb, S, nb, dst);
-                  if (dst == acc) {
-                    for (k = 0; k < nb; ++k) {
-                      if (acc[k] > bst[k]) bst[k] = acc[k];
-                    }
-                  }
-                }
-              }
-            }
-
-            if (att == 0) {
-              if (dq_conv2d_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
-              dq_conv2d_f32_s1_f32_mve_set_fpscr(dq_conv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
-              continue;
-            }
-            for (k = 0; k < nb; ++k) {
-              const float best = bst[k];
-              o = o0 + k;
-              {
-                float y = best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = y;
-              }
-            }
-            break;
-          }
-        }
+    if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
+      /* Helium: per block of up to 64 channels and output pixel, the taps of
+       each conv position as runs of contiguous inputs and weights (one per
+       kernel row when dil_w is 1; padded taps skipped, or read from a
+       buffer of pad values), the sums by _mve_block (12 channels per
+       pass), the fused pool's maximum, then the output stage; the FPSCR
+       flags IDC/UFC are cleared first, the caller's restored at the end.
+       Stack: 768 bytes of sums and addresses, 768 of runs, 1 KB of pad values
+       (k_h * k_w <= 64, in_c <= 256 under DQ_PAD_VALUE). */
+      float acc[DQ_MVE_F32_BLOCK], bst[DQ_MVE_F32_BLOCK];
+      uint32_t ad[DQ_MVE_F32_BLOCK];
+      dq_conv2d_f32_s1_f32_mve_run runs[64];
+      float padx[256];
+      const int32_t S = p->k_h * p->k_w * w_row;
+      const uint32_t saved = dq_conv2d_f32_s1_f32_mve_get_fpscr();
+      int32_t o0, k, att;
+      if (p->pad_mode == DQ_PAD_VALUE) {
+        for (k = 0; k < n; ++k) padx[k] = p->pad_value;
       }
-    }
-    dq_conv2d_f32_s1_f32_mve_set_fpscr((dq_conv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
-    return DQ_OK;
-  }
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-  {
-    /* first layers (float image x binary weights, K = taps x in_c <= 96):
-     the weight bits of a block of eight output channels become +-1.0f once
-     per call (tap-major, 3 KB), and every tap is one VFMA per channel: x *
-     +-1 is exact, so the fused add rounds as acc +- x, in the reference's
-     tap order. The taps of a kernel row that lie inside the input are one
-     contiguous run of floats, read in place by dq_vfma8_pm1 (VFP assembly,
-     20 instructions per 16 MACs); zero-padded taps are skipped (they leave
-     acc unchanged, as in the reference), pad-value taps read a row of pad
-     values. The portable code branches on every weight bit. */
-    const int32_t kk = p->k_h * p->k_w;
-    const int32_t K = kk * n, npool = ph * pw;
-    if (K <= 96) {
-      float sg[96][8], acc8[8], bv[8];
-      float padv[96];
-      int32_t c0, j, t, q;
-      for (c = 0; c < n; ++c) padv[c] = p->pad_value;
-      for (c0 = 0; c0 < n_out; c0 += 8) {
-        const int32_t nb = n_out - c0 < 8 ? n_out - c0 : 8;
-        for (t = 0; t < kk; ++t) {
-          for (c = 0; c < n; ++c) {
-            for (j = 0; j < 8; ++j) {
-              sg[t * n + c][j] = (j < nb && dq_s1_bit(weights + ((size_t)(c0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row, c)) ? -1.0f : 1.0f;
-            }
-          }
-        }
+      dq_conv2d_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+        const uint32_t *const wb = weights + (size_t)o0 * (size_t)S;
+        dq_conv2d_f32_s1_f32_mve_rows(wb, S, nb, ad);
         for (oy = 0; oy < p->out_h; ++oy) {
           for (ox = 0; ox < p->out_w; ++ox) {
             float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            for (q = 0; q < npool; ++q) {
-              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
-              for (j = 0; j < 8; ++j) acc8[j] = 0.0f;
-              for (ky = 0; ky < p->k_h; ++ky) {
-                const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
-                const int32_t ix0 = cx * p->stride_w - p->pad_left;
-                if (iy < 0 || iy >= p->in_h) {
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    for (kx = 0; kx < p->k_w; ++kx) dq_vfma8_pm1(acc8, padv, sg[(ky * p->k_w + kx) * n], n);
+            for (att = 0; att < 2; ++att) {
+              for (dy = 0; dy < ph; ++dy) {
+                for (dx = 0; dx < pw; ++dx) {
+                  const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+                  float *const dst = dy == 0 && dx == 0 ? bst : acc;
+                  int32_t nruns = 0;
+                  for (ky = 0; ky < p->k_h; ++ky) {
+                    const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                    for (kx = 0; kx < p->k_w; ++kx) {
+                      const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                      const int32_t off = (ky * p->k_w + kx) * w_row;
+                      const float *x;
+                      if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                        /* padding: zero taps contribute nothing */
+                        if (p->pad_mode != DQ_PAD_VALUE) continue;
+                        x = padx;
+                      } else {
+                        x = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                        if (nruns > 0 && runs[nruns - 1].x != padx && runs[nruns - 1].x + runs[nruns - 1].len == x &&
+                            (n & 31) == 0 && runs[nruns - 1].off + (runs[nruns - 1].len >> 5) == off) {
+                          /* the next tap continues the run in the input and in the weight rows */
+                          runs[nruns - 1].len += n;
+                          continue;
+                        }
+                      }
+                      runs[nruns].x = x;
+                      runs[nruns].off = off;
+                      runs[nruns].len = n;
+                      ++nruns;
+                    }
                   }
-                } else if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
-                  /* the whole kernel row inside: one run of k_w x in_c floats */
-                  dq_vfma8_pm1(acc8, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row, sg[ky * p->k_w * n], p->k_w * n);
-                } else {
-                  for (kx = 0; kx < p->k_w; ++kx) {
-                    const int32_t ix = ix0 + kx * p->dil_w;
-                    if (ix >= 0 && ix < p->in_w) {
-                      dq_vfma8_pm1(acc8, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row, sg[(ky * p->k_w + kx) * n], n);
-                    } else if (p->pad_mode == DQ_PAD_VALUE) {
-                      dq_vfma8_pm1(acc8, padv, sg[(ky * p->k_w + kx) * n], n);
+                  if (att == 0) {
+                    dq_conv2d_f32_s1_f32_mve_block(runs, nruns, ad, wb, S, nb, dst);
+                    if (dst == acc) dq_conv2d_f32_s1_f32_mve_max(bst, acc, nb);
+                  } else {
+                    dq_conv2d_f32_s1_f32_mve_redo(runs, nruns, wb, S, nb, dst);
+                    if (dst == acc) {
+                      for (k = 0; k < nb; ++k) {
+                        if (acc[k] > bst[k]) bst[k] = acc[k];
+                      }
                     }
                   }
                 }
               }
-              for (j = 0; j < nb; ++j) {
-                if (q == 0 || acc8[j] > bv[j]) bv[j] = acc8[j];
+
+              if (att == 0) {
+                if (dq_conv2d_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
+                dq_conv2d_f32_s1_f32_mve_set_fpscr(dq_conv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+                continue;
               }
-            }
-            for (j = 0; j < nb; ++j) {
-              const float best = bv[j];
-              o = c0 + j;
-              {
-                float y = best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
+              for (k = 0; k < nb; ++k) {
+                const float best = bst[k];
+                o = o0 + k;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
                 }
-                orow[o] = y;
               }
+              break;
             }
           }
         }
       }
+      dq_conv2d_f32_s1_f32_mve_set_fpscr((dq_conv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
       return DQ_OK;
     }
-    if (n % 32 == 0 && n <= 256) {
-      /* wider layers (in_c a multiple of 32): every tap is whole weight
-       words, so four output channels per pass run dq_dense4_pm1 tap by
-       tap in the reference's order; the channels left over (n_out % 4)
-       take the same sums in C */
-      float a4[4], bv[4];
-      int32_t t, q, j;
-      const int32_t wt = n / 32;
-      float padrow[256];
-      for (c = 0; c < n; ++c) padrow[c] = p->pad_value;
-      for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-          float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-          for (o = 0; o < n_out; o += 4) {
-            const int32_t o0 = o, nb = n_out - o < 4 ? n_out - o : 4;
-            for (q = 0; q < npool; ++q) {
-              const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
-              a4[0] = a4[1] = a4[2] = a4[3] = 0.0f;
-              for (t = 0; t < kk; ++t) {
-                const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
-                const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
-                const float *xt;
-                if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                  xt = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                } else if (p->pad_mode == DQ_PAD_VALUE) {
-                  xt = padrow;
-                } else {
-                  continue; /* a zero-padded tap leaves acc unchanged */
-                }
-                if (nb == 4) {
-                  dq_dense4_pm1(a4, xt, weights + ((size_t)o0 * (size_t)kk + (size_t)t) * (size_t)w_row, (size_t)kk * (size_t)w_row, wt);
-                } else {
-                  for (j = 0; j < nb; ++j) {
-                    const uint32_t *const wr = weights + ((size_t)(o0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row;
-                    for (c = 0; c < n; ++c) a4[j] = dq_s1_bit(wr, c) ? a4[j] - xt[c] : a4[j] + xt[c];
+#endif
+#if defined(__GNUC__) && defined(DQ_ISA_FMA)
+    {
+      /* first layers (float image x binary weights, K = taps x in_c <= 96):
+       the weight bits of a block of eight output channels become +-1.0f once
+       per call (tap-major, 3 KB), and every tap is one VFMA per channel: x *
+       +-1 is exact, so the fused add rounds as acc +- x, in the reference's
+       tap order. The taps of a kernel row that lie inside the input are one
+       contiguous run of floats, read in place by dq_vfma8_pm1 (VFP assembly,
+       20 instructions per 16 MACs); zero-padded taps are skipped (they leave
+       acc unchanged, as in the reference), pad-value taps read a row of pad
+       values. The portable code branches on every weight bit. */
+      const int32_t kk = p->k_h * p->k_w;
+      const int32_t K = kk * n, npool = ph * pw;
+      if (K <= 96) {
+        float sg[96][8], acc8[8], bv[8];
+        float padv[96];
+        int32_t c0, j, t, q;
+        for (c = 0; c < n; ++c) padv[c] = p->pad_value;
+        for (c0 = 0; c0 < n_out; c0 += 8) {
+          const int32_t nb = n_out - c0 < 8 ? n_out - c0 : 8;
+          for (t = 0; t < kk; ++t) {
+            for (c = 0; c < n; ++c) {
+              for (j = 0; j < 8; ++j) {
+                sg[t * n + c][j] = (j < nb && dq_s1_bit(weights + ((size_t)(c0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row, c)) ? -1.0f : 1.0f;
+              }
+            }
+          }
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+              for (q = 0; q < npool; ++q) {
+                const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                for (j = 0; j < 8; ++j) acc8[j] = 0.0f;
+                for (ky = 0; ky < p->k_h; ++ky) {
+                  const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+                  const int32_t ix0 = cx * p->stride_w - p->pad_left;
+                  if (iy < 0 || iy >= p->in_h) {
+                    if (p->pad_mode == DQ_PAD_VALUE) {
+                      for (kx = 0; kx < p->k_w; ++kx) dq_vfma8_pm1(acc8, padv, sg[(ky * p->k_w + kx) * n], n);
+                    }
+                  } else if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+                    /* the whole kernel row inside: one run of k_w x in_c floats */
+                    dq_vfma8_pm1(acc8, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row, sg[ky * p->k_w * n], p->k_w * n);
+                  } else {
+                    for (kx = 0; kx < p->k_w; ++kx) {
+                      const int32_t ix = ix0 + kx * p->dil_w;
+                      if (ix >= 0 && ix < p->in_w) {
+                        dq_vfma8_pm1(acc8, input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row, sg[(ky * p->k_w + kx) * n], n);
+                      } else if (p->pad_mode == DQ_PAD_VALUE) {
+                        dq_vfma8_pm1(acc8, padv, sg[(ky * p->k_w + kx) * n], n);
+                      }
+                    }
                   }
                 }
+                for (j = 0; j < nb; ++j) {
+                  if (q == 0 || acc8[j] > bv[j]) bv[j] = acc8[j];
+                }
               }
               for (j = 0; j < nb; ++j) {
-                if (q == 0 || a4[j] > bv[j]) bv[j] = a4[j];
-              }
-            }
-            for (j = 0; j < nb; ++j) {
-              const float best = bv[j];
-              o = o0 + j;
-              {
-                float y = best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
+                const float best = bv[j];
+                o = c0 + j;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
                 }
-                orow[o] = y;
               }
             }
-            o = o0;
           }
         }
+        return DQ_OK;
       }
-      return DQ_OK;
+      if (n % 32 == 0 && n <= 256) {
+        /* wider layers (in_c a multiple of 32): every tap is whole weight
+         words, so four output channels per pass run dq_dense4_pm1 tap by
+         tap in the reference's order; the channels left over (n_out % 4)
+         take the same sums in C */
+        float a4[4], bv[4];
+        int32_t t, q, j;
+        const int32_t wt = n / 32;
+        float padrow[256];
+        for (c = 0; c < n; ++c) padrow[c] = p->pad_value;
+        for (oy = 0; oy < p->out_h; ++oy) {
+          for (ox = 0; ox < p->out_w; ++ox) {
+            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            for (o = 0; o < n_out; o += 4) {
+              const int32_t o0 = o, nb = n_out - o < 4 ? n_out - o : 4;
+              for (q = 0; q < npool; ++q) {
+                const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                a4[0] = a4[1] = a4[2] = a4[3] = 0.0f;
+                for (t = 0; t < kk; ++t) {
+                  const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                  const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                  const float *xt;
+                  if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                    xt = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
+                  } else if (p->pad_mode == DQ_PAD_VALUE) {
+                    xt = padrow;
+                  } else {
+                    continue; /* a zero-padded tap leaves acc unchanged */
+                  }
+                  if (nb == 4) {
+                    dq_dense4_pm1(a4, xt, weights + ((size_t)o0 * (size_t)kk + (size_t)t) * (size_t)w_row, (size_t)kk * (size_t)w_row, wt);
+                  } else {
+                    for (j = 0; j < nb; ++j) {
+                      const uint32_t *const wr = weights + ((size_t)(o0 + j) * (size_t)kk + (size_t)t) * (size_t)w_row;
+                      for (c = 0; c < n; ++c) a4[j] = dq_s1_bit(wr, c) ? a4[j] - xt[c] : a4[j] + xt[c];
+                    }
+                  }
+                }
+                for (j = 0; j < nb; ++j) {
+                  if (q == 0 || a4[j] > bv[j]) bv[j] = a4[j];
+                }
+              }
+              for (j = 0; j < nb; ++j) {
+                const float best = bv[j];
+                o = o0 + j;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
+                }
+              }
+              o = o0;
+            }
+          }
+        }
+        return DQ_OK;
+      }
     }
-  }
 #endif
-  for (oy = 0; oy < p->out_h; ++oy) {
+  }for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -1245,34 +1311,30 @@ dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, cons
               const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
               for (kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
                 const uint32_t *const wr = weights + (((size_t)o * (size_t)p->k_h + (size_t)ky) * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                  /* padding: zero taps contribute nothing */
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    const float pad_x = p->pad_value;
-                    for (c = 0; c < n; ++c) {
-                      const float xv = pad_x;
-                      const uint32_t wv = dq_s1_bit(wr, c);
-                      acc = wv ? acc - xv : acc + xv;
-                    }
-                  }
-                } else {
+                /* padding: zero taps contribute nothing; pad values are inputs */
+                if (inside) {
                   const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                  for (c = 0; c < n; ++c) {
-                    const float xv = xr[c];
-                    const uint32_t wv = dq_s1_bit(wr, c);
-                    acc = wv ? acc - xv : acc + xv;
-                  }
+                  for (c = 0; c < n; ++c) acc = dq_s1_bit(wr, c) ? acc - xr[c] : acc + xr[c];
+                } else if (p->pad_mode == DQ_PAD_VALUE) {
+                  for (c = 0; c < n; ++c) acc = dq_s1_bit(wr, c) ? acc - p->pad_value : acc + p->pad_value;
                 }
               }
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+          /* rescue: the window again with the weights scaled first */
+          best = dq_conv2d_f32_s1_f32_scaled(p, input, weights, os->mul[o], oy, ox, o);
+          scaled = 1;
+        }
         {
           float y = best;
-          if (os->mul != NULL) y = y * os->mul[o];
+          if (os->mul != NULL && !scaled) y = y * os->mul[o];
           if (os->add != NULL) y = y + os->add[o];
           if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
           if (os->bn_mul != NULL) {

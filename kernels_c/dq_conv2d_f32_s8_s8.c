@@ -126,7 +126,7 @@ static void dq_conv2d_f32_s8_s8_out(const dq_conv_params *p, const float *input,
       first = 0;
     }
   }
-  if (nf && os->mul != NULL) {
+  if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
     const float ws = os->mul[o];
     scaled = 1;
     best = 0;
@@ -167,6 +167,17 @@ static void dq_conv2d_f32_s8_s8_out(const dq_conv_params *p, const float *input,
     }
     orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
   }
+}
+
+/* 1 when a multiplier is above 1 in magnitude: those channels are computed
+ in Keras's form (gen/ref.ScaledForm), by dq_conv2d_f32_s8_s8_out only. */
+static int dq_conv2d_f32_s8_s8_bigmul(const float *mul, int32_t n_out) {
+  int32_t o;
+  if (mul == NULL) return 0;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  return 0;
 }
 
 /* The output stage of a block of channels, hoisted out of the pixel loop. */
@@ -444,7 +455,8 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
   n = p->in_c;
   out_row = p->out_c;
 #ifdef DQ_F32S8_FAST
-  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF) {
+  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF &&
+      !dq_conv2d_f32_s8_s8_bigmul(os->mul, n_out)) {
     const int32_t K = p->k_h * p->k_w * p->in_c, npool = ph * pw;
     /* channels per block: a multiple of 4 where the weights allow (Helium groups) */
     const int32_t cb0 = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
@@ -600,8 +612,8 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
             first = 0;
           }
         }
-        if (nf && os->mul != NULL) {
-          /* rescue: the window again with the weights scaled first */
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+          /* rescue (or |mul| > 1, gen/ref.ScaledForm): the window again with the weights scaled first */
           const float ws = os->mul[o];
           scaled = 1;
           best = 0;

@@ -880,6 +880,22 @@ static __attribute__((noinline, unused)) uint32_t dq_dense_f32_s1_f32_mve_os(con
   return (dq_dense_f32_s1_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
 }
 #endif
+
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_dense_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
 dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -892,65 +908,68 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
+  const int rescue = os->mul != NULL && dq_dense_f32_s1_f32_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
+  if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
-  {
-    /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
-     sharing each input), then the output stage; the FPSCR flags IDC/UFC
-     are cleared first, the caller's restored at the end. Any n. Stack:
-     about 768 bytes. */
-    float bst[DQ_MVE_F32_BLOCK];
-    uint32_t ad[DQ_MVE_F32_BLOCK];
-    dq_dense_f32_s1_f32_mve_run run;
-    const uint32_t saved = dq_dense_f32_s1_f32_mve_get_fpscr();
-    int32_t o0, k, att;
-    run.x = xr;
-    run.off = 0;
-    run.len = n;
-    dq_dense_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
-    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
-      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
-      const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      dq_dense_f32_s1_f32_mve_rows(wb, w_row, nb, ad);
-      for (att = 0; att < 2; ++att) {
-        if (att == 0) {
-          dq_dense_f32_s1_f32_mve_block(&run, 1, ad, wb, w_row, nb, bst);
-        } else {
-          dq_dense_f32_s1_f32_mve_redo(&run, 1, wb, w_row, nb, bst);
-        }
-
-        if (att == 0) {
-          if (dq_dense_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
-          dq_dense_f32_s1_f32_mve_set_fpscr(dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
-          continue;
-        }
-        for (k = 0; k < nb; ++k) {
-          const float best = bst[k];
-          o = o0 + k;
-          {
-            float y = best;
-            if (os->mul != NULL) y = y * os->mul[o];
-            if (os->add != NULL) y = y + os->add[o];
-            if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-            if (os->bn_mul != NULL) {
-              y = y - os->bn_sub[o];
-              y = y * os->bn_mul[o];
-              y = y + os->bn_add[o];
-            }
-            orow[o] = y;
+    {
+      /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
+       sharing each input), then the output stage; the FPSCR flags IDC/UFC
+       are cleared first, the caller's restored at the end. Any n. Stack:
+       about 768 bytes. */
+      float bst[DQ_MVE_F32_BLOCK];
+      uint32_t ad[DQ_MVE_F32_BLOCK];
+      dq_dense_f32_s1_f32_mve_run run;
+      const uint32_t saved = dq_dense_f32_s1_f32_mve_get_fpscr();
+      int32_t o0, k, att;
+      run.x = xr;
+      run.off = 0;
+      run.len = n;
+      dq_dense_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+        const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
+        dq_dense_f32_s1_f32_mve_rows(wb, w_row, nb, ad);
+        for (att = 0; att < 2; ++att) {
+          if (att == 0) {
+            dq_dense_f32_s1_f32_mve_block(&run, 1, ad, wb, w_row, nb, bst);
+          } else {
+            dq_dense_f32_s1_f32_mve_redo(&run, 1, wb, w_row, nb, bst);
           }
+
+          if (att == 0) {
+            if (dq_dense_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
+            dq_dense_f32_s1_f32_mve_set_fpscr(dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+            continue;
+          }
+          for (k = 0; k < nb; ++k) {
+            const float best = bst[k];
+            o = o0 + k;
+            {
+              float y = best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+          }
+          break;
         }
-        break;
       }
+      dq_dense_f32_s1_f32_mve_set_fpscr((dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      return DQ_OK;
     }
-    dq_dense_f32_s1_f32_mve_set_fpscr((dq_dense_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
-    return DQ_OK;
-  }
 #endif
+  }
   o = 0;
 #if defined(__GNUC__) && defined(DQ_ISA_FMA)
   /* four output channels per pass over the whole weight words
    (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
-  for (; o + 4 <= n_out; o += 4) {
+  for (; !rescue && o + 4 <= n_out; o += 4) {
     const int32_t nw = n / 32, o0 = o;
     float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int32_t k;
@@ -982,15 +1001,19 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
     float acc = 0.0f;
     float best;
-    for (c = 0; c < n; ++c) {
-      const float xv = xr[c];
-      const uint32_t wv = dq_s1_bit(wr, c);
-      acc = wv ? acc - xv : acc + xv;
+    int32_t scaled = 0;
+    for (c = 0; c < n; ++c) acc = dq_s1_bit(wr, c) ? acc - xr[c] : acc + xr[c];
+    if (os->mul != NULL && (!(acc - acc == 0.0f) || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+      /* rescue (Inf or NaN; |mul| > 1: always, gen/ref.ScaledForm): the sum again with the weights scaled first */
+      const float ws = os->mul[o];
+      scaled = 1;
+      acc = 0.0f;
+      for (c = 0; c < n; ++c) { const float t = xr[c] * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
     }
     best = acc;
     {
       float y = best;
-      if (os->mul != NULL) y = y * os->mul[o];
+      if (os->mul != NULL && !scaled) y = y * os->mul[o];
       if (os->add != NULL) y = y + os->add[o];
       if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
       if (os->bn_mul != NULL) {

@@ -794,6 +794,22 @@ static inline void dq_dense_f32_s1_s1_mve_set_fpscr(uint32_t r) {
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
 #endif
+
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_dense_f32_s1_s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
 dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -804,68 +820,73 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
   if (p->in_n < 1 || p->out_n < 1) return DQ_ERR_SHAPE;
   if (os->thr_f == NULL) return DQ_ERR_PARAM;
+  /* the rescue's float path (f32s8/ostage) */
+  if (os->mul != NULL && os->bn_mul != NULL && (os->bn_sub == NULL || os->bn_add == NULL)) return DQ_ERR_PARAM;
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
+  const int rescue = os->mul != NULL && dq_dense_f32_s1_s1_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
+  if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
-  {
-    /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
-     sharing each input), then the output stage; the FPSCR flags IDC/UFC
-     are cleared first, the caller's restored at the end. Any n. Stack:
-     about 768 bytes. */
-    float bst[DQ_MVE_F32_BLOCK];
-    uint32_t ad[DQ_MVE_F32_BLOCK];
-    dq_dense_f32_s1_s1_mve_run run;
-    const uint32_t saved = dq_dense_f32_s1_s1_mve_get_fpscr();
-    int32_t o0, k, att;
-    run.x = xr;
-    run.off = 0;
-    run.len = n;
-    word = 0u;
-    dq_dense_f32_s1_s1_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
-    for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
-      const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
-      const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
-      dq_dense_f32_s1_s1_mve_rows(wb, w_row, nb, ad);
-      for (att = 0; att < 2; ++att) {
-        if (att == 0) {
-          dq_dense_f32_s1_s1_mve_block(&run, 1, ad, wb, w_row, nb, bst);
-        } else {
-          dq_dense_f32_s1_s1_mve_redo(&run, 1, wb, w_row, nb, bst);
-        }
+    {
+      /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
+       sharing each input), then the output stage; the FPSCR flags IDC/UFC
+       are cleared first, the caller's restored at the end. Any n. Stack:
+       about 768 bytes. */
+      float bst[DQ_MVE_F32_BLOCK];
+      uint32_t ad[DQ_MVE_F32_BLOCK];
+      dq_dense_f32_s1_s1_mve_run run;
+      const uint32_t saved = dq_dense_f32_s1_s1_mve_get_fpscr();
+      int32_t o0, k, att;
+      run.x = xr;
+      run.off = 0;
+      run.len = n;
+      word = 0u;
+      dq_dense_f32_s1_s1_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
+        const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
+        const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
+        dq_dense_f32_s1_s1_mve_rows(wb, w_row, nb, ad);
+        for (att = 0; att < 2; ++att) {
+          if (att == 0) {
+            dq_dense_f32_s1_s1_mve_block(&run, 1, ad, wb, w_row, nb, bst);
+          } else {
+            dq_dense_f32_s1_s1_mve_redo(&run, 1, wb, w_row, nb, bst);
+          }
 
-        if (att == 0) {
-          if ((dq_dense_f32_s1_s1_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
-          dq_dense_f32_s1_s1_mve_set_fpscr(dq_dense_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
-          if (att == 0) continue;
-        }
-        for (k = 0; k < nb; ++k) {
-          const float best = bst[k];
-          o = o0 + k;
-          {
-            const float thr = os->thr_f[o];
-            const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-            /* bit 1 (-1) unless the comparison holds */
-            const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-            word |= neg << (o & 31);
-            if ((o & 31) == 31 || o == n_out - 1) {
-              orow[o >> 5] = word;
-              word = 0u;
+          if (att == 0) {
+            if ((dq_dense_f32_s1_s1_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+            dq_dense_f32_s1_s1_mve_set_fpscr(dq_dense_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+            if (att == 0) continue;
+          }
+          for (k = 0; k < nb; ++k) {
+            const float best = bst[k];
+            o = o0 + k;
+            {
+              const float thr = os->thr_f[o];
+              const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+              /* bit 1 (-1) unless the comparison holds */
+              const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+              word |= neg << (o & 31);
+              if ((o & 31) == 31 || o == n_out - 1) {
+                orow[o >> 5] = word;
+                word = 0u;
+              }
             }
           }
+          break;
         }
-        break;
       }
+      dq_dense_f32_s1_s1_mve_set_fpscr((dq_dense_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      return DQ_OK;
     }
-    dq_dense_f32_s1_s1_mve_set_fpscr((dq_dense_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
-    return DQ_OK;
-  }
 #endif
+  }
   o = 0;
 #if defined(__GNUC__) && defined(DQ_ISA_FMA)
   /* four output channels per pass over the whole weight words
    (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
-  for (; o + 4 <= n_out; o += 4) {
+  for (; !rescue && o + 4 <= n_out; o += 4) {
     const int32_t nw = n / 32, o0 = o;
     float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int32_t k;
@@ -896,13 +917,33 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
     const uint32_t *const wr = weights + (size_t)o * (size_t)w_row;
     float acc = 0.0f;
     float best;
-    for (c = 0; c < n; ++c) {
-      const float xv = xr[c];
-      const uint32_t wv = dq_s1_bit(wr, c);
-      acc = wv ? acc - xv : acc + xv;
+    int32_t scaled = 0;
+    for (c = 0; c < n; ++c) acc = dq_s1_bit(wr, c) ? acc - xr[c] : acc + xr[c];
+    if (os->mul != NULL && (!(acc - acc == 0.0f) || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+      /* rescue (Inf or NaN; |mul| > 1: always, gen/ref.ScaledForm): the sum again with the weights scaled first */
+      const float ws = os->mul[o];
+      scaled = 1;
+      acc = 0.0f;
+      for (c = 0; c < n; ++c) { const float t = xr[c] * (dq_s1_bit(wr, c) ? -ws : ws); acc = acc + t; }
     }
     best = acc;
-    {
+    if (scaled) {
+      float y = best;
+      uint32_t neg;
+      if (os->add != NULL) y = y + os->add[o];
+      if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+      if (os->bn_mul != NULL) {
+        y = y - os->bn_sub[o];
+        y = y * os->bn_mul[o];
+        y = y + os->bn_add[o];
+      }
+      neg = (uint32_t)!(y >= 0.0f); /* NaN: -1 */
+      word |= neg << (o & 31);
+      if ((o & 31) == 31 || o == n_out - 1) {
+        orow[o >> 5] = word;
+        word = 0u;
+      }
+    } else {
       const float thr = os->thr_f[o];
       const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
       /* bit 1 (-1) unless the comparison holds */

@@ -92,8 +92,8 @@ dq_status dq_dense_f32_s8_f32(const dq_dense_params *p, const float *input, cons
     float best;
     int32_t scaled = 0;
     for (c = 0; c < n; ++c) { const float t = xr[c] * (float)wr[c]; acc = acc + t; }
-    if (!(acc - acc == 0.0f) && os->mul != NULL) {
-      /* rescue (Inf or NaN): the sum again with the weights scaled first */
+    if (os->mul != NULL && (!(acc - acc == 0.0f) || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+      /* rescue (Inf or NaN; |mul| > 1: always, gen/ref.ScaledForm): the sum again with the weights scaled first */
       const float ws = os->mul[o];
       scaled = 1;
       acc = 0;

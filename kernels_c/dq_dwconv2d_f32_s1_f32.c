@@ -74,6 +74,65 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
+
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_dwconv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
+
+/* The rescued window of output element o of pixel (oy, ox): the first
+ maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
+ rare path stays out of the kernel's register allocation. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static float dq_dwconv2d_f32_s1_f32_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c;
+  const int32_t w_row = DQ_WORDS(p->out_c);
+  const int32_t ic = o / p->depth_multiplier;
+  int32_t dy, dx, first;
+  int32_t ky, kx;
+  float best;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+        const float acc_rows = acc; /* gen/ref.RowSums: this row's taps sum from 0 */
+        acc = 0.0f;
+        for (kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+          const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+          const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+          /* padding: zero taps contribute nothing; pad values are inputs */
+          if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+          else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+        }
+        acc = acc_rows + acc;
+      }
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  return best;
+}
 dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -107,243 +166,249 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
   in_row = p->in_c;
   w_row = DQ_WORDS(p->out_c);
   out_row = p->out_c;
-  if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
-    const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
-    const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
-    int32_t c0;
-    for (c0 = 0; c0 < n_out; c0 += 32) {
-      const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
-      int32_t m, t;
-      if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
-          ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
-        /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
-         channel per block of 32): per pixel, the 4x4 input window gives
-         the eight signed row sums of each (window row, column 0 or 1),
-         tab[16 * row + 8 * col + j]; conv position (dy, dx) of a channel
-         adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
-        const int32_t ic = c0 / mult;
-        uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
-        float tab[64];      /* the signed row sums of the current pixel */
-        for (m = 0; m < nb; ++m) {
-          for (t = 0; t < 3; ++t) {
-            /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
-             the sum (a +- b) +- c with the signs relative to s0, negated when s0 = -1 */
-            const uint32_t b0 = dq_s1_bit(weights + (size_t)(3 * t) * (size_t)w_row, c0 + m);
-            const uint32_t b1 = dq_s1_bit(weights + (size_t)(3 * t + 1) * (size_t)w_row, c0 + m);
-            const uint32_t b2 = dq_s1_bit(weights + (size_t)(3 * t + 2) * (size_t)w_row, c0 + m);
-            off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
-          }
-        }
-        for (oy = 0; oy < p->out_h; ++oy) {
-          for (ox = 0; ox < p->out_w; ++ox) {
-            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            float xw[4][4];
-            const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
-            const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
-            size_t wrs = 4;
-            int32_t r, cc;
-            if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-              /* interior: no bounds checks; read in place when the pixels are contiguous */
-              const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
-              const size_t rs = (size_t)p->in_w * (size_t)in_row;
-              if (in_row == 1) {
-                wx = xr;
-                wrs = rs;
-              } else {
-                for (r = 0; r < 4; ++r) {
-                  xw[r][0] = xr[0];
-                  xw[r][1] = xr[in_row];
-                  xw[r][2] = xr[2 * in_row];
-                  xw[r][3] = xr[3 * in_row];
-                  xr += rs;
-                }
-              }
-            } else {
-              /* outside taps: pad_value, or 0 under zero padding (adding
-               +-0 leaves a row sum that started from +0 unchanged) */
-              for (r = 0; r < 4; ++r) {
-                for (cc = 0; cc < 4; ++cc) {
-                  const int32_t iy = iy0 + r, ix = ix0 + cc;
-                  xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                  ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
-                }
-              }
-            }
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
-            {
-              /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
-              float *tp = tab;
-              const float *xp = wx;
-              const size_t step = wrs * sizeof(float);
-              int32_t rows = 4;
-              __asm__ volatile(
-                  "1:\n\t"
-              "vldmia %[xp], {s0-s3}\n\t"
-              "add %[xp], %[xp], %[step]\n\t"
-              "vadd.f32 s4, s0, s1\n\t"
-              "vsub.f32 s5, s0, s1\n\t"
-              "vadd.f32 s8, s4, s2\n\t"
-              "vsub.f32 s9, s4, s2\n\t"
-              "vadd.f32 s10, s5, s2\n\t"
-              "vsub.f32 s11, s5, s2\n\t"
-              "vneg.f32 s12, s8\n\t"
-              "vneg.f32 s13, s9\n\t"
-              "vneg.f32 s14, s10\n\t"
-              "vneg.f32 s15, s11\n\t"
-              "vadd.f32 s4, s1, s2\n\t"
-              "vsub.f32 s5, s1, s2\n\t"
-              "vadd.f32 s16, s4, s3\n\t"
-              "vsub.f32 s17, s4, s3\n\t"
-              "vadd.f32 s18, s5, s3\n\t"
-              "vsub.f32 s19, s5, s3\n\t"
-              "vneg.f32 s20, s16\n\t"
-              "vneg.f32 s21, s17\n\t"
-              "vneg.f32 s22, s18\n\t"
-              "vneg.f32 s23, s19\n\t"
-              "vstmia %[tp]!, {s8-s23}\n\t"
-              "subs %[rows], %[rows], #1\n\t"
-              "bne 1b"
-              : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
-              : [step] "r"(step)
-              : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
-                  "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
-            }
-#else
-            for (r = 0; r < 4; ++r) {
-              for (cc = 0; cc < 2; ++cc) {
-                const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
-                const float apb = a + b, amb = a - b;
-                float *const tp = tab + 16 * r + 8 * cc;
-                tp[0] = apb + c;
-                tp[1] = apb - c;
-                tp[2] = amb + c;
-                tp[3] = amb - c;
-                tp[4] = -tp[0];
-                tp[5] = -tp[1];
-                tp[6] = -tp[2];
-                tp[7] = -tp[3];
-              }
-            }
-#endif
-            for (m = 0; m < nb; ++m) {
-              const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
-              /* the pool window in the reference's order; a later position
-               replaces the best only when greater (NaN never does) */
-              float best = (t0[0] + t1[0]) + t2[0], a;
-              a = (t0[8] + t1[8]) + t2[8];
-              if (a > best) best = a;
-              a = (t0[16] + t1[16]) + t2[16];
-              if (a > best) best = a;
-              a = (t0[24] + t1[24]) + t2[24];
-              if (a > best) best = a;
-              o = c0 + m;
-              /* the reference's sum starts from +0 and is never -0; these
-               sums equal it up to the sign of a zero */
-              best = best + 0.0f;
-              {
-                float y = best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = y;
-              }
+  const int rescue = os->mul != NULL &&
+      dq_dwconv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      p->k_h * p->k_w);
+  if (!rescue) {
+    if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
+      const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
+      const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
+      int32_t c0;
+      for (c0 = 0; c0 < n_out; c0 += 32) {
+        const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
+        int32_t m, t;
+        if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+            ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
+          /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
+           channel per block of 32): per pixel, the 4x4 input window gives
+           the eight signed row sums of each (window row, column 0 or 1),
+           tab[16 * row + 8 * col + j]; conv position (dy, dx) of a channel
+           adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
+          const int32_t ic = c0 / mult;
+          uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
+          float tab[64];      /* the signed row sums of the current pixel */
+          for (m = 0; m < nb; ++m) {
+            for (t = 0; t < 3; ++t) {
+              /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
+               the sum (a +- b) +- c with the signs relative to s0, negated when s0 = -1 */
+              const uint32_t b0 = dq_s1_bit(weights + (size_t)(3 * t) * (size_t)w_row, c0 + m);
+              const uint32_t b1 = dq_s1_bit(weights + (size_t)(3 * t + 1) * (size_t)w_row, c0 + m);
+              const uint32_t b2 = dq_s1_bit(weights + (size_t)(3 * t + 2) * (size_t)w_row, c0 + m);
+              off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
             }
           }
-        }
-        continue;
-      }
-      {
-        /* any kernel of at most 9 taps and pool window of at most 9
-         positions: the weight bits of the block become +-1.0f once per
-         call, the taps of each pixel are gathered once per input channel,
-         and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the fused
-         add rounds as r +- x) into its kernel row's sum */
-#ifdef DQ_SMALL_STACK
-        /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
-         yields the same +-1.0f */
-        uint16_t sg[32];
-#define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
-#else
-        float sg[32][9];
-#define DQ_SG(m, t) sg[m][t]
-#endif
-        for (m = 0; m < nb; ++m) {
-#ifdef DQ_SMALL_STACK
-          sg[m] = 0u;
-          for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
-#else
-          for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
-#endif
-        }
-        for (oy = 0; oy < p->out_h; ++oy) {
-          for (ox = 0; ox < p->out_w; ++ox) {
-            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            float xs[9][9];
-            int32_t xs_ic = -1;
-            for (m = 0; m < nb; ++m) {
-              const int32_t ic = (c0 + m) / mult;
-              float best = 0.0f;
-              int32_t q;
-              if (ic != xs_ic) {
-                for (q = 0; q < npool; ++q) {
-                  const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
-                  for (t = 0; t < 9; ++t) {
-                    float xv = 0.0f;
-                    if (t < kk) {
-                      const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
-                      const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
-                      xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                      ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
-                    }
-                    xs[q][t] = xv;
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+              float xw[4][4];
+              const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+              const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
+              size_t wrs = 4;
+              int32_t r, cc;
+              if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                /* interior: no bounds checks; read in place when the pixels are contiguous */
+                const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
+                const size_t rs = (size_t)p->in_w * (size_t)in_row;
+                if (in_row == 1) {
+                  wx = xr;
+                  wrs = rs;
+                } else {
+                  for (r = 0; r < 4; ++r) {
+                    xw[r][0] = xr[0];
+                    xw[r][1] = xr[in_row];
+                    xw[r][2] = xr[2 * in_row];
+                    xw[r][3] = xr[3 * in_row];
+                    xr += rs;
                   }
                 }
-                xs_ic = ic;
-              }
-              for (q = 0; q < npool; ++q) {
-                const float *const xq = xs[q];
-                float acc = 0.0f;
-                t = 0;
-                for (ky = 0; ky < p->k_h; ++ky) {
-                  float row = 0.0f;
-                  for (kx = 0; kx < p->k_w; ++kx, ++t) row = DQ_FMA_PM1(xq[t], DQ_SG(m, t), row);
-                  acc = acc + row;
+              } else {
+                /* outside taps: pad_value, or 0 under zero padding (adding
+                 +-0 leaves a row sum that started from +0 unchanged) */
+                for (r = 0; r < 4; ++r) {
+                  for (cc = 0; cc < 4; ++cc) {
+                    const int32_t iy = iy0 + r, ix = ix0 + cc;
+                    xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                  }
                 }
-                if (q == 0 || acc > best) best = acc;
               }
-              o = c0 + m;
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
               {
-                float y = best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
+                /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
+                float *tp = tab;
+                const float *xp = wx;
+                const size_t step = wrs * sizeof(float);
+                int32_t rows = 4;
+                __asm__ volatile(
+                    "1:\n\t"
+                "vldmia %[xp], {s0-s3}\n\t"
+                "add %[xp], %[xp], %[step]\n\t"
+                "vadd.f32 s4, s0, s1\n\t"
+                "vsub.f32 s5, s0, s1\n\t"
+                "vadd.f32 s8, s4, s2\n\t"
+                "vsub.f32 s9, s4, s2\n\t"
+                "vadd.f32 s10, s5, s2\n\t"
+                "vsub.f32 s11, s5, s2\n\t"
+                "vneg.f32 s12, s8\n\t"
+                "vneg.f32 s13, s9\n\t"
+                "vneg.f32 s14, s10\n\t"
+                "vneg.f32 s15, s11\n\t"
+                "vadd.f32 s4, s1, s2\n\t"
+                "vsub.f32 s5, s1, s2\n\t"
+                "vadd.f32 s16, s4, s3\n\t"
+                "vsub.f32 s17, s4, s3\n\t"
+                "vadd.f32 s18, s5, s3\n\t"
+                "vsub.f32 s19, s5, s3\n\t"
+                "vneg.f32 s20, s16\n\t"
+                "vneg.f32 s21, s17\n\t"
+                "vneg.f32 s22, s18\n\t"
+                "vneg.f32 s23, s19\n\t"
+                "vstmia %[tp]!, {s8-s23}\n\t"
+                "subs %[rows], %[rows], #1\n\t"
+                "bne 1b"
+                : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
+                : [step] "r"(step)
+                : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
+                    "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+              }
+#else
+              for (r = 0; r < 4; ++r) {
+                for (cc = 0; cc < 2; ++cc) {
+                  const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
+                  const float apb = a + b, amb = a - b;
+                  float *const tp = tab + 16 * r + 8 * cc;
+                  tp[0] = apb + c;
+                  tp[1] = apb - c;
+                  tp[2] = amb + c;
+                  tp[3] = amb - c;
+                  tp[4] = -tp[0];
+                  tp[5] = -tp[1];
+                  tp[6] = -tp[2];
+                  tp[7] = -tp[3];
                 }
-                orow[o] = y;
+              }
+#endif
+              for (m = 0; m < nb; ++m) {
+                const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
+                /* the pool window in the reference's order; a later position
+                 replaces the best only when greater (NaN never does) */
+                float best = (t0[0] + t1[0]) + t2[0], a;
+                a = (t0[8] + t1[8]) + t2[8];
+                if (a > best) best = a;
+                a = (t0[16] + t1[16]) + t2[16];
+                if (a > best) best = a;
+                a = (t0[24] + t1[24]) + t2[24];
+                if (a > best) best = a;
+                o = c0 + m;
+                /* the reference's sum starts from +0 and is never -0; these
+                 sums equal it up to the sign of a zero */
+                best = best + 0.0f;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
+                }
               }
             }
           }
+          continue;
         }
+        {
+          /* any kernel of at most 9 taps and pool window of at most 9
+           positions: the weight bits of the block become +-1.0f once per
+           call, the taps of each pixel are gathered once per input channel,
+           and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the fused
+           add rounds as r +- x) into its kernel row's sum */
+#ifdef DQ_SMALL_STACK
+          /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
+           yields the same +-1.0f */
+          uint16_t sg[32];
+#define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
+#else
+          float sg[32][9];
+#define DQ_SG(m, t) sg[m][t]
+#endif
+          for (m = 0; m < nb; ++m) {
+#ifdef DQ_SMALL_STACK
+            sg[m] = 0u;
+            for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
+#else
+            for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
+#endif
+          }
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+              float xs[9][9];
+              int32_t xs_ic = -1;
+              for (m = 0; m < nb; ++m) {
+                const int32_t ic = (c0 + m) / mult;
+                float best = 0.0f;
+                int32_t q;
+                if (ic != xs_ic) {
+                  for (q = 0; q < npool; ++q) {
+                    const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                    for (t = 0; t < 9; ++t) {
+                      float xv = 0.0f;
+                      if (t < kk) {
+                        const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                        const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                        xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                        ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                      }
+                      xs[q][t] = xv;
+                    }
+                  }
+                  xs_ic = ic;
+                }
+                for (q = 0; q < npool; ++q) {
+                  const float *const xq = xs[q];
+                  float acc = 0.0f;
+                  t = 0;
+                  for (ky = 0; ky < p->k_h; ++ky) {
+                    float row = 0.0f;
+                    for (kx = 0; kx < p->k_w; ++kx, ++t) row = DQ_FMA_PM1(xq[t], DQ_SG(m, t), row);
+                    acc = acc + row;
+                  }
+                  if (q == 0 || acc > best) best = acc;
+                }
+                o = c0 + m;
+                {
+                  float y = best;
+                  if (os->mul != NULL) y = y * os->mul[o];
+                  if (os->add != NULL) y = y + os->add[o];
+                  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                  if (os->bn_mul != NULL) {
+                    y = y - os->bn_sub[o];
+                    y = y * os->bn_mul[o];
+                    y = y + os->bn_add[o];
+                  }
+                  orow[o] = y;
+                }
+              }
+            }
+          }
 #undef DQ_SG
+        }
       }
+      return DQ_OK;
     }
-    return DQ_OK;
-  }
-  for (oy = 0; oy < p->out_h; ++oy) {
+  }for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
         const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -354,31 +419,27 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
               acc = 0.0f;
               for (kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
                 const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                  /* padding: zero taps contribute nothing */
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    const float pad_x = p->pad_value;
-                    const float xv = pad_x;
-                    const uint32_t wv = dq_s1_bit(wr, o);
-                    acc = wv ? acc - xv : acc + xv;
-                  }
-                } else {
-                  const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                  const float xv = xr[ic];
-                  const uint32_t wv = dq_s1_bit(wr, o);
-                  acc = wv ? acc - xv : acc + xv;
-                }
+                /* padding: zero taps contribute nothing; pad values are inputs */
+                if (inside) acc = dq_s1_bit(wr, o) ? acc - input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] : acc + input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                else if (p->pad_mode == DQ_PAD_VALUE) acc = dq_s1_bit(wr, o) ? acc - p->pad_value : acc + p->pad_value;
               }
               acc = acc_rows + acc;
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+          /* rescue: the window again with the weights scaled first */
+          best = dq_dwconv2d_f32_s1_f32_scaled(p, input, weights, os->mul[o], oy, ox, o);
+          scaled = 1;
+        }
         {
           float y = best;
-          if (os->mul != NULL) y = y * os->mul[o];
+          if (os->mul != NULL && !scaled) y = y * os->mul[o];
           if (os->add != NULL) y = y + os->add[o];
           if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
           if (os->bn_mul != NULL) {

@@ -129,6 +129,65 @@ static int dq_f32s1_in_range(const float *x, size_t n, size_t step, uint32_t bel
 }
 #endif
 #endif
+
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+static int dq_dwconv2d_f32_s1_s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
+
+/* The rescued window of output element o of pixel (oy, ox): the first
+ maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
+ rare path stays out of the kernel's register allocation. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static float dq_dwconv2d_f32_s1_s1_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
+  const int32_t pooled = p->pool_h * p->pool_w > 1;
+  const int32_t ph = pooled ? p->pool_h : 1, pw = pooled ? p->pool_w : 1;
+  const int32_t psh = pooled ? p->pool_stride_h : 1, psw = pooled ? p->pool_stride_w : 1;
+  const int32_t in_row = p->in_c;
+  const int32_t w_row = DQ_WORDS(p->out_c);
+  const int32_t ic = o / p->depth_multiplier;
+  int32_t dy, dx, first;
+  int32_t ky, kx;
+  float best;
+  best = 0;
+  first = 1;
+  for (dy = 0; dy < ph; ++dy) {
+    for (dx = 0; dx < pw; ++dx) {
+      const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
+      float acc = 0;
+      for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top;
+        const float acc_rows = acc; /* gen/ref.RowSums: this row's taps sum from 0 */
+        acc = 0.0f;
+        for (kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+          const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+          const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
+          /* padding: zero taps contribute nothing; pad values are inputs */
+          if (inside) { const float t = input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+          else if (p->pad_mode == DQ_PAD_VALUE) { const float t = p->pad_value * (dq_s1_bit(wr, o) ? -ws : ws); acc = acc + t; }
+        }
+        acc = acc_rows + acc;
+      }
+      if (first || acc > best) best = acc;
+      first = 0;
+    }
+  }
+  return best;
+}
 dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t oy, ox, o, dy, dx;
   int32_t ky, kx;
@@ -142,6 +201,8 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
   if (p->pad_mode != DQ_PAD_ZERO && p->pad_mode != DQ_PAD_VALUE) return DQ_ERR_PARAM;
   if (p->depth_multiplier < 1 || p->out_c != p->in_c * p->depth_multiplier) return DQ_ERR_SHAPE;
   if (os->thr_f == NULL) return DQ_ERR_PARAM;
+  /* the rescue's float path (f32s8/ostage) */
+  if (os->mul != NULL && os->bn_mul != NULL && (os->bn_sub == NULL || os->bn_add == NULL)) return DQ_ERR_PARAM;
 
   /* fused max-pool: window ph x pw with stride psh x psw over conv_h x conv_w conv positions */
   if (p->pool_h * p->pool_w > 1) {
@@ -162,665 +223,671 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
   in_row = p->in_c;
   w_row = DQ_WORDS(p->out_c);
   out_row = DQ_WORDS(p->out_c);
-  if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
-    const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
-    const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
-    int32_t c0;
-    for (c0 = 0; c0 < n_out; c0 += 32) {
-      const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
-      int32_t m, t;
-      if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
-          ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
-        /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
-         channel per block of 32): per pixel, the 4x4 input window gives
-         the eight signed row sums of each (window row, column 0 or 1),
-         tab[16 * row + 8 * col + j]; conv position (dy, dx) of a channel
-         adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
-        const int32_t ic = c0 / mult;
-        uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
-        float tab[64];      /* the signed row sums of the current pixel */
-        const uint32_t flw = os->flip != NULL ? os->flip[c0 >> 5] : 0u;
-        for (m = 0; m < nb; ++m) {
-          for (t = 0; t < 3; ++t) {
-            /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
-             the sum (a +- b) +- c with the signs relative to s0, negated when s0 = -1 */
-            const uint32_t b0 = dq_s1_bit(weights + (size_t)(3 * t) * (size_t)w_row, c0 + m);
-            const uint32_t b1 = dq_s1_bit(weights + (size_t)(3 * t + 1) * (size_t)w_row, c0 + m);
-            const uint32_t b2 = dq_s1_bit(weights + (size_t)(3 * t + 2) * (size_t)w_row, c0 + m);
-            off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
-          }
-        }
-#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
-        /* the sum of one conv position's three row terms into r: gathers from the
-         row addresses in q0-q2 plus imm bytes (the position's place in the table,
-         + 256 for the second pixel), q6 scratch */
-#define DQ_F32S1_POS(r, imm) \
-        "vldrw.u32 " r ", [q0, #" imm "]\n\t" \
-        "vldrw.u32 q6, [q1, #" imm "]\n\t" \
-        "vadd.f32 " r ", " r ", q6\n\t" \
-        "vldrw.u32 q6, [q2, #" imm "]\n\t" \
-        "vadd.f32 " r ", " r ", q6\n\t"
-        /* exact only without denormals: the input channel, the pad value
-         and the thresholds checked first (else the VFP or portable path) */
-        int32_t exact = (nb & 3) == 0 &&
-            dq_f32s1_in_range(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row, 0x7D800000u) &&
-            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_in_range(&p->pad_value, 1, 1, 0x7D800000u)); /* 2^124 */
-        for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
-        if (exact) {
-          /* per group of 4 channels: the output bits (first: the loop's last
-           load steps to the next group), the table addresses per kernel row, the
-           sign, the signed threshold */
-          /* the tables of two pixels (the group loop runs two pixels
-           at a time: the group's vectors loaded once) */
-          float tabs[128];
-          struct {
-            uint32_t bit[4];
-            uint32_t o[3][4];
-            float fs[4], thr[4];
-          } gv[8];
-          const int32_t ng = nb >> 2;
-          const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
-          const uint32_t col_in[4] = {0u, rs, 2u * rs, 3u * rs}, col_xw[4] = {0u, 4u, 8u, 12u};
-          const uint32_t all = nb == 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
-          int32_t g, l;
+  const int rescue = os->mul != NULL &&
+      dq_dwconv2d_f32_s1_s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      p->k_h * p->k_w);
+  if (!rescue) {
+    if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
+      const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
+      const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;
+      int32_t c0;
+      for (c0 = 0; c0 < n_out; c0 += 32) {
+        const int32_t nb = n_out - c0 < 32 ? n_out - c0 : 32;
+        int32_t m, t;
+        if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+            ph == 2 && pw == 2 && psh == 2 && psw == 2 && c0 / mult == (c0 + nb - 1) / mult) {
+          /* the common first layer (3x3, stride 1, fused 2x2/2 pool, one input
+           channel per block of 32): per pixel, the 4x4 input window gives
+           the eight signed row sums of each (window row, column 0 or 1),
+           tab[16 * row + 8 * col + j]; conv position (dy, dx) of a channel
+           adds tab[16 * (dy + r) + 8 * dx + j_r] over its kernel rows r */
+          const int32_t ic = c0 / mult;
+          uint8_t off[32][3]; /* 16 * r + j_r per channel and kernel row */
+          float tab[64];      /* the signed row sums of the current pixel */
+          const uint32_t flw = os->flip != NULL ? os->flip[c0 >> 5] : 0u;
           for (m = 0; m < nb; ++m) {
-            const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f, thr = fs * os->thr_f[c0 + m];
-            g = m >> 2;
-            l = m & 3;
             for (t = 0; t < 3; ++t) {
-              gv[g].o[t][l] = (uint32_t)(uintptr_t)tabs + 4u * ((uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t));
+              /* signs (s0, s1, s2) of the row, bits b = (s < 0): j = 4 * b0 + 2 * (b1 ^ b0) + (b2 ^ b0),
+               the sum (a +- b) +- c with the signs relative to s0, negated when s0 = -1 */
+              const uint32_t b0 = dq_s1_bit(weights + (size_t)(3 * t) * (size_t)w_row, c0 + m);
+              const uint32_t b1 = dq_s1_bit(weights + (size_t)(3 * t + 1) * (size_t)w_row, c0 + m);
+              const uint32_t b2 = dq_s1_bit(weights + (size_t)(3 * t + 2) * (size_t)w_row, c0 + m);
+              off[m][t] = (uint8_t)(16u * (uint32_t)t + 4u * b0 + 2u * (b1 ^ b0) + (b2 ^ b0));
             }
-            gv[g].fs[l] = fs;
-            gv[g].thr[l] = thr;
-            gv[g].bit[l] = 1u << m;
           }
-          for (oy = 0; oy < p->out_h; ++oy) {
-            for (ox = 0; ox < p->out_w; ox += 2) {
-              const int32_t npx = ox + 1 < p->out_w ? 2 : 1;
-              int32_t k;
-              for (k = 0; k < npx; ++k) {
-                const int32_t iy0 = oy * 2 - p->pad_top, ix0 = (ox + k) * 2 - p->pad_left;
-                float xw[4][4];
-                const float *base;
-                uint32_t step;
-                const uint32_t *colo;
-                float *const tbk = tabs + 64 * k;
-                int32_t cc;
-                if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-                  base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
-                  step = (uint32_t)in_row * (uint32_t)sizeof(float);
-                  colo = col_in;
-                } else {
-                  int32_t r;
-                  for (r = 0; r < 4; ++r) {
-                    for (cc = 0; cc < 4; ++cc) {
-                      const int32_t iy = iy0 + r, ix = ix0 + cc;
-                      xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                      ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+          /* the sum of one conv position's three row terms into r: gathers from the
+           row addresses in q0-q2 plus imm bytes (the position's place in the table,
+           + 256 for the second pixel), q6 scratch */
+#define DQ_F32S1_POS(r, imm) \
+          "vldrw.u32 " r ", [q0, #" imm "]\n\t" \
+          "vldrw.u32 q6, [q1, #" imm "]\n\t" \
+          "vadd.f32 " r ", " r ", q6\n\t" \
+          "vldrw.u32 q6, [q2, #" imm "]\n\t" \
+          "vadd.f32 " r ", " r ", q6\n\t"
+          /* exact only without denormals: the input channel, the pad value
+           and the thresholds checked first (else the VFP or portable path) */
+          int32_t exact = (nb & 3) == 0 &&
+              dq_f32s1_in_range(input + c0 / mult, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row, 0x7D800000u) &&
+              (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_in_range(&p->pad_value, 1, 1, 0x7D800000u)); /* 2^124 */
+          for (m = 0; exact && m < nb; ++m) exact = dq_f32s1_in_range(&os->thr_f[c0 + m], 1, 1, 0x80000000u);
+          if (exact) {
+            /* per group of 4 channels: the output bits (first: the loop's last
+             load steps to the next group), the table addresses per kernel row, the
+             sign, the signed threshold */
+            /* the tables of two pixels (the group loop runs two pixels
+             at a time: the group's vectors loaded once) */
+            float tabs[128];
+            struct {
+              uint32_t bit[4];
+              uint32_t o[3][4];
+              float fs[4], thr[4];
+            } gv[8];
+            const int32_t ng = nb >> 2;
+            const uint32_t rs = (uint32_t)p->in_w * (uint32_t)in_row;
+            const uint32_t col_in[4] = {0u, rs, 2u * rs, 3u * rs}, col_xw[4] = {0u, 4u, 8u, 12u};
+            const uint32_t all = nb == 32 ? 0xFFFFFFFFu : (1u << nb) - 1u;
+            int32_t g, l;
+            for (m = 0; m < nb; ++m) {
+              const float fs = ((flw >> m) & 1u) ? -1.0f : 1.0f, thr = fs * os->thr_f[c0 + m];
+              g = m >> 2;
+              l = m & 3;
+              for (t = 0; t < 3; ++t) {
+                gv[g].o[t][l] = (uint32_t)(uintptr_t)tabs + 4u * ((uint32_t)t + 4u * ((uint32_t)off[m][t] - 16u * (uint32_t)t));
+              }
+              gv[g].fs[l] = fs;
+              gv[g].thr[l] = thr;
+              gv[g].bit[l] = 1u << m;
+            }
+            for (oy = 0; oy < p->out_h; ++oy) {
+              for (ox = 0; ox < p->out_w; ox += 2) {
+                const int32_t npx = ox + 1 < p->out_w ? 2 : 1;
+                int32_t k;
+                for (k = 0; k < npx; ++k) {
+                  const int32_t iy0 = oy * 2 - p->pad_top, ix0 = (ox + k) * 2 - p->pad_left;
+                  float xw[4][4];
+                  const float *base;
+                  uint32_t step;
+                  const uint32_t *colo;
+                  float *const tbk = tabs + 64 * k;
+                  int32_t cc;
+                  if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                    base = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)(c0 / mult);
+                    step = (uint32_t)in_row * (uint32_t)sizeof(float);
+                    colo = col_in;
+                  } else {
+                    int32_t r;
+                    for (r = 0; r < 4; ++r) {
+                      for (cc = 0; cc < 4; ++cc) {
+                        const int32_t iy = iy0 + r, ix = ix0 + cc;
+                        xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                        ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)(c0 / mult)];
+                      }
                     }
+                    base = &xw[0][0];
+                    step = (uint32_t)sizeof(float);
+                    colo = col_xw;
                   }
-                  base = &xw[0][0];
-                  step = (uint32_t)sizeof(float);
-                  colo = col_xw;
+                  {
+                    /* the window's columns (rows in the lanes) by four gathers,
+                     then per column pair (a, b, c) the eight signed sums,
+                     stored as tab[4 * (8 * col + j) + row] */
+                    const float *bp = base;
+                    __asm__ volatile(
+                        "vldrw.u32 q7, [%[co]]\n\t"
+                    "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
+                    "add %[bp], %[bp], %[st]\n\t"
+                    "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
+                    "add %[bp], %[bp], %[st]\n\t"
+                    "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
+                    "add %[bp], %[bp], %[st]\n\t"
+                    "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
+                    "vadd.f32 q4, q0, q1\n\t"
+                    "vsub.f32 q5, q0, q1\n\t"
+                    "vadd.f32 q6, q4, q2\n\t"
+                    "vstrw.32 q6, [%[tb]]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #64]\n\t"
+                    "vsub.f32 q6, q4, q2\n\t"
+                    "vstrw.32 q6, [%[tb], #16]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #80]\n\t"
+                    "vadd.f32 q6, q5, q2\n\t"
+                    "vstrw.32 q6, [%[tb], #32]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #96]\n\t"
+                    "vsub.f32 q6, q5, q2\n\t"
+                    "vstrw.32 q6, [%[tb], #48]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #112]\n\t"
+                    "vadd.f32 q4, q1, q2\n\t"
+                    "vsub.f32 q5, q1, q2\n\t"
+                    "vadd.f32 q6, q4, q3\n\t"
+                    "vstrw.32 q6, [%[tb], #128]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #192]\n\t"
+                    "vsub.f32 q6, q4, q3\n\t"
+                    "vstrw.32 q6, [%[tb], #144]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #208]\n\t"
+                    "vadd.f32 q6, q5, q3\n\t"
+                    "vstrw.32 q6, [%[tb], #160]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #224]\n\t"
+                    "vsub.f32 q6, q5, q3\n\t"
+                    "vstrw.32 q6, [%[tb], #176]\n\t"
+                    "vneg.f32 q6, q6\n\t"
+                    "vstrw.32 q6, [%[tb], #240]"
+                    : [bp] "+r"(bp)
+                    : [st] "r"(step), [co] "r"(colo), [tb] "r"(tbk)
+                    : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
+                  }
                 }
-                {
-                  /* the window's columns (rows in the lanes) by four gathers,
-                   then per column pair (a, b, c) the eight signed sums,
-                   stored as tab[4 * (8 * col + j) + row] */
-                  const float *bp = base;
+                if (npx == 2) {
+                  /* two pixels per group: their sums at tabs and tabs + 64 */
+                  const void *gp = gv;
+                  register uint32_t pa __asm__("r0") = 0u; /* VADDVA needs even registers */
+                  register uint32_t pb __asm__("r2") = 0u;
                   __asm__ volatile(
-                      "vldrw.u32 q7, [%[co]]\n\t"
-                  "vldrw.u32 q0, [%[bp], q7, uxtw #2]\n\t"
-                  "add %[bp], %[bp], %[st]\n\t"
-                  "vldrw.u32 q1, [%[bp], q7, uxtw #2]\n\t"
-                  "add %[bp], %[bp], %[st]\n\t"
-                  "vldrw.u32 q2, [%[bp], q7, uxtw #2]\n\t"
-                  "add %[bp], %[bp], %[st]\n\t"
-                  "vldrw.u32 q3, [%[bp], q7, uxtw #2]\n\t"
-                  "vadd.f32 q4, q0, q1\n\t"
-                  "vsub.f32 q5, q0, q1\n\t"
-                  "vadd.f32 q6, q4, q2\n\t"
-                  "vstrw.32 q6, [%[tb]]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #64]\n\t"
-                  "vsub.f32 q6, q4, q2\n\t"
-                  "vstrw.32 q6, [%[tb], #16]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #80]\n\t"
-                  "vadd.f32 q6, q5, q2\n\t"
-                  "vstrw.32 q6, [%[tb], #32]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #96]\n\t"
-                  "vsub.f32 q6, q5, q2\n\t"
-                  "vstrw.32 q6, [%[tb], #48]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #112]\n\t"
-                  "vadd.f32 q4, q1, q2\n\t"
-                  "vsub.f32 q5, q1, q2\n\t"
-                  "vadd.f32 q6, q4, q3\n\t"
-                  "vstrw.32 q6, [%[tb], #128]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #192]\n\t"
-                  "vsub.f32 q6, q4, q3\n\t"
-                  "vstrw.32 q6, [%[tb], #144]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #208]\n\t"
-                  "vadd.f32 q6, q5, q3\n\t"
-                  "vstrw.32 q6, [%[tb], #160]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #224]\n\t"
-                  "vsub.f32 q6, q5, q3\n\t"
-                  "vstrw.32 q6, [%[tb], #176]\n\t"
-                  "vneg.f32 q6, q6\n\t"
-                  "vstrw.32 q6, [%[tb], #240]"
-                  : [bp] "+r"(bp)
-                  : [st] "r"(step), [co] "r"(colo), [tb] "r"(tbk)
-                  : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory");
+                      "dls lr, %[ng]\n"
+                  "1:\n\t"
+                  "vldrw.u32 q0, [%[gp], #16]\n\t"
+                  "vldrw.u32 q1, [%[gp], #32]\n\t"
+                  "vldrw.u32 q2, [%[gp], #48]\n\t"
+                  DQ_F32S1_POS("q3", "0") DQ_F32S1_POS("q4", "256")
+                  DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
+                  DQ_F32S1_POS("q5", "384") "vmaxnm.f32 q4, q4, q5\n\t"
+                  DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
+                  DQ_F32S1_POS("q5", "260") "vmaxnm.f32 q4, q4, q5\n\t"
+                  DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
+                  DQ_F32S1_POS("q5", "388") "vmaxnm.f32 q4, q4, q5\n\t"
+                  "vldrw.u32 q0, [%[gp], #64]\n\t"
+                  "vmul.f32 q3, q3, q0\n\t"
+                  "vmul.f32 q4, q4, q0\n\t"
+                  "vldrw.u32 q1, [%[gp], #80]\n\t"
+                  "vldrw.u32 q2, [%[gp]], #96\n\t"
+                  "vpt.f32 ge, q3, q1\n\t"
+                  "vaddvat.u32 %[pa], q2\n\t"
+                  "vpt.f32 ge, q4, q1\n\t"
+                  "vaddvat.u32 %[pb], q2\n\t"
+                  "le lr, 1b"
+                  : [gp] "+r"(gp), [pa] "+r"(pa), [pb] "+r"(pb)
+                  : [ng] "r"(ng)
+                  : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+                  output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
+                  output[((size_t)oy * (size_t)p->out_w + (size_t)ox + 1u) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pb & all;
+                } else {
+                  /* the last pixel of an odd row */
+                  const void *gp = gv;
+                  register uint32_t pa __asm__("r0") = 0u;
+                  __asm__ volatile(
+                      "dls lr, %[ng]\n"
+                  "1:\n\t"
+                  "vldrw.u32 q0, [%[gp], #16]\n\t"
+                  "vldrw.u32 q1, [%[gp], #32]\n\t"
+                  "vldrw.u32 q2, [%[gp], #48]\n\t"
+                  DQ_F32S1_POS("q3", "0")
+                  DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
+                  DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
+                  DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
+                  "vldrw.u32 q0, [%[gp], #64]\n\t"
+                  "vmul.f32 q3, q3, q0\n\t"
+                  "vldrw.u32 q1, [%[gp], #80]\n\t"
+                  "vldrw.u32 q2, [%[gp]], #96\n\t"
+                  "vpt.f32 ge, q3, q1\n\t"
+                  "vaddvat.u32 %[pa], q2\n\t"
+                  "le lr, 1b"
+                  : [gp] "+r"(gp), [pa] "+r"(pa)
+                  : [ng] "r"(ng)
+                  : "lr", "q0", "q1", "q2", "q3", "q5", "q6", "cc", "memory");
+                  output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
                 }
               }
-              if (npx == 2) {
-                /* two pixels per group: their sums at tabs and tabs + 64 */
-                const void *gp = gv;
-                register uint32_t pa __asm__("r0") = 0u; /* VADDVA needs even registers */
-                register uint32_t pb __asm__("r2") = 0u;
-                __asm__ volatile(
-                    "dls lr, %[ng]\n"
-                "1:\n\t"
-                "vldrw.u32 q0, [%[gp], #16]\n\t"
-                "vldrw.u32 q1, [%[gp], #32]\n\t"
-                "vldrw.u32 q2, [%[gp], #48]\n\t"
-                DQ_F32S1_POS("q3", "0") DQ_F32S1_POS("q4", "256")
-                DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
-                DQ_F32S1_POS("q5", "384") "vmaxnm.f32 q4, q4, q5\n\t"
-                DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
-                DQ_F32S1_POS("q5", "260") "vmaxnm.f32 q4, q4, q5\n\t"
-                DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
-                DQ_F32S1_POS("q5", "388") "vmaxnm.f32 q4, q4, q5\n\t"
-                "vldrw.u32 q0, [%[gp], #64]\n\t"
-                "vmul.f32 q3, q3, q0\n\t"
-                "vmul.f32 q4, q4, q0\n\t"
-                "vldrw.u32 q1, [%[gp], #80]\n\t"
-                "vldrw.u32 q2, [%[gp]], #96\n\t"
-                "vpt.f32 ge, q3, q1\n\t"
-                "vaddvat.u32 %[pa], q2\n\t"
-                "vpt.f32 ge, q4, q1\n\t"
-                "vaddvat.u32 %[pb], q2\n\t"
-                "le lr, 1b"
-                : [gp] "+r"(gp), [pa] "+r"(pa), [pb] "+r"(pb)
-                : [ng] "r"(ng)
-                : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "cc", "memory");
-                output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
-                output[((size_t)oy * (size_t)p->out_w + (size_t)ox + 1u) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pb & all;
+            }
+            continue;
+          }
+#undef DQ_F32S1_POS
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
+          /* VFP: per channel the addresses of its three row terms in tab and
+           (sign, sign * threshold): a flipped channel compares -best >= -thr */
+          struct {
+            const float *r[3];
+            uint32_t bit;
+            float thr;
+          } ch[32];
+          int32_t n_up = 0, n_all = 0, pass_no;
+          /* the channels compared by >= first (n_up of them), then the flipped ones (<=) */
+          for (pass_no = 0; pass_no < 2; ++pass_no) {
+            for (m = 0; m < nb; ++m) {
+              if ((int32_t)((flw >> m) & 1u) != pass_no) continue;
+              for (t = 0; t < 3; ++t) ch[n_all].r[t] = tab + off[m][t];
+              ch[n_all].bit = 1u << m;
+              ch[n_all].thr = os->thr_f[c0 + m];
+              ++n_all;
+            }
+            if (pass_no == 0) n_up = n_all;
+          }
+          /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
+           overflows, no NaN occurs, and the bit is a chain of compares with
+           the threshold, without the pool maximum */
+#if defined(DQ_ISA_HELIUMF) && !defined(DQ_NO_ASM)
+          const int32_t no_nan = 0; /* Helium cores: here only as the rare fallback, without the chain's code */
+#else
+          const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
+              (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_small(&p->pad_value, 1, 1));
+#endif
+#endif
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+              uint32_t word = 0u;
+              float xw[4][4];
+              const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
+              const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
+              size_t wrs = 4;
+              int32_t r, cc;
+              if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+                /* interior: no bounds checks; read in place when the pixels are contiguous */
+                const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
+                const size_t rs = (size_t)p->in_w * (size_t)in_row;
+                if (in_row == 1) {
+                  wx = xr;
+                  wrs = rs;
+                } else {
+                  for (r = 0; r < 4; ++r) {
+                    xw[r][0] = xr[0];
+                    xw[r][1] = xr[in_row];
+                    xw[r][2] = xr[2 * in_row];
+                    xw[r][3] = xr[3 * in_row];
+                    xr += rs;
+                  }
+                }
               } else {
-                /* the last pixel of an odd row */
-                const void *gp = gv;
-                register uint32_t pa __asm__("r0") = 0u;
-                __asm__ volatile(
-                    "dls lr, %[ng]\n"
-                "1:\n\t"
-                "vldrw.u32 q0, [%[gp], #16]\n\t"
-                "vldrw.u32 q1, [%[gp], #32]\n\t"
-                "vldrw.u32 q2, [%[gp], #48]\n\t"
-                DQ_F32S1_POS("q3", "0")
-                DQ_F32S1_POS("q5", "128") "vmaxnm.f32 q3, q3, q5\n\t"
-                DQ_F32S1_POS("q5", "4") "vmaxnm.f32 q3, q3, q5\n\t"
-                DQ_F32S1_POS("q5", "132") "vmaxnm.f32 q3, q3, q5\n\t"
-                "vldrw.u32 q0, [%[gp], #64]\n\t"
-                "vmul.f32 q3, q3, q0\n\t"
-                "vldrw.u32 q1, [%[gp], #80]\n\t"
-                "vldrw.u32 q2, [%[gp]], #96\n\t"
-                "vpt.f32 ge, q3, q1\n\t"
-                "vaddvat.u32 %[pa], q2\n\t"
-                "le lr, 1b"
-                : [gp] "+r"(gp), [pa] "+r"(pa)
-                : [ng] "r"(ng)
-                : "lr", "q0", "q1", "q2", "q3", "q5", "q6", "cc", "memory");
-                output[((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row + (size_t)(c0 >> 5)] = ~pa & all;
+                /* outside taps: pad_value, or 0 under zero padding (adding
+                 +-0 leaves a row sum that started from +0 unchanged) */
+                for (r = 0; r < 4; ++r) {
+                  for (cc = 0; cc < 4; ++cc) {
+                    const int32_t iy = iy0 + r, ix = ix0 + cc;
+                    xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                    ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                  }
+                }
               }
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
+              {
+                /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
+                float *tp = tab;
+                const float *xp = wx;
+                const size_t step = wrs * sizeof(float);
+                int32_t rows = 4;
+                __asm__ volatile(
+                    "1:\n\t"
+                "vldmia %[xp], {s0-s3}\n\t"
+                "add %[xp], %[xp], %[step]\n\t"
+                "vadd.f32 s4, s0, s1\n\t"
+                "vsub.f32 s5, s0, s1\n\t"
+                "vadd.f32 s8, s4, s2\n\t"
+                "vsub.f32 s9, s4, s2\n\t"
+                "vadd.f32 s10, s5, s2\n\t"
+                "vsub.f32 s11, s5, s2\n\t"
+                "vneg.f32 s12, s8\n\t"
+                "vneg.f32 s13, s9\n\t"
+                "vneg.f32 s14, s10\n\t"
+                "vneg.f32 s15, s11\n\t"
+                "vadd.f32 s4, s1, s2\n\t"
+                "vsub.f32 s5, s1, s2\n\t"
+                "vadd.f32 s16, s4, s3\n\t"
+                "vsub.f32 s17, s4, s3\n\t"
+                "vadd.f32 s18, s5, s3\n\t"
+                "vsub.f32 s19, s5, s3\n\t"
+                "vneg.f32 s20, s16\n\t"
+                "vneg.f32 s21, s17\n\t"
+                "vneg.f32 s22, s18\n\t"
+                "vneg.f32 s23, s19\n\t"
+                "vstmia %[tp]!, {s8-s23}\n\t"
+                "subs %[rows], %[rows], #1\n\t"
+                "bne 1b"
+                : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
+                : [step] "r"(step)
+                : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
+                    "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
+              }
+#else
+              for (r = 0; r < 4; ++r) {
+                for (cc = 0; cc < 2; ++cc) {
+                  const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
+                  const float apb = a + b, amb = a - b;
+                  float *const tp = tab + 16 * r + 8 * cc;
+                  tp[0] = apb + c;
+                  tp[1] = apb - c;
+                  tp[2] = amb + c;
+                  tp[3] = amb - c;
+                  tp[4] = -tp[0];
+                  tp[5] = -tp[1];
+                  tp[6] = -tp[2];
+                  tp[7] = -tp[3];
+                }
+              }
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
+              {
+                /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
+                 conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
+                 never replaces), the threshold compare (the bit is set on LT,
+                 or HI when flipped: both also when unordered). Without NaN,
+                 37: the bit is set when every position is below the
+                 threshold (flipped: when any is above), a chain of
+                 conditional compares. */
+                const void *cp = ch;
+                if (no_nan) {
+                  if (n_up > 0) {
+                    int32_t cnt = n_up;
+                    __asm__ volatile(
+                        "1:\n\t"
+                    "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                    "vldr s0, [r4]\n\t"
+                    "vldr s4, [r5]\n\t"
+                    "vldr s1, [r4, #32]\n\t"
+                    "vldr s5, [r5, #32]\n\t"
+                    "vldr s2, [r4, #64]\n\t"
+                    "vldr s6, [r5, #64]\n\t"
+                    "vldr s3, [r4, #96]\n\t"
+                    "vldr s7, [r5, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldr s4, [r6]\n\t"
+                    "vldr s5, [r6, #32]\n\t"
+                    "vldr s6, [r6, #64]\n\t"
+                    "vldr s7, [r6, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldmia %[cp]!, {s8}\n\t"
+                    "vcmp.f32 s0, s8\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "itt lt\n\t"
+                    "vcmplt.f32 s1, s8\n\t"
+                    "vmrslt APSR_nzcv, fpscr\n\t"
+                    "itt lt\n\t"
+                    "vcmplt.f32 s2, s8\n\t"
+                    "vmrslt APSR_nzcv, fpscr\n\t"
+                    "itt lt\n\t"
+                    "vcmplt.f32 s3, s8\n\t"
+                    "vmrslt APSR_nzcv, fpscr\n\t"
+                    "it lt\n\t"
+                    "orrlt %[word], %[word], r12\n\t"
+                    "subs %[cnt], %[cnt], #1\n\t"
+                    "bne 1b"
+                    : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                    :
+                    : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                  }
+                  if (n_all > n_up) {
+                    cp = &ch[n_up];
+                    int32_t cnt = n_all - n_up;
+                    __asm__ volatile(
+                        "1:\n\t"
+                    "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                    "vldr s0, [r4]\n\t"
+                    "vldr s4, [r5]\n\t"
+                    "vldr s1, [r4, #32]\n\t"
+                    "vldr s5, [r5, #32]\n\t"
+                    "vldr s2, [r4, #64]\n\t"
+                    "vldr s6, [r5, #64]\n\t"
+                    "vldr s3, [r4, #96]\n\t"
+                    "vldr s7, [r5, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldr s4, [r6]\n\t"
+                    "vldr s5, [r6, #32]\n\t"
+                    "vldr s6, [r6, #64]\n\t"
+                    "vldr s7, [r6, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldmia %[cp]!, {s8}\n\t"
+                    "vcmp.f32 s0, s8\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "itt ls\n\t"
+                    "vcmpls.f32 s1, s8\n\t"
+                    "vmrsls APSR_nzcv, fpscr\n\t"
+                    "itt ls\n\t"
+                    "vcmpls.f32 s2, s8\n\t"
+                    "vmrsls APSR_nzcv, fpscr\n\t"
+                    "itt ls\n\t"
+                    "vcmpls.f32 s3, s8\n\t"
+                    "vmrsls APSR_nzcv, fpscr\n\t"
+                    "it hi\n\t"
+                    "orrhi %[word], %[word], r12\n\t"
+                    "subs %[cnt], %[cnt], #1\n\t"
+                    "bne 1b"
+                    : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                    :
+                    : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                  }
+                } else {
+                  if (n_up > 0) {
+                    int32_t cnt = n_up;
+                    __asm__ volatile(
+                        "1:\n\t"
+                    "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                    "vldr s0, [r4]\n\t"
+                    "vldr s4, [r5]\n\t"
+                    "vldr s1, [r4, #32]\n\t"
+                    "vldr s5, [r5, #32]\n\t"
+                    "vldr s2, [r4, #64]\n\t"
+                    "vldr s6, [r5, #64]\n\t"
+                    "vldr s3, [r4, #96]\n\t"
+                    "vldr s7, [r5, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldr s4, [r6]\n\t"
+                    "vldr s5, [r6, #32]\n\t"
+                    "vldr s6, [r6, #64]\n\t"
+                    "vldr s7, [r6, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vcmp.f32 s1, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s1\n\t"
+                    "vcmp.f32 s2, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s2\n\t"
+                    "vcmp.f32 s3, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s3\n\t"
+                    "vldmia %[cp]!, {s8}\n\t"
+                    "vcmp.f32 s0, s8\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it lt\n\t"
+                    "orrlt %[word], %[word], r12\n\t"
+                    "subs %[cnt], %[cnt], #1\n\t"
+                    "bne 1b"
+                    : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                    :
+                    : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                  }
+                  if (n_all > n_up) {
+                    cp = &ch[n_up];
+                    int32_t cnt = n_all - n_up;
+                    __asm__ volatile(
+                        "1:\n\t"
+                    "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
+                    "vldr s0, [r4]\n\t"
+                    "vldr s4, [r5]\n\t"
+                    "vldr s1, [r4, #32]\n\t"
+                    "vldr s5, [r5, #32]\n\t"
+                    "vldr s2, [r4, #64]\n\t"
+                    "vldr s6, [r5, #64]\n\t"
+                    "vldr s3, [r4, #96]\n\t"
+                    "vldr s7, [r5, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vldr s4, [r6]\n\t"
+                    "vldr s5, [r6, #32]\n\t"
+                    "vldr s6, [r6, #64]\n\t"
+                    "vldr s7, [r6, #96]\n\t"
+                    "vadd.f32 s0, s0, s4\n\t"
+                    "vadd.f32 s1, s1, s5\n\t"
+                    "vadd.f32 s2, s2, s6\n\t"
+                    "vadd.f32 s3, s3, s7\n\t"
+                    "vcmp.f32 s1, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s1\n\t"
+                    "vcmp.f32 s2, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s2\n\t"
+                    "vcmp.f32 s3, s0\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it gt\n\t"
+                    "vmovgt.f32 s0, s3\n\t"
+                    "vldmia %[cp]!, {s8}\n\t"
+                    "vcmp.f32 s0, s8\n\t"
+                    "vmrs APSR_nzcv, fpscr\n\t"
+                    "it hi\n\t"
+                    "orrhi %[word], %[word], r12\n\t"
+                    "subs %[cnt], %[cnt], #1\n\t"
+                    "bne 1b"
+                    : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
+                    :
+                    : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
+                  }
+                }
+              }
+#else
+              for (m = 0; m < nb; ++m) {
+                const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
+                /* the pool window in the reference's order; a later position
+                 replaces the best only when greater (NaN never does) */
+                float best = (t0[0] + t1[0]) + t2[0], a;
+                a = (t0[8] + t1[8]) + t2[8];
+                if (a > best) best = a;
+                a = (t0[16] + t1[16]) + t2[16];
+                if (a > best) best = a;
+                a = (t0[24] + t1[24]) + t2[24];
+                if (a > best) best = a;
+                o = c0 + m;
+                {
+                  /* the block is one output word: flip bits and the store once per block */
+                  const float thr = os->thr_f[o];
+                  const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+                  word |= neg << m;
+                }
+              }
+#endif
+              orow[c0 >> 5] = word;
             }
           }
           continue;
         }
-#undef DQ_F32S1_POS
-#endif
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
-        /* VFP: per channel the addresses of its three row terms in tab and
-         (sign, sign * threshold): a flipped channel compares -best >= -thr */
-        struct {
-          const float *r[3];
-          uint32_t bit;
-          float thr;
-        } ch[32];
-        int32_t n_up = 0, n_all = 0, pass_no;
-        /* the channels compared by >= first (n_up of them), then the flipped ones (<=) */
-        for (pass_no = 0; pass_no < 2; ++pass_no) {
-          for (m = 0; m < nb; ++m) {
-            if ((int32_t)((flw >> m) & 1u) != pass_no) continue;
-            for (t = 0; t < 3; ++t) ch[n_all].r[t] = tab + off[m][t];
-            ch[n_all].bit = 1u << m;
-            ch[n_all].thr = os->thr_f[c0 + m];
-            ++n_all;
-          }
-          if (pass_no == 0) n_up = n_all;
-        }
-        /* inputs (and pad value) finite and below 2^124 in magnitude: no sum
-         overflows, no NaN occurs, and the bit is a chain of compares with
-         the threshold, without the pool maximum */
-#if defined(DQ_ISA_HELIUMF) && !defined(DQ_NO_ASM)
-        const int32_t no_nan = 0; /* Helium cores: here only as the rare fallback, without the chain's code */
-#else
-        const int32_t no_nan = dq_f32s1_small(input + ic, (size_t)p->in_h * (size_t)p->in_w, (size_t)in_row) &&
-            (p->pad_mode != DQ_PAD_VALUE || dq_f32s1_small(&p->pad_value, 1, 1));
-#endif
-#endif
-        for (oy = 0; oy < p->out_h; ++oy) {
-          for (ox = 0; ox < p->out_w; ++ox) {
-            uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            uint32_t word = 0u;
-            float xw[4][4];
-            const int32_t iy0 = oy * 2 - p->pad_top, ix0 = ox * 2 - p->pad_left;
-            const float *wx = &xw[0][0]; /* the window's rows, wrs floats apart */
-            size_t wrs = 4;
-            int32_t r, cc;
-            if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
-              /* interior: no bounds checks; read in place when the pixels are contiguous */
-              const float *xr = input + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)in_row + (size_t)ic;
-              const size_t rs = (size_t)p->in_w * (size_t)in_row;
-              if (in_row == 1) {
-                wx = xr;
-                wrs = rs;
-              } else {
-                for (r = 0; r < 4; ++r) {
-                  xw[r][0] = xr[0];
-                  xw[r][1] = xr[in_row];
-                  xw[r][2] = xr[2 * in_row];
-                  xw[r][3] = xr[3 * in_row];
-                  xr += rs;
-                }
-              }
-            } else {
-              /* outside taps: pad_value, or 0 under zero padding (adding
-               +-0 leaves a row sum that started from +0 unchanged) */
-              for (r = 0; r < 4; ++r) {
-                for (cc = 0; cc < 4; ++cc) {
-                  const int32_t iy = iy0 + r, ix = ix0 + cc;
-                  xw[r][cc] = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                  ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
-                }
-              }
-            }
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
-            {
-              /* per window row: one VLDM, 20 VFP operations, one VSTM of its 16 sums */
-              float *tp = tab;
-              const float *xp = wx;
-              const size_t step = wrs * sizeof(float);
-              int32_t rows = 4;
-              __asm__ volatile(
-                  "1:\n\t"
-              "vldmia %[xp], {s0-s3}\n\t"
-              "add %[xp], %[xp], %[step]\n\t"
-              "vadd.f32 s4, s0, s1\n\t"
-              "vsub.f32 s5, s0, s1\n\t"
-              "vadd.f32 s8, s4, s2\n\t"
-              "vsub.f32 s9, s4, s2\n\t"
-              "vadd.f32 s10, s5, s2\n\t"
-              "vsub.f32 s11, s5, s2\n\t"
-              "vneg.f32 s12, s8\n\t"
-              "vneg.f32 s13, s9\n\t"
-              "vneg.f32 s14, s10\n\t"
-              "vneg.f32 s15, s11\n\t"
-              "vadd.f32 s4, s1, s2\n\t"
-              "vsub.f32 s5, s1, s2\n\t"
-              "vadd.f32 s16, s4, s3\n\t"
-              "vsub.f32 s17, s4, s3\n\t"
-              "vadd.f32 s18, s5, s3\n\t"
-              "vsub.f32 s19, s5, s3\n\t"
-              "vneg.f32 s20, s16\n\t"
-              "vneg.f32 s21, s17\n\t"
-              "vneg.f32 s22, s18\n\t"
-              "vneg.f32 s23, s19\n\t"
-              "vstmia %[tp]!, {s8-s23}\n\t"
-              "subs %[rows], %[rows], #1\n\t"
-              "bne 1b"
-              : [tp] "+r"(tp), [xp] "+r"(xp), [rows] "+r"(rows)
-              : [step] "r"(step)
-              : "s0", "s1", "s2", "s3", "s4", "s5", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16",
-                  "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
-            }
-#else
-            for (r = 0; r < 4; ++r) {
-              for (cc = 0; cc < 2; ++cc) {
-                const float a = wx[(size_t)r * wrs + (size_t)cc], b = wx[(size_t)r * wrs + (size_t)cc + 1], c = wx[(size_t)r * wrs + (size_t)cc + 2];
-                const float apb = a + b, amb = a - b;
-                float *const tp = tab + 16 * r + 8 * cc;
-                tp[0] = apb + c;
-                tp[1] = apb - c;
-                tp[2] = amb + c;
-                tp[3] = amb - c;
-                tp[4] = -tp[0];
-                tp[5] = -tp[1];
-                tp[6] = -tp[2];
-                tp[7] = -tp[3];
-              }
-            }
-#endif
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
-            {
-              /* 40 instructions per channel: 12 VLDR and 8 VADD for the four
-               conv positions, VCMP/VMRS/IT/VMOV for each pool step (a NaN
-               never replaces), the threshold compare (the bit is set on LT,
-               or HI when flipped: both also when unordered). Without NaN,
-               37: the bit is set when every position is below the
-               threshold (flipped: when any is above), a chain of
-               conditional compares. */
-              const void *cp = ch;
-              if (no_nan) {
-                if (n_up > 0) {
-                  int32_t cnt = n_up;
-                  __asm__ volatile(
-                      "1:\n\t"
-                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                  "vldr s0, [r4]\n\t"
-                  "vldr s4, [r5]\n\t"
-                  "vldr s1, [r4, #32]\n\t"
-                  "vldr s5, [r5, #32]\n\t"
-                  "vldr s2, [r4, #64]\n\t"
-                  "vldr s6, [r5, #64]\n\t"
-                  "vldr s3, [r4, #96]\n\t"
-                  "vldr s7, [r5, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldr s4, [r6]\n\t"
-                  "vldr s5, [r6, #32]\n\t"
-                  "vldr s6, [r6, #64]\n\t"
-                  "vldr s7, [r6, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldmia %[cp]!, {s8}\n\t"
-                  "vcmp.f32 s0, s8\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "itt lt\n\t"
-                  "vcmplt.f32 s1, s8\n\t"
-                  "vmrslt APSR_nzcv, fpscr\n\t"
-                  "itt lt\n\t"
-                  "vcmplt.f32 s2, s8\n\t"
-                  "vmrslt APSR_nzcv, fpscr\n\t"
-                  "itt lt\n\t"
-                  "vcmplt.f32 s3, s8\n\t"
-                  "vmrslt APSR_nzcv, fpscr\n\t"
-                  "it lt\n\t"
-                  "orrlt %[word], %[word], r12\n\t"
-                  "subs %[cnt], %[cnt], #1\n\t"
-                  "bne 1b"
-                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                  :
-                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
-                }
-                if (n_all > n_up) {
-                  cp = &ch[n_up];
-                  int32_t cnt = n_all - n_up;
-                  __asm__ volatile(
-                      "1:\n\t"
-                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                  "vldr s0, [r4]\n\t"
-                  "vldr s4, [r5]\n\t"
-                  "vldr s1, [r4, #32]\n\t"
-                  "vldr s5, [r5, #32]\n\t"
-                  "vldr s2, [r4, #64]\n\t"
-                  "vldr s6, [r5, #64]\n\t"
-                  "vldr s3, [r4, #96]\n\t"
-                  "vldr s7, [r5, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldr s4, [r6]\n\t"
-                  "vldr s5, [r6, #32]\n\t"
-                  "vldr s6, [r6, #64]\n\t"
-                  "vldr s7, [r6, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldmia %[cp]!, {s8}\n\t"
-                  "vcmp.f32 s0, s8\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "itt ls\n\t"
-                  "vcmpls.f32 s1, s8\n\t"
-                  "vmrsls APSR_nzcv, fpscr\n\t"
-                  "itt ls\n\t"
-                  "vcmpls.f32 s2, s8\n\t"
-                  "vmrsls APSR_nzcv, fpscr\n\t"
-                  "itt ls\n\t"
-                  "vcmpls.f32 s3, s8\n\t"
-                  "vmrsls APSR_nzcv, fpscr\n\t"
-                  "it hi\n\t"
-                  "orrhi %[word], %[word], r12\n\t"
-                  "subs %[cnt], %[cnt], #1\n\t"
-                  "bne 1b"
-                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                  :
-                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
-                }
-              } else {
-                if (n_up > 0) {
-                  int32_t cnt = n_up;
-                  __asm__ volatile(
-                      "1:\n\t"
-                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                  "vldr s0, [r4]\n\t"
-                  "vldr s4, [r5]\n\t"
-                  "vldr s1, [r4, #32]\n\t"
-                  "vldr s5, [r5, #32]\n\t"
-                  "vldr s2, [r4, #64]\n\t"
-                  "vldr s6, [r5, #64]\n\t"
-                  "vldr s3, [r4, #96]\n\t"
-                  "vldr s7, [r5, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldr s4, [r6]\n\t"
-                  "vldr s5, [r6, #32]\n\t"
-                  "vldr s6, [r6, #64]\n\t"
-                  "vldr s7, [r6, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vcmp.f32 s1, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s1\n\t"
-                  "vcmp.f32 s2, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s2\n\t"
-                  "vcmp.f32 s3, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s3\n\t"
-                  "vldmia %[cp]!, {s8}\n\t"
-                  "vcmp.f32 s0, s8\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it lt\n\t"
-                  "orrlt %[word], %[word], r12\n\t"
-                  "subs %[cnt], %[cnt], #1\n\t"
-                  "bne 1b"
-                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                  :
-                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
-                }
-                if (n_all > n_up) {
-                  cp = &ch[n_up];
-                  int32_t cnt = n_all - n_up;
-                  __asm__ volatile(
-                      "1:\n\t"
-                  "ldmia %[cp]!, {r4, r5, r6, r12}\n\t"
-                  "vldr s0, [r4]\n\t"
-                  "vldr s4, [r5]\n\t"
-                  "vldr s1, [r4, #32]\n\t"
-                  "vldr s5, [r5, #32]\n\t"
-                  "vldr s2, [r4, #64]\n\t"
-                  "vldr s6, [r5, #64]\n\t"
-                  "vldr s3, [r4, #96]\n\t"
-                  "vldr s7, [r5, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vldr s4, [r6]\n\t"
-                  "vldr s5, [r6, #32]\n\t"
-                  "vldr s6, [r6, #64]\n\t"
-                  "vldr s7, [r6, #96]\n\t"
-                  "vadd.f32 s0, s0, s4\n\t"
-                  "vadd.f32 s1, s1, s5\n\t"
-                  "vadd.f32 s2, s2, s6\n\t"
-                  "vadd.f32 s3, s3, s7\n\t"
-                  "vcmp.f32 s1, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s1\n\t"
-                  "vcmp.f32 s2, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s2\n\t"
-                  "vcmp.f32 s3, s0\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it gt\n\t"
-                  "vmovgt.f32 s0, s3\n\t"
-                  "vldmia %[cp]!, {s8}\n\t"
-                  "vcmp.f32 s0, s8\n\t"
-                  "vmrs APSR_nzcv, fpscr\n\t"
-                  "it hi\n\t"
-                  "orrhi %[word], %[word], r12\n\t"
-                  "subs %[cnt], %[cnt], #1\n\t"
-                  "bne 1b"
-                  : [cp] "+r"(cp), [cnt] "+r"(cnt), [word] "+r"(word)
-                  :
-                  : "r4", "r5", "r6", "r12", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "cc", "memory");
-                }
-              }
-            }
-#else
-            for (m = 0; m < nb; ++m) {
-              const float *const t0 = tab + off[m][0], *const t1 = tab + off[m][1], *const t2 = tab + off[m][2];
-              /* the pool window in the reference's order; a later position
-               replaces the best only when greater (NaN never does) */
-              float best = (t0[0] + t1[0]) + t2[0], a;
-              a = (t0[8] + t1[8]) + t2[8];
-              if (a > best) best = a;
-              a = (t0[16] + t1[16]) + t2[16];
-              if (a > best) best = a;
-              a = (t0[24] + t1[24]) + t2[24];
-              if (a > best) best = a;
-              o = c0 + m;
-              {
-                /* the block is one output word: flip bits and the store once per block */
-                const float thr = os->thr_f[o];
-                const uint32_t neg = ((flw >> m) & 1u) ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-                word |= neg << m;
-              }
-            }
-#endif
-            orow[c0 >> 5] = word;
-          }
-        }
-        continue;
-      }
-      {
-        /* any kernel of at most 9 taps and pool window of at most 9
-         positions: the weight bits of the block become +-1.0f once per
-         call, the taps of each pixel are gathered once per input channel,
-         and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the fused
-         add rounds as r +- x) into its kernel row's sum */
+        {
+          /* any kernel of at most 9 taps and pool window of at most 9
+           positions: the weight bits of the block become +-1.0f once per
+           call, the taps of each pixel are gathered once per input channel,
+           and every tap is one DQ_FMA_PM1 (x * +-1 is exact, so the fused
+           add rounds as r +- x) into its kernel row's sum */
 #ifdef DQ_SMALL_STACK
-        /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
-         yields the same +-1.0f */
-        uint16_t sg[32];
+          /* the signs as 9-bit masks: 64 B of stack instead of 1,152 B; DQ_SG
+           yields the same +-1.0f */
+          uint16_t sg[32];
 #define DQ_SG(m, t) (((sg[m] >> (t)) & 1u) ? -1.0f : 1.0f)
 #else
-        float sg[32][9];
+          float sg[32][9];
 #define DQ_SG(m, t) sg[m][t]
 #endif
-        for (m = 0; m < nb; ++m) {
+          for (m = 0; m < nb; ++m) {
 #ifdef DQ_SMALL_STACK
-          sg[m] = 0u;
-          for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
+            sg[m] = 0u;
+            for (t = 0; t < kk; ++t) sg[m] |= (uint16_t)(dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m) << t);
 #else
-          for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
+            for (t = 0; t < 9; ++t) sg[m][t] = (t < kk && dq_s1_bit(weights + (size_t)t * (size_t)w_row, c0 + m)) ? -1.0f : 1.0f;
 #endif
-        }
-        for (oy = 0; oy < p->out_h; ++oy) {
-          for (ox = 0; ox < p->out_w; ++ox) {
-            uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            uint32_t word = 0u;
-            float xs[9][9];
-            int32_t xs_ic = -1;
-            for (m = 0; m < nb; ++m) {
-              const int32_t ic = (c0 + m) / mult;
-              float best = 0.0f;
-              int32_t q;
-              if (ic != xs_ic) {
-                for (q = 0; q < npool; ++q) {
-                  const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
-                  for (t = 0; t < 9; ++t) {
-                    float xv = 0.0f;
-                    if (t < kk) {
-                      const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
-                      const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
-                      xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                      ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+          }
+          for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+              uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+              uint32_t word = 0u;
+              float xs[9][9];
+              int32_t xs_ic = -1;
+              for (m = 0; m < nb; ++m) {
+                const int32_t ic = (c0 + m) / mult;
+                float best = 0.0f;
+                int32_t q;
+                if (ic != xs_ic) {
+                  for (q = 0; q < npool; ++q) {
+                    const int32_t cy = oy * psh + q / pw, cx = ox * psw + q % pw;
+                    for (t = 0; t < 9; ++t) {
+                      float xv = 0.0f;
+                      if (t < kk) {
+                        const int32_t iy = cy * p->stride_h + (t / p->k_w) * p->dil_h - p->pad_top;
+                        const int32_t ix = cx * p->stride_w + (t % p->k_w) * p->dil_w - p->pad_left;
+                        xv = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                        ? pad_f : input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                      }
+                      xs[q][t] = xv;
                     }
-                    xs[q][t] = xv;
                   }
+                  xs_ic = ic;
                 }
-                xs_ic = ic;
-              }
-              for (q = 0; q < npool; ++q) {
-                const float *const xq = xs[q];
-                float acc = 0.0f;
-                t = 0;
-                for (ky = 0; ky < p->k_h; ++ky) {
-                  float row = 0.0f;
-                  for (kx = 0; kx < p->k_w; ++kx, ++t) row = DQ_FMA_PM1(xq[t], DQ_SG(m, t), row);
-                  acc = acc + row;
+                for (q = 0; q < npool; ++q) {
+                  const float *const xq = xs[q];
+                  float acc = 0.0f;
+                  t = 0;
+                  for (ky = 0; ky < p->k_h; ++ky) {
+                    float row = 0.0f;
+                    for (kx = 0; kx < p->k_w; ++kx, ++t) row = DQ_FMA_PM1(xq[t], DQ_SG(m, t), row);
+                    acc = acc + row;
+                  }
+                  if (q == 0 || acc > best) best = acc;
                 }
-                if (q == 0 || acc > best) best = acc;
-              }
-              o = c0 + m;
-              {
-                const float thr = os->thr_f[o];
-                const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-                /* bit 1 (-1) unless the comparison holds */
-                const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-                word |= neg << (o & 31);
-                if ((o & 31) == 31 || o == n_out - 1) {
-                  orow[o >> 5] = word;
-                  word = 0u;
+                o = c0 + m;
+                {
+                  const float thr = os->thr_f[o];
+                  const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+                  /* bit 1 (-1) unless the comparison holds */
+                  const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+                  word |= neg << (o & 31);
+                  if ((o & 31) == 31 || o == n_out - 1) {
+                    orow[o >> 5] = word;
+                    word = 0u;
+                  }
                 }
               }
             }
           }
-        }
 #undef DQ_SG
+        }
       }
+      return DQ_OK;
     }
-    return DQ_OK;
-  }
-  for (oy = 0; oy < p->out_h; ++oy) {
+  }for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
       for (o = 0; o < n_out; ++o) {
-        float best = 0;
-        int32_t first = 1;
         const int32_t ic = o / p->depth_multiplier; /* Keras order: o = ic * depth_multiplier + m */
+        float best;
+        int32_t first, nf = 0, scaled = 0;
+        best = 0;
+        first = 1;
         for (dy = 0; dy < ph; ++dy) {
           for (dx = 0; dx < pw; ++dx) {
             const int32_t cy = oy * psh + dy, cx = ox * psw + dx;
@@ -831,29 +898,41 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
               acc = 0.0f;
               for (kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+                const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
                 const uint32_t *const wr = weights + ((size_t)ky * (size_t)p->k_w + (size_t)kx) * (size_t)w_row;
-                if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                  /* padding: zero taps contribute nothing */
-                  if (p->pad_mode == DQ_PAD_VALUE) {
-                    const float pad_x = p->pad_value;
-                    const float xv = pad_x;
-                    const uint32_t wv = dq_s1_bit(wr, o);
-                    acc = wv ? acc - xv : acc + xv;
-                  }
-                } else {
-                  const float *const xr = input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row;
-                  const float xv = xr[ic];
-                  const uint32_t wv = dq_s1_bit(wr, o);
-                  acc = wv ? acc - xv : acc + xv;
-                }
+                /* padding: zero taps contribute nothing; pad values are inputs */
+                if (inside) acc = dq_s1_bit(wr, o) ? acc - input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic] : acc + input[((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)in_row + (size_t)ic];
+                else if (p->pad_mode == DQ_PAD_VALUE) acc = dq_s1_bit(wr, o) ? acc - p->pad_value : acc + p->pad_value;
               }
               acc = acc_rows + acc;
             }
+            nf |= !(acc - acc == 0.0f); /* Inf or NaN */
             if (first || acc > best) best = acc;
             first = 0;
           }
         }
-        {
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+          /* rescue: the window again with the weights scaled first */
+          best = dq_dwconv2d_f32_s1_s1_scaled(p, input, weights, os->mul[o], oy, ox, o);
+          scaled = 1;
+        }
+        if (scaled) {
+          float y = best;
+          uint32_t neg;
+          if (os->add != NULL) y = y + os->add[o];
+          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+          if (os->bn_mul != NULL) {
+            y = y - os->bn_sub[o];
+            y = y * os->bn_mul[o];
+            y = y + os->bn_add[o];
+          }
+          neg = (uint32_t)!(y >= 0.0f); /* NaN: -1 */
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
+        } else {
           const float thr = os->thr_f[o];
           const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
           /* bit 1 (-1) unless the comparison holds */

@@ -139,8 +139,8 @@ dq_status dq_dwconv2d_f32_s8_s1(const dq_conv_params *p, const float *input, con
             first = 0;
           }
         }
-        if (nf && os->mul != NULL) {
-          /* rescue: the window again with the weights scaled first */
+        if (os->mul != NULL && (nf || os->mul[o] > 1.0f || os->mul[o] < -1.0f)) {
+          /* rescue (or |mul| > 1, gen/ref.ScaledForm): the window again with the weights scaled first */
           const float ws = os->mul[o];
           scaled = 1;
           best = 0;

@@ -207,9 +207,9 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 		if flip {
 			st.Flip = fl
 		}
-		if k.In == dtype.F32 && k.W == dtype.S8 && !allEq1(ai.mul) {
+		if k.In == dtype.F32 && (k.W == dtype.S8 || k.W == dtype.S1) && !allEq1(ai.mul) {
 			// The float path of the rescue (gen/ref.ScaledS1): a sum of
-			// x·code can overflow where Keras's x·(code·scale) does not.
+			// x·code (s1: of x·±1) can overflow where Keras's x·(code·scale) does not.
 			s1RescueStage(st, ai.mul)
 		}
 	default:
@@ -219,7 +219,7 @@ func computeStage(s *State, n *ir.Node, k *ir.KernelAttrs) error {
 }
 
 // s1RescueStage sets the multiplier, offset and (unfolded) batch-norm arrays
-// of an f32 x s8 call with an s1 output: its kernel compares the sum of
+// of an f32 x s8 or f32 x s1 call with an s1 output: its kernel compares the sum of
 // x·code with the thresholds, and when that sum is not finite recomputes
 // Keras's r = Σ x·fl32(code·mul[c]) and takes the sign of evalStage(r).
 func s1RescueStage(st *ir.Stage, mul []float32) {

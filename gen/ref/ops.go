@@ -18,9 +18,9 @@ type DenseParams struct{ InN, OutN, InZP int32 }
 //	  for i in 0..in_n-1: acc = mac(acc, x[i] (s8: q - in_zp), w[o][i])
 //	  out[o] = Stage(acc, o)
 //
-// except where Rescued(k, os) and acc is not finite: then acc is recomputed
-// with every w replaced by fl32(w * mul[o]) and the output stage skips its
-// multiply (s1 outputs: ScaledS1).
+// except where Rescued(k, os) and acc is not finite or ScaledForm(os, o):
+// then acc is recomputed with every w replaced by fl32(w * mul[o]) and the
+// output stage skips its multiply (s1 outputs: ScaledS1).
 func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, error) {
 	if err := checkType(k, matrix.Dense, in, w); err != nil {
 		return Buf{}, err
@@ -46,7 +46,7 @@ func Dense(k matrix.Kernel, p DenseParams, in, w Buf, os *OutputStage) (Buf, err
 		for i := 0; i < n; i++ {
 			acc = mac(acc, get(in, 0, n, i, p.InZP), k.In, get(w, o, n, i, 0), k.W)
 		}
-		if !acc.Int && (math.IsInf(float64(acc.F), 0) || math.IsNaN(float64(acc.F))) && Rescued(k, os) {
+		if !acc.Int && (math.IsInf(float64(acc.F), 0) || math.IsNaN(float64(acc.F)) || ScaledForm(os, o)) && Rescued(k, os) {
 			acc = Acc{}
 			for i := 0; i < n; i++ {
 				acc = macScaled(acc, get(in, 0, n, i, p.InZP), k.In, get(w, o, n, i, 0), k.W, os.Mul, o)
@@ -226,7 +226,7 @@ func RowSums(k matrix.Kernel) bool {
 //	  out[oy][ox][o] = Stage(best, o)
 //
 // except where Rescued(k, os) and an accumulator of the window is not
-// finite: then best is the first maximum of the window's scaled
+// finite or ScaledForm(os, o): then best is the first maximum of the window's scaled
 // accumulators (ConvAcc with every w replaced by fl32(w * mul[o])) and the
 // output stage skips its multiply (s1 outputs: ScaledS1).
 func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error) {
@@ -263,7 +263,7 @@ func Conv(k matrix.Kernel, p ConvParams, in, w Buf, os *OutputStage) (Buf, error
 					return best, finite
 				}
 				best, finite := window(accs)
-				if !finite && Rescued(k, os) {
+				if (!finite || ScaledForm(os, o)) && Rescued(k, os) {
 					if scaled == nil {
 						if scaled, _, _, err = convAcc(k, p, in, w, os.Mul); err != nil {
 							return Buf{}, err

@@ -125,16 +125,28 @@ func mac(acc Acc, x elem, xt dtype.DType, w elem, wt dtype.DType) Acc {
 }
 
 // Rescued reports whether kernel k with output stage os recomputes a
-// non-finite float accumulator with scaled weights: f32 x s8 kernels with a
-// multiplier. The kernel sums x * w_code and multiplies by mul afterwards
+// non-finite float accumulator with scaled weights: f32 x s8 and f32 x s1
+// kernels with a multiplier. The kernel sums x * w_code (s1: x * ±1) and
+// multiplies by mul afterwards
 // (s1 outputs: compares the sum with a threshold that has mul folded in),
 // where Keras (and dqnn's interpreter) sums x * (w_code * scale): a product
-// can overflow in the first form and not in the second (docs/semantics.md).
+// (s1: the sum) can overflow in the first form and not in the second
+// (docs/semantics.md).
 // Where the first form's sum is finite the two agree (mul a power of two);
 // where it is not, the kernel computes the second form, and an s1 output
 // then takes the sign of the float path (ScaledS1) instead of the threshold.
 func Rescued(k matrix.Kernel, os *OutputStage) bool {
-	return k.In == dtype.F32 && k.W == dtype.S8 && os != nil && os.Mul != nil
+	return k.In == dtype.F32 && (k.W == dtype.S8 || k.W == dtype.S1) && os != nil && os.Mul != nil
+}
+
+// ScaledForm reports whether a rescued kernel (Rescued) computes channel o
+// in Keras's form Σ x * fl32(w * mul[o]) for every sum, finite or not: where
+// |mul[o]| > 1 Keras's products can overflow where the kernel's do not
+// (x = (1e38, -1e38), codes (1, 1), scale 4: Keras NaN, the kernel's sum 0).
+// Where neither form overflows the two agree (mul a power of two; scaling up
+// makes no product subnormal, and a subnormal x * w is exact).
+func ScaledForm(os *OutputStage, o int) bool {
+	return os != nil && os.Mul != nil && (os.Mul[o] > 1 || os.Mul[o] < -1)
 }
 
 // macScaled is mac with the weight w of output channel o replaced by
@@ -186,11 +198,11 @@ func Quantize(v float32, qmin, qmax int32) int32 {
 }
 
 // checkStage reports an output stage the C kernel would reject (DQ_ERR_PARAM).
-// An f32 x s8 kernel's s1 output stage with a multiplier also needs a whole
-// batch norm (ScaledS1).
+// A rescued kernel's s1 output stage (Rescued) also needs a whole batch
+// norm (ScaledS1).
 func checkStage(k matrix.Kernel, os *OutputStage, accInt bool) error {
 	out := k.Out
-	if os != nil && out == dtype.S1 && k.In == dtype.F32 && k.W == dtype.S8 && os.Mul != nil && os.BNMul != nil && (os.BNSub == nil || os.BNAdd == nil) {
+	if out == dtype.S1 && Rescued(k, os) && os.BNMul != nil && (os.BNSub == nil || os.BNAdd == nil) {
 		return fmt.Errorf("bn_mul set without bn_sub and bn_add")
 	}
 	if os == nil {
@@ -258,8 +270,8 @@ func Stage(os *OutputStage, acc Acc, c int, out Buf, r, n int) {
 	out.S8[r*n+c] = int8(Quantize(float32(y*os.OutInvScale), os.QMin, os.QMax) + os.OutZP)
 }
 
-// ScaledS1 stores, as bit c of s1 output row r, the sign of a rescued f32 x
-// s8 accumulator (the sum of x * fl32(w_code * mul[c]), Keras's r): the
+// ScaledS1 stores, as bit c of s1 output row r, the sign of a rescued
+// accumulator (the sum of x * fl32(w * mul[c]), Keras's r): the
 // float path of Stage without the multiply, y = r + add[c], relu, batch
 // norm, then +1 iff y >= 0 (NaN: -1), which is Keras's sign. The thresholds
 // (and flip) cannot be used here: they hold for r = acc * mul with a finite

@@ -602,7 +602,7 @@ func Cases(seed uint64, rows []matrix.Row) ([]*ref.Case, error) {
 				cs = append(cs, e)
 			}
 		}
-		if err == nil && k.In == dtype.F32 && k.W == dtype.S8 && len(cs) > 0 {
+		if err == nil && k.In == dtype.F32 && (k.W == dtype.S8 || k.W == dtype.S1) && len(cs) > 0 {
 			var ov []*ref.Case
 			if ov, err = overflowCases(cs); err == nil {
 				cs = append(cs, ov...)
@@ -679,15 +679,29 @@ func edgeCase(c *ref.Case) (*ref.Case, error) {
 // with small ones.
 var OverflowValues = []float32{1e38, 1e38, -3e37, 2e37, 1, 0, -1e38, 5e37, -1.5}
 
+// OverflowValuesS1 are the inputs of the overflow cases of f32 x s1
+// kernels, whose products x * ±1 cannot overflow: with the weights all +1,
+// four values of 1e38 overflow the kernel's sum but not Keras's sum of
+// x * mul.
+var OverflowValuesS1 = []float32{1e38, 1e38, 1e38, 1e38, -3e37, 1, 0, -1e38, 5e37, -1.5}
+
 // OverflowMul is the weight scale of the overflow cases: |x * code * mul|
 // stays below FLT_MAX for every OverflowValues x and code.
 const OverflowMul = 1.0 / 64
 
-// overflowCases copies the smallest case of an f32 x s8 kernel, and its
-// first case with a fused pool, with OverflowValues as inputs and every
-// multiplier OverflowMul (the rescue of gen/ref.Rescued; the sign of mul
-// alternates so windows pool both ways). An s1 output gets the offsets,
-// batch norm and thresholds of overflowS1Stage.
+// OverflowMulBig is the weight scale above 1 of the overflow cases: Keras's
+// product x * (code * mul) overflows for x = 1e38 where the kernel's x *
+// code does not.
+const OverflowMulBig = 4
+
+// overflowCases copies the smallest case of an f32 x s8 or f32 x s1
+// kernel, and its first case with a fused pool, with OverflowValues as
+// inputs and every multiplier OverflowMul (the rescue of gen/ref.Rescued;
+// the sign of mul alternates so windows pool both ways). s1 weights become
+// all +1 and the inputs OverflowValuesS1. Then both again with most
+// multipliers ±OverflowMulBig (gen/ref.ScaledForm), the original weights
+// and OverflowValues. An s1 output gets the offsets, batch norm and
+// thresholds of overflowS1Stage.
 func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 	picks := []*ref.Case{smallest(cs)}
 	for _, c := range cs {
@@ -697,19 +711,28 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		}
 	}
 	var out []*ref.Case
-	for _, c := range picks {
+	for i := 0; i < 2*len(picks); i++ {
+		c, big := picks[i%len(picks)], i >= len(picks)
 		e := *c
 		e.Desc = c.Desc + ", overflowing products"
+		if big {
+			e.Desc = c.Desc + ", overflowing scaled products"
+		}
 		st := *c.Stage
-		nc := len(c.Stage.Mul)
-		if c.Stage.ThrF != nil {
-			nc = len(c.Stage.ThrF) // s1 output: the stage had thresholds only
+		nc := 0 // output channels
+		if c.Dense != nil {
+			nc = int(c.Dense.OutN)
+		} else {
+			nc = int(c.Conv.OutC)
 		}
 		st.Mul = make([]float32, nc)
 		for i := range st.Mul {
 			st.Mul[i] = OverflowMul
+			if big && i%5 != 4 {
+				st.Mul[i] = OverflowMulBig
+			}
 			if i%3 == 2 {
-				st.Mul[i] = -OverflowMul
+				st.Mul[i] = -st.Mul[i]
 			}
 		}
 		if c.Stage.ThrF != nil {
@@ -717,9 +740,14 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 		}
 		e.Stage = &st
 		in := c.Inputs[0]
+		vals := OverflowValues
+		if c.Weights.T == dtype.S1 && !big {
+			vals = OverflowValuesS1
+			e.Weights = ref.Buf{T: dtype.S1, S1: make([]uint32, len(c.Weights.S1))} // bit 0: +1
+		}
 		v := make([]float32, len(in.F32))
 		for i := range v {
-			v[i] = OverflowValues[i%len(OverflowValues)]
+			v[i] = vals[i%len(vals)]
 		}
 		e.Inputs = []ref.Buf{{T: dtype.F32, F32: v}}
 		var err error
@@ -735,7 +763,7 @@ func overflowCases(cs []*ref.Case) ([]*ref.Case, error) {
 // with bn a batch norm, and the thresholds and flip bits the lowering would
 // fold from them: +1 iff fl32(fl32(acc·mul) + add) (then − bn_sub, · bn_mul
 // > 0) >= 0, i.e. acc >= (bn_sub − add) / mul, or <= when mul < 0 (exact:
-// mul is ±1/64). The rescue (gen/ref.ScaledS1) uses the offsets, the
+// mul is a power of two). The rescue (gen/ref.ScaledS1) uses the offsets, the
 // kernel's finite sums the thresholds.
 func overflowS1Stage(st *ref.OutputStage, bn bool) {
 	n := len(st.Mul)

@@ -951,7 +951,12 @@ static __attribute__((noinline, unused)) uint32_t dq_conv2d_f32_s1_f32_mve_os(co
 
 /* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
  sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
+ (optimised for size, kept out of line): every call with multipliers
+ runs it once, the models without (Larq's) never do. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
 static int dq_conv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
   const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
   size_t i;
@@ -967,9 +972,10 @@ static int dq_conv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
- rare path stays out of the kernel's register allocation. */
+ rare path stays out of the kernel's register allocation, and cold:
+ optimised for size. */
 #if defined(__GNUC__)
-__attribute__((noinline))
+__attribute__((noinline, cold))
 #endif
 static float dq_conv2d_f32_s1_f32_scaled(const dq_conv_params *p, const float *input, const uint32_t *weights, float ws, int32_t oy, int32_t ox, int32_t o) {
   const int32_t pooled = p->pool_h * p->pool_w > 1;
@@ -1295,7 +1301,8 @@ dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, cons
       }
     }
 #endif
-  }for (oy = 0; oy < p->out_h; ++oy) {
+  }
+  for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       for (o = 0; o < n_out; ++o) {

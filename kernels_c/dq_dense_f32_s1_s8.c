@@ -797,7 +797,12 @@ static inline void dq_dense_f32_s1_s8_mve_set_fpscr(uint32_t r) {
 
 /* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
  sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. */
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
+ (optimised for size, kept out of line): every call with multipliers
+ runs it once, the models without (Larq's) never do. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
 static int dq_dense_f32_s1_s8_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
   const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
   size_t i;

@@ -1005,6 +1005,16 @@ __attribute__((noinline)) static void dq_conv2d_s8_s8_s8_os_px4(const dq_output_
 }
 
 #if !defined(__ARM_FEATURE_MVE)
+/* _mac41u when u (zp == -128), else _mac41x: direct calls, so the static
+ stack bound (compiler/stack.go) sees both; an indirect call has none. */
+static inline void dq_conv2d_s8_s8_s8_mac41s(int u, int32_t *a, const int8_t *x, const uint32_t *w) {
+  if (u) {
+    dq_conv2d_s8_s8_s8_mac41u(a, x, w);
+  } else {
+    dq_conv2d_s8_s8_s8_mac41x(a, x, w);
+  }
+}
+
 /*
  * The whole conv2d for at most four output channels (n_out <= 4, in_c % 4
  * == 0, no fused pool, zero padding (pad_q == zp), dil_w == 1; RN07's 4x4
@@ -1025,7 +1035,6 @@ __attribute__((noinline)) static int dq_conv2d_s8_s8_s8_n4(const dq_conv_params 
     const dq_output_stage *os, int8_t *output, uint32_t *lo, int32_t K,
     int32_t n_out, int32_t out_row) {
   uint32_t hi[256];
-  void (*mac)(int32_t *, const int8_t *, const uint32_t *);
   const int32_t ng = K / 4, in_zp = p->in_zp;
   const int32_t kh = p->k_h, rowg = p->k_w * p->in_c / 4;
   const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
@@ -1046,7 +1055,7 @@ __attribute__((noinline)) static int dq_conv2d_s8_s8_s8_n4(const dq_conv_params 
     }
   }
   a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
-  mac = in_zp == -128 ? dq_conv2d_s8_s8_s8_mac41u : dq_conv2d_s8_s8_s8_mac41x;
+  const int zp128 = in_zp == -128;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       a[0] = a[1] = a[2] = a[3] = 0;
@@ -1059,7 +1068,7 @@ __attribute__((noinline)) static int dq_conv2d_s8_s8_s8_n4(const dq_conv_params 
           for (ky = 0; ky < p->k_h; ++ky) {
             const int32_t iy = oy * p->stride_h + ky * p->dil_h - p->pad_top;
             if (iy < 0 || iy >= p->in_h) continue;
-            mac(a, input + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)p->in_c,
+            dq_conv2d_s8_s8_s8_mac41s(zp128, a, input + ((size_t)iy * (size_t)p->in_w + (size_t)(ix0 + kx0)) * (size_t)p->in_c,
                 (ky < rlo ? lo + 8 * ky * rowg : hi + 8 * (ky - rlo) * rowg) + 2 * kx0 * p->in_c);
           }
         }

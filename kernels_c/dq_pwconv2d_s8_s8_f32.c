@@ -814,6 +814,16 @@ __attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_f32_mac14(const d
 #endif
 
 #if !defined(__ARM_FEATURE_MVE)
+/* _mac41u when u (zp == -128), else _mac41x: direct calls, so the static
+ stack bound (compiler/stack.go) sees both; an indirect call has none. */
+static inline void dq_pwconv2d_s8_s8_f32_mac41s(int u, int32_t *a, const int8_t *x, const uint32_t *w) {
+  if (u) {
+    dq_pwconv2d_s8_s8_f32_mac41u(a, x, w);
+  } else {
+    dq_pwconv2d_s8_s8_f32_mac41x(a, x, w);
+  }
+}
+
 /*
  * The whole pwconv2d for at most four output channels (n_out <= 4, in_c % 4
  * == 0, no fused pool; RN07's 4x4
@@ -833,7 +843,6 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_f32_n4(const dq_conv_para
     const dq_output_stage *os, float *output, uint32_t *lo, int32_t K,
     int32_t n_out, int32_t out_row) {
   uint32_t hi[256];
-  void (*mac)(int32_t *, const int8_t *, const uint32_t *);
   const int32_t ng = K / 4, in_zp = p->in_zp;
   const int32_t kh = 1, rowg = ng;
   const int32_t rlo = 112 / rowg < kh ? 112 / rowg : kh;
@@ -855,12 +864,12 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_f32_n4(const dq_conv_para
     }
   }
   a[5] = (int32_t)(((uint32_t)(uint16_t)in_zp << 16) | (uint16_t)in_zp);
-  mac = in_zp == -128 ? dq_pwconv2d_s8_s8_f32_mac41u : dq_pwconv2d_s8_s8_f32_mac41x;
+  const int zp128 = in_zp == -128;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       a[0] = a[1] = a[2] = a[3] = 0;
       a[4] = ng;
-      mac(a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
+      dq_pwconv2d_s8_s8_f32_mac41s(zp128, a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
       {
         float *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
         for (o = 0; o < 0 + n_out; ++o) {

@@ -14,7 +14,7 @@ import (
 // same sums. nil when the kernel would not read them or the weights are
 // not known.
 func weightSums(n *ir.Node, k *ir.KernelAttrs) []int32 {
-	if !takesWeightSums(n, k) || k.Weights.Codes == nil {
+	if !TakesWeightSums(n, k) || k.Weights.Codes == nil {
 		return nil
 	}
 	w := k.Weights
@@ -28,9 +28,9 @@ func weightSums(n *ir.Node, k *ir.KernelAttrs) []int32 {
 	return s
 }
 
-// takesWeightSums reports whether the call gets a w_sum array (the
+// TakesWeightSums reports whether the call gets a w_sum array (the
 // compiler's constant estimate counts the same ones).
-func takesWeightSums(n *ir.Node, k *ir.KernelAttrs) bool {
+func TakesWeightSums(n *ir.Node, k *ir.KernelAttrs) bool {
 	if k.In != dtype.S8 || (k.Kind != ir.KindDense && k.Kind != ir.KindConv2D && k.Kind != ir.KindPWConv2D) || k.Weights == nil {
 		return false
 	}
@@ -42,6 +42,3 @@ func takesWeightSums(n *ir.Node, k *ir.KernelAttrs) bool {
 	}
 	return false
 }
-
-// TakesWeightSums is takesWeightSums for the compiler's constant estimate.
-func TakesWeightSums(n *ir.Node, k *ir.KernelAttrs) bool { return takesWeightSums(n, k) }

@@ -17,15 +17,7 @@ func (b *builder) batchNorm(l *layer, c cfg, in *ir.Tensor) (*ir.Tensor, error) 
 	if err := lastAxis(c, "axis", len(b.kerasShape(in))); err != nil {
 		return nil, err
 	}
-	eps, err := c.float("epsilon", 1e-3)
-	if err != nil {
-		return nil, err
-	}
-	center, err := c.boolean("center", true)
-	if err != nil {
-		return nil, err
-	}
-	scale, err := c.boolean("scale", true)
+	eps, center, scale, err := bnArgs(c)
 	if err != nil {
 		return nil, err
 	}
@@ -120,4 +112,17 @@ func qbnParams(c cfg, a *ir.BatchNormAttrs, scale, center, haveWeights bool) err
 		*params[i] = out
 	}
 	return nil
+}
+
+// bnArgs reads the batch-norm arguments BatchNormalization and the folded
+// QKeras layers share: epsilon, center and scale, with Keras's defaults.
+func bnArgs(c cfg) (eps float64, center, scale bool, err error) {
+	if eps, err = c.float("epsilon", 1e-3); err != nil {
+		return
+	}
+	if center, err = c.boolean("center", true); err != nil {
+		return
+	}
+	scale, err = c.boolean("scale", true)
+	return
 }

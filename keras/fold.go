@@ -75,15 +75,7 @@ func (b *builder) foldedWeights(l *layer, c cfg, want []string, shapes [][]int, 
 	if m, _ := c.str("folding_mode", "ema_stats_folding"); m != "ema_stats_folding" && m != "batch_stats_folding" {
 		return nil, fmt.Errorf("argument folding_mode=%q is not supported (want ema_stats_folding or batch_stats_folding)", m)
 	}
-	eps, err := c.float("epsilon", 1e-3)
-	if err != nil {
-		return nil, err
-	}
-	center, err := c.boolean("center", true)
-	if err != nil {
-		return nil, err
-	}
-	scale, err := c.boolean("scale", true)
+	eps, center, scale, err := bnArgs(c)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,13 @@
 // Package harness turns test vectors (gen/ref.Case) into self-checking C
-// programs: inputs, parameters and expected outputs as C arrays, one call of
-// the kernel per case, and a comparison (s1 and s8 outputs bit for bit, f32
+// programs: one call of the kernel per case and a comparison (s1 and s8 outputs bit for bit, f32
 // within 1e-5 relative or 1e-6 absolute, NaN equal to NaN). A program prints
 // one "FAIL ..." line per mismatching case and finally "ok N" (N = cases
 // passed) or "FAILED f of N", and returns the number of failures.
+//
+// The inputs, weights and expected outputs are not C initialisers but one
+// binary image (Program.Data) that a two-line assembly file links in with
+// .incbin: the compilers spent most of the harness's time parsing those
+// arrays (about 1 s per program for clang), the assembler copies the bytes.
 //
 // Many cases go into one program so that builds stay few; Batches groups
 // them. The tests in this package build and run the programs with the host
@@ -12,6 +16,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"regexp"
@@ -61,12 +66,44 @@ func caseBytes(c *ref.Case) int {
 	return n
 }
 
-// Program returns the C source of a program checking cases and the names of
-// the kernels it calls (their files are kernels_c/<name>.c).
-func Program(cases []*ref.Case) ([]byte, []string, error) {
+// A Program checks a batch of cases: Main is its C source, Data the image
+// of its constant arrays (Asm links it in), Kernels the kernels it calls
+// (their files are kernels_c/<name>.c).
+type Program struct {
+	Main    []byte
+	Data    []byte
+	Kernels []string
+	img     *image
+}
+
+// Asm returns the assembly source that places the data image, read from
+// binPath, in .rodata under the symbols main.c declares (GNU as syntax, which
+// gcc, clang and arm-none-eabi-gcc all assemble).
+func (p *Program) Asm(binPath string) []byte {
 	var b bytes.Buffer
+	b.WriteString("/* dqnn kernel test program data (gen/harness): generated for a test run. */\n")
+	b.WriteString("\t.section .rodata\n\t.balign 4\n")
+	off := 0
+	for _, r := range p.img.regions() {
+		fmt.Fprintf(&b, "\t.global %s\n%s:\n", r.sym, r.sym)
+		if r.n > 0 {
+			fmt.Fprintf(&b, "\t.incbin %s, %d, %d\n", strconv.Quote(binPath), off, r.n)
+		}
+		off += r.n
+	}
+	return b.Bytes()
+}
+
+// NewProgram renders the program checking cases.
+func NewProgram(cases []*ref.Case) (*Program, error) {
+	var b bytes.Buffer
+	img := &image{}
 	b.WriteString("/* dqnn kernel test program (gen/harness): generated for a test run. */\n")
 	b.WriteString("#include <stdio.h>\n#include <string.h>\n#include <math.h>\n#include \"dq_kernels.h\"\n\n")
+	for _, r := range img.regions() {
+		fmt.Fprintf(&b, "extern const %s %s[];\n", r.ctype, r.sym)
+	}
+	b.WriteString("\n")
 	b.WriteString(checkers)
 	// One output buffer for all cases (each uses its first elements): RAM
 	// holds the largest output, not their sum, so a batch is bounded by
@@ -84,11 +121,11 @@ func Program(cases []*ref.Case) ([]byte, []string, error) {
 	for i, c := range cases {
 		k, ok := matrix.ByName(c.Kernel)
 		if !ok {
-			return nil, nil, fmt.Errorf("case %d (%s): unknown kernel %q", i, c.Desc, c.Kernel)
+			return nil, fmt.Errorf("case %d (%s): unknown kernel %q", i, c.Desc, c.Kernel)
 		}
 		used[k.Name()] = true
-		if err := emitCase(&b, i, k, c); err != nil {
-			return nil, nil, fmt.Errorf("case %d (%s, %s): %w", i, c.Kernel, c.Desc, err)
+		if err := emitCase(&b, img, i, k, c); err != nil {
+			return nil, fmt.Errorf("case %d (%s, %s): %w", i, c.Kernel, c.Desc, err)
 		}
 	}
 	b.WriteString("int main(void) {\n")
@@ -105,7 +142,73 @@ func Program(cases []*ref.Case) ([]byte, []string, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return b.Bytes(), names, nil
+	return &Program{Main: b.Bytes(), Data: img.bytes(), Kernels: names, img: img}, nil
+}
+
+// image collects a program's constant arrays by element type; each array
+// is named in main.c as its region's symbol plus an element offset. The
+// regions are laid out in this order, 4-byte elements first, so each
+// starts aligned.
+type image struct {
+	f32 []float32
+	u32 []uint32
+	i32 []int32
+	s8  []int8
+}
+
+type region struct {
+	sym, ctype string
+	n          int // bytes
+}
+
+func (m *image) regions() []region {
+	return []region{
+		{"dqh_f32", "float", 4 * len(m.f32)},
+		{"dqh_u32", "uint32_t", 4 * len(m.u32)},
+		{"dqh_i32", "int32_t", 4 * len(m.i32)},
+		{"dqh_s8", "int8_t", len(m.s8)},
+	}
+}
+
+// bytes is the image in the targets' byte order (little-endian: x86-64 and
+// every Cortex-M configuration dqnn builds for).
+func (m *image) bytes() []byte {
+	out := make([]byte, 0, 4*(len(m.f32)+len(m.u32)+len(m.i32))+len(m.s8))
+	for _, v := range m.f32 {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
+	}
+	for _, v := range m.u32 {
+		out = binary.LittleEndian.AppendUint32(out, v)
+	}
+	for _, v := range m.i32 {
+		out = binary.LittleEndian.AppendUint32(out, uint32(v))
+	}
+	for _, v := range m.s8 {
+		out = append(out, byte(v))
+	}
+	return out
+}
+
+// add appends buf to the image and returns the C expression of its first
+// element (a constant address, usable in static initialisers).
+func (m *image) add(buf ref.Buf) string {
+	switch buf.T {
+	case dtype.F32:
+		m.f32 = append(m.f32, buf.F32...)
+		return fmt.Sprintf("(dqh_f32 + %d)", len(m.f32)-len(buf.F32))
+	case dtype.S8:
+		m.s8 = append(m.s8, buf.S8...)
+		return fmt.Sprintf("(dqh_s8 + %d)", len(m.s8)-len(buf.S8))
+	case dtype.S1:
+		m.u32 = append(m.u32, buf.S1...)
+		return fmt.Sprintf("(dqh_u32 + %d)", len(m.u32)-len(buf.S1))
+	}
+	panic(fmt.Sprintf("harness: no image region for %v", buf.T))
+}
+
+func (m *image) addI32(v []int32) string {
+	m.i32 = append(m.i32, v...)
+	return fmt.Sprintf("(dqh_i32 + %d)", len(m.i32)-len(v))
 }
 
 // checkers are the comparison helpers of every program.
@@ -191,36 +294,17 @@ func cFloat(v float32) string {
 	return strconv.FormatFloat(float64(v), 'x', -1, 32) + "f"
 }
 
-func cArray(b *bytes.Buffer, static, name string, buf ref.Buf) {
-	fmt.Fprintf(b, "%s %s %s[%d] = {", static, buf.T.CType(), name, buf.Len())
-	writeElems(b, buf)
-	b.WriteString("};\n")
+// array defines name as buf's place in the image.
+func array(b *bytes.Buffer, img *image, name string, buf ref.Buf) {
+	fmt.Fprintf(b, "#define %s %s\n", name, img.add(buf))
 }
 
-func writeElems(b *bytes.Buffer, buf ref.Buf) {
-	for i := 0; i < buf.Len(); i++ {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		if i%16 == 15 {
-			b.WriteString("\n")
-		}
-		switch buf.T {
-		case dtype.F32:
-			b.WriteString(cFloat(buf.F32[i]))
-		case dtype.S8:
-			b.WriteString(strconv.Itoa(int(buf.S8[i])))
-		case dtype.S1:
-			fmt.Fprintf(b, "0x%08xu", buf.S1[i])
-		}
-	}
-}
-
-func f32Array(b *bytes.Buffer, name string, v []float32) string {
+// f32Array is array for an optional float array: "NULL" when v is nil.
+func f32Array(b *bytes.Buffer, img *image, name string, v []float32) string {
 	if v == nil {
 		return "NULL"
 	}
-	cArray(b, "static const", name, ref.Buf{T: dtype.F32, F32: v})
+	array(b, img, name, ref.Buf{T: dtype.F32, F32: v})
 	return name
 }
 
@@ -231,39 +315,32 @@ func cInt(v int32) string {
 	return strconv.Itoa(int(v))
 }
 
-func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
+func emitCase(b *bytes.Buffer, img *image, i int, k matrix.Kernel, c *ref.Case) error {
 	p := fmt.Sprintf("c%d_", i)
 	fmt.Fprintf(b, "/* case %d: %s, %s */\n", i, k.Name(), strings.ReplaceAll(c.Desc, "*/", "* /"))
 	for j, in := range c.Inputs {
-		cArray(b, "static const", fmt.Sprintf("%sin%d", p, j), in)
+		array(b, img, fmt.Sprintf("%sin%d", p, j), in)
 	}
 	if k.Op.HasWeights() {
-		cArray(b, "static const", p+"w", c.Weights)
+		array(b, img, p+"w", c.Weights)
 	}
-	cArray(b, "static const", p+"want", c.Want)
+	array(b, img, p+"want", c.Want)
 	fmt.Fprintf(b, "#define %sout (outbuf.%s)\n", p, c.Want.T.Tag())
 	if s := c.Stage; s != nil {
-		mul := f32Array(b, p+"mul", s.Mul)
-		add := f32Array(b, p+"add", s.Add)
-		bs := f32Array(b, p+"bn_sub", s.BNSub)
-		bm := f32Array(b, p+"bn_mul", s.BNMul)
-		ba := f32Array(b, p+"bn_add", s.BNAdd)
-		thrF := f32Array(b, p+"thr_f", s.ThrF)
+		mul := f32Array(b, img, p+"mul", s.Mul)
+		add := f32Array(b, img, p+"add", s.Add)
+		bs := f32Array(b, img, p+"bn_sub", s.BNSub)
+		bm := f32Array(b, img, p+"bn_mul", s.BNMul)
+		ba := f32Array(b, img, p+"bn_add", s.BNAdd)
+		thrF := f32Array(b, img, p+"thr_f", s.ThrF)
 		thrI, flip := "NULL", "NULL"
 		if s.ThrI != nil {
 			thrI = p + "thr_i"
-			fmt.Fprintf(b, "static const int32_t %s[%d] = {", thrI, len(s.ThrI))
-			for j, v := range s.ThrI {
-				if j > 0 {
-					b.WriteString(",")
-				}
-				b.WriteString(cInt(v))
-			}
-			b.WriteString("};\n")
+			fmt.Fprintf(b, "#define %s %s\n", thrI, img.addI32(s.ThrI))
 		}
 		if s.Flip != nil {
 			flip = p + "flip"
-			cArray(b, "static const", flip, ref.Buf{T: dtype.S1, S1: s.Flip})
+			array(b, img, flip, ref.Buf{T: dtype.S1, S1: s.Flip})
 		}
 		fmt.Fprintf(b, "static const dq_output_stage %sos = {%s, %s, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s};\n",
 			p, mul, add, s.Act, bs, bm, ba, cFloat(s.OutInvScale), cInt(s.QMin), cInt(s.QMax), cInt(s.OutZP), thrI, thrF, flip)
@@ -278,14 +355,7 @@ func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
 		return err
 	}
 	if ws != nil {
-		fmt.Fprintf(b, "static const int32_t %swsum[%d] = {", p, len(ws))
-		for j, v := range ws {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString(cInt(v))
-		}
-		b.WriteString("};\n")
+		fmt.Fprintf(b, "#define %swsum %s\n", p, img.addI32(ws))
 	}
 	switch {
 	case c.Dense != nil:
@@ -314,14 +384,7 @@ func emitCase(b *bytes.Buffer, i int, k matrix.Kernel, c *ref.Case) error {
 		call = fmt.Sprintf("%s(&%sp, %s, %sout)", k.Name(), p, in0, p)
 	case c.Concat != nil:
 		q := c.Concat
-		fmt.Fprintf(b, "static const int32_t %sc[%d] = {", p, len(q.C))
-		for j, v := range q.C {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString(cInt(v))
-		}
-		b.WriteString("};\n")
+		fmt.Fprintf(b, "#define %sc %s\n", p, img.addI32(q.C))
 		fmt.Fprintf(b, "static const %s *const %sins[%d] = {", k.In.CType(), p, len(c.Inputs))
 		for j := range c.Inputs {
 			if j > 0 {

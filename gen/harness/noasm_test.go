@@ -123,7 +123,7 @@ func TestVectorsNoAsm(t *testing.T) {
 				}
 				maxBytes := 400 << 10
 				if cpu.Machine() == "microbit" {
-					maxBytes = 12 << 10 // as TestVectorsCortexM
+					maxBytes = 160 << 10 // as TestVectorsCortexM
 				}
 				if n := runVectors(t, cases, cpu, tc, 60, maxBytes, 2); n == 0 && !t.Skipped() && !t.Failed() {
 					t.Error("no case ran")

@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dqnn/dqnn/target"
 )
@@ -95,34 +97,67 @@ func CallGraph(ctx context.Context, dir string, cpu target.CPU) (map[string]int,
 		}
 	}
 	sort.Strings(srcs)
+	// The files compile in parallel, one compiler per CPU; the results are
+	// merged in file order.
+	type result struct {
+		frames map[string]int
+		calls  map[string][]string
+		err    error
+	}
+	results := make([]result, len(srcs))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i, src := range srcs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := &results[i]
+			r.frames, r.calls = map[string]int{}, map[string][]string{}
+			r.err = fileCallGraph(ctx, dir, src, cpu, r.frames, r.calls)
+		}()
+	}
+	wg.Wait()
 	frames := map[string]int{}
 	calls := map[string][]string{}
-	for _, src := range srcs {
-		obj := strings.TrimSuffix(src, ".c") + ".o"
-		args := append(stackFlags(cpu), "-fcallgraph-info=su", "-c", src, "-o", obj)
-		cmd := exec.CommandContext(ctx, "arm-none-eabi-gcc", args...)
-		cmd.Dir = dir
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return nil, nil, fmt.Errorf("stack usage on %s: arm-none-eabi-gcc %s: %v\n%s", cpu, src, err, out.String())
+	for _, r := range results {
+		if r.err != nil {
+			return nil, nil, r.err
 		}
-		ci, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(src, ".c")+".ci"))
-		if err != nil {
-			return nil, nil, fmt.Errorf("stack usage on %s: %s: no call graph: %v", cpu, src, err)
-		}
-		fileFrames := map[string]int{}
-		if err := parseCallGraph(ci, fileFrames, calls); err != nil {
-			return nil, nil, fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
-		}
-		if err := nakedFrames(ctx, filepath.Join(dir, obj), fileFrames); err != nil {
-			return nil, nil, fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
-		}
-		for fn, v := range fileFrames {
+		for fn, v := range r.frames {
 			frames[fn] = v
+		}
+		for fn, cs := range r.calls {
+			calls[fn] = append(calls[fn], cs...)
 		}
 	}
 	return frames, calls, nil
+}
+
+// fileCallGraph compiles src (in dir) for cpu and adds its functions'
+// frames and callees to frames and calls.
+func fileCallGraph(ctx context.Context, dir, src string, cpu target.CPU, frames map[string]int, calls map[string][]string) error {
+	obj := strings.TrimSuffix(src, ".c") + ".o"
+	args := append(stackFlags(cpu), "-fcallgraph-info=su", "-c", src, "-o", obj)
+	cmd := exec.CommandContext(ctx, "arm-none-eabi-gcc", args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("stack usage on %s: arm-none-eabi-gcc %s: %v\n%s", cpu, src, err, out.String())
+	}
+	ci, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(src, ".c")+".ci"))
+	if err != nil {
+		return fmt.Errorf("stack usage on %s: %s: no call graph: %v", cpu, src, err)
+	}
+	if err := parseCallGraph(ci, frames, calls); err != nil {
+		return fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
+	}
+	if err := nakedFrames(ctx, filepath.Join(dir, obj), frames); err != nil {
+		return fmt.Errorf("stack usage on %s: %s: %v", cpu, src, err)
+	}
+	return nil
 }
 
 var (

@@ -53,6 +53,9 @@ func TestStackExampleSmallCores(t *testing.T) {
 // TestKernelStackSmallCores: every kernel, with everything it calls, needs
 // at most 1 KB of stack on the M0 and the M3.
 func TestKernelStackSmallCores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: 264 cross compilations")
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	ents, err := fs.ReadDir(kernelsc.FS, ".")

@@ -214,6 +214,9 @@ func compilerFused(path string) (compiler, handWritten int, err error) {
 // assembly and explicit fmaf calls (both only multiply by +-1.0f: exact
 // products, so the one rounding is the sum's).
 func TestNoCompilerFusedMultiplyAdd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: 528 cross compilations")
+	}
 	haveTool(t, "arm-none-eabi-gcc")
 	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "*.c"))
 	for _, cpu := range []target.CPU{target.CortexM4, target.CortexM7, target.CortexM33, target.CortexM55} {

@@ -118,8 +118,8 @@ func TestVectorsNoAsm(t *testing.T) {
 	for _, cpu := range []target.CPU{target.Host, target.CortexM4, target.CortexM55, target.CortexM3, target.CortexM0} {
 		for _, tc := range tcs[cpu] {
 			t.Run(string(cpu)+"/"+tc.cc, func(t *testing.T) {
-				if cpu != target.Host && testing.Short() {
-					t.Skip("short: QEMU run skipped")
+				if testing.Short() {
+					t.Skip("short: the portable twins run in the full suite")
 				}
 				maxBytes := 400 << 10
 				if cpu.Machine() == "microbit" {

@@ -130,12 +130,19 @@ func TestVariants(t *testing.T) {
 	none := Variants[0]
 	none.Name, none.Pairs = "y", []Pair{{dtype.F32, dtype.Invalid}}
 	none.Ops = []Op{Dense}
-	for name, vs := range map[string][]Variant{"duplicate": dup, "unknown ISA": {bad}, "no kernel": {none}} {
+	site := Variants[0]
+	site.Rules = []Rule{{Ops: []Op{Dense}, Site: "middle", Words: "w", Body: "b"}}
+	wrongOp := Variants[0]
+	wrongOp.Rules = []Rule{{Ops: []Op{AvgPool}, Site: SiteEntry, Words: "w", Body: "b"}}
+	noRule := Variants[0]
+	noRule.Rules = nil
+	for name, vs := range map[string][]Variant{"duplicate": dup, "unknown ISA": {bad}, "no kernel": {none},
+		"unknown site": {site}, "op outside the variant": {wrongOp}, "dispatched kernel without rule": {noRule}} {
 		if ValidateVariants(vs, Rows) == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if got := VariantsOf(Kernel{Dense, dtype.S8, dtype.S8, dtype.S8}); strings.Join(got, " ") != "s8s8_mladav_helium s8s8_smlad_dsp s8s8_mla_v7m s8s8_muls_v6m" {
+	if got := VariantsOf(Kernel{Dense, dtype.S8, dtype.S8, dtype.S8}); strings.Join(got, " ") != "s8s8_mladav_helium s8s8_smlad_dsp s8s8_mla_v7m s8s8_muls_v6m s8s8_rows3_portable" {
 		t.Errorf("VariantsOf(dense s8 s8 s8) = %v", got)
 	}
 }

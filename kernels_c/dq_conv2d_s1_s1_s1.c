@@ -620,6 +620,7 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
   n_words = DQ_WORDS(n);
   tail = dq_s1_tail_mask(n);
   out_row = DQ_WORDS(p->out_c);
+  /* variant s1s1_rows4_helium */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (p->k_h * p->k_w * n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts

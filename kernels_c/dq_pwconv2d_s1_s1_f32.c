@@ -613,6 +613,7 @@ dq_status dq_pwconv2d_s1_s1_f32(const dq_conv_params *p, const uint32_t *input, 
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = p->out_c;
+  /* variant s1s1_rows4_helium */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts

@@ -575,7 +575,7 @@ static inline void dq_mve_s1_pcs_min(const uint32_t *xb, const uint32_t *w, int3
 }
 #endif
 #endif
-#if defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
+#if defined(DQ_ISA_DSP) && defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
 /** Arguments of dq_pwconv2d_s1_s1_s1_px4 (offsets used by the assembly). */
 typedef struct {
   uint32_t x[4];       /**<  0: the four pixels' input words */
@@ -744,6 +744,7 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = DQ_WORDS(p->out_c);
+  /* variant s1s1_rows4_helium */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
@@ -894,7 +895,8 @@ dq_status dq_pwconv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, c
   krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
-#if defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
+  /* variant s1s1_px4_dsp */
+#if defined(DQ_ISA_DSP) && defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)
   if (n_words == 1 && ph * pw == 1 && n_out <= 256 && 2 * n_out <= DQ_GATHER_WORDS) {
     /* one word per pixel: four pixels per pass (pw_s1.tmpl); xs holds the
      (weight, bound) pairs */

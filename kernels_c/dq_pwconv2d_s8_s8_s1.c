@@ -1093,6 +1093,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
+  /* variant s8s8_mladav_helium */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
@@ -1171,6 +1172,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
     }
   }
 #endif
+  /* variant s8s8_smlad_dsp */
 #if defined(DQ_ISA_DSP)
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded

@@ -402,11 +402,16 @@ func ruleRows() []RuleRow {
 					ps = append(ps, p.String())
 				}
 				k := strings.Join(os, ", ") + ", " + strings.Join(ps, ", ")
-				if out := r.Out; out != dtype.Invalid || v.Out != dtype.Invalid {
-					if out == dtype.Invalid {
-						out = v.Out
+				outs := r.Outs
+				if outs == nil && v.Out != dtype.Invalid {
+					outs = []dtype.DType{v.Out}
+				}
+				if outs != nil {
+					var ts []string
+					for _, o := range outs {
+						ts = append(ts, o.Tag())
 					}
-					k += " -> " + out.Tag()
+					k += " -> " + strings.Join(ts, ", ")
 				}
 				shape := "every shape"
 				if r.Shape != "" {

@@ -16,8 +16,14 @@ type Site string
 // (gen/matrix.Variants), the first compiled in whose shape holds wins.
 const (
 	// SiteEntry: after the checks, before any portable loop; a path taken
-	// computes the whole call and returns (unless its body declines).
+	// computes the whole call and returns (unless its body declines), or,
+	// the M0/M3 convolutions, computes the interior positions and marks
+	// them for the portable loop to skip.
 	SiteEntry Site = "entry"
+	// SiteS1Setup: in the s1 x s1 convolutions, after the sizes of the
+	// portable gather path are computed (conv/s1s1_setup); a path taken
+	// finishes the call.
+	SiteS1Setup Site = "s1setup"
 	// SiteRows: after `o = 0;` in dense kernels; a path computes the leading
 	// output channels and leaves o at the first one it did not compute,
 	// the next path or the portable loop does the rest.
@@ -29,7 +35,7 @@ const (
 )
 
 // Sites lists every dispatch site.
-var Sites = []Site{SiteEntry, SiteRows, SiteRows8}
+var Sites = []Site{SiteEntry, SiteS1Setup, SiteRows, SiteRows8}
 
 // Rule is when a variant's path runs in a kernel: compiled in when the
 // variant's ISA macro (DQ_ISA_<NAME>, none for portable paths) and Pre
@@ -37,8 +43,8 @@ var Sites = []Site{SiteEntry, SiteRows, SiteRows8}
 // path's code, rendered inside the dispatch block with the kernel's data
 // (no #if or shape test of its own).
 type Rule struct {
-	Ops   []Op        // the ops it applies to; nil: every op of the variant
-	Out   dtype.DType // the only output type it applies to; Invalid: every one
+	Ops   []Op          // the ops it applies to; nil: every op of the variant
+	Outs  []dtype.DType // the output types it applies to; nil: every one the variant takes
 	Site  Site
 	Pre   string // preprocessor condition besides the ISA macro, "" if none
 	Shape string // C condition over the entry function's parameters and locals, "" for every shape
@@ -61,7 +67,7 @@ func (r Rule) Cond(v Variant) string {
 
 // applies reports whether r is a rule of kernel k.
 func (r Rule) applies(k Kernel) bool {
-	return (r.Ops == nil || slices.Contains(r.Ops, k.Op)) && (r.Out == dtype.Invalid || r.Out == k.Out)
+	return (r.Ops == nil || slices.Contains(r.Ops, k.Op)) && (r.Outs == nil || slices.Contains(r.Outs, k.Out))
 }
 
 // Path is one fast path of one kernel: a variant's rule.
@@ -101,19 +107,11 @@ func validateRules(v Variant, rows []Row) error {
 			if !slices.Contains(v.Ops, op) {
 				return fmt.Errorf("variant %s rule %d: op %s is not one of the variant's", v.Name, i, op)
 			}
-			if !slices.Contains(DispatchedOps, op) {
-				return fmt.Errorf("variant %s rule %d: op %s does not dispatch from the rules", v.Name, i, op)
-			}
 		}
-		if r.Ops == nil {
-			for _, op := range v.Ops {
-				if !slices.Contains(DispatchedOps, op) {
-					return fmt.Errorf("variant %s rule %d: no ops given, and op %s does not dispatch from the rules", v.Name, i, op)
-				}
+		for _, out := range r.Outs {
+			if v.Out != dtype.Invalid && out != v.Out {
+				return fmt.Errorf("variant %s rule %d: output %s, the variant's is %s", v.Name, i, out, v.Out)
 			}
-		}
-		if r.Out != dtype.Invalid && v.Out != dtype.Invalid && r.Out != v.Out {
-			return fmt.Errorf("variant %s rule %d: output %s, the variant's is %s", v.Name, i, r.Out, v.Out)
 		}
 		if !slices.Contains(Sites, r.Site) {
 			return fmt.Errorf("variant %s rule %d: unknown site %q", v.Name, i, r.Site)

@@ -442,7 +442,7 @@ dq_status dq_dense_f32_f32_s8(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-  /* variant f32_rows4_heliumf */
+  /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
@@ -507,7 +507,7 @@ dq_status dq_dense_f32_f32_s8(const dq_dense_params *p, const float *input, cons
     int32_t k;
     const int32_t o0 = o;
     c = 0;
-    /* variant f32f32_rows8_vfp */
+    /* variant f32f32_rows8_vfp, site rows8 */
 #if defined(DQ_ISA_VFP) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
     if (n >= 2) {
       /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no

@@ -832,7 +832,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   w_row = DQ_WORDS(n);
   const int rescue = os->mul != NULL && dq_dense_f32_s1_s1_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
   if (!rescue) {
-    /* variant f32_rows4_heliumf */
+    /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     {
       /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
@@ -889,7 +889,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
 #endif
   }
   o = 0;
-  /* variant f32s1_pm1_fma */
+  /* variant f32s1_pm1_fma, site rows */
 #if defined(DQ_ISA_FMA) && defined(__GNUC__)
   if (!rescue) {
     /* four output channels per pass over the whole weight words

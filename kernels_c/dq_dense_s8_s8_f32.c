@@ -974,7 +974,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-  /* variant s8s8_mladav_helium */
+  /* variant s8s8_mladav_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
@@ -1025,7 +1025,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     return DQ_OK;
   }
 #endif
-  /* variant s8s8_smlad_dsp */
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
@@ -1073,7 +1073,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     return DQ_OK;
   }
 #endif
-  /* variant s8s8_smlad_dsp */
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP) && !defined(__GNUC__)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
@@ -1235,7 +1235,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
   }
 #endif
   o = 0;
-  /* variant s8s8_mla_v7m */
+  /* variant s8s8_mla_v7m, site rows */
 #if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
   {
     /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
@@ -1265,7 +1265,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     }
   }
 #endif
-  /* variant s8s8_muls_v6m */
+  /* variant s8s8_muls_v6m, site rows */
 #if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
   {
     /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
@@ -1306,7 +1306,7 @@ dq_status dq_dense_s8_s8_f32(const dq_dense_params *p, const int8_t *input, cons
     }
   }
 #endif
-  /* variant s8s8_rows3_portable */
+  /* variant s8s8_rows3_portable, site rows */
 #if !defined(DQ_ISA_DSP)
   {
     /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three

@@ -910,7 +910,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
-  /* variant s8s8_mladav_helium */
+  /* variant s8s8_mladav_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
@@ -940,7 +940,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-  /* variant s8s8_smlad_dsp */
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
@@ -988,7 +988,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-  /* variant s8s8_smlad_dsp */
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP) && !defined(__GNUC__)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
@@ -1150,7 +1150,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   }
 #endif
   o = 0;
-  /* variant s8s8_mla_v7m */
+  /* variant s8s8_mla_v7m, site rows */
 #if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
   {
     /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
@@ -1180,7 +1180,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     }
   }
 #endif
-  /* variant s8s8_muls_v6m */
+  /* variant s8s8_muls_v6m, site rows */
 #if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
   {
     /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
@@ -1221,7 +1221,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     }
   }
 #endif
-  /* variant s8s8_rows3_portable */
+  /* variant s8s8_rows3_portable, site rows */
 #if !defined(DQ_ISA_DSP)
   {
     /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three

@@ -47,12 +47,12 @@ func TestDispatchOnly(t *testing.T) {
 	}
 }
 
-var variantMark = regexp.MustCompile(`/\* variant (\S+) \*/`)
+var variantMark = regexp.MustCompile(`/\* variant (\S+), site (\S+) \*/`)
 
 // TestDispatchPaths checks that every kernel file holds exactly the paths
-// of gen/matrix.PathsOf, in that order, each under its rule's condition
-// and shape test: a variant's path appears in the kernels it covers and
-// nowhere else.
+// of gen/matrix.PathsOf, site by site in that order, each under its rule's
+// condition and shape test: a variant's path appears in the kernels it
+// covers and nowhere else.
 func TestDispatchPaths(t *testing.T) {
 	files, err := Generate(matrix.Rows)
 	if err != nil {
@@ -61,36 +61,36 @@ func TestDispatchPaths(t *testing.T) {
 	seen := map[string]int{}
 	for _, r := range matrix.Rows {
 		src := string(files[KernelDir+"/"+r.Name()+".c"])
-		var got, want []string
+		got, want := map[string][]string{}, map[string][]string{}
 		for _, m := range variantMark.FindAllStringSubmatch(src, -1) {
-			got = append(got, m[1])
+			got[m[2]] = append(got[m[2]], m[1])
 		}
 		paths := matrix.PathsOf(r.Kernel)
 		for _, p := range paths {
-			want = append(want, p.Variant)
+			want[string(p.Site)] = append(want[string(p.Site)], p.Variant)
 			seen[p.Variant]++
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: paths %v, want %v", r.Name(), got, want)
-			continue
+		for _, site := range matrix.Sites {
+			if !slices.Equal(got[string(site)], want[string(site)]) {
+				t.Errorf("%s: site %s: paths %v, want %v", r.Name(), site, got[string(site)], want[string(site)])
+			}
 		}
-		rest := src
+		flat := stripIndent(src)
 		for _, p := range paths {
-			head := "/* variant " + p.Variant + " */\n"
+			head := "/* variant " + p.Variant + ", site " + string(p.Site) + " */\n"
 			if p.Cond != "" {
 				head += "#if " + p.Cond + "\n"
 			}
-			if p.Shape != "" {
-				head += "if (" + p.Shape + ") {"
-			} else {
-				head += "{"
+			if p.Site != matrix.SiteDecl {
+				if p.Shape != "" {
+					head += "if (" + p.Shape + ") {"
+				} else {
+					head += "{"
+				}
 			}
-			i := strings.Index(stripIndent(rest), head)
-			if i < 0 {
+			if !strings.Contains(flat, head) {
 				t.Errorf("%s: path %s not rendered as %q", r.Name(), p.Variant, head)
-				break
 			}
-			rest = stripIndent(rest)[i+len(head):]
 		}
 	}
 	for _, v := range matrix.Variants {

@@ -425,6 +425,16 @@ func ruleRows() []RuleRow {
 			}
 		}
 	}
+	for _, v := range matrix.Variants {
+		if in, ok := matrix.Nested[v.Name]; ok {
+			words := v.Scope
+			if words == "" {
+				words = "cores without an FPU (M0, M0+, M3: `DQ_SMALL_STACK`)"
+			}
+			out = append(out, RuleRow{Variant: v.Name, Kernels: variantRow(v, nil).Kernels, Site: "inside `" + in + "`",
+				Cond: "in the body", Shape: "in the body", Words: words})
+		}
+	}
 	return out
 }
 

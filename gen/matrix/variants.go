@@ -129,6 +129,13 @@ var Variants = []Variant{
 			{Ops: []Op{PWConv2D}, Site: SiteEntry, Pre: "defined(__OPTIMIZE__) && defined(__GNUC__)", Body: "mve_f32/conv",
 				Words: "optimised GCC-compatible builds, every shape; f32 x s1: only calls that cannot need the rescue; the body redoes a block with scalar code on a flushed denormal or NaN"},
 		}},
+	{"s1s1_px4_dsp", DSP, []Op{PWConv2D}, s1s1, "s1 output, in_c ≤ 32, no fused pool",
+		"four pixels (one word each) and their output words in registers in a naked assembly loop; each (weight word, bound) pair serves all four: XOR, SWAR popcount ending in USAD8, CMP, RRX (11 instructions per output bit); flipped channels as complemented weights",
+		[]string{"pw_s1.tmpl"}, true, dtype.S1, []Rule{
+			{Site: SiteS1Setup, Pre: "defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)",
+				Shape: "n_words == 1 && ph * pw == 1 && n_out <= 256 && 2 * n_out <= DQ_GATHER_WORDS", Body: "pw_s1/conv",
+				Words: "optimised GCC-compatible builds with the assembly, in_c ≤ 32, no fused pool, at most 256 channels"},
+		}},
 	{"s1s1_binrows_dsp", DSP, mats, s1s1, "",
 		"naked-assembly row loops (`dq_bin_thr_rows`, `dq_bin_cmp_rows`): one LDM jumps into unrolled groups of three words (carry-save adder, nibble counts with modified-immediate masks, byte accumulators), the threshold compare and bit packing in the same loop; with a fused max pool the later positions compute only the channels still 1 (a live mask: 5 more instructions per computed row, 11 per skipped row) and AND in place",
 		[]string{"kernels_c/dq_types.h", "dense_paths.tmpl"}, true, dtype.Invalid, []Rule{
@@ -138,13 +145,14 @@ var Variants = []Variant{
 			{Ops: []Op{Dense}, Site: SiteEntry, Pre: "defined(DQ_ASM_POPCOUNT)",
 				Shape: "n_words % 3 == 0 && n_words <= 30 && n_out <= 256", Body: "dense/s1s1_xorrows",
 				Words: "GCC-compatible builds (DQ_ASM_POPCOUNT), rows of a multiple of 3 words up to 30, at most 256 channels: the row loop in assembly, the output stage in C"},
-		}},
-	{"s1s1_px4_dsp", DSP, []Op{PWConv2D}, s1s1, "s1 output, in_c ≤ 32, no fused pool",
-		"four pixels (one word each) and their output words in registers in a naked assembly loop; each (weight word, bound) pair serves all four: XOR, SWAR popcount ending in USAD8, CMP, RRX (11 instructions per output bit); flipped channels as complemented weights",
-		[]string{"pw_s1.tmpl"}, true, dtype.S1, []Rule{
-			{Site: SiteS1Setup, Pre: "defined(DQ_BIN_ROWS) && !defined(DQ_NO_ASM)",
-				Shape: "n_words == 1 && ph * pw == 1 && n_out <= 256 && 2 * n_out <= DQ_GATHER_WORDS", Body: "pw_s1/conv",
-				Words: "optimised GCC-compatible builds with the assembly, in_c ≤ 32, no fused pool, at most 256 channels"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S1}, Site: SiteDecl, Pre: "defined(DQ_BIN_ROWS)", Body: "conv/s1s1_bindecl",
+				Words: "declares the flag bin and the bounds vt (behind the gathered taps in xs)"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S1}, Site: SiteS1Setup, Pre: "defined(DQ_BIN_ROWS)", Body: "conv/s1s1_binsetup",
+				Words: "once per call: bin when at most 20 tap words per position, 256 channels and room in xs for the pool's positions and the bounds; then the bounds"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S1}, Site: SiteGathered, Pre: "defined(DQ_BIN_ROWS)", Shape: "bin", Body: "conv/s1s1_bin",
+				Words: "s1 output, optimised GCC-compatible builds, bin (see setup): threshold, pool and packing in the assembly"},
+			{Ops: convs2, Site: SiteGathered, Pre: "defined(DQ_ASM_POPCOUNT)", Shape: "krem == 0 && kg <= 10 && n_out <= 128", Body: "conv/s1s1_rows",
+				Words: "GCC-compatible builds, tap words a multiple of 3 up to 30, at most 128 channels: the row loop in assembly"},
 		}},
 	{"s8s8_smlad_dsp", DSP, mats, s8s8, "",
 		"SXTB16/SMLAD in assembly, several pixels and channels per pass, an s8 output stage per row; dense inputs in chunks of 1024; convs with at most four output channels (in_c % 4 == 0) read the inputs in place against weights converted once per call (_n4)",
@@ -172,6 +180,12 @@ var Variants = []Variant{
 			{Ops: convs2, Site: SiteEntry, Pre: "defined(__GNUC__)", Body: "conv/f32s1_fma",
 				Words: "GCC-compatible builds, calls that cannot need the rescue (the driver's gate); inside, by shape: K ≤ 96 taps (first layers: the weights as ±1.0f once per call), else in_c a multiple of 32 (dense routine tap by tap); other shapes fall to the portable loop"},
 		}},
+	{"f32s1_rows_portable", Portable, []Op{DWConv2D}, f32s1, "kernels of at most 9 taps, pools of at most 9 positions (the first layer of Larq models)",
+		"the weight bits of a block of 32 channels become ±1.0f once per call, each pixel's taps are gathered once per input channel, every tap one DQ_FMA_PM1 (exact product, so the fused add rounds as r ± x) into its kernel row's sum; holds f32s1_rowsums_vfp, f32s1_rowsums_heliumf and f32s1_smallstack_nosimd",
+		[]string{"f32s1_first.tmpl"}, false, dtype.Invalid, []Rule{
+			{Site: SiteEntry, Shape: "p->k_h * p->k_w <= 9 && ph * pw <= 9", Body: "f32s1_first/conv",
+				Words: "every core, calls that cannot need the rescue (the driver's gate), at most 9 taps and 9 pool positions; inside, 3x3 stride 1 with a 2x2/2 pool and s1 output takes the row-sum paths (VFP assembly, Helium when the inputs are in range)"},
+		}},
 	{"f32s1_rowsums_vfp", VFP, []Op{DWConv2D}, f32s1, "3x3 stride 1 with fused 2x2/2 pool and s1 output (the first layer of Larq models; conv2d over one input channel becomes this kernel)",
 		"each kernel row sums on its own, then the rows (gen/ref.RowSums, as the reference interpreter): a row of ±1 taps over inputs a, b, c is one of eight signed sums ±((a ± b) ± c), computed once per pixel for its 4x4 window by VLDM/VSTM; a channel adds three of them per conv position, 40 instructions per channel and pixel (flipped channels in a second run), 37 with a chain of conditional compares instead of the pool maximum when the inputs are finite and below 2^124",
 		[]string{"f32s1_first.tmpl"}, true, dtype.Invalid, nil},
@@ -189,6 +203,11 @@ var Variants = []Variant{
 			{Ops: []Op{PWConv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
 				Shape: "ph * pw == 1", Body: "nosimd_s8/conv_v7m",
 				Words: "GCC-compatible builds, s8 or f32 output, no fused pool: every position, which the portable loop then skips"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteDecl, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/decl",
+				Words: "declares the interior rectangle ns_* the entry path computed"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SitePixel, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
+				Shape: "oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1", Body: "nosimd_s8/skip",
+				Words: "skips the positions the entry path computed"},
 		}},
 	{"s8s8_muls_v6m", V6M, mats, s8s8, "interior conv positions",
 		"naked ARMv6-M loop: four rows share each input, one LDRSB index register for the input and the rows, accumulators in r8-r11; zero point by weight sums",
@@ -201,6 +220,11 @@ var Variants = []Variant{
 			{Ops: []Op{PWConv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
 				Shape: "ph * pw == 1", Body: "nosimd_s8/conv_v6m",
 				Words: "GCC-compatible builds, s8 or f32 output, no fused pool: every position, which the portable loop then skips"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteDecl, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/decl",
+				Words: "declares the interior rectangle ns_* the entry path computed"},
+			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SitePixel, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
+				Shape: "oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1", Body: "nosimd_s8/skip",
+				Words: "skips the positions the entry path computed"},
 		}},
 	{"s8s8_rows3_portable", Portable, []Op{Dense}, s8s8, "cores without the DSP extension (M0, M0+, M3, the host)",
 		"three output channels per pass share each loaded input minus the zero point (as CMSIS-NN's portable s8 matrix-vector loop, which takes four; four measured slower on the M3: GCC spills)",
@@ -213,7 +237,12 @@ var Variants = []Variant{
 		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8, nil},
 	{"f32s8_block_vfp", VFP, convs2, []Pair{{dtype.F32, dtype.S8}}, "s8 output, K ≤ 256 taps (K · pool ≤ 144); the same block path in plain C on the host",
 		"weights of a block of channels as floats once per call, taps gathered once per pixel (contiguous rows where no tap is padding; 3x3 over one channel: weights in registers), output stage hoisted (relu dropped where the clamp already gives q_min), VCVTR + integer clamp; the 1x1 over 3 channels into an unsigned 8-bit range is an assembly loop (VLDM, VCVTR, USAT; non-finite sums seen by FPSCR.IOC); a non-finite sum sends the pixel block to the portable element with the overflow rescue (semantics.md)",
-		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8, nil},
+		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8, []Rule{
+			{Site: SiteEntry, Host: true, Pre: "defined(DQ_F32S8_FAST)",
+				Shape: "p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !$k_bigmul(os->mul, n_out)",
+				Body:  "f32s8/fast",
+				Words: "VFP cores and the host (plain C), K = k_h·k_w·in_c ≤ DQ_F32S8_WBUF (256; 64 with DQ_SMALL_STACK) and K·pool ≤ DQ_F32S8_XBUF (144; 36), no |mul| > 1; a block with a non-finite sum goes to the portable element with the rescue"},
+		}},
 	{"f32f32_rows8_vfp", VFP, []Op{Dense}, []Pair{{dtype.F32, dtype.F32}}, "",
 		"eight output channels per pass in VFP assembly (VMUL then VADD, input order kept)",
 		[]string{"dense_paths.tmpl"}, true, dtype.Invalid, []Rule{
@@ -222,10 +251,18 @@ var Variants = []Variant{
 		}},
 	{"s1s1_gather_portable", Portable, convs2, s1s1, "",
 		"each pixel's taps gathered into one packed row, so a channel's OHWI weights are one contiguous row",
-		[]string{"conv_s1s1_gather.tmpl"}, false, dtype.Invalid, nil},
+		[]string{"conv_s1s1_gather.tmpl"}, false, dtype.Invalid, []Rule{
+			{Site: SitePixel, Shape: "fast", Body: "conv/s1s1_pixel",
+				Words: "every core, when the taps of the pool's positions fit the gather buffer (fast: ph·pw·K ≤ DQ_GATHER_WORDS words); the body declines a conv2d pixel with zero-padded taps (no pad values)"},
+		}},
 	{"s8s8_gather_portable", Portable, convs2, s8s8, "cores without SIMD32 (M0, M0+, M3, the host), no fused pool",
 		"the pixel's taps minus the zero point gathered once as s16, then three output channels per pass over their contiguous OHWI rows",
-		[]string{"conv_s8s8.tmpl"}, false, dtype.Invalid, nil},
+		[]string{"conv_s8s8.tmpl"}, false, dtype.Invalid, []Rule{
+			{Ops: []Op{Conv2D}, Site: SitePixel, Pre: "!defined(DQ_ISA_DSP)", Shape: "ph * pw == 1 && p->k_h * p->k_w * p->in_c <= DQ_S8_GATHER", Body: "conv/s8s8_pixel",
+				Words: "cores without DQ_ISA_DSP, no fused pool, K ≤ DQ_S8_GATHER taps; the body declines a pixel whose pad value does not fit s16"},
+			{Ops: []Op{PWConv2D}, Site: SitePixel, Pre: "!defined(DQ_ISA_DSP)", Shape: "ph * pw == 1 && p->in_c <= DQ_S8_GATHER", Body: "conv/s8s8_pixel",
+				Words: "cores without DQ_ISA_DSP, no fused pool, in_c ≤ DQ_S8_GATHER"},
+		}},
 	{"s1s1_smallstack_nosimd", NoSIMD, convs2, s1s1, "",
 		"the portable gather with a gather row of 96 words instead of 512: every kernel ≤ 1 KB of stack with its calls",
 		[]string{"kernels_c/dq_types.h", "conv_s1s1_gather.tmpl"}, false, dtype.Invalid, nil},
@@ -245,7 +282,10 @@ func (v Variant) Kernels(rows []Row) []Kernel {
 	return out
 }
 
-func (v Variant) covers(k Kernel) bool {
+func (v Variant) covers(k Kernel) bool { return v.typeCovers(k) && v.ruled(k) }
+
+// typeCovers reports whether k is one of v's ops x pairs (and its output).
+func (v Variant) typeCovers(k Kernel) bool {
 	op, pair := false, false
 	for _, o := range v.Ops {
 		op = op || o == k.Op
@@ -308,4 +348,11 @@ func ValidateVariants(vs []Variant, rows []Row) error {
 	return nil
 }
 
-func (v Variant) hasKernel(rows []Row) bool { return len(v.Kernels(rows)) > 0 }
+func (v Variant) hasKernel(rows []Row) bool {
+	for _, r := range rows {
+		if v.typeCovers(r.Kernel) {
+			return true
+		}
+	}
+	return false
+}

@@ -394,14 +394,7 @@ func ruleRows() []RuleRow {
 				if ops == nil {
 					ops = v.Ops
 				}
-				var os, ps []string
-				for _, op := range ops {
-					os = append(os, string(op))
-				}
-				for _, p := range v.Pairs {
-					ps = append(ps, p.String())
-				}
-				k := strings.Join(os, ", ") + ", " + strings.Join(ps, ", ")
+				k := opsPairs(ops, v.Pairs)
 				outs := r.Outs
 				if outs == nil && v.Out != dtype.Invalid {
 					outs = []dtype.DType{v.Out}
@@ -415,13 +408,13 @@ func ruleRows() []RuleRow {
 				}
 				shape := "every shape"
 				if r.Shape != "" {
-					shape = "`" + strings.ReplaceAll(r.Shape, "|", "\\|") + "`"
+					shape = "`" + cell(strings.ReplaceAll(r.Shape, "$k", "<kernel>")) + "`"
 				}
 				cond := "always"
 				if c := r.Cond(v); c != "" {
-					cond = "`" + c + "`"
+					cond = "`" + cell(c) + "`"
 				}
-				out = append(out, RuleRow{Variant: v.Name, Kernels: k, Site: string(site), Cond: cond, Shape: shape, Words: r.Words})
+				out = append(out, RuleRow{Variant: v.Name, Kernels: k, Site: string(site), Cond: cond, Shape: shape, Words: cell(r.Words)})
 			}
 		}
 	}
@@ -431,12 +424,27 @@ func ruleRows() []RuleRow {
 			if words == "" {
 				words = "cores without an FPU (M0, M0+, M3: `DQ_SMALL_STACK`)"
 			}
-			out = append(out, RuleRow{Variant: v.Name, Kernels: variantRow(v, nil).Kernels, Site: "inside `" + in + "`",
-				Cond: "in the body", Shape: "in the body", Words: words})
+			out = append(out, RuleRow{Variant: v.Name, Kernels: opsPairs(v.Ops, v.Pairs), Site: "inside `" + in + "`",
+				Cond: "in the body", Shape: "in the body", Words: cell(words)})
 		}
 	}
 	return out
 }
+
+// opsPairs renders ops and type pairs as "conv2d, pwconv2d, s8 x s8".
+func opsPairs(ops []matrix.Op, pairs []matrix.Pair) string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, string(op))
+	}
+	for _, p := range pairs {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// cell escapes the column separator of a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 // Paths returns the sorted keys of files.
 func Paths(files map[string][]byte) []string {

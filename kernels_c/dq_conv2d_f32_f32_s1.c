@@ -463,6 +463,7 @@ dq_status dq_conv2d_f32_f32_s1(const dq_conv_params *p, const float *input, cons
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
+  /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
     /* Helium: per block of up to 64 channels and output pixel, the taps of

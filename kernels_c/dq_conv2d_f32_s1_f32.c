@@ -1053,6 +1053,7 @@ dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, cons
       dq_conv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w * p->in_c);
   if (!rescue) {
+    /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     if (p->k_h * p->k_w <= 64 && (p->pad_mode == DQ_PAD_ZERO || p->in_c <= 256)) {
       /* Helium: per block of up to 64 channels and output pixel, the taps of
@@ -1156,7 +1157,8 @@ dq_status dq_conv2d_f32_s1_f32(const dq_conv_params *p, const float *input, cons
       return DQ_OK;
     }
 #endif
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
+    /* variant f32s1_pm1_fma, site entry */
+#if defined(DQ_ISA_FMA) && defined(__GNUC__)
     {
       /* first layers (float image x binary weights, K = taps x in_c <= 96):
        the weight bits of a block of eight output channels become +-1.0f once

@@ -74,7 +74,7 @@
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if !defined(__arm__) || (defined(__ARM_FP) && (__ARM_FP & 4))
+#if !defined(__arm__) || defined(DQ_ISA_VFP)
 #define DQ_F32S8_FAST
 #ifdef DQ_SMALL_STACK
 #define DQ_F32S8_WBUF 64  /* float weights of a channel block */
@@ -454,9 +454,9 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
-#ifdef DQ_F32S8_FAST
-  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF &&
-      !dq_conv2d_f32_s8_s8_bigmul(os->mul, n_out)) {
+  /* variant f32s8_block_vfp, site entry */
+#if (defined(DQ_ISA_VFP) || !defined(__arm__)) && defined(DQ_F32S8_FAST)
+  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !dq_conv2d_f32_s8_s8_bigmul(os->mul, n_out)) {
     const int32_t K = p->k_h * p->k_w * p->in_c, npool = ph * pw;
     /* channels per block: a multiple of 4 where the weights allow (Helium groups) */
     const int32_t cb0 = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;

@@ -581,12 +581,13 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t kk, K, kg, krem, kbits, fast;
   uint32_t xs[DQ_GATHER_WORDS]; /* gathered taps (fast path); 2 KB, 384 B with DQ_SMALL_STACK */
-#ifdef DQ_BIN_ROWS
+  uint32_t pad_word;
+  int32_t n_out, in_row, w_row, out_row;
+  /* variant s1s1_binrows_dsp, site decl */
+#if defined(DQ_ISA_DSP) && defined(DQ_BIN_ROWS)
   int32_t bin;
   uint32_t *const vt = xs + DQ_GATHER_WORDS - 256; /* dq_bin_cmp_rows bounds, behind the taps */
 #endif
-  uint32_t pad_word;
-  int32_t n_out, in_row, w_row, out_row;
   int32_t n;
   int32_t n_words;
   uint32_t tail;
@@ -620,6 +621,7 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
   n_words = DQ_WORDS(n);
   tail = dq_s1_tail_mask(n);
   out_row = DQ_WORDS(p->out_c);
+  /* variant s1s1_rows4_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (p->k_h * p->k_w * n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
@@ -771,18 +773,22 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
   krem = K % 3;
   kbits = kk * n;
   fast = ph * pw * K <= DQ_GATHER_WORDS;
-#ifdef DQ_BIN_ROWS
-  /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
-   and 2 more words per row; the bounds live in the last 256 words of xs */
-  bin = kg <= DQ_BIN_MAX_G && n_out <= 256 && ph * pw * K <= DQ_GATHER_WORDS - 256;
-  if (bin) {
-    for (o = 0; o < n_out; ++o) vt[o] = dq_bin_cmp_thr(kbits, os->thr_i[o], os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u);
+  /* variant s1s1_binrows_dsp, site s1setup */
+#if defined(DQ_ISA_DSP) && defined(DQ_BIN_ROWS)
+  {
+    /* dq_bin_cmp_rows path: at most DQ_BIN_MAX_G groups of three words
+     and 2 more words per row; the bounds live in the last 256 words of xs */
+    bin = kg <= DQ_BIN_MAX_G && n_out <= 256 && ph * pw * K <= DQ_GATHER_WORDS - 256;
+    if (bin) {
+      for (o = 0; o < n_out; ++o) vt[o] = dq_bin_cmp_thr(kbits, os->thr_i[o], os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u);
+    }
   }
 #endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
+      /* variant s1s1_gather_portable, site pixel */
       if (fast) {
         const int32_t cy0 = oy * psh, cx0 = ox * psw;
         const int32_t iy_lo = cy0 * p->stride_h - p->pad_top, ix_lo = cx0 * p->stride_w - p->pad_left;
@@ -818,8 +824,8 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
               }
             }
           }
-#ifdef DQ_ASM_POPCOUNT
-#ifdef DQ_BIN_ROWS
+          /* variant s1s1_binrows_dsp, site gathered */
+#if defined(DQ_ISA_DSP) && defined(DQ_BIN_ROWS)
           if (bin) {
             /* popcount, threshold and bit packing in one assembly function
              per pool position (dq_bin_cmp_rows, thresholds prepared once
@@ -855,6 +861,8 @@ dq_status dq_conv2d_s1_s1_s1(const dq_conv_params *p, const uint32_t *input, con
             continue;
           }
 #endif
+          /* variant s1s1_binrows_dsp, site gathered */
+#if defined(DQ_ISA_DSP) && defined(DQ_ASM_POPCOUNT)
           if (krem == 0 && kg <= 10 && n_out <= 128) {
             /* every channel's row in one assembly loop per pool position
              (dq_xor_popcount_rows), then the pool maximum and the output

@@ -655,6 +655,7 @@ dq_status dq_conv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, cons
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
+  /* variant s8s1_addva_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n % 32 == 0 && p->k_h * p->k_w * n <= 2048) {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels (their popcounts
@@ -730,7 +731,8 @@ dq_status dq_conv2d_s8_s1_f32(const dq_conv_params *p, const int8_t *input, cons
     }
   }
 #endif
-#if defined(__GNUC__) && defined(DQ_ISA_DSP)
+  /* variant s8s1_usada8_dsp, site entry */
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
      are gathered once into permuted unsigned bytes (a padded tap as the

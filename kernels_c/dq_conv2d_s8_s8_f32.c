@@ -1188,7 +1188,13 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
-#if !defined(DQ_ISA_DSP)
+  /* variant s8s8_mla_v7m, site decl */
+#if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+  /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
+  int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
+#endif
+  /* variant s8s8_muls_v6m, site decl */
+#if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
   /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
   int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
 #endif
@@ -1222,6 +1228,7 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+  /* variant s8s8_mladav_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
@@ -1354,155 +1361,7 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
     }
   }
 #endif
-#if !defined(DQ_ISA_DSP) && defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
-  if (ph * pw == 1 && p->dil_w == 1) {
-    /* M3, no fused pool: the conv positions whose taps are all inside the
-     input (all of them without padding), two at a time (consecutive in
-     row-major order) x three channels per _ns_c23 call, the zero point
-     taken out as zp * (sum of the channel's weights); the generic loop
-     below skips them. The last channel triple repeats a row where n_out
-     is not a multiple of 3 (the repeats are not stored). */
-    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
-    const int32_t K = kh * kw * p->in_c;
-    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
-    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
-    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
-    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
-    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
-    if (y0 < y1 && x0 < x1) {
-      const int32_t nx = x1 - x0, npx = (y1 - y0) * nx;
-      int32_t oc;
-      dq_conv2d_s8_s8_f32_ns_c23a a;
-      a.seg = kw * p->in_c;
-      a.nseg = kh;
-      a.xrow = dh * p->in_w * p->in_c;
-      for (oc = 0; oc < n_out; oc += 3) {
-        const int32_t nc = n_out - oc < 3 ? n_out - oc : 3;
-        int32_t corr[3] = {0, 0, 0}, i, k;
-        a.w = weights + (size_t)oc * (size_t)K;
-        a.d1 = nc > 1 ? K : 0;
-        a.d2 = nc > 2 ? 2 * K : a.d1;
-        if (in_zp != 0) {
-          for (k = 0; k < nc; ++k) {
-            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
-            uint32_t s = 0u;
-            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
-            corr[k] = (int32_t)((uint32_t)in_zp * s);
-          }
-        }
-        for (i = 0; i < npx; i += 2) {
-          const int32_t j = i + 1 < npx ? i + 1 : i;
-          const int32_t ya = y0 + i / nx, xa = x0 + i % nx, yb = y0 + j / nx, xb = x0 + j % nx;
-          const int8_t *const pa = input + ((size_t)(ya * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xa * p->stride_w - pl)) * (size_t)in_row;
-          const int8_t *const pb = input + ((size_t)(yb * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xb * p->stride_w - pl)) * (size_t)in_row;
-          a.x = pa;
-          a.dx = (int32_t)(pb - pa);
-          dq_conv2d_s8_s8_f32_ns_c23(&a);
-          for (k = 0; k < nc; ++k) {
-            float *orow = output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row;
-            int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
-            o = oc + k;
-            {
-              float y = (float)best;
-              if (os->mul != NULL) y = y * os->mul[o];
-              if (os->add != NULL) y = y + os->add[o];
-              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-              if (os->bn_mul != NULL) {
-                y = y - os->bn_sub[o];
-                y = y * os->bn_mul[o];
-                y = y + os->bn_add[o];
-              }
-              orow[o] = y;
-            }
-            if (j == i) continue;
-            orow = output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row;
-            best = (int32_t)((uint32_t)a.acc[3 + k] - (uint32_t)corr[k]);
-            {
-              float y = (float)best;
-              if (os->mul != NULL) y = y * os->mul[o];
-              if (os->add != NULL) y = y + os->add[o];
-              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-              if (os->bn_mul != NULL) {
-                y = y - os->bn_sub[o];
-                y = y * os->bn_mul[o];
-                y = y + os->bn_add[o];
-              }
-              orow[o] = y;
-            }
-          }
-        }
-      }
-      ns_y0 = y0;
-      ns_y1 = y1;
-      ns_x0 = x0;
-      ns_x1 = x1;
-    }
-  }
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
-  if (ph * pw == 1 && p->dil_w == 1) {
-    /* M0/M0+, no fused pool: the conv positions whose taps are all inside
-     the input, one at a time x four channels per _ns_m4 call, the zero
-     point taken out as on the M3; the generic loop below skips them. */
-    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
-    const int32_t K = kh * kw * p->in_c;
-    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
-    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
-    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
-    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
-    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
-    if (y0 < y1 && x0 < x1) {
-      int32_t oc;
-      dq_conv2d_s8_s8_f32_ns_m4a a;
-      a.seg = kw * p->in_c;
-      a.nseg = kh;
-      a.xrow = dh * p->in_w * p->in_c;
-      for (oc = 0; oc < n_out; oc += 4) {
-        const int32_t nc = n_out - oc < 4 ? n_out - oc : 4;
-        int32_t corr[4] = {0, 0, 0, 0}, k;
-        a.w = weights + (size_t)oc * (size_t)K;
-        a.d[0] = nc > 1 ? K : 0;
-        a.d[1] = nc > 2 ? 2 * K : a.d[0];
-        a.d[2] = nc > 3 ? 3 * K : a.d[1];
-        if (in_zp != 0) {
-          for (k = 0; k < nc; ++k) {
-            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
-            uint32_t s = 0u;
-            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
-            corr[k] = (int32_t)((uint32_t)in_zp * s);
-          }
-        }
-        for (oy = y0; oy < y1; ++oy) {
-          for (ox = x0; ox < x1; ++ox) {
-            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
-            a.x = input + ((size_t)(oy * p->stride_h - pt) * (size_t)p->in_w + (size_t)(ox * p->stride_w - pl)) * (size_t)in_row;
-            dq_conv2d_s8_s8_f32_ns_m4(&a);
-            for (k = 0; k < nc; ++k) {
-              const int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
-              o = oc + k;
-              {
-                float y = (float)best;
-                if (os->mul != NULL) y = y * os->mul[o];
-                if (os->add != NULL) y = y + os->add[o];
-                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-                if (os->bn_mul != NULL) {
-                  y = y - os->bn_sub[o];
-                  y = y * os->bn_mul[o];
-                  y = y + os->bn_add[o];
-                }
-                orow[o] = y;
-              }
-            }
-          }
-        }
-      }
-      ns_y0 = y0;
-      ns_y1 = y1;
-      ns_x0 = x0;
-      ns_x1 = x1;
-    }
-  }
-#endif
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP)
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded
@@ -1905,11 +1764,174 @@ dq_status dq_conv2d_s8_s8_f32(const dq_conv_params *p, const int8_t *input, cons
     }
   }
 #endif
+  /* variant s8s8_mla_v7m, site entry */
+#if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+  if (ph * pw == 1 && p->dil_w == 1) {
+    /* M3, no fused pool: the conv positions whose taps are all inside the
+     input (all of them without padding), two at a time (consecutive in
+     row-major order) x three channels per _ns_c23 call, the zero point
+     taken out as zp * (sum of the channel's weights); the generic loop
+     below skips them. The last channel triple repeats a row where n_out
+     is not a multiple of 3 (the repeats are not stored). */
+    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
+    const int32_t K = kh * kw * p->in_c;
+    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
+    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
+    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
+    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
+    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
+    if (y0 < y1 && x0 < x1) {
+      const int32_t nx = x1 - x0, npx = (y1 - y0) * nx;
+      int32_t oc;
+      dq_conv2d_s8_s8_f32_ns_c23a a;
+      a.seg = kw * p->in_c;
+      a.nseg = kh;
+      a.xrow = dh * p->in_w * p->in_c;
+      for (oc = 0; oc < n_out; oc += 3) {
+        const int32_t nc = n_out - oc < 3 ? n_out - oc : 3;
+        int32_t corr[3] = {0, 0, 0}, i, k;
+        a.w = weights + (size_t)oc * (size_t)K;
+        a.d1 = nc > 1 ? K : 0;
+        a.d2 = nc > 2 ? 2 * K : a.d1;
+        if (in_zp != 0) {
+          for (k = 0; k < nc; ++k) {
+            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
+            uint32_t s = 0u;
+            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
+            corr[k] = (int32_t)((uint32_t)in_zp * s);
+          }
+        }
+        for (i = 0; i < npx; i += 2) {
+          const int32_t j = i + 1 < npx ? i + 1 : i;
+          const int32_t ya = y0 + i / nx, xa = x0 + i % nx, yb = y0 + j / nx, xb = x0 + j % nx;
+          const int8_t *const pa = input + ((size_t)(ya * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xa * p->stride_w - pl)) * (size_t)in_row;
+          const int8_t *const pb = input + ((size_t)(yb * p->stride_h - pt) * (size_t)p->in_w + (size_t)(xb * p->stride_w - pl)) * (size_t)in_row;
+          a.x = pa;
+          a.dx = (int32_t)(pb - pa);
+          dq_conv2d_s8_s8_f32_ns_c23(&a);
+          for (k = 0; k < nc; ++k) {
+            float *orow = output + ((size_t)ya * (size_t)p->out_w + (size_t)xa) * (size_t)out_row;
+            int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
+            o = oc + k;
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+            if (j == i) continue;
+            orow = output + ((size_t)yb * (size_t)p->out_w + (size_t)xb) * (size_t)out_row;
+            best = (int32_t)((uint32_t)a.acc[3 + k] - (uint32_t)corr[k]);
+            {
+              float y = (float)best;
+              if (os->mul != NULL) y = y * os->mul[o];
+              if (os->add != NULL) y = y + os->add[o];
+              if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+              if (os->bn_mul != NULL) {
+                y = y - os->bn_sub[o];
+                y = y * os->bn_mul[o];
+                y = y + os->bn_add[o];
+              }
+              orow[o] = y;
+            }
+          }
+        }
+      }
+      ns_y0 = y0;
+      ns_y1 = y1;
+      ns_x0 = x0;
+      ns_x1 = x1;
+    }
+  }
+#endif
+  /* variant s8s8_muls_v6m, site entry */
+#if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+  if (ph * pw == 1 && p->dil_w == 1) {
+    /* M0/M0+, no fused pool: the conv positions whose taps are all inside
+     the input, one at a time x four channels per _ns_m4 call, the zero
+     point taken out as on the M3; the generic loop below skips them. */
+    const int32_t kh = p->k_h, kw = p->k_w, dh = p->dil_h, pt = p->pad_top, pl = p->pad_left;
+    const int32_t K = kh * kw * p->in_c;
+    int32_t y0 = 0, y1 = p->out_h, x0 = 0, x1 = p->out_w;
+    while (y0 < y1 && y0 * p->stride_h - pt < 0) ++y0;
+    while (y1 > y0 && (y1 - 1) * p->stride_h + (kh - 1) * dh - pt >= p->in_h) --y1;
+    while (x0 < x1 && x0 * p->stride_w - pl < 0) ++x0;
+    while (x1 > x0 && (x1 - 1) * p->stride_w + kw - 1 - pl >= p->in_w) --x1;
+    if (y0 < y1 && x0 < x1) {
+      int32_t oc;
+      dq_conv2d_s8_s8_f32_ns_m4a a;
+      a.seg = kw * p->in_c;
+      a.nseg = kh;
+      a.xrow = dh * p->in_w * p->in_c;
+      for (oc = 0; oc < n_out; oc += 4) {
+        const int32_t nc = n_out - oc < 4 ? n_out - oc : 4;
+        int32_t corr[4] = {0, 0, 0, 0}, k;
+        a.w = weights + (size_t)oc * (size_t)K;
+        a.d[0] = nc > 1 ? K : 0;
+        a.d[1] = nc > 2 ? 2 * K : a.d[0];
+        a.d[2] = nc > 3 ? 3 * K : a.d[1];
+        if (in_zp != 0) {
+          for (k = 0; k < nc; ++k) {
+            const int8_t *const wr = a.w + (size_t)k * (size_t)K;
+            uint32_t s = 0u;
+            for (c = 0; c < K; ++c) s += (uint32_t)(int32_t)wr[c];
+            corr[k] = (int32_t)((uint32_t)in_zp * s);
+          }
+        }
+        for (oy = y0; oy < y1; ++oy) {
+          for (ox = x0; ox < x1; ++ox) {
+            float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+            a.x = input + ((size_t)(oy * p->stride_h - pt) * (size_t)p->in_w + (size_t)(ox * p->stride_w - pl)) * (size_t)in_row;
+            dq_conv2d_s8_s8_f32_ns_m4(&a);
+            for (k = 0; k < nc; ++k) {
+              const int32_t best = (int32_t)((uint32_t)a.acc[k] - (uint32_t)corr[k]);
+              o = oc + k;
+              {
+                float y = (float)best;
+                if (os->mul != NULL) y = y * os->mul[o];
+                if (os->add != NULL) y = y + os->add[o];
+                if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+                if (os->bn_mul != NULL) {
+                  y = y - os->bn_sub[o];
+                  y = y * os->bn_mul[o];
+                  y = y + os->bn_add[o];
+                }
+                orow[o] = y;
+              }
+            }
+          }
+        }
+      }
+      ns_y0 = y0;
+      ns_y1 = y1;
+      ns_x0 = x0;
+      ns_x1 = x1;
+    }
+  }
+#endif
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       float *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+      /* variant s8s8_mla_v7m, site pixel */
+#if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) {
+        continue;
+      }
+#endif
+      /* variant s8s8_muls_v6m, site pixel */
+#if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) {
+        continue;
+      }
+#endif
+      /* variant s8s8_gather_portable, site pixel */
 #if !defined(DQ_ISA_DSP)
-      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->k_h * p->k_w * p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

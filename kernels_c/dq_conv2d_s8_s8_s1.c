@@ -1124,10 +1124,6 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
   int32_t ph, pw, psh, psw, conv_h, conv_w;
   int32_t in_zp;
   int32_t n_out, in_row, w_row, out_row;
-#if !defined(DQ_ISA_DSP)
-  /* conv positions [ns_y0, ns_y1) x [ns_x0, ns_x1) done by the fast path */
-  int32_t ns_y0 = 0, ns_y1 = 0, ns_x0 = 0, ns_x1 = 0;
-#endif
   int32_t n;
 
   if (p == NULL || input == NULL || weights == NULL || os == NULL || output == NULL) return DQ_ERR_PARAM;
@@ -1158,6 +1154,7 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
   w_row = p->in_c;
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
+  /* variant s8s8_mladav_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels; conv positions two at a time,
@@ -1248,6 +1245,7 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
     }
   }
 #endif
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP)
   {
     /* SIMD MAC: each conv position's taps are gathered as s8 codes (a padded
@@ -1657,8 +1655,8 @@ dq_status dq_conv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, const
     for (ox = 0; ox < p->out_w; ++ox) {
       uint32_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
       uint32_t word = 0u;
+      /* variant s8s8_gather_portable, site pixel */
 #if !defined(DQ_ISA_DSP)
-      if (oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1) continue;
       if (ph * pw == 1 && p->k_h * p->k_w * p->in_c <= DQ_S8_GATHER) {
         /* cores without SIMD32 (M0/M0+/M3, the host), no fused pool: the
          pixel's taps minus the zero point gathered once into xg (s16; a

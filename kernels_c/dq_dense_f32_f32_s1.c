@@ -441,6 +441,7 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
+  /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
@@ -505,12 +506,13 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
     int32_t k;
     const int32_t o0 = o;
     c = 0;
+    /* variant f32f32_rows8_vfp, site rows8 */
 #if defined(DQ_ISA_VFP) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
-    /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no
-     ten core registers for the loop; the C loop below is the twin, DQ_NO_ASM): two inputs per pass, each weight pair loaded by one VLDM
-     with writeback; every channel still adds input c before input c + 1
-     (separate VMUL and VADD, as -ffp-contract=off compiles the loop) */
     if (n >= 2) {
+      /* VFP cores (optimised builds: -O0 keeps r7 as frame pointer and has no
+       ten core registers for the loop; the C loop below is the twin, DQ_NO_ASM): two inputs per pass, each weight pair loaded by one VLDM
+       with writeback; every channel still adds input c before input c + 1
+       (separate VMUL and VADD, as -ffp-contract=off compiles the loop) */
       const float *px = xr;
       const float *pw0 = w0, *pw1 = w0 + (size_t)n, *pw2 = w0 + 2 * (size_t)n, *pw3 = w0 + 3 * (size_t)n;
       const float *pw4 = w0 + 4 * (size_t)n, *pw5 = w0 + 5 * (size_t)n, *pw6 = w0 + 6 * (size_t)n, *pw7 = w0 + 7 * (size_t)n;

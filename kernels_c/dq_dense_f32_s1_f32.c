@@ -915,6 +915,7 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
   w_row = DQ_WORDS(n);
   const int rescue = os->mul != NULL && dq_dense_f32_s1_f32_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
   if (!rescue) {
+    /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     {
       /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
@@ -971,35 +972,38 @@ dq_status dq_dense_f32_s1_f32(const dq_dense_params *p, const float *input, cons
 #endif
   }
   o = 0;
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-  /* four output channels per pass over the whole weight words
-   (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
-  for (; !rescue && o + 4 <= n_out; o += 4) {
-    const int32_t nw = n / 32, o0 = o;
-    float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int32_t k;
-    if (nw > 0) dq_dense4_pm1(a4, xr, weights + (size_t)o * (size_t)w_row, (size_t)w_row, nw);
-    for (c = 32 * nw; c < n; ++c) {
-      const float xv = xr[c];
-      for (k = 0; k < 4; ++k) a4[k] = dq_s1_bit(weights + (size_t)(o0 + k) * (size_t)w_row, c) ? a4[k] - xv : a4[k] + xv;
-    }
-    for (k = 0; k < 4; ++k) {
-      const float best = a4[k];
-      o = o0 + k;
-      {
-        float y = best;
-        if (os->mul != NULL) y = y * os->mul[o];
-        if (os->add != NULL) y = y + os->add[o];
-        if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
-        if (os->bn_mul != NULL) {
-          y = y - os->bn_sub[o];
-          y = y * os->bn_mul[o];
-          y = y + os->bn_add[o];
-        }
-        orow[o] = y;
+  /* variant f32s1_pm1_fma, site rows */
+#if defined(DQ_ISA_FMA) && defined(__GNUC__)
+  if (!rescue) {
+    /* four output channels per pass over the whole weight words
+     (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
+    for (; o + 4 <= n_out; o += 4) {
+      const int32_t nw = n / 32, o0 = o;
+      float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      int32_t k;
+      if (nw > 0) dq_dense4_pm1(a4, xr, weights + (size_t)o * (size_t)w_row, (size_t)w_row, nw);
+      for (c = 32 * nw; c < n; ++c) {
+        const float xv = xr[c];
+        for (k = 0; k < 4; ++k) a4[k] = dq_s1_bit(weights + (size_t)(o0 + k) * (size_t)w_row, c) ? a4[k] - xv : a4[k] + xv;
       }
+      for (k = 0; k < 4; ++k) {
+        const float best = a4[k];
+        o = o0 + k;
+        {
+          float y = best;
+          if (os->mul != NULL) y = y * os->mul[o];
+          if (os->add != NULL) y = y + os->add[o];
+          if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+          if (os->bn_mul != NULL) {
+            y = y - os->bn_sub[o];
+            y = y * os->bn_mul[o];
+            y = y + os->bn_add[o];
+          }
+          orow[o] = y;
+        }
+      }
+      o = o0;
     }
-    o = o0;
   }
 #endif
   for (; o < n_out; ++o) {

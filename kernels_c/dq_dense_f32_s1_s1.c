@@ -832,6 +832,7 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
   w_row = DQ_WORDS(n);
   const int rescue = os->mul != NULL && dq_dense_f32_s1_s1_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
   if (!rescue) {
+    /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     {
       /* Helium: blocks of up to 64 channels (_mve_block, 12 channels per pass
@@ -888,34 +889,37 @@ dq_status dq_dense_f32_s1_s1(const dq_dense_params *p, const float *input, const
 #endif
   }
   o = 0;
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-  /* four output channels per pass over the whole weight words
-   (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
-  for (; !rescue && o + 4 <= n_out; o += 4) {
-    const int32_t nw = n / 32, o0 = o;
-    float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int32_t k;
-    if (nw > 0) dq_dense4_pm1(a4, xr, weights + (size_t)o * (size_t)w_row, (size_t)w_row, nw);
-    for (c = 32 * nw; c < n; ++c) {
-      const float xv = xr[c];
-      for (k = 0; k < 4; ++k) a4[k] = dq_s1_bit(weights + (size_t)(o0 + k) * (size_t)w_row, c) ? a4[k] - xv : a4[k] + xv;
-    }
-    for (k = 0; k < 4; ++k) {
-      const float best = a4[k];
-      o = o0 + k;
-      {
-        const float thr = os->thr_f[o];
-        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-        /* bit 1 (-1) unless the comparison holds */
-        const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
-        word |= neg << (o & 31);
-        if ((o & 31) == 31 || o == n_out - 1) {
-          orow[o >> 5] = word;
-          word = 0u;
+  /* variant f32s1_pm1_fma, site rows */
+#if defined(DQ_ISA_FMA) && defined(__GNUC__)
+  if (!rescue) {
+    /* four output channels per pass over the whole weight words
+     (dq_dense4_pm1), the last n % 32 inputs in C, in input order */
+    for (; o + 4 <= n_out; o += 4) {
+      const int32_t nw = n / 32, o0 = o;
+      float a4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      int32_t k;
+      if (nw > 0) dq_dense4_pm1(a4, xr, weights + (size_t)o * (size_t)w_row, (size_t)w_row, nw);
+      for (c = 32 * nw; c < n; ++c) {
+        const float xv = xr[c];
+        for (k = 0; k < 4; ++k) a4[k] = dq_s1_bit(weights + (size_t)(o0 + k) * (size_t)w_row, c) ? a4[k] - xv : a4[k] + xv;
+      }
+      for (k = 0; k < 4; ++k) {
+        const float best = a4[k];
+        o = o0 + k;
+        {
+          const float thr = os->thr_f[o];
+          const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+          /* bit 1 (-1) unless the comparison holds */
+          const uint32_t neg = fl ? (uint32_t)!(best <= thr) : (uint32_t)!(best >= thr);
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
         }
       }
+      o = o0;
     }
-    o = o0;
   }
 #endif
   for (; o < n_out; ++o) {

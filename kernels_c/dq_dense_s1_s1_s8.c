@@ -590,6 +590,7 @@ dq_status dq_dense_s1_s1_s8(const dq_dense_params *p, const uint32_t *input, con
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
   n_words = DQ_WORDS(n);
+  /* variant s1s1_rows4_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* four output channels per pass (lanes), see mve_s1.tmpl; the input
@@ -621,7 +622,8 @@ dq_status dq_dense_s1_s1_s8(const dq_dense_params *p, const uint32_t *input, con
     return DQ_OK;
   }
 #endif
-#ifdef DQ_ASM_POPCOUNT
+  /* variant s1s1_binrows_dsp, site entry */
+#if defined(DQ_ISA_DSP) && defined(DQ_ASM_POPCOUNT)
   if (n_words % 3 == 0 && n_words <= 30 && n_out <= 256) {
     /* the whole row loop in assembly (dq_xor_popcount_rows), then the
      output stage per channel */

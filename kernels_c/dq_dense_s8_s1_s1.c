@@ -444,6 +444,7 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
+  /* variant s8s1_addva_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels, four rows per
@@ -465,7 +466,8 @@ dq_status dq_dense_s8_s1_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(DQ_ISA_DSP)
+  /* variant s8s1_usada8_dsp, site entry */
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
   if (n <= 2048 && in_zp >= -128 && in_zp <= 127) {
     /* no multiplies (s8s1.tmpl): the inputs are permuted into unsigned bytes
      once per call (2.3 KB with the zero words), then two output channels per pass sum |u - m|

@@ -910,6 +910,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = n;
+  /* variant s8s8_mladav_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium: blocks of up to 64 channels, four weight rows per pass sharing
@@ -939,6 +940,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     return DQ_OK;
   }
 #endif
+  /* variant s8s8_smlad_dsp, site entry */
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
@@ -985,7 +987,9 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     }
     return DQ_OK;
   }
-#elif defined(DQ_ISA_DSP)
+#endif
+  /* variant s8s8_smlad_dsp, site entry */
+#if defined(DQ_ISA_DSP) && !defined(__GNUC__)
   if (n <= 1024) {
     /* SIMD MAC: the inputs minus the zero point become pairs of s16 once
      (SXTB16 of bytes 0/2 and 1/3, SSUB16; q - zp fits s16), then every
@@ -1007,7 +1011,6 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       int32_t best;
       const uint32_t *xq = xp;
       const int8_t *wq = wr;
-#if defined(DQ_ISA_DSP)
       if (o + 1 < n_out && ng > 0) {
         /* two output channels per pass share each loaded input pair (kernels/smlad2) */
         int32_t acc1 = 0;
@@ -1110,7 +1113,6 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
         }
         continue;
       }
-#endif
       for (g = ng; g >= 2; g -= 2) {
         /* two weight words per iteration */
         uint32_t w0, w1;
@@ -1148,128 +1150,138 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   }
 #endif
   o = 0;
-#if !defined(DQ_ISA_DSP)
-#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
-  /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
-  while (o + 3 < n_out) {
-    dq_dense_s8_s8_s1_ns_d4a a;
-    int32_t k;
-    a.x = xr;
-    a.w = weights + (size_t)o * (size_t)w_row;
-    a.n = n;
-    a.zp = in_zp;
-    dq_dense_s8_s8_s1_ns_d4(&a);
-    for (k = 0; k < 4; ++k, ++o) {
-      const int32_t best = a.acc[k];
-      {
-        const int32_t thr = os->thr_i[o];
-        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-        /* bit 1 (-1) unless the comparison holds */
-        /* branchless: best < thr, or best > thr when flipped */
-        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-        word |= neg << (o & 31);
-        if ((o & 31) == 31 || o == n_out - 1) {
-          orow[o >> 5] = word;
-          word = 0u;
-        }
-      }
-    }
-  }
-#elif defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
-  /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
-   taken out as zp * (sum of the row's weights); the rest below */
-  while (o + 3 < n_out) {
-    dq_dense_s8_s8_s1_ns_m4a a;
-    int32_t k;
-    a.x = xr;
-    a.seg = n;
-    a.nseg = 1;
-    a.xrow = 0;
-    a.w = weights + (size_t)o * (size_t)w_row;
-    a.d[0] = w_row;
-    a.d[1] = 2 * w_row;
-    a.d[2] = 3 * w_row;
-    dq_dense_s8_s8_s1_ns_m4(&a);
-    for (k = 0; k < 4; ++k, ++o) {
-      int32_t best = a.acc[k];
-      if (in_zp != 0) {
-        const int8_t *const wr = a.w + (size_t)k * (size_t)w_row;
-        uint32_t s = 0u;
-        for (c = 0; c < n; ++c) s += (uint32_t)(int32_t)wr[c];
-        best = (int32_t)((uint32_t)best - (uint32_t)in_zp * s);
-      }
-      {
-        const int32_t thr = os->thr_i[o];
-        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-        /* bit 1 (-1) unless the comparison holds */
-        /* branchless: best < thr, or best > thr when flipped */
-        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-        word |= neg << (o & 31);
-        if ((o & 31) == 31 || o == n_out - 1) {
-          orow[o >> 5] = word;
-          word = 0u;
+  /* variant s8s8_mla_v7m, site rows */
+#if defined(DQ_ISA_V7M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+  {
+    /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
+    while (o + 3 < n_out) {
+      dq_dense_s8_s8_s1_ns_d4a a;
+      int32_t k;
+      a.x = xr;
+      a.w = weights + (size_t)o * (size_t)w_row;
+      a.n = n;
+      a.zp = in_zp;
+      dq_dense_s8_s8_s1_ns_d4(&a);
+      for (k = 0; k < 4; ++k, ++o) {
+        const int32_t best = a.acc[k];
+        {
+          const int32_t thr = os->thr_i[o];
+          const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+          /* bit 1 (-1) unless the comparison holds */
+          /* branchless: best < thr, or best > thr when flipped */
+          const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
         }
       }
     }
   }
 #endif
-  /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three
-   output channels per pass share each loaded input minus the zero point,
-   as CMSIS-NN's portable s8 matrix-vector loop does (four channels, or
-   two inputs per iteration, measured slower on the M3: GCC spills);
-   integer sums, so the order does not matter */
-  for (; o + 2 < n_out; ++o) {
-    const int8_t *w0 = weights + (size_t)o * (size_t)w_row;
-    const int8_t *w1 = w0 + w_row;
-    const int8_t *w2 = w1 + w_row;
-    const int8_t *xq = xr;
-    int32_t acc0 = 0, acc1 = 0, acc2 = 0;
-    int32_t best;
-    for (c = 0; c < n; ++c) {
-      const int32_t xv = (int32_t)*xq++ - in_zp;
-      acc0 += xv * (int32_t)*w0++;
-      acc1 += xv * (int32_t)*w1++;
-      acc2 += xv * (int32_t)*w2++;
-    }
-    best = acc0;
-    {
-      const int32_t thr = os->thr_i[o];
-      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-      /* bit 1 (-1) unless the comparison holds */
-      /* branchless: best < thr, or best > thr when flipped */
-      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-      word |= neg << (o & 31);
-      if ((o & 31) == 31 || o == n_out - 1) {
-        orow[o >> 5] = word;
-        word = 0u;
+  /* variant s8s8_muls_v6m, site rows */
+#if defined(DQ_ISA_V6M) && defined(__GNUC__) && !defined(DQ_NO_ASM)
+  {
+    /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
+     taken out as zp * (sum of the row's weights); the rest below */
+    while (o + 3 < n_out) {
+      dq_dense_s8_s8_s1_ns_m4a a;
+      int32_t k;
+      a.x = xr;
+      a.seg = n;
+      a.nseg = 1;
+      a.xrow = 0;
+      a.w = weights + (size_t)o * (size_t)w_row;
+      a.d[0] = w_row;
+      a.d[1] = 2 * w_row;
+      a.d[2] = 3 * w_row;
+      dq_dense_s8_s8_s1_ns_m4(&a);
+      for (k = 0; k < 4; ++k, ++o) {
+        int32_t best = a.acc[k];
+        if (in_zp != 0) {
+          const int8_t *const wr = a.w + (size_t)k * (size_t)w_row;
+          uint32_t s = 0u;
+          for (c = 0; c < n; ++c) s += (uint32_t)(int32_t)wr[c];
+          best = (int32_t)((uint32_t)best - (uint32_t)in_zp * s);
+        }
+        {
+          const int32_t thr = os->thr_i[o];
+          const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+          /* bit 1 (-1) unless the comparison holds */
+          /* branchless: best < thr, or best > thr when flipped */
+          const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+          word |= neg << (o & 31);
+          if ((o & 31) == 31 || o == n_out - 1) {
+            orow[o >> 5] = word;
+            word = 0u;
+          }
+        }
       }
     }
-    ++o;
-    best = acc1;
-    {
-      const int32_t thr = os->thr_i[o];
-      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-      /* bit 1 (-1) unless the comparison holds */
-      /* branchless: best < thr, or best > thr when flipped */
-      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-      word |= neg << (o & 31);
-      if ((o & 31) == 31 || o == n_out - 1) {
-        orow[o >> 5] = word;
-        word = 0u;
+  }
+#endif
+  /* variant s8s8_rows3_portable, site rows */
+#if !defined(DQ_ISA_DSP)
+  {
+    /* cores without SIMD32 (Cortex-M0/M0+: MULS, M3: MLA; the host): three
+     output channels per pass share each loaded input minus the zero point,
+     as CMSIS-NN's portable s8 matrix-vector loop does (four channels, or
+     two inputs per iteration, measured slower on the M3: GCC spills);
+     integer sums, so the order does not matter */
+    for (; o + 2 < n_out; ++o) {
+      const int8_t *w0 = weights + (size_t)o * (size_t)w_row;
+      const int8_t *w1 = w0 + w_row;
+      const int8_t *w2 = w1 + w_row;
+      const int8_t *xq = xr;
+      int32_t acc0 = 0, acc1 = 0, acc2 = 0;
+      int32_t best;
+      for (c = 0; c < n; ++c) {
+        const int32_t xv = (int32_t)*xq++ - in_zp;
+        acc0 += xv * (int32_t)*w0++;
+        acc1 += xv * (int32_t)*w1++;
+        acc2 += xv * (int32_t)*w2++;
       }
-    }
-    ++o;
-    best = acc2;
-    {
-      const int32_t thr = os->thr_i[o];
-      const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
-      /* bit 1 (-1) unless the comparison holds */
-      /* branchless: best < thr, or best > thr when flipped */
-      const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
-      word |= neg << (o & 31);
-      if ((o & 31) == 31 || o == n_out - 1) {
-        orow[o >> 5] = word;
-        word = 0u;
+      best = acc0;
+      {
+        const int32_t thr = os->thr_i[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        /* branchless: best < thr, or best > thr when flipped */
+        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
+      }
+      ++o;
+      best = acc1;
+      {
+        const int32_t thr = os->thr_i[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        /* branchless: best < thr, or best > thr when flipped */
+        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
+      }
+      ++o;
+      best = acc2;
+      {
+        const int32_t thr = os->thr_i[o];
+        const uint32_t fl = os->flip != NULL ? dq_s1_bit(os->flip, o) : 0u;
+        /* bit 1 (-1) unless the comparison holds */
+        /* branchless: best < thr, or best > thr when flipped */
+        const uint32_t neg = (uint32_t)(best < thr) ^ (fl & (uint32_t)(best != thr));
+        word |= neg << (o & 31);
+        if ((o & 31) == 31 || o == n_out - 1) {
+          orow[o >> 5] = word;
+          word = 0u;
+        }
       }
     }
   }

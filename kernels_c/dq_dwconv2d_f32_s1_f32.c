@@ -176,6 +176,7 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
       dq_dwconv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w);
   if (!rescue) {
+    /* variant f32s1_rows_portable, site entry */
     if (p->k_h * p->k_w <= 9 && ph * pw <= 9) {
       const int32_t kk = p->k_h * p->k_w, npool = ph * pw, mult = p->depth_multiplier;
       const float pad_f = p->pad_mode == DQ_PAD_VALUE ? p->pad_value : 0.0f;

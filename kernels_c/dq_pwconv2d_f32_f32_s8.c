@@ -465,6 +465,7 @@ dq_status dq_pwconv2d_f32_f32_s8(const dq_conv_params *p, const float *input, co
   w_row = p->in_c;
   n = p->in_c;
   out_row = p->out_c;
+  /* variant f32_rows4_heliumf, site entry */
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
   {
     /* Helium: per block of up to 64 channels and output pixel, the taps of

@@ -615,6 +615,7 @@ dq_status dq_pwconv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, c
   n = p->in_c;
   n_words = DQ_WORDS(n);
   out_row = p->out_c;
+  /* variant s1s1_rows4_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   if (n_words <= DQ_MVE_S1_XB) {
     /* every conv position: its taps broadcast into xb, then the popcounts
@@ -782,6 +783,7 @@ dq_status dq_pwconv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, c
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       int8_t *const orow = output + ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)out_row;
+      /* variant s1s1_gather_portable, site pixel */
       if (fast) {
         const int32_t cy0 = oy * psh, cx0 = ox * psw;
         const int32_t inside = 1;
@@ -795,7 +797,8 @@ dq_status dq_pwconv2d_s1_s1_s8(const dq_conv_params *p, const uint32_t *input, c
               for (j = 0; j < n_words; ++j) xs[g++] = xr[j];
             }
           }
-#ifdef DQ_ASM_POPCOUNT
+          /* variant s1s1_binrows_dsp, site gathered */
+#if defined(DQ_ISA_DSP) && defined(DQ_ASM_POPCOUNT)
           if (krem == 0 && kg <= 10 && n_out <= 128) {
             /* every channel's row in one assembly loop per pool position
              (dq_xor_popcount_rows), then the pool maximum and the output

@@ -670,6 +670,7 @@ dq_status dq_pwconv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, con
   w_row = DQ_WORDS(p->in_c);
   n = p->in_c;
   out_row = p->out_c;
+  /* variant s8s1_addva_helium, site entry */
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels (their popcounts
@@ -728,7 +729,8 @@ dq_status dq_pwconv2d_s8_s1_s8(const dq_conv_params *p, const int8_t *input, con
     return DQ_OK;
   }
 #endif
-#if defined(__GNUC__) && defined(DQ_ISA_DSP)
+  /* variant s8s1_usada8_dsp, site entry */
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* no multiplies (s8s1.tmpl): each conv position's K = taps x in_c codes
      are gathered once into permuted unsigned bytes (a padded tap as the

@@ -34,6 +34,7 @@ type KernelData struct {
 	Proto    string // the prototype, without ';'
 	Doc      string // one-line description
 	ISAs     []ISASel
+	Paths    []matrix.Path // the fast paths, in dispatch order (kernels/dispatch)
 }
 
 // HeaderData is the data of dq_kernels.h.tmpl.
@@ -64,6 +65,7 @@ type DocsData struct {
 	Grid     []GridRow
 	Refs     []RefRow
 	Variants []VariantRow
+	Rules    []RuleRow
 	Total    int
 	Mirrored int
 }
@@ -87,6 +89,12 @@ type VariantRow struct {
 	Name, ISA, Macros, Cores, Kernels, Technique, Sources string
 	Count                                                 int
 	Asm                                                   bool
+}
+
+// RuleRow is one selection rule of the dispatch table in docs/kernels.md
+// (from gen/matrix.Variants' rules), in dispatch order per site.
+type RuleRow struct {
+	Variant, Kernels, Site, Cond, Shape, Words string
 }
 
 // RefRow is one row of the reference's tables and the kernels implementing it.
@@ -199,6 +207,7 @@ func dataOf(r matrix.Row) KernelData {
 		In: k.In.Tag(), Out: k.Out.Tag(), IT: k.In.CType(), OT: k.Out.CType(),
 		AccInt: k.AccInt(), AccT: "float", Proto: Proto(k), Doc: Doc(k), ISAs: isaSels(),
 	}
+	d.Paths = matrix.PathsOf(k)
 	if k.W != dtype.Invalid {
 		d.W, d.WT = k.W.Tag(), k.W.CType()
 	}
@@ -336,6 +345,7 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	for _, v := range matrix.Variants {
 		docs.Variants = append(docs.Variants, variantRow(v, rows))
 	}
+	docs.Rules = ruleRows()
 	md, err := render.Execute(t, "kernels/kernels.md.tmpl", docs)
 	if err != nil {
 		return nil, err
@@ -368,6 +378,73 @@ func variantRow(v matrix.Variant, rows []matrix.Row) VariantRow {
 	return VariantRow{Name: v.Name, ISA: string(v.ISA), Macros: isa.Macros, Cores: isa.Cores, Kernels: kernels,
 		Technique: v.Technique, Sources: strings.Join(srcs, ", "), Count: len(v.Kernels(rows)), Asm: v.Asm}
 }
+
+// ruleRows lists the selection rules of gen/matrix.Variants grouped by
+// site, in dispatch order: the kernels they apply to (ops, type pairs,
+// output), the preprocessor condition and the shape test as generated.
+func ruleRows() []RuleRow {
+	var out []RuleRow
+	for _, site := range matrix.Sites {
+		for _, v := range matrix.Variants {
+			for _, r := range v.Rules {
+				if r.Site != site {
+					continue
+				}
+				ops := r.Ops
+				if ops == nil {
+					ops = v.Ops
+				}
+				k := opsPairs(ops, v.Pairs)
+				outs := r.Outs
+				if outs == nil && v.Out != dtype.Invalid {
+					outs = []dtype.DType{v.Out}
+				}
+				if outs != nil {
+					var ts []string
+					for _, o := range outs {
+						ts = append(ts, o.Tag())
+					}
+					k += " -> " + strings.Join(ts, ", ")
+				}
+				shape := "every shape"
+				if r.Shape != "" {
+					shape = "`" + cell(strings.ReplaceAll(r.Shape, "$k", "<kernel>")) + "`"
+				}
+				cond := "always"
+				if c := r.Cond(v); c != "" {
+					cond = "`" + cell(c) + "`"
+				}
+				out = append(out, RuleRow{Variant: v.Name, Kernels: k, Site: string(site), Cond: cond, Shape: shape, Words: cell(r.Words)})
+			}
+		}
+	}
+	for _, v := range matrix.Variants {
+		if in, ok := matrix.Nested[v.Name]; ok {
+			words := v.Scope
+			if words == "" {
+				words = "cores without an FPU (M0, M0+, M3: `DQ_SMALL_STACK`)"
+			}
+			out = append(out, RuleRow{Variant: v.Name, Kernels: opsPairs(v.Ops, v.Pairs), Site: "inside `" + in + "`",
+				Cond: "in the body", Shape: "in the body", Words: cell(words)})
+		}
+	}
+	return out
+}
+
+// opsPairs renders ops and type pairs as "conv2d, pwconv2d, s8 x s8".
+func opsPairs(ops []matrix.Op, pairs []matrix.Pair) string {
+	var out []string
+	for _, op := range ops {
+		out = append(out, string(op))
+	}
+	for _, p := range pairs {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// cell escapes the column separator of a Markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 // Paths returns the sorted keys of files.
 func Paths(files map[string][]byte) []string {

@@ -130,12 +130,46 @@ func TestVariants(t *testing.T) {
 	none := Variants[0]
 	none.Name, none.Pairs = "y", []Pair{{dtype.F32, dtype.Invalid}}
 	none.Ops = []Op{Dense}
-	for name, vs := range map[string][]Variant{"duplicate": dup, "unknown ISA": {bad}, "no kernel": {none}} {
+	site := Variants[0]
+	site.Rules = []Rule{{Ops: []Op{Dense}, Site: "middle", Words: "w", Body: "b"}}
+	wrongOp := Variants[0]
+	wrongOp.Rules = []Rule{{Ops: []Op{AvgPool}, Site: SiteEntry, Words: "w", Body: "b"}}
+	noRule := Variants[0]
+	noRule.Rules = nil
+	for name, vs := range map[string][]Variant{"duplicate": dup, "unknown ISA": {bad}, "no kernel": {none},
+		"unknown site": {site}, "op outside the variant": {wrongOp}, "dispatched kernel without rule": {noRule}} {
 		if ValidateVariants(vs, Rows) == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if got := VariantsOf(Kernel{Dense, dtype.S8, dtype.S8, dtype.S8}); strings.Join(got, " ") != "s8s8_mladav_helium s8s8_smlad_dsp s8s8_mla_v7m s8s8_muls_v6m" {
+	if got := VariantsOf(Kernel{Dense, dtype.S8, dtype.S8, dtype.S8}); strings.Join(got, " ") != "s8s8_mladav_helium s8s8_smlad_dsp s8s8_mla_v7m s8s8_muls_v6m s8s8_rows3_portable" {
 		t.Errorf("VariantsOf(dense s8 s8 s8) = %v", got)
+	}
+}
+
+// TestPathsOf pins the dispatch order of two kernels: table order within a
+// site, the rules that apply to the kernel's op and output type only.
+func TestPathsOf(t *testing.T) {
+	for _, c := range []struct {
+		k    Kernel
+		want string
+	}{
+		{Kernel{Conv2D, dtype.S8, dtype.S8, dtype.S8}, "decl:s8s8_mla_v7m decl:s8s8_muls_v6m entry:s8s8_mladav_helium entry:s8s8_smlad_dsp " +
+			"entry:s8s8_mla_v7m entry:s8s8_muls_v6m pixel:s8s8_mla_v7m pixel:s8s8_muls_v6m pixel:s8s8_gather_portable"},
+		{Kernel{Conv2D, dtype.S8, dtype.S8, dtype.S1}, "entry:s8s8_mladav_helium entry:s8s8_smlad_dsp pixel:s8s8_gather_portable"},
+		{Kernel{PWConv2D, dtype.S1, dtype.S1, dtype.S1}, "decl:s1s1_binrows_dsp entry:s1s1_rows4_helium s1setup:s1s1_px4_dsp s1setup:s1s1_binrows_dsp " +
+			"pixel:s1s1_gather_portable gathered:s1s1_binrows_dsp gathered:s1s1_binrows_dsp"},
+	} {
+		bySite := map[Site][]string{}
+		for _, p := range PathsOf(c.k) {
+			bySite[p.Site] = append(bySite[p.Site], string(p.Site)+":"+p.Variant)
+		}
+		var got []string
+		for _, s := range Sites {
+			got = append(got, bySite[s]...)
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("PathsOf(%s) = %s, want %s", c.k.Name(), g, c.want)
+		}
 	}
 }

@@ -27,8 +27,8 @@ func TestGenerateDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != len(matrix.Rows)+3 {
-		t.Errorf("got %d files, want %d kernels + dq_kernels.h + dq_types.h + docs", len(a), len(matrix.Rows))
+	if len(a) != len(matrix.Rows)+4 {
+		t.Errorf("got %d files, want %d kernels + dq_kernels.h + dq_types.h + dq_internal.h + docs", len(a), len(matrix.Rows))
 	}
 	for p, src := range a {
 		if !bytes.Equal(src, b[p]) {

@@ -462,61 +462,7 @@ static inline void dq_conv2d_f32_s1_s1_mve_rows(const uint32_t *w, int32_t S, in
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_conv2d_f32_s1_s1_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_conv2d_f32_s1_s1_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_conv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_conv2d_f32_s1_s1_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_conv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
 #endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
-#endif
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_conv2d_f32_s1_s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
@@ -600,7 +546,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
   const int rescue = os->mul != NULL &&
-      dq_conv2d_f32_s1_s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_f32s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w * p->in_c);
   if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
@@ -618,12 +564,12 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
       dq_conv2d_f32_s1_s1_mve_run runs[64];
       float padx[256];
       const int32_t S = p->k_h * p->k_w * w_row;
-      const uint32_t saved = dq_conv2d_f32_s1_s1_mve_get_fpscr();
+      const uint32_t saved = dq_mve_get_fpscr();
       int32_t o0, k, att;
       if (p->pad_mode == DQ_PAD_VALUE) {
         for (k = 0; k < n; ++k) padx[k] = p->pad_value;
       }
-      dq_conv2d_f32_s1_s1_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
         const uint32_t *const wb = weights + (size_t)o0 * (size_t)S;
@@ -665,7 +611,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
                   }
                   if (att == 0) {
                     dq_conv2d_f32_s1_s1_mve_block(runs, nruns, ad, wb, S, nb, dst);
-                    if (dst == acc) dq_conv2d_f32_s1_s1_mve_max(bst, acc, nb);
+                    if (dst == acc) dq_mve_f32_max(bst, acc, nb);
                   } else {
                     dq_conv2d_f32_s1_s1_mve_redo(runs, nruns, wb, S, nb, dst);
                     if (dst == acc) {
@@ -678,8 +624,8 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
               }
 
               if (att == 0) {
-                if ((dq_conv2d_f32_s1_s1_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
-                dq_conv2d_f32_s1_s1_mve_set_fpscr(dq_conv2d_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+                if ((dq_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+                dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
                 if (att == 0) continue;
               }
               for (k = 0; k < nb; ++k) {
@@ -702,7 +648,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
           }
         }
       }
-      dq_conv2d_f32_s1_s1_mve_set_fpscr((dq_conv2d_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
       return DQ_OK;
     }
 #endif

@@ -462,61 +462,7 @@ static inline void dq_dense_f32_s1_s8_mve_rows(const uint32_t *w, int32_t S, int
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_dense_f32_s1_s8_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_dense_f32_s1_s8_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_dense_f32_s1_s8_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_dense_f32_s1_s8_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_dense_f32_s1_s8_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
 #endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
-#endif
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_dense_f32_s1_s8_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 dq_status dq_dense_f32_s1_s8(const dq_dense_params *p, const float *input, const uint32_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t o, n, n_out, w_row;
   int32_t c;
@@ -531,7 +477,7 @@ dq_status dq_dense_f32_s1_s8(const dq_dense_params *p, const float *input, const
   n = p->in_n;
   n_out = p->out_n;
   w_row = DQ_WORDS(n);
-  const int rescue = os->mul != NULL && dq_dense_f32_s1_s8_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
+  const int rescue = os->mul != NULL && dq_f32s1_big(os->mul, p->out_n, input, (size_t)n, NULL, n);
   if (!rescue) {
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
     {
@@ -542,12 +488,12 @@ dq_status dq_dense_f32_s1_s8(const dq_dense_params *p, const float *input, const
       float bst[DQ_MVE_F32_BLOCK];
       uint32_t ad[DQ_MVE_F32_BLOCK];
       dq_dense_f32_s1_s8_mve_run run;
-      const uint32_t saved = dq_dense_f32_s1_s8_mve_get_fpscr();
+      const uint32_t saved = dq_mve_get_fpscr();
       int32_t o0, k, att;
       run.x = xr;
       run.off = 0;
       run.len = n;
-      dq_dense_f32_s1_s8_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
         const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
@@ -560,8 +506,8 @@ dq_status dq_dense_f32_s1_s8(const dq_dense_params *p, const float *input, const
           }
 
           if (att == 0) {
-            if ((dq_dense_f32_s1_s8_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
-            dq_dense_f32_s1_s8_mve_set_fpscr(dq_dense_f32_s1_s8_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+            if ((dq_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+            dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
             if (att == 0) continue;
           }
           for (k = 0; k < nb; ++k) {
@@ -583,7 +529,7 @@ dq_status dq_dense_f32_s1_s8(const dq_dense_params *p, const float *input, const
           break;
         }
       }
-      dq_dense_f32_s1_s8_mve_set_fpscr((dq_dense_f32_s1_s8_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
       return DQ_OK;
     }
 #endif

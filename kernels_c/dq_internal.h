@@ -434,6 +434,285 @@ static __attribute__((unused)) int dq_f32s1_in_range(const float *x, size_t n, s
 }
 #endif
 
+/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
+ sum of up to K of the count inputs at x (and pad, if not NULL) could
+ overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
+ (optimised for size, kept out of line): every call with multipliers
+ runs it once, the models without (Larq's) never do. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold, unused))
+#endif
+static int dq_f32s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
+  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
+  size_t i;
+  int32_t o;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  for (i = 0; i < count; ++i) {
+    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
+  }
+  return pad != NULL && !(*pad <= bound && *pad >= -bound);
+}
+
+#if !defined(__arm__) || (defined(__ARM_FP) && (__ARM_FP & 4))
+#define DQ_F32S8_FAST
+#ifdef DQ_SMALL_STACK
+#define DQ_F32S8_WBUF 64  /* float weights of a channel block */
+#define DQ_F32S8_XBUF 36  /* gathered taps of every pool position */
+#else
+#define DQ_F32S8_WBUF 256
+#define DQ_F32S8_XBUF 144
+#endif
+#define DQ_F32S8_CB 32    /* most channels per block */
+#if defined(__GNUC__)
+#define DQ_F32S8_NOINLINE __attribute__((noinline, unused))
+#else
+#define DQ_F32S8_NOINLINE
+#endif
+
+/* 1 when a multiplier is above 1 in magnitude: those channels are computed
+ in Keras's form (gen/ref.ScaledForm), by the kernel's _out only. */
+#if defined(__GNUC__)
+__attribute__((unused))
+#endif
+static int dq_f32s8_bigmul(const float *mul, int32_t n_out) {
+  int32_t o;
+  if (mul == NULL) return 0;
+  for (o = 0; o < n_out; ++o) {
+    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
+  }
+  return 0;
+}
+
+/* The output stage of a block of channels, hoisted out of the pixel loop. */
+typedef struct {
+  const float *ma;        /* mul, add, bn_sub, bn_mul, bn_add of every channel (mul 1.0f, add -0.0f where os has none) */
+  float inv, fqmin, fqmax;
+  int32_t qmin, qmax, zp;
+  int32_t relu;           /* 0 also where the clamp makes it redundant: q_min >= 0, inv > 0, no batch norm */
+  int32_t bn;
+  const float *k3;        /* K = 3: w0, w1, w2, mul, add of every channel; NULL: not packed */
+} dq_f32s8_blk;
+
+/*
+ * The s8 code of v = y * inv: clamp(round_half_even(v), qmin, qmax), NaN
+ * q_min. With a single-precision FPU: VCVTR (round to nearest even under the
+ * default FPSCR rounding, which every float sum of the kernels assumes;
+ * saturating, +-Inf to INT32_MAX/MIN) and an integer clamp, valid where v
+ * cannot be NaN (no batch norm: NaN needs a non-finite sum, which the caller
+ * redoes); elsewhere two comparisons (NaN fails the first) and a round by
+ * adding and subtracting 1.5 * 2^23 (exact for |v| <= 2^22).
+ */
+#if defined(__GNUC__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#endif
+#define DQ_F32S8_VCVTR(q, v) do { float r_; __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r_) : "t"(v)); __asm__("vmov %0, %1" : "=r"(q) : "t"(r_)); } while (0)
+#endif
+#define DQ_F32S8_QUANT(q, v) do { \
+if (!((v) >= fqmin)) (q) = qmin; \
+else if ((v) > fqmax) (q) = qmax; \
+else { const float r_ = ((v) + 12582912.0f) - 12582912.0f; (q) = (int32_t)r_; } \
+} while (0)
+
+/*
+ * out[m] for the nb <= 32 channels of a block at one output pixel: the K
+ * taps of each of the npool pool positions at xs (consecutive), the float
+ * weights of channel m at wf + m * K, its output stage at b->ma + 5 * m.
+ * Returns 0 when a window had a non-finite sum (what was stored must then be
+ * redone: z, the sum of every acc - acc, is 0 unless one is Inf or NaN; two
+ * instructions per output where a test and branch took four). Not inlined:
+ * inside the kernel GCC spilled its loop state to the stack. The block's
+ * constants are copied to locals: every int8_t store may alias them.
+ */
+DQ_F32S8_NOINLINE static int dq_f32s8_pix(const float *xs, int32_t K, int32_t npool, const float *wf, int32_t nb, const dq_f32s8_blk *b, int8_t *out) {
+  const float *ma = b->ma;
+  const float inv = b->inv, fqmin = b->fqmin, fqmax = b->fqmax;
+  const int32_t qmin = b->qmin, qmax = b->qmax, zp = b->zp, relu = b->relu, bn = b->bn;
+  float z = 0.0f;
+  int32_t m, j, s;
+  if (K == 3 && npool == 1 && !relu && !bn) {
+    /* RGB 1x1 without relu (or one the clamp makes redundant) and batch norm */
+    const float x0 = xs[0], x1 = xs[1], x2 = xs[2];
+    /* one channel: the sum, mul, add, scale; QUANT sets q from v */
+#define DQ_F32S8_K3(QUANT) \
+    for (m = 0; m < nb; ++m, ma += 5) { \
+      const float *const w = wf + 3 * m; \
+      const float t0 = x0 * w[0], t1 = x1 * w[1], t2 = x2 * w[2]; \
+      float acc = t0 + t1, y, v; \
+      int32_t q; \
+      acc = acc + t2; \
+      z = z + (acc - acc); \
+      y = acc * ma[0]; \
+      y = y + ma[1]; \
+      v = y * inv; \
+      QUANT; \
+      out[m] = (int8_t)(q + zp); \
+    }
+#ifdef DQ_F32S8_VCVTR
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT && defined(__thumb2__)
+    if (qmin == 0 && qmax == 255 && b->k3 != NULL) {
+      /*
+       * An unsigned 8-bit range (quantized_relu), in assembly: one VLDM of
+       * the channel's w0, w1, w2, mul, add (b->k3), the sum, mul, add and
+       * scale as in the C, VCVTR, USAT #8 (the clamp), the zero point: 16
+       * instructions per output (the C took 27). A non-finite sum makes v
+       * non-finite (no relu here), which VCVTR reports as Invalid Operation:
+       * the block is redone when FPSCR.IOC (bit 0, cleared before and the
+       * caller's restored after) is set, also for a finite |v| >= 2^31.
+       */
+      const float *k3 = b->k3;
+      int8_t *o = out;
+      int8_t *const end = out + nb;
+      uint32_t f0, f1, t;
+      __asm__ volatile("vmrs %0, fpscr" : "=r"(f0) : : "memory");
+      __asm__ volatile("vmsr fpscr, %0" : : "r"(f0 & ~1u) : "memory");
+      __asm__ volatile(
+          "1:\n\t"
+      "vldmia %[k]!, {s0-s4}\n\t"
+      "vmul.f32 s0, s0, %[x0]\n\t"
+      "vmul.f32 s1, s1, %[x1]\n\t"
+      "vmul.f32 s2, s2, %[x2]\n\t"
+      "vadd.f32 s0, s0, s1\n\t"
+      "vadd.f32 s0, s0, s2\n\t"
+      "vmul.f32 s0, s0, s3\n\t"
+      "vadd.f32 s0, s0, s4\n\t"
+      "vmul.f32 s0, s0, %[inv]\n\t"
+      "vcvtr.s32.f32 s0, s0\n\t"
+      "vmov %[t], s0\n\t"
+      "usat %[t], #8, %[t]\n\t"
+      "add %[t], %[t], %[zp]\n\t"
+      "strb %[t], [%[o]], #1\n\t"
+      "cmp %[o], %[e]\n\t"
+      "bne 1b"
+      : [k] "+r"(k3), [o] "+r"(o), [t] "=&r"(t)
+      : [x0] "t"(x0), [x1] "t"(x1), [x2] "t"(x2), [inv] "t"(inv), [zp] "r"(zp), [e] "r"(end)
+      : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
+      __asm__ volatile("vmrs %0, fpscr" : "=r"(f1) : : "memory");
+      __asm__ volatile("vmsr fpscr, %0" : : "r"(f1 | (f0 & 1u)) : "memory");
+      (void)z;
+      return (f1 & 1u) == 0u;
+    }
+    if (qmin == 0 && qmax == 255) {
+      /* USAT #8 clamps */
+      DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = (int32_t)__usat(q, 8))
+      return z == 0.0f;
+    }
+#endif
+    DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = q < qmin ? qmin : q; q = q > qmax ? qmax : q)
+#else
+    DQ_F32S8_K3(DQ_F32S8_QUANT(q, v))
+#endif
+#undef DQ_F32S8_K3
+    return z == 0.0f;
+  }
+  for (m = 0; m < nb; ++m, ma += 5) {
+    const float *const w = wf + m * K;
+    float best = 0.0f, y, v;
+    int32_t q;
+    if (K == 9) {
+      /* 3x3 over one channel: the channel's weights stay in registers
+       across the pool positions */
+      const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + 9 * s;
+        float acc = x[0] * w0, t;
+        t = x[1] * w1; acc = acc + t;
+        t = x[2] * w2; acc = acc + t;
+        t = x[3] * w3; acc = acc + t;
+        t = x[4] * w4; acc = acc + t;
+        t = x[5] * w5; acc = acc + t;
+        t = x[6] * w6; acc = acc + t;
+        t = x[7] * w7; acc = acc + t;
+        t = x[8] * w8; acc = acc + t;
+        z = z + (acc - acc);
+        if (s == 0 || acc > best) best = acc;
+      }
+    } else {
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + s * K;
+        float acc = x[0] * w[0];
+        for (j = 1; j < K; ++j) { const float t = x[j] * w[j]; acc = acc + t; }
+        z = z + (acc - acc);
+        if (s == 0 || acc > best) best = acc;
+      }
+    }
+    /* kernels/ostage */
+    y = best * ma[0];
+    y = y + ma[1];
+    if (relu && y < 0.0f) y = 0.0f;
+    if (bn) {
+      y = y - ma[2];
+      y = y * ma[3];
+      y = y + ma[4];
+    }
+    v = y * inv;
+    DQ_F32S8_QUANT(q, v);
+    out[m] = (int8_t)(q + zp);
+  }
+  return z == 0.0f;
+}
+#endif
+#if defined(DQ_F32S8_FAST) && defined(DQ_ISA_HELIUMF) && defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
+#include <arm_mve.h>
+#define DQ_F32S8_MVE
+
+/*
+ * Helium (Cortex-M55): dq_f32s8_pix with 4 output channels per vector
+ * (the weights of a group of 4 channels transposed at wt + 4 * K * (m / 4):
+ * tap j of the 4 channels is one vector). Each lane sums its products in
+ * the portable order with separate VMUL and VADD (never fused); the pool
+ * maximum is VMAXNM (the sums are finite, and equal maxima are equal
+ * codes); relu is VMAXNM with 0; VCVTN rounds half to even and saturates,
+ * then an integer clamp, the zero point, and a byte store of the lanes
+ * (predicated for the last group). No batch norm (the scalar path keeps it).
+ * MVE flushes denormals: the caller clears FPSCR IDC/UFC before and redoes
+ * the block with the scalar path when either is set, or when this returns 0
+ * (a non-finite sum: z, the sum of every acc - acc, is not 0).
+ */
+DQ_F32S8_NOINLINE static int dq_f32s8_pix_mve(const float *xs, int32_t K, int32_t npool, const float *wt, int32_t nb, const float *mulv, const float *addv, const dq_f32s8_blk *b, int8_t *out) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  const int32x4_t vqmin = vdupq_n_s32(b->qmin), vqmax = vdupq_n_s32(b->qmax), vzp = vdupq_n_s32(b->zp);
+  const float inv = b->inv;
+  const int32_t relu = b->relu;
+  float32x4_t z = zero;
+  int32_t g, j, s;
+  for (g = 0; g < nb; g += 4) {
+    const float *const w = wt + g * K;
+    float32x4_t best, y;
+    int32x4_t q;
+    if (K == 3 && npool == 1) {
+      float32x4_t acc = vmulq_n_f32(vld1q_f32(w), xs[0]);
+      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4), xs[1]));
+      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 8), xs[2]));
+      z = vaddq_f32(z, vsubq_f32(acc, acc));
+      best = acc;
+    } else {
+      best = zero;
+      for (s = 0; s < npool; ++s) {
+        const float *const x = xs + s * K;
+        float32x4_t acc = vmulq_n_f32(vld1q_f32(w), x[0]);
+        for (j = 1; j < K; ++j) acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4 * j), x[j]));
+        z = vaddq_f32(z, vsubq_f32(acc, acc));
+        best = s == 0 ? acc : vmaxnmq_f32(best, acc);
+      }
+    }
+    y = vmulq_f32(best, vld1q_f32(mulv + g));
+    y = vaddq_f32(y, vld1q_f32(addv + g));
+    if (relu) y = vmaxnmq_f32(y, zero);
+    y = vmulq_n_f32(y, inv);
+    q = vcvtnq_s32_f32(y);
+    q = vminq_s32(vmaxq_s32(q, vqmin), vqmax);
+    vstrbq_p_s32(out + g, vaddq_s32(q, vzp), vctp32q((uint32_t)(nb - g)));
+  }
+  return vcmpeqq_n_f32(z, 0.0f) == 0xFFFFu;
+}
+
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_F32S8_DENORMAL 0x88u
+#endif
+
 #if defined(__GNUC__) && defined(DQ_ISA_DSP)
 #include <string.h>
 
@@ -685,6 +964,946 @@ static inline void dq_s8s1_usad4(const uint32_t *x, const uint32_t *m, int32_t n
   s[1] = (int32_t)a1;
   s[2] = (int32_t)a2;
   s[3] = (int32_t)a3;
+}
+#endif
+#endif
+
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
+/*
+ * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
+ * of src, minus zp, for g < ng (gs constant per call site: STRD with
+ * post-increment; the loop GCC made of the intrinsics needed 15
+ * instructions per group, this one 8, or 6 when zp == 0).
+ */
+#ifdef DQ_NO_ASM
+/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
+__attribute__((always_inline)) static inline void dq_dsp_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  int32_t g;
+  for (g = 0; g < ng; ++g, src += 4, d += gs) {
+    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
+    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
+  }
+}
+
+/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
+static inline int32_t dq_dsp_s8_dot4(const uint32_t *x, const int8_t *w) {
+  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
+  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
+}
+
+__attribute__((unused)) static void dq_dsp_s8_mac22(int32_t *a, const uint32_t *x, const int8_t *wa, const int8_t *wb) {
+  int32_t g;
+  for (g = a[4]; g > 0; --g, x += 4, wa += 4, wb += 4) {
+    a[0] += dq_dsp_s8_dot4(x, wa);
+    a[1] += dq_dsp_s8_dot4(x + 2, wa);
+    a[2] += dq_dsp_s8_dot4(x, wb);
+    a[3] += dq_dsp_s8_dot4(x + 2, wb);
+  }
+}
+
+/* Arguments of _mac14 (as below). */
+typedef struct {
+  const uint32_t *x;
+  const int8_t *w;
+  int32_t ng;
+  int32_t nch;
+  int32_t back;
+  int32_t *out;
+} dq_dsp_s8_m14;
+
+__attribute__((unused)) static void dq_dsp_s8_mac14(const dq_dsp_s8_m14 *m) {
+  const int8_t *w = m->w;
+  int32_t *out = m->out;
+  int32_t r, g;
+  for (r = 0; r < m->nch; ++r, ++out) {
+    const uint32_t *x = m->x;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (g = 0; g < m->ng; ++g, x += 8, w += 4) {
+      a0 += dq_dsp_s8_dot4(x, w);
+      a1 += dq_dsp_s8_dot4(x + 2, w);
+      a2 += dq_dsp_s8_dot4(x + 4, w);
+      a3 += dq_dsp_s8_dot4(x + 6, w);
+    }
+    w -= m->back;
+    out[0] = a0;
+    out[32] = a1;
+    out[64] = a2;
+    out[96] = a3;
+  }
+}
+
+__attribute__((unused)) static void dq_dsp_s8_mac41(int32_t *a, const uint32_t *x, const int8_t *wa, int32_t K) {
+  int32_t g, r;
+  for (g = a[4]; g > 0; --g, x += 2, wa += 4) {
+    for (r = 0; r < 4; ++r) a[r] += dq_dsp_s8_dot4(x, wa + (size_t)r * (size_t)K);
+  }
+}
+#if !defined(__ARM_FEATURE_MVE)
+/* a[r] += (x - zp) . row r over a[4] groups of four inputs read from x; w:
+ per group the four rows' s16 pairs (inputs 0/2, then 1/3), as _mac41x */
+__attribute__((unused)) static void dq_dsp_s8_mac41z(int32_t *a, const int8_t *x, const uint32_t *w, int32_t zp) {
+  int32_t g, r;
+  for (g = a[4]; g > 0; --g, x += 4, w += 8) {
+    for (r = 0; r < 4; ++r) {
+      const uint32_t p02 = w[2 * r], p13 = w[2 * r + 1];
+      a[r] += ((int32_t)x[0] - zp) * (int32_t)(int16_t)(uint16_t)p02 + ((int32_t)x[2] - zp) * (int32_t)(int16_t)(uint16_t)(p02 >> 16) +
+      ((int32_t)x[1] - zp) * (int32_t)(int16_t)(uint16_t)p13 + ((int32_t)x[3] - zp) * (int32_t)(int16_t)(uint16_t)(p13 >> 16);
+    }
+  }
+}
+
+__attribute__((unused)) static void dq_dsp_s8_mac41x(int32_t *a, const int8_t *x, const uint32_t *w) { dq_dsp_s8_mac41z(a, x, w, (int32_t)(int16_t)(uint16_t)a[5]); }
+
+__attribute__((unused)) static void dq_dsp_s8_mac41u(int32_t *a, const int8_t *x, const uint32_t *w) { dq_dsp_s8_mac41z(a, x, w, -128); }
+#endif
+#else
+__attribute__((always_inline)) static inline void dq_dsp_s8_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
+  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
+  const int8_t *const end = src + 4 * ng;
+  uint32_t xw, lo, hi;
+  if (zp == 0) {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  } else {
+    while (src != end) {
+      memcpy(&xw, src, 4);
+      src += 4;
+      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
+      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
+      d[0] = lo;
+      d[1] = hi;
+      d += gs;
+    }
+  }
+}
+#ifndef DQ_MAC22_GROUP
+/* one group: inputs of A and B (LDM), a weight word of each row (SXTB16 of bytes 0/2 and 1/3), 8 SMLAD */
+#define DQ_MAC22_GROUP \
+"ldmia r1!, {r4-r7}\n\t" \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad r8, r4, lr, r8\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smlad r9, r6, lr, r9\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldr r12, [r3], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad r10, r4, lr, r10\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smlad r11, r6, lr, r11\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+#endif
+/*
+ * a[0] += x_A . wa, a[1] += x_B . wa, a[2] += x_A . wb, a[3] += x_B . wb over
+ * a[4] >= 1 groups of four inputs; x holds four words per group: the s16
+ * pairs (inputs 0/2, then 1/3, minus the zero point) of position A, then
+ * those of position B; wa, wb point to s8 weight codes (four per group).
+ */
+__attribute__((naked, noinline, unused)) static void dq_dsp_s8_mac22(int32_t *a __attribute__((unused)),
+    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
+    const int8_t *wb __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r0, r4-r11, lr}\n\t"
+  "ldm r0, {r8-r11}\n\t"
+  "ldr r0, [r0, #16]\n\t"
+  "tst r0, #1\n\t"
+  "beq 2f\n\t"
+  DQ_MAC22_GROUP
+  "2:\n\t"
+  "lsrs r0, r0, #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC22_GROUP
+  DQ_MAC22_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "pop {r0}\n\t"
+  "stm r0, {r8-r11}\n\t"
+  "pop {r4-r11, pc}");
+}
+
+#if !defined(__ARM_FEATURE_MVE)
+#ifndef DQ_MAC41X_GROUP
+/* an input word minus the zero point as two s16 pairs (inputs 0/2 in r8, 1/3 in r9): SXTB16, SSUB16 */
+#define DQ_MAC41X_ZP \
+"ldr r9, [r1], #4\n\t" \
+"sxtb16 r8, r9\n\t" \
+"sxtb16 r9, r9, ror #8\n\t" \
+"ssub16 r8, r8, r12\n\t" \
+"ssub16 r9, r9, r12\n\t"
+/* the same for zp == -128: q + 128 is the byte q ^ 0x80 read unsigned (UXTB16) */
+#define DQ_MAC41X_U8 \
+"ldr r9, [r1], #4\n\t" \
+"eor r9, r9, #0x80808080\n\t" \
+"uxtb16 r8, r9\n\t" \
+"uxtb16 r9, r9, ror #8\n\t"
+/* one group: the input pairs (CVT), the four rows' s16 pairs (LDRD), 8 SMLAD */
+#define DQ_MAC41X_GROUP(CVT) \
+CVT \
+"ldrd r10, r11, [r2], #8\n\t" \
+"smlad r4, r8, r10, r4\n\t" \
+"smlad r4, r9, r11, r4\n\t" \
+"ldrd r0, lr, [r2], #8\n\t" \
+"smlad r5, r8, r0, r5\n\t" \
+"smlad r5, r9, lr, r5\n\t" \
+"ldrd r10, r11, [r2], #8\n\t" \
+"smlad r6, r8, r10, r6\n\t" \
+"smlad r6, r9, r11, r6\n\t" \
+"ldrd r0, lr, [r2], #8\n\t" \
+"smlad r7, r8, r0, r7\n\t" \
+"smlad r7, r9, lr, r7\n\t"
+/* the body of _mac41x / _mac41u */
+#define DQ_MAC41X_BODY(CVT) \
+"push {r0, r4-r11, lr}\n\t" \
+"ldm r0, {r4-r7}\n\t" \
+"ldr r3, [r0, #16]\n\t" \
+"ldr r12, [r0, #20]\n\t" \
+"tst r3, #1\n\t" \
+"beq 2f\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+"2:\n\t" \
+"lsrs r3, r3, #1\n\t" \
+"beq 3f\n\t" \
+"1:\n\t" \
+DQ_MAC41X_GROUP(CVT) \
+DQ_MAC41X_GROUP(CVT) \
+"subs r3, r3, #1\n\t" \
+"bne 1b\n\t" \
+"3:\n\t" \
+"pop {r0}\n\t" \
+"stm r0, {r4-r7}\n\t" \
+"pop {r4-r11, pc}"
+#endif
+/*
+ * a[c] += (x - zp) . (row c) for c < 4 over a[4] groups of four s8 inputs
+ * read straight from x (no gather or conversion buffer); w holds the four
+ * rows as s16 pairs, 8 words per group (row 0's inputs 0/2 and 1/3, then
+ * rows 1, 2, 3), converted once per call; a[5] is zp in both halves. 18
+ * instructions per 16 MACs, 17 in _mac41u (zp == -128, RN07's layers).
+ */
+__attribute__((naked, noinline, unused)) static void dq_dsp_s8_mac41x(int32_t *a __attribute__((unused)),
+    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_ZP));
+}
+
+/* _mac41x for zp == -128 (a[5] unused). */
+__attribute__((naked, noinline, unused)) static void dq_dsp_s8_mac41u(int32_t *a __attribute__((unused)),
+    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
+  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_U8));
+}
+#endif
+
+#ifndef DQ_MAC14_GROUP
+/* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
+#define DQ_MAC14_GROUP \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r8, r4, lr, r8\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smlad r9, r6, lr, r9\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smlad r10, r4, lr, r10\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smlad r11, r6, lr, r11\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+/* the first group of a row: SMUAD instead of the first SMLAD of each accumulator (no zeroing) */
+#define DQ_MAC14_FIRST \
+"ldr r12, [r2], #4\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smuad r8, r4, lr\n\t" \
+"smlad r8, r5, r12, r8\n\t" \
+"smuad r9, r6, lr\n\t" \
+"smlad r9, r7, r12, r9\n\t" \
+"ldmia r1!, {r4-r7}\n\t" \
+"smuad r10, r4, lr\n\t" \
+"smlad r10, r5, r12, r10\n\t" \
+"smuad r11, r6, lr\n\t" \
+"smlad r11, r7, r12, r11\n\t"
+#endif
+/* Arguments of _mac14 (offsets fixed: 32-bit pointers). */
+typedef struct {
+  const uint32_t *x; /* 0: eight words per group (the s16 pairs of A, B, C, D) */
+  const int8_t *w;   /* 4: the first weight row (s8 codes) */
+  int32_t ng;        /* 8: groups of four inputs per row, >= 1 */
+  int32_t nch;       /* 12: rows, >= 1 (consumed) */
+  int32_t back;      /* 16: 4 * ng - row length (the rows are read in whole groups) */
+  int32_t *out;      /* 20: out[s * 32 + r] = x_s . row r (advanced) */
+} dq_dsp_s8_m14;
+
+/*
+ * Four conv positions x one channel per pass (a weight word serves four
+ * positions), the loop over the rows in assembly too: 27 instructions per
+ * 32 MACs and about 20 per row (the first group SMUAD, no zeroing).
+ */
+__attribute__((naked, noinline, unused)) static void dq_dsp_s8_mac14(const dq_dsp_s8_m14 *m __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "mov r3, r0\n\t"
+  "ldr r2, [r3, #4]\n\t"
+  "4:\n\t"
+  "ldr r1, [r3]\n\t"
+  "ldr r0, [r3, #8]\n\t"
+  DQ_MAC14_FIRST
+  "subs r0, r0, #1\n\t"
+  "lsrs r0, r0, #1\n\t" /* C: an odd group left, Z: no pair left (the groups leave the flags alone) */
+  "bcc 2f\n\t"
+  DQ_MAC14_GROUP
+  "2:\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC14_GROUP
+  DQ_MAC14_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "ldr r0, [r3, #16]\n\t"
+  "subs r2, r2, r0\n\t"
+  "ldr r0, [r3, #20]\n\t"
+  "str r9, [r0, #128]\n\t"
+  "str r10, [r0, #256]\n\t"
+  "str r11, [r0, #384]\n\t"
+  "str r8, [r0], #4\n\t"
+  "str r0, [r3, #20]\n\t"
+  "ldr r0, [r3, #12]\n\t"
+  "subs r0, r0, #1\n\t"
+  "str r0, [r3, #12]\n\t"
+  "bne 4b\n\t"
+  "pop {r4-r11, pc}");
+}
+#ifndef DQ_MAC41_ROW
+/* one weight row of a group: a word (offset .. from wa), SXTB16 of bytes 0/2 and 1/3, two SMLAD */
+#define DQ_MAC41_ROW(ld, acc) \
+ld "\n\t" \
+"sxtb16 lr, r12\n\t" \
+"sxtb16 r12, r12, ror #8\n\t" \
+"smlad " acc ", r5, lr, " acc "\n\t" \
+"smlad " acc ", r6, r12, " acc "\n\t"
+#define DQ_MAC41_GROUP \
+"ldrd r5, r6, [r1], #8\n\t" \
+DQ_MAC41_ROW("ldr r12, [r2, r3]", "r9") \
+DQ_MAC41_ROW("ldr r12, [r2, r3, lsl #1]", "r10") \
+DQ_MAC41_ROW("ldr r12, [r2, r4]", "r11") \
+DQ_MAC41_ROW("ldr r12, [r2], #4", "r8")
+#endif
+/*
+ * a[r] += x . (row r of wa, rows K bytes apart) for r < 4 over a[4] >= 1
+ * groups of four inputs (x: two words per group, the s16 pairs of inputs
+ * 0/2 and 1/3 minus the zero point): one LDRD of inputs serves four rows,
+ * 43 instructions per 32 MACs (kernels/smlad2: 48).
+ */
+__attribute__((naked, noinline, unused)) static void dq_dsp_s8_mac41(int32_t *a __attribute__((unused)),
+    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
+    int32_t K __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r0, r4-r11, lr}\n\t"
+  "ldm r0, {r8-r11}\n\t"
+  "ldr r0, [r0, #16]\n\t"
+  "add r4, r3, r3, lsl #1\n\t"
+  "tst r0, #1\n\t"
+  "beq 2f\n\t"
+  DQ_MAC41_GROUP
+  "2:\n\t"
+  "lsrs r0, r0, #1\n\t"
+  "beq 3f\n\t"
+  "1:\n\t"
+  DQ_MAC41_GROUP
+  DQ_MAC41_GROUP
+  "subs r0, r0, #1\n\t"
+  "bne 1b\n\t"
+  "3:\n\t"
+  "pop {r0}\n\t"
+  "stm r0, {r8-r11}\n\t"
+  "pop {r4-r11, pc}");
+}
+
+#endif
+
+#if !defined(__ARM_FEATURE_MVE)
+/* _mac41u when u (zp == -128), else _mac41x: direct calls, so the static
+ stack bound (compiler/stack.go) sees both; an indirect call has none. */
+static inline void dq_dsp_s8_mac41s(int u, int32_t *a, const int8_t *x, const uint32_t *w) {
+  if (u) {
+    dq_dsp_s8_mac41u(a, x, w);
+  } else {
+    dq_dsp_s8_mac41x(a, x, w);
+  }
+}
+#endif
+#endif
+
+#if defined(DQ_ISA_DSP) && defined(__GNUC__)
+/*
+ * The accumulators ab[k] of rows k < nb (w: row 0, rows K bytes apart)
+ * over the cn inputs x (xp: their first ng groups converted by _cvt):
+ * four rows per pass (_mac41), the nb % 4 last two at a time
+ * (kernels/smlad2; a lone last row runs twice), the cn % 4 last inputs in
+ * C. first: ab[k] = sum, else ab[k] += sum (a later chunk of inputs);
+ * always inlined, so that a constant first costs nothing.
+ */
+__attribute__((always_inline)) static inline void dq_dsp_s8_dblk(int32_t *ab, const uint32_t *xp, const int8_t *x, const int8_t *w, int32_t K,
+    int32_t nb, int32_t cn, int32_t ng, int32_t in_zp, const int first) {
+  int32_t k = 0, c;
+  if (ng == 0) {
+    for (; k < nb; ++k) {
+      const int8_t *const wr = w + (size_t)k * (size_t)K;
+      int32_t acc = 0;
+      for (c = 0; c < cn; ++c) acc += ((int32_t)x[c] - in_zp) * (int32_t)wr[c];
+      ab[k] = first ? acc : ab[k] + acc;
+    }
+    return;
+  }
+  for (; k + 4 <= nb; k += 4) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    int32_t a[5] = {0, 0, 0, 0, 0};
+    a[4] = ng;
+    dq_dsp_s8_mac41(a, xp, wr, K);
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      a[0] += xv * (int32_t)wr[c];
+      a[1] += xv * (int32_t)wr[(size_t)K + (size_t)c];
+      a[2] += xv * (int32_t)wr[2 * (size_t)K + (size_t)c];
+      a[3] += xv * (int32_t)wr[3 * (size_t)K + (size_t)c];
+    }
+    if (first) {
+      ab[k] = a[0];
+      ab[k + 1] = a[1];
+      ab[k + 2] = a[2];
+      ab[k + 3] = a[3];
+    } else {
+      ab[k] += a[0];
+      ab[k + 1] += a[1];
+      ab[k + 2] += a[2];
+      ab[k + 3] += a[3];
+    }
+  }
+  for (; k < nb; k += 2) {
+    const int8_t *const wr = w + (size_t)k * (size_t)K;
+    const int8_t *const wr1 = k + 1 < nb ? wr + K : wr;
+    int32_t acc = 0, acc1 = 0;
+    const uint32_t *xq = xp;
+    const int8_t *wq = wr, *wq1 = wr1;
+    int32_t cnt = ng;
+#ifdef DQ_NO_ASM
+    /* C twin of the assembly below: the same sums, operands advanced alike */
+    for (; cnt > 0; --cnt) {
+      const uint32_t x0_ = xq[0], x1_ = xq[1];
+      const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
+      const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
+      acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
+      acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
+      xq += 2;
+      wq += 4;
+      wq1 += 4;
+    }
+#else
+    {
+      uint32_t x0_, x1_, wa_, wb_, t_;
+      __asm__ volatile(
+          "tst %[n], #1\n\t"
+      "beq 4f\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "4:\n\t"
+      "lsrs %[n], %[n], #1\n\t"
+      "beq 3f\n\t"
+      "1:\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
+      "ldr %[wa], [%[pa]], #4\n\t"
+      "ldr %[wb], [%[pb]], #4\n\t"
+      "sxtb16 %[t], %[wa]\n\t"
+      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
+      "sxtb16 %[wa], %[wa], ror #8\n\t"
+      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
+      "sxtb16 %[t], %[wb]\n\t"
+      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
+      "sxtb16 %[wb], %[wb], ror #8\n\t"
+      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "3:"
+      : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
+          [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
+      :
+      : "cc", "memory");
+    }
+#endif
+    for (c = 4 * ng; c < cn; ++c) {
+      const int32_t xv = (int32_t)x[c] - in_zp;
+      acc += xv * (int32_t)wr[c];
+      acc1 += xv * (int32_t)wr1[c];
+    }
+    ab[k] = first ? acc : ab[k] + acc;
+    if (k + 1 < nb) ab[k + 1] = first ? acc1 : ab[k + 1] + acc1;
+  }
+}
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+/* dq_quantize(v, q_min, q_max) with fq_min = (float)q_min, exactly (see above). */
+static inline int32_t dq_dsp_s8_q(float v, float fq_min, int32_t q_min, int32_t q_max) {
+#ifdef DQ_NO_ASM
+  (void)fq_min; /* C twin: dq_quantize is the same function */
+  return dq_quantize(v, q_min, q_max);
+#else
+  int32_t t;
+  if (!(v >= fq_min)) return q_min;
+  __asm__("vcvtr.s32.f32 %1, %1\n\tvmov %0, %1" : "=r"(t), "+t"(v));
+  return t > q_max ? q_max : t;
+#endif
+}
+
+/* The output stage for s8 outputs with mul and add, constant flags (inlined per variant). */
+__attribute__((always_inline)) static inline void dq_dsp_s8_os_ma(const dq_output_stage *os, const int32_t *acc, int32_t nc,
+    int32_t o0, int8_t *orow, const int relu, const int bn) {
+  const float inv = os->out_inv_scale, fq_min = (float)os->q_min;
+  const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp;
+  const float *mp = os->mul + o0, *ap = os->add + o0;
+  const float *sp = bn ? os->bn_sub + o0 : NULL, *bp = bn ? os->bn_mul + o0 : NULL, *cp = bn ? os->bn_add + o0 : NULL;
+  int8_t *op = orow + o0;
+  int32_t k;
+  for (k = nc; k > 0; --k) {
+    float y = (float)*acc++;
+    y = y * *mp++;
+    y = y + *ap++;
+    if (relu && y < 0.0f) y = 0.0f;
+    if (bn) {
+      y = y - *sp++;
+      y = y * *bp++;
+      y = y + *cp++;
+    }
+    *op++ = (int8_t)(dq_dsp_s8_q(y * inv, fq_min, q_min, q_max) + zp);
+  }
+}
+#endif
+
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+/* One output of _os_ma4: the operations of _os_ma (kernels/ostage). */
+#define DQ_OS_PX(AC, P) \
+{ \
+  float y = (float)(AC); \
+  y = y * m; \
+  y = y + ad; \
+  if (relu && y < 0.0f) y = 0.0f; \
+  if (bn) { \
+    y = y - bs; \
+    y = y * bm; \
+    y = y + ba; \
+  } \
+  *(P)++ = (int8_t)(dq_dsp_s8_q(y * inv, fq_min, q_min, q_max) + zp); \
+}
+
+/* _os_ma for four pixels (acc rows 32 apart, outputs out_row apart): each channel's parameters are loaded once. */
+__attribute__((always_inline)) static inline void dq_dsp_s8_os_ma4(const dq_output_stage *os, const int32_t *acc, int32_t o0, int32_t nc,
+    int8_t *out, int32_t out_row, const int relu, const int bn) {
+  const float inv = os->out_inv_scale, fq_min = (float)os->q_min;
+  const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp;
+  int8_t *p0 = out + o0, *p1 = p0 + out_row, *p2 = p1 + out_row, *p3 = p2 + out_row;
+  int32_t k;
+  for (k = 0; k < nc; ++k) {
+    const float m = os->mul[o0 + k], ad = os->add[o0 + k];
+    const float bs = bn ? os->bn_sub[o0 + k] : 0.0f, bm = bn ? os->bn_mul[o0 + k] : 0.0f, ba = bn ? os->bn_add[o0 + k] : 0.0f;
+    DQ_OS_PX(acc[k], p0)
+    DQ_OS_PX(acc[32 + k], p1)
+    DQ_OS_PX(acc[64 + k], p2)
+    DQ_OS_PX(acc[96 + k], p3)
+  }
+}
+#undef DQ_OS_PX
+#endif
+#endif
+
+#if !defined(DQ_ISA_DSP)
+#include <string.h>
+/*
+ * dq_quantize(v, q_min, q_max) from v's bits: clamp(round_half_even(v),
+ * q_min, q_max), NaN -> q_min. |v| < 0.5 rounds to 0; below 2^24 the
+ * magnitude is the mantissa shifted right by s = 150 - e with the dropped
+ * bits deciding the rounding; from 2^24 up it is an integer (shifted left,
+ * < 2^31 up to e = 157); beyond, and infinities, clamp by the sign.
+ * Rounding first and clamping after gives dq_quantize's result as the
+ * bounds are integers.
+ */
+static inline int32_t dq_ns_s8_q(float v, int32_t q_min, int32_t q_max) {
+  uint32_t u, m, r;
+  int32_t e, t;
+  memcpy(&u, &v, sizeof u);
+  e = (int32_t)((u >> 23) & 0xffu);
+  m = (u & 0x7fffffu) | 0x800000u;
+  if (e == 255 && (u & 0x7fffffu) != 0u) return q_min;
+  if (e < 126) {
+    r = 0u;
+  } else if (e < 150) {
+    const int32_t s = 150 - e;
+    const uint32_t h = 1u << (s - 1), rem = m & ((1u << s) - 1u);
+    r = m >> s;
+    if (rem > h || (rem == h && (r & 1u))) ++r;
+  } else if (e < 158) {
+    r = m << (e - 150);
+  } else {
+    return (u >> 31) ? q_min : q_max;
+  }
+  t = (u >> 31) ? -(int32_t)r : (int32_t)r;
+  return t < q_min ? q_min : t > q_max ? q_max : t;
+}
+
+/* kernels/ostage of channel o (accumulator best) into orow[o], with _ns_q. */
+__attribute__((noinline, unused)) static void dq_ns_s8_os(const dq_output_stage *os, int32_t best, int32_t o, int8_t *orow) {
+  float y = (float)best;
+  if (os->mul != NULL) y = y * os->mul[o];
+  if (os->add != NULL) y = y + os->add[o];
+  if (os->act == DQ_ACT_RELU && y < 0.0f) y = 0.0f;
+  if (os->bn_mul != NULL) {
+    y = y - os->bn_sub[o];
+    y = y * os->bn_mul[o];
+    y = y + os->bn_add[o];
+  }
+  orow[o] = (int8_t)(dq_ns_s8_q(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
+}
+
+/*
+ * _ns_os for channels o0 .. o0 + nc - 1 of one or two conv positions
+ * (acc[k] - corr[k] into ra[o0 + k], acc[3 + k] - corr[k] into rb[o0 + k]
+ * unless rb is NULL): the parameters loaded once per call, each channel's
+ * once for both positions.
+ */
+__attribute__((noinline, unused)) static void dq_ns_s8_os2(const dq_output_stage *os, const int32_t *acc, const int32_t *corr, int32_t nc,
+    int32_t o0, int8_t *ra, int8_t *rb) {
+  const float inv = os->out_inv_scale;
+  const float *const mul = os->mul, *const add = os->add, *const bn_mul = os->bn_mul;
+  const int32_t q_min = os->q_min, q_max = os->q_max, zp = os->out_zp, relu = os->act == DQ_ACT_RELU;
+  int32_t k, q;
+  for (k = 0; k < nc; ++k) {
+    const int32_t o = o0 + k;
+    int8_t *r = ra;
+    for (q = 0; q < 6 && r != NULL; q += 3) {
+      float y = (float)(int32_t)((uint32_t)acc[q + k] - (uint32_t)corr[k]);
+      if (mul != NULL) y = y * mul[o];
+      if (add != NULL) y = y + add[o];
+      if (relu && y < 0.0f) y = 0.0f;
+      if (bn_mul != NULL) {
+        y = y - os->bn_sub[o];
+        y = y * bn_mul[o];
+        y = y + os->bn_add[o];
+      }
+      r[o] = (int8_t)(dq_ns_s8_q(y * inv, q_min, q_max) + zp);
+      r = rb;
+    }
+  }
+}
+#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
+/** Arguments of _ns_d4: acc[r] = sum_{j < n} (x[j] - zp) * w[r * n + j], r < 4. */
+typedef struct {
+  const int8_t *x;
+  const int8_t *w; /* four contiguous rows of n weights */
+  int32_t n;       /* >= 1 */
+  int32_t zp;
+  int32_t acc[4];
+} dq_ns_s8_d4a;
+
+/*
+ * Registers: r0-r3 accumulators, r4 input, r5 zp, r6, r8-r10 the rows
+ * (r7 the loop end), r11 the input minus zp, r12 a weight, lr the arguments.
+ */
+#define DQ_NS_S8_D4_STEP \
+"ldrsb r11, [r4], #1\n\t" \
+"sub r11, r11, r5\n\t" \
+"ldrsb r12, [r6], #1\n\t" \
+"mla r0, r11, r12, r0\n\t" \
+"ldrsb r12, [r8], #1\n\t" \
+"mla r1, r11, r12, r1\n\t" \
+"ldrsb r12, [r9], #1\n\t" \
+"mla r2, r11, r12, r2\n\t" \
+"ldrsb r12, [r10], #1\n\t" \
+"mla r3, r11, r12, r3\n\t"
+__attribute__((naked, noinline, unused)) static void dq_ns_s8_d4(dq_ns_s8_d4a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "mov lr, r0\n\t"
+  "ldr r4, [lr, #0]\n\t"
+  "ldr r6, [lr, #4]\n\t"
+  "ldr r7, [lr, #8]\n\t"
+  "ldr r5, [lr, #12]\n\t"
+  "add r8, r6, r7\n\t"
+  "add r9, r8, r7\n\t"
+  "add r10, r9, r7\n\t"
+  "bic r7, r7, #3\n\t"
+  "add r7, r4, r7\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "cmp r4, r7\n\t"
+  "beq 2f\n\t"
+  "1:\n\t"
+  DQ_NS_S8_D4_STEP
+  DQ_NS_S8_D4_STEP
+  DQ_NS_S8_D4_STEP
+  DQ_NS_S8_D4_STEP
+  "cmp r4, r7\n\t"
+  "bne 1b\n\t"
+  "2:\n\t"
+  "ldr r7, [lr, #8]\n\t"
+  "ands r7, r7, #3\n\t"
+  "beq 4f\n\t"
+  "add r7, r4, r7\n\t"
+  "3:\n\t"
+  DQ_NS_S8_D4_STEP
+  "cmp r4, r7\n\t"
+  "bne 3b\n\t"
+  "4:\n\t"
+  "add lr, lr, #16\n\t"
+  "stmia lr, {r0-r3}\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+/*
+ * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
+ * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
+ * of seg taps (segment i at x + i * xrow, the rows contiguous) of
+ * x_q * w_r, without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t dx;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d1, d2;
+  int32_t acc[6];
+} dq_ns_s8_c23a;
+
+/*
+ * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
+ * the two inputs, lr a weight; the stack holds the loop end, the
+ * arguments, the segments left, the step to the next segment, seg & ~7 and
+ * seg & 7 (eight steps per loop iteration, then single steps).
+ */
+#define DQ_NS_S8_C23_STEP \
+"ldrsb r12, [r6, r7]\n\t" \
+"ldrsb r11, [r6], #1\n\t" \
+"ldrsb lr, [r8], #1\n\t" \
+"mla r0, r11, lr, r0\n\t" \
+"mla r3, r12, lr, r3\n\t" \
+"ldrsb lr, [r9], #1\n\t" \
+"mla r1, r11, lr, r1\n\t" \
+"mla r4, r12, lr, r4\n\t" \
+"ldrsb lr, [r10], #1\n\t" \
+"mla r2, r11, lr, r2\n\t" \
+"mla r5, r12, lr, r5\n\t"
+__attribute__((naked, noinline, unused)) static void dq_ns_s8_c23(dq_ns_s8_c23a *a __attribute__((unused))) {
+  __asm__ volatile(
+      "push {r4-r11, lr}\n\t"
+  "sub sp, sp, #24\n\t"
+  "str r0, [sp, #4]\n\t"
+  "ldr r6, [r0, #0]\n\t"
+  "ldr r7, [r0, #4]\n\t"
+  "ldr r1, [r0, #12]\n\t"
+  "str r1, [sp, #8]\n\t"
+  "ldr r2, [r0, #8]\n\t"
+  "ldr r3, [r0, #16]\n\t"
+  "sub r3, r3, r2\n\t"
+  "str r3, [sp, #12]\n\t"
+  "bic r3, r2, #7\n\t"
+  "str r3, [sp, #16]\n\t"
+  "and r3, r2, #7\n\t"
+  "str r3, [sp, #20]\n\t"
+  "ldr r8, [r0, #20]\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "add r9, r8, r3\n\t"
+  "ldr r3, [r0, #28]\n\t"
+  "add r10, r8, r3\n\t"
+  "movs r0, #0\n\t"
+  "movs r1, #0\n\t"
+  "movs r2, #0\n\t"
+  "movs r3, #0\n\t"
+  "movs r4, #0\n\t"
+  "movs r5, #0\n\t"
+  "5:\n\t"
+  "ldr lr, [sp, #16]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 6f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "1:\n\t"
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  DQ_NS_S8_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 1b\n\t"
+  "6:\n\t"
+  "ldr lr, [sp, #20]\n\t"
+  "cmp lr, #0\n\t"
+  "beq 7f\n\t"
+  "add lr, r6, lr\n\t"
+  "str lr, [sp, #0]\n\t"
+  "2:\n\t"
+  DQ_NS_S8_C23_STEP
+  "ldr lr, [sp, #0]\n\t"
+  "cmp r6, lr\n\t"
+  "bne 2b\n\t"
+  "7:\n\t"
+  "ldr lr, [sp, #12]\n\t"
+  "add r6, r6, lr\n\t"
+  "ldr lr, [sp, #8]\n\t"
+  "subs lr, lr, #1\n\t"
+  "str lr, [sp, #8]\n\t"
+  "bne 5b\n\t"
+  "ldr lr, [sp, #4]\n\t"
+  "add lr, lr, #32\n\t"
+  "stmia lr, {r0-r5}\n\t"
+  "add sp, sp, #24\n\t"
+  "pop {r4-r11, pc}\n\t");
+}
+#endif
+#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
+/*
+ * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
+ * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
+ * advancing seg bytes per segment (contiguous), without the zero point.
+ */
+typedef struct {
+  const int8_t *x;
+  int32_t seg;  /* >= 1 */
+  int32_t nseg; /* >= 1 */
+  int32_t xrow;
+  const int8_t *w;
+  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
+  int32_t acc[4];
+} dq_ns_s8_m4a;
+
+/*
+ * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
+ * operand: one index register j counts a segment down and serves the input
+ * and the four rows (their bases minus 1); per tap LDRSB of the input, then
+ * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
+ * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
+ * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
+ * arguments, lr the segments left.
+ */
+#define DQ_NS_S8_M4_TAP \
+"ldrsb r6, [r0, r5]\n\t" \
+"ldrsb r7, [r1, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r8, r8, r7\n\t" \
+"ldrsb r7, [r2, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r9, r9, r7\n\t" \
+"ldrsb r7, [r3, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r10, r10, r7\n\t" \
+"ldrsb r7, [r4, r5]\n\t" \
+"muls r7, r6, r7\n\t" \
+"add r11, r11, r7\n\t" \
+"subs r5, r5, #1\n\t"
+#if defined(__clang__)
+#define DQ_NS_S8_SYNTAX_END "" /* clang assembles unified syntax only */
+#else
+#define DQ_NS_S8_SYNTAX_END ".syntax divided\n\t"
+#endif
+__attribute__((naked, noinline, unused)) static void dq_ns_s8_m4(dq_ns_s8_m4a *a __attribute__((unused))) {
+  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
+  __asm__ volatile(
+      ".syntax unified\n\t"
+  "push {r4-r7, lr}\n\t"
+  "mov r4, r8\n\t"
+  "mov r5, r9\n\t"
+  "mov r6, r10\n\t"
+  "mov r7, r11\n\t"
+  "push {r4-r7}\n\t"
+  "ldr r1, [r0, #16]\n\t"
+  "subs r1, r1, #1\n\t"
+  "ldr r2, [r0, #20]\n\t"
+  "adds r2, r2, r1\n\t"
+  "ldr r3, [r0, #24]\n\t"
+  "adds r3, r3, r1\n\t"
+  "ldr r4, [r0, #28]\n\t"
+  "adds r4, r4, r1\n\t"
+  "movs r5, #0\n\t"
+  "mov r8, r5\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r5\n\t"
+  "mov r11, r5\n\t"
+  "ldr r5, [r0, #8]\n\t"
+  "mov lr, r5\n\t"
+  "mov r12, r0\n\t"
+  "ldr r0, [r0, #0]\n\t"
+  "subs r0, r0, #1\n\t"
+  "1:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r5, [r6, #4]\n\t"
+  "lsrs r7, r5, #1\n\t"
+  "bcc 2f\n\t"
+  DQ_NS_S8_M4_TAP
+  "beq 3f\n\t"
+  "2:\n\t"
+  DQ_NS_S8_M4_TAP
+  DQ_NS_S8_M4_TAP
+  "bne 2b\n\t"
+  "3:\n\t"
+  "mov r6, r12\n\t"
+  "ldr r7, [r6, #4]\n\t"
+  "adds r1, r1, r7\n\t"
+  "adds r2, r2, r7\n\t"
+  "adds r3, r3, r7\n\t"
+  "adds r4, r4, r7\n\t"
+  "ldr r7, [r6, #12]\n\t"
+  "adds r0, r0, r7\n\t"
+  "mov r7, lr\n\t"
+  "subs r7, r7, #1\n\t"
+  "mov lr, r7\n\t"
+  "bne 1b\n\t"
+  "mov r6, r12\n\t"
+  "adds r6, r6, #32\n\t"
+  "mov r0, r8\n\t"
+  "mov r1, r9\n\t"
+  "mov r2, r10\n\t"
+  "mov r3, r11\n\t"
+  "stmia r6!, {r0-r3}\n\t"
+  "pop {r4-r7}\n\t"
+  "mov r8, r4\n\t"
+  "mov r9, r5\n\t"
+  "mov r10, r6\n\t"
+  "mov r11, r7\n\t"
+  "pop {r4-r7, pc}\n\t"
+  DQ_NS_S8_SYNTAX_END);
 }
 #endif
 #endif
@@ -1184,6 +2403,782 @@ static inline void dq_mve_s1_pcs_min(const uint32_t *xb, const uint32_t *w, int3
 #endif
   dq_mve_s1_pcs(xb, w, K, n_out, tmp);
   for (o = 0; o < n_out; o += 4) vst1q_u32(pc + o, vminq_u32(vld1q_u32(pc + o), vld1q_u32(tmp + o)));
+}
+#endif
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#ifdef DQ_NO_ASM
+/* C twins (GCC's builtins for VMRS / VMSR) */
+static inline uint32_t dq_mve_get_fpscr(void) {
+  return __builtin_arm_get_fpscr();
+}
+
+static inline void dq_mve_set_fpscr(uint32_t r) {
+  __builtin_arm_set_fpscr(r);
+}
+#else
+static inline uint32_t dq_mve_get_fpscr(void) {
+  uint32_t r;
+  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
+  return r;
+}
+
+static inline void dq_mve_set_fpscr(uint32_t r) {
+  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
+}
+#endif
+#endif
+
+#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
+#include <arm_mve.h>
+/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
+static inline void dq_mve_f32_max(float *bst, const float *acc, int32_t nr) {
+  int32_t k;
+  for (k = 0; k < nr; k += 4) {
+    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
+    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
+  }
+}
+/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
+#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
+
+/*
+ * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
+ * operations of kernels/ostage in the same order (never fused); has_* select
+ * the optional steps (constants at the specialised call sites, so the loop
+ * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
+ * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
+ */
+static inline __attribute__((always_inline)) uint32_t dq_mve_f32_os_run(const float *acc, int32_t nr, float *dst,
+    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
+    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  float32x4_t chk = zero;
+  int32_t k;
+  for (k = 0; k + 4 <= nr; k += 4) {
+    float32x4_t y = vldrwq_f32(acc + k);
+    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
+    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
+    if (relu) {
+      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
+       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
+       condition is also true for unordered operands (NaN), GT is not */
+#ifdef DQ_NO_ASM
+      y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
+#else
+      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
+#endif
+    }
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_f32(ps + k));
+      y = vmulq_f32(y, vldrwq_f32(pb + k));
+      y = vaddq_f32(y, vldrwq_f32(pc + k));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_f32(dst + k, y);
+  }
+  if (k < nr) {
+    /* the last 1..3 channels: predicated loads (zero lanes) and store */
+    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
+    float32x4_t y = vldrwq_z_f32(acc + k, pr);
+    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
+    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
+    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
+    if (has_bn) {
+      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
+      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
+      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
+    }
+    chk = vaddq_f32(chk, vsubq_f32(y, y));
+    vstrwq_p_f32(dst + k, y, pr);
+  }
+  return (uint32_t)vcmpneq_f32(chk, chk);
+}
+
+/*
+ * orow[o0 + k] = output stage of acc[k] for k < nr (dq_mve_f32_os_run). Returns
+ * nonzero when MVE flushed a denormal since the flags were last cleared
+ * (the sums' too) or an output may be NaN (MVE returns the default NaN where
+ * the scalar FPU keeps a payload): the caller then redoes the block with
+ * the scalar code.
+ */
+static __attribute__((noinline, unused)) uint32_t dq_mve_f32_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
+  /* the output stage's fields in locals: the stores may alias them */
+  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
+  const int32_t relu = os->act == DQ_ACT_RELU;
+  float *const dst = orow + o0;
+  uint32_t nan;
+  if (pm != NULL) pm += o0;
+  if (pa != NULL) pa += o0;
+  if (pb != NULL) {
+    ps += o0;
+    pb += o0;
+    pc += o0;
+  }
+  if (pm != NULL && pa != NULL && pb == NULL) {
+    /* the common stages (multiplier and offset, optional ReLU) specialised */
+    if (relu) {
+      nan = dq_mve_f32_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
+    } else {
+      nan = dq_mve_f32_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
+    }
+  } else {
+    nan = dq_mve_f32_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
+  }
+  return (dq_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
+}
+#endif
+
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
+#include <arm_mve.h>
+
+/*
+ * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
+ * (row stride S >= K: a segment of the rows when S > K): four weight rows
+ * per pass share each loaded input vector.
+ */
+static __attribute__((noinline, unused)) void dq_mve_s8_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
+    int32_t add, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (add) {
+      a0 = acc[r];
+      a1 = acc[r + 1];
+      a2 = acc[r + 2];
+      a3 = acc[r + 3];
+    }
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u = vldrbq_s8(px);
+      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
+      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
+      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
+      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
+      px += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+      w3 += 16;
+    }
+    if (tail) {
+      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u = vldrbq_z_s8(px, pr);
+      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
+      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
+      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
+      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
+    int32_t a0 = add ? acc[r] : 0;
+    for (j = nv; j > 0; --j) {
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
+    }
+    acc[r] = a0;
+  }
+}
+
+/*
+ * acc[r] = sum_j x[j] * w[r * K + j] - zp * sum_j w[r * K + j] for r < nr
+ * (dense, zp != 0: the weight sums by VADDVA.S8 in the same pass, as the
+ * weights are read once), four rows per pass like dq_mve_s8_rows1. Sums modulo
+ * 2^32, like the reference's int32 arithmetic.
+ */
+static __attribute__((noinline, unused)) void dq_mve_s8_rows1z(const int8_t *x, const int8_t *w, int32_t K, int32_t nr,
+    int32_t zp, int32_t *acc) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+  for (; r + 4 <= nr; r += 4) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    {
+      int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u = vldrbq_s8(px), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2), v3 = vldrbq_s8(w3);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+        px += 16;
+        w0 += 16;
+        w1 += 16;
+        w2 += 16;
+        w3 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u = vldrbq_z_s8(px, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr), v3 = vldrbq_z_s8(w3, pr);
+        a0 = vmladavaq_s8(a0, u, v0);
+        s0 = vaddvaq_s8(s0, v0);
+        a1 = vmladavaq_s8(a1, u, v1);
+        s1 = vaddvaq_s8(s1, v1);
+        a2 = vmladavaq_s8(a2, u, v2);
+        s2 = vaddvaq_s8(s2, v2);
+        a3 = vmladavaq_s8(a3, u, v3);
+        s3 = vaddvaq_s8(s3, v3);
+      }
+      a0 = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+      a1 = (int32_t)((uint32_t)a1 - (uint32_t)zp * (uint32_t)s1);
+      a2 = (int32_t)((uint32_t)a2 - (uint32_t)zp * (uint32_t)s2);
+      a3 = (int32_t)((uint32_t)a3 - (uint32_t)zp * (uint32_t)s3);
+    }
+    acc[r] = a0;
+    acc[r + 1] = a1;
+    acc[r + 2] = a2;
+    acc[r + 3] = a3;
+  }
+  for (; r < nr; ++r) {
+    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
+    int32_t a0 = 0, s0 = 0;
+    for (j = nv; j > 0; --j) {
+      const int8x16_t v0 = vldrbq_s8(w0);
+      a0 = vmladavaq_s8(a0, vldrbq_s8(px), v0);
+      s0 = vaddvaq_s8(s0, v0);
+      px += 16;
+      w0 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), v0);
+      s0 = vaddvaq_s8(s0, v0);
+    }
+    acc[r] = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
+  }
+}
+
+/*
+ * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
+ * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
+ * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
+ * pointers still fit the registers, checked in the assembly), then two or
+ * one rows for the rest.
+ */
+static __attribute__((noinline, unused)) void dq_mve_s8_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
+    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r = 0, j;
+#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
+  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
+  if (tail == 0 && nr >= 3 && !add) {
+    /* K a multiple of 16: the triples in assembly. The loop is the one GCC
+     makes of the C below, but GCC spilled around it (about 45 instructions
+     per triple); here a triple costs 27 besides its loop. Fixed registers
+     (accumulators in the even ones, as VMLADAVA needs), never r7 (the
+     Thumb frame pointer); everything else is reloaded from memory. */
+    int32_t ntri = nr / 3;
+    int32_t *a0p = acc0, *a1p = acc1;
+    const int8_t *wp = w;
+    const int32_t skip = S - K;
+    r = 3 * ntri;
+    __asm__ volatile(
+        "ldr r12, %[a0m]\n\t"
+    "ldr r1, %[wm]\n\t"
+    "1:\n\t"
+    "ldr r3, %[Sm]\n\t"
+    "add r5, r1, r3\n\t"           /* row 1 */
+    "add r3, r5, r3\n\t"           /* row 2 */
+    "ldr r9, %[x0m]\n\t"
+    "ldr r11, %[x1m]\n\t"
+    "movs r0, #0\n\t"
+    "movs r2, #0\n\t"
+    "movs r4, #0\n\t"
+    "movs r6, #0\n\t"
+    "mov r8, #0\n\t"
+    "mov r10, #0\n\t"
+    "ldr lr, %[nvm]\n\t"
+    "dls lr, lr\n\t"
+    "2:\n\t"
+    "vldrb.8 q0, [r9], #16\n\t"
+    "vldrb.8 q1, [r11], #16\n\t"
+    "vldrb.8 q2, [r1], #16\n\t"
+    "vldrb.8 q3, [r5], #16\n\t"
+    "vmladava.s8 r0, q0, q2\n\t"
+    "vmladava.s8 r2, q1, q2\n\t"
+    "vldrb.8 q2, [r3], #16\n\t"
+    "vmladava.s8 r4, q0, q3\n\t"
+    "vmladava.s8 r6, q1, q3\n\t"
+    "vmladava.s8 r8, q0, q2\n\t"
+    "vmladava.s8 r10, q1, q2\n\t"
+    "le lr, 2b\n\t"
+    "str r0, [r12], #4\n\t"
+    "str r4, [r12], #4\n\t"
+    "str r8, [r12], #4\n\t"
+    "ldr lr, %[a1m]\n\t"
+    "str r2, [lr], #4\n\t"
+    "str r6, [lr], #4\n\t"
+    "str r10, [lr], #4\n\t"
+    "str lr, %[a1m]\n\t"
+    "ldr r1, %[sm]\n\t"
+    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
+    "ldr lr, %[ntm]\n\t"
+    "subs lr, lr, #1\n\t"
+    "str lr, %[ntm]\n\t"
+    "bne 1b\n\t"
+    : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
+    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
+    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
+        "q0", "q1", "q2", "q3", "cc", "memory");
+  }
+#endif
+  for (; r + 3 <= nr; r += 3) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
+    int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
+    if (add) {
+      a00 = acc0[r];
+      a01 = acc0[r + 1];
+      a02 = acc0[r + 2];
+      a10 = acc1[r];
+      a11 = acc1[r + 1];
+      a12 = acc1[r + 2];
+    }
+    for (j = nv; j > 0; --j) {
+      const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
+      const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+      p0 += 16;
+      p1 += 16;
+      w0 += 16;
+      w1 += 16;
+      w2 += 16;
+    }
+    if (tail) {
+      const mve_pred16_t pr = vctp8q((uint32_t)tail);
+      const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+      const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr);
+      a00 = vmladavaq_s8(a00, u0, v0);
+      a10 = vmladavaq_s8(a10, u1, v0);
+      a01 = vmladavaq_s8(a01, u0, v1);
+      a11 = vmladavaq_s8(a11, u1, v1);
+      a02 = vmladavaq_s8(a02, u0, v2);
+      a12 = vmladavaq_s8(a12, u1, v2);
+    }
+    acc0[r] = a00;
+    acc0[r + 1] = a01;
+    acc0[r + 2] = a02;
+    acc1[r] = a10;
+    acc1[r + 1] = a11;
+    acc1[r + 2] = a12;
+  }
+  for (; r < nr; r += 2) {
+    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
+    if (r + 1 < nr) {
+      const int8_t *w1 = w0 + S;
+      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+      if (add) {
+        a00 = acc0[r];
+        a01 = acc0[r + 1];
+        a10 = acc1[r];
+        a11 = acc1[r + 1];
+      }
+      for (j = nv; j > 0; --j) {
+        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+        w1 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
+        a00 = vmladavaq_s8(a00, u0, v0);
+        a01 = vmladavaq_s8(a01, u0, v1);
+        a10 = vmladavaq_s8(a10, u1, v0);
+        a11 = vmladavaq_s8(a11, u1, v1);
+      }
+      acc0[r] = a00;
+      acc0[r + 1] = a01;
+      acc1[r] = a10;
+      acc1[r + 1] = a11;
+    } else {
+      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
+      for (j = nv; j > 0; --j) {
+        const int8x16_t v0 = vldrbq_s8(w0);
+        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
+        p0 += 16;
+        p1 += 16;
+        w0 += 16;
+      }
+      if (tail) {
+        const mve_pred16_t pr = vctp8q((uint32_t)tail);
+        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
+        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
+      }
+      acc0[r] = a00;
+      acc1[r] = a10;
+    }
+  }
+}
+
+/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
+static inline void dq_mve_s8_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
+  const int32_t nv = K >> 4, tail = K & 15;
+  int32_t r, j;
+  for (r = 0; r < nr; ++r) {
+    const int8_t *w0 = w + (size_t)r * (size_t)K;
+    int32_t s = 0;
+    for (j = nv; j > 0; --j) {
+      s = vaddvaq_s8(s, vldrbq_s8(w0));
+      w0 += 16;
+    }
+    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
+    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
+  }
+}
+
+/* corr[r] = -zp * ws[r] for r < nr (modulo 2^32): the correction from the
+ weight sums computed when the model was generated (dq_*_params.w_sum). */
+static inline void dq_mve_s8_corr_ws(const int32_t *ws, int32_t nr, int32_t zp, int32_t *corr) {
+  int32_t r;
+  for (r = 0; r + 4 <= nr; r += 4) vstrwq_s32(corr + r, vmulq_n_s32(vldrwq_s32(ws + r), -zp));
+  for (; r < nr; ++r) corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)ws[r]);
+}
+
+/* acc[k] += corr[k] for k < nb (modulo 2^32). */
+static inline void dq_mve_s8_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
+  int32_t k;
+  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
+  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
+}
+
+/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
+static inline void dq_mve_s8_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
+  int32_t k;
+  for (k = 0; k < nb; k += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
+    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
+    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
+    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
+    vstrwq_p_s32(bv + k, m, pr);
+  }
+}
+
+/* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
+ (a predicate in every iteration costs GCC 12 three more instructions). */
+static inline void dq_mve_s8_copy(int8_t *d, const int8_t *s, int32_t n) {
+  for (; n >= 16; n -= 16) {
+    vstrbq_s8(d, vldrbq_s8(s));
+    d += 16;
+    s += 16;
+  }
+  if (n > 0) {
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    vstrbq_p_s8(d, vldrbq_z_s8(s, pr), pr);
+  }
+}
+
+/* d[0..n) = v (n >= 0). */
+static inline void dq_mve_s8_fill(int8_t *d, int8_t v, int32_t n) {
+  const int8x16_t vv = vdupq_n_s8(v);
+  for (; n >= 16; n -= 16) {
+    vstrbq_s8(d, vv);
+    d += 16;
+  }
+  if (n > 0) vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
+}
+
+/* The k_h * k_w * in_c taps of conv position (cy, cx), in OHWI order, into xb; a padded tap is pad_q. */
+static __attribute__((noinline, unused)) const int8_t *dq_mve_s8_gather(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q, int8_t *xb) {
+  const int32_t iy0 = cy * p->stride_h - p->pad_top, ix0 = cx * p->stride_w - p->pad_left;
+  const int32_t C = p->in_c, KW = p->k_w * p->in_c;
+  int8_t *d = xb;
+  int32_t ky, kx;
+  for (ky = 0; ky < p->k_h; ++ky) {
+    const int32_t iy = iy0 + ky * p->dil_h;
+    const int8_t *row;
+    if (iy < 0 || iy >= p->in_h) {
+      dq_mve_s8_fill(d, pad_q, KW);
+      d += KW;
+      continue;
+    }
+    row = input + (size_t)iy * (size_t)p->in_w * (size_t)C;
+    if (p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w) {
+      /* the row's taps are contiguous in the input */
+      dq_mve_s8_copy(d, row + (size_t)ix0 * (size_t)C, KW);
+      d += KW;
+      continue;
+    }
+    for (kx = 0; kx < p->k_w; ++kx) {
+      const int32_t ix = ix0 + kx * p->dil_w;
+      if (ix < 0 || ix >= p->in_w) {
+        dq_mve_s8_fill(d, pad_q, C);
+      } else {
+        dq_mve_s8_copy(d, row + (size_t)ix * (size_t)C, C);
+      }
+      d += C;
+    }
+  }
+  return xb;
+}
+
+/* Bytes [kb, kb + len) of the taps of conv position (cy, cx) (see dq_mve_s8_gather) into xb: a segment when K > 1024. */
+static __attribute__((noinline, unused)) const int8_t *dq_mve_s8_gather_seg(const dq_conv_params *p, const int8_t *input, int32_t cy, int32_t cx, int8_t pad_q,
+    int32_t kb, int32_t len, int8_t *xb) {
+  const int32_t C = p->in_c, ke = kb + len;
+  int32_t t = kb / C;
+  for (; t * C < ke; ++t) {
+    const int32_t ky = t / p->k_w, kx = t - ky * p->k_w;
+    const int32_t iy = cy * p->stride_h + ky * p->dil_h - p->pad_top, ix = cx * p->stride_w + kx * p->dil_w - p->pad_left;
+    const int32_t b = t * C > kb ? t * C : kb, e = (t + 1) * C < ke ? (t + 1) * C : ke;
+    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+      dq_mve_s8_fill(xb + (b - kb), pad_q, e - b);
+    } else {
+      dq_mve_s8_copy(xb + (b - kb), input + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)C + (size_t)(b - t * C), e - b);
+    }
+  }
+  return xb;
+}
+#endif
+
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
+#include <arm_mve.h>
+
+/*
+ * orow[(o0 >> 5) + ..] = the s1 output words of channels o0 .. o0 + nb - 1
+ * (o0 a multiple of 32; bit 1 when acc < thr, or acc > thr when flipped),
+ * 4 channels per vector without predicates: acc < thr is the sign of the
+ * saturating difference, acc != thr the sign of x | -x for x = acc ^ thr,
+ * and the lanes' bits are shifted into place and summed (VADDV). Integer,
+ * so exactly kernels/ostage.
+ */
+static inline void dq_mve_s8_ostage_s1(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, uint32_t *orow) {
+  const int32_t *const thr = os->thr_i + o0;
+  const int32x4_t lane = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), nlane = vnegq_s32(lane);
+  const uint32x4_t one = vdupq_n_u32(1u);
+  int32_t w;
+  for (w = 0; w * 32 < nb; ++w) {
+    const int32_t n = nb - w * 32 < 32 ? nb - w * 32 : 32;
+    const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
+    uint32_t word = 0u;
+    int32_t k;
+    for (k = 0; k + 4 <= n; k += 4) {
+      {
+        const int32_t c = w * 32 + k;
+        const int32x4_t a = vldrwq_s32(acc + c);
+        const int32x4_t t = vldrwq_s32(thr + c);
+        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+        if (fl != 0u) {
+          const int32x4_t x = veorq_s32(a, t);
+          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+          neg = veorq_u32(neg, vandq_u32(f, ne));
+        }
+        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+      }
+    }
+    if (k < n) {
+      /* the last 1..3 channels: predicated loads (zeroed lanes give bit 0) */
+      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
+      {
+        const int32_t c = w * 32 + k;
+        const int32x4_t a = vldrwq_z_s32(acc + c, pr);
+        const int32x4_t t = vldrwq_z_s32(thr + c, pr);
+        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
+        if (fl != 0u) {
+          const int32x4_t x = veorq_s32(a, t);
+          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
+          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
+          neg = veorq_u32(neg, vandq_u32(f, ne));
+        }
+        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
+      }
+    }
+    orow[(o0 >> 5) + w] = word;
+  }
+}
+#endif
+
+#if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
+#include <arm_mve.h>
+
+/*
+ * s[r] = sum of x[j] over the set bits j of the nw (>= 1) words of row r,
+ * r < 4 ng, rows rs bytes apart: per group of four rows, the inputs as two
+ * 16-lane vectors per word, each row's word as the predicates of its halves.
+ */
+#ifdef DQ_NO_ASM
+/* C twin of the function below: the same sums */
+static __attribute__((noinline, unused)) void dq_mve_s8s1_rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
+    int32_t *s) {
+  int32_t r, k, b;
+  for (r = 0; r < 4 * ng; ++r) {
+    const uint32_t *const wr = (const uint32_t *)(const void *)((const uint8_t *)w + (uint32_t)r * rs);
+    uint32_t a = 0u;
+    for (k = 0; k < nw; ++k) {
+      for (b = 0; b < 32; ++b) {
+        if ((wr[k] >> b) & 1u) a += (uint32_t)(int32_t)x[32 * k + b];
+      }
+    }
+    s[r] = (int32_t)a;
+  }
+}
+#else
+static __attribute__((noinline, unused)) void dq_mve_s8s1_rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
+    int32_t *s) {
+  int32_t g;
+  for (g = 0; g < ng; ++g) {
+    const int8_t *xp = x;
+    const uint32_t *wp = (const uint32_t *)(const void *)((const uint8_t *)w + 4u * (uint32_t)g * rs);
+    const uint32_t *w2 = (const uint32_t *)(const void *)((const uint8_t *)wp + 2u * rs); /* rows 2 and 3 */
+    /* VADDVA accumulates into an even register only (zeroed inside: as "+r"
+     operands GCC -O0 finds no registers for them) */
+    register uint32_t a0 __asm__("r2");
+    register uint32_t a1 __asm__("r4");
+    register uint32_t a2 __asm__("r6");
+    register uint32_t a3 __asm__("r8");
+    uint32_t t;
+    __asm__ volatile(
+        "movs %[a0], #0\n\t"
+    "movs %[a1], #0\n\t"
+    "movs %[a2], #0\n\t"
+    "movs %[a3], #0\n\t"
+    "dls lr, %[n]\n\t"
+    "1:\n\t"
+    "vldrb.8 q0, [%[x]], #16\n\t"
+    "vldrb.8 q1, [%[x]], #16\n\t"
+    "ldr %[t], [%[w], %[rs]]\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a1], q0\n\t"
+    "lsrs %[t], %[t], #16\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a1], q1\n\t"
+    "ldr %[t], [%[w2], %[rs]]\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a3], q0\n\t"
+    "lsrs %[t], %[t], #16\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a3], q1\n\t"
+    "ldr %[t], [%[w2]], #4\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a2], q0\n\t"
+    "lsrs %[t], %[t], #16\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a2], q1\n\t"
+    "ldr %[t], [%[w]], #4\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a0], q0\n\t"
+    "lsrs %[t], %[t], #16\n\t"
+    "vmsr p0, %[t]\n\t"
+    "vpst\n\t"
+    "vaddvat.s8 %[a0], q1\n\t"
+    "le lr, 1b"
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(xp), [w] "+r"(wp), [w2] "+r"(w2),
+        [t] "=&r"(t)
+    : [rs] "r"(rs), [n] "r"(nw)
+    : "lr", "d0", "d1", "d2", "d3", "cc", "memory");
+    s[4 * g] = (int32_t)a0;
+    s[4 * g + 1] = (int32_t)a1;
+    s[4 * g + 2] = (int32_t)a2;
+    s[4 * g + 3] = (int32_t)a3;
+  }
+}
+#endif
+
+/* The sum of x[j] over the set bits j of the nw words of one row (intrinsics:
+ the rows left over from groups of four). */
+static __attribute__((unused)) int32_t dq_mve_s8s1_row(const int8_t *x, const uint32_t *w, int32_t nw) {
+  int32_t a = 0, k;
+  for (k = 0; k < nw; ++k) {
+    a = vaddvaq_p_s8(a, vldrbq_s8(x + 32 * k), (mve_pred16_t)(w[k] & 0xFFFFu));
+    a = vaddvaq_p_s8(a, vldrbq_s8(x + 32 * k + 16), (mve_pred16_t)(w[k] >> 16));
+  }
+  return a;
+}
+
+/* pc[r] = the set bits of the first n bits of row r, r < nb (rows w_row words apart). */
+static __attribute__((noinline, unused)) void dq_mve_s8s1_pc(const uint32_t *w, int32_t w_row, int32_t n, int32_t nb, int32_t *pc) {
+  const int32_t nfull = n / 32, nt = n % 32;
+  int32_t r, k;
+  for (r = 0; r < nb; ++r) {
+    const uint32_t *const wr = w + (size_t)r * (size_t)w_row;
+    int32_t c = nt != 0 ? dq_popcount32(wr[nfull] & ((1u << nt) - 1u)) : 0;
+    for (k = 0; k < nfull; ++k) c += dq_popcount32(wr[k]);
+    pc[r] = c;
+  }
+}
+
+/* pc[r] = (n - ws[r]) / 2, r < nb: the set bits from the weight sums computed
+ when the model was generated (dq_*_params.w_sum = n - 2 * set bits). */
+static inline void dq_mve_s8s1_wspc(const int32_t *ws, int32_t n, int32_t nb, int32_t *pc) {
+  int32_t r;
+  for (r = 0; r < nb; ++r) pc[r] = (n - ws[r]) >> 1;
+}
+
+/*
+ * acc[r] = sum_{j < n} (bit j of row r ? -(x[j] - zp) : x[j] - zp), modulo
+ * 2^32, for the nb rows at w (w_row words apart); pc: the rows' set bits
+ * (dq_mve_s8s1_pc), read only when zp != 0.
+ */
+static __attribute__((noinline, unused)) void dq_mve_s8s1_block(const int8_t *x, int32_t n, int32_t zp, const uint32_t *w, int32_t w_row,
+    int32_t nb, const int32_t *pc, int32_t *acc) {
+  const int32_t nfull = n / 32, nt = n % 32;
+  const uint32_t tmask = nt != 0 ? (1u << nt) - 1u : 0u;
+  int8_t xt[32];
+  uint32_t base, sx = 0u;
+  int32_t c, r;
+  for (c = 0; c + 16 <= n; c += 16) sx = (uint32_t)vaddvaq_s8((int32_t)sx, vldrbq_s8(x + c));
+  for (; c < n; ++c) sx += (uint32_t)(int32_t)x[c];
+  base = sx - (uint32_t)n * (uint32_t)zp;
+  r = 0;
+  if (nfull > 0) {
+    dq_mve_s8s1_rows4(x, w, nfull, (uint32_t)w_row * 4u, nb / 4, acc);
+    r = nb / 4 * 4;
+  }
+  for (; r < nb; ++r) acc[r] = dq_mve_s8s1_row(x, w + (size_t)r * (size_t)w_row, nfull);
+  if (nt != 0) {
+    for (c = 0; c < 32; ++c) xt[c] = (int8_t)(c < nt ? x[32 * nfull + c] : 0);
+    for (r = 0; r < nb; ++r) {
+      const uint32_t tw = w[(size_t)r * (size_t)w_row + (size_t)nfull] & tmask;
+      int32_t a = vaddvaq_p_s8(acc[r], vldrbq_s8(xt), (mve_pred16_t)(tw & 0xFFFFu));
+      acc[r] = vaddvaq_p_s8(a, vldrbq_s8(xt + 16), (mve_pred16_t)(tw >> 16));
+    }
+  }
+  /* acc = base - 2 (sset - zp pc), four rows per vector (wrapping integer
+   arithmetic, as the scalar form); the last 1..3 rows predicated */
+  for (r = 0; r < nb; r += 4) {
+    const mve_pred16_t pr = vctp32q((uint32_t)(nb - r));
+    int32x4_t v = vldrwq_z_s32(acc + r, pr);
+    if (zp != 0) v = vmlaq_n_s32(v, vldrwq_z_s32(pc + r, pr), (int32_t)(0u - (uint32_t)zp));
+    vstrwq_p_s32(acc + r, vsubq_s32(vdupq_n_s32((int32_t)base), vshlq_n_s32(v, 1)), pr);
+  }
 }
 #endif
 

@@ -3,6 +3,8 @@ package kernelsc
 import (
 	"bytes"
 	"io/fs"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/dqnn/dqnn/gen/matrix"
@@ -45,4 +47,113 @@ func TestFSHoldsTheLibrary(t *testing.T) {
 			t.Errorf("FS holds %s, which no table row generates", p)
 		}
 	}
+}
+
+// reHelper matches the start of a static function definition or declaration
+// in a kernel file (optionally after an attribute or a DQ_* attribute macro);
+// group 1 is the function's name.
+var reHelper = regexp.MustCompile(`(?m)^(?:__attribute__\(\([^)]*\)\) |DQ_\w+ )?static\b(?:[^;{=(]|__attribute__\(\([^)]*\)\))*?\b((?:dq|DQ)_\w+)\s*\(`)
+
+// helperDefs returns the static function definitions of src by name: the
+// text of each (all definitions of a name, e.g. an assembly helper and its
+// DQ_NO_ASM twin, in order), with the kernel name k replaced by "K".
+func helperDefs(src, k string) map[string]string {
+	out := map[string]string{}
+	for _, m := range reHelper.FindAllStringSubmatchIndex(src, -1) {
+		open := strings.IndexByte(src[m[1]:], '{')
+		semi := strings.IndexByte(src[m[1]:], ';')
+		if open < 0 || (semi >= 0 && semi < open) {
+			continue // a declaration
+		}
+		depth, end := 0, m[1]+open
+		for ; end < len(src); end++ {
+			if src[end] == '{' {
+				depth++
+			} else if src[end] == '}' {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		name := strings.Replace(src[m[2]:m[3]], k, "K", 1)
+		out[name] += strings.ReplaceAll(src[m[0]:end+1], k, "K") + "\n"
+	}
+	return out
+}
+
+// pendingHelpers are helpers still copied into several kernel files with the
+// same text, and why. The test fails when one of them is gone from the
+// kernels or differs, so the list cannot go stale.
+var pendingHelpers = map[string]bool{
+	// The s8 output stage of the s8 x s8 DSP kernels, rendered from
+	// kernels/ostage with the kernel's data (its output type); only the
+	// s8-output kernels have it, so its text repeats across their ops.
+	"K_os_row": true,
+	"K_os_px4": true, // calls K_os_row
+}
+
+// TestHelpersDefinedOnce fails when a static helper has the same text
+// (modulo the kernel's name) in two or more kernel files, or a helper of
+// dq_internal.h is also defined in a kernel file: a helper that does not
+// depend on the kernel's types is defined once, in dq_internal.h (issue #17).
+// Helpers whose text differs between kernels (they use the kernel's types)
+// stay in the kernel files.
+func TestHelpersDefinedOnce(t *testing.T) {
+	hdr, err := FS.ReadFile("dq_internal.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := helperDefs(string(hdr), "\x00")
+	if len(shared) == 0 {
+		t.Fatal("dq_internal.h defines no helper: reHelper is stale")
+	}
+	files, err := fs.Glob(FS, "dq_*.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]map[string][]string{} // name -> text -> kernels
+	for _, f := range files {
+		src, err := FS.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := strings.TrimSuffix(f, ".c")
+		for name, text := range helperDefs(string(src), k) {
+			if shared[name] != "" {
+				t.Errorf("%s defines %s, a helper of dq_internal.h", f, name)
+			}
+			if texts[name] == nil {
+				texts[name] = map[string][]string{}
+			}
+			texts[name][text] = append(texts[name][text], k)
+		}
+	}
+	if len(texts) == 0 {
+		t.Fatal("no helper found in the kernel files: reHelper is stale")
+	}
+	for name, byText := range texts {
+		n := 0
+		for _, ks := range byText {
+			n += len(ks)
+		}
+		same := len(byText) == 1 && n > 1
+		switch {
+		case same && !pendingHelpers[name]:
+			t.Errorf("%s has the same text in %d kernel files (%s, ...): define it once in dq_internal.h", name, n, firstOf(byText))
+		case !same && pendingHelpers[name]:
+			t.Errorf("%s is listed in pendingHelpers but no longer copied with the same text: remove it from the list", name)
+		}
+	}
+	for name := range pendingHelpers {
+		if texts[name] == nil {
+			t.Errorf("%s is listed in pendingHelpers but no kernel file defines it: remove it from the list", name)
+		}
+	}
+}
+
+func firstOf(byText map[string][]string) string {
+	for _, ks := range byText {
+		return ks[0]
+	}
+	return ""
 }

@@ -113,14 +113,18 @@ func TestTemplateSize(t *testing.T) {
 
 // TestVariantSources ties gen/matrix.Variants to the code: every source a
 // variant names exists, and every kernel of a variant marked Asm holds
-// assembly (inline, or a dq_types.h helper written in it) next to its
-// DQ_NO_ASM twin.
+// assembly (inline, or a dq_types.h or dq_internal.h helper written in it)
+// next to its DQ_NO_ASM twin.
 func TestVariantSources(t *testing.T) {
 	files, err := Generate(matrix.Rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
+	helpers := asmHelpers(files[KernelDir+"/"+InternalHeader])
+	if len(helpers) == 0 {
+		t.Fatalf("%s: no helper written in assembly found", InternalHeader)
+	}
+	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_|\b(` + strings.Join(helpers, "|") + `)\(`)
 	for _, v := range matrix.Variants {
 		for _, s := range v.Sources {
 			if strings.Contains(s, "/") {
@@ -141,4 +145,25 @@ func TestVariantSources(t *testing.T) {
 			}
 		}
 	}
+}
+
+// asmHelpers returns the names of the helpers of dq_internal.h (src) whose
+// definition holds inline assembly: a definition runs from its line
+// "static ... name(" to the next line "}".
+func asmHelpers(src []byte) []string {
+	def := regexp.MustCompile(`(?m)^(?:__attribute__\(\([^)]*\)\) )?static\b[^;{=]*?\b(dq_\w+)\(`)
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range def.FindAllSubmatchIndex(src, -1) {
+		end := bytes.Index(src[m[1]:], []byte("\n}\n"))
+		if end < 0 {
+			continue
+		}
+		name := string(src[m[2]:m[3]])
+		if bytes.Contains(src[m[0]:m[1]+end], []byte("__asm__")) && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -167,3 +167,32 @@ func asmHelpers(src []byte) []string {
 	}
 	return names
 }
+
+// TestNoDefinedGuards fails when a kernel template guards a helper against a
+// second definition (#ifndef DQ_..._DEFINED): a helper several kernels need is
+// defined once, in dq_internal.h ("*/shared" blocks), never copied behind a
+// guard (issue #17).
+func TestNoDefinedGuards(t *testing.T) {
+	guard := regexp.MustCompile(`(?m)^#(?:ifndef|define)\s+\w+_DEFINED\b`)
+	n := 0
+	err := fs.WalkDir(templates.FS, "kernels", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := fs.ReadFile(templates.FS, p)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, m := range guard.FindAll(src, -1) {
+			t.Errorf("templates/%s: %s: define the helper once in dq_internal.h instead", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no kernel template found")
+	}
+}

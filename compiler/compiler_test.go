@@ -100,7 +100,7 @@ func TestGeneratedFiles(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"dq_conv2d_s1_s1_s1.c", "dq_dense_s1_s1_f32.c", "dq_dense_s1_s1_s1.c", "dq_dwconv2d_f32_s1_s1.c", "dq_kernels.h", "dq_softmax_f32_f32.c", "dq_types.h", "mnist.c", "mnist.h", "mnist_data.c"}
+	want := []string{"dq_conv2d_s1_s1_s1.c", "dq_dense_s1_s1_f32.c", "dq_dense_s1_s1_s1.c", "dq_dwconv2d_f32_s1_s1.c", "dq_internal.h", "dq_kernels.h", "dq_softmax_f32_f32.c", "dq_types.h", "mnist.c", "mnist.h", "mnist_data.c"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("files %v, want %v", names, want)
 	}

@@ -79,7 +79,7 @@ type Array struct {
 }
 
 // RuntimeFile reports whether the generated file f is part of dqnn's runtime
-// (dq_types.h, dq_kernels.h, the dq_* kernels, the directory's
+// (dq_types.h, dq_kernels.h, dq_internal.h, the dq_* kernels, the directory's
 // CMakeLists.txt): the same bytes for every model, so models generated into
 // one directory share it. CheckName keeps
 // model files out of this namespace.
@@ -91,7 +91,8 @@ const MaxName = 40
 
 // CheckName checks a model's C prefix and file stem: a C identifier of at
 // most MaxName characters, not in dqnn's runtime namespace (dq_types.h,
-// dq_kernels.h and the dq_* kernels, their DQ_* macros, dqnn_trace).
+// dq_kernels.h, dq_internal.h and the dq_* kernels, their DQ_* macros,
+// dqnn_trace).
 // Case is ignored for the namespace: NAME.h must not collide with a runtime
 // file on a case-insensitive file system either.
 func CheckName(name string) error {
@@ -99,7 +100,7 @@ func CheckName(name string) error {
 	case !cstr.IsIdent(name) || len(name) > MaxName:
 		return fmt.Errorf("model name %q is not a C identifier of at most %d characters (letters, digits and '_', starting with a letter): choose another with --name", name, MaxName)
 	case l == "dq" || l == "dqnn" || strings.HasPrefix(l, "dq_") || strings.HasPrefix(l, "dqnn_"):
-		return fmt.Errorf("model name %q collides with dqnn's runtime files and symbols (dq_types.h, dq_kernels.h, dq_* kernels, dqnn_trace): choose another with --name, e.g. --name model_%s", name, l)
+		return fmt.Errorf("model name %q collides with dqnn's runtime files and symbols (dq_types.h, dq_kernels.h, dq_internal.h, dq_* kernels, dqnn_trace): choose another with --name, e.g. --name model_%s", name, l)
 	}
 	return nil
 }

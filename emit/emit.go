@@ -2,7 +2,8 @@
 // for one model: NAME.h (API, sizes, shapes), NAME.c (static arena, the
 // kernel calls in order with their const parameter structs), NAME_data.c
 // (weights packed per kernel layout, thresholds, multipliers), plus
-// dq_types.h, dq_kernels.h and exactly the kernel sources the model uses. With
+// dq_types.h, dq_kernels.h, exactly the kernel sources the model uses and,
+// when they include it, the kernels' internal header dq_internal.h. With
 // Amalgamate it renders only NAME.h and NAME.c, everything inlined.
 //
 // Rendering is a pure function returning file contents (deterministic bytes);
@@ -25,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dqnn/dqnn/gen/kernelgen"
 	"github.com/dqnn/dqnn/gen/render"
 	"github.com/dqnn/dqnn/internal/cstr"
 	"github.com/dqnn/dqnn/ir"
@@ -112,7 +114,27 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 		}
 		files[f] = b
 	}
+	if err := addInternal(files); err != nil {
+		return nil, err
+	}
 	return e.output(files), nil
+}
+
+// addInternal adds the kernels' internal header, dq_internal.h, to files when
+// one of the kernel sources there includes it (the dense and convolution
+// kernels do): a library ships only what its kernels compile.
+func addInternal(files map[string][]byte) error {
+	for f, b := range files {
+		if strings.HasSuffix(f, ".c") && reInternal.Match(b) {
+			h, err := fs.ReadFile(kernelsc.FS, kernelgen.InternalHeader)
+			if err != nil {
+				return fmt.Errorf("emit: kernel library has no %s: %w", kernelgen.InternalHeader, err)
+			}
+			files[kernelgen.InternalHeader] = h
+			return nil
+		}
+	}
+	return nil
 }
 
 func (e *emitter) output(files map[string][]byte) *Output {

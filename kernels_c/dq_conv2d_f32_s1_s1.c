@@ -68,379 +68,13 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * 2-D convolution (k_h x k_w, stride, dilation, padding, fused max-pool), f32 input x s1 weights -> s1 output (float accumulator).
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
-#ifndef DQ_VFMA8_PM1_DEFINED
-#define DQ_VFMA8_PM1_DEFINED
-/*
- * acc[j] = fma(x[k], s[8 * k + j], acc[j]) for k < m in order, j < 8 (s:
- * +-1.0f, tap-major): eight output channels share each loaded input, two
- * inputs per iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA).
- */
-#ifdef DQ_NO_ASM
-/* C twin of the assembly below: the same VFMA per term, in order */
-static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
-  int32_t k, j;
-  for (k = 0; k < m; ++k) {
-    for (j = 0; j < 8; ++j) acc[j] = __builtin_fmaf(x[k], s[8 * k + j], acc[j]);
-  }
-}
-#else
-static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
-  const float *sp = s;
-  __asm__ volatile(
-      "vldmia %[acc], {s0-s7}\n\t"
-  "tst %[m], #1\n\t"
-  "beq 4f\n\t"
-  "vldmia %[x]!, {s8}\n\t"
-  "vldmia %[sp]!, {s16-s23}\n\t"
-  "vfma.f32 s0, s8, s16\n\t"
-  "vfma.f32 s1, s8, s17\n\t"
-  "vfma.f32 s2, s8, s18\n\t"
-  "vfma.f32 s3, s8, s19\n\t"
-  "vfma.f32 s4, s8, s20\n\t"
-  "vfma.f32 s5, s8, s21\n\t"
-  "vfma.f32 s6, s8, s22\n\t"
-  "vfma.f32 s7, s8, s23\n\t"
-  "4:\n\t"
-  "lsrs %[m], %[m], #1\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  "vldmia %[x]!, {s8, s9}\n\t"
-  "vldmia %[sp]!, {s16-s31}\n\t"
-  "vfma.f32 s0, s8, s16\n\t"
-  "vfma.f32 s1, s8, s17\n\t"
-  "vfma.f32 s2, s8, s18\n\t"
-  "vfma.f32 s3, s8, s19\n\t"
-  "vfma.f32 s4, s8, s20\n\t"
-  "vfma.f32 s5, s8, s21\n\t"
-  "vfma.f32 s6, s8, s22\n\t"
-  "vfma.f32 s7, s8, s23\n\t"
-  "vfma.f32 s0, s9, s24\n\t"
-  "vfma.f32 s1, s9, s25\n\t"
-  "vfma.f32 s2, s9, s26\n\t"
-  "vfma.f32 s3, s9, s27\n\t"
-  "vfma.f32 s4, s9, s28\n\t"
-  "vfma.f32 s5, s9, s29\n\t"
-  "vfma.f32 s6, s9, s30\n\t"
-  "vfma.f32 s7, s9, s31\n\t"
-  "subs %[m], %[m], #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "vstmia %[acc], {s0-s7}"
-  : [x] "+r"(x), [sp] "+r"(sp), [m] "+r"(m)
-  : [acc] "r"(acc)
-  : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "s20",
-      "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
-}
-#endif
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
-#ifndef DQ_DENSE4_PM1_DEFINED
-#define DQ_DENSE4_PM1_DEFINED
-#ifdef DQ_NO_ASM
-/* C twin of the assembly below: the same VFMA per term, in input order */
-static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
-  int32_t j, c;
-  for (j = 0; j < 4; ++j) {
-    const uint32_t *const r = w + (size_t)j * row_words;
-    float a = acc[j];
-    for (c = 0; c < 32 * nw; ++c) a = __builtin_fmaf(x[c], ((r[c >> 5] >> (c & 31)) & 1u) ? -1.0f : 1.0f, a);
-    acc[j] = a;
-  }
-}
-#else
-/* Signs of four consecutive inputs for each value of a nibble of weight bits
- * (bit k set: input k is multiplied by -1). */
-static const float dq_pm1_nibble[16][4] = {
-  {1.0f, 1.0f, 1.0f, 1.0f},
-      {-1.0f, 1.0f, 1.0f, 1.0f},
-      {1.0f, -1.0f, 1.0f, 1.0f},
-      {-1.0f, -1.0f, 1.0f, 1.0f},
-      {1.0f, 1.0f, -1.0f, 1.0f},
-      {-1.0f, 1.0f, -1.0f, 1.0f},
-      {1.0f, -1.0f, -1.0f, 1.0f},
-      {-1.0f, -1.0f, -1.0f, 1.0f},
-      {1.0f, 1.0f, 1.0f, -1.0f},
-      {-1.0f, 1.0f, 1.0f, -1.0f},
-      {1.0f, -1.0f, 1.0f, -1.0f},
-      {-1.0f, -1.0f, 1.0f, -1.0f},
-      {1.0f, 1.0f, -1.0f, -1.0f},
-      {-1.0f, 1.0f, -1.0f, -1.0f},
-      {1.0f, -1.0f, -1.0f, -1.0f},
-      {-1.0f, -1.0f, -1.0f, -1.0f},
-    };
-
-/*
- * acc[j] += sum over c < 32 * nw of x[c] * (bit c of row j ? -1 : 1), for the
- * four weight rows w, w + row_words, ..., in input order, each term one VFMA
- * (x * +-1 is exact, so the fused add rounds as acc +- x). The signs of four
- * inputs come from dq_pm1_nibble (UBFX, ADD, one VLDM), so a weight bit costs
- * no branch; the four inputs are loaded once for all four channels: 29
- * instructions per 16 MACs (the portable code branches on every bit).
- */
-static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
-  const uint32_t *w1 = w + 2 * row_words;
-  const uint32_t rs = (uint32_t)(row_words * 4u);
-  uint32_t b0, b1, b2, b3, t;
-  __asm__ volatile(
-      "vldmia %[acc], {s8-s11}\n\t"
-  "1:\n\t"
-  "ldr %[b1], [%[w], %[rs]]\n\t"
-  "ldr %[b3], [%[w1], %[rs]]\n\t"
-  "ldr %[b0], [%[w]], #4\n\t"
-  "ldr %[b2], [%[w1]], #4\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "subs %[n], %[n], #1\n\t"
-  "bne 1b\n\t"
-  "vstmia %[acc], {s8-s11}"
-  : [x] "+r"(x), [w] "+r"(w), [w1] "+r"(w1), [n] "+r"(nw),
-      [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [t] "=&r"(t)
-  : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
-  : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
-}
-#endif
-#endif
-#endif
-#endif
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
@@ -828,61 +462,7 @@ static inline void dq_conv2d_f32_s1_s1_mve_rows(const uint32_t *w, int32_t S, in
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_conv2d_f32_s1_s1_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_conv2d_f32_s1_s1_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_conv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_conv2d_f32_s1_s1_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_conv2d_f32_s1_s1_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
 #endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
-#endif
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_conv2d_f32_s1_s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
@@ -966,7 +546,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
   n = p->in_c;
   out_row = DQ_WORDS(p->out_c);
   const int rescue = os->mul != NULL &&
-      dq_conv2d_f32_s1_s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_f32s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w * p->in_c);
   if (!rescue) {
     /* variant f32_rows4_heliumf, site entry */
@@ -985,12 +565,12 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
       dq_conv2d_f32_s1_s1_mve_run runs[64];
       float padx[256];
       const int32_t S = p->k_h * p->k_w * w_row;
-      const uint32_t saved = dq_conv2d_f32_s1_s1_mve_get_fpscr();
+      const uint32_t saved = dq_mve_get_fpscr();
       int32_t o0, k, att;
       if (p->pad_mode == DQ_PAD_VALUE) {
         for (k = 0; k < n; ++k) padx[k] = p->pad_value;
       }
-      dq_conv2d_f32_s1_s1_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
         const uint32_t *const wb = weights + (size_t)o0 * (size_t)S;
@@ -1032,7 +612,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
                   }
                   if (att == 0) {
                     dq_conv2d_f32_s1_s1_mve_block(runs, nruns, ad, wb, S, nb, dst);
-                    if (dst == acc) dq_conv2d_f32_s1_s1_mve_max(bst, acc, nb);
+                    if (dst == acc) dq_mve_f32_max(bst, acc, nb);
                   } else {
                     dq_conv2d_f32_s1_s1_mve_redo(runs, nruns, wb, S, nb, dst);
                     if (dst == acc) {
@@ -1045,8 +625,8 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
               }
 
               if (att == 0) {
-                if ((dq_conv2d_f32_s1_s1_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
-                dq_conv2d_f32_s1_s1_mve_set_fpscr(dq_conv2d_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+                if ((dq_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+                dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
                 if (att == 0) continue;
               }
               for (k = 0; k < nb; ++k) {
@@ -1069,7 +649,7 @@ dq_status dq_conv2d_f32_s1_s1(const dq_conv_params *p, const float *input, const
           }
         }
       }
-      dq_conv2d_f32_s1_s1_mve_set_fpscr((dq_conv2d_f32_s1_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
       return DQ_OK;
     }
 #endif

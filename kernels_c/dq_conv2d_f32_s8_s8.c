@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * 2-D convolution (k_h x k_w, stride, dilation, padding, fused max-pool), f32 input x s8 weights -> s8 output (float accumulator).
@@ -75,21 +76,6 @@
  * gen/ref.Conv.
  */
 #if !defined(__arm__) || defined(DQ_ISA_VFP)
-#define DQ_F32S8_FAST
-#ifdef DQ_SMALL_STACK
-#define DQ_F32S8_WBUF 64  /* float weights of a channel block */
-#define DQ_F32S8_XBUF 36  /* gathered taps of every pool position */
-#else
-#define DQ_F32S8_WBUF 256
-#define DQ_F32S8_XBUF 144
-#endif
-#define DQ_F32S8_CB 32    /* most channels per block */
-#if defined(__GNUC__)
-#define DQ_F32S8_NOINLINE __attribute__((noinline))
-#else
-#define DQ_F32S8_NOINLINE
-#endif
-
 /* Output element o of output pixel (oy, ox) the portable way, with the rescue (gen/ref.Conv). */
 static void dq_conv2d_f32_s8_s8_out(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int32_t oy, int32_t ox, int32_t o, int8_t *orow) {
   const int32_t pooled = p->pool_h * p->pool_w > 1;
@@ -168,254 +154,8 @@ static void dq_conv2d_f32_s8_s8_out(const dq_conv_params *p, const float *input,
     orow[o] = (int8_t)(dq_quantize(y * os->out_inv_scale, os->q_min, os->q_max) + os->out_zp);
   }
 }
-
-/* 1 when a multiplier is above 1 in magnitude: those channels are computed
- in Keras's form (gen/ref.ScaledForm), by dq_conv2d_f32_s8_s8_out only. */
-static int dq_conv2d_f32_s8_s8_bigmul(const float *mul, int32_t n_out) {
-  int32_t o;
-  if (mul == NULL) return 0;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  return 0;
-}
-
-/* The output stage of a block of channels, hoisted out of the pixel loop. */
-typedef struct {
-  const float *ma;        /* mul, add, bn_sub, bn_mul, bn_add of every channel (mul 1.0f, add -0.0f where os has none) */
-  float inv, fqmin, fqmax;
-  int32_t qmin, qmax, zp;
-  int32_t relu;           /* 0 also where the clamp makes it redundant: q_min >= 0, inv > 0, no batch norm */
-  int32_t bn;
-  const float *k3;        /* K = 3: w0, w1, w2, mul, add of every channel; NULL: not packed */
-} dq_conv2d_f32_s8_s8_blk;
-
-/*
- * The s8 code of v = y * inv: clamp(round_half_even(v), qmin, qmax), NaN
- * q_min. With a single-precision FPU: VCVTR (round to nearest even under the
- * default FPSCR rounding, which every float sum of the kernels assumes;
- * saturating, +-Inf to INT32_MAX/MIN) and an integer clamp, valid where v
- * cannot be NaN (no batch norm: NaN needs a non-finite sum, which the caller
- * redoes); elsewhere two comparisons (NaN fails the first) and a round by
- * adding and subtracting 1.5 * 2^23 (exact for |v| <= 2^22).
- */
-#if defined(__GNUC__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM)
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
-#include <arm_acle.h>
 #endif
-#define DQ_F32S8_VCVTR(q, v) do { float r_; __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r_) : "t"(v)); __asm__("vmov %0, %1" : "=r"(q) : "t"(r_)); } while (0)
-#endif
-#define DQ_F32S8_QUANT(q, v) do { \
-if (!((v) >= fqmin)) (q) = qmin; \
-else if ((v) > fqmax) (q) = qmax; \
-else { const float r_ = ((v) + 12582912.0f) - 12582912.0f; (q) = (int32_t)r_; } \
-} while (0)
-
-/*
- * out[m] for the nb <= 32 channels of a block at one output pixel: the K
- * taps of each of the npool pool positions at xs (consecutive), the float
- * weights of channel m at wf + m * K, its output stage at b->ma + 5 * m.
- * Returns 0 when a window had a non-finite sum (what was stored must then be
- * redone: z, the sum of every acc - acc, is 0 unless one is Inf or NaN; two
- * instructions per output where a test and branch took four). Not inlined:
- * inside the kernel GCC spilled its loop state to the stack. The block's
- * constants are copied to locals: every int8_t store may alias them.
- */
-DQ_F32S8_NOINLINE static int dq_conv2d_f32_s8_s8_pix(const float *xs, int32_t K, int32_t npool, const float *wf, int32_t nb, const dq_conv2d_f32_s8_s8_blk *b, int8_t *out) {
-  const float *ma = b->ma;
-  const float inv = b->inv, fqmin = b->fqmin, fqmax = b->fqmax;
-  const int32_t qmin = b->qmin, qmax = b->qmax, zp = b->zp, relu = b->relu, bn = b->bn;
-  float z = 0.0f;
-  int32_t m, j, s;
-  if (K == 3 && npool == 1 && !relu && !bn) {
-    /* RGB 1x1 without relu (or one the clamp makes redundant) and batch norm */
-    const float x0 = xs[0], x1 = xs[1], x2 = xs[2];
-    /* one channel: the sum, mul, add, scale; QUANT sets q from v */
-#define DQ_F32S8_K3(QUANT) \
-    for (m = 0; m < nb; ++m, ma += 5) { \
-      const float *const w = wf + 3 * m; \
-      const float t0 = x0 * w[0], t1 = x1 * w[1], t2 = x2 * w[2]; \
-      float acc = t0 + t1, y, v; \
-      int32_t q; \
-      acc = acc + t2; \
-      z = z + (acc - acc); \
-      y = acc * ma[0]; \
-      y = y + ma[1]; \
-      v = y * inv; \
-      QUANT; \
-      out[m] = (int8_t)(q + zp); \
-    }
-#ifdef DQ_F32S8_VCVTR
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT && defined(__thumb2__)
-    if (qmin == 0 && qmax == 255 && b->k3 != NULL) {
-      /*
-       * An unsigned 8-bit range (quantized_relu), in assembly: one VLDM of
-       * the channel's w0, w1, w2, mul, add (b->k3), the sum, mul, add and
-       * scale as in the C, VCVTR, USAT #8 (the clamp), the zero point: 16
-       * instructions per output (the C took 27). A non-finite sum makes v
-       * non-finite (no relu here), which VCVTR reports as Invalid Operation:
-       * the block is redone when FPSCR.IOC (bit 0, cleared before and the
-       * caller's restored after) is set, also for a finite |v| >= 2^31.
-       */
-      const float *k3 = b->k3;
-      int8_t *o = out;
-      int8_t *const end = out + nb;
-      uint32_t f0, f1, t;
-      __asm__ volatile("vmrs %0, fpscr" : "=r"(f0) : : "memory");
-      __asm__ volatile("vmsr fpscr, %0" : : "r"(f0 & ~1u) : "memory");
-      __asm__ volatile(
-          "1:\n\t"
-      "vldmia %[k]!, {s0-s4}\n\t"
-      "vmul.f32 s0, s0, %[x0]\n\t"
-      "vmul.f32 s1, s1, %[x1]\n\t"
-      "vmul.f32 s2, s2, %[x2]\n\t"
-      "vadd.f32 s0, s0, s1\n\t"
-      "vadd.f32 s0, s0, s2\n\t"
-      "vmul.f32 s0, s0, s3\n\t"
-      "vadd.f32 s0, s0, s4\n\t"
-      "vmul.f32 s0, s0, %[inv]\n\t"
-      "vcvtr.s32.f32 s0, s0\n\t"
-      "vmov %[t], s0\n\t"
-      "usat %[t], #8, %[t]\n\t"
-      "add %[t], %[t], %[zp]\n\t"
-      "strb %[t], [%[o]], #1\n\t"
-      "cmp %[o], %[e]\n\t"
-      "bne 1b"
-      : [k] "+r"(k3), [o] "+r"(o), [t] "=&r"(t)
-      : [x0] "t"(x0), [x1] "t"(x1), [x2] "t"(x2), [inv] "t"(inv), [zp] "r"(zp), [e] "r"(end)
-      : "s0", "s1", "s2", "s3", "s4", "cc", "memory");
-      __asm__ volatile("vmrs %0, fpscr" : "=r"(f1) : : "memory");
-      __asm__ volatile("vmsr fpscr, %0" : : "r"(f1 | (f0 & 1u)) : "memory");
-      (void)z;
-      return (f1 & 1u) == 0u;
-    }
-    if (qmin == 0 && qmax == 255) {
-      /* USAT #8 clamps */
-      DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = (int32_t)__usat(q, 8))
-      return z == 0.0f;
-    }
-#endif
-    DQ_F32S8_K3(DQ_F32S8_VCVTR(q, v); q = q < qmin ? qmin : q; q = q > qmax ? qmax : q)
-#else
-    DQ_F32S8_K3(DQ_F32S8_QUANT(q, v))
-#endif
-#undef DQ_F32S8_K3
-    return z == 0.0f;
-  }
-  for (m = 0; m < nb; ++m, ma += 5) {
-    const float *const w = wf + m * K;
-    float best = 0.0f, y, v;
-    int32_t q;
-    if (K == 9) {
-      /* 3x3 over one channel: the channel's weights stay in registers
-       across the pool positions */
-      const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
-      for (s = 0; s < npool; ++s) {
-        const float *const x = xs + 9 * s;
-        float acc = x[0] * w0, t;
-        t = x[1] * w1; acc = acc + t;
-        t = x[2] * w2; acc = acc + t;
-        t = x[3] * w3; acc = acc + t;
-        t = x[4] * w4; acc = acc + t;
-        t = x[5] * w5; acc = acc + t;
-        t = x[6] * w6; acc = acc + t;
-        t = x[7] * w7; acc = acc + t;
-        t = x[8] * w8; acc = acc + t;
-        z = z + (acc - acc);
-        if (s == 0 || acc > best) best = acc;
-      }
-    } else {
-      for (s = 0; s < npool; ++s) {
-        const float *const x = xs + s * K;
-        float acc = x[0] * w[0];
-        for (j = 1; j < K; ++j) { const float t = x[j] * w[j]; acc = acc + t; }
-        z = z + (acc - acc);
-        if (s == 0 || acc > best) best = acc;
-      }
-    }
-    /* kernels/ostage */
-    y = best * ma[0];
-    y = y + ma[1];
-    if (relu && y < 0.0f) y = 0.0f;
-    if (bn) {
-      y = y - ma[2];
-      y = y * ma[3];
-      y = y + ma[4];
-    }
-    v = y * inv;
-    DQ_F32S8_QUANT(q, v);
-    out[m] = (int8_t)(q + zp);
-  }
-  return z == 0.0f;
-}
-#endif
-#if defined(DQ_F32S8_FAST) && defined(DQ_ISA_HELIUMF) && defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(DQ_NO_ASM)
-#include <arm_mve.h>
-#define DQ_F32S8_MVE
-
-/*
- * Helium (Cortex-M55): dq_conv2d_f32_s8_s8_pix with 4 output channels per vector
- * (the weights of a group of 4 channels transposed at wt + 4 * K * (m / 4):
- * tap j of the 4 channels is one vector). Each lane sums its products in
- * the portable order with separate VMUL and VADD (never fused); the pool
- * maximum is VMAXNM (the sums are finite, and equal maxima are equal
- * codes); relu is VMAXNM with 0; VCVTN rounds half to even and saturates,
- * then an integer clamp, the zero point, and a byte store of the lanes
- * (predicated for the last group). No batch norm (the scalar path keeps it).
- * MVE flushes denormals: the caller clears FPSCR IDC/UFC before and redoes
- * the block with the scalar path when either is set, or when this returns 0
- * (a non-finite sum: z, the sum of every acc - acc, is not 0).
- */
-DQ_F32S8_NOINLINE static int dq_conv2d_f32_s8_s8_pix_mve(const float *xs, int32_t K, int32_t npool, const float *wt, int32_t nb, const float *mulv, const float *addv, const dq_conv2d_f32_s8_s8_blk *b, int8_t *out) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  const int32x4_t vqmin = vdupq_n_s32(b->qmin), vqmax = vdupq_n_s32(b->qmax), vzp = vdupq_n_s32(b->zp);
-  const float inv = b->inv;
-  const int32_t relu = b->relu;
-  float32x4_t z = zero;
-  int32_t g, j, s;
-  for (g = 0; g < nb; g += 4) {
-    const float *const w = wt + g * K;
-    float32x4_t best, y;
-    int32x4_t q;
-    if (K == 3 && npool == 1) {
-      float32x4_t acc = vmulq_n_f32(vld1q_f32(w), xs[0]);
-      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4), xs[1]));
-      acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 8), xs[2]));
-      z = vaddq_f32(z, vsubq_f32(acc, acc));
-      best = acc;
-    } else {
-      best = zero;
-      for (s = 0; s < npool; ++s) {
-        const float *const x = xs + s * K;
-        float32x4_t acc = vmulq_n_f32(vld1q_f32(w), x[0]);
-        for (j = 1; j < K; ++j) acc = vaddq_f32(acc, vmulq_n_f32(vld1q_f32(w + 4 * j), x[j]));
-        z = vaddq_f32(z, vsubq_f32(acc, acc));
-        best = s == 0 ? acc : vmaxnmq_f32(best, acc);
-      }
-    }
-    y = vmulq_f32(best, vld1q_f32(mulv + g));
-    y = vaddq_f32(y, vld1q_f32(addv + g));
-    if (relu) y = vmaxnmq_f32(y, zero);
-    y = vmulq_n_f32(y, inv);
-    q = vcvtnq_s32_f32(y);
-    q = vminq_s32(vmaxq_s32(q, vqmin), vqmax);
-    vstrbq_p_s32(out + g, vaddq_s32(q, vzp), vctp32q((uint32_t)(nb - g)));
-  }
-  return vcmpeqq_n_f32(z, 0.0f) == 0xFFFFu;
-}
-
-static inline uint32_t dq_conv2d_f32_s8_s8_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_conv2d_f32_s8_s8_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_F32S8_DENORMAL 0x88u
+#ifdef DQ_F32S8_MVE
 #endif
 dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const int8_t *weights, const dq_output_stage *os, int8_t *output) {
   int32_t oy, ox, o, dy, dx;
@@ -456,7 +196,7 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
   out_row = p->out_c;
   /* variant f32s8_block_vfp, site entry */
 #if (defined(DQ_ISA_VFP) || !defined(__arm__)) && defined(DQ_F32S8_FAST)
-  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !dq_conv2d_f32_s8_s8_bigmul(os->mul, n_out)) {
+  if (p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !dq_f32s8_bigmul(os->mul, n_out)) {
     const int32_t K = p->k_h * p->k_w * p->in_c, npool = ph * pw;
     /* channels per block: a multiple of 4 where the weights allow (Helium groups) */
     const int32_t cb0 = DQ_F32S8_WBUF / K < DQ_F32S8_CB ? DQ_F32S8_WBUF / K : DQ_F32S8_CB;
@@ -468,9 +208,9 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
 #ifdef DQ_F32S8_MVE
     float wt[DQ_F32S8_WBUF], mulv[DQ_F32S8_CB], addv[DQ_F32S8_CB];
     const int use_mve = cb >= 4 && os->bn_mul == NULL;
-    const uint32_t saved = dq_conv2d_f32_s8_s8_fpscr();
+    const uint32_t saved = dq_mve_get_fpscr();
 #endif
-    dq_conv2d_f32_s8_s8_blk blk;
+    dq_f32s8_blk blk;
     int32_t c0, m, j;
     blk.ma = ma;
     blk.inv = os->out_inv_scale;
@@ -560,12 +300,12 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
           {
 #ifdef DQ_F32S8_MVE
             if (use_mve) {
-              dq_conv2d_f32_s8_s8_set_fpscr(dq_conv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL);
-              if (dq_conv2d_f32_s8_s8_pix_mve(xs, K, npool, wt, nb, mulv, addv, &blk, orow + c0) &&
-                  (dq_conv2d_f32_s8_s8_fpscr() & DQ_F32S8_DENORMAL) == 0u) continue;
+              dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_F32S8_DENORMAL);
+              if (dq_f32s8_pix_mve(xs, K, npool, wt, nb, mulv, addv, &blk, orow + c0) &&
+                  (dq_mve_get_fpscr() & DQ_F32S8_DENORMAL) == 0u) continue;
             }
 #endif
-            if (!dq_conv2d_f32_s8_s8_pix(xs, K, npool, wf, nb, &blk, orow + c0)) {
+            if (!dq_f32s8_pix(xs, K, npool, wf, nb, &blk, orow + c0)) {
               /* a non-finite sum: the block's elements the portable way, with the rescue */
               for (m = 0; m < nb; ++m) dq_conv2d_f32_s8_s8_out(p, input, weights, os, oy, ox, c0 + m, orow);
             }
@@ -575,7 +315,7 @@ dq_status dq_conv2d_f32_s8_s8(const dq_conv_params *p, const float *input, const
     }
 #ifdef DQ_F32S8_MVE
     /* the caller's IDC/UFC (the scalar redo's own are not kept) */
-    dq_conv2d_f32_s8_s8_set_fpscr((dq_conv2d_f32_s8_s8_fpscr() & ~DQ_F32S8_DENORMAL) | (saved & DQ_F32S8_DENORMAL));
+    dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_F32S8_DENORMAL) | (saved & DQ_F32S8_DENORMAL));
 #endif
     return DQ_OK;
   }

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * 2-D convolution (k_h x k_w, stride, dilation, padding, fused max-pool), s1 input x f32 weights -> s1 output (float accumulator).

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, f32 input x f32 weights -> f32 output (float accumulator), then the output stage.
@@ -394,125 +395,6 @@ static inline void dq_dense_f32_f32_f32_mve_rows(const float *w, int32_t S, int3
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_dense_f32_f32_f32_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_dense_f32_f32_f32_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_dense_f32_f32_f32_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_dense_f32_f32_f32_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_dense_f32_f32_f32_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
-#endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
-
-/*
- * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
- * operations of kernels/ostage in the same order (never fused); has_* select
- * the optional steps (constants at the specialised call sites, so the loop
- * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
- * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
- */
-static inline __attribute__((always_inline)) uint32_t dq_dense_f32_f32_f32_mve_os_run(const float *acc, int32_t nr, float *dst,
-    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
-    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  float32x4_t chk = zero;
-  int32_t k;
-  for (k = 0; k + 4 <= nr; k += 4) {
-    float32x4_t y = vldrwq_f32(acc + k);
-    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
-    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
-    if (relu) {
-      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
-       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
-       condition is also true for unordered operands (NaN), GT is not */
-#ifdef DQ_NO_ASM
-      y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
-#else
-      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
-#endif
-    }
-    if (has_bn) {
-      y = vsubq_f32(y, vldrwq_f32(ps + k));
-      y = vmulq_f32(y, vldrwq_f32(pb + k));
-      y = vaddq_f32(y, vldrwq_f32(pc + k));
-    }
-    chk = vaddq_f32(chk, vsubq_f32(y, y));
-    vstrwq_f32(dst + k, y);
-  }
-  if (k < nr) {
-    /* the last 1..3 channels: predicated loads (zero lanes) and store */
-    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
-    float32x4_t y = vldrwq_z_f32(acc + k, pr);
-    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
-    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
-    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
-    if (has_bn) {
-      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
-      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
-      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
-    }
-    chk = vaddq_f32(chk, vsubq_f32(y, y));
-    vstrwq_p_f32(dst + k, y, pr);
-  }
-  return (uint32_t)vcmpneq_f32(chk, chk);
-}
-
-/*
- * orow[o0 + k] = output stage of acc[k] for k < nr (_mve_os_run). Returns
- * nonzero when MVE flushed a denormal since the flags were last cleared
- * (the sums' too) or an output may be NaN (MVE returns the default NaN where
- * the scalar FPU keeps a payload): the caller then redoes the block with
- * the scalar code.
- */
-static __attribute__((noinline, unused)) uint32_t dq_dense_f32_f32_f32_mve_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
-  /* the output stage's fields in locals: the stores may alias them */
-  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
-  const int32_t relu = os->act == DQ_ACT_RELU;
-  float *const dst = orow + o0;
-  uint32_t nan;
-  if (pm != NULL) pm += o0;
-  if (pa != NULL) pa += o0;
-  if (pb != NULL) {
-    ps += o0;
-    pb += o0;
-    pc += o0;
-  }
-  if (pm != NULL && pa != NULL && pb == NULL) {
-    /* the common stages (multiplier and offset, optional ReLU) specialised */
-    if (relu) {
-      nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
-    } else {
-      nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
-    }
-  } else {
-    nan = dq_dense_f32_f32_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
-  }
-  return (dq_dense_f32_f32_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
-}
 #endif
 dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, const float *weights, const dq_output_stage *os, float *output) {
   int32_t o, n, n_out, w_row;
@@ -536,12 +418,12 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
     float bst[DQ_MVE_F32_BLOCK];
     uint32_t ad[DQ_MVE_F32_BLOCK];
     dq_dense_f32_f32_f32_mve_run run;
-    const uint32_t saved = dq_dense_f32_f32_f32_mve_get_fpscr();
+    const uint32_t saved = dq_mve_get_fpscr();
     int32_t o0, k, att;
     run.x = xr;
     run.off = 0;
     run.len = n;
-    dq_dense_f32_f32_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+    dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
       const float *const wb = weights + (size_t)o0 * (size_t)w_row;
@@ -554,8 +436,8 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
         }
 
         if (att == 0) {
-          if (dq_dense_f32_f32_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
-          dq_dense_f32_f32_f32_mve_set_fpscr(dq_dense_f32_f32_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+          if (dq_mve_f32_os(bst, nb, o0, os, orow) == 0) break;
+          dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
           continue;
         }
         for (k = 0; k < nb; ++k) {
@@ -577,7 +459,7 @@ dq_status dq_dense_f32_f32_f32(const dq_dense_params *p, const float *input, con
         break;
       }
     }
-    dq_dense_f32_f32_f32_mve_set_fpscr((dq_dense_f32_f32_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+    dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
     return DQ_OK;
   }
 #endif

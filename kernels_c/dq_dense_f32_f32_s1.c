@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, f32 input x f32 weights -> s1 output (float accumulator), then the output stage.
@@ -394,39 +395,6 @@ static inline void dq_dense_f32_f32_s1_mve_rows(const float *w, int32_t S, int32
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_dense_f32_f32_s1_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_dense_f32_f32_s1_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_dense_f32_f32_s1_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_dense_f32_f32_s1_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_dense_f32_f32_s1_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
-#endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
 #endif
 dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, const float *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
@@ -451,13 +419,13 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
     float bst[DQ_MVE_F32_BLOCK];
     uint32_t ad[DQ_MVE_F32_BLOCK];
     dq_dense_f32_f32_s1_mve_run run;
-    const uint32_t saved = dq_dense_f32_f32_s1_mve_get_fpscr();
+    const uint32_t saved = dq_mve_get_fpscr();
     int32_t o0, k, att;
     run.x = xr;
     run.off = 0;
     run.len = n;
     word = 0u;
-    dq_dense_f32_f32_s1_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+    dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
     for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
       const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
       const float *const wb = weights + (size_t)o0 * (size_t)w_row;
@@ -470,8 +438,8 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
         }
 
         if (att == 0) {
-          if ((dq_dense_f32_f32_s1_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
-          dq_dense_f32_f32_s1_mve_set_fpscr(dq_dense_f32_f32_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+          if ((dq_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) == 0) att = 1;
+          dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
           if (att == 0) continue;
         }
         for (k = 0; k < nb; ++k) {
@@ -492,7 +460,7 @@ dq_status dq_dense_f32_f32_s1(const dq_dense_params *p, const float *input, cons
         break;
       }
     }
-    dq_dense_f32_f32_s1_mve_set_fpscr((dq_dense_f32_f32_s1_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+    dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
     return DQ_OK;
   }
 #endif

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, f32 input x s8 weights -> s8 output (float accumulator), then the output stage.

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, s1 input x s8 weights -> f32 output (int32 accumulator), then the output stage.

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, s8 input x f32 weights -> f32 output (float accumulator), then the output stage.

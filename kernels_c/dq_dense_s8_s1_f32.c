@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Dense, s8 input x s1 weights -> f32 output (int32 accumulator), then the output stage.
@@ -77,187 +78,7 @@
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
 #include <arm_mve.h>
 
-/*
- * s[r] = sum of x[j] over the set bits j of the nw (>= 1) words of row r,
- * r < 4 ng, rows rs bytes apart: per group of four rows, the inputs as two
- * 16-lane vectors per word, each row's word as the predicates of its halves.
- */
-#ifdef DQ_NO_ASM
-/* C twin of the function below: the same sums */
-static __attribute__((noinline, unused)) void dq_dense_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
-    int32_t *s) {
-  int32_t r, k, b;
-  for (r = 0; r < 4 * ng; ++r) {
-    const uint32_t *const wr = (const uint32_t *)(const void *)((const uint8_t *)w + (uint32_t)r * rs);
-    uint32_t a = 0u;
-    for (k = 0; k < nw; ++k) {
-      for (b = 0; b < 32; ++b) {
-        if ((wr[k] >> b) & 1u) a += (uint32_t)(int32_t)x[32 * k + b];
-      }
-    }
-    s[r] = (int32_t)a;
-  }
-}
-#else
-static __attribute__((noinline, unused)) void dq_dense_s8_s1_f32_mve_s1rows4(const int8_t *x, const uint32_t *w, int32_t nw, uint32_t rs, int32_t ng,
-    int32_t *s) {
-  int32_t g;
-  for (g = 0; g < ng; ++g) {
-    const int8_t *xp = x;
-    const uint32_t *wp = (const uint32_t *)(const void *)((const uint8_t *)w + 4u * (uint32_t)g * rs);
-    const uint32_t *w2 = (const uint32_t *)(const void *)((const uint8_t *)wp + 2u * rs); /* rows 2 and 3 */
-    /* VADDVA accumulates into an even register only (zeroed inside: as "+r"
-     operands GCC -O0 finds no registers for them) */
-    register uint32_t a0 __asm__("r2");
-    register uint32_t a1 __asm__("r4");
-    register uint32_t a2 __asm__("r6");
-    register uint32_t a3 __asm__("r8");
-    uint32_t t;
-    __asm__ volatile(
-        "movs %[a0], #0\n\t"
-    "movs %[a1], #0\n\t"
-    "movs %[a2], #0\n\t"
-    "movs %[a3], #0\n\t"
-    "dls lr, %[n]\n\t"
-    "1:\n\t"
-    "vldrb.8 q0, [%[x]], #16\n\t"
-    "vldrb.8 q1, [%[x]], #16\n\t"
-    "ldr %[t], [%[w], %[rs]]\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a1], q0\n\t"
-    "lsrs %[t], %[t], #16\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a1], q1\n\t"
-    "ldr %[t], [%[w2], %[rs]]\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a3], q0\n\t"
-    "lsrs %[t], %[t], #16\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a3], q1\n\t"
-    "ldr %[t], [%[w2]], #4\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a2], q0\n\t"
-    "lsrs %[t], %[t], #16\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a2], q1\n\t"
-    "ldr %[t], [%[w]], #4\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a0], q0\n\t"
-    "lsrs %[t], %[t], #16\n\t"
-    "vmsr p0, %[t]\n\t"
-    "vpst\n\t"
-    "vaddvat.s8 %[a0], q1\n\t"
-    "le lr, 1b"
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+r"(xp), [w] "+r"(wp), [w2] "+r"(w2),
-        [t] "=&r"(t)
-    : [rs] "r"(rs), [n] "r"(nw)
-    : "lr", "d0", "d1", "d2", "d3", "cc", "memory");
-    s[4 * g] = (int32_t)a0;
-    s[4 * g + 1] = (int32_t)a1;
-    s[4 * g + 2] = (int32_t)a2;
-    s[4 * g + 3] = (int32_t)a3;
-  }
-}
-#endif
-
-/* The sum of x[j] over the set bits j of the nw words of one row (intrinsics:
- the rows left over from groups of four). */
-static int32_t dq_dense_s8_s1_f32_mve_s1row(const int8_t *x, const uint32_t *w, int32_t nw) {
-  int32_t a = 0, k;
-  for (k = 0; k < nw; ++k) {
-    a = vaddvaq_p_s8(a, vldrbq_s8(x + 32 * k), (mve_pred16_t)(w[k] & 0xFFFFu));
-    a = vaddvaq_p_s8(a, vldrbq_s8(x + 32 * k + 16), (mve_pred16_t)(w[k] >> 16));
-  }
-  return a;
-}
-
-/* pc[r] = the set bits of the first n bits of row r, r < nb (rows w_row words apart). */
-static __attribute__((noinline, unused)) void dq_dense_s8_s1_f32_mve_s1pc(const uint32_t *w, int32_t w_row, int32_t n, int32_t nb, int32_t *pc) {
-  const int32_t nfull = n / 32, nt = n % 32;
-  int32_t r, k;
-  for (r = 0; r < nb; ++r) {
-    const uint32_t *const wr = w + (size_t)r * (size_t)w_row;
-    int32_t c = nt != 0 ? dq_popcount32(wr[nfull] & ((1u << nt) - 1u)) : 0;
-    for (k = 0; k < nfull; ++k) c += dq_popcount32(wr[k]);
-    pc[r] = c;
-  }
-}
-
-/* pc[r] = (n - ws[r]) / 2, r < nb: the set bits from the weight sums computed
- when the model was generated (dq_*_params.w_sum = n - 2 * set bits). */
-static inline void dq_dense_s8_s1_f32_mve_wspc(const int32_t *ws, int32_t n, int32_t nb, int32_t *pc) {
-  int32_t r;
-  for (r = 0; r < nb; ++r) pc[r] = (n - ws[r]) >> 1;
-}
-
-/*
- * acc[r] = sum_{j < n} (bit j of row r ? -(x[j] - zp) : x[j] - zp), modulo
- * 2^32, for the nb rows at w (w_row words apart); pc: the rows' set bits
- * (dq_dense_s8_s1_f32_mve_s1pc), read only when zp != 0.
- */
-static __attribute__((noinline, unused)) void dq_dense_s8_s1_f32_mve_s1block(const int8_t *x, int32_t n, int32_t zp, const uint32_t *w, int32_t w_row,
-    int32_t nb, const int32_t *pc, int32_t *acc) {
-  const int32_t nfull = n / 32, nt = n % 32;
-  const uint32_t tmask = nt != 0 ? (1u << nt) - 1u : 0u;
-  int8_t xt[32];
-  uint32_t base, sx = 0u;
-  int32_t c, r;
-  for (c = 0; c + 16 <= n; c += 16) sx = (uint32_t)vaddvaq_s8((int32_t)sx, vldrbq_s8(x + c));
-  for (; c < n; ++c) sx += (uint32_t)(int32_t)x[c];
-  base = sx - (uint32_t)n * (uint32_t)zp;
-  r = 0;
-  if (nfull > 0) {
-    dq_dense_s8_s1_f32_mve_s1rows4(x, w, nfull, (uint32_t)w_row * 4u, nb / 4, acc);
-    r = nb / 4 * 4;
-  }
-  for (; r < nb; ++r) acc[r] = dq_dense_s8_s1_f32_mve_s1row(x, w + (size_t)r * (size_t)w_row, nfull);
-  if (nt != 0) {
-    for (c = 0; c < 32; ++c) xt[c] = (int8_t)(c < nt ? x[32 * nfull + c] : 0);
-    for (r = 0; r < nb; ++r) {
-      const uint32_t tw = w[(size_t)r * (size_t)w_row + (size_t)nfull] & tmask;
-      int32_t a = vaddvaq_p_s8(acc[r], vldrbq_s8(xt), (mve_pred16_t)(tw & 0xFFFFu));
-      acc[r] = vaddvaq_p_s8(a, vldrbq_s8(xt + 16), (mve_pred16_t)(tw >> 16));
-    }
-  }
-  /* acc = base - 2 (sset - zp pc), four rows per vector (wrapping integer
-   arithmetic, as the scalar form); the last 1..3 rows predicated */
-  for (r = 0; r < nb; r += 4) {
-    const mve_pred16_t pr = vctp32q((uint32_t)(nb - r));
-    int32x4_t v = vldrwq_z_s32(acc + r, pr);
-    if (zp != 0) v = vmlaq_n_s32(v, vldrwq_z_s32(pc + r, pr), (int32_t)(0u - (uint32_t)zp));
-    vstrwq_p_s32(acc + r, vsubq_s32(vdupq_n_s32((int32_t)base), vshlq_n_s32(v, 1)), pr);
-  }
-}
-
 #if (__ARM_FEATURE_MVE & 2)
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_dense_s8_s1_f32_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_dense_s8_s1_f32_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_dense_s8_s1_f32_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_dense_s8_s1_f32_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
-#endif
-
 /* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
 #define DQ_MVE_FPSCR_DENORMAL 0x88u
 
@@ -329,7 +150,7 @@ static inline uint32_t dq_dense_s8_s1_f32_mve_ostage(const int32_t *acc, int32_t
   /* the output stage's fields in locals: the stores may alias them */
   const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
   const int32_t relu = os->act == DQ_ACT_RELU;
-  const uint32_t saved = dq_dense_s8_s1_f32_mve_get_fpscr();
+  const uint32_t saved = dq_mve_get_fpscr();
   uint32_t flags, nan;
   float *const dst = orow + o0;
   if (pm != NULL) pm += o0;
@@ -339,7 +160,7 @@ static inline uint32_t dq_dense_s8_s1_f32_mve_ostage(const int32_t *acc, int32_t
     pb += o0;
     pc += o0;
   }
-  dq_dense_s8_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
+  dq_mve_set_fpscr(saved & ~DQ_MVE_FPSCR_DENORMAL);
   if (pm != NULL && pa != NULL && pb == NULL) {
     /* the common stages (multiplier and offset, optional ReLU) specialised */
     if (relu) {
@@ -350,149 +171,10 @@ static inline uint32_t dq_dense_s8_s1_f32_mve_ostage(const int32_t *acc, int32_t
   } else {
     nan = dq_dense_s8_s1_f32_mve_os_run(acc, nb, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL, os);
   }
-  flags = dq_dense_s8_s1_f32_mve_get_fpscr();
-  dq_dense_s8_s1_f32_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
+  flags = dq_mve_get_fpscr();
+  dq_mve_set_fpscr(flags | (saved & DQ_MVE_FPSCR_DENORMAL));
   return (flags & DQ_MVE_FPSCR_DENORMAL) | nan;
 }
-#endif
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_DSP)
-/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
-#ifndef DQ_S8S1_HELPERS_DEFINED
-#define DQ_S8S1_HELPERS_DEFINED
-#include <string.h>
-
-/*
- * d[0..7] = 32 s8 codes s[0..31] as unsigned bytes (q XOR 0x80), permuted:
- * byte j of d[k] is s[k + 8 j]. Two 4x4 byte transposes of the loaded words.
- */
-static inline void dq_s8s1_perm32(uint32_t *d, const int8_t *s) {
-  uint32_t w[8];
-  int32_t h;
-  memcpy(w, s, 32);
-  for (h = 0; h < 2; ++h) {
-    const uint32_t a = w[h], b = w[h + 2], c = w[h + 4], e = w[h + 6];
-    const uint32_t t0 = (a & 0x00FF00FFu) | ((b & 0x00FF00FFu) << 8);
-    const uint32_t t1 = ((a >> 8) & 0x00FF00FFu) | (b & 0xFF00FF00u);
-    const uint32_t t2 = (c & 0x00FF00FFu) | ((e & 0x00FF00FFu) << 8);
-    const uint32_t t3 = ((c >> 8) & 0x00FF00FFu) | (e & 0xFF00FF00u);
-    d[4 * h] = ((t0 & 0xFFFFu) | (t2 << 16)) ^ 0x80808080u;
-    d[4 * h + 1] = ((t1 & 0xFFFFu) | (t3 << 16)) ^ 0x80808080u;
-    d[4 * h + 2] = ((t0 >> 16) | (t2 & 0xFFFF0000u)) ^ 0x80808080u;
-    d[4 * h + 3] = ((t1 >> 16) | (t3 & 0xFFFF0000u)) ^ 0x80808080u;
-  }
-}
-
-/*
- * s[0] = sum |u - m| over the nw words of row w, s[1] over the row w + rs
- * bytes (xu: 8 permuted input words per weight word; nw >= 1). Inline
- * assembly: two rows share each loaded input word, and per row a group of four
- * inputs is AND (shifted operand), RSB (shifted operand) and USADA8: 60
- * instructions per 64 MACs. Assembly because the shifted-operand AND/RSB
- * pair and the fixed register use matter (C has no way to ask for them; a C
- * version was not measured).
- */
-#ifdef DQ_NO_ASM
-/* USAD8 in C: the sum over the four bytes of |a - b| (for the C twins) */
-static inline uint32_t dq_s8s1_usad8(uint32_t a, uint32_t b) {
-  uint32_t s = 0u;
-  int32_t k;
-  for (k = 0; k < 32; k += 8) {
-    const int32_t d = (int32_t)((a >> k) & 0xFFu) - (int32_t)((b >> k) & 0xFFu);
-    s += (uint32_t)(d < 0 ? -d : d);
-  }
-  return s;
-}
-
-/* C twin of the assembly below: the same sums */
-static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
-  const uint32_t *wb = (const uint32_t *)(const void *)((const uint8_t *)w + rs);
-  uint32_t a0 = 0u, a1 = 0u;
-  int32_t k;
-  for (; nw > 0; --nw) {
-    const uint32_t wa = *w++, wv = *wb++;
-    for (k = 0; k < 8; ++k) {
-      const uint32_t x = *xu++;
-      a0 += dq_s8s1_usad8(x, ((wa >> k) & 0x01010101u) * 255u);
-      a1 += dq_s8s1_usad8(x, ((wv >> k) & 0x01010101u) * 255u);
-    }
-  }
-  s[0] = (int32_t)a0;
-  s[1] = (int32_t)a1;
-}
-#else
-static inline void dq_s8s1_rows2(const uint32_t *xu, const uint32_t *w, uint32_t rs, int32_t nw, int32_t *s) {
-  uint32_t a0 = 0u, a1 = 0u, wa, wb, t, x;
-  __asm__ volatile(
-      "1:\n\t"
-  "ldr %[wb], [%[w], %[rs]]\n\t"
-  "ldr %[wa], [%[w]], #4\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[wa], #0x01010101\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[wb], #0x01010101\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #1\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #1\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #2\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #2\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #3\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #3\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #4\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #4\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #5\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #5\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #6\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #6\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "ldr %[x], [%[xu]], #4\n\t"
-  "and %[t], %[m], %[wa], lsr #7\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a0], %[x], %[t], %[a0]\n\t"
-  "and %[t], %[m], %[wb], lsr #7\n\t"
-  "rsb %[t], %[t], %[t], lsl #8\n\t"
-  "usada8 %[a1], %[x], %[t], %[a1]\n\t"
-  "subs %[n], %[n], #1\n\t"
-  "bne 1b"
-  : [a0] "+r"(a0), [a1] "+r"(a1), [xu] "+r"(xu), [w] "+r"(w), [n] "+r"(nw),
-      [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [x] "=&r"(x)
-  : [rs] "r"(rs), [m] "r"(0x01010101u)
-  : "cc", "memory");
-  s[0] = (int32_t)a0;
-  s[1] = (int32_t)a1;
-}
-#endif
 #endif
 #endif
 dq_status dq_dense_s8_s1_f32(const dq_dense_params *p, const int8_t *input, const uint32_t *weights, const dq_output_stage *os, float *output) {
@@ -513,7 +195,7 @@ dq_status dq_dense_s8_s1_f32(const dq_dense_params *p, const int8_t *input, cons
 #if defined(DQ_ISA_HELIUM) && defined(__OPTIMIZE__)
   {
     /* Helium (mve_s8s1.tmpl): blocks of up to 64 channels, four rows per
-     pass of predicated VADDVA (dq_dense_s8_s1_f32_mve_s1block), then the vectorised
+     pass of predicated VADDVA (dq_mve_s8s1_block), then the vectorised
      output stage of the block (mve_s8/osfile). Any n. Stack: 512 bytes. */
     int32_t acc[64], pc[64];
     int32_t o0;
@@ -521,11 +203,11 @@ dq_status dq_dense_s8_s1_f32(const dq_dense_params *p, const int8_t *input, cons
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
       const uint32_t *const wb = weights + (size_t)o0 * (size_t)w_row;
       if (in_zp != 0 && p->w_sum != NULL) {
-        dq_dense_s8_s1_f32_mve_wspc(p->w_sum + o0, n, nb, pc);
+        dq_mve_s8s1_wspc(p->w_sum + o0, n, nb, pc);
       } else if (in_zp != 0) {
-        dq_dense_s8_s1_f32_mve_s1pc(wb, w_row, n, nb, pc);
+        dq_mve_s8s1_pc(wb, w_row, n, nb, pc);
       }
-      dq_dense_s8_s1_f32_mve_s1block(xr, n, in_zp, wb, w_row, nb, pc, acc);
+      dq_mve_s8s1_block(xr, n, in_zp, wb, w_row, nb, pc, acc);
       {
         int32_t k;
 #if (__ARM_FEATURE_MVE & 2)

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 #include <string.h>
 
 /*
@@ -80,820 +81,8 @@
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
 #define DQ_MVE_S8_BLOCK 64
-
-/*
- * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
- * (row stride S >= K: a segment of the rows when S > K): four weight rows
- * per pass share each loaded input vector.
- */
-static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
-    int32_t add, int32_t *acc) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r = 0, j;
-  for (; r + 4 <= nr; r += 4) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (add) {
-      a0 = acc[r];
-      a1 = acc[r + 1];
-      a2 = acc[r + 2];
-      a3 = acc[r + 3];
-    }
-    for (j = nv; j > 0; --j) {
-      const int8x16_t u = vldrbq_s8(px);
-      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
-      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
-      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
-      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
-      px += 16;
-      w0 += 16;
-      w1 += 16;
-      w2 += 16;
-      w3 += 16;
-    }
-    if (tail) {
-      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      const int8x16_t u = vldrbq_z_s8(px, pr);
-      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
-      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
-      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
-      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
-    }
-    acc[r] = a0;
-    acc[r + 1] = a1;
-    acc[r + 2] = a2;
-    acc[r + 3] = a3;
-  }
-  for (; r < nr; ++r) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
-    int32_t a0 = add ? acc[r] : 0;
-    for (j = nv; j > 0; --j) {
-      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
-      px += 16;
-      w0 += 16;
-    }
-    if (tail) {
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
-    }
-    acc[r] = a0;
-  }
-}
-
-/*
- * acc[r] = sum_j x[j] * w[r * K + j] - zp * sum_j w[r * K + j] for r < nr
- * (dense, zp != 0: the weight sums by VADDVA.S8 in the same pass, as the
- * weights are read once), four rows per pass like _mve_rows1. Sums modulo
- * 2^32, like the reference's int32 arithmetic.
- */
-static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows1z(const int8_t *x, const int8_t *w, int32_t K, int32_t nr,
-    int32_t zp, int32_t *acc) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r = 0, j;
-  for (; r + 4 <= nr; r += 4) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    {
-      int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (j = nv; j > 0; --j) {
-        const int8x16_t u = vldrbq_s8(px), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2), v3 = vldrbq_s8(w3);
-        a0 = vmladavaq_s8(a0, u, v0);
-        s0 = vaddvaq_s8(s0, v0);
-        a1 = vmladavaq_s8(a1, u, v1);
-        s1 = vaddvaq_s8(s1, v1);
-        a2 = vmladavaq_s8(a2, u, v2);
-        s2 = vaddvaq_s8(s2, v2);
-        a3 = vmladavaq_s8(a3, u, v3);
-        s3 = vaddvaq_s8(s3, v3);
-        px += 16;
-        w0 += 16;
-        w1 += 16;
-        w2 += 16;
-        w3 += 16;
-      }
-      if (tail) {
-        const mve_pred16_t pr = vctp8q((uint32_t)tail);
-        const int8x16_t u = vldrbq_z_s8(px, pr);
-        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr), v3 = vldrbq_z_s8(w3, pr);
-        a0 = vmladavaq_s8(a0, u, v0);
-        s0 = vaddvaq_s8(s0, v0);
-        a1 = vmladavaq_s8(a1, u, v1);
-        s1 = vaddvaq_s8(s1, v1);
-        a2 = vmladavaq_s8(a2, u, v2);
-        s2 = vaddvaq_s8(s2, v2);
-        a3 = vmladavaq_s8(a3, u, v3);
-        s3 = vaddvaq_s8(s3, v3);
-      }
-      a0 = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
-      a1 = (int32_t)((uint32_t)a1 - (uint32_t)zp * (uint32_t)s1);
-      a2 = (int32_t)((uint32_t)a2 - (uint32_t)zp * (uint32_t)s2);
-      a3 = (int32_t)((uint32_t)a3 - (uint32_t)zp * (uint32_t)s3);
-    }
-    acc[r] = a0;
-    acc[r + 1] = a1;
-    acc[r + 2] = a2;
-    acc[r + 3] = a3;
-  }
-  for (; r < nr; ++r) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)K;
-    int32_t a0 = 0, s0 = 0;
-    for (j = nv; j > 0; --j) {
-      const int8x16_t v0 = vldrbq_s8(w0);
-      a0 = vmladavaq_s8(a0, vldrbq_s8(px), v0);
-      s0 = vaddvaq_s8(s0, v0);
-      px += 16;
-      w0 += 16;
-    }
-    if (tail) {
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      const int8x16_t v0 = vldrbq_z_s8(w0, pr);
-      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), v0);
-      s0 = vaddvaq_s8(s0, v0);
-    }
-    acc[r] = (int32_t)((uint32_t)a0 - (uint32_t)zp * (uint32_t)s0);
-  }
-}
-
-/*
- * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
- * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
- * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
- * pointers still fit the registers, checked in the assembly), then two or
- * one rows for the rest.
- */
-static __attribute__((noinline, unused)) void dq_dense_s8_s8_s1_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
-    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
-  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
-  if (tail == 0 && nr >= 3 && !add) {
-    /* K a multiple of 16: the triples in assembly. The loop is the one GCC
-     makes of the C below, but GCC spilled around it (about 45 instructions
-     per triple); here a triple costs 27 besides its loop. Fixed registers
-     (accumulators in the even ones, as VMLADAVA needs), never r7 (the
-     Thumb frame pointer); everything else is reloaded from memory. */
-    int32_t ntri = nr / 3;
-    int32_t *a0p = acc0, *a1p = acc1;
-    const int8_t *wp = w;
-    const int32_t skip = S - K;
-    r = 3 * ntri;
-    __asm__ volatile(
-        "ldr r12, %[a0m]\n\t"
-    "ldr r1, %[wm]\n\t"
-    "1:\n\t"
-    "ldr r3, %[Sm]\n\t"
-    "add r5, r1, r3\n\t"           /* row 1 */
-    "add r3, r5, r3\n\t"           /* row 2 */
-    "ldr r9, %[x0m]\n\t"
-    "ldr r11, %[x1m]\n\t"
-    "movs r0, #0\n\t"
-    "movs r2, #0\n\t"
-    "movs r4, #0\n\t"
-    "movs r6, #0\n\t"
-    "mov r8, #0\n\t"
-    "mov r10, #0\n\t"
-    "ldr lr, %[nvm]\n\t"
-    "dls lr, lr\n\t"
-    "2:\n\t"
-    "vldrb.8 q0, [r9], #16\n\t"
-    "vldrb.8 q1, [r11], #16\n\t"
-    "vldrb.8 q2, [r1], #16\n\t"
-    "vldrb.8 q3, [r5], #16\n\t"
-    "vmladava.s8 r0, q0, q2\n\t"
-    "vmladava.s8 r2, q1, q2\n\t"
-    "vldrb.8 q2, [r3], #16\n\t"
-    "vmladava.s8 r4, q0, q3\n\t"
-    "vmladava.s8 r6, q1, q3\n\t"
-    "vmladava.s8 r8, q0, q2\n\t"
-    "vmladava.s8 r10, q1, q2\n\t"
-    "le lr, 2b\n\t"
-    "str r0, [r12], #4\n\t"
-    "str r4, [r12], #4\n\t"
-    "str r8, [r12], #4\n\t"
-    "ldr lr, %[a1m]\n\t"
-    "str r2, [lr], #4\n\t"
-    "str r6, [lr], #4\n\t"
-    "str r10, [lr], #4\n\t"
-    "str lr, %[a1m]\n\t"
-    "ldr r1, %[sm]\n\t"
-    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
-    "ldr lr, %[ntm]\n\t"
-    "subs lr, lr, #1\n\t"
-    "str lr, %[ntm]\n\t"
-    "bne 1b\n\t"
-    : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
-    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
-    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
-        "q0", "q1", "q2", "q3", "cc", "memory");
-  }
-#endif
-  for (; r + 3 <= nr; r += 3) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
-    int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
-    if (add) {
-      a00 = acc0[r];
-      a01 = acc0[r + 1];
-      a02 = acc0[r + 2];
-      a10 = acc1[r];
-      a11 = acc1[r + 1];
-      a12 = acc1[r + 2];
-    }
-    for (j = nv; j > 0; --j) {
-      const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
-      const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
-      a00 = vmladavaq_s8(a00, u0, v0);
-      a10 = vmladavaq_s8(a10, u1, v0);
-      a01 = vmladavaq_s8(a01, u0, v1);
-      a11 = vmladavaq_s8(a11, u1, v1);
-      a02 = vmladavaq_s8(a02, u0, v2);
-      a12 = vmladavaq_s8(a12, u1, v2);
-      p0 += 16;
-      p1 += 16;
-      w0 += 16;
-      w1 += 16;
-      w2 += 16;
-    }
-    if (tail) {
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
-      const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr);
-      a00 = vmladavaq_s8(a00, u0, v0);
-      a10 = vmladavaq_s8(a10, u1, v0);
-      a01 = vmladavaq_s8(a01, u0, v1);
-      a11 = vmladavaq_s8(a11, u1, v1);
-      a02 = vmladavaq_s8(a02, u0, v2);
-      a12 = vmladavaq_s8(a12, u1, v2);
-    }
-    acc0[r] = a00;
-    acc0[r + 1] = a01;
-    acc0[r + 2] = a02;
-    acc1[r] = a10;
-    acc1[r + 1] = a11;
-    acc1[r + 2] = a12;
-  }
-  for (; r < nr; r += 2) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
-    if (r + 1 < nr) {
-      const int8_t *w1 = w0 + S;
-      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-      if (add) {
-        a00 = acc0[r];
-        a01 = acc0[r + 1];
-        a10 = acc1[r];
-        a11 = acc1[r + 1];
-      }
-      for (j = nv; j > 0; --j) {
-        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
-        a00 = vmladavaq_s8(a00, u0, v0);
-        a01 = vmladavaq_s8(a01, u0, v1);
-        a10 = vmladavaq_s8(a10, u1, v0);
-        a11 = vmladavaq_s8(a11, u1, v1);
-        p0 += 16;
-        p1 += 16;
-        w0 += 16;
-        w1 += 16;
-      }
-      if (tail) {
-        const mve_pred16_t pr = vctp8q((uint32_t)tail);
-        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
-        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
-        a00 = vmladavaq_s8(a00, u0, v0);
-        a01 = vmladavaq_s8(a01, u0, v1);
-        a10 = vmladavaq_s8(a10, u1, v0);
-        a11 = vmladavaq_s8(a11, u1, v1);
-      }
-      acc0[r] = a00;
-      acc0[r + 1] = a01;
-      acc1[r] = a10;
-      acc1[r + 1] = a11;
-    } else {
-      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
-      for (j = nv; j > 0; --j) {
-        const int8x16_t v0 = vldrbq_s8(w0);
-        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
-        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
-        p0 += 16;
-        p1 += 16;
-        w0 += 16;
-      }
-      if (tail) {
-        const mve_pred16_t pr = vctp8q((uint32_t)tail);
-        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
-        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
-        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
-      }
-      acc0[r] = a00;
-      acc1[r] = a10;
-    }
-  }
-}
-
-/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
-static inline void dq_dense_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r, j;
-  for (r = 0; r < nr; ++r) {
-    const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0;
-    for (j = nv; j > 0; --j) {
-      s = vaddvaq_s8(s, vldrbq_s8(w0));
-      w0 += 16;
-    }
-    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
-    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
-  }
-}
-
-/* corr[r] = -zp * ws[r] for r < nr (modulo 2^32): the correction from the
- weight sums computed when the model was generated (dq_*_params.w_sum). */
-static inline void dq_dense_s8_s8_s1_mve_corr_ws(const int32_t *ws, int32_t nr, int32_t zp, int32_t *corr) {
-  int32_t r;
-  for (r = 0; r + 4 <= nr; r += 4) vstrwq_s32(corr + r, vmulq_n_s32(vldrwq_s32(ws + r), -zp));
-  for (; r < nr; ++r) corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)ws[r]);
-}
-
-/* acc[k] += corr[k] for k < nb (modulo 2^32). */
-static inline void dq_dense_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
-  int32_t k;
-  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
-  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
-}
-
-/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
-static inline void dq_dense_s8_s8_s1_mve_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
-  int32_t k;
-  for (k = 0; k < nb; k += 4) {
-    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
-    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
-    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
-    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
-    vstrwq_p_s32(bv + k, m, pr);
-  }
-}
-
-/*
- * orow[(o0 >> 5) + ..] = the s1 output words of channels o0 .. o0 + nb - 1
- * (o0 a multiple of 32; bit 1 when acc < thr, or acc > thr when flipped),
- * 4 channels per vector without predicates: acc < thr is the sign of the
- * saturating difference, acc != thr the sign of x | -x for x = acc ^ thr,
- * and the lanes' bits are shifted into place and summed (VADDV). Integer,
- * so exactly kernels/ostage.
- */
-static inline void dq_dense_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, uint32_t *orow) {
-  const int32_t *const thr = os->thr_i + o0;
-  const int32x4_t lane = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), nlane = vnegq_s32(lane);
-  const uint32x4_t one = vdupq_n_u32(1u);
-  int32_t w;
-  for (w = 0; w * 32 < nb; ++w) {
-    const int32_t n = nb - w * 32 < 32 ? nb - w * 32 : 32;
-    const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
-    uint32_t word = 0u;
-    int32_t k;
-    for (k = 0; k + 4 <= n; k += 4) {
-      {
-        const int32_t c = w * 32 + k;
-        const int32x4_t a = vldrwq_s32(acc + c);
-        const int32x4_t t = vldrwq_s32(thr + c);
-        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
-        if (fl != 0u) {
-          const int32x4_t x = veorq_s32(a, t);
-          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
-          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
-          neg = veorq_u32(neg, vandq_u32(f, ne));
-        }
-        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
-      }
-    }
-    if (k < n) {
-      /* the last 1..3 channels: predicated loads (zeroed lanes give bit 0) */
-      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
-      {
-        const int32_t c = w * 32 + k;
-        const int32x4_t a = vldrwq_z_s32(acc + c, pr);
-        const int32x4_t t = vldrwq_z_s32(thr + c, pr);
-        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
-        if (fl != 0u) {
-          const int32x4_t x = veorq_s32(a, t);
-          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
-          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
-          neg = veorq_u32(neg, vandq_u32(f, ne));
-        }
-        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
-      }
-    }
-    orow[(o0 >> 5) + w] = word;
-  }
-}
 #endif
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
-/*
- * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
- * of src, minus zp, for g < ng (gs constant per call site: STRD with
- * post-increment; the loop GCC made of the intrinsics needed 15
- * instructions per group, this one 8, or 6 when zp == 0).
- */
-#ifdef DQ_NO_ASM
-/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
-__attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
-  int32_t g;
-  for (g = 0; g < ng; ++g, src += 4, d += gs) {
-    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
-    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
-  }
-}
-
-/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
-static inline int32_t dq_dense_s8_s8_s1_dot4(const uint32_t *x, const int8_t *w) {
-  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
-  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
-}
-
-static void dq_dense_s8_s8_s1_mac41(int32_t *a, const uint32_t *x, const int8_t *wa, int32_t K) {
-  int32_t g, r;
-  for (g = a[4]; g > 0; --g, x += 2, wa += 4) {
-    for (r = 0; r < 4; ++r) a[r] += dq_dense_s8_s8_s1_dot4(x, wa + (size_t)r * (size_t)K);
-  }
-}
-#else
-__attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
-  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
-  const int8_t *const end = src + 4 * ng;
-  uint32_t xw, lo, hi;
-  if (zp == 0) {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  } else {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
-      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  }
-}
-#ifndef DQ_MAC41_ROW
-/* one weight row of a group: a word (offset .. from wa), SXTB16 of bytes 0/2 and 1/3, two SMLAD */
-#define DQ_MAC41_ROW(ld, acc) \
-ld "\n\t" \
-"sxtb16 lr, r12\n\t" \
-"sxtb16 r12, r12, ror #8\n\t" \
-"smlad " acc ", r5, lr, " acc "\n\t" \
-"smlad " acc ", r6, r12, " acc "\n\t"
-#define DQ_MAC41_GROUP \
-"ldrd r5, r6, [r1], #8\n\t" \
-DQ_MAC41_ROW("ldr r12, [r2, r3]", "r9") \
-DQ_MAC41_ROW("ldr r12, [r2, r3, lsl #1]", "r10") \
-DQ_MAC41_ROW("ldr r12, [r2, r4]", "r11") \
-DQ_MAC41_ROW("ldr r12, [r2], #4", "r8")
-#endif
-/*
- * a[r] += x . (row r of wa, rows K bytes apart) for r < 4 over a[4] >= 1
- * groups of four inputs (x: two words per group, the s16 pairs of inputs
- * 0/2 and 1/3 minus the zero point): one LDRD of inputs serves four rows,
- * 43 instructions per 32 MACs (kernels/smlad2: 48).
- */
-__attribute__((naked, noinline)) static void dq_dense_s8_s8_s1_mac41(int32_t *a __attribute__((unused)),
-    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
-    int32_t K __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r0, r4-r11, lr}\n\t"
-  "ldm r0, {r8-r11}\n\t"
-  "ldr r0, [r0, #16]\n\t"
-  "add r4, r3, r3, lsl #1\n\t"
-  "tst r0, #1\n\t"
-  "beq 2f\n\t"
-  DQ_MAC41_GROUP
-  "2:\n\t"
-  "lsrs r0, r0, #1\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  DQ_MAC41_GROUP
-  DQ_MAC41_GROUP
-  "subs r0, r0, #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "pop {r0}\n\t"
-  "stm r0, {r8-r11}\n\t"
-  "pop {r4-r11, pc}");
-}
-#endif
-
-/*
- * The accumulators ab[k] of rows k < nb (w: row 0, rows K bytes apart)
- * over the cn inputs x (xp: their first ng groups converted by _cvt):
- * four rows per pass (_mac41), the nb % 4 last two at a time
- * (kernels/smlad2; a lone last row runs twice), the cn % 4 last inputs in
- * C. first: ab[k] = sum, else ab[k] += sum (a later chunk of inputs);
- * always inlined, so that a constant first costs nothing.
- */
-__attribute__((always_inline)) static inline void dq_dense_s8_s8_s1_dblk(int32_t *ab, const uint32_t *xp, const int8_t *x, const int8_t *w, int32_t K,
-    int32_t nb, int32_t cn, int32_t ng, int32_t in_zp, const int first) {
-  int32_t k = 0, c;
-  if (ng == 0) {
-    for (; k < nb; ++k) {
-      const int8_t *const wr = w + (size_t)k * (size_t)K;
-      int32_t acc = 0;
-      for (c = 0; c < cn; ++c) acc += ((int32_t)x[c] - in_zp) * (int32_t)wr[c];
-      ab[k] = first ? acc : ab[k] + acc;
-    }
-    return;
-  }
-  for (; k + 4 <= nb; k += 4) {
-    const int8_t *const wr = w + (size_t)k * (size_t)K;
-    int32_t a[5] = {0, 0, 0, 0, 0};
-    a[4] = ng;
-    dq_dense_s8_s8_s1_mac41(a, xp, wr, K);
-    for (c = 4 * ng; c < cn; ++c) {
-      const int32_t xv = (int32_t)x[c] - in_zp;
-      a[0] += xv * (int32_t)wr[c];
-      a[1] += xv * (int32_t)wr[(size_t)K + (size_t)c];
-      a[2] += xv * (int32_t)wr[2 * (size_t)K + (size_t)c];
-      a[3] += xv * (int32_t)wr[3 * (size_t)K + (size_t)c];
-    }
-    if (first) {
-      ab[k] = a[0];
-      ab[k + 1] = a[1];
-      ab[k + 2] = a[2];
-      ab[k + 3] = a[3];
-    } else {
-      ab[k] += a[0];
-      ab[k + 1] += a[1];
-      ab[k + 2] += a[2];
-      ab[k + 3] += a[3];
-    }
-  }
-  for (; k < nb; k += 2) {
-    const int8_t *const wr = w + (size_t)k * (size_t)K;
-    const int8_t *const wr1 = k + 1 < nb ? wr + K : wr;
-    int32_t acc = 0, acc1 = 0;
-    const uint32_t *xq = xp;
-    const int8_t *wq = wr, *wq1 = wr1;
-    int32_t cnt = ng;
-#ifdef DQ_NO_ASM
-    /* C twin of the assembly below: the same sums, operands advanced alike */
-    for (; cnt > 0; --cnt) {
-      const uint32_t x0_ = xq[0], x1_ = xq[1];
-      const int32_t xa_ = (int16_t)(x0_ & 0xFFFFu), xc_ = (int16_t)(x0_ >> 16);
-      const int32_t xb_ = (int16_t)(x1_ & 0xFFFFu), xd_ = (int16_t)(x1_ >> 16);
-      acc += xa_ * wq[0] + xb_ * wq[1] + xc_ * wq[2] + xd_ * wq[3];
-      acc1 += xa_ * wq1[0] + xb_ * wq1[1] + xc_ * wq1[2] + xd_ * wq1[3];
-      xq += 2;
-      wq += 4;
-      wq1 += 4;
-    }
-#else
-    {
-      uint32_t x0_, x1_, wa_, wb_, t_;
-      __asm__ volatile(
-          "tst %[n], #1\n\t"
-      "beq 4f\n\t"
-      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-      "ldr %[wa], [%[pa]], #4\n\t"
-      "ldr %[wb], [%[pb]], #4\n\t"
-      "sxtb16 %[t], %[wa]\n\t"
-      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-      "sxtb16 %[wa], %[wa], ror #8\n\t"
-      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-      "sxtb16 %[t], %[wb]\n\t"
-      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-      "sxtb16 %[wb], %[wb], ror #8\n\t"
-      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-      "4:\n\t"
-      "lsrs %[n], %[n], #1\n\t"
-      "beq 3f\n\t"
-      "1:\n\t"
-      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-      "ldr %[wa], [%[pa]], #4\n\t"
-      "ldr %[wb], [%[pb]], #4\n\t"
-      "sxtb16 %[t], %[wa]\n\t"
-      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-      "sxtb16 %[wa], %[wa], ror #8\n\t"
-      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-      "sxtb16 %[t], %[wb]\n\t"
-      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-      "sxtb16 %[wb], %[wb], ror #8\n\t"
-      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-      "ldrd %[x0], %[x1], [%[xq]], #8\n\t"
-      "ldr %[wa], [%[pa]], #4\n\t"
-      "ldr %[wb], [%[pb]], #4\n\t"
-      "sxtb16 %[t], %[wa]\n\t"
-      "smlad %[a0], %[x0], %[t], %[a0]\n\t"
-      "sxtb16 %[wa], %[wa], ror #8\n\t"
-      "smlad %[a0], %[x1], %[wa], %[a0]\n\t"
-      "sxtb16 %[t], %[wb]\n\t"
-      "smlad %[a1], %[x0], %[t], %[a1]\n\t"
-      "sxtb16 %[wb], %[wb], ror #8\n\t"
-      "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
-      "subs %[n], %[n], #1\n\t"
-      "bne 1b\n\t"
-      "3:"
-      : [a0] "+r"(acc), [a1] "+r"(acc1), [xq] "+r"(xq), [pa] "+r"(wq), [pb] "+r"(wq1), [n] "+r"(cnt),
-          [x0] "=&r"(x0_), [x1] "=&r"(x1_), [wa] "=&r"(wa_), [wb] "=&r"(wb_), [t] "=&r"(t_)
-      :
-      : "cc", "memory");
-    }
-#endif
-    for (c = 4 * ng; c < cn; ++c) {
-      const int32_t xv = (int32_t)x[c] - in_zp;
-      acc += xv * (int32_t)wr[c];
-      acc1 += xv * (int32_t)wr1[c];
-    }
-    ab[k] = first ? acc : ab[k] + acc;
-    if (k + 1 < nb) ab[k + 1] = first ? acc1 : ab[k + 1] + acc1;
-  }
-}
-#endif
-#if !defined(DQ_ISA_DSP)
-#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
-/** Arguments of _ns_d4: acc[r] = sum_{j < n} (x[j] - zp) * w[r * n + j], r < 4. */
-typedef struct {
-  const int8_t *x;
-  const int8_t *w; /* four contiguous rows of n weights */
-  int32_t n;       /* >= 1 */
-  int32_t zp;
-  int32_t acc[4];
-} dq_dense_s8_s8_s1_ns_d4a;
-
-/*
- * Registers: r0-r3 accumulators, r4 input, r5 zp, r6, r8-r10 the rows
- * (r7 the loop end), r11 the input minus zp, r12 a weight, lr the arguments.
- */
-#define dq_dense_s8_s8_s1_NS_D4_STEP \
-"ldrsb r11, [r4], #1\n\t" \
-"sub r11, r11, r5\n\t" \
-"ldrsb r12, [r6], #1\n\t" \
-"mla r0, r11, r12, r0\n\t" \
-"ldrsb r12, [r8], #1\n\t" \
-"mla r1, r11, r12, r1\n\t" \
-"ldrsb r12, [r9], #1\n\t" \
-"mla r2, r11, r12, r2\n\t" \
-"ldrsb r12, [r10], #1\n\t" \
-"mla r3, r11, r12, r3\n\t"
-__attribute__((naked, noinline, unused)) static void dq_dense_s8_s8_s1_ns_d4(dq_dense_s8_s8_s1_ns_d4a *a __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n\t"
-  "mov lr, r0\n\t"
-  "ldr r4, [lr, #0]\n\t"
-  "ldr r6, [lr, #4]\n\t"
-  "ldr r7, [lr, #8]\n\t"
-  "ldr r5, [lr, #12]\n\t"
-  "add r8, r6, r7\n\t"
-  "add r9, r8, r7\n\t"
-  "add r10, r9, r7\n\t"
-  "bic r7, r7, #3\n\t"
-  "add r7, r4, r7\n\t"
-  "movs r0, #0\n\t"
-  "movs r1, #0\n\t"
-  "movs r2, #0\n\t"
-  "movs r3, #0\n\t"
-  "cmp r4, r7\n\t"
-  "beq 2f\n\t"
-  "1:\n\t"
-  dq_dense_s8_s8_s1_NS_D4_STEP
-  dq_dense_s8_s8_s1_NS_D4_STEP
-  dq_dense_s8_s8_s1_NS_D4_STEP
-  dq_dense_s8_s8_s1_NS_D4_STEP
-  "cmp r4, r7\n\t"
-  "bne 1b\n\t"
-  "2:\n\t"
-  "ldr r7, [lr, #8]\n\t"
-  "ands r7, r7, #3\n\t"
-  "beq 4f\n\t"
-  "add r7, r4, r7\n\t"
-  "3:\n\t"
-  dq_dense_s8_s8_s1_NS_D4_STEP
-  "cmp r4, r7\n\t"
-  "bne 3b\n\t"
-  "4:\n\t"
-  "add lr, lr, #16\n\t"
-  "stmia lr, {r0-r3}\n\t"
-  "pop {r4-r11, pc}\n\t");
-}
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
-/*
- * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
- * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
- * advancing seg bytes per segment (contiguous), without the zero point.
- */
-typedef struct {
-  const int8_t *x;
-  int32_t seg;  /* >= 1 */
-  int32_t nseg; /* >= 1 */
-  int32_t xrow;
-  const int8_t *w;
-  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
-  int32_t acc[4];
-} dq_dense_s8_s8_s1_ns_m4a;
-
-/*
- * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
- * operand: one index register j counts a segment down and serves the input
- * and the four rows (their bases minus 1); per tap LDRSB of the input, then
- * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
- * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
- * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
- * arguments, lr the segments left.
- */
-#define dq_dense_s8_s8_s1_NS_M4_TAP \
-"ldrsb r6, [r0, r5]\n\t" \
-"ldrsb r7, [r1, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r8, r8, r7\n\t" \
-"ldrsb r7, [r2, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r9, r9, r7\n\t" \
-"ldrsb r7, [r3, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r10, r10, r7\n\t" \
-"ldrsb r7, [r4, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r11, r11, r7\n\t" \
-"subs r5, r5, #1\n\t"
-#if defined(__clang__)
-#define dq_dense_s8_s8_s1_NS_SYNTAX_END "" /* clang assembles unified syntax only */
-#else
-#define dq_dense_s8_s8_s1_NS_SYNTAX_END ".syntax divided\n\t"
-#endif
-__attribute__((naked, noinline, unused)) static void dq_dense_s8_s8_s1_ns_m4(dq_dense_s8_s8_s1_ns_m4a *a __attribute__((unused))) {
-  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
-  __asm__ volatile(
-      ".syntax unified\n\t"
-  "push {r4-r7, lr}\n\t"
-  "mov r4, r8\n\t"
-  "mov r5, r9\n\t"
-  "mov r6, r10\n\t"
-  "mov r7, r11\n\t"
-  "push {r4-r7}\n\t"
-  "ldr r1, [r0, #16]\n\t"
-  "subs r1, r1, #1\n\t"
-  "ldr r2, [r0, #20]\n\t"
-  "adds r2, r2, r1\n\t"
-  "ldr r3, [r0, #24]\n\t"
-  "adds r3, r3, r1\n\t"
-  "ldr r4, [r0, #28]\n\t"
-  "adds r4, r4, r1\n\t"
-  "movs r5, #0\n\t"
-  "mov r8, r5\n\t"
-  "mov r9, r5\n\t"
-  "mov r10, r5\n\t"
-  "mov r11, r5\n\t"
-  "ldr r5, [r0, #8]\n\t"
-  "mov lr, r5\n\t"
-  "mov r12, r0\n\t"
-  "ldr r0, [r0, #0]\n\t"
-  "subs r0, r0, #1\n\t"
-  "1:\n\t"
-  "mov r6, r12\n\t"
-  "ldr r5, [r6, #4]\n\t"
-  "lsrs r7, r5, #1\n\t"
-  "bcc 2f\n\t"
-  dq_dense_s8_s8_s1_NS_M4_TAP
-  "beq 3f\n\t"
-  "2:\n\t"
-  dq_dense_s8_s8_s1_NS_M4_TAP
-  dq_dense_s8_s8_s1_NS_M4_TAP
-  "bne 2b\n\t"
-  "3:\n\t"
-  "mov r6, r12\n\t"
-  "ldr r7, [r6, #4]\n\t"
-  "adds r1, r1, r7\n\t"
-  "adds r2, r2, r7\n\t"
-  "adds r3, r3, r7\n\t"
-  "adds r4, r4, r7\n\t"
-  "ldr r7, [r6, #12]\n\t"
-  "adds r0, r0, r7\n\t"
-  "mov r7, lr\n\t"
-  "subs r7, r7, #1\n\t"
-  "mov lr, r7\n\t"
-  "bne 1b\n\t"
-  "mov r6, r12\n\t"
-  "adds r6, r6, #32\n\t"
-  "mov r0, r8\n\t"
-  "mov r1, r9\n\t"
-  "mov r2, r10\n\t"
-  "mov r3, r11\n\t"
-  "stmia r6!, {r0-r3}\n\t"
-  "pop {r4-r7}\n\t"
-  "mov r8, r4\n\t"
-  "mov r9, r5\n\t"
-  "mov r10, r6\n\t"
-  "mov r11, r7\n\t"
-  "pop {r4-r7, pc}\n\t"
-  dq_dense_s8_s8_s1_NS_SYNTAX_END);
-}
-#endif
 #endif
 dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const int8_t *weights, const dq_output_stage *os, uint32_t *output) {
   int32_t o, n, n_out, w_row;
@@ -922,20 +111,20 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
       const int8_t *const wb = weights + (size_t)o0 * (size_t)w_row;
       if (in_zp == 0) {
-        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
+        dq_mve_s8_rows1(xr, wb, n, n, nb, 0, acc);
       } else if (p->w_sum != NULL) {
         /* the weight sums from the model: the zp == 0 loop, then the
          correction (rows1 keeps add = 0 in dense kernels, which GCC
          specialises: 6,889 instead of 6,662 instructions for zp == 0
          otherwise) */
         int32_t ws[DQ_MVE_S8_BLOCK];
-        dq_dense_s8_s8_s1_mve_rows1(xr, wb, n, n, nb, 0, acc);
-        dq_dense_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, ws);
-        dq_dense_s8_s8_s1_mve_addcorr(acc, ws, nb);
+        dq_mve_s8_rows1(xr, wb, n, n, nb, 0, acc);
+        dq_mve_s8_corr_ws(p->w_sum + o0, nb, in_zp, ws);
+        dq_mve_s8_addcorr(acc, ws, nb);
       } else {
-        dq_dense_s8_s8_s1_mve_rows1z(xr, wb, n, nb, in_zp, acc);
+        dq_mve_s8_rows1z(xr, wb, n, nb, in_zp, acc);
       }
-      dq_dense_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
+      dq_mve_s8_ostage_s1(acc, nb, o0, os, orow);
     }
     return DQ_OK;
   }
@@ -944,10 +133,10 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
   {
     /* Thumb-2 DSP cores, any n: the inputs minus the zero point become
-     pairs of s16 (dq_dense_s8_s8_s1_cvt: SXTB16 of bytes 0/2 and 1/3, SSUB16;
+     pairs of s16 (dq_dsp_s8_cvt: SXTB16 of bytes 0/2 and 1/3, SSUB16;
      q - zp fits s16) in chunks of 1024, converted once when n <= 1024;
      four output channels per pass share each loaded input pair
-     (dq_dense_s8_s8_s1_mac41, dsp_s8.tmpl; 43 instructions per 32 MACs), the
+     (dq_dsp_s8_mac41, dsp_s8_shared.tmpl; 43 instructions per 32 MACs), the
      n_out % 4 last channels two at a time (kernels/smlad2, 48) and one
      alone, the n % 4 last inputs in C; integer sums, so the order does
      not matter; then the output stage of blocks of 64 channels. (n > 1024 used to take the scalar loop:
@@ -959,14 +148,14 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       const int32_t nb = n_out - o0 < 64 ? n_out - o0 : 64;
       const int8_t *const w0 = weights + (size_t)o0 * (size_t)w_row;
       if (n <= 1024) {
-        if (o0 == 0) dq_dense_s8_s8_s1_cvt(xp, xr, n / 4, in_zp, 2);
-        dq_dense_s8_s8_s1_dblk(ab, xp, xr, w0, w_row, nb, n, n / 4, in_zp, 1);
+        if (o0 == 0) dq_dsp_s8_cvt(xp, xr, n / 4, in_zp, 2);
+        dq_dsp_s8_dblk(ab, xp, xr, w0, w_row, nb, n, n / 4, in_zp, 1);
       } else {
         int32_t c0;
         for (c0 = 0; c0 < n; c0 += 1024) {
           const int32_t cn = n - c0 < 1024 ? n - c0 : 1024;
-          dq_dense_s8_s8_s1_cvt(xp, xr + c0, cn / 4, in_zp, 2);
-          dq_dense_s8_s8_s1_dblk(ab, xp, xr + c0, w0 + c0, w_row, nb, cn, cn / 4, in_zp, c0 == 0);
+          dq_dsp_s8_cvt(xp, xr + c0, cn / 4, in_zp, 2);
+          dq_dsp_s8_dblk(ab, xp, xr + c0, w0 + c0, w_row, nb, cn, cn / 4, in_zp, c0 == 0);
         }
       }
       for (o = o0; o < o0 + nb; ++o) {
@@ -1155,13 +344,13 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
   {
     /* M3: four channels per _ns_d4 call (nosimd_s8.tmpl), the rest below */
     while (o + 3 < n_out) {
-      dq_dense_s8_s8_s1_ns_d4a a;
+      dq_ns_s8_d4a a;
       int32_t k;
       a.x = xr;
       a.w = weights + (size_t)o * (size_t)w_row;
       a.n = n;
       a.zp = in_zp;
-      dq_dense_s8_s8_s1_ns_d4(&a);
+      dq_ns_s8_d4(&a);
       for (k = 0; k < 4; ++k, ++o) {
         const int32_t best = a.acc[k];
         {
@@ -1186,7 +375,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
     /* M0/M0+: four channels per _ns_m4 call (nosimd_s8.tmpl), the zero point
      taken out as zp * (sum of the row's weights); the rest below */
     while (o + 3 < n_out) {
-      dq_dense_s8_s8_s1_ns_m4a a;
+      dq_ns_s8_m4a a;
       int32_t k;
       a.x = xr;
       a.seg = n;
@@ -1196,7 +385,7 @@ dq_status dq_dense_s8_s8_s1(const dq_dense_params *p, const int8_t *input, const
       a.d[0] = w_row;
       a.d[1] = 2 * w_row;
       a.d[2] = 3 * w_row;
-      dq_dense_s8_s8_s1_ns_m4(&a);
+      dq_ns_s8_m4(&a);
       for (k = 0; k < 4; ++k, ++o) {
         int32_t best = a.acc[k];
         if (in_zp != 0) {

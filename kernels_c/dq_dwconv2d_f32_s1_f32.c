@@ -68,33 +68,13 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Depthwise convolution (depth_multiplier, stride, dilation, padding, fused max-pool), f32 input x s1 weights -> f32 output (float accumulator).
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_dwconv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
@@ -173,7 +153,7 @@ dq_status dq_dwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
   w_row = DQ_WORDS(p->out_c);
   out_row = p->out_c;
   const int rescue = os->mul != NULL &&
-      dq_dwconv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_f32s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w);
   if (!rescue) {
     /* variant f32s1_rows_portable, site entry */

@@ -68,88 +68,13 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Depthwise convolution (depth_multiplier, stride, dilation, padding, fused max-pool), f32 input x s1 weights -> s1 output (float accumulator).
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(DQ_ISA_VFP) && !defined(DQ_NO_ASM) && \
-!(defined(DQ_ISA_HELIUMF) && !defined(DQ_NO_ASM))
-#ifndef DQ_F32S1_SMALL_DEFINED
-#define DQ_F32S1_SMALL_DEFINED
-/* 1 when the n values x[i * step] are finite and below 2^124 in magnitude:
- sums of nine of them never overflow, so no NaN occurs */
-static int dq_f32s1_small(const float *x, size_t n, size_t step) {
-  size_t i;
-  for (i = 0; i < n; ++i) {
-    const float v = x[i * step];
-    if (!(v > -0x1p124f && v < 0x1p124f)) return 0;
-  }
-  return 1;
-}
-#endif
-#endif
-#if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(DQ_NO_ASM)
-#include <arm_mve.h>
-#ifndef DQ_F32S1_IN_RANGE_DEFINED
-#define DQ_F32S1_IN_RANGE_DEFINED
-/*
- * Helium flushes denormal operands and results to zero. If every value is 0
- * or at least 2^-103 in magnitude, it and every sum of such values is a
- * multiple of 2^-126, so no denormal ever occurs and the Helium sums equal
- * the reference's; below 2^124 in magnitude, nine of them never overflow, so
- * no Inf or NaN occurs either and VMAXNM is the pool's maximum. Returns 1
- * when the n values x[i * step] are 0 or have magnitude bits in
- * [2^-103, below) (compares the bit patterns: Helium's float compares flush
- * too).
- */
-static int dq_f32s1_in_range(const float *x, size_t n, size_t step, uint32_t below) {
-  uint32_t least = 0xFFFFFFFFu; /* min over (|bits| - 1), unsigned: 0 wraps to the top */
-  uint32_t most = 0u;           /* max over |bits| */
-  size_t i = 0;
-  if (step == 1) {
-    for (; i + 4 <= n; i += 4) {
-      const uint32x4_t u = vandq_u32(vreinterpretq_u32_f32(vld1q_f32(x + i)), vdupq_n_u32(0x7FFFFFFFu));
-      least = vminvq_u32(least, vsubq_n_u32(u, 1u));
-      most = vmaxvq_u32(most, u);
-    }
-  }
-  for (; i < n; ++i) {
-    union {
-      float f;
-      uint32_t u;
-    } v;
-    v.f = x[i * step];
-    v.u &= 0x7FFFFFFFu;
-    if (v.u - 1u < least) least = v.u - 1u;
-    if (v.u > most) most = v.u;
-  }
-  return least >= 0x0C000000u - 1u && most < below; /* 0x0C000000: 2^-103 */
-}
-#endif
-#endif
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_dwconv2d_f32_s1_s1_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
@@ -230,7 +155,7 @@ dq_status dq_dwconv2d_f32_s1_s1(const dq_conv_params *p, const float *input, con
   w_row = DQ_WORDS(p->out_c);
   out_row = DQ_WORDS(p->out_c);
   const int rescue = os->mul != NULL &&
-      dq_dwconv2d_f32_s1_s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_f32s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->k_h * p->k_w);
   if (!rescue) {
     /* variant f32s1_rows_portable, site entry */

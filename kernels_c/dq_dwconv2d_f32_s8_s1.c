@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Depthwise convolution (depth_multiplier, stride, dilation, padding, fused max-pool), f32 input x s8 weights -> s1 output (float accumulator).

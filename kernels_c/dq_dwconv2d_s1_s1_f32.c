@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Depthwise convolution (depth_multiplier, stride, dilation, padding, fused max-pool), s1 input x s1 weights -> f32 output (int32 accumulator, xor + popcount).

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Depthwise convolution (depth_multiplier, stride, dilation, padding, fused max-pool), s8 input x s8 weights -> f32 output (int32 accumulator).

@@ -68,379 +68,13 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Pointwise (1x1) convolution with stride and fused max-pool, f32 input x s1 weights -> f32 output (float accumulator).
  * Semantics: dq_types.h (dq_conv_params, dq_output_stage); Go reference:
  * gen/ref.Conv.
  */
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
-#ifndef DQ_VFMA8_PM1_DEFINED
-#define DQ_VFMA8_PM1_DEFINED
-/*
- * acc[j] = fma(x[k], s[8 * k + j], acc[j]) for k < m in order, j < 8 (s:
- * +-1.0f, tap-major): eight output channels share each loaded input, two
- * inputs per iteration (one VLDM of the inputs, one of 16 signs, 16 VFMA).
- */
-#ifdef DQ_NO_ASM
-/* C twin of the assembly below: the same VFMA per term, in order */
-static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
-  int32_t k, j;
-  for (k = 0; k < m; ++k) {
-    for (j = 0; j < 8; ++j) acc[j] = __builtin_fmaf(x[k], s[8 * k + j], acc[j]);
-  }
-}
-#else
-static void dq_vfma8_pm1(float *acc, const float *x, const float *s, int32_t m) {
-  const float *sp = s;
-  __asm__ volatile(
-      "vldmia %[acc], {s0-s7}\n\t"
-  "tst %[m], #1\n\t"
-  "beq 4f\n\t"
-  "vldmia %[x]!, {s8}\n\t"
-  "vldmia %[sp]!, {s16-s23}\n\t"
-  "vfma.f32 s0, s8, s16\n\t"
-  "vfma.f32 s1, s8, s17\n\t"
-  "vfma.f32 s2, s8, s18\n\t"
-  "vfma.f32 s3, s8, s19\n\t"
-  "vfma.f32 s4, s8, s20\n\t"
-  "vfma.f32 s5, s8, s21\n\t"
-  "vfma.f32 s6, s8, s22\n\t"
-  "vfma.f32 s7, s8, s23\n\t"
-  "4:\n\t"
-  "lsrs %[m], %[m], #1\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  "vldmia %[x]!, {s8, s9}\n\t"
-  "vldmia %[sp]!, {s16-s31}\n\t"
-  "vfma.f32 s0, s8, s16\n\t"
-  "vfma.f32 s1, s8, s17\n\t"
-  "vfma.f32 s2, s8, s18\n\t"
-  "vfma.f32 s3, s8, s19\n\t"
-  "vfma.f32 s4, s8, s20\n\t"
-  "vfma.f32 s5, s8, s21\n\t"
-  "vfma.f32 s6, s8, s22\n\t"
-  "vfma.f32 s7, s8, s23\n\t"
-  "vfma.f32 s0, s9, s24\n\t"
-  "vfma.f32 s1, s9, s25\n\t"
-  "vfma.f32 s2, s9, s26\n\t"
-  "vfma.f32 s3, s9, s27\n\t"
-  "vfma.f32 s4, s9, s28\n\t"
-  "vfma.f32 s5, s9, s29\n\t"
-  "vfma.f32 s6, s9, s30\n\t"
-  "vfma.f32 s7, s9, s31\n\t"
-  "subs %[m], %[m], #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "vstmia %[acc], {s0-s7}"
-  : [x] "+r"(x), [sp] "+r"(sp), [m] "+r"(m)
-  : [acc] "r"(acc)
-  : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", "s20",
-      "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31", "cc", "memory");
-}
-#endif
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_FMA)
-/* one copy per translation unit (dqnn generate --amalgamate puts several kernels in one file) */
-#ifndef DQ_DENSE4_PM1_DEFINED
-#define DQ_DENSE4_PM1_DEFINED
-#ifdef DQ_NO_ASM
-/* C twin of the assembly below: the same VFMA per term, in input order */
-static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
-  int32_t j, c;
-  for (j = 0; j < 4; ++j) {
-    const uint32_t *const r = w + (size_t)j * row_words;
-    float a = acc[j];
-    for (c = 0; c < 32 * nw; ++c) a = __builtin_fmaf(x[c], ((r[c >> 5] >> (c & 31)) & 1u) ? -1.0f : 1.0f, a);
-    acc[j] = a;
-  }
-}
-#else
-/* Signs of four consecutive inputs for each value of a nibble of weight bits
- * (bit k set: input k is multiplied by -1). */
-static const float dq_pm1_nibble[16][4] = {
-  {1.0f, 1.0f, 1.0f, 1.0f},
-      {-1.0f, 1.0f, 1.0f, 1.0f},
-      {1.0f, -1.0f, 1.0f, 1.0f},
-      {-1.0f, -1.0f, 1.0f, 1.0f},
-      {1.0f, 1.0f, -1.0f, 1.0f},
-      {-1.0f, 1.0f, -1.0f, 1.0f},
-      {1.0f, -1.0f, -1.0f, 1.0f},
-      {-1.0f, -1.0f, -1.0f, 1.0f},
-      {1.0f, 1.0f, 1.0f, -1.0f},
-      {-1.0f, 1.0f, 1.0f, -1.0f},
-      {1.0f, -1.0f, 1.0f, -1.0f},
-      {-1.0f, -1.0f, 1.0f, -1.0f},
-      {1.0f, 1.0f, -1.0f, -1.0f},
-      {-1.0f, 1.0f, -1.0f, -1.0f},
-      {1.0f, -1.0f, -1.0f, -1.0f},
-      {-1.0f, -1.0f, -1.0f, -1.0f},
-    };
-
-/*
- * acc[j] += sum over c < 32 * nw of x[c] * (bit c of row j ? -1 : 1), for the
- * four weight rows w, w + row_words, ..., in input order, each term one VFMA
- * (x * +-1 is exact, so the fused add rounds as acc +- x). The signs of four
- * inputs come from dq_pm1_nibble (UBFX, ADD, one VLDM), so a weight bit costs
- * no branch; the four inputs are loaded once for all four channels: 29
- * instructions per 16 MACs (the portable code branches on every bit).
- */
-static void dq_dense4_pm1(float *acc, const float *x, const uint32_t *w, size_t row_words, int32_t nw) {
-  const uint32_t *w1 = w + 2 * row_words;
-  const uint32_t rs = (uint32_t)(row_words * 4u);
-  uint32_t b0, b1, b2, b3, t;
-  __asm__ volatile(
-      "vldmia %[acc], {s8-s11}\n\t"
-  "1:\n\t"
-  "ldr %[b1], [%[w], %[rs]]\n\t"
-  "ldr %[b3], [%[w1], %[rs]]\n\t"
-  "ldr %[b0], [%[w]], #4\n\t"
-  "ldr %[b2], [%[w1]], #4\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #0, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #4, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #8, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #12, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #16, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #20, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #24, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "vldmia %[x]!, {s0-s3}\n\t"
-  "ubfx %[t], %[b0], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s8, s0, s16\n\t"
-  "vfma.f32 s8, s1, s17\n\t"
-  "vfma.f32 s8, s2, s18\n\t"
-  "vfma.f32 s8, s3, s19\n\t"
-  "ubfx %[t], %[b1], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s9, s0, s16\n\t"
-  "vfma.f32 s9, s1, s17\n\t"
-  "vfma.f32 s9, s2, s18\n\t"
-  "vfma.f32 s9, s3, s19\n\t"
-  "ubfx %[t], %[b2], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s10, s0, s16\n\t"
-  "vfma.f32 s10, s1, s17\n\t"
-  "vfma.f32 s10, s2, s18\n\t"
-  "vfma.f32 s10, s3, s19\n\t"
-  "ubfx %[t], %[b3], #28, #4\n\t"
-  "add %[t], %[lut], %[t], lsl #4\n\t"
-  "vldmia %[t], {s16-s19}\n\t"
-  "vfma.f32 s11, s0, s16\n\t"
-  "vfma.f32 s11, s1, s17\n\t"
-  "vfma.f32 s11, s2, s18\n\t"
-  "vfma.f32 s11, s3, s19\n\t"
-  "subs %[n], %[n], #1\n\t"
-  "bne 1b\n\t"
-  "vstmia %[acc], {s8-s11}"
-  : [x] "+r"(x), [w] "+r"(w), [w1] "+r"(w1), [n] "+r"(nw),
-      [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [t] "=&r"(t)
-  : [acc] "r"(acc), [rs] "r"(rs), [lut] "r"(&dq_pm1_nibble[0][0])
-  : "s0", "s1", "s2", "s3", "s8", "s9", "s10", "s11", "s16", "s17", "s18", "s19", "cc", "memory");
-}
-#endif
-#endif
-#endif
-#endif
 #if defined(DQ_ISA_HELIUMF) && defined(__OPTIMIZE__) && defined(__GNUC__)
 #include <arm_mve.h>
 
@@ -828,147 +462,7 @@ static inline void dq_pwconv2d_f32_s1_f32_mve_rows(const uint32_t *w, int32_t S,
   for (k = 0; k < nr; ++k) ad[k] = (uint32_t)(uintptr_t)(w + (size_t)k * (size_t)S);
   for (; (k & 3) != 0; ++k) ad[k] = ad[nr - 1];
 }
-
-/* bst[k] = acc[k] if acc[k] > bst[k] (the fused pool's maximum; false for NaN, as in the scalar code), 4 lanes at a time. */
-static inline void dq_pwconv2d_f32_s1_f32_mve_max(float *bst, const float *acc, int32_t nr) {
-  int32_t k;
-  for (k = 0; k < nr; k += 4) {
-    const float32x4_t a = vldrwq_f32(acc + k), b = vldrwq_f32(bst + k);
-    vstrwq_f32(bst + k, vpselq_f32(a, b, vcmpgtq_f32(a, b)));
-  }
-}
-
-#ifdef DQ_NO_ASM
-/* C twins (GCC's builtins for VMRS / VMSR) */
-static inline uint32_t dq_pwconv2d_f32_s1_f32_mve_get_fpscr(void) {
-  return __builtin_arm_get_fpscr();
-}
-
-static inline void dq_pwconv2d_f32_s1_f32_mve_set_fpscr(uint32_t r) {
-  __builtin_arm_set_fpscr(r);
-}
-#else
-static inline uint32_t dq_pwconv2d_f32_s1_f32_mve_get_fpscr(void) {
-  uint32_t r;
-  __asm__ volatile("vmrs %0, fpscr" : "=r"(r) : : "memory");
-  return r;
-}
-
-static inline void dq_pwconv2d_f32_s1_f32_mve_set_fpscr(uint32_t r) {
-  __asm__ volatile("vmsr fpscr, %0" : : "r"(r) : "memory");
-}
 #endif
-
-/* FPSCR cumulative flags: input denormal (IDC, bit 7) and underflow (UFC, bit 3). */
-#define DQ_MVE_F32_FPSCR_DENORMAL 0x88u
-
-/*
- * dst[k] = output stage of acc[k] for k < nr, 4 channels per vector, the
- * operations of kernels/ostage in the same order (never fused); has_* select
- * the optional steps (constants at the specialised call sites, so the loop
- * has no tests). Returns nonzero if an output may be NaN: the lanes' y - y
- * are summed (NaN for a NaN or infinite y, then redone, which costs time only).
- */
-static inline __attribute__((always_inline)) uint32_t dq_pwconv2d_f32_s1_f32_mve_os_run(const float *acc, int32_t nr, float *dst,
-    const float *pm, const float *pa, const float *ps, const float *pb, const float *pc,
-    int32_t has_mul, int32_t has_add, int32_t relu, int32_t has_bn) {
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  float32x4_t chk = zero;
-  int32_t k;
-  for (k = 0; k + 4 <= nr; k += 4) {
-    float32x4_t y = vldrwq_f32(acc + k);
-    if (has_mul) y = vmulq_f32(y, vldrwq_f32(pm + k));
-    if (has_add) y = vaddq_f32(y, vldrwq_f32(pa + k));
-    if (relu) {
-      /* y < 0 -> +0 (NaN and -0 stay), as VPT + VMOVT: GCC 12 moves the
-       predicate of vcmpgtq/vpselq through a GPR. Written 0 > y: the LT
-       condition is also true for unordered operands (NaN), GT is not */
-#ifdef DQ_NO_ASM
-      y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y)); /* C twin */
-#else
-      __asm__("vpt.f32 gt, %q1, %q0\n\tvmovt %q0, %q1" : "+w"(y) : "w"(zero) : "p0");
-#endif
-    }
-    if (has_bn) {
-      y = vsubq_f32(y, vldrwq_f32(ps + k));
-      y = vmulq_f32(y, vldrwq_f32(pb + k));
-      y = vaddq_f32(y, vldrwq_f32(pc + k));
-    }
-    chk = vaddq_f32(chk, vsubq_f32(y, y));
-    vstrwq_f32(dst + k, y);
-  }
-  if (k < nr) {
-    /* the last 1..3 channels: predicated loads (zero lanes) and store */
-    const mve_pred16_t pr = vctp32q((uint32_t)(nr - k));
-    float32x4_t y = vldrwq_z_f32(acc + k, pr);
-    if (has_mul) y = vmulq_f32(y, vldrwq_z_f32(pm + k, pr));
-    if (has_add) y = vaddq_f32(y, vldrwq_z_f32(pa + k, pr));
-    if (relu) y = vpselq_f32(zero, y, vcmpgtq_f32(zero, y));
-    if (has_bn) {
-      y = vsubq_f32(y, vldrwq_z_f32(ps + k, pr));
-      y = vmulq_f32(y, vldrwq_z_f32(pb + k, pr));
-      y = vaddq_f32(y, vldrwq_z_f32(pc + k, pr));
-    }
-    chk = vaddq_f32(chk, vsubq_f32(y, y));
-    vstrwq_p_f32(dst + k, y, pr);
-  }
-  return (uint32_t)vcmpneq_f32(chk, chk);
-}
-
-/*
- * orow[o0 + k] = output stage of acc[k] for k < nr (_mve_os_run). Returns
- * nonzero when MVE flushed a denormal since the flags were last cleared
- * (the sums' too) or an output may be NaN (MVE returns the default NaN where
- * the scalar FPU keeps a payload): the caller then redoes the block with
- * the scalar code.
- */
-static __attribute__((noinline, unused)) uint32_t dq_pwconv2d_f32_s1_f32_mve_os(const float *acc, int32_t nr, int32_t o0, const dq_output_stage *os, float *orow) {
-  /* the output stage's fields in locals: the stores may alias them */
-  const float *pm = os->mul, *pa = os->add, *ps = os->bn_sub, *pb = os->bn_mul, *pc = os->bn_add;
-  const int32_t relu = os->act == DQ_ACT_RELU;
-  float *const dst = orow + o0;
-  uint32_t nan;
-  if (pm != NULL) pm += o0;
-  if (pa != NULL) pa += o0;
-  if (pb != NULL) {
-    ps += o0;
-    pb += o0;
-    pc += o0;
-  }
-  if (pm != NULL && pa != NULL && pb == NULL) {
-    /* the common stages (multiplier and offset, optional ReLU) specialised */
-    if (relu) {
-      nan = dq_pwconv2d_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 1, 0);
-    } else {
-      nan = dq_pwconv2d_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, 1, 1, 0, 0);
-    }
-  } else {
-    nan = dq_pwconv2d_f32_s1_f32_mve_os_run(acc, nr, dst, pm, pa, ps, pb, pc, pm != NULL, pa != NULL, relu, pb != NULL);
-  }
-  return (dq_pwconv2d_f32_s1_f32_mve_get_fpscr() & DQ_MVE_F32_FPSCR_DENORMAL) | nan;
-}
-#endif
-
-/* 1 when a multiplier is above 1 in magnitude (gen/ref.ScaledForm), or a
- sum of up to K of the count inputs at x (and pad, if not NULL) could
- overflow: an input is Inf, NaN or above 2^127 / K in magnitude. Cold
- (optimised for size, kept out of line): every call with multipliers
- runs it once, the models without (Larq's) never do. */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int dq_pwconv2d_f32_s1_f32_big(const float *mul, int32_t n_out, const float *x, size_t count, const float *pad, int32_t K) {
-  const float bound = 1.70141183e38f / (float)K; /* 2^127 / K */
-  size_t i;
-  int32_t o;
-  for (o = 0; o < n_out; ++o) {
-    if (mul[o] > 1.0f || mul[o] < -1.0f) return 1;
-  }
-  for (i = 0; i < count; ++i) {
-    if (!(x[i] <= bound && x[i] >= -bound)) return 1;
-  }
-  return pad != NULL && !(*pad <= bound && *pad >= -bound);
-}
 
 /* The rescued window of output element o of pixel (oy, ox): the first
  maximum of its sums of x * fl32(+-ws) (gen/ref.Conv). Not inlined: the
@@ -1039,7 +533,7 @@ dq_status dq_pwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
   n = p->in_c;
   out_row = p->out_c;
   const int rescue = os->mul != NULL &&
-      dq_pwconv2d_f32_s1_f32_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
+      dq_f32s1_big(os->mul, p->out_c, input, (size_t)p->in_h * (size_t)p->in_w * (size_t)p->in_c, p->pad_mode == DQ_PAD_VALUE ? &p->pad_value : NULL,
       p->in_c);
   if (!rescue) {
     /* variant f32_rows4_heliumf, site entry */
@@ -1054,9 +548,9 @@ dq_status dq_pwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
       uint32_t ad[DQ_MVE_F32_BLOCK];
       dq_pwconv2d_f32_s1_f32_mve_run runs[1];
       const int32_t S = w_row;
-      const uint32_t saved = dq_pwconv2d_f32_s1_f32_mve_get_fpscr();
+      const uint32_t saved = dq_mve_get_fpscr();
       int32_t o0, k, att;
-      dq_pwconv2d_f32_s1_f32_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
+      dq_mve_set_fpscr(saved & ~DQ_MVE_F32_FPSCR_DENORMAL);
       for (o0 = 0; o0 < n_out; o0 += DQ_MVE_F32_BLOCK) {
         const int32_t nb = n_out - o0 < DQ_MVE_F32_BLOCK ? n_out - o0 : DQ_MVE_F32_BLOCK;
         const uint32_t *const wb = weights + (size_t)o0 * (size_t)S;
@@ -1076,7 +570,7 @@ dq_status dq_pwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
                   nruns = 1;
                   if (att == 0) {
                     dq_pwconv2d_f32_s1_f32_mve_block(runs, nruns, ad, wb, S, nb, dst);
-                    if (dst == acc) dq_pwconv2d_f32_s1_f32_mve_max(bst, acc, nb);
+                    if (dst == acc) dq_mve_f32_max(bst, acc, nb);
                   } else {
                     dq_pwconv2d_f32_s1_f32_mve_redo(runs, nruns, wb, S, nb, dst);
                     if (dst == acc) {
@@ -1089,8 +583,8 @@ dq_status dq_pwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
               }
 
               if (att == 0) {
-                if (dq_pwconv2d_f32_s1_f32_mve_os(bst, nb, o0, os, orow) == 0) break;
-                dq_pwconv2d_f32_s1_f32_mve_set_fpscr(dq_pwconv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
+                if (dq_mve_f32_os(bst, nb, o0, os, orow) == 0) break;
+                dq_mve_set_fpscr(dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL);
                 continue;
               }
               for (k = 0; k < nb; ++k) {
@@ -1114,7 +608,7 @@ dq_status dq_pwconv2d_f32_s1_f32(const dq_conv_params *p, const float *input, co
           }
         }
       }
-      dq_pwconv2d_f32_s1_f32_mve_set_fpscr((dq_pwconv2d_f32_s1_f32_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
+      dq_mve_set_fpscr((dq_mve_get_fpscr() & ~DQ_MVE_F32_FPSCR_DENORMAL) | (saved & DQ_MVE_F32_FPSCR_DENORMAL));
       return DQ_OK;
     }
 #endif

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Pointwise (1x1) convolution with stride and fused max-pool, s1 input x f32 weights -> f32 output (float accumulator).

@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Pointwise (1x1) convolution with stride and fused max-pool, s1 input x s8 weights -> s1 output (int32 accumulator).

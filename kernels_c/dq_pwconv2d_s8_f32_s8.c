@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 
 /*
  * Pointwise (1x1) convolution with stride and fused max-pool, s8 input x f32 weights -> s8 output (float accumulator).

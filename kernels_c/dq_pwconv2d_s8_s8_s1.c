@@ -68,6 +68,7 @@
 #endif
 
 #include "dq_kernels.h"
+#include "dq_internal.h"
 #include <string.h>
 
 /*
@@ -80,685 +81,10 @@
 
 /* Channels per block of the MVE paths (stack: accumulators and weight sums). */
 #define DQ_MVE_S8_BLOCK 64
-
-/*
- * acc[r] = (add ? acc[r] : 0) + sum_{j < K} x[j] * w[r * S + j] for r < nr
- * (row stride S >= K: a segment of the rows when S > K): four weight rows
- * per pass share each loaded input vector.
- */
-static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s1_mve_rows1(const int8_t *x, const int8_t *w, int32_t K, int32_t S, int32_t nr,
-    int32_t add, int32_t *acc) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r = 0, j;
-  for (; r + 4 <= nr; r += 4) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S, *w3 = w2 + S;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (add) {
-      a0 = acc[r];
-      a1 = acc[r + 1];
-      a2 = acc[r + 2];
-      a3 = acc[r + 3];
-    }
-    for (j = nv; j > 0; --j) {
-      const int8x16_t u = vldrbq_s8(px);
-      a0 = vmladavaq_s8(a0, u, vldrbq_s8(w0));
-      a1 = vmladavaq_s8(a1, u, vldrbq_s8(w1));
-      a2 = vmladavaq_s8(a2, u, vldrbq_s8(w2));
-      a3 = vmladavaq_s8(a3, u, vldrbq_s8(w3));
-      px += 16;
-      w0 += 16;
-      w1 += 16;
-      w2 += 16;
-      w3 += 16;
-    }
-    if (tail) {
-      /* predicated loads read only the row's last bytes; zeroed lanes add 0 */
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      const int8x16_t u = vldrbq_z_s8(px, pr);
-      a0 = vmladavaq_s8(a0, u, vldrbq_z_s8(w0, pr));
-      a1 = vmladavaq_s8(a1, u, vldrbq_z_s8(w1, pr));
-      a2 = vmladavaq_s8(a2, u, vldrbq_z_s8(w2, pr));
-      a3 = vmladavaq_s8(a3, u, vldrbq_z_s8(w3, pr));
-    }
-    acc[r] = a0;
-    acc[r + 1] = a1;
-    acc[r + 2] = a2;
-    acc[r + 3] = a3;
-  }
-  for (; r < nr; ++r) {
-    const int8_t *px = x, *w0 = w + (size_t)r * (size_t)S;
-    int32_t a0 = add ? acc[r] : 0;
-    for (j = nv; j > 0; --j) {
-      a0 = vmladavaq_s8(a0, vldrbq_s8(px), vldrbq_s8(w0));
-      px += 16;
-      w0 += 16;
-    }
-    if (tail) {
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      a0 = vmladavaq_s8(a0, vldrbq_z_s8(px, pr), vldrbq_z_s8(w0, pr));
-    }
-    acc[r] = a0;
-  }
-}
-
-/*
- * acc0[r], acc1[r] = (add ? acc0[r], acc1[r] : 0) + x0 . row r, x1 . row r for
- * r < nr, rows of K bytes at stride S >= K: two inputs x three weight rows
- * per pass (5 loads and 6 VMLADAVA per 96 MACs; six accumulators and five
- * pointers still fit the registers, checked in the assembly), then two or
- * one rows for the rest.
- */
-static __attribute__((noinline, unused)) void dq_pwconv2d_s8_s8_s1_mve_rows2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t K, int32_t S,
-    int32_t nr, int32_t add, int32_t *acc0, int32_t *acc1) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r = 0, j;
-#if defined(__GNUC__) && !defined(__clang__) && !defined(DQ_NO_ASM)
-  /* (DQ_NO_ASM: the intrinsics loop below does every triple, the twin) */
-  if (tail == 0 && nr >= 3 && !add) {
-    /* K a multiple of 16: the triples in assembly. The loop is the one GCC
-     makes of the C below, but GCC spilled around it (about 45 instructions
-     per triple); here a triple costs 27 besides its loop. Fixed registers
-     (accumulators in the even ones, as VMLADAVA needs), never r7 (the
-     Thumb frame pointer); everything else is reloaded from memory. */
-    int32_t ntri = nr / 3;
-    int32_t *a0p = acc0, *a1p = acc1;
-    const int8_t *wp = w;
-    const int32_t skip = S - K;
-    r = 3 * ntri;
-    __asm__ volatile(
-        "ldr r12, %[a0m]\n\t"
-    "ldr r1, %[wm]\n\t"
-    "1:\n\t"
-    "ldr r3, %[Sm]\n\t"
-    "add r5, r1, r3\n\t"           /* row 1 */
-    "add r3, r5, r3\n\t"           /* row 2 */
-    "ldr r9, %[x0m]\n\t"
-    "ldr r11, %[x1m]\n\t"
-    "movs r0, #0\n\t"
-    "movs r2, #0\n\t"
-    "movs r4, #0\n\t"
-    "movs r6, #0\n\t"
-    "mov r8, #0\n\t"
-    "mov r10, #0\n\t"
-    "ldr lr, %[nvm]\n\t"
-    "dls lr, lr\n\t"
-    "2:\n\t"
-    "vldrb.8 q0, [r9], #16\n\t"
-    "vldrb.8 q1, [r11], #16\n\t"
-    "vldrb.8 q2, [r1], #16\n\t"
-    "vldrb.8 q3, [r5], #16\n\t"
-    "vmladava.s8 r0, q0, q2\n\t"
-    "vmladava.s8 r2, q1, q2\n\t"
-    "vldrb.8 q2, [r3], #16\n\t"
-    "vmladava.s8 r4, q0, q3\n\t"
-    "vmladava.s8 r6, q1, q3\n\t"
-    "vmladava.s8 r8, q0, q2\n\t"
-    "vmladava.s8 r10, q1, q2\n\t"
-    "le lr, 2b\n\t"
-    "str r0, [r12], #4\n\t"
-    "str r4, [r12], #4\n\t"
-    "str r8, [r12], #4\n\t"
-    "ldr lr, %[a1m]\n\t"
-    "str r2, [lr], #4\n\t"
-    "str r6, [lr], #4\n\t"
-    "str r10, [lr], #4\n\t"
-    "str lr, %[a1m]\n\t"
-    "ldr r1, %[sm]\n\t"
-    "add r1, r3, r1\n\t"           /* row 2's end + S - K: the next triple */
-    "ldr lr, %[ntm]\n\t"
-    "subs lr, lr, #1\n\t"
-    "str lr, %[ntm]\n\t"
-    "bne 1b\n\t"
-    : [a1m] "+m"(a1p), [ntm] "+m"(ntri)
-    : [a0m] "m"(a0p), [wm] "m"(wp), [Sm] "m"(S), [sm] "m"(skip), [x0m] "m"(x0), [x1m] "m"(x1), [nvm] "m"(nv)
-    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
-        "q0", "q1", "q2", "q3", "cc", "memory");
-  }
-#endif
-  for (; r + 3 <= nr; r += 3) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S, *w1 = w0 + S, *w2 = w1 + S;
-    int32_t a00 = 0, a01 = 0, a02 = 0, a10 = 0, a11 = 0, a12 = 0;
-    if (add) {
-      a00 = acc0[r];
-      a01 = acc0[r + 1];
-      a02 = acc0[r + 2];
-      a10 = acc1[r];
-      a11 = acc1[r + 1];
-      a12 = acc1[r + 2];
-    }
-    for (j = nv; j > 0; --j) {
-      const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1);
-      const int8x16_t v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1), v2 = vldrbq_s8(w2);
-      a00 = vmladavaq_s8(a00, u0, v0);
-      a10 = vmladavaq_s8(a10, u1, v0);
-      a01 = vmladavaq_s8(a01, u0, v1);
-      a11 = vmladavaq_s8(a11, u1, v1);
-      a02 = vmladavaq_s8(a02, u0, v2);
-      a12 = vmladavaq_s8(a12, u1, v2);
-      p0 += 16;
-      p1 += 16;
-      w0 += 16;
-      w1 += 16;
-      w2 += 16;
-    }
-    if (tail) {
-      const mve_pred16_t pr = vctp8q((uint32_t)tail);
-      const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
-      const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr), v2 = vldrbq_z_s8(w2, pr);
-      a00 = vmladavaq_s8(a00, u0, v0);
-      a10 = vmladavaq_s8(a10, u1, v0);
-      a01 = vmladavaq_s8(a01, u0, v1);
-      a11 = vmladavaq_s8(a11, u1, v1);
-      a02 = vmladavaq_s8(a02, u0, v2);
-      a12 = vmladavaq_s8(a12, u1, v2);
-    }
-    acc0[r] = a00;
-    acc0[r + 1] = a01;
-    acc0[r + 2] = a02;
-    acc1[r] = a10;
-    acc1[r + 1] = a11;
-    acc1[r + 2] = a12;
-  }
-  for (; r < nr; r += 2) {
-    const int8_t *p0 = x0, *p1 = x1, *w0 = w + (size_t)r * (size_t)S;
-    if (r + 1 < nr) {
-      const int8_t *w1 = w0 + S;
-      int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-      if (add) {
-        a00 = acc0[r];
-        a01 = acc0[r + 1];
-        a10 = acc1[r];
-        a11 = acc1[r + 1];
-      }
-      for (j = nv; j > 0; --j) {
-        const int8x16_t u0 = vldrbq_s8(p0), u1 = vldrbq_s8(p1), v0 = vldrbq_s8(w0), v1 = vldrbq_s8(w1);
-        a00 = vmladavaq_s8(a00, u0, v0);
-        a01 = vmladavaq_s8(a01, u0, v1);
-        a10 = vmladavaq_s8(a10, u1, v0);
-        a11 = vmladavaq_s8(a11, u1, v1);
-        p0 += 16;
-        p1 += 16;
-        w0 += 16;
-        w1 += 16;
-      }
-      if (tail) {
-        const mve_pred16_t pr = vctp8q((uint32_t)tail);
-        const int8x16_t u0 = vldrbq_z_s8(p0, pr), u1 = vldrbq_z_s8(p1, pr);
-        const int8x16_t v0 = vldrbq_z_s8(w0, pr), v1 = vldrbq_z_s8(w1, pr);
-        a00 = vmladavaq_s8(a00, u0, v0);
-        a01 = vmladavaq_s8(a01, u0, v1);
-        a10 = vmladavaq_s8(a10, u1, v0);
-        a11 = vmladavaq_s8(a11, u1, v1);
-      }
-      acc0[r] = a00;
-      acc0[r + 1] = a01;
-      acc1[r] = a10;
-      acc1[r + 1] = a11;
-    } else {
-      int32_t a00 = add ? acc0[r] : 0, a10 = add ? acc1[r] : 0;
-      for (j = nv; j > 0; --j) {
-        const int8x16_t v0 = vldrbq_s8(w0);
-        a00 = vmladavaq_s8(a00, vldrbq_s8(p0), v0);
-        a10 = vmladavaq_s8(a10, vldrbq_s8(p1), v0);
-        p0 += 16;
-        p1 += 16;
-        w0 += 16;
-      }
-      if (tail) {
-        const mve_pred16_t pr = vctp8q((uint32_t)tail);
-        const int8x16_t v0 = vldrbq_z_s8(w0, pr);
-        a00 = vmladavaq_s8(a00, vldrbq_z_s8(p0, pr), v0);
-        a10 = vmladavaq_s8(a10, vldrbq_z_s8(p1, pr), v0);
-      }
-      acc0[r] = a00;
-      acc1[r] = a10;
-    }
-  }
-}
-
-/* corr[r] = -zp * sum_j w[r * K + j] for r < nr (modulo 2^32): the zero-point correction, the accumulators' start. */
-static inline void dq_pwconv2d_s8_s8_s1_mve_corr(const int8_t *w, int32_t K, int32_t nr, int32_t zp, int32_t *corr) {
-  const int32_t nv = K >> 4, tail = K & 15;
-  int32_t r, j;
-  for (r = 0; r < nr; ++r) {
-    const int8_t *w0 = w + (size_t)r * (size_t)K;
-    int32_t s = 0;
-    for (j = nv; j > 0; --j) {
-      s = vaddvaq_s8(s, vldrbq_s8(w0));
-      w0 += 16;
-    }
-    if (tail) s = vaddvaq_s8(s, vldrbq_z_s8(w0, vctp8q((uint32_t)tail)));
-    corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)s);
-  }
-}
-
-/* corr[r] = -zp * ws[r] for r < nr (modulo 2^32): the correction from the
- weight sums computed when the model was generated (dq_*_params.w_sum). */
-static inline void dq_pwconv2d_s8_s8_s1_mve_corr_ws(const int32_t *ws, int32_t nr, int32_t zp, int32_t *corr) {
-  int32_t r;
-  for (r = 0; r + 4 <= nr; r += 4) vstrwq_s32(corr + r, vmulq_n_s32(vldrwq_s32(ws + r), -zp));
-  for (; r < nr; ++r) corr[r] = (int32_t)(0u - (uint32_t)zp * (uint32_t)ws[r]);
-}
-
-/* acc[k] += corr[k] for k < nb (modulo 2^32). */
-static inline void dq_pwconv2d_s8_s8_s1_mve_addcorr(int32_t *acc, const int32_t *corr, int32_t nb) {
-  int32_t k;
-  for (k = 0; k + 4 <= nb; k += 4) vstrwq_s32(acc + k, vaddq_s32(vldrwq_s32(acc + k), vldrwq_s32(corr + k)));
-  for (; k < nb; ++k) acc[k] = (int32_t)((uint32_t)acc[k] + (uint32_t)corr[k]);
-}
-
-/* bv[k] = max(a[k], b[k]) (a NULL: bv[k] itself; b NULL: only a) for k < nb: the fused pool's maximum. */
-static inline void dq_pwconv2d_s8_s8_s1_mve_max(int32_t *bv, const int32_t *a, const int32_t *b, int32_t nb) {
-  int32_t k;
-  for (k = 0; k < nb; k += 4) {
-    const mve_pred16_t pr = vctp32q((uint32_t)(nb - k));
-    int32x4_t m = vldrwq_z_s32(a != NULL ? a + k : bv + k, pr);
-    if (b != NULL) m = vmaxq_s32(m, vldrwq_z_s32(b + k, pr));
-    if (a != NULL) m = vmaxq_s32(m, vldrwq_z_s32(bv + k, pr));
-    vstrwq_p_s32(bv + k, m, pr);
-  }
-}
-
-/* d[0..n) = s[0..n) (n >= 0), 16 bytes per vector, the last 1..15 predicated
- (a predicate in every iteration costs GCC 12 three more instructions). */
-static inline void dq_pwconv2d_s8_s8_s1_mve_copy(int8_t *d, const int8_t *s, int32_t n) {
-  for (; n >= 16; n -= 16) {
-    vstrbq_s8(d, vldrbq_s8(s));
-    d += 16;
-    s += 16;
-  }
-  if (n > 0) {
-    const mve_pred16_t pr = vctp8q((uint32_t)n);
-    vstrbq_p_s8(d, vldrbq_z_s8(s, pr), pr);
-  }
-}
-
-/* d[0..n) = v (n >= 0). */
-static inline void dq_pwconv2d_s8_s8_s1_mve_fill(int8_t *d, int8_t v, int32_t n) {
-  const int8x16_t vv = vdupq_n_s8(v);
-  for (; n >= 16; n -= 16) {
-    vstrbq_s8(d, vv);
-    d += 16;
-  }
-  if (n > 0) vstrbq_p_s8(d, vv, vctp8q((uint32_t)n));
-}
-
-/*
- * orow[(o0 >> 5) + ..] = the s1 output words of channels o0 .. o0 + nb - 1
- * (o0 a multiple of 32; bit 1 when acc < thr, or acc > thr when flipped),
- * 4 channels per vector without predicates: acc < thr is the sign of the
- * saturating difference, acc != thr the sign of x | -x for x = acc ^ thr,
- * and the lanes' bits are shifted into place and summed (VADDV). Integer,
- * so exactly kernels/ostage.
- */
-static inline void dq_pwconv2d_s8_s8_s1_mve_ostage_s1(const int32_t *acc, int32_t nb, int32_t o0, const dq_output_stage *os, uint32_t *orow) {
-  const int32_t *const thr = os->thr_i + o0;
-  const int32x4_t lane = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), nlane = vnegq_s32(lane);
-  const uint32x4_t one = vdupq_n_u32(1u);
-  int32_t w;
-  for (w = 0; w * 32 < nb; ++w) {
-    const int32_t n = nb - w * 32 < 32 ? nb - w * 32 : 32;
-    const uint32_t fl = os->flip != NULL ? os->flip[(o0 >> 5) + w] : 0u;
-    uint32_t word = 0u;
-    int32_t k;
-    for (k = 0; k + 4 <= n; k += 4) {
-      {
-        const int32_t c = w * 32 + k;
-        const int32x4_t a = vldrwq_s32(acc + c);
-        const int32x4_t t = vldrwq_s32(thr + c);
-        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
-        if (fl != 0u) {
-          const int32x4_t x = veorq_s32(a, t);
-          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
-          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
-          neg = veorq_u32(neg, vandq_u32(f, ne));
-        }
-        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
-      }
-    }
-    if (k < n) {
-      /* the last 1..3 channels: predicated loads (zeroed lanes give bit 0) */
-      const mve_pred16_t pr = vctp32q((uint32_t)(n - k));
-      {
-        const int32_t c = w * 32 + k;
-        const int32x4_t a = vldrwq_z_s32(acc + c, pr);
-        const int32x4_t t = vldrwq_z_s32(thr + c, pr);
-        uint32x4_t neg = vshrq_n_u32(vreinterpretq_u32_s32(vqsubq_s32(a, t)), 31);
-        if (fl != 0u) {
-          const int32x4_t x = veorq_s32(a, t);
-          const uint32x4_t ne = vshrq_n_u32(vreinterpretq_u32_s32(vorrq_s32(x, vnegq_s32(x))), 31);
-          const uint32x4_t f = vandq_u32(vshlq_u32(vdupq_n_u32(fl >> k), nlane), one);
-          neg = veorq_u32(neg, vandq_u32(f, ne));
-        }
-        word |= vaddvq_u32(vshlq_u32(neg, lane)) << k;
-      }
-    }
-    orow[(o0 >> 5) + w] = word;
-  }
-}
 #endif
 #if defined(DQ_ISA_DSP) && defined(__GNUC__)
-/*
- * d[gs * g], d[gs * g + 1] = the s16 pairs of inputs 0/2 and 1/3 of group g
- * of src, minus zp, for g < ng (gs constant per call site: STRD with
- * post-increment; the loop GCC made of the intrinsics needed 15
- * instructions per group, this one 8, or 6 when zp == 0).
- */
-#ifdef DQ_NO_ASM
-/* C twins of this file's assembly (DQ_NO_ASM): the same words and sums. */
-__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
-  int32_t g;
-  for (g = 0; g < ng; ++g, src += 4, d += gs) {
-    d[0] = (uint32_t)(uint16_t)(src[0] - zp) | ((uint32_t)(uint16_t)(src[2] - zp) << 16);
-    d[1] = (uint32_t)(uint16_t)(src[1] - zp) | ((uint32_t)(uint16_t)(src[3] - zp) << 16);
-  }
-}
-
-/* one group: the s16 pairs x[0] (inputs 0/2) and x[1] (1/3) times four s8 codes (two SXTB16, two SMLAD) */
-static inline int32_t dq_pwconv2d_s8_s8_s1_dot4(const uint32_t *x, const int8_t *w) {
-  return (int16_t)(x[0] & 0xFFFFu) * w[0] + (int16_t)(x[1] & 0xFFFFu) * w[1] +
-  (int16_t)(x[0] >> 16) * w[2] + (int16_t)(x[1] >> 16) * w[3];
-}
-
-static void dq_pwconv2d_s8_s8_s1_mac22(int32_t *a, const uint32_t *x, const int8_t *wa, const int8_t *wb) {
-  int32_t g;
-  for (g = a[4]; g > 0; --g, x += 4, wa += 4, wb += 4) {
-    a[0] += dq_pwconv2d_s8_s8_s1_dot4(x, wa);
-    a[1] += dq_pwconv2d_s8_s8_s1_dot4(x + 2, wa);
-    a[2] += dq_pwconv2d_s8_s8_s1_dot4(x, wb);
-    a[3] += dq_pwconv2d_s8_s8_s1_dot4(x + 2, wb);
-  }
-}
-
-/* Arguments of _mac14 (as below). */
-typedef struct {
-  const uint32_t *x;
-  const int8_t *w;
-  int32_t ng;
-  int32_t nch;
-  int32_t back;
-  int32_t *out;
-} dq_pwconv2d_s8_s8_s1_m14;
-
-static void dq_pwconv2d_s8_s8_s1_mac14(const dq_pwconv2d_s8_s8_s1_m14 *m) {
-  const int8_t *w = m->w;
-  int32_t *out = m->out;
-  int32_t r, g;
-  for (r = 0; r < m->nch; ++r, ++out) {
-    const uint32_t *x = m->x;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (g = 0; g < m->ng; ++g, x += 8, w += 4) {
-      a0 += dq_pwconv2d_s8_s8_s1_dot4(x, w);
-      a1 += dq_pwconv2d_s8_s8_s1_dot4(x + 2, w);
-      a2 += dq_pwconv2d_s8_s8_s1_dot4(x + 4, w);
-      a3 += dq_pwconv2d_s8_s8_s1_dot4(x + 6, w);
-    }
-    w -= m->back;
-    out[0] = a0;
-    out[32] = a1;
-    out[64] = a2;
-    out[96] = a3;
-  }
-}
-#if !defined(__ARM_FEATURE_MVE)
-/* a[r] += (x - zp) . row r over a[4] groups of four inputs read from x; w:
- per group the four rows' s16 pairs (inputs 0/2, then 1/3), as _mac41x */
-static void dq_pwconv2d_s8_s8_s1_mac41z(int32_t *a, const int8_t *x, const uint32_t *w, int32_t zp) {
-  int32_t g, r;
-  for (g = a[4]; g > 0; --g, x += 4, w += 8) {
-    for (r = 0; r < 4; ++r) {
-      const uint32_t p02 = w[2 * r], p13 = w[2 * r + 1];
-      a[r] += ((int32_t)x[0] - zp) * (int32_t)(int16_t)(uint16_t)p02 + ((int32_t)x[2] - zp) * (int32_t)(int16_t)(uint16_t)(p02 >> 16) +
-      ((int32_t)x[1] - zp) * (int32_t)(int16_t)(uint16_t)p13 + ((int32_t)x[3] - zp) * (int32_t)(int16_t)(uint16_t)(p13 >> 16);
-    }
-  }
-}
-
-static void dq_pwconv2d_s8_s8_s1_mac41x(int32_t *a, const int8_t *x, const uint32_t *w) { dq_pwconv2d_s8_s8_s1_mac41z(a, x, w, (int32_t)(int16_t)(uint16_t)a[5]); }
-
-static void dq_pwconv2d_s8_s8_s1_mac41u(int32_t *a, const int8_t *x, const uint32_t *w) { dq_pwconv2d_s8_s8_s1_mac41z(a, x, w, -128); }
-#endif
-#else
-__attribute__((always_inline)) static inline void dq_pwconv2d_s8_s8_s1_cvt(uint32_t *d, const int8_t *src, int32_t ng, int32_t zp, const int gs) {
-  const uint32_t zp2 = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
-  const int8_t *const end = src + 4 * ng;
-  uint32_t xw, lo, hi;
-  if (zp == 0) {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8" : "=&r"(lo), "=r"(hi) : "r"(xw));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  } else {
-    while (src != end) {
-      memcpy(&xw, src, 4);
-      src += 4;
-      __asm__("sxtb16 %0, %2\n\tsxtb16 %1, %2, ror #8\n\tssub16 %0, %0, %3\n\tssub16 %1, %1, %3"
-      : "=&r"(lo), "=&r"(hi) : "r"(xw), "r"(zp2));
-      d[0] = lo;
-      d[1] = hi;
-      d += gs;
-    }
-  }
-}
-#ifndef DQ_MAC22_GROUP
-/* one group: inputs of A and B (LDM), a weight word of each row (SXTB16 of bytes 0/2 and 1/3), 8 SMLAD */
-#define DQ_MAC22_GROUP \
-"ldmia r1!, {r4-r7}\n\t" \
-"ldr r12, [r2], #4\n\t" \
-"sxtb16 lr, r12\n\t" \
-"sxtb16 r12, r12, ror #8\n\t" \
-"smlad r8, r4, lr, r8\n\t" \
-"smlad r8, r5, r12, r8\n\t" \
-"smlad r9, r6, lr, r9\n\t" \
-"smlad r9, r7, r12, r9\n\t" \
-"ldr r12, [r3], #4\n\t" \
-"sxtb16 lr, r12\n\t" \
-"sxtb16 r12, r12, ror #8\n\t" \
-"smlad r10, r4, lr, r10\n\t" \
-"smlad r10, r5, r12, r10\n\t" \
-"smlad r11, r6, lr, r11\n\t" \
-"smlad r11, r7, r12, r11\n\t"
-#endif
-/*
- * a[0] += x_A . wa, a[1] += x_B . wa, a[2] += x_A . wb, a[3] += x_B . wb over
- * a[4] >= 1 groups of four inputs; x holds four words per group: the s16
- * pairs (inputs 0/2, then 1/3, minus the zero point) of position A, then
- * those of position B; wa, wb point to s8 weight codes (four per group).
- */
-__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac22(int32_t *a __attribute__((unused)),
-    const uint32_t *x __attribute__((unused)), const int8_t *wa __attribute__((unused)),
-    const int8_t *wb __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r0, r4-r11, lr}\n\t"
-  "ldm r0, {r8-r11}\n\t"
-  "ldr r0, [r0, #16]\n\t"
-  "tst r0, #1\n\t"
-  "beq 2f\n\t"
-  DQ_MAC22_GROUP
-  "2:\n\t"
-  "lsrs r0, r0, #1\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  DQ_MAC22_GROUP
-  DQ_MAC22_GROUP
-  "subs r0, r0, #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "pop {r0}\n\t"
-  "stm r0, {r8-r11}\n\t"
-  "pop {r4-r11, pc}");
-}
 
 #if !defined(__ARM_FEATURE_MVE)
-#ifndef DQ_MAC41X_GROUP
-/* an input word minus the zero point as two s16 pairs (inputs 0/2 in r8, 1/3 in r9): SXTB16, SSUB16 */
-#define DQ_MAC41X_ZP \
-"ldr r9, [r1], #4\n\t" \
-"sxtb16 r8, r9\n\t" \
-"sxtb16 r9, r9, ror #8\n\t" \
-"ssub16 r8, r8, r12\n\t" \
-"ssub16 r9, r9, r12\n\t"
-/* the same for zp == -128: q + 128 is the byte q ^ 0x80 read unsigned (UXTB16) */
-#define DQ_MAC41X_U8 \
-"ldr r9, [r1], #4\n\t" \
-"eor r9, r9, #0x80808080\n\t" \
-"uxtb16 r8, r9\n\t" \
-"uxtb16 r9, r9, ror #8\n\t"
-/* one group: the input pairs (CVT), the four rows' s16 pairs (LDRD), 8 SMLAD */
-#define DQ_MAC41X_GROUP(CVT) \
-CVT \
-"ldrd r10, r11, [r2], #8\n\t" \
-"smlad r4, r8, r10, r4\n\t" \
-"smlad r4, r9, r11, r4\n\t" \
-"ldrd r0, lr, [r2], #8\n\t" \
-"smlad r5, r8, r0, r5\n\t" \
-"smlad r5, r9, lr, r5\n\t" \
-"ldrd r10, r11, [r2], #8\n\t" \
-"smlad r6, r8, r10, r6\n\t" \
-"smlad r6, r9, r11, r6\n\t" \
-"ldrd r0, lr, [r2], #8\n\t" \
-"smlad r7, r8, r0, r7\n\t" \
-"smlad r7, r9, lr, r7\n\t"
-/* the body of _mac41x / _mac41u */
-#define DQ_MAC41X_BODY(CVT) \
-"push {r0, r4-r11, lr}\n\t" \
-"ldm r0, {r4-r7}\n\t" \
-"ldr r3, [r0, #16]\n\t" \
-"ldr r12, [r0, #20]\n\t" \
-"tst r3, #1\n\t" \
-"beq 2f\n\t" \
-DQ_MAC41X_GROUP(CVT) \
-"2:\n\t" \
-"lsrs r3, r3, #1\n\t" \
-"beq 3f\n\t" \
-"1:\n\t" \
-DQ_MAC41X_GROUP(CVT) \
-DQ_MAC41X_GROUP(CVT) \
-"subs r3, r3, #1\n\t" \
-"bne 1b\n\t" \
-"3:\n\t" \
-"pop {r0}\n\t" \
-"stm r0, {r4-r7}\n\t" \
-"pop {r4-r11, pc}"
-#endif
-/*
- * a[c] += (x - zp) . (row c) for c < 4 over a[4] groups of four s8 inputs
- * read straight from x (no gather or conversion buffer); w holds the four
- * rows as s16 pairs, 8 words per group (row 0's inputs 0/2 and 1/3, then
- * rows 1, 2, 3), converted once per call; a[5] is zp in both halves. 18
- * instructions per 16 MACs, 17 in _mac41u (zp == -128, RN07's layers).
- */
-__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac41x(int32_t *a __attribute__((unused)),
-    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
-  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_ZP));
-}
-
-/* _mac41x for zp == -128 (a[5] unused). */
-__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac41u(int32_t *a __attribute__((unused)),
-    const int8_t *x __attribute__((unused)), const uint32_t *w __attribute__((unused))) {
-  __asm__ volatile(DQ_MAC41X_BODY(DQ_MAC41X_U8));
-}
-#endif
-
-#ifndef DQ_MAC14_GROUP
-/* one group: a weight word (SXTB16 of bytes 0/2 and 1/3), the inputs of A and B, then of C and D (LDM), 8 SMLAD */
-#define DQ_MAC14_GROUP \
-"ldr r12, [r2], #4\n\t" \
-"sxtb16 lr, r12\n\t" \
-"sxtb16 r12, r12, ror #8\n\t" \
-"ldmia r1!, {r4-r7}\n\t" \
-"smlad r8, r4, lr, r8\n\t" \
-"smlad r8, r5, r12, r8\n\t" \
-"smlad r9, r6, lr, r9\n\t" \
-"smlad r9, r7, r12, r9\n\t" \
-"ldmia r1!, {r4-r7}\n\t" \
-"smlad r10, r4, lr, r10\n\t" \
-"smlad r10, r5, r12, r10\n\t" \
-"smlad r11, r6, lr, r11\n\t" \
-"smlad r11, r7, r12, r11\n\t"
-/* the first group of a row: SMUAD instead of the first SMLAD of each accumulator (no zeroing) */
-#define DQ_MAC14_FIRST \
-"ldr r12, [r2], #4\n\t" \
-"sxtb16 lr, r12\n\t" \
-"sxtb16 r12, r12, ror #8\n\t" \
-"ldmia r1!, {r4-r7}\n\t" \
-"smuad r8, r4, lr\n\t" \
-"smlad r8, r5, r12, r8\n\t" \
-"smuad r9, r6, lr\n\t" \
-"smlad r9, r7, r12, r9\n\t" \
-"ldmia r1!, {r4-r7}\n\t" \
-"smuad r10, r4, lr\n\t" \
-"smlad r10, r5, r12, r10\n\t" \
-"smuad r11, r6, lr\n\t" \
-"smlad r11, r7, r12, r11\n\t"
-#endif
-/* Arguments of _mac14 (offsets fixed: 32-bit pointers). */
-typedef struct {
-  const uint32_t *x; /* 0: eight words per group (the s16 pairs of A, B, C, D) */
-  const int8_t *w;   /* 4: the first weight row (s8 codes) */
-  int32_t ng;        /* 8: groups of four inputs per row, >= 1 */
-  int32_t nch;       /* 12: rows, >= 1 (consumed) */
-  int32_t back;      /* 16: 4 * ng - row length (the rows are read in whole groups) */
-  int32_t *out;      /* 20: out[s * 32 + r] = x_s . row r (advanced) */
-} dq_pwconv2d_s8_s8_s1_m14;
-
-/*
- * Four conv positions x one channel per pass (a weight word serves four
- * positions), the loop over the rows in assembly too: 27 instructions per
- * 32 MACs and about 20 per row (the first group SMUAD, no zeroing).
- */
-__attribute__((naked, noinline)) static void dq_pwconv2d_s8_s8_s1_mac14(const dq_pwconv2d_s8_s8_s1_m14 *m __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n\t"
-  "mov r3, r0\n\t"
-  "ldr r2, [r3, #4]\n\t"
-  "4:\n\t"
-  "ldr r1, [r3]\n\t"
-  "ldr r0, [r3, #8]\n\t"
-  DQ_MAC14_FIRST
-  "subs r0, r0, #1\n\t"
-  "lsrs r0, r0, #1\n\t" /* C: an odd group left, Z: no pair left (the groups leave the flags alone) */
-  "bcc 2f\n\t"
-  DQ_MAC14_GROUP
-  "2:\n\t"
-  "beq 3f\n\t"
-  "1:\n\t"
-  DQ_MAC14_GROUP
-  DQ_MAC14_GROUP
-  "subs r0, r0, #1\n\t"
-  "bne 1b\n\t"
-  "3:\n\t"
-  "ldr r0, [r3, #16]\n\t"
-  "subs r2, r2, r0\n\t"
-  "ldr r0, [r3, #20]\n\t"
-  "str r9, [r0, #128]\n\t"
-  "str r10, [r0, #256]\n\t"
-  "str r11, [r0, #384]\n\t"
-  "str r8, [r0], #4\n\t"
-  "str r0, [r3, #20]\n\t"
-  "ldr r0, [r3, #12]\n\t"
-  "subs r0, r0, #1\n\t"
-  "str r0, [r3, #12]\n\t"
-  "bne 4b\n\t"
-  "pop {r4-r11, pc}");
-}
-#endif
-
-#if !defined(__ARM_FEATURE_MVE)
-/* _mac41u when u (zp == -128), else _mac41x: direct calls, so the static
- stack bound (compiler/stack.go) sees both; an indirect call has none. */
-static inline void dq_pwconv2d_s8_s8_s1_mac41s(int u, int32_t *a, const int8_t *x, const uint32_t *w) {
-  if (u) {
-    dq_pwconv2d_s8_s8_s1_mac41u(a, x, w);
-  } else {
-    dq_pwconv2d_s8_s8_s1_mac41x(a, x, w);
-  }
-}
-
 /*
  * The whole pwconv2d for at most four output channels (n_out <= 4, in_c % 4
  * == 0, no fused pool; RN07's 4x4
@@ -804,7 +130,7 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s1_n4(const dq_conv_param
     for (ox = 0; ox < p->out_w; ++ox) {
       a[0] = a[1] = a[2] = a[3] = 0;
       a[4] = ng;
-      dq_pwconv2d_s8_s8_s1_mac41s(zp128, a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
+      dq_dsp_s8_mac41s(zp128, a, input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)p->in_c, rlo ? lo : hi);
       {
         uint32_t *const orow = output + (size_t)(oy * p->out_w + ox) * (size_t)out_row;
         uint32_t word = 0u; /* blocks of 32 channels: whole output words */
@@ -827,228 +153,6 @@ __attribute__((noinline)) static int dq_pwconv2d_s8_s8_s1_n4(const dq_conv_param
     }
   }
   return 1;
-}
-#endif
-#endif
-#if !defined(DQ_ISA_DSP)
-#if defined(__GNUC__) && defined(DQ_ISA_V7M) && !defined(DQ_NO_ASM)
-/*
- * Arguments of _ns_c23: two conv positions (inputs at x and x + dx) x three
- * weight rows (w, w + d1, w + d2): acc[3 * q + r] = sum over nseg segments
- * of seg taps (segment i at x + i * xrow, the rows contiguous) of
- * x_q * w_r, without the zero point.
- */
-typedef struct {
-  const int8_t *x;
-  int32_t dx;
-  int32_t seg;  /* >= 1 */
-  int32_t nseg; /* >= 1 */
-  int32_t xrow;
-  const int8_t *w;
-  int32_t d1, d2;
-  int32_t acc[6];
-} dq_pwconv2d_s8_s8_s1_ns_c23a;
-
-/*
- * Registers: r0-r5 accumulators, r6 input, r7 dx, r8-r10 the rows, r11/r12
- * the two inputs, lr a weight; the stack holds the loop end, the
- * arguments, the segments left, the step to the next segment, seg & ~7 and
- * seg & 7 (eight steps per loop iteration, then single steps).
- */
-#define dq_pwconv2d_s8_s8_s1_NS_C23_STEP \
-"ldrsb r12, [r6, r7]\n\t" \
-"ldrsb r11, [r6], #1\n\t" \
-"ldrsb lr, [r8], #1\n\t" \
-"mla r0, r11, lr, r0\n\t" \
-"mla r3, r12, lr, r3\n\t" \
-"ldrsb lr, [r9], #1\n\t" \
-"mla r1, r11, lr, r1\n\t" \
-"mla r4, r12, lr, r4\n\t" \
-"ldrsb lr, [r10], #1\n\t" \
-"mla r2, r11, lr, r2\n\t" \
-"mla r5, r12, lr, r5\n\t"
-__attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_c23(dq_pwconv2d_s8_s8_s1_ns_c23a *a __attribute__((unused))) {
-  __asm__ volatile(
-      "push {r4-r11, lr}\n\t"
-  "sub sp, sp, #24\n\t"
-  "str r0, [sp, #4]\n\t"
-  "ldr r6, [r0, #0]\n\t"
-  "ldr r7, [r0, #4]\n\t"
-  "ldr r1, [r0, #12]\n\t"
-  "str r1, [sp, #8]\n\t"
-  "ldr r2, [r0, #8]\n\t"
-  "ldr r3, [r0, #16]\n\t"
-  "sub r3, r3, r2\n\t"
-  "str r3, [sp, #12]\n\t"
-  "bic r3, r2, #7\n\t"
-  "str r3, [sp, #16]\n\t"
-  "and r3, r2, #7\n\t"
-  "str r3, [sp, #20]\n\t"
-  "ldr r8, [r0, #20]\n\t"
-  "ldr r3, [r0, #24]\n\t"
-  "add r9, r8, r3\n\t"
-  "ldr r3, [r0, #28]\n\t"
-  "add r10, r8, r3\n\t"
-  "movs r0, #0\n\t"
-  "movs r1, #0\n\t"
-  "movs r2, #0\n\t"
-  "movs r3, #0\n\t"
-  "movs r4, #0\n\t"
-  "movs r5, #0\n\t"
-  "5:\n\t"
-  "ldr lr, [sp, #16]\n\t"
-  "cmp lr, #0\n\t"
-  "beq 6f\n\t"
-  "add lr, r6, lr\n\t"
-  "str lr, [sp, #0]\n\t"
-  "1:\n\t"
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  "ldr lr, [sp, #0]\n\t"
-  "cmp r6, lr\n\t"
-  "bne 1b\n\t"
-  "6:\n\t"
-  "ldr lr, [sp, #20]\n\t"
-  "cmp lr, #0\n\t"
-  "beq 7f\n\t"
-  "add lr, r6, lr\n\t"
-  "str lr, [sp, #0]\n\t"
-  "2:\n\t"
-  dq_pwconv2d_s8_s8_s1_NS_C23_STEP
-  "ldr lr, [sp, #0]\n\t"
-  "cmp r6, lr\n\t"
-  "bne 2b\n\t"
-  "7:\n\t"
-  "ldr lr, [sp, #12]\n\t"
-  "add r6, r6, lr\n\t"
-  "ldr lr, [sp, #8]\n\t"
-  "subs lr, lr, #1\n\t"
-  "str lr, [sp, #8]\n\t"
-  "bne 5b\n\t"
-  "ldr lr, [sp, #4]\n\t"
-  "add lr, lr, #32\n\t"
-  "stmia lr, {r0-r5}\n\t"
-  "add sp, sp, #24\n\t"
-  "pop {r4-r11, pc}\n\t");
-}
-#endif
-#if defined(__GNUC__) && defined(DQ_ISA_V6M) && !defined(DQ_NO_ASM)
-/*
- * Arguments of _ns_m4 (Cortex-M0/M0+): acc[r] = sum over nseg segments of
- * seg inputs (segment i at x + i * xrow) of x * w_r, rows w_r = w + d[r]
- * advancing seg bytes per segment (contiguous), without the zero point.
- */
-typedef struct {
-  const int8_t *x;
-  int32_t seg;  /* >= 1 */
-  int32_t nseg; /* >= 1 */
-  int32_t xrow;
-  const int8_t *w;
-  int32_t d[3]; /* rows 1..3 at w + d[r - 1] */
-  int32_t acc[4];
-} dq_pwconv2d_s8_s8_s1_ns_m4a;
-
-/*
- * ARMv6-M has LDRSB with a register offset only, and MULS overwrites its
- * operand: one index register j counts a segment down and serves the input
- * and the four rows (their bases minus 1); per tap LDRSB of the input, then
- * per row LDRSB, MULS and an ADD into a high register (r8-r11, which ADD
- * reaches and MULS need not): 14 instructions per 4 MACs, loop unrolled
- * twice. r0 input, r1-r4 rows, r5 j, r6 input value, r7 product, r12 the
- * arguments, lr the segments left.
- */
-#define dq_pwconv2d_s8_s8_s1_NS_M4_TAP \
-"ldrsb r6, [r0, r5]\n\t" \
-"ldrsb r7, [r1, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r8, r8, r7\n\t" \
-"ldrsb r7, [r2, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r9, r9, r7\n\t" \
-"ldrsb r7, [r3, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r10, r10, r7\n\t" \
-"ldrsb r7, [r4, r5]\n\t" \
-"muls r7, r6, r7\n\t" \
-"add r11, r11, r7\n\t" \
-"subs r5, r5, #1\n\t"
-#if defined(__clang__)
-#define dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END "" /* clang assembles unified syntax only */
-#else
-#define dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END ".syntax divided\n\t"
-#endif
-__attribute__((naked, noinline, unused)) static void dq_pwconv2d_s8_s8_s1_ns_m4(dq_pwconv2d_s8_s8_s1_ns_m4a *a __attribute__((unused))) {
-  /* unified syntax here (GCC writes Thumb-1 in the divided one), GCC's restored after */
-  __asm__ volatile(
-      ".syntax unified\n\t"
-  "push {r4-r7, lr}\n\t"
-  "mov r4, r8\n\t"
-  "mov r5, r9\n\t"
-  "mov r6, r10\n\t"
-  "mov r7, r11\n\t"
-  "push {r4-r7}\n\t"
-  "ldr r1, [r0, #16]\n\t"
-  "subs r1, r1, #1\n\t"
-  "ldr r2, [r0, #20]\n\t"
-  "adds r2, r2, r1\n\t"
-  "ldr r3, [r0, #24]\n\t"
-  "adds r3, r3, r1\n\t"
-  "ldr r4, [r0, #28]\n\t"
-  "adds r4, r4, r1\n\t"
-  "movs r5, #0\n\t"
-  "mov r8, r5\n\t"
-  "mov r9, r5\n\t"
-  "mov r10, r5\n\t"
-  "mov r11, r5\n\t"
-  "ldr r5, [r0, #8]\n\t"
-  "mov lr, r5\n\t"
-  "mov r12, r0\n\t"
-  "ldr r0, [r0, #0]\n\t"
-  "subs r0, r0, #1\n\t"
-  "1:\n\t"
-  "mov r6, r12\n\t"
-  "ldr r5, [r6, #4]\n\t"
-  "lsrs r7, r5, #1\n\t"
-  "bcc 2f\n\t"
-  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
-  "beq 3f\n\t"
-  "2:\n\t"
-  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
-  dq_pwconv2d_s8_s8_s1_NS_M4_TAP
-  "bne 2b\n\t"
-  "3:\n\t"
-  "mov r6, r12\n\t"
-  "ldr r7, [r6, #4]\n\t"
-  "adds r1, r1, r7\n\t"
-  "adds r2, r2, r7\n\t"
-  "adds r3, r3, r7\n\t"
-  "adds r4, r4, r7\n\t"
-  "ldr r7, [r6, #12]\n\t"
-  "adds r0, r0, r7\n\t"
-  "mov r7, lr\n\t"
-  "subs r7, r7, #1\n\t"
-  "mov lr, r7\n\t"
-  "bne 1b\n\t"
-  "mov r6, r12\n\t"
-  "adds r6, r6, #32\n\t"
-  "mov r0, r8\n\t"
-  "mov r1, r9\n\t"
-  "mov r2, r10\n\t"
-  "mov r3, r11\n\t"
-  "stmia r6!, {r0-r3}\n\t"
-  "pop {r4-r7}\n\t"
-  "mov r8, r4\n\t"
-  "mov r9, r5\n\t"
-  "mov r10, r6\n\t"
-  "mov r11, r7\n\t"
-  "pop {r4-r7, pc}\n\t"
-  dq_pwconv2d_s8_s8_s1_NS_SYNTAX_END);
 }
 #endif
 #endif
@@ -1107,9 +211,9 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
         const int32_t nb = n_out - o0 < DQ_MVE_S8_BLOCK ? n_out - o0 : DQ_MVE_S8_BLOCK;
         const int8_t *const wb = weights + (size_t)o0 * (size_t)K;
         if (in_zp != 0 && p->w_sum != NULL) {
-          dq_pwconv2d_s8_s8_s1_mve_corr_ws(p->w_sum + o0, nb, in_zp, ws);
+          dq_mve_s8_corr_ws(p->w_sum + o0, nb, in_zp, ws);
         } else if (in_zp != 0) {
-          dq_pwconv2d_s8_s8_s1_mve_corr(wb, K, nb, in_zp, ws);
+          dq_mve_s8_corr(wb, K, nb, in_zp, ws);
         }
         if (npool == 1) {
           for (pix = 0; pix < npix; pix += 2) {
@@ -1123,16 +227,16 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
               const int8_t *const x0 = input + ((size_t)(oy * p->stride_h) * (size_t)p->in_w + (size_t)(ox * p->stride_w)) * (size_t)in_row;
               if (two) {
                 const int8_t *const x1 = input + ((size_t)(dy * p->stride_h) * (size_t)p->in_w + (size_t)(dx * p->stride_w)) * (size_t)in_row;
-                dq_pwconv2d_s8_s8_s1_mve_rows2(x0, x1, wb, K, K, nb, 0, acc0, acc1);
+                dq_mve_s8_rows2(x0, x1, wb, K, K, nb, 0, acc0, acc1);
               } else {
-                dq_pwconv2d_s8_s8_s1_mve_rows1(x0, wb, K, K, nb, 0, acc0);
+                dq_mve_s8_rows1(x0, wb, K, K, nb, 0, acc0);
               }
             }
             for (q = 0; q <= two; ++q) {
               int32_t *const acc = q ? acc1 : acc0;
               uint32_t *const orow = output + (size_t)(pix + q) * (size_t)out_row;
-              if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
-              dq_pwconv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
+              if (in_zp != 0) dq_mve_s8_addcorr(acc, ws, nb);
+              dq_mve_s8_ostage_s1(acc, nb, o0, os, orow);
             }
           }
         } else {
@@ -1151,16 +255,16 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
                 const int8_t *const x0 = input + ((size_t)(cy0 * p->stride_h) * (size_t)p->in_w + (size_t)(cx0 * p->stride_w)) * (size_t)in_row;
                 if (two) {
                   const int8_t *const x1 = input + ((size_t)(cy1 * p->stride_h) * (size_t)p->in_w + (size_t)(cx1 * p->stride_w)) * (size_t)in_row;
-                  dq_pwconv2d_s8_s8_s1_mve_rows2(x0, x1, wb, K, K, nb, 0, d0, acc1);
+                  dq_mve_s8_rows2(x0, x1, wb, K, K, nb, 0, d0, acc1);
                 } else {
-                  dq_pwconv2d_s8_s8_s1_mve_rows1(x0, wb, K, K, nb, 0, d0);
+                  dq_mve_s8_rows1(x0, wb, K, K, nb, 0, d0);
                 }
               }
-              dq_pwconv2d_s8_s8_s1_mve_max(bv, q == 0 ? NULL : acc0, two ? acc1 : NULL, nb);
+              dq_mve_s8_max(bv, q == 0 ? NULL : acc0, two ? acc1 : NULL, nb);
             }
             /* max(sum(q * w)) - zp * sum(w): the correction is the same for every position */
-            if (in_zp != 0) dq_pwconv2d_s8_s8_s1_mve_addcorr(acc, ws, nb);
-            dq_pwconv2d_s8_s8_s1_mve_ostage_s1(acc, nb, o0, os, orow);
+            if (in_zp != 0) dq_mve_s8_addcorr(acc, ws, nb);
+            dq_mve_s8_ostage_s1(acc, nb, o0, os, orow);
           }
         }
       }
@@ -1199,9 +303,9 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
        pixels) are gathered and converted once into one
        interleaved buffer (per group of four inputs, the two s16 pairs of
        each position, minus the zero point), then every weight row serves
-       all P positions: P = 4 (dq_pwconv2d_s8_s8_s1_mac14, 27 instructions per 32
+       all P positions: P = 4 (dq_dsp_s8_mac14, 27 instructions per 32
        MACs) when K <= 288, else (K <= 576) P = 2 with two rows per pass
-       (dq_pwconv2d_s8_s8_s1_mac22, 32 per 32); one position per pass with
+       (dq_dsp_s8_mac22, 32 per 32); one position per pass with
        kernels/smlad2 needed 48. Then the output stage of each pixel, 32
        channels at a time (dsp_s8.tmpl). K % 4 inputs after the last
        group count as 0; the weights are read in whole groups except for
@@ -1235,9 +339,9 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
           }
           const int8_t *const src = input + ((size_t)(cy * p->stride_h) * (size_t)p->in_w + (size_t)(cx * p->stride_w)) * (size_t)in_row;
           if (P == 4) {
-            dq_pwconv2d_s8_s8_s1_cvt(d, src, K / 4, in_zp, 8);
+            dq_dsp_s8_cvt(d, src, K / 4, in_zp, 8);
           } else {
-            dq_pwconv2d_s8_s8_s1_cvt(d, src, K / 4, in_zp, 4);
+            dq_dsp_s8_cvt(d, src, K / 4, in_zp, 4);
           }
           g = K / 4;
           if (rem) {
@@ -1253,14 +357,14 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
           if (P == 4) {
             /* the layer's last row, when K % 4 != 0: whole groups only, the rest in C */
             const int32_t last = o0 + nb == n_out && rem;
-            dq_pwconv2d_s8_s8_s1_m14 m;
+            dq_dsp_s8_m14 m;
             m.x = xq;
             m.w = weights + (size_t)o0 * (size_t)K;
             m.ng = ngp;
             m.nch = nb - last;
             m.back = 4 * ngp - K;
             m.out = acc[0];
-            if (m.nch > 0) dq_pwconv2d_s8_s8_s1_mac14(&m);
+            if (m.nch > 0) dq_dsp_s8_mac14(&m);
             if (last) {
               const int8_t *const wa = weights + (size_t)(n_out - 1) * (size_t)K;
               k = nb - 1;
@@ -1270,7 +374,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
                 m.ng = K / 4;
                 m.nch = 1;
                 m.out = &acc[0][k];
-                dq_pwconv2d_s8_s8_s1_mac14(&m);
+                dq_dsp_s8_mac14(&m);
               }
               for (g = 4 * (K / 4); g < K; ++g) {
                 const uint32_t *const xg = xq + 8 * (g >> 2) + (g & 1);
@@ -1284,7 +388,7 @@ dq_status dq_pwconv2d_s8_s8_s1(const dq_conv_params *p, const int8_t *input, con
               const int8_t *const wb = o0 + k + 1 < n_out ? wa + K : wa;
               int32_t a[5] = {0, 0, 0, 0, 0};
               a[4] = (o0 + k + 2 >= n_out && rem) ? K / 4 : ngp;
-              if (a[4] > 0) dq_pwconv2d_s8_s8_s1_mac22(a, xq, wa, wb);
+              if (a[4] > 0) dq_dsp_s8_mac22(a, xq, wa, wb);
               for (g = 4 * a[4]; g < K; ++g) {
                 const uint32_t *const xg = xq + 4 * (g >> 2) + (g & 1);
                 const int32_t sh = 16 * ((g >> 1) & 1);

@@ -32,8 +32,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	limits := limitFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dqnn generate MODEL -o DIR [--weights FILE] [--name NAME] [--target T] [--quantized-io] [--amalgamate] [--no-build-files]\n\n"+
-			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h and the kernels the model\n"+
-			"uses into DIR (or only NAME.h and NAME.c with --amalgamate), and "+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+" (CMake:\n"+
+			"Writes NAME.h, NAME.c, NAME_data.c, dq_types.h, dq_kernels.h, the kernels the model uses\n"+
+			"and their internal header dq_internal.h into DIR (or only NAME.h and NAME.c with\n"+
+			"--amalgamate), and "+emit.CMakeFile+" and NAME"+emit.CMakeModelSuffix+" (CMake:\n"+
 			"add_subdirectory(DIR), then target_link_libraries(app PRIVATE NAME)). Paths are relative to\n"+
 			"the current directory, so it works from go generate:\n\n"+
 			"  //go:generate go run github.com/dqnn/dqnn/cmd/dqnn generate model.h5 -o mnist --name mnist\n\n"+

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dqnn/dqnn/gen/kernelgen"
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/ref"
 	"github.com/dqnn/dqnn/gen/vectorgen"
@@ -213,25 +214,45 @@ func strictToolchains() map[string]toolchain {
 
 // TestKernelsAmalgamated compiles all kernels as one translation unit, as
 // dqnn generate --amalgamate writes a library: helpers shared by several
-// kernels must not be defined twice. Only the front end matters here (the
-// per-file objects check code generation), so -fsyntax-only.
+// kernels must not be defined twice. dq_internal.h is inlined once, at the
+// first kernel's include of it, as emit does. Only the front end matters here
+// (the per-file objects check code generation), so -fsyntax-only.
 func TestKernelsAmalgamated(t *testing.T) {
 	kdir := kernelDir(t)
 	files, _ := filepath.Glob(filepath.Join(kdir, "*.c"))
 	slices.Sort(files)
+	internal, err := os.ReadFile(filepath.Join(kdir, kernelgen.InternalHeader))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	b.WriteString("#include \"dq_kernels.h\"\n")
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.SplitAfter(string(src), "\n") {
+	// write copies src without its dqnn includes and build constraint,
+	// inlining the internal header at its first include.
+	var write func(src string)
+	inlined := false
+	write = func(src string) {
+		for _, l := range strings.SplitAfter(src, "\n") {
+			if strings.TrimSpace(l) == "#include \""+kernelgen.InternalHeader+"\"" && !inlined {
+				inlined = true
+				write(string(internal))
+				continue
+			}
 			if strings.HasPrefix(l, "#include \"dq_") || strings.HasPrefix(l, "//go:build") {
 				continue
 			}
 			b.WriteString(l)
 		}
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(string(src))
+	}
+	if !inlined {
+		t.Fatalf("no kernel includes %s", kernelgen.InternalHeader)
 	}
 	all := filepath.Join(t.TempDir(), "all_kernels.c")
 	if err := os.WriteFile(all, []byte(b.String()), 0o644); err != nil {

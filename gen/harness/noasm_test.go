@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dqnn/dqnn/gen/kernelgen"
 	"github.com/dqnn/dqnn/gen/ref"
 	"github.com/dqnn/dqnn/gen/vectors"
 	"github.com/dqnn/dqnn/target"
@@ -38,10 +39,26 @@ func noAsmToolchains() map[target.CPU][]toolchain {
 // dq_types.h helper written in assembly.
 var usesAsm = regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
 
-// asmKernels returns the kernels whose files match usesAsm: the ones whose
-// code DQ_NO_ASM changes.
+// internalDef matches the definition of a helper in dq_internal.h.
+var internalDef = regexp.MustCompile(`(?m)^static [^;{]*?\b(dq_\w+)\(`)
+
+// asmKernels returns the kernels whose files match usesAsm or call a helper
+// of dq_internal.h (whose helpers hold most of the shared assembly): the
+// ones whose code DQ_NO_ASM may change.
 func asmKernels(t *testing.T) map[string]bool {
 	t.Helper()
+	hdr, err := os.ReadFile(filepath.Join(kernelDir(t), kernelgen.InternalHeader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range internalDef.FindAllSubmatch(hdr, -1) {
+		names = append(names, regexp.QuoteMeta(string(m[1])))
+	}
+	if len(names) == 0 {
+		t.Fatalf("no helper definitions found in %s: internalDef is stale", kernelgen.InternalHeader)
+	}
+	callsInternal := regexp.MustCompile(`\b(` + strings.Join(names, "|") + `)\(`)
 	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "dq_*.c"))
 	out := map[string]bool{}
 	for _, f := range files {
@@ -49,7 +66,7 @@ func asmKernels(t *testing.T) map[string]bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if usesAsm.Match(src) {
+		if usesAsm.Match(src) || callsInternal.Match(src) {
 			out[strings.TrimSuffix(filepath.Base(f), ".c")] = true
 		}
 	}

@@ -1,6 +1,7 @@
 // Package kernelgen generates dqnn's C kernel library from gen/matrix: one
 // file per kernel in kernels_c/ (named after the kernel's function), the
-// prototype header dq_kernels.h and docs/kernels.md. Generate is a pure
+// prototype header dq_kernels.h, the kernels' internal header dq_internal.h
+// (helpers shared by several kernels, defined once) and docs/kernels.md. Generate is a pure
 // function returning files; writing them is render.Write's job.
 package kernelgen
 
@@ -49,6 +50,12 @@ type TypesData struct {
 	Template string
 	Enums    []cparams.EnumDecl
 	Structs  []cparams.Decl
+}
+
+// InternalData is the data of dq_internal.h.tmpl: the helpers it holds
+// ("*/shared" blocks) use no kernel data, since they are defined once for all.
+type InternalData struct {
+	Template string
 }
 
 // ISASel is one ISA's selection macro (kernels/head renders them into every
@@ -236,17 +243,20 @@ func isaSels() []ISASel {
 	return out
 }
 
-// KernelDir and DocsPath are where Generate's files go, relative to the repository root.
+// KernelDir and DocsPath are where Generate's files go, relative to the
+// repository root; InternalHeader is the kernels' internal header there (the
+// helpers several kernels share, not part of the API).
 const (
-	KernelDir = "kernels_c"
-	DocsPath  = "docs/kernels.md"
+	KernelDir      = "kernels_c"
+	DocsPath       = "docs/kernels.md"
+	InternalHeader = "dq_internal.h"
 )
 
 // Managed tells render.Write which stale generated files Generate owns.
 var Managed = map[string][]string{KernelDir: {"*.c", "*.h"}}
 
 // Generate validates rows and renders every kernel file, dq_kernels.h,
-// dq_types.h and docs/kernels.md. Paths are slash-separated, relative to the
+// dq_types.h, dq_internal.h and docs/kernels.md. Paths are slash-separated, relative to the
 // repository root. Nothing is returned unless every template succeeded.
 func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	if err := matrix.Validate(rows); err != nil {
@@ -286,6 +296,13 @@ func Generate(rows []matrix.Row) (map[string][]byte, error) {
 	}
 	// Tidy, not FormatC: the header's inline assembly keeps its layout.
 	files[KernelDir+"/dq_types.h"] = render.Tidy(th)
+
+	ih, err := render.Execute(t, "kernels/dq_internal.h.tmpl", InternalData{Template: "kernels/dq_internal.h.tmpl"})
+	if err != nil {
+		return nil, err
+	}
+	// FormatC, as the kernel files these helpers were rendered into before.
+	files[KernelDir+"/"+InternalHeader] = render.FormatC(ih)
 
 	docs := DocsData{Template: "kernels/kernels.md.tmpl"}
 	counts := map[string]*FamilyCount{}

@@ -27,8 +27,8 @@ func TestGenerateDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != len(matrix.Rows)+3 {
-		t.Errorf("got %d files, want %d kernels + dq_kernels.h + dq_types.h + docs", len(a), len(matrix.Rows))
+	if len(a) != len(matrix.Rows)+4 {
+		t.Errorf("got %d files, want %d kernels + dq_kernels.h + dq_types.h + dq_internal.h + docs", len(a), len(matrix.Rows))
 	}
 	for p, src := range a {
 		if !bytes.Equal(src, b[p]) {
@@ -113,14 +113,18 @@ func TestTemplateSize(t *testing.T) {
 
 // TestVariantSources ties gen/matrix.Variants to the code: every source a
 // variant names exists, and every kernel of a variant marked Asm holds
-// assembly (inline, or a dq_types.h helper written in it) next to its
-// DQ_NO_ASM twin.
+// assembly (inline, or a dq_types.h or dq_internal.h helper written in it)
+// next to its DQ_NO_ASM twin.
 func TestVariantSources(t *testing.T) {
 	files, err := Generate(matrix.Rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_`)
+	helpers := asmHelpers(files[KernelDir+"/"+InternalHeader])
+	if len(helpers) == 0 {
+		t.Fatalf("%s: no helper written in assembly found", InternalHeader)
+	}
+	asm := regexp.MustCompile(`__asm__|dq_xor_popcount|dq_bin_|\b(` + strings.Join(helpers, "|") + `)\(`)
 	for _, v := range matrix.Variants {
 		for _, s := range v.Sources {
 			if strings.Contains(s, "/") {
@@ -140,5 +144,55 @@ func TestVariantSources(t *testing.T) {
 				t.Errorf("%s: kernel %s holds no assembly", v.Name, k.Name())
 			}
 		}
+	}
+}
+
+// asmHelpers returns the names of the helpers of dq_internal.h (src) whose
+// definition holds inline assembly: a definition runs from its line
+// "static ... name(" to the next line "}".
+func asmHelpers(src []byte) []string {
+	def := regexp.MustCompile(`(?m)^(?:__attribute__\(\([^)]*\)\) )?static\b[^;{=]*?\b(dq_\w+)\(`)
+	seen := map[string]bool{}
+	var names []string
+	for _, m := range def.FindAllSubmatchIndex(src, -1) {
+		end := bytes.Index(src[m[1]:], []byte("\n}\n"))
+		if end < 0 {
+			continue
+		}
+		name := string(src[m[2]:m[3]])
+		if bytes.Contains(src[m[0]:m[1]+end], []byte("__asm__")) && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// TestNoDefinedGuards fails when a kernel template guards a helper against a
+// second definition (#ifndef DQ_..._DEFINED): a helper several kernels need is
+// defined once, in dq_internal.h ("*/shared" blocks), never copied behind a
+// guard (issue #17).
+func TestNoDefinedGuards(t *testing.T) {
+	guard := regexp.MustCompile(`(?m)^#(?:ifndef|define)\s+\w+_DEFINED\b`)
+	n := 0
+	err := fs.WalkDir(templates.FS, "kernels", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := fs.ReadFile(templates.FS, p)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, m := range guard.FindAll(src, -1) {
+			t.Errorf("templates/%s: %s: define the helper once in dq_internal.h instead", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no kernel template found")
 	}
 }

@@ -239,7 +239,7 @@ var Variants = []Variant{
 		"weights of a block of channels as floats once per call, taps gathered once per pixel (contiguous rows where no tap is padding; 3x3 over one channel: weights in registers), output stage hoisted (relu dropped where the clamp already gives q_min), VCVTR + integer clamp; the 1x1 over 3 channels into an unsigned 8-bit range is an assembly loop (VLDM, VCVTR, USAT; non-finite sums seen by FPSCR.IOC); a non-finite sum sends the pixel block to the portable element with the overflow rescue (semantics.md)",
 		[]string{"f32s8.tmpl", "f32s8_file.tmpl"}, true, dtype.S8, []Rule{
 			{Site: SiteEntry, Host: true, Pre: "defined(DQ_F32S8_FAST)",
-				Shape: "p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !$k_bigmul(os->mul, n_out)",
+				Shape: "p->k_h * p->k_w * p->in_c * ph * pw <= DQ_F32S8_XBUF && p->k_h * p->k_w * p->in_c <= DQ_F32S8_WBUF && !dq_f32s8_bigmul(os->mul, n_out)",
 				Body:  "f32s8/fast",
 				Words: "VFP cores and the host (plain C), K = k_h·k_w·in_c ≤ DQ_F32S8_WBUF (256; 64 with DQ_SMALL_STACK) and K·pool ≤ DQ_F32S8_XBUF (144; 36), no |mul| > 1; a block with a non-finite sum goes to the portable element with the rescue"},
 		}},

@@ -1,5 +1,6 @@
 // Command dqnngen regenerates dqnn's generated sources: the C kernels in
-// kernels_c/ (one file per gen/matrix row plus dq_kernels.h), docs/kernels.md
+// kernels_c/ (one file per gen/matrix row plus dq_kernels.h, dq_types.h and
+// the kernels' internal header dq_internal.h), docs/kernels.md
 // and the Go test vectors gen/vectors/vectors_gen.go. It is run by
 // `go generate ./...` (see gen/generate.go):
 //

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dqnn/dqnn/gen/kernelgen"
 	"github.com/dqnn/dqnn/gen/render"
 	kernelsc "github.com/dqnn/dqnn/kernels_c"
 )
@@ -20,7 +19,7 @@ var (
 	// reInternal is a kernel's include of dq_internal.h: the first becomes
 	// the header's body (after that kernel's ISA selection and pragmas, which
 	// its helpers need), the others nothing.
-	reInternal = regexp.MustCompile(`(?m)^#include "` + regexp.QuoteMeta(kernelgen.InternalHeader) + `"\n`)
+	reInternal = regexp.MustCompile(`(?m)^#include "` + regexp.QuoteMeta(kernelsc.InternalHeader) + `"\n`)
 	reSys      = regexp.MustCompile(`(?m)^#include <([a-z.]+)>\n`)
 	reDef      = regexp.MustCompile(`(?m)^dq_status (dq_[a-z0-9_]+)\(`)
 	reBuild    = regexp.MustCompile(`(?m)^//go:build ignore\n`)
@@ -34,7 +33,7 @@ func (e *emitter) amalgamate() error {
 		return err
 	}
 	e.m.TypesH = strings.TrimPrefix(string(th), render.Marker+"\n")
-	ih, err := fs.ReadFile(kernelsc.FS, kernelgen.InternalHeader)
+	ih, err := fs.ReadFile(kernelsc.FS, kernelsc.InternalHeader)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dqnn/dqnn/gen/kernelgen"
 	"github.com/dqnn/dqnn/gen/render"
 	"github.com/dqnn/dqnn/internal/cstr"
 	"github.com/dqnn/dqnn/ir"
@@ -126,11 +125,11 @@ func Render(g *ir.Graph, p *passes.Plan, opt Options) (*Output, error) {
 func addInternal(files map[string][]byte) error {
 	for f, b := range files {
 		if strings.HasSuffix(f, ".c") && reInternal.Match(b) {
-			h, err := fs.ReadFile(kernelsc.FS, kernelgen.InternalHeader)
+			h, err := fs.ReadFile(kernelsc.FS, kernelsc.InternalHeader)
 			if err != nil {
-				return fmt.Errorf("emit: kernel library has no %s: %w", kernelgen.InternalHeader, err)
+				return fmt.Errorf("emit: kernel library has no %s: %w", kernelsc.InternalHeader, err)
 			}
-			files[kernelgen.InternalHeader] = h
+			files[kernelsc.InternalHeader] = h
 			return nil
 		}
 	}

@@ -13,6 +13,10 @@ package kernelsc
 
 import "embed"
 
+// InternalHeader is the header of the shared helpers (gen/kernelgen writes
+// it under this name): a library ships it with kernels that include it.
+const InternalHeader = "dq_internal.h"
+
 // FS holds every *.c and *.h file of the kernel library.
 //
 //go:embed *.c *.h

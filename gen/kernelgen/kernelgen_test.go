@@ -11,6 +11,7 @@ import (
 
 	"github.com/dqnn/dqnn/gen/matrix"
 	"github.com/dqnn/dqnn/gen/render"
+	kernelsc "github.com/dqnn/dqnn/kernels_c"
 	"github.com/dqnn/dqnn/templates"
 )
 
@@ -18,6 +19,14 @@ import (
 const root = "../.."
 
 // TestGenerateDeterministic renders twice and checks byte equality and the marker.
+// TestInternalHeaderName: the emitter ships the header under the name the
+// kernels include, which kernels_c declares for it.
+func TestInternalHeaderName(t *testing.T) {
+	if InternalHeader != kernelsc.InternalHeader {
+		t.Errorf("kernelgen writes %q, kernels_c names %q", InternalHeader, kernelsc.InternalHeader)
+	}
+}
+
 func TestGenerateDeterministic(t *testing.T) {
 	a, err := Generate(matrix.Rows)
 	if err != nil {

@@ -35,7 +35,7 @@ var forbidden = map[string][]string{
 	// format spells them: Keras classes and arguments stay in the importer
 	// (keras, quant), so a new input format or quantizer leaves these alone.
 	"passes":   {"compiler", "validate", "bench", "keras", "quant", "interp", "emit"},
-	"emit":     {"compiler", "validate", "bench", "keras", "quant", "interp"},
+	"emit":     {"compiler", "validate", "bench", "keras", "quant", "interp", "gen/kernelgen", "gen/matrix"}, // kernels_c names what emit copies
 	"compiler": {"validate", "bench", "keras", "quant", "interp"},
 	// validate runs the oracle (interp evaluates each quantizer through its
 	// importer's record) on a graph its caller loaded; a board is one kind of

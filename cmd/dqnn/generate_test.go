@@ -26,8 +26,8 @@ func TestGenerateWritesOnlyChanges(t *testing.T) {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 13 {
-		t.Errorf("%d files written, want 13 (10 C files, CMakeLists.txt, mnist.dqnn.cmake and the manifest)", len(ents))
+	if len(ents) != 14 {
+		t.Errorf("%d files written, want 14 (11 C files and headers, dq_internal.h among them, CMakeLists.txt, mnist.dqnn.cmake and the manifest)", len(ents))
 	}
 	// A kernel this model wrote before (its manifest lists it) is removed
 	// as stale; a generated file it did not write and a user file are kept.

@@ -37,7 +37,8 @@ progress=$(mktemp)
 trap 'rm -f "$progress"' EXIT
 go build -o "$progress" ./internal/testprogress
 # The longest packages first: go test starts them in command-line order, so
-# the short ones fill the second core to the end instead of leaving it idle.
-go test -json -count=1 -timeout 40m ./gen/harness ./compiler ./validate ./board ./bench ./... 2>&1 |
+# the short ones fill the second core to the end instead of leaving it idle
+# (their times: the "slowest" line go test prints last).
+go test -json -count=1 -timeout 40m ./gen/harness ./compiler ./validate ./board ./bench ./cmd/dqnn ./report ./target ./... 2>&1 |
   "$progress" -total "$(go list ./... | wc -l)" -trim "$(go list -m)/"
 

@@ -9,6 +9,9 @@ import (
 )
 
 func TestKernelSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: the kernel suite under QEMU runs in the full suite")
+	}
 	if err := target.Available(target.CortexM4); err != nil {
 		t.Skipf("skipping: %v", err)
 	}

@@ -92,6 +92,9 @@ var zooDefault = []string{"qkeras/binary_resnet_e18", "larq/biRealNet", "larq/qu
 // of the tensor's largest magnitude). Without -zoo-all it runs zooDefault
 // (each model costs seconds of gcc time for its megabytes of constants).
 func TestZoo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: the zoo's builds run in the full suite")
+	}
 	// The Larq/QKeras zoo architectures of google/qkeras PR #66
 	// (architecture JSON only, no weights).
 	zooDir := sharedmodels.Require(t, "zoo-pr66")

@@ -21,6 +21,9 @@ import (
 // serial:PTY lists the layers and says the cycles are unavailable.
 func TestFirmwareValidateBenchOverSerial(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("short: the serial link under QEMU runs in the full suite")
+	}
 	testenv.Need(t, "QEMU and arm-none-eabi-gcc", target.Available(target.CortexM4))
 	dir := t.TempDir()
 	var out, errb bytes.Buffer

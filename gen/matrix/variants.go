@@ -194,38 +194,10 @@ var Variants = []Variant{
 		[]string{"f32s1_first_mve.tmpl"}, true, dtype.Invalid, nil},
 	{"s8s8_mla_v7m", V7M, mats, s8s8, "interior conv positions",
 		"naked Thumb-2 MLA loops: dense four rows per pass sharing each input minus the zero point; convs two positions x three channels reading the input in place, zero point by weight sums; s8 output stage with the rounding on the float's bits",
-		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid, []Rule{
-			{Ops: []Op{Dense}, Site: SiteRows, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/dense_v7m",
-				Words: "GCC-compatible builds: the channels in groups of four, the rest by the portable loops"},
-			{Ops: []Op{Conv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "ph * pw == 1 && p->dil_w == 1", Body: "nosimd_s8/conv_v7m",
-				Words: "GCC-compatible builds, s8 or f32 output, no fused pool, dil_w 1: the interior positions, which the portable loop then skips"},
-			{Ops: []Op{PWConv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "ph * pw == 1", Body: "nosimd_s8/conv_v7m",
-				Words: "GCC-compatible builds, s8 or f32 output, no fused pool: every position, which the portable loop then skips"},
-			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteDecl, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/decl",
-				Words: "declares the interior rectangle ns_* the entry path computed"},
-			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SitePixel, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1", Body: "nosimd_s8/skip",
-				Words: "skips the positions the entry path computed"},
-		}},
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid, nosimdRules("v7m")},
 	{"s8s8_muls_v6m", V6M, mats, s8s8, "interior conv positions",
 		"naked ARMv6-M loop: four rows share each input, one LDRSB index register for the input and the rows, accumulators in r8-r11; zero point by weight sums",
-		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid, []Rule{
-			{Ops: []Op{Dense}, Site: SiteRows, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/dense_v6m",
-				Words: "GCC-compatible builds: the channels in groups of four, the rest by the portable loops"},
-			{Ops: []Op{Conv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "ph * pw == 1 && p->dil_w == 1", Body: "nosimd_s8/conv_v6m",
-				Words: "GCC-compatible builds, s8 or f32 output, no fused pool, dil_w 1: the interior positions, which the portable loop then skips"},
-			{Ops: []Op{PWConv2D}, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteEntry, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "ph * pw == 1", Body: "nosimd_s8/conv_v6m",
-				Words: "GCC-compatible builds, s8 or f32 output, no fused pool: every position, which the portable loop then skips"},
-			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SiteDecl, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)", Body: "nosimd_s8/decl",
-				Words: "declares the interior rectangle ns_* the entry path computed"},
-			{Ops: convs2, Outs: []dtype.DType{dtype.S8, dtype.F32}, Site: SitePixel, Pre: "defined(__GNUC__) && !defined(DQ_NO_ASM)",
-				Shape: "oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1", Body: "nosimd_s8/skip",
-				Words: "skips the positions the entry path computed"},
-		}},
+		[]string{"nosimd_s8.tmpl", "nosimd_s8_asm.tmpl"}, true, dtype.Invalid, nosimdRules("v6m")},
 	{"s8s8_rows3_portable", Portable, []Op{Dense}, s8s8, "cores without the DSP extension (M0, M0+, M3, the host)",
 		"three output channels per pass share each loaded input minus the zero point (as CMSIS-NN's portable s8 matrix-vector loop, which takes four; four measured slower on the M3: GCC spills)",
 		[]string{"dense_paths.tmpl"}, false, dtype.Invalid, []Rule{
@@ -355,4 +327,26 @@ func (v Variant) hasKernel(rows []Row) bool {
 		}
 	}
 	return false
+}
+
+// nosimdRules are the rules of the M3 and M0 s8 x s8 variants: the same
+// sites and shapes, with the bodies of core ("v7m", "v6m").
+func nosimdRules(core string) []Rule {
+	const pre = "defined(__GNUC__) && !defined(DQ_NO_ASM)"
+	sOrF := []dtype.DType{dtype.S8, dtype.F32}
+	return []Rule{
+		{Ops: []Op{Dense}, Site: SiteRows, Pre: pre, Body: "nosimd_s8/dense_" + core,
+			Words: "GCC-compatible builds: the channels in groups of four, the rest by the portable loops"},
+		{Ops: []Op{Conv2D}, Outs: sOrF, Site: SiteEntry, Pre: pre,
+			Shape: "ph * pw == 1 && p->dil_w == 1", Body: "nosimd_s8/conv_" + core,
+			Words: "GCC-compatible builds, s8 or f32 output, no fused pool, dil_w 1: the interior positions, which the portable loop then skips"},
+		{Ops: []Op{PWConv2D}, Outs: sOrF, Site: SiteEntry, Pre: pre,
+			Shape: "ph * pw == 1", Body: "nosimd_s8/conv_" + core,
+			Words: "GCC-compatible builds, s8 or f32 output, no fused pool: every position, which the portable loop then skips"},
+		{Ops: convs2, Outs: sOrF, Site: SiteDecl, Pre: pre, Body: "nosimd_s8/decl",
+			Words: "declares the interior rectangle ns_* the entry path computed"},
+		{Ops: convs2, Outs: sOrF, Site: SitePixel, Pre: pre,
+			Shape: "oy >= ns_y0 && oy < ns_y1 && ox >= ns_x0 && ox < ns_x1", Body: "nosimd_s8/skip",
+			Words: "skips the positions the entry path computed"},
+	}
 }

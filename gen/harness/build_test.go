@@ -23,14 +23,93 @@ import (
 	"github.com/dqnn/dqnn/target"
 )
 
-// The kernels are compiled once per compiler and flag set for the whole test
-// binary: every test asks objects for the (compiler, flags, file) it needs
-// and gets the one object that the first asker built. Before this cache the
-// package compiled the 132 kernels (1.6 MB of C) three times with identical
-// gcc flags and twice per other compiler.
+// The kernels are compiled once per compiler and flag set: every test asks
+// objects for the (compiler, flags, file) it needs and gets the one object
+// that the first asker built. Before this cache the package compiled the
+// 132 kernels (1.6 MB of C) three times with identical gcc flags and twice
+// per other compiler. The objects are kept between runs (cacheDir), keyed
+// by the compiler's identity, the flags, the whole kernel library and the
+// file's content, as Go's build cache keeps packages: a run on an
+// unchanged library compiles only the test programs.
 var shared struct {
-	kdir  string    // the embedded kernel library, written once
-	cache *objCache // objects and assembly of kernel files
+	kdir    string    // the embedded kernel library, written once
+	libHash string    // of every file of the library: any change invalidates every object
+	cache   *objCache // objects and assembly of kernel files
+}
+
+// cacheDir is where objects persist between runs: $DQNN_HARNESS_CACHE, or
+// dqnn-harness in the user's cache directory; "" (a directory of the run,
+// removed at its end) under Bazel, whose tests must stay hermetic, with
+// DQNN_HARNESS_CACHE=off, or when neither is writable.
+func cacheDir() string {
+	dir := os.Getenv("DQNN_HARNESS_CACHE")
+	if dir == "off" || os.Getenv("TEST_TMPDIR") != "" {
+		return ""
+	}
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(base, "dqnn-harness")
+	}
+	if os.MkdirAll(dir, 0o755) != nil {
+		return ""
+	}
+	return dir
+}
+
+// pruneCache removes the entries of dir not used for two weeks (a hit
+// touches its entry), so the cache holds about the objects of the
+// libraries built lately.
+func pruneCache(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	old := time.Now().Add(-14 * 24 * time.Hour)
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && e.IsDir() && info.ModTime().Before(old) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// libraryHash hashes every file of the embedded kernel library.
+func libraryHash() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(kernelsc.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := kernelsc.FS.ReadFile(p)
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(src))
+		h.Write(src)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// compilerIDs caches compilerID per compiler name.
+var compilerIDs sync.Map
+
+// compilerID identifies the compiler cc resolves to: its path and its
+// --version text (a new compiler version or package misses the cache).
+func compilerID(ctx context.Context, cc string) (string, error) {
+	if id, ok := compilerIDs.Load(cc); ok {
+		return id.(string), nil
+	}
+	path, err := exec.LookPath(cc)
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %v", cc, err)
+	}
+	id := path + "\x00" + string(out)
+	compilerIDs.Store(cc, id)
+	return id, nil
 }
 
 func TestMain(m *testing.M) {
@@ -44,7 +123,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	shared.cache = &objCache{dir: filepath.Join(dir, "obj"), sem: make(chan struct{}, runtime.NumCPU()), m: map[string]*objEntry{}}
+	if shared.libHash, err = libraryHash(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	objDir := cacheDir()
+	if objDir == "" {
+		objDir = filepath.Join(dir, "obj")
+	} else {
+		pruneCache(objDir)
+	}
+	shared.cache = &objCache{dir: objDir, sem: make(chan struct{}, runtime.NumCPU()), m: map[string]*objEntry{}}
 	stop := progressPrinter(20 * time.Second)
 	code := m.Run()
 	stop()
@@ -154,10 +243,14 @@ func (c *objCache) entry(ctx context.Context, tc toolchain, src string) (*objEnt
 	if err != nil {
 		return nil, err
 	}
+	id, err := compilerID(ctx, tc.cc)
+	if err != nil {
+		return nil, err
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%q\x00%q\x00%s\x00", tc.cc, tc.flags, tc.asFlags, filepath.Dir(src))
+	fmt.Fprintf(h, "%s\x00%q\x00%q\x00%s\x00", id, tc.flags, tc.asFlags, shared.libHash)
 	h.Write(data)
-	key := hex.EncodeToString(h.Sum(nil))[:24]
+	key := hex.EncodeToString(h.Sum(nil))[:32]
 	c.mu.Lock()
 	e := c.m[key]
 	if e == nil {
@@ -168,24 +261,40 @@ func (c *objCache) entry(ctx context.Context, tc toolchain, src string) (*objEnt
 	}
 	c.mu.Unlock()
 	e.once.Do(func() {
+		entryDir := filepath.Join(c.dir, key)
+		base := filepath.Join(entryDir, strings.TrimSuffix(filepath.Base(src), ".c"))
+		e.asm, e.obj = base+".s", base+".o"
+		if _, err := os.Stat(e.obj); err == nil { // kept by an earlier run (the object is written last)
+			now := time.Now()
+			os.Chtimes(entryDir, now, now)
+			progress.hits.Add(1)
+			return
+		}
 		c.sem <- struct{}{}
 		defer func() { <-c.sem }()
 		setCurrent(fmt.Sprintf("%s %s", tc.cc, filepath.Base(src)))
-		base := filepath.Join(c.dir, key, strings.TrimSuffix(filepath.Base(src), ".c"))
-		if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		if err := os.MkdirAll(entryDir, 0o755); err != nil {
 			e.err = err
 			return
 		}
-		e.asm, e.obj = base+".s", base+".o"
-		args := append(append([]string{}, tc.flags...), "-I", shared.kdir, "-S", src, "-o", e.asm)
+		// Written under names of this process, then renamed: another
+		// test process may build the same entry at the same time.
+		tmp := fmt.Sprintf("%s.%d", base, os.Getpid())
+		args := append(append([]string{}, tc.flags...), "-I", shared.kdir, "-S", src, "-o", tmp+".s")
 		if out, err := exec.CommandContext(ctx, tc.cc, args...).CombinedOutput(); err != nil {
 			e.err = fmt.Errorf("%s: %v\n%s\ncommand: %s %s", filepath.Base(src), err, bytes.TrimSpace(out), tc.cc, strings.Join(args, " "))
 			return
 		}
-		args = append(append([]string{}, tc.asFlags...), "-c", e.asm, "-o", e.obj)
+		args = append(append([]string{}, tc.asFlags...), "-c", tmp+".s", "-o", tmp+".o")
 		if out, err := exec.CommandContext(ctx, tc.cc, args...).CombinedOutput(); err != nil {
 			e.err = fmt.Errorf("%s: assembling: %v\n%s", filepath.Base(src), err, bytes.TrimSpace(out))
+			return
 		}
+		if err := os.Rename(tmp+".s", e.asm); err != nil {
+			e.err = err
+			return
+		}
+		e.err = os.Rename(tmp+".o", e.obj)
 		progress.compiled.Add(1)
 	})
 	if e.err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,12 +29,13 @@ import (
 // that the first asker built. Before this cache the package compiled the
 // 132 kernels (1.6 MB of C) three times with identical gcc flags and twice
 // per other compiler. The objects are kept between runs (cacheDir), keyed
-// by the compiler's identity, the flags, the whole kernel library and the
-// file's content, as Go's build cache keeps packages: a run on an
-// unchanged library compiles only the test programs.
+// by the compiler's identity, the flags, the library's headers and the
+// file's content, as Go's build cache keeps packages: a run compiles only
+// the kernel files that changed (all of them when a header did) and the
+// test programs it has not built before.
 var shared struct {
 	kdir    string    // the embedded kernel library, written once
-	libHash string    // of every file of the library: any change invalidates every object
+	hdrHash string    // of the library's headers (dq_*.h), which every file includes
 	cache   *objCache // objects and assembly of kernel files
 }
 
@@ -75,11 +77,13 @@ func pruneCache(dir string) {
 	}
 }
 
-// libraryHash hashes every file of the embedded kernel library.
-func libraryHash() (string, error) {
+// headerHash hashes the headers of the embedded kernel library: the
+// kernel files include no other file of it (and the system's headers come
+// with the compiler's identity).
+func headerHash() (string, error) {
 	h := sha256.New()
 	err := fs.WalkDir(kernelsc.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".h") {
 			return err
 		}
 		src, err := kernelsc.FS.ReadFile(p)
@@ -123,7 +127,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if shared.libHash, err = libraryHash(); err != nil {
+	if shared.hdrHash, err = headerHash(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
@@ -248,7 +252,7 @@ func (c *objCache) entry(ctx context.Context, tc toolchain, src string) (*objEnt
 		return nil, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%q\x00%q\x00%s\x00", id, tc.flags, tc.asFlags, shared.libHash)
+	fmt.Fprintf(h, "%s\x00%q\x00%q\x00%s\x00", id, tc.flags, tc.asFlags, shared.hdrHash)
 	h.Write(data)
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	c.mu.Lock()
@@ -358,4 +362,26 @@ func buildProgram(ctx context.Context, cpu target.CPU, tc toolchain, dir string,
 func haveTool(t *testing.T, cc string) {
 	t.Helper()
 	testenv.NeedCmd(t, cc)
+}
+
+// localInclude matches a kernel file's #include "...".
+var localInclude = regexp.MustCompile(`(?m)^\s*#\s*include\s*"([^"]+)"`)
+
+// TestObjectKeyCoversIncludes: an object's cache key covers its file and
+// the library's headers, so a kernel file may include nothing else of the
+// library (a .c, or a file outside it).
+func TestObjectKeyCoversIncludes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(kernelDir(t), "*.[ch]"))
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range localInclude.FindAllSubmatch(src, -1) {
+			name := string(m[1])
+			if _, err := fs.Stat(kernelsc.FS, name); err != nil || !strings.HasSuffix(name, ".h") {
+				t.Errorf("%s includes %q: not a header of the kernel library, so the object cache's key misses it", filepath.Base(f), name)
+			}
+		}
+	}
 }

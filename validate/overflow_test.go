@@ -44,6 +44,13 @@ func TestValidateOverflowingSignLayer(t *testing.T) {
 	if err := WriteNPY(npy, data, append([]int{len(cycles)}, shape...)); err != nil {
 		t.Fatal(err)
 	}
+	validatesOnHostM4M55(t, g, model, npy)
+}
+
+// validatesOnHostM4M55 validates g (read from model) per layer with the
+// samples of npy on the host and, without -short, on Cortex-M4 and M55.
+func validatesOnHostM4M55(t *testing.T, g *ir.Graph, model, npy string) {
+	t.Helper()
 	cpus := []target.CPU{target.Host}
 	if !testing.Short() {
 		cpus = append(cpus, target.CortexM4, target.CortexM55)

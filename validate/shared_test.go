@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"context"
 	"math"
 	"path/filepath"
 	"strings"
@@ -89,23 +88,5 @@ func TestValidateOverflowingInputs(t *testing.T) {
 	if err := WriteNPY(npy, data, append([]int{3}, shape...)); err != nil {
 		t.Fatal(err)
 	}
-	cpus := []target.CPU{target.Host}
-	if !testing.Short() {
-		cpus = append(cpus, target.CortexM4, target.CortexM55)
-	}
-	for _, cpu := range cpus {
-		t.Run(string(cpu), func(t *testing.T) {
-			testenv.Need(t, string(cpu), target.Available(cpu))
-			rep, err := Run(context.Background(), g, Options{Model: model, Inputs: []string{npy},
-				CheckOptions: CheckOptions{Target: cpu, PerLayer: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !rep.Pass {
-				var b strings.Builder
-				rep.WriteText(&b)
-				t.Fatalf("does not validate:\n%s", b.String())
-			}
-		})
-	}
+	validatesOnHostM4M55(t, g, model, npy)
 }
